@@ -1,0 +1,62 @@
+"""ember: PyTorch's API, rebuilt in Python over NumPy (and CuPy on GPUs).
+
+    >>> import ember as torch
+    >>> x = torch.ones(2, 2, requires_grad=True)
+    >>> (x * 3).sum().backward()
+    >>> x.grad
+    tensor([[3., 3.],
+            [3., 3.]])
+"""
+from __future__ import annotations
+
+import builtins
+import importlib
+
+from . import _ops
+from ._device import device
+from ._dtype import (bfloat16, bool, can_cast, complex64, complex128, dtype, finfo, float16,
+                     float32, float64, get_default_dtype, iinfo, int8, int16, int32, int64,
+                     promote_types, set_default_dtype, uint8)
+from ._ops.creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full,
+                            full_like, linspace, logspace, ones, ones_like, scalar_tensor,
+                            tensor, zeros, zeros_like)
+from ._ops.dispatch import result_type as _result_type
+from ._ops.pointwise import (abs, absolute, add, cos, div, divide, eq, exp, ge, greater,
+                             greater_equal, gt, le, less, less_equal, log, lt, mul, multiply, ne,
+                             neg, negative, not_equal, pow, sign, sin, sqrt, sub, tanh,
+                             true_divide, where)
+from ._ops.reduction import mean, sum
+from ._tensor import Size, Tensor
+from .autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,
+                                 is_inference_mode_enabled, no_grad, set_grad_enabled)
+
+__version__ = "0.1.0"
+
+half, float, double = float16, float32, float64
+short, int, long = int16, int32, int64
+cfloat, cdouble = complex64, complex128
+
+_LAZY_SUBMODULES = ("autograd", "nn", "optim", "utils", "jit", "onnx", "cuda", "amp", "linalg",
+                    "testing", "distributed", "serve", "vision", "profiler", "ao", "fft",
+                    "special", "backends", "serialization")
+
+
+def result_type(tensor1, tensor2) -> dtype:
+    """The dtype an arithmetic op on these two operands produces (PyTorch's promotion).
+
+    >>> import ember
+    >>> ember.result_type(ember.tensor([1, 2]), 2.5)
+    torch.float32
+    """
+    return _result_type(tensor1, tensor2)
+
+
+def is_tensor(obj) -> builtins.bool:
+    """True if `obj` is an ember Tensor."""
+    return isinstance(obj, Tensor)
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module("." + name, __name__)
+    raise AttributeError(f"module 'ember' has no attribute {name!r}")

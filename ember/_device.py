@@ -1,0 +1,69 @@
+"""ember.device: where a tensor's storage lives ('cpu' through NumPy, 'cuda' through CuPy)."""
+from __future__ import annotations
+
+_TYPES = ("cpu", "cuda", "meta")
+
+
+class device:
+    """A device type and optional index, like torch.device.
+
+    >>> import ember
+    >>> ember.device("cuda:1")
+    device(type='cuda', index=1)
+    """
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type, index: int | None = None):
+        if isinstance(type, device):
+            self.type, self.index = type.type, type.index
+            return
+        if isinstance(type, int):
+            type, index = "cuda", type
+        if not isinstance(type, str):
+            raise TypeError(f"device() expected a string or an int, got {type.__class__.__name__}")
+        if ":" in type:
+            if index is not None:
+                raise ValueError(f"device string {type!r} already names an index")
+            type, _, idx = type.partition(":")
+            if not idx.isdigit():
+                raise RuntimeError(f"Invalid device string: '{type}:{idx}'")
+            index = int(idx)
+        if type not in _TYPES:
+            raise RuntimeError(f"Expected one of {', '.join(_TYPES)} device type at start of "
+                               f"device string: {type}")
+        self.type = type
+        self.index = index
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, str):
+            other = device(other)
+        return isinstance(other, device) and self.type == other.type and self.index == other.index
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+    def __repr__(self) -> str:
+        if self.index is None:
+            return f"device(type='{self.type}')"
+        return f"device(type='{self.type}', index={self.index})"
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __reduce__(self):
+        return (device, (self.type, self.index))
+
+
+CPU = device("cpu")
+
+
+def to_device(d) -> device:
+    """Normalize a device, string or CUDA ordinal into an ember.device."""
+    if d is None or d is CPU:
+        return CPU
+    if isinstance(d, device):
+        return d
+    if d == "cpu":
+        return CPU
+    return device(d)

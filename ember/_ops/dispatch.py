@@ -1,0 +1,371 @@
+"""`apply`: the single interception point every op call goes through.
+
+It computes PyTorch's result dtype, checks devices, runs the OpDef's forward on raw arrays,
+wraps the outputs, and records the autograd node. In-place variants (`apply_`) reuse it and
+then write into the target, rebasing the graph of a view's base when needed.
+"""
+from __future__ import annotations
+
+import traceback
+
+import numpy as np
+
+from .. import _dtype as D
+from .._backend import namespace
+from .._device import CPU
+from .._tensor import Tensor
+from ..autograd.grad_mode import GradState
+from ..autograd.graph import Context, Node, SavedTensor
+
+_PROMOTE = D._PROMOTE
+_BY_NP = D._BY_NP
+_UPCAST = {D.bfloat16: D.float32, D.float16: D.float32}
+_FLOAT = 2
+_ndarray = np.ndarray
+
+# Callbacks observer(op, args, attrs, outputs) run after every op: the JIT tracer, the profiler
+# and the test suite's coverage check hook in here and nowhere else.
+observers: list = []
+
+
+def result_type(*args) -> D.dtype:
+    """PyTorch's result dtype: dimensioned tensors, then zero-dim tensors, then Python scalars;
+    a lower tier only matters when it is of a higher category (bool < int < float < complex)."""
+    dim = zero = wrapped = None
+    for a in args:
+        if isinstance(a, Tensor):
+            d = a._dtype
+            if a._data.ndim:
+                dim = d if dim is None else _PROMOTE[dim, d]
+            else:
+                zero = d if zero is None else _PROMOTE[zero, d]
+        elif a is not None and not isinstance(a, (str, tuple, list)):
+            d = D.scalar_dtype(a)
+            wrapped = d if wrapped is None else _PROMOTE[wrapped, d]
+    result = dim
+    for lower in (zero, wrapped):
+        if lower is not None and (result is None or lower.category > result.category):
+            result = lower
+    return result
+
+
+def _common_dtype(args, positions):
+    """Result dtype over the promoted arguments, with a fast path for same-dtype tensors."""
+    first = None
+    for i in positions:
+        a = args[i]
+        if type(a) is not Tensor and not isinstance(a, Tensor):
+            return result_type(*(args[j] for j in positions))
+        if first is None:
+            first = a._dtype
+        elif a._dtype is not first:
+            return result_type(*(args[j] for j in positions))
+    return first
+
+
+def _as_array(a, dt, xp, op):
+    """Cast a tensor's array or a Python scalar to dtype `dt` on the backend `xp`."""
+    if isinstance(a, Tensor):
+        data = a._data
+        return data if data.dtype == dt.np else data.astype(dt.np)
+    try:
+        return xp.asarray(a, dtype=dt.np)
+    except OverflowError:
+        raise RuntimeError(f"{op.name}(): value {a} cannot be converted to type {dt.name} "
+                           "without overflow") from None
+
+
+def _device_of(args, op):
+    """The device of an op call: all tensors must agree, except zero-dim CPU tensors (scalars)."""
+    dev = None
+    for a in args:
+        if isinstance(a, Tensor) and (a._device.type != "cpu" or a._data.ndim):
+            if dev is None:
+                dev = a._device
+            elif a._device != dev:
+                raise RuntimeError(
+                    f"{op.name}(): Expected all tensors to be on the same device, but found "
+                    f"at least two devices, {dev} and {a._device}!")
+    return dev or CPU
+
+
+def apply(op, *args, **attrs):
+    """Run `op` on `args` (Tensors, scalars, None) with keyword attributes; returns Tensor(s)."""
+    promote = op.promote
+    dev = CPU
+    for a in args:
+        if isinstance(a, Tensor) and a._device is not CPU:
+            dev = _device_of(args, op)
+            break
+    xp = np
+    if dev is not CPU:
+        xp = namespace(dev)
+        args = tuple(a._to_device(dev) if isinstance(a, Tensor) and a._device != dev else a
+                     for a in args)
+    out_dtype = None
+    if promote is None:
+        arrays = [a._data if isinstance(a, Tensor) else a for a in args]
+    else:
+        positions = op.promote_args if op.promote_args is not None else range(len(args))
+        dt = _common_dtype(args, positions)
+        if dt is None:
+            raise TypeError(f"{op.name}(): expected at least one Tensor argument")
+        if promote == "float" and dt.category < _FLOAT:
+            dt = D._Defaults.floating
+        compute = _UPCAST.get(dt, dt)
+        if compute is not dt:
+            out_dtype = dt
+        arrays = list(args) if op.promote_args is None else [
+            a._data if isinstance(a, Tensor) else a for a in args]
+        for i in positions:
+            arrays[i] = _as_array(args[i], compute, xp, op)
+    ctx = Context()
+    record = False
+    if GradState.enabled and op.differentiable:
+        for a in args:
+            if isinstance(a, Tensor) and a._requires_grad:
+                record = True
+                break
+        if record:
+            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+    ctx._raw = ()
+    try:
+        out = op.forward(ctx, xp, *arrays, **attrs)
+    except ValueError as e:
+        raise RuntimeError(_describe_failure(op, args, e)) from None
+    multi = type(out) is tuple
+    outs = out if multi else (out,)
+    if op.changes_device:
+        dev = attrs["device"]
+    results = []
+    for arr in outs:
+        if not isinstance(arr, _ndarray) and dev is CPU:
+            arr = np.asarray(arr)
+        t = object.__new__(Tensor)
+        if out_dtype is not None and arr.dtype.kind == "f":
+            t._data = arr.astype(out_dtype.np)
+            t._dtype = out_dtype
+        else:
+            t._data = arr
+            t._dtype = _BY_NP[arr.dtype]
+        t._device = dev
+        t._requires_grad = False
+        t._grad_fn = None
+        t._output_nr = 0
+        t._vbox = [0]
+        results.append(t)
+    if op.is_view:
+        _link_views(op, args[0], results, attrs)
+    if record:
+        _record(op, ctx, args, arrays, outs, results)
+    if GradState.inference:
+        for t in results:
+            t._inference = True
+    if observers:
+        for observe in observers:
+            observe(op, args, attrs, results)
+    return tuple(results) if multi else results[0]
+
+
+def _describe_failure(op, args, err) -> str:
+    shapes = ", ".join(f"{list(a.shape)} ({a._dtype.name})" for a in args if isinstance(a, Tensor))
+    msg = str(err)
+    if "broadcast" in msg:
+        return f"{op.name}(): shapes {shapes} cannot be broadcast together"
+    return f"{op.name}(): {msg} (inputs: {shapes})"
+
+
+def _link_views(op, src, results, attrs):
+    """Make outputs that alias `src`'s memory views: shared version counter and base."""
+    base = src._base if src._base is not None else src
+    chain = src._view_chain
+    for k, t in enumerate(results):
+        if np.may_share_memory(t._data, src._data) if isinstance(t._data, _ndarray) else True:
+            t._base = base
+            t._vbox = src._vbox
+            t._view_chain = chain + ((op, attrs, k if len(results) > 1 else None),)
+
+
+def _record(op, ctx, args, arrays, outs, results):
+    """Attach a backward node for this call to the differentiable outputs."""
+    edges = []
+    metas = []
+    for a in args:
+        if isinstance(a, Tensor) and a._requires_grad:
+            fn = a._grad_fn
+            edges.append((fn, a._output_nr) if fn is not None else (a._get_accumulator(), 0))
+            metas.append((a._data.shape, a._dtype))
+        else:
+            edges.append((None, 0))
+            metas.append(None)
+    node = op.node_class(ctx, tuple(edges), tuple(metas),
+                         tuple((t._data.shape, t._dtype, t._device) for t in results))
+    saved = []
+    for raw in ctx._raw:
+        entry = None
+        if raw is not None:
+            for i, arr in enumerate(arrays):
+                if raw is arr and isinstance(args[i], Tensor):
+                    entry = SavedTensor(tensor=args[i])
+                    break
+            else:
+                for k, arr in enumerate(outs):
+                    if raw is arr:
+                        r = results[k]
+                        entry = SavedTensor(array=r._data, output_nr=k, version_box=r._vbox)
+                        break
+                else:
+                    entry = SavedTensor(array=raw)
+        else:
+            entry = SavedTensor()
+        saved.append(entry)
+    node._saved = saved
+    non_diff = getattr(ctx, "non_differentiable", ())
+    for k, t in enumerate(results):
+        if t._dtype.category >= _FLOAT and k not in non_diff:
+            t._grad_fn = node
+            t._output_nr = k
+            t._requires_grad = True
+    if GradState.anomaly:
+        node.metadata["traceback_"] = traceback.extract_stack()[:-3]
+
+
+def apply_(op, target, *args, **attrs):
+    """In-place form of `apply`: computes op(target, *args) and writes it into `target`."""
+    if GradState.enabled:
+        if target._requires_grad and target._grad_fn is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                               f"operation ({op.name}_). Wrap it in ember.no_grad() or use the "
+                               "out-of-place form.")
+        base = target._base
+        if base is not None and base._requires_grad and base._grad_fn is None:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                               f"in-place operation ({op.name}_).")
+        if not (target._requires_grad or any(isinstance(a, Tensor) and a._requires_grad
+                                             for a in args)):
+            return _inplace_fast(op, target, args, attrs)
+    elif op.forward_inplace is not None:
+        return _inplace_fast(op, target, args, attrs)
+    result = apply(op, target, *args, **attrs)
+    _write_into(op, target, result)
+    return target
+
+
+def _inplace_fast(op, target, args, attrs):
+    """An in-place call that records no graph: write straight into target when the op can."""
+    if op.forward_inplace is None or target._device is not CPU:
+        with _no_grad_inplace():
+            result = apply(op, target, *args, **attrs)
+        _write_into(op, target, result)
+        return target
+    arrays = [a._data if isinstance(a, Tensor) else a for a in args]
+    op.forward_inplace(np, target._data, *arrays, **attrs)
+    target._vbox[0] += 1
+    return target
+
+
+def _write_into(op, target, result):
+    """Store `result` in `target`'s memory and move `target` (and its base) onto result's graph."""
+    if result._dtype is not target._dtype and result._dtype.category > target._dtype.category:
+        raise RuntimeError(f"{op.name}_(): result type {result._dtype.name} can't be cast to the "
+                           f"desired output type {target._dtype.name}")
+    if result._data.shape != target._data.shape:
+        raise RuntimeError(f"{op.name}_(): output with shape {list(target.shape)} doesn't match "
+                           f"the broadcast shape {list(result.shape)}")
+    node = result._grad_fn
+    if node is not None:
+        for s in node._saved or ():
+            if s.tensor is target:
+                s.tensor, s.array, s.version_box = None, target._data.copy(), None
+    if target._dtype.np == result._data.dtype:
+        target._data[...] = result._data
+    else:
+        target._data[...] = result._data.astype(target._dtype.np)
+    target._vbox[0] += 1
+    if node is None:
+        return
+    target._grad_fn = node
+    target._output_nr = result._output_nr
+    target._requires_grad = True
+    base = target._base
+    if base is not None:
+        _rebase_view(target, base, node, result._output_nr)
+
+
+class CopySlices(Node):
+    """The grad_fn a base gets when one of its views is written in place: the gradient of the
+    view's region goes to the in-place op; the rest goes to the base's previous history."""
+
+    __slots__ = ("_chain", "_base_meta")
+
+    def __init__(self, base, chain, node, output_nr):
+        fn = base._grad_fn
+        old = ((fn, base._output_nr) if fn is not None
+               else (base._get_accumulator(), 0) if base._requires_grad else (None, 0))
+        super().__init__((old, (node, output_nr)))
+        self._chain = chain
+        self._base_meta = (base._data.shape, base._dtype, base._device)
+
+    def apply(self, grads):
+        (g,) = grads
+        rest = g.clone()
+        with _no_grad_inplace():
+            replay_view(rest, self._chain).zero_()
+        return [rest, replay_view(g, self._chain)]
+
+
+class _no_grad_inplace:
+    """Run ops without recording them (bookkeeping that must not enter a graph)."""
+
+    def __enter__(self):
+        self._prev = GradState.enabled
+        GradState.enabled = False
+
+    def __exit__(self, *exc):
+        GradState.enabled = self._prev
+
+
+def replay_view(tensor, chain):
+    """Apply a recorded chain of view ops to `tensor` (used to re-derive a view from its base)."""
+    for op, attrs, k in chain:
+        tensor = apply(op, tensor, **attrs)
+        if k is not None:
+            tensor = tensor[k]
+    return tensor
+
+
+def _rebase_view(view, base, node, output_nr):
+    copy = CopySlices(base, view._view_chain, node, output_nr)
+    base._grad_fn = copy
+    base._output_nr = 0
+    base._requires_grad = True
+    prev = GradState.enabled
+    GradState.enabled = True
+    try:
+        regenerated = replay_view(base, view._view_chain)
+    finally:
+        GradState.enabled = prev
+    view._grad_fn = regenerated._grad_fn
+    view._output_nr = regenerated._output_nr
+
+
+def write_out(result, out):
+    """Implement `out=`: copy `result` into the given tensor (resizing an empty one)."""
+    if out is None:
+        return result
+    if isinstance(result, tuple):
+        for r, o in zip(result, out):
+            write_out(r, o)
+        return out
+    if GradState.enabled and (result._requires_grad or out._requires_grad):
+        raise RuntimeError(f"{result._grad_fn.name() if result._grad_fn else 'op'}(): functions "
+                           "with out=... arguments don't support automatic differentiation")
+    if out._data.shape != result._data.shape:
+        if out._data.size:
+            raise RuntimeError(f"out= tensor has shape {list(out.shape)} but the result has "
+                               f"shape {list(result.shape)}")
+        out._data = result._data.astype(out._dtype.np)
+    else:
+        out._data[...] = result._data
+    out._vbox[0] += 1
+    return out

@@ -1,0 +1,72 @@
+"""The op registry: every operation is one OpDef, read by eager execution, autograd, the JIT,
+ONNX export and the generated test suite."""
+from __future__ import annotations
+
+from ..autograd.graph import BackwardNode
+
+REGISTRY: dict[str, type["OpDef"]] = {}
+
+
+class OpDef:
+    """One operation. Subclasses define `forward(ctx, xp, *arrays, **attrs)` on raw arrays and
+    `backward(ctx, *grads)` in ember ops (so double backward works).
+
+    Class attributes describe the op to every reader of the registry:
+      promote      how inputs are cast before forward: "common" (PyTorch's result_type over
+                   tensors and scalars), "float" (common, then integers to the default float),
+                   or None (inputs passed as they are).
+      promote_args which argument positions take part in promotion (None: all).
+      differentiable  whether backward exists; outputs of other ops never require grad.
+      is_view      outputs may alias the first input's memory (view, transpose, basic getitem...).
+      changes_device  outputs live on attrs["device"] rather than the inputs' device.
+      forward_inplace optional `(xp, target, *arrays, **attrs)` writing into target directly;
+                   used by in-place calls that record no graph.
+      pointwise    elementwise, so the JIT may fuse it.
+      onnx         the ONNX lowering: an op name, or a function of (builder, node).
+      samples      test cases for the generated suite (see ember.testing.opinfo).
+    """
+
+    name = ""
+    promote = "common"
+    promote_args = None
+    differentiable = True
+    is_view = False
+    changes_device = False
+    pointwise = False
+    onnx = None
+    samples = ()
+    forward_inplace = None
+    node_class = BackwardNode
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError(f"the derivative of '{ctx._node.opdef.name}' is not implemented")
+
+
+def register(name: str, **meta):
+    """Class decorator: register an OpDef under `name`, with metadata overriding its defaults."""
+    def wrap(cls):
+        if name in REGISTRY:
+            raise ValueError(f"op {name!r} is registered twice")
+        cls.name = name
+        for key, value in meta.items():
+            setattr(cls, key, value)
+        for fn in ("forward", "backward", "forward_inplace"):
+            if fn in cls.__dict__ and not isinstance(cls.__dict__[fn], staticmethod):
+                setattr(cls, fn, staticmethod(cls.__dict__[fn]))
+        camel = "".join(part.capitalize() for part in name.split("_"))
+        cls.node_class = type(f"{camel}Backward0", (BackwardNode,), {"__slots__": (),
+                                                                     "opdef": cls})
+        REGISTRY[name] = cls
+        return cls
+    return wrap
+
+
+def tensor_method(*names):
+    """Decorator: also expose a public function as Tensor methods (`names`, default its own)."""
+    def wrap(fn):
+        from .._tensor import Tensor
+        for n in names or (fn.__name__,):
+            setattr(Tensor, n, fn)
+        return fn
+    return wrap

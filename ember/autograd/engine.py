@@ -1,0 +1,183 @@
+"""The backward engine: runs a graph's nodes in dependency order, summing gradients per input."""
+from __future__ import annotations
+
+import traceback
+
+from .grad_mode import GradState
+from .graph import AccumulateGrad, BackwardNode
+
+
+def _edge(tensor):
+    """The (node, output_nr) that receives `tensor`'s gradient."""
+    if tensor._grad_fn is not None:
+        return tensor._grad_fn, tensor._output_nr
+    if tensor._requires_grad:
+        return tensor._get_accumulator(), 0
+    return None, 0
+
+
+def _dependencies(roots):
+    """Count, for every node reachable from `roots`, how many edges point at it."""
+    deps = {}
+    stack = [node for node, _ in roots if node is not None]
+    seen = set(stack)
+    while stack:
+        node = stack.pop()
+        for child, _ in node.next_functions:
+            if child is None:
+                continue
+            deps[child] = deps.get(child, 0) + 1
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return deps
+
+
+def _needed(roots, targets):
+    """The nodes from which some target node can be reached (the only ones worth running)."""
+    memo = {}
+
+    def visit(node):
+        if node in memo:
+            return memo[node]
+        memo[node] = False
+        hit = node in targets
+        for child, _ in node.next_functions:
+            if child is not None and visit(child):
+                hit = True
+        memo[node] = hit
+        return hit
+
+    import sys
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 100000))
+    try:
+        for node, _ in roots:
+            if node is not None:
+                visit(node)
+    finally:
+        sys.setrecursionlimit(limit)
+    return memo
+
+
+def _run_pre_hooks(node, grads):
+    for output_nr, hook in list(node._pre_hooks.values()):
+        if output_nr is None:
+            new = hook(tuple(grads))
+            if new is not None:
+                grads = list(new)
+        elif grads[output_nr] is not None:
+            new = hook(grads[output_nr])
+            if new is not None:
+                grads[output_nr] = new
+    return grads
+
+
+def _check_nan(node, grads):
+    for i, g in enumerate(grads):
+        if g is not None and g.dtype.is_floating_point and bool(g.isnan().any()):
+            where = node.metadata.get("traceback_")
+            trace = "".join(traceback.format_list(where)) if where else "(not recorded)\n"
+            raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th "
+                               f"output. The forward call that created it:\n{trace}")
+
+
+def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inputs=None,
+                 allow_unused=False, accumulate=True):
+    """Backpropagate `root_grads` from the `roots` edges.
+
+    With `inputs` and accumulate=False (autograd.grad) the gradients reaching those tensors are
+    returned instead of being added into `.grad`.
+    """
+    capture = None
+    if inputs is not None:
+        capture = {}
+        for i, t in enumerate(inputs):
+            node, nr = _edge(t)
+            if node is None:
+                raise RuntimeError("One of the differentiated Tensors does not require grad")
+            capture.setdefault(node, []).append((nr, i))
+    needed = _needed(roots, capture) if capture is not None else None
+    deps = _dependencies(roots)
+    buffers = {}
+    ready = []
+    for (node, nr), g in zip(roots, root_grads):
+        if node is None:
+            continue
+        buf = buffers.setdefault(node, [None] * node.num_outputs)
+        buf[nr] = g if buf[nr] is None else buf[nr] + g
+    for node in buffers:
+        if deps.get(node, 0) == 0:
+            ready.append(node)
+    results = [None] * len(inputs) if inputs is not None else None
+    owned = {id(g._data) for g in root_grads if g is not None}
+    prev_enabled = GradState.enabled
+    GradState.enabled = create_graph
+    try:
+        while ready:
+            node = ready.pop()
+            grads = buffers.pop(node, None)
+            run = grads is not None and any(g is not None for g in grads)
+            if run and node._pre_hooks:
+                grads = _run_pre_hooks(node, grads)
+            if run and capture is not None and node in capture:
+                for nr, i in capture[node]:
+                    results[i] = grads[nr]
+            if run and needed is not None and not needed.get(node, False):
+                run = False
+            out = None
+            if run:
+                if isinstance(node, AccumulateGrad):
+                    if accumulate:
+                        _accumulate(node, grads[0], create_graph, owned)
+                else:
+                    out = node.apply(grads)
+                    if node._post_hooks:
+                        for hook in list(node._post_hooks.values()):
+                            new = hook(tuple(out), tuple(grads))
+                            if new is not None:
+                                out = list(new)
+                    if GradState.anomaly and GradState.anomaly_check_nan:
+                        _check_nan(node, out)
+                if not retain_graph and isinstance(node, BackwardNode):
+                    node.release()
+            for k, (child, nr) in enumerate(node.next_functions):
+                if child is None:
+                    continue
+                g = out[k] if out is not None and k < len(out) else None
+                if g is not None:
+                    buf = buffers.get(child)
+                    if buf is None:
+                        buf = buffers[child] = [None] * child.num_outputs
+                    buf[nr] = g if buf[nr] is None else buf[nr] + g
+                left = deps[child] - 1
+                deps[child] = left
+                if left == 0:
+                    ready.append(child)
+    finally:
+        GradState.enabled = prev_enabled
+    if results is not None and not allow_unused:
+        for r in results:
+            if r is None:
+                raise RuntimeError("One of the differentiated Tensors appears to not have been "
+                                   "used in the graph. Set allow_unused=True if this is the "
+                                   "desired behavior.")
+    return results
+
+
+def _accumulate(node, g, create_graph, owned):
+    var = node.variable
+    if var is None:
+        return
+    if var.grad is None:
+        if not create_graph:
+            data = g._data
+            if id(data) in owned or data.base is not None or not data.flags.writeable:
+                data = data.copy()
+            owned.add(id(data))
+            g = type(g)._wrap(data, g._dtype, g._device)
+        var.grad = g
+    elif create_graph or var.grad._requires_grad:
+        var.grad = var.grad + g
+    else:
+        var.grad._data = var.grad._data + g._data

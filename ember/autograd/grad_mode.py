@@ -1,0 +1,132 @@
+"""Grad mode: whether ops record the graph (no_grad, enable_grad, set_grad_enabled, inference_mode)."""
+from __future__ import annotations
+
+import functools
+import inspect
+
+
+class GradState:
+    """Process-wide switches read by `apply` on every op (plain class attributes: the fastest read)."""
+
+    enabled = True
+    inference = False
+    anomaly = False
+    anomaly_check_nan = True
+
+
+def is_grad_enabled() -> bool:
+    """True when ops record the autograd graph."""
+    return GradState.enabled
+
+
+def is_inference_mode_enabled() -> bool:
+    """True inside `inference_mode()`."""
+    return GradState.inference
+
+
+class _GradModeContext:
+    """Base of the grad-mode switches: a context manager that also decorates functions."""
+
+    def __enter__(self):
+        self._prev = (GradState.enabled, GradState.inference)
+        self._enter_state()
+        return None
+
+    def __exit__(self, *exc):
+        GradState.enabled, GradState.inference = self._prev
+        return False
+
+    def clone(self):
+        return self.__class__()
+
+    def __call__(self, func):
+        if inspect.isgeneratorfunction(func):
+            @functools.wraps(func)
+            def generator(*args, **kwargs):
+                gen = func(*args, **kwargs)
+                with self.clone():
+                    value = next(gen)
+                while True:
+                    sent = yield value
+                    with self.clone():
+                        try:
+                            value = gen.send(sent)
+                        except StopIteration as stop:
+                            return stop.value
+            return generator
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with self.clone():
+                return func(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(_GradModeContext):
+    """Context manager and decorator that stops ops from recording the graph.
+
+    >>> import ember
+    >>> x = ember.ones(2, requires_grad=True)
+    >>> with ember.no_grad():
+    ...     y = x * 2
+    >>> y.requires_grad
+    False
+    """
+
+    def _enter_state(self):
+        GradState.enabled = False
+
+
+class enable_grad(_GradModeContext):
+    """Context manager and decorator that turns graph recording back on inside `no_grad`."""
+
+    def _enter_state(self):
+        GradState.enabled = True
+
+
+class set_grad_enabled(_GradModeContext):
+    """Turn graph recording on or off: takes effect at once, and as a context manager restores it."""
+
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+        self._prev = (GradState.enabled, GradState.inference)
+        GradState.enabled = self.mode
+
+    def _enter_state(self):
+        GradState.enabled = self.mode
+
+    def clone(self):
+        return set_grad_enabled.__new__(set_grad_enabled)._init_mode(self.mode)
+
+    def _init_mode(self, mode):
+        self.mode = mode
+        return self
+
+
+class inference_mode(_GradModeContext):
+    """Like `no_grad`, and tensors made inside are marked as inference tensors.
+
+    >>> import ember
+    >>> with ember.inference_mode():
+    ...     y = ember.ones(2) * 2
+    >>> y.is_inference()
+    True
+    """
+
+    def __init__(self, mode: bool = True):
+        self.mode = bool(mode)
+
+    def __call__(self, func=None):
+        if isinstance(func, bool):
+            return inference_mode(func)
+        return super().__call__(func)
+
+    def _enter_state(self):
+        if self.mode:
+            GradState.enabled = False
+            GradState.inference = True
+        else:
+            GradState.inference = False
+
+    def clone(self):
+        return inference_mode(self.mode)

@@ -1,0 +1,203 @@
+"""The autograd graph: nodes, edges and saved tensors. Knows nothing about any particular op."""
+from __future__ import annotations
+
+import itertools
+import weakref
+
+_sequence = itertools.count()
+
+
+class RemovableHandle:
+    """Returned by `register_hook`-style calls; `remove()` unregisters the hook."""
+
+    __slots__ = ("_store", "_key")
+    _ids = itertools.count()
+
+    def __init__(self, store: dict):
+        self._store = store
+        self._key = next(RemovableHandle._ids)
+
+    def remove(self) -> None:
+        self._store.pop(self._key, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+class Node:
+    """A backward function in the graph. `next_functions` holds one (node, output_nr) per input.
+
+    Subclasses implement `apply(grads)`: grads for each output in, grads for each input out.
+    """
+
+    __slots__ = ("next_functions", "_pre_hooks", "_post_hooks", "_seq", "metadata", "__weakref__")
+
+    def __init__(self, next_functions=()):
+        self.next_functions = next_functions
+        self._pre_hooks = None
+        self._post_hooks = None
+        self._seq = next(_sequence)
+        self.metadata = {}
+
+    num_outputs = 1
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    def register_prehook(self, hook) -> RemovableHandle:
+        """hook(grad_outputs) -> new grad_outputs or None, run before this node."""
+        return self._add_pre_hook(None, hook)
+
+    def register_hook(self, hook) -> RemovableHandle:
+        """hook(grad_inputs, grad_outputs) -> new grad_inputs or None, run after this node."""
+        if self._post_hooks is None:
+            self._post_hooks = {}
+        handle = RemovableHandle(self._post_hooks)
+        self._post_hooks[handle._key] = hook
+        return handle
+
+    def _add_pre_hook(self, output_nr, hook) -> RemovableHandle:
+        """A hook on all outputs (output_nr None) or on one output's gradient (a tensor hook)."""
+        if self._pre_hooks is None:
+            self._pre_hooks = {}
+        handle = RemovableHandle(self._pre_hooks)
+        self._pre_hooks[handle._key] = (output_nr, hook)
+        return handle
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {hex(id(self))}>"
+
+
+class AccumulateGrad(Node):
+    """The sink of a leaf tensor: adds the incoming gradient into `variable.grad`."""
+
+    __slots__ = ("_variable",)
+
+    def __init__(self, variable):
+        super().__init__(())
+        self._variable = weakref.ref(variable)
+
+    @property
+    def variable(self):
+        return self._variable()
+
+
+class SavedTensor:
+    """A value saved for backward plus the version it had, so later in-place writes are caught.
+
+    Outputs of the node itself are kept as (array, version counter) rather than as the Tensor,
+    so no reference cycle ties a tensor to its own grad_fn.
+    """
+
+    __slots__ = ("tensor", "array", "output_nr", "version_box", "version")
+
+    def __init__(self, tensor=None, array=None, output_nr=-1, version_box=None):
+        self.tensor = tensor
+        self.array = array
+        self.output_nr = output_nr
+        self.version_box = version_box if tensor is None else tensor._vbox
+        self.version = self.version_box[0] if self.version_box is not None else 0
+
+
+class Context:
+    """The `ctx` an op's forward and backward share: saved values, attributes, input-grad needs."""
+
+    def save(self, *values) -> None:
+        """Keep arrays (inputs, outputs or intermediates) for backward, where they are Tensors."""
+        self._raw = values
+
+    @property
+    def saved(self) -> tuple:
+        return self._node._unpack_saved()
+
+    @property
+    def saved_tensors(self) -> tuple:
+        return self._node._unpack_saved()
+
+
+class BackwardNode(Node):
+    """The node an op call leaves in the graph; `apply` runs the OpDef's backward."""
+
+    __slots__ = ("ctx", "_saved", "_inputs_meta", "_outputs_meta", "_released")
+
+    opdef = None
+
+    def __init__(self, ctx, next_functions, inputs_meta, outputs_meta):
+        super().__init__(next_functions)
+        self.ctx = ctx
+        ctx._node = self
+        self._saved = None
+        self._inputs_meta = inputs_meta
+        self._outputs_meta = outputs_meta
+        self._released = False
+
+    @property
+    def num_outputs(self):
+        return len(self._outputs_meta)
+
+    def _unpack_saved(self) -> tuple:
+        from .._tensor import Tensor
+        if self._released:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time (or directly access saved "
+                "tensors after they have already been freed). Saved intermediate values of the "
+                "graph are freed when you call .backward() or autograd.grad(). Specify "
+                "retain_graph=True if you need to backward through the graph a second time or "
+                "if you need to access saved tensors after calling backward.")
+        out = []
+        for s in self._saved or ():
+            if s.version_box is not None and s.version_box[0] != s.version:
+                t = s.tensor
+                what = (f"output {s.output_nr} of {self.name()}" if t is None
+                        else "an input of " + self.name() if t._grad_fn is None
+                        else f"output {t._output_nr} of {t._grad_fn.name()}")
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified "
+                    f"by an inplace operation: [{what}], is at version {s.version_box[0]}; "
+                    f"expected version {s.version} instead. Hint: the operation that failed "
+                    "was " + self.name() + "; replace the in-place operation by an "
+                    "out-of-place one, or clone() the tensor before modifying it.")
+            if s.tensor is not None:
+                out.append(s.tensor)
+            elif s.output_nr >= 0:
+                dtype, device = self._outputs_meta[s.output_nr][1:]
+                t = Tensor._wrap(s.array, dtype, device)
+                t._grad_fn = self
+                t._output_nr = s.output_nr
+                t._requires_grad = True
+                t._vbox = s.version_box
+                out.append(t)
+            elif s.array is None:
+                out.append(None)
+            else:
+                out.append(Tensor._wrap_array(s.array))
+        return tuple(out)
+
+    def release(self) -> None:
+        """Free saved values after a backward without retain_graph."""
+        self._saved = None
+        self._released = True
+
+    def apply(self, grads):
+        from .._tensor import Tensor
+        if self._released:
+            self._unpack_saved()
+        if len(grads) > 1:
+            grads = [g if g is not None else Tensor._zeros(*meta)
+                     for g, meta in zip(grads, self._outputs_meta)]
+        result = self.opdef.backward(self.ctx, *grads)
+        if not isinstance(result, tuple):
+            result = (result,)
+        fixed = []
+        for g, meta in zip(result, self._inputs_meta):
+            if g is not None and meta is not None:
+                shape, dtype = meta
+                if g._data.shape != shape:
+                    g = g.sum_to_size(shape)
+                if g._dtype is not dtype:
+                    g = g.to(dtype)
+            fixed.append(g)
+        return fixed
