@@ -17,15 +17,15 @@ from ._device import device
 from ._dtype import (bfloat16, bool, can_cast, complex64, complex128, dtype, finfo, float16,
                      float32, float64, get_default_dtype, iinfo, int8, int16, int32, int64,
                      promote_types, set_default_dtype, uint8)
-from ._ops.creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full,
-                            full_like, linspace, logspace, ones, ones_like, scalar_tensor,
-                            tensor, zeros, zeros_like)
+from ._ops.creation import *  # noqa: F401,F403
 from ._ops.dispatch import result_type as _result_type
-from ._ops.pointwise import (abs, absolute, add, cos, div, divide, eq, exp, ge, greater,
-                             greater_equal, gt, le, less, less_equal, log, lt, mul, multiply, ne,
-                             neg, negative, not_equal, pow, sign, sin, sqrt, sub, tanh,
-                             true_divide, where)
-from ._ops.reduction import mean, sum
+from ._ops.indexing import *  # noqa: F401,F403
+from ._ops.linalg import *  # noqa: F401,F403
+from ._ops.pointwise import *  # noqa: F401,F403
+from ._ops.random import *  # noqa: F401,F403
+from ._ops.reduction import *  # noqa: F401,F403
+from ._ops.shape import *  # noqa: F401,F403
+from ._ops.sorting import *  # noqa: F401,F403
 from ._tensor import Size, Tensor
 from .autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,
                                  is_inference_mode_enabled, no_grad, set_grad_enabled)

@@ -1,3 +1,9 @@
-"""The op families. Importing this package registers every OpDef and attaches Tensor methods."""
-from . import creation, pointwise, reduction, shape  # noqa: F401
+"""The op families. Importing this package registers every OpDef and attaches Tensor methods.
+
+Each family module lists its public functions in `__all__`; ember/__init__.py re-exports them.
+"""
+from . import (creation, indexing, linalg, pointwise, random, reduction, shape,  # noqa: F401
+               sorting)
 from .registry import REGISTRY, OpDef, register  # noqa: F401
+
+FAMILIES = (creation, random, pointwise, reduction, shape, indexing, linalg, sorting)

@@ -232,3 +232,8 @@ def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A 0-d tensor holding `s` (default float dtype)."""
     dt = D.to_dtype(dtype) if dtype is not None else D.get_default_dtype()
     return _leaf(np.array(s, dtype=dt.np), dt, device, requires_grad)
+
+
+__all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "empty", "full", "zeros_like",
+           "ones_like", "empty_like", "full_like", "arange", "linspace", "logspace", "eye",
+           "scalar_tensor"]

@@ -370,3 +370,9 @@ Tensor.__hash__ = lambda self: id(self)
 for _op in (Exp, Log, Sqrt, Sin, Cos, Tanh, Abs, Neg, Sign):
     setattr(Tensor, _op.name + "_", _inplace(_op))
 del _op
+
+
+__all__ = ["add", "sub", "mul", "multiply", "div", "divide", "true_divide", "pow", "neg",
+           "negative", "exp", "log", "sqrt", "sin", "cos", "tanh", "abs", "absolute", "sign",
+           "where", "eq", "ne", "not_equal", "lt", "less", "le", "less_equal", "gt", "greater",
+           "ge", "greater_equal", "bitwise_and"]

@@ -94,3 +94,6 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     dims = reduce_dims(dim, input._data.ndim, "mean")
     return write_out(apply(Mean, input, dims=dims, keepdim=keepdim,
                            dtype=None if dtype is None else D.to_dtype(dtype)), out)
+
+
+__all__ = ["sum", "mean"]

@@ -396,3 +396,8 @@ def index_put_(input, indices, values, accumulate=False):
     """In-place `input[indices] = values` (or += with accumulate)."""
     return apply_(IndexPut, input, values, key=_convert_key(tuple(indices), np),
                   accumulate=accumulate)
+
+
+__all__ = ["reshape", "permute", "transpose", "swapaxes", "swapdims", "t", "unsqueeze",
+           "squeeze", "index_put"]
+swapaxes = swapdims = transpose
