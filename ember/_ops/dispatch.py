@@ -258,6 +258,13 @@ def _inplace_fast(op, target, args, attrs):
             result = apply(op, target, *args, **attrs)
         _write_into(op, target, result)
         return target
+    if op.promote is not None:
+        dt = _common_dtype((target,) + args, range(len(args) + 1))
+        if op.promote == "float" and dt.category < _FLOAT:
+            dt = D._Defaults.floating
+        if dt is not target._dtype and dt.category > target._dtype.category:
+            raise RuntimeError(f"{op.name}_(): result type {dt.name} can't be cast to the "
+                               f"desired output type {target._dtype.name}")
     arrays = [a._data if isinstance(a, Tensor) else a for a in args]
     op.forward_inplace(np, target._data, *arrays, **attrs)
     target._vbox[0] += 1

@@ -5,6 +5,9 @@ from __future__ import annotations
 from ..autograd.graph import BackwardNode
 
 REGISTRY: dict[str, type["OpDef"]] = {}
+# Composite ops (plain Python over registry ops) and their samples, so the generated suite
+# checks them against torch too.
+COMPOSITES: dict[str, tuple] = {}
 
 
 class OpDef:
@@ -20,7 +23,9 @@ class OpDef:
       is_view      outputs may alias the first input's memory (view, transpose, basic getitem...).
       changes_device  outputs live on attrs["device"] rather than the inputs' device.
       forward_inplace optional `(xp, target, *arrays, **attrs)` writing into target directly;
-                   used by in-place calls that record no graph.
+                   used by in-place calls that record no graph (dtype checks are done by
+                   the caller; it must cast its result into target's dtype, e.g. with
+                   `xp.add(target, y, out=target, casting="unsafe")`).
       pointwise    elementwise, so the JIT may fuse it.
       onnx         the ONNX lowering: an op name, or a function of (builder, node).
       samples      test cases for the generated suite (see ember.testing.opinfo).
@@ -68,5 +73,16 @@ def tensor_method(*names):
         from .._tensor import Tensor
         for n in names or (fn.__name__,):
             setattr(Tensor, n, fn)
+        return fn
+    return wrap
+
+
+def composite(name: str | None = None, samples=()):
+    """Decorator for a composite op: a public function over registry ops, tested via `samples`."""
+    def wrap(fn):
+        key = name or fn.__name__
+        if key in COMPOSITES:
+            raise ValueError(f"composite {key!r} is registered twice")
+        COMPOSITES[key] = tuple(samples)
         return fn
     return wrap
