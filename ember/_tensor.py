@@ -23,13 +23,11 @@ class Tensor:
     """
 
     __slots__ = ("_data", "_dtype", "_device", "_requires_grad", "_grad_fn", "_output_nr",
-                 "_vbox", "__dict__", "__weakref__")
+                 "_vbox", "_base", "_view_chain", "__dict__", "__weakref__")
 
     # Rarely-set attributes live in the instance __dict__ with these class-level defaults, so the
     # hot path (op outputs) never pays for them.
     grad = None
-    _base = None
-    _view_chain = ()
     _accumulator = None
     _retains_grad = False
     _inference = False
@@ -56,6 +54,8 @@ class Tensor:
         self._grad_fn = None
         self._output_nr = 0
         self._vbox = [0]
+        self._base = None
+        self._view_chain = ()
 
     @classmethod
     def _wrap(cls, data, dtype, device):
@@ -348,8 +348,7 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into each leaf's `.grad`."""
-        from .autograd import backward
-        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+        _autograd().backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def register_hook(self, hook):
         """Call hook(grad) when this tensor's gradient is computed; it may return a new grad."""
@@ -379,7 +378,6 @@ class Tensor:
         """A tensor sharing this one's data (and version counter) with no autograd history."""
         t = Tensor._wrap(self._data, self._dtype, self._device)
         t._vbox = self._vbox
-        t._base = self if self._base is None else self._base
         return t
 
     def detach_(self) -> "Tensor":
@@ -448,6 +446,11 @@ _TYPE_NAMES = {D.float32: "FloatTensor", D.float64: "DoubleTensor", D.float16: "
                D.int16: "ShortTensor", D.int8: "CharTensor", D.uint8: "ByteTensor",
                D.bool: "BoolTensor", D.complex64: "ComplexFloatTensor",
                D.complex128: "ComplexDoubleTensor"}
+
+
+def _autograd():
+    from . import autograd
+    return autograd
 
 
 class Size(tuple):

@@ -15,13 +15,14 @@ from .._backend import namespace
 from .._device import CPU
 from .._tensor import Tensor
 from ..autograd.grad_mode import GradState
-from ..autograd.graph import Context, Node, SavedTensor
+from ..autograd.graph import Context, Node, saved_constant, saved_input, saved_output
 
 _PROMOTE = D._PROMOTE
 _BY_NP = D._BY_NP
 _UPCAST = {D.bfloat16: D.float32, D.float16: D.float32}
 _FLOAT = 2
 _ndarray = np.ndarray
+_NO_EDGE = (None, 0)
 
 # Callbacks observer(op, args, attrs, outputs) run after every op: the JIT tracer, the profiler
 # and the test suite's coverage check hook in here and nowhere else.
@@ -89,71 +90,73 @@ def _device_of(args, op):
     return dev or CPU
 
 
+def _promoted_arrays(op, args, xp):
+    """Arrays for forward, cast to the op's computation dtype; also the dtype outputs get
+    when computing in a wider type (float16/bfloat16 compute in float32)."""
+    positions = op.promote_args if op.promote_args is not None else range(len(args))
+    dt = _common_dtype(args, positions)
+    if dt is None:
+        raise TypeError(f"{op.name}(): expected at least one Tensor argument")
+    if op.promote == "float" and dt.category < _FLOAT:
+        dt = D._Defaults.floating
+    compute = _UPCAST.get(dt, dt)
+    arrays = [a._data if isinstance(a, Tensor) else a for a in args]
+    for i in positions:
+        arrays[i] = _as_array(args[i], compute, xp, op)
+    return arrays, (dt if compute is not dt else None)
+
+
 def apply(op, *args, **attrs):
     """Run `op` on `args` (Tensors, scalars, None) with keyword attributes; returns Tensor(s)."""
-    promote = op.promote
     dev = CPU
+    grad = False
+    first = None
+    same = True
+    arrays = []
     for a in args:
-        if isinstance(a, Tensor) and a._device is not CPU:
-            dev = _device_of(args, op)
-            break
+        if isinstance(a, Tensor):
+            if a._requires_grad:
+                grad = True
+            if a._device is not CPU:
+                dev = None
+            d = a._dtype
+            if first is None:
+                first = d
+            elif d is not first:
+                same = False
+            arrays.append(a._data)
+        else:
+            same = False
+            arrays.append(a)
     xp = np
-    if dev is not CPU:
+    if dev is None:
+        dev = _device_of(args, op)
         xp = namespace(dev)
         args = tuple(a._to_device(dev) if isinstance(a, Tensor) and a._device != dev else a
                      for a in args)
-    out_dtype = None
-    if promote is None:
         arrays = [a._data if isinstance(a, Tensor) else a for a in args]
-    else:
-        positions = op.promote_args if op.promote_args is not None else range(len(args))
-        dt = _common_dtype(args, positions)
-        if dt is None:
-            raise TypeError(f"{op.name}(): expected at least one Tensor argument")
-        if promote == "float" and dt.category < _FLOAT:
-            dt = D._Defaults.floating
-        compute = _UPCAST.get(dt, dt)
-        if compute is not dt:
-            out_dtype = dt
-        arrays = list(args) if op.promote_args is None else [
-            a._data if isinstance(a, Tensor) else a for a in args]
-        for i in positions:
-            arrays[i] = _as_array(args[i], compute, xp, op)
+    out_dtype = None
+    promote = op.promote
+    if promote is not None and not (same and first is not None and first not in _UPCAST and (
+            promote == "common" or first.category >= _FLOAT)):
+        arrays, out_dtype = _promoted_arrays(op, args, xp)
     ctx = Context()
-    record = False
-    if GradState.enabled and op.differentiable:
-        for a in args:
-            if isinstance(a, Tensor) and a._requires_grad:
-                record = True
-                break
-        if record:
-            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
-    ctx._raw = ()
+    record = grad and GradState.enabled and op.differentiable
+    if record:
+        ctx.needs_input_grad = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
     try:
         out = op.forward(ctx, xp, *arrays, **attrs)
     except ValueError as e:
         raise RuntimeError(_describe_failure(op, args, e)) from None
     multi = type(out) is tuple
-    outs = out if multi else (out,)
     if op.changes_device:
         dev = attrs["device"]
-    results = []
-    for arr in outs:
-        if not isinstance(arr, _ndarray) and dev is CPU:
-            arr = np.asarray(arr)
-        t = object.__new__(Tensor)
-        if out_dtype is not None and arr.dtype.kind == "f":
-            t._data = arr.astype(out_dtype.np)
-            t._dtype = out_dtype
-        else:
-            t._data = arr
-            t._dtype = _BY_NP[arr.dtype]
-        t._device = dev
-        t._requires_grad = False
-        t._grad_fn = None
-        t._output_nr = 0
-        t._vbox = [0]
-        results.append(t)
+    if multi:
+        outs = out
+        results = [_wrap(arr, dev, out_dtype) for arr in out]
+    else:
+        outs = (out,)
+        results = [_wrap(out, dev, out_dtype)]
     if op.is_view:
         _link_views(op, args[0], results, attrs)
     if record:
@@ -165,6 +168,25 @@ def apply(op, *args, **attrs):
         for observe in observers:
             observe(op, args, attrs, results)
     return tuple(results) if multi else results[0]
+
+
+def _wrap(arr, dev, out_dtype):
+    """A fresh output Tensor around `arr` (cast back to `out_dtype` after a widened compute)."""
+    if type(arr) is not _ndarray and dev is CPU:
+        arr = np.asarray(arr)
+    t = object.__new__(Tensor)
+    if out_dtype is not None and arr.dtype.kind == "f":
+        arr = arr.astype(out_dtype.np)
+    t._data = arr
+    t._dtype = _BY_NP[arr.dtype]
+    t._device = dev
+    t._requires_grad = False
+    t._grad_fn = None
+    t._output_nr = 0
+    t._vbox = [0]
+    t._base = None
+    t._view_chain = ()
+    return t
 
 
 def _describe_failure(op, args, err) -> str:
@@ -179,11 +201,15 @@ def _link_views(op, src, results, attrs):
     """Make outputs that alias `src`'s memory views: shared version counter and base."""
     base = src._base if src._base is not None else src
     chain = src._view_chain
+    single = len(results) == 1
     for k, t in enumerate(results):
-        if np.may_share_memory(t._data, src._data) if isinstance(t._data, _ndarray) else True:
-            t._base = base
-            t._vbox = src._vbox
-            t._view_chain = chain + ((op, attrs, k if len(results) > 1 else None),)
+        data = t._data
+        if op.is_view == "maybe" and (data.base is None or isinstance(data, _ndarray)
+                                      and not np.may_share_memory(data, src._data)):
+            continue
+        t._base = base
+        t._vbox = src._vbox
+        t._view_chain = chain + ((op, attrs, None if single else k),)
 
 
 def _record(op, ctx, args, arrays, outs, results):
@@ -193,41 +219,54 @@ def _record(op, ctx, args, arrays, outs, results):
     for a in args:
         if isinstance(a, Tensor) and a._requires_grad:
             fn = a._grad_fn
-            edges.append((fn, a._output_nr) if fn is not None else (a._get_accumulator(), 0))
+            if fn is not None:
+                edges.append((fn, a._output_nr))
+            else:
+                edges.append((a._accumulator or a._get_accumulator(), 0))
             metas.append((a._data.shape, a._dtype))
         else:
-            edges.append((None, 0))
+            edges.append(_NO_EDGE)
             metas.append(None)
-    node = op.node_class(ctx, tuple(edges), tuple(metas),
-                         tuple((t._data.shape, t._dtype, t._device) for t in results))
-    saved = []
-    for raw in ctx._raw:
-        entry = None
-        if raw is not None:
-            for i, arr in enumerate(arrays):
-                if raw is arr and isinstance(args[i], Tensor):
-                    entry = SavedTensor(tensor=args[i])
-                    break
-            else:
-                for k, arr in enumerate(outs):
-                    if raw is arr:
-                        r = results[k]
-                        entry = SavedTensor(array=r._data, output_nr=k, version_box=r._vbox)
-                        break
-                else:
-                    entry = SavedTensor(array=raw)
-        else:
-            entry = SavedTensor()
-        saved.append(entry)
-    node._saved = saved
-    non_diff = getattr(ctx, "non_differentiable", ())
-    for k, t in enumerate(results):
+    if len(results) == 1:
+        t = results[0]
+        outputs_meta = ((t._data.shape, t._dtype, t._device),)
+    else:
+        outputs_meta = tuple([(t._data.shape, t._dtype, t._device) for t in results])
+    node = op.node_class(ctx, tuple(edges), tuple(metas), outputs_meta)
+    if ctx._raw:
+        node._saved = [_saved_entry(raw, args, arrays, outs, results) for raw in ctx._raw]
+    non_diff = ctx.non_differentiable
+    k = 0
+    for t in results:
         if t._dtype.category >= _FLOAT and k not in non_diff:
             t._grad_fn = node
             t._output_nr = k
             t._requires_grad = True
+        k += 1
     if GradState.anomaly:
         node.metadata["traceback_"] = traceback.extract_stack()[:-3]
+
+
+def _saved_entry(raw, args, arrays, outs, results):
+    """How a value saved by forward is kept: as the input Tensor it is, as a reference to an
+    output, or as a constant array."""
+    if raw is None:
+        return _SAVED_NONE
+    i = 0
+    for arr in arrays:
+        if raw is arr and isinstance(args[i], Tensor):
+            return saved_input(args[i])
+        i += 1
+    k = 0
+    for arr in outs:
+        if raw is arr:
+            r = results[k]
+            return saved_output(r._data, k, r._vbox)
+        k += 1
+    return saved_constant(raw)
+
+
+_SAVED_NONE = saved_constant(None)
 
 
 def apply_(op, target, *args, **attrs):
@@ -281,9 +320,10 @@ def _write_into(op, target, result):
                            f"the broadcast shape {list(result.shape)}")
     node = result._grad_fn
     if node is not None:
-        for s in node._saved or ():
-            if s.tensor is target:
-                s.tensor, s.array, s.version_box = None, target._data.copy(), None
+        saved = node._saved or ()
+        for i, entry in enumerate(saved):
+            if entry[0] is target:
+                saved[i] = saved_constant(target._data.copy())
     if target._dtype.np == result._data.dtype:
         target._data[...] = result._data
     else:

@@ -20,7 +20,8 @@ class OpDef:
                    or None (inputs passed as they are).
       promote_args which argument positions take part in promotion (None: all).
       differentiable  whether backward exists; outputs of other ops never require grad.
-      is_view      outputs may alias the first input's memory (view, transpose, basic getitem...).
+      is_view      True when outputs always alias the first input's memory (transpose, expand),
+                   "maybe" when only some calls do (reshape, getitem: checked per call).
       changes_device  outputs live on attrs["device"] rather than the inputs' device.
       forward_inplace optional `(xp, target, *arrays, **attrs)` writing into target directly;
                    used by in-place calls that record no graph (dtype checks are done by

@@ -1,6 +1,7 @@
 """ember.autograd: reverse-mode automatic differentiation over the op registry."""
 from __future__ import annotations
 
+from .._backend import namespace
 from .engine import _edge, run_backward
 from .grad_mode import (enable_grad, inference_mode, is_grad_enabled,
                         is_inference_mode_enabled, no_grad, set_grad_enabled)
@@ -17,18 +18,18 @@ def _as_tuple(x):
 
 
 def _root_grads(outputs, grad_outputs, create_graph):
-    from .._ops.creation import ones_like
     grads = []
     for i, out in enumerate(outputs):
         g = grad_outputs[i] if i < len(grad_outputs) else None
         if g is None:
-            if out.numel() != 1:
+            if out._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs "
                                    f"(output {i} has shape {list(out.shape)}); pass gradient=")
             if not out._requires_grad:
                 raise RuntimeError("element 0 of tensors does not require grad and does not "
                                    "have a grad_fn")
-            g = ones_like(out)
+            g = type(out)._wrap(namespace(out._device).ones(out._data.shape, out._dtype.np),
+                                out._dtype, out._device)
         elif g.shape != out.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
                                f"{list(g.shape)} and output[{i}] has a shape of "
@@ -36,7 +37,7 @@ def _root_grads(outputs, grad_outputs, create_graph):
         if not out._requires_grad:
             raise RuntimeError(f"element {i} of tensors does not require grad and does not have "
                                "a grad_fn")
-        grads.append(g if create_graph else g.detach())
+        grads.append(g if create_graph or g._grad_fn is None else g.detach())
     return grads
 
 

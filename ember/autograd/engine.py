@@ -117,17 +117,18 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
         while ready:
             node = ready.pop()
             grads = buffers.pop(node, None)
-            run = grads is not None and any(g is not None for g in grads)
-            if run and node._pre_hooks:
-                grads = _run_pre_hooks(node, grads)
-            if run and capture is not None and node in capture:
-                for nr, i in capture[node]:
-                    results[i] = grads[nr]
-            if run and needed is not None and not needed.get(node, False):
-                run = False
             out = None
-            if run:
-                if isinstance(node, AccumulateGrad):
+            if grads is not None:
+                if node._pre_hooks:
+                    grads = _run_pre_hooks(node, grads)
+                if capture is not None:
+                    if node in capture:
+                        for nr, i in capture[node]:
+                            results[i] = grads[nr]
+                    if not needed.get(node, False):
+                        grads = None
+            if grads is not None:
+                if type(node) is AccumulateGrad:
                     if accumulate:
                         _accumulate(node, grads[0], create_graph, owned)
                 else:
@@ -139,17 +140,19 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                                 out = list(new)
                     if GradState.anomaly and GradState.anomaly_check_nan:
                         _check_nan(node, out)
-                if not retain_graph and isinstance(node, BackwardNode):
-                    node.release()
+                    if not retain_graph and isinstance(node, BackwardNode):
+                        node.release()
             for k, (child, nr) in enumerate(node.next_functions):
                 if child is None:
                     continue
-                g = out[k] if out is not None and k < len(out) else None
-                if g is not None:
-                    buf = buffers.get(child)
-                    if buf is None:
-                        buf = buffers[child] = [None] * child.num_outputs
-                    buf[nr] = g if buf[nr] is None else buf[nr] + g
+                if out is not None:
+                    g = out[k]
+                    if g is not None:
+                        buf = buffers.get(child)
+                        if buf is None:
+                            buf = buffers[child] = [None] * child.num_outputs
+                        prev = buf[nr]
+                        buf[nr] = g if prev is None else prev + g
                 left = deps[child] - 1
                 deps[child] = left
                 if left == 0:

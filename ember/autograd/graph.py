@@ -4,8 +4,6 @@ from __future__ import annotations
 import itertools
 import weakref
 
-_sequence = itertools.count()
-
 
 class RemovableHandle:
     """Returned by `register_hook`-style calls; `remove()` unregisters the hook."""
@@ -33,16 +31,23 @@ class Node:
     Subclasses implement `apply(grads)`: grads for each output in, grads for each input out.
     """
 
-    __slots__ = ("next_functions", "_pre_hooks", "_post_hooks", "_seq", "metadata", "__weakref__")
+    __slots__ = ("next_functions", "__dict__", "__weakref__")
+
+    # Hooks and metadata are rare: they live in the instance __dict__ only once set.
+    _pre_hooks = None
+    _post_hooks = None
+    _metadata = None
+    num_outputs = 1
 
     def __init__(self, next_functions=()):
         self.next_functions = next_functions
-        self._pre_hooks = None
-        self._post_hooks = None
-        self._seq = next(_sequence)
-        self.metadata = {}
 
-    num_outputs = 1
+    @property
+    def metadata(self) -> dict:
+        """Free-form per-node storage (anomaly mode keeps the forward traceback here)."""
+        if self._metadata is None:
+            self._metadata = {}
+        return self._metadata
 
     def name(self) -> str:
         return type(self).__name__
@@ -85,25 +90,30 @@ class AccumulateGrad(Node):
         return self._variable()
 
 
-class SavedTensor:
-    """A value saved for backward plus the version it had, so later in-place writes are caught.
+# A value saved for backward is a tuple (tensor, array, output_nr, version_box, version):
+#   an input Tensor            -> (tensor, None, -1, its version box, its version now)
+#   output k of the node itself -> (None, array, k, the output's version box, version now)
+#     (kept as array + counter rather than the Tensor, so no cycle ties a tensor to its grad_fn)
+#   an intermediate array      -> (None, array, -1, None, 0)
+# The version is compared at backward, so in-place writes after the forward are caught.
+def saved_input(tensor) -> tuple:
+    box = tensor._vbox
+    return (tensor, None, -1, box, box[0])
 
-    Outputs of the node itself are kept as (array, version counter) rather than as the Tensor,
-    so no reference cycle ties a tensor to its own grad_fn.
-    """
 
-    __slots__ = ("tensor", "array", "output_nr", "version_box", "version")
+def saved_output(array, output_nr: int, version_box) -> tuple:
+    return (None, array, output_nr, version_box, version_box[0])
 
-    def __init__(self, tensor=None, array=None, output_nr=-1, version_box=None):
-        self.tensor = tensor
-        self.array = array
-        self.output_nr = output_nr
-        self.version_box = version_box if tensor is None else tensor._vbox
-        self.version = self.version_box[0] if self.version_box is not None else 0
+
+def saved_constant(array) -> tuple:
+    return (None, array, -1, None, 0)
 
 
 class Context:
     """The `ctx` an op's forward and backward share: saved values, attributes, input-grad needs."""
+
+    _raw = ()
+    non_differentiable = ()
 
     def save(self, *values) -> None:
         """Keep arrays (inputs, outputs or intermediates) for backward, where they are Tensors."""
@@ -118,28 +128,40 @@ class Context:
         return self._node._unpack_saved()
 
 
+def _tensor_class():
+    """Tensor sits above the graph in the import order; fetch it once it exists."""
+    global _Tensor
+    if _Tensor is None:
+        from .._tensor import Tensor
+        _Tensor = Tensor
+    return _Tensor
+
+
+_Tensor = None
+
+
 class BackwardNode(Node):
     """The node an op call leaves in the graph; `apply` runs the OpDef's backward."""
 
-    __slots__ = ("ctx", "_saved", "_inputs_meta", "_outputs_meta", "_released")
+    __slots__ = ("ctx", "_saved", "_inputs_meta", "_outputs_meta")
 
     opdef = None
+    _released = False
 
     def __init__(self, ctx, next_functions, inputs_meta, outputs_meta):
-        super().__init__(next_functions)
+        self.next_functions = next_functions
         self.ctx = ctx
         ctx._node = self
         self._saved = None
         self._inputs_meta = inputs_meta
         self._outputs_meta = outputs_meta
-        self._released = False
 
     @property
     def num_outputs(self):
         return len(self._outputs_meta)
 
     def _unpack_saved(self) -> tuple:
-        from .._tensor import Tensor
+        Tensor = _tensor_class()
         if self._released:
             raise RuntimeError(
                 "Trying to backward through the graph a second time (or directly access saved "
@@ -148,32 +170,31 @@ class BackwardNode(Node):
                 "retain_graph=True if you need to backward through the graph a second time or "
                 "if you need to access saved tensors after calling backward.")
         out = []
-        for s in self._saved or ():
-            if s.version_box is not None and s.version_box[0] != s.version:
-                t = s.tensor
-                what = (f"output {s.output_nr} of {self.name()}" if t is None
-                        else "an input of " + self.name() if t._grad_fn is None
-                        else f"output {t._output_nr} of {t._grad_fn.name()}")
+        for tensor, array, output_nr, box, version in self._saved or ():
+            if box is not None and box[0] != version:
+                what = (f"output {output_nr} of {self.name()}" if tensor is None
+                        else "an input of " + self.name() if tensor._grad_fn is None
+                        else f"output {tensor._output_nr} of {tensor._grad_fn.name()}")
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified "
-                    f"by an inplace operation: [{what}], is at version {s.version_box[0]}; "
-                    f"expected version {s.version} instead. Hint: the operation that failed "
+                    f"by an inplace operation: [{what}], is at version {box[0]}; "
+                    f"expected version {version} instead. Hint: the operation that failed "
                     "was " + self.name() + "; replace the in-place operation by an "
                     "out-of-place one, or clone() the tensor before modifying it.")
-            if s.tensor is not None:
-                out.append(s.tensor)
-            elif s.output_nr >= 0:
-                dtype, device = self._outputs_meta[s.output_nr][1:]
-                t = Tensor._wrap(s.array, dtype, device)
+            if tensor is not None:
+                out.append(tensor)
+            elif output_nr >= 0:
+                dtype, device = self._outputs_meta[output_nr][1:]
+                t = Tensor._wrap(array, dtype, device)
                 t._grad_fn = self
-                t._output_nr = s.output_nr
+                t._output_nr = output_nr
                 t._requires_grad = True
-                t._vbox = s.version_box
+                t._vbox = box
                 out.append(t)
-            elif s.array is None:
+            elif array is None:
                 out.append(None)
             else:
-                out.append(Tensor._wrap_array(s.array))
+                out.append(Tensor._wrap_array(array))
         return tuple(out)
 
     def release(self) -> None:
@@ -182,11 +203,11 @@ class BackwardNode(Node):
         self._released = True
 
     def apply(self, grads):
-        from .._tensor import Tensor
         if self._released:
             self._unpack_saved()
         if len(grads) > 1:
-            grads = [g if g is not None else Tensor._zeros(*meta)
+            zeros = _tensor_class()._zeros
+            grads = [g if g is not None else zeros(*meta)
                      for g, meta in zip(grads, self._outputs_meta)]
         result = self.opdef.backward(self.ctx, *grads)
         if not isinstance(result, tuple):
