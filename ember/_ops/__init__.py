@@ -2,8 +2,8 @@
 
 Each family module lists its public functions in `__all__`; ember/__init__.py re-exports them.
 """
-from . import (creation, indexing, linalg, pointwise, random, reduction, shape,  # noqa: F401
-               sorting)
+from . import (copying, creation, indexing, linalg, pointwise, random, reduction,  # noqa: F401
+               shape, sorting)
 from .registry import REGISTRY, OpDef, register  # noqa: F401
 
-FAMILIES = (creation, random, pointwise, reduction, shape, indexing, linalg, sorting)
+FAMILIES = (creation, random, pointwise, reduction, shape, indexing, linalg, sorting, copying)

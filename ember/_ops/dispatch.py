@@ -307,6 +307,9 @@ def _inplace_fast(op, target, args, attrs):
     arrays = [a._data if isinstance(a, Tensor) else a for a in args]
     op.forward_inplace(np, target._data, *arrays, **attrs)
     target._vbox[0] += 1
+    if observers:
+        for observe in observers:
+            observe(op, (target,) + args, attrs, [target])
     return target
 
 

@@ -48,6 +48,16 @@ class OpDef:
     def backward(ctx, *grads):
         raise RuntimeError(f"the derivative of '{ctx._node.opdef.name}' is not implemented")
 
+    def __init_subclass__(cls, **kwargs):
+        """Every OpDef, registered or private (autograd.Function, module hooks), gets its own
+        graph-node class so `grad_fn` names it."""
+        super().__init_subclass__(**kwargs)
+        for fn in ("forward", "backward", "forward_inplace"):
+            if fn in cls.__dict__ and not isinstance(cls.__dict__[fn], staticmethod):
+                setattr(cls, fn, staticmethod(cls.__dict__[fn]))
+        cls.node_class = type(f"{cls.__name__}Backward0", (BackwardNode,),
+                              {"__slots__": (), "opdef": cls})
+
 
 def register(name: str, **meta):
     """Class decorator: register an OpDef under `name`, with metadata overriding its defaults."""
@@ -57,9 +67,6 @@ def register(name: str, **meta):
         cls.name = name
         for key, value in meta.items():
             setattr(cls, key, value)
-        for fn in ("forward", "backward", "forward_inplace"):
-            if fn in cls.__dict__ and not isinstance(cls.__dict__[fn], staticmethod):
-                setattr(cls, fn, staticmethod(cls.__dict__[fn]))
         camel = "".join(part.capitalize() for part in name.split("_"))
         cls.node_class = type(f"{camel}Backward0", (BackwardNode,), {"__slots__": (),
                                                                      "opdef": cls})

@@ -1,0 +1,26 @@
+"""ember.nn.functional: the functional forms of the layers, written over registry ops."""
+from __future__ import annotations
+
+from .._tensor import Tensor
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = input @ weight.T + bias.
+
+    >>> import ember
+    >>> ember.nn.functional.linear(ember.ones(1, 2), ember.ones(3, 2)).tolist()
+    [[2.0, 2.0, 2.0]]
+    """
+    if input.shape[-1:] != weight.shape[-1:]:
+        raise RuntimeError(f"linear(): input has {input.shape[-1] if input.dim() else 0} "
+                           f"features but weight expects {weight.shape[-1]} (input shape "
+                           f"{list(input.shape)}, weight shape {list(weight.shape)})")
+    out = input.matmul(weight.t())
+    return out if bias is None else out + bias
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None):
+    """y_k = x1^T W_k x2 + b_k over the last dimension of x1 and x2."""
+    from .._ops.linalg import einsum
+    out = einsum("...i,kij,...j->...k", input1, weight, input2)
+    return out if bias is None else out + bias
