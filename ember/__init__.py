@@ -56,6 +56,21 @@ def is_tensor(obj) -> builtins.bool:
     return isinstance(obj, Tensor)
 
 
+def save(obj, f, pickle_module=None, pickle_protocol: int = 2,
+         _use_new_zipfile_serialization: builtins.bool = True) -> None:
+    """Save `obj` in PyTorch's checkpoint format (see ember.serialization.save)."""
+    from .serialization import save as _save
+    _save(obj, f, pickle_module, pickle_protocol, _use_new_zipfile_serialization)
+
+
+def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None,
+         **pickle_load_args):
+    """Load a checkpoint written by ember.save or torch.save (see ember.serialization.load)."""
+    from .serialization import load as _load
+    return _load(f, map_location, pickle_module, weights_only=weights_only, mmap=mmap,
+                 **pickle_load_args)
+
+
 def __getattr__(name):
     if name in _LAZY_SUBMODULES:
         return importlib.import_module("." + name, __name__)
