@@ -10,8 +10,9 @@ from ember.utils import safetensors as st
 
 
 def test_roundtrip_all_dtypes(tmp_path):
-    tensors = {"f": ember.arange(6, dtype=ember.float32).view(2, 3), "d": ember.ones(2).double(),
-               "h": ember.ones(3, dtype=ember.float16), "bf": ember.tensor([1.5], dtype=ember.bfloat16),
+    tensors = {"f": ember.arange(6, dtype=ember.float32).view(2, 3),
+               "d": ember.ones(2).double(), "h": ember.ones(3, dtype=ember.float16),
+               "bf": ember.tensor([1.5], dtype=ember.bfloat16),
                "i": ember.tensor([1, -2]), "b": ember.tensor([True, False]),
                "u": ember.tensor([7], dtype=ember.uint8), "s": ember.tensor(2.0)}
     path = tmp_path / "m.safetensors"
