@@ -1,4 +1,6 @@
 """ember.nn: modules, parameters, functional forms, initialization."""
-from . import functional, init  # noqa: F401
-from .modules import *  # noqa: F401,F403
-from .parameter import Buffer, Parameter, UninitializedParameter  # noqa: F401
+from . import functional, init, utils
+from .modules import *
+from .modules import LazyModuleMixin, Module, ModuleDict, ModuleList, ParameterDict, \
+    ParameterList, Sequential
+from .parameter import Buffer, Parameter, UninitializedParameter

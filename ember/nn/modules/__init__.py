@@ -1,8 +1,21 @@
-"""The layer families, one module each."""
+"""The layer families, one module each; each lists its public classes in `__all__`."""
+from .activation import *
+from .channelshuffle import *
 from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from .conv import *
+from .distance import *
+from .dropout import *
+from .flatten import *
+from .fold import *
 from .lazy import LazyModuleMixin
 from .linear import Bilinear, Identity, LazyLinear, Linear
+from .loss import *
 from .module import Module
-
-__all__ = ["Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList",
-           "ParameterDict", "Identity", "Linear", "Bilinear", "LazyLinear", "LazyModuleMixin"]
+from .normalization import *
+from .padding import *
+from .pixelshuffle import *
+from .pooling import *
+from .rnn import *
+from .sparse import *
+from .transformer import *
+from .upsampling import *

@@ -1,7 +1,9 @@
-"""ember.nn.functional: the functional forms of the layers, written over registry ops."""
+"""Linear maps: linear, bilinear."""
 from __future__ import annotations
 
-from .._tensor import Tensor
+from ..._tensor import Tensor
+
+__all__ = ["linear", "bilinear"]
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -21,6 +23,6 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None):
     """y_k = x1^T W_k x2 + b_k over the last dimension of x1 and x2."""
-    from .._ops.linalg import einsum
+    from ..._ops.linalg import einsum
     out = einsum("...i,kij,...j->...k", input1, weight, input2)
     return out if bias is None else out + bias

@@ -1,0 +1,10 @@
+"""ember.nn.functional: the functional forms of the layers, written over registry ops.
+
+One module per family; each lists its public functions in `__all__`.
+"""
+from ._activation import *
+from ._attention import *
+from ._conv import *
+from ._linear import *
+from ._loss import *
+from ._norm import *

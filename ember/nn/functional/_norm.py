@@ -1,0 +1,4 @@
+"""Normalization, dropout and embedding functions."""
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,4 @@
+"""CosineSimilarity and PairwiseDistance."""
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,4 @@
+"""BatchNorm, LayerNorm, GroupNorm, InstanceNorm, RMSNorm, LocalResponseNorm."""
+from __future__ import annotations
+
+__all__: list[str] = []

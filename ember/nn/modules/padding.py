@@ -1,0 +1,4 @@
+"""Padding modules."""
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,243 @@
+"""Optimizer: param_groups with per-group options, per-parameter state, state_dict round trips
+with the same structure as torch's, and step hooks."""
+from __future__ import annotations
+
+import copy
+from collections import OrderedDict, defaultdict
+from itertools import chain
+
+from .._tensor import Tensor
+from ..autograd.graph import RemovableHandle
+from ..autograd.grad_mode import no_grad
+
+
+class _Required:
+    """Marks a hyper-parameter with no default (e.g. SGD's lr in old torch)."""
+
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required = _Required()
+
+
+def _hook_dict(store: OrderedDict, hook) -> RemovableHandle:
+    handle = RemovableHandle(store)
+    store[handle._key] = hook
+    return handle
+
+
+class Optimizer:
+    """Base class of all optimizers.
+
+    Args:
+        params: an iterable of Tensors, or of dicts each holding "params" and per-group options.
+        defaults: the options a group gets when it does not set them.
+    """
+
+    def __init__(self, params, defaults: dict):
+        self.defaults = defaults
+        self._optimizer_step_pre_hooks: OrderedDict = OrderedDict()
+        self._optimizer_step_post_hooks: OrderedDict = OrderedDict()
+        self._optimizer_state_dict_pre_hooks: OrderedDict = OrderedDict()
+        self._optimizer_state_dict_post_hooks: OrderedDict = OrderedDict()
+        self._optimizer_load_state_dict_pre_hooks: OrderedDict = OrderedDict()
+        self._optimizer_load_state_dict_post_hooks: OrderedDict = OrderedDict()
+        if isinstance(params, Tensor):
+            raise TypeError("params argument given to the optimizer should be an iterable of "
+                            f"Tensors or dicts, but got {params.type()}")
+        self.state: defaultdict = defaultdict(dict)
+        self.param_groups: list[dict] = []
+        param_groups = list(params)
+        if len(param_groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(param_groups[0], dict):
+            param_groups = [{"params": param_groups}]
+        for group in param_groups:
+            self.add_param_group(group)
+
+    def __getstate__(self):
+        return {"defaults": self.defaults, "state": self.state,
+                "param_groups": self.param_groups}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+    def __repr__(self) -> str:
+        text = self.__class__.__name__ + " ("
+        for i, group in enumerate(self.param_groups):
+            text += "\n" + f"Parameter Group {i}"
+            for key in sorted(group):
+                if key != "params":
+                    text += "\n" + f"    {key}: {group[key]}"
+        return text + "\n)"
+
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a group of parameters with its own options (e.g. a new layer to fine-tune)."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            param_group["params"] = [params]
+        elif isinstance(params, set):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, "
+                            "but the ordering of tensors in sets will change between runs. "
+                            "Please use a list instead.")
+        else:
+            param_group["params"] = list(params)
+        for p in param_group["params"]:
+            if not isinstance(p, Tensor):
+                raise TypeError("optimizer can only optimize Tensors, but one of the params is "
+                                + type(p).__name__)
+            if not p.is_leaf:
+                raise ValueError("can't optimize a non-leaf Tensor")
+        for name, default in self.defaults.items():
+            if default is required and name not in param_group:
+                raise ValueError(f"parameter group didn't specify a value of required "
+                                 f"optimization parameter {name}")
+            param_group.setdefault(name, default)
+        if len({id(p) for p in param_group["params"]}) != len(param_group["params"]):
+            import warnings
+            warnings.warn("optimizer contains a parameter group with duplicate parameters; in "
+                          "future, this will cause an error", UserWarning, stacklevel=3)
+        existing = {id(p) for g in self.param_groups for p in g["params"]}
+        if existing & {id(p) for p in param_group["params"]}:
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(param_group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset the gradients of every optimized parameter (to None by default)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad = p.grad.detach()
+                    p.grad.zero_()
+
+    def step(self, closure=None):
+        raise NotImplementedError(f"{type(self).__name__} does not implement step()")
+
+    def _run_step(self, update, closure):
+        """Shared step driver: closure under enable_grad, pre/post hooks, update under no_grad."""
+        from ..autograd.grad_mode import enable_grad
+        for hook in list(self._optimizer_step_pre_hooks.values()):
+            result = hook(self, (), {})
+            if result is not None:
+                raise RuntimeError("optimizer step pre-hooks must return None")
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                update(group)
+        for hook in list(self._optimizer_step_post_hooks.values()):
+            hook(self, (), {})
+        return loss
+
+    # ---- state dict -------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """{'state': {param index: state}, 'param_groups': [options + 'params': indices]}."""
+        for hook in list(self._optimizer_state_dict_pre_hooks.values()):
+            hook(self)
+        index = {}
+        groups = []
+        start = 0
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            for i, p in enumerate(group["params"], start):
+                index.setdefault(id(p), i)
+            packed["params"] = [index[id(p)] for p in group["params"]]
+            start += len(group["params"])
+            groups.append(packed)
+        state = {index[id(p)]: v for p, v in self.state.items() if id(p) in index}
+        result = {"state": state, "param_groups": groups}
+        for hook in list(self._optimizer_state_dict_post_hooks.values()):
+            new = hook(self, result)
+            if new is not None:
+                result = new
+        return result
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore options and state saved by state_dict (ember's or torch's)."""
+        state_dict = copy.deepcopy(dict(state_dict))
+        for hook in list(self._optimizer_load_state_dict_pre_hooks.values()):
+            new = hook(self, state_dict)
+            if new is not None:
+                state_dict = new
+        groups = self.param_groups
+        saved_groups = state_dict["param_groups"]
+        if len(groups) != len(saved_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        if any(len(g["params"]) != len(s["params"]) for g, s in zip(groups, saved_groups)):
+            raise ValueError("loaded state dict contains a parameter group that doesn't match "
+                             "the size of optimizer's group")
+        id_map = dict(zip(chain.from_iterable(s["params"] for s in saved_groups),
+                          chain.from_iterable(g["params"] for g in groups)))
+        state: defaultdict = defaultdict(dict)
+        for k, v in state_dict["state"].items():
+            if k in id_map:
+                param = id_map[k]
+                state[param] = {key: self._cast_state(param, key, value)
+                                for key, value in v.items()}
+            else:
+                state[k] = v
+        new_groups = []
+        for group, saved in zip(groups, saved_groups):
+            merged = {k: v for k, v in saved.items() if k != "params"}
+            merged["params"] = group["params"]
+            new_groups.append(merged)
+        self.state = state
+        self.param_groups = new_groups
+        for hook in list(self._optimizer_load_state_dict_post_hooks.values()):
+            hook(self)
+
+    @staticmethod
+    def _cast_state(param, key, value):
+        if not isinstance(value, Tensor):
+            return value
+        if key == "step":
+            return value.to(device=value.device)
+        if param.is_floating_point():
+            return value.to(dtype=param.dtype, device=param.device)
+        return value.to(device=param.device)
+
+    # ---- hooks --------------------------------------------------------------------------
+    def register_step_pre_hook(self, hook) -> RemovableHandle:
+        """hook(optimizer, args, kwargs) runs before each step."""
+        return _hook_dict(self._optimizer_step_pre_hooks, hook)
+
+    def register_step_post_hook(self, hook) -> RemovableHandle:
+        """hook(optimizer, args, kwargs) runs after each step."""
+        return _hook_dict(self._optimizer_step_post_hooks, hook)
+
+    def register_state_dict_pre_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        return _hook_dict(self._optimizer_state_dict_pre_hooks, hook)
+
+    def register_state_dict_post_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        return _hook_dict(self._optimizer_state_dict_post_hooks, hook)
+
+    def register_load_state_dict_pre_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        return _hook_dict(self._optimizer_load_state_dict_pre_hooks, hook)
+
+    def register_load_state_dict_post_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        return _hook_dict(self._optimizer_load_state_dict_post_hooks, hook)
+
+
+def check_range(name: str, value, low: float = 0.0, high: float | None = None,
+                inclusive_high: bool = False) -> None:
+    """Validate a hyper-parameter with torch's ValueError message."""
+    if isinstance(value, Tensor):
+        value = value.item()
+    if value < low or (high is not None and (value > high if inclusive_high else value >= high)):
+        raise ValueError(f"Invalid {name}: {value}")
+
+
+def scalar_state(value: float = 0.0) -> Tensor:
+    """The float32 0-d tensor torch keeps a parameter's step count in."""
+    from .._ops.creation import tensor
+    from .. import float32
+    return tensor(value, dtype=float32)
