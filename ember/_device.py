@@ -59,11 +59,19 @@ CPU = device("cpu")
 
 
 def to_device(d) -> device:
-    """Normalize a device, string or CUDA ordinal into an ember.device."""
+    """The device a tensor placed on `d` (a device, string or CUDA ordinal) lives on.
+
+    Tensors always carry a CUDA index ('cuda' means the current GPU, cuda:0 here), so two
+    tensors on the same GPU always compare equal, as in torch.
+    """
     if d is None or d is CPU:
         return CPU
-    if isinstance(d, device):
-        return d
-    if d == "cpu":
+    if not isinstance(d, device):
+        if d == "cpu":
+            return CPU
+        d = device(d)
+    if d.type == "cpu":
         return CPU
-    return device(d)
+    if d.type == "cuda" and d.index is None:
+        return device("cuda", 0)
+    return d
