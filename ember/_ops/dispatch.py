@@ -7,6 +7,7 @@ then write into the target, rebasing the graph of a view's base when needed.
 from __future__ import annotations
 
 import traceback
+import warnings
 
 import numpy as np
 
@@ -322,6 +323,14 @@ def _write_into(op, target, result):
         raise RuntimeError(f"{op.name}_(): output with shape {list(target.shape)} doesn't match "
                            f"the broadcast shape {list(result.shape)}")
     node = result._grad_fn
+    if node is not None and any(entry[2] is not None for entry in target._view_chain):
+        last, _, k = target._view_chain[-1]
+        name = last.node_class.__name__.removesuffix("Backward0")
+        raise RuntimeError(f"Output {k or 0} of {name} is a view and is being modified inplace. "
+                           "This view is the output of "
+                           "a function that returns multiple views. Such functions do not allow "
+                           "the output views to be modified inplace. You should replace the "
+                           "inplace operation by an out-of-place one.")
     if node is not None:
         saved = node._saved or ()
         for i, entry in enumerate(saved):
@@ -359,8 +368,9 @@ class CopySlices(Node):
     def apply(self, grads):
         (g,) = grads
         rest = g.clone()
-        with _no_grad_inplace():
-            replay_view(rest, self._chain).zero_()
+        # Recorded when create_graph is on (the engine sets grad mode), so double backward
+        # sees that the view's region of `rest` no longer depends on g.
+        replay_view(rest, self._chain).zero_()
         return [rest, replay_view(g, self._chain)]
 
 
@@ -412,8 +422,11 @@ def write_out(result, out):
                            "with out=... arguments don't support automatic differentiation")
     if out._data.shape != result._data.shape:
         if out._data.size:
-            raise RuntimeError(f"out= tensor has shape {list(out.shape)} but the result has "
-                               f"shape {list(result.shape)}")
+            warnings.warn(f"An output with one or more elements was resized since it had shape "
+                          f"{list(out.shape)}, which does not match the required output shape "
+                          f"{list(result.shape)}. This behavior is deprecated; resize the "
+                          "output to zero elements with t.resize_(0) first.", UserWarning,
+                          stacklevel=3)
         out._data = result._data.astype(out._dtype.np)
     else:
         out._data[...] = result._data

@@ -5,6 +5,8 @@ from .._backend import namespace
 from .engine import _edge, run_backward
 from .grad_mode import (enable_grad, inference_mode, is_grad_enabled,
                         is_inference_mode_enabled, no_grad, set_grad_enabled)
+# Eager, so the name means the function even after `ember.autograd.gradcheck` (the module) loads.
+from .gradcheck import gradcheck, gradgradcheck
 
 __all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
            "is_grad_enabled", "is_inference_mode_enabled", "Function", "gradcheck",
@@ -93,8 +95,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 def __getattr__(name):
     import importlib
     lazy = {"Function": ".function", "FunctionCtx": ".function", "once_differentiable":
-            ".function", "gradcheck": ".gradcheck", "gradgradcheck": ".gradcheck",
-            "detect_anomaly": ".anomaly_mode", "set_detect_anomaly": ".anomaly_mode"}
+            ".function", "detect_anomaly": ".anomaly_mode", "set_detect_anomaly": ".anomaly_mode",
+            "is_anomaly_enabled": ".anomaly_mode",
+            "is_anomaly_check_nan_enabled": ".anomaly_mode"}
     if name in lazy:
         return getattr(importlib.import_module(lazy[name], __name__), name)
     if name in ("functional", "gradcheck_module", "forward_ad"):

@@ -19,7 +19,7 @@ def _edge(tensor):
 def _dependencies(roots):
     """Count, for every node reachable from `roots`, how many edges point at it."""
     deps = {}
-    stack = [node for node, _ in roots if node is not None]
+    stack = list(dict.fromkeys(node for node, _ in roots if node is not None))
     seen = set(stack)
     while stack:
         node = stack.pop()
@@ -175,7 +175,8 @@ def _accumulate(node, g, create_graph, owned):
     if var.grad is None:
         if not create_graph:
             data = g._data
-            if id(data) in owned or data.base is not None or not data.flags.writeable:
+            if id(data) in owned or data.base is not None or not getattr(
+                    data.flags, "writeable", True):
                 data = data.copy()
             owned.add(id(data))
             g = type(g)._wrap(data, g._dtype, g._device)

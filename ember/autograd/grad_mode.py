@@ -27,6 +27,12 @@ def is_inference_mode_enabled() -> bool:
 class _GradModeContext:
     """Base of the grad-mode switches: a context manager that also decorates functions."""
 
+    def __new__(cls, orig_func=None, *args, **kwargs):
+        """Also usable as a bare decorator: `@no_grad` as well as `@no_grad()`."""
+        if callable(orig_func):
+            return cls()(orig_func)
+        return super().__new__(cls)
+
     def __enter__(self):
         self._prev = (GradState.enabled, GradState.inference)
         self._enter_state()
@@ -91,6 +97,17 @@ class set_grad_enabled(_GradModeContext):
         self.mode = bool(mode)
         self._prev = (GradState.enabled, GradState.inference)
         GradState.enabled = self.mode
+
+    def __enter__(self):
+        # __init__ already switched the mode and kept the state to restore (a clone did not).
+        if "_prev" not in self.__dict__:
+            super().__enter__()
+        return None
+
+    def __call__(self, func):
+        # As a decorator it must not leave the mode switched from the moment of decoration.
+        GradState.enabled, GradState.inference = self._prev
+        return super().__call__(func)
 
     def _enter_state(self):
         GradState.enabled = self.mode

@@ -1,0 +1,582 @@
+"""ember's linear algebra against torch: matmul broadcasting, einsum, decompositions and their
+gradients, and the errors (types and messages) for operands that do not fit."""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import ember
+
+from .harness import assert_same
+
+
+def _arrays(shapes, seed=0, low=-2.0, high=2.0):
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(low, high, size=s) for s in shapes]
+
+
+def _both(arrays, dtype="float64", requires_grad=False):
+    """The same data as ember and torch tensors."""
+    e = [ember.tensor(a, dtype=getattr(ember, dtype), requires_grad=requires_grad)
+         for a in arrays]
+    t = [torch.tensor(a, dtype=getattr(torch, dtype), requires_grad=requires_grad)
+         for a in arrays]
+    return e, t
+
+
+def _outputs(out):
+    out = out if isinstance(out, (tuple, list)) else (out,)
+    return [o for o in out if o.requires_grad]
+
+
+def check(fn, shapes, dtype="float64", grad=True, seed=0, low=-2.0, high=2.0, atol=1e-8,
+          rtol=1e-7):
+    """fn(lib, *tensors) through ember and torch: values, dtypes, shapes and gradients."""
+    arrays = _arrays(shapes, seed, low, high)
+    e, t = _both(arrays, dtype, requires_grad=grad)
+    got, expected = fn(ember, *e), fn(torch, *t)
+    assert_same(got, expected, atol, rtol, "forward")
+    if not grad:
+        return
+    eo, to = _outputs(got), _outputs(expected)
+    rng = np.random.default_rng(1)
+    cots = [rng.standard_normal(tuple(o.shape)) for o in to]
+    ge = ember.autograd.grad(eo, e, [ember.tensor(c, dtype=o.dtype) for c, o in zip(cots, eo)],
+                             allow_unused=True)
+    gt = torch.autograd.grad(to, t, [torch.tensor(c, dtype=o.dtype) for c, o in zip(cots, to)],
+                             allow_unused=True)
+    for k, (a, b) in enumerate(zip(ge, gt)):
+        if b is None:
+            assert a is None or np.allclose(a.numpy(), 0), f"input {k}: torch has no gradient"
+            continue
+        assert a is not None, f"input {k}: ember has no gradient"
+        assert_same(a, b, 1e-6 if dtype == "float64" else 1e-4, 1e-5, f"grad of input {k}")
+
+
+def same_error(fn, *arrays, dtypes=None, exact=True):
+    """fn raises the same exception type (and message, when exact) in ember and torch."""
+    dtypes = dtypes or ["float32"] * len(arrays)
+    e = [ember.tensor(a, dtype=getattr(ember, d)) for a, d in zip(arrays, dtypes)]
+    t = [torch.tensor(a, dtype=getattr(torch, d)) for a, d in zip(arrays, dtypes)]
+    with pytest.raises(Exception) as expected:
+        fn(torch, *t)
+    with pytest.raises(Exception) as got:
+        fn(ember, *e)
+    base = expected.type if expected.type.__module__ == "builtins" else RuntimeError
+    assert issubclass(got.type, base), f"{got.type.__name__}: {got.value}"
+    if exact:
+        assert str(got.value) == str(expected.value)
+    return got.value
+
+
+# ---- matmul ---------------------------------------------------------------------------------
+MATMUL_SHAPES = [
+    ((3, 4), (4, 5)), ((4,), (4,)), ((3, 4), (4,)), ((4,), (4, 3)), ((2, 3, 4), (4, 5)),
+    ((3, 4), (2, 4, 5)), ((4,), (2, 4, 3)), ((2, 3, 4), (4,)), ((2, 1, 3, 4), (5, 4, 2)),
+    ((1, 3, 4), (2, 4, 2)), ((2, 2, 3, 4), (4,)), ((4,), (3, 1, 4, 2)), ((1, 1, 3, 4), (2, 4, 1)),
+    ((0, 4), (4, 2)), ((2, 0), (0, 3)), ((2, 0, 3), (3, 4)),
+]
+
+
+@pytest.mark.parametrize("sa,sb", MATMUL_SHAPES, ids=[f"{a}@{b}" for a, b in MATMUL_SHAPES])
+def test_matmul_broadcasting_matches_torch(sa, sb):
+    check(lambda t, a, b: t.matmul(a, b), [sa, sb])
+    check(lambda t, a, b: a @ b, [sa, sb], dtype="float32", atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("sa,sb", [((3,), (3,)), ((2, 3), (3,)), ((3,), (2, 3, 2)),
+                                   ((2, 2, 3), (3, 2))])
+def test_matmul_double_backward_matches_torch(sa, sb):
+    arrays = _arrays([sa, sb])
+    (ea, eb), (ta, tb) = _both(arrays, requires_grad=True)
+    results = []
+    for lib, a, b in ((ember, ea, eb), (torch, ta, tb)):
+        out = lib.matmul(a, b)
+        g = lib.ones(tuple(out.shape), dtype=lib.float64, requires_grad=True)
+        ga, gb = lib.autograd.grad([out], [a, b], [g], create_graph=True)
+        results.append(lib.autograd.grad([(ga * ga).sum() + (gb * a.sum()).sum()], [a, b, g]))
+    for x, y in zip(*results):
+        assert_same(x, y, 1e-8, 1e-7, "double backward")
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "int16", "int8", "uint8"])
+def test_integer_matmul(dtype):
+    arrays = [np.arange(12).reshape(3, 4) % 5, np.arange(20).reshape(4, 5) % 7]
+    e, t = _both(arrays, dtype)
+    assert_same(e[0] @ e[1], t[0] @ t[1], 0, 0, dtype)
+    assert_same(e[0][0] @ e[1][:, 0], t[0][0] @ t[1][:, 0], 0, 0, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_low_precision_matmul_keeps_dtype(dtype):
+    arrays = _arrays([(2, 3, 4), (4, 5)])
+    e, t = _both(arrays, dtype)
+    assert_same(e[0] @ e[1], t[0] @ t[1], 5e-2, 5e-2, dtype)
+
+
+def test_float32_matmul_runs_in_float32():
+    a, b = ember.randn(3, 4), ember.randn(4, 5)
+    assert (a @ b)._data.dtype == np.float32
+    assert ember.matmul(a.double(), b.double()).dtype is ember.float64
+
+
+def test_matmul_out_and_method():
+    a, b = ember.randn(3, 4), ember.randn(4, 2)
+    out = ember.empty(3, 2)
+    assert ember.matmul(a, b, out=out) is out
+    np.testing.assert_allclose(out.numpy(), a.matmul(b).numpy())
+    np.testing.assert_allclose(b.__rmatmul__(a).numpy(), (a @ b).numpy())
+
+
+MATMUL_ERRORS = [((2, 3), (4, 5)), ((3,), (4,)), ((2, 3), (4,)), ((3,), (4, 5)),
+                 ((2, 2, 3), (2, 4, 5)), ((2, 2, 3), (3, 4, 5)), ((2, 2, 3), (4, 5)),
+                 ((2, 3), (2, 4, 5)), ((2, 2, 3), (4,)), ((3,), (2, 4, 5)), ((), (2, 4, 5)),
+                 ((2, 3), ())]
+
+
+@pytest.mark.parametrize("sa,sb", MATMUL_ERRORS, ids=[f"{a}@{b}" for a, b in MATMUL_ERRORS])
+def test_matmul_shape_errors_match_torch(sa, sb):
+    same_error(lambda t, a, b: a @ b, *(np.ones(s) for s in (sa, sb)))
+
+
+@pytest.mark.parametrize("da,db", [("float32", "float64"), ("int32", "int64"),
+                                   ("float16", "float32")])
+def test_matmul_dtype_mismatch_is_an_error(da, db):
+    msg = same_error(lambda t, a, b: a @ b, np.ones((2, 3)), np.ones((3, 4)), dtypes=[da, db])
+    assert "same dtype" in str(msg)
+    same_error(lambda t, a, b: t.mm(a, b), np.ones((2, 3)), np.ones((3, 4)), dtypes=[da, db])
+    same_error(lambda t, a, b: t.dot(a, b), np.ones(3), np.ones(3), dtypes=[da, db])
+    same_error(lambda t, a, b: a @ b, np.ones(3), np.ones(3), dtypes=[da, db])
+
+
+def test_matmul_argument_errors():
+    a = ember.ones(2, 3)
+    with pytest.raises(TypeError):
+        a @ [1.0, 2.0, 3.0]
+    with pytest.raises(TypeError):
+        [1.0, 2.0] @ a
+    with pytest.raises(TypeError, match="must be Tensor"):
+        ember.matmul(a, 2.0)
+    with pytest.raises(NotImplementedError, match="Bool"):
+        ember.ones(2, 3, dtype=ember.bool) @ ember.ones(3, 2, dtype=ember.bool)
+
+
+@pytest.mark.parametrize("fn,shapes", [
+    (lambda t, a, b: t.dot(a, b), [(2, 3), (2, 3)]),
+    (lambda t, a, b: t.dot(a, b), [(3,), (4,)]),
+    (lambda t, a, b: t.vdot(a, b), [(2, 3), (2, 3)]),
+    (lambda t, a, b: t.mm(a, b), [(2, 3), (4, 5)]),
+    (lambda t, a, b: t.mm(a, b), [(2, 3), (3,)]),
+    (lambda t, a, b: t.mm(a, b), [(2, 2, 3), (3, 3)]),
+    (lambda t, a, b: t.bmm(a, b), [(2, 2, 3), (2, 4, 5)]),
+    (lambda t, a, b: t.bmm(a, b), [(2, 3), (3, 5)]),
+    (lambda t, a, b: t.bmm(a, b), [(1, 2, 3), (2, 3, 5)]),
+    (lambda t, a, b: t.mv(a, b), [(2, 3), (4,)]),
+    (lambda t, a, b: t.mv(a, b), [(2, 3), (3, 1)]),
+    (lambda t, a, b: t.outer(a, b), [(3, 2), (2,)]),
+    (lambda t, a, b: t.inner(a, b), [(3, 2), (4, 3)]),
+    (lambda t, a, b: t.tensordot(a, b, 1), [(2, 3), (4, 4)]),
+    (lambda t, a, b: t.tensordot(a, b, -1), [(2, 3), (3, 4)]),
+    (lambda t, a, b: t.linalg.cross(a, b), [(3, 2), (3, 2)]),
+    (lambda t, a, b: t.linalg.cross(a, b), [(3,), (3, 3)]),
+    (lambda t, a, b: t.linalg.multi_dot([a, b]), [(2, 3), (4, 4)]),
+    (lambda t, a, b: t.linalg.multi_dot([a, b]), [(2, 3, 3), (3, 4)]),
+    (lambda t, a, b: t.addmm(a, b, b.T), [(3, 4), (2, 3)]),
+    (lambda t, a, b: t.baddbmm(a, b, b.mT), [(5, 2, 2), (3, 2, 3)]),
+], ids=lambda v: "" if callable(v) else str(v))
+def test_product_errors_match_torch(fn, shapes):
+    same_error(fn, *(np.ones(s) for s in shapes))
+
+
+def test_dot_family_values():
+    check(lambda t, a, b: t.dot(a, b), [(5,), (5,)])
+    check(lambda t, a, b: t.vdot(a, b), [(5,), (5,)])
+    check(lambda t, a, b: t.mv(a, b), [(3, 5), (5,)])
+    check(lambda t, a, b: t.bmm(a, b), [(2, 3, 5), (2, 5, 1)])
+    check(lambda t, a, b: t.outer(a, b), [(3,), (4,)])
+    check(lambda t, a, b: a.ger(b), [(3,), (4,)])
+    check(lambda t, a, b: t.inner(a, b), [(2, 3, 5), (4, 5)])
+
+
+# ---- addmm family ------------------------------------------------------------------------------
+@pytest.mark.parametrize("fn,shapes", [
+    (lambda t, c, a, b: t.addmm(c, a, b, beta=0.5, alpha=2), [(3, 2), (3, 4), (4, 2)]),
+    (lambda t, c, a, b: t.addmm(c, a, b), [(1, 2), (3, 4), (4, 2)]),
+    (lambda t, c, a, b: t.addmv(c, a, b, alpha=-1), [(3,), (3, 4), (4,)]),
+    (lambda t, c, a, b: t.baddbmm(c, a, b, beta=2), [(3, 2), (2, 3, 4), (2, 4, 2)]),
+    (lambda t, c, a, b: t.addbmm(c, a, b, alpha=0.5), [(3, 2), (2, 3, 4), (2, 4, 2)]),
+    (lambda t, c, a, b: t.addbmm(c, a, b), [(2,), (5, 3, 4), (5, 4, 2)]),
+])
+def test_addmm_family_matches_torch(fn, shapes):
+    check(fn, shapes)
+
+
+def test_addmm_beta_zero_ignores_input():
+    nan = np.full((2, 2), np.nan)
+    a, b = _arrays([(2, 3), (3, 2)])
+    (ec, ea, eb), (tc, ta, tb) = _both([nan, a, b])
+    assert_same(ember.addmm(ec, ea, eb, beta=0), torch.addmm(tc, ta, tb, beta=0), 1e-12, 0)
+    (ec, ea, eb), _ = _both([a @ b, a, b], requires_grad=True)
+    out = ember.addmm(ec, ea, eb, beta=0)
+    gc, ga = ember.autograd.grad([out.sum()], [ec, ea], allow_unused=True)
+    assert gc is None or np.allclose(gc.numpy(), 0)
+    np.testing.assert_allclose(ga.numpy(), np.ones((2, 2)) @ b.T)
+
+
+def test_addmm_integer_scalars_truncate_like_torch():
+    arrays = [np.arange(8).reshape(2, 4), np.arange(6).reshape(2, 3), np.arange(12).reshape(3, 4)]
+    e, t = _both(arrays, "int64")
+    assert_same(ember.addmm(*e, beta=-1.7, alpha=2.5), torch.addmm(*t, beta=-1.7, alpha=2.5),
+                0, 0)
+
+
+def test_addmm_inplace_and_out():
+    arrays = _arrays([(3, 2), (3, 4), (4, 2), (3,), (2, 3, 4), (2, 4, 2)])
+    (c, a, b, v, b1, b2), (tc, ta, tb, tv, tb1, tb2) = _both(arrays)
+    assert c.clone().addmm_(a, b, alpha=2) is not None
+    for name, args, targs in (("addmm_", (a, b), (ta, tb)), ("addbmm_", (b1, b2), (tb1, tb2))):
+        x, tx = c * 1, tc.clone()
+        assert getattr(x, name)(*args, beta=0.5) is x
+        assert_same(x, getattr(tx, name)(*targs, beta=0.5), 1e-12, 1e-12, name)
+    x, tx = v * 1, tv.clone()
+    x.addmv_(a, b[:, 0])
+    assert_same(x, tx.addmv_(ta, tb[:, 0]), 1e-12, 1e-12, "addmv_")
+    x, tx = b1 @ b2 * 1, tb1 @ tb2
+    x.baddbmm_(b1, b2, alpha=3)
+    assert_same(x, tx.baddbmm_(tb1, tb2, alpha=3), 1e-12, 1e-12, "baddbmm_")
+    out = ember.empty(3, 2, dtype=ember.float64)
+    assert ember.addmm(c, a, b, out=out) is out
+    assert_same(out, torch.addmm(tc, ta, tb), 1e-12, 1e-12, "out=")
+
+
+def test_addmm_dtype_errors_match_torch():
+    same_error(lambda t, c, a, b: t.addmm(c, a, b), np.ones((2, 4)), np.ones((2, 3)),
+               np.ones((3, 4)), dtypes=["float64", "float32", "float32"])
+    same_error(lambda t, c, a, b: t.addmv(c, a, b), np.ones(2), np.ones((2, 3)), np.ones(3),
+               dtypes=["float64", "float32", "float32"])
+
+
+# ---- einsum ---------------------------------------------------------------------------------
+EINSUM_CASES = [
+    ("ij,jk->ik", [(2, 3), (3, 4)]),
+    ("ij,jk", [(2, 3), (3, 4)]),
+    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
+    ("ii", [(3, 3)]),
+    ("ii->i", [(3, 3)]),
+    ("iij->j", [(3, 3, 2)]),
+    ("ij->ji", [(2, 3)]),
+    ("ij->", [(2, 3)]),
+    ("ijk->kj", [(2, 3, 4)]),
+    ("i,i->", [(4,), (4,)]),
+    ("i,j->ij", [(3,), (4,)]),
+    ("i,j", [(3,), (4,)]),
+    ("...ij,...jk->...ik", [(2, 1, 3, 4), (5, 4, 2)]),
+    ("...ij->...ji", [(2, 3, 4)]),
+    ("...ii->...i", [(2, 3, 3)]),
+    ("i...->...", [(3, 2, 2)]),
+    ("b...i,b...i->b...", [(2, 3, 4), (2, 1, 4)]),
+    ("...,...->...", [(2, 3), (3,)]),
+    ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 5)]),
+    ("ij,ij->ij", [(1, 3), (2, 3)]),
+    ("ij,jk", [(2, 1), (3, 4)]),
+    ("Ba,aB", [(2, 3), (3, 2)]),
+    ("ab,cd->abcd", [(2, 2), (2, 3)]),
+    ("i,ij,j->", [(3,), (3, 4), (4,)]),
+    ("bhqd,bhkd->bhqk", [(2, 2, 3, 4), (2, 2, 5, 4)]),
+    ("ij,kl->", [(2, 3), (4, 5)]),
+    (",ij->ij", [(), (2, 3)]),
+    ("i j , j k -> i k", [(2, 3), (3, 4)]),
+    ("ijk,ijk->", [(20, 20, 20), (20, 20, 20)]),
+]
+
+
+@pytest.mark.parametrize("eq,shapes", EINSUM_CASES, ids=[c[0] for c in EINSUM_CASES])
+def test_einsum_matches_torch(eq, shapes):
+    check(lambda t, *ops: t.einsum(eq, *ops), shapes, atol=1e-7)
+
+
+def test_einsum_forms():
+    check(lambda t, a, b: t.einsum(a, [0, 1], b, [1, 2], [0, 2]), [(2, 3), (3, 4)])
+    check(lambda t, a, b: t.einsum(a, [0, Ellipsis], b, [Ellipsis, 1]), [(2, 3), (3, 4)])
+    check(lambda t, a, b: t.einsum("ij,jk", [a, b]), [(2, 3), (3, 4)])
+    check(lambda t, a, b: t.einsum("ij,jk", (a, b)), [(2, 3), (3, 4)], dtype="float32",
+          atol=1e-5)
+
+
+def test_einsum_integer_dtypes_follow_torch():
+    for eq, ops in (("ii", [(3, 3)]), ("ij->i", [(3, 3)]), ("ij,j", [(3, 3), (3,)]),
+                    ("ij->ji", [(2, 3)]), ("ij,k->k", [(2, 3), (3,)])):
+        arrays = [np.arange(math.prod(s)).reshape(s) for s in ops]
+        e, t = _both(arrays, "int32")
+        assert_same(ember.einsum(eq, *e), torch.einsum(eq, *t), 0, 0, eq)
+
+
+def test_einsum_result_does_not_alias_input():
+    x = ember.ones(2, 3)
+    y = ember.einsum("ij->ji", x)
+    y[0, 0] = 5.0
+    assert x[0, 0].item() == 1.0
+
+
+EINSUM_ERRORS = [
+    ("ij,jk->ik", [(2, 3), (4, 4)]),
+    ("ij,jk->ik", [(2, 3)]),
+    ("ij->ik", [(2, 3), (3, 4)]),
+    ("ij,jk->iz", [(2, 3), (3, 4)]),
+    ("ii", [(2, 3)]),
+    ("ij->ii", [(2, 3)]),
+    ("ijk", [(2, 3)]),
+    ("i", [(2, 3)]),
+    ("...ijk", [(2, 3)]),
+    ("i1", [(2, 3)]),
+]
+
+
+@pytest.mark.parametrize("eq,shapes", EINSUM_ERRORS, ids=[c[0] for c in EINSUM_ERRORS])
+def test_einsum_errors_match_torch(eq, shapes):
+    same_error(lambda t, *ops: t.einsum(eq, *ops), *(np.ones(s) for s in shapes), exact=False)
+
+
+def test_einsum_error_messages():
+    with pytest.raises(RuntimeError, match="subscript j has size 4 for operand 1"):
+        ember.einsum("ij,jk->ik", ember.ones(2, 3), ember.ones(4, 4))
+    with pytest.raises(RuntimeError, match="expected scalar type Float but found Double"):
+        ember.einsum("ij,jk", ember.ones(2, 3), ember.ones(3, 4, dtype=ember.float64))
+    with pytest.raises(RuntimeError, match="output subscript z does not appear"):
+        ember.einsum("ij,jk->iz", ember.ones(2, 3), ember.ones(3, 4))
+
+
+# ---- other products ----------------------------------------------------------------------------
+def test_products_match_torch():
+    check(lambda t, a, b: t.tensordot(a, b, dims=([2, 0], [0, 1])), [(3, 2, 4), (4, 3, 5)])
+    check(lambda t, a, b: t.tensordot(a, b, dims=0), [(2,), (3,)])
+    check(lambda t, a, b: t.tensordot(a, b, dims=t.tensor([[1], [0]])), [(2, 3), (3, 4)],
+          grad=False)
+    check(lambda t, a, b: t.kron(a, b), [(2, 3), (3, 2)])
+    check(lambda t, a, b: t.kron(a, b), [(2, 1, 3), (2,)])
+    check(lambda t, a, b: t.kron(a, b), [(), (2,)])
+    check(lambda t, a, b: t.cross(a, b, dim=1), [(2, 3, 2), (2, 3, 2)])
+    check(lambda t, a, b: t.linalg.cross(a, b, dim=0), [(3, 1), (3, 4)])
+    check(lambda t, a: t.matrix_power(a, 5), [(2, 3, 3)], low=-1, high=1)
+    check(lambda t, a: t.linalg.matrix_power(a + 3 * t.eye(3, dtype=a.dtype), -3), [(3, 3)])
+    check(lambda t, a: t.matrix_power(a, 0), [(2, 3, 3)], grad=False)
+    check(lambda t, a, b, c: t.linalg.multi_dot([a, b, c]), [(3,), (3, 5), (5, 2)])
+    check(lambda t, a, b, c, d: t.linalg.multi_dot([a, b, c, d]),
+          [(10, 2), (2, 8), (8, 1), (1, 6)])
+    check(lambda t, a, b: t.linalg.vecdot(a, b), [(2, 3), (2, 1, 3)])
+
+
+def test_cross_without_dim_picks_first_size_3_dim():
+    a, b = _arrays([(3, 3), (3, 3)])
+    (ea, eb), (ta, tb) = _both([a, b])
+    with pytest.warns(UserWarning, match="dim"):
+        got = ember.cross(ea, eb)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = torch.cross(ta, tb)
+    assert_same(got, expected, 1e-12, 1e-12)
+
+
+def test_chain_matmul_and_multi_dot_errors():
+    with pytest.warns(UserWarning):
+        check(lambda t, a, b: t.chain_matmul(a, b), [(2, 3), (3, 4)])
+    same_error(lambda t, a: t.linalg.multi_dot([a]), np.ones((2, 2)))
+    with pytest.raises(RuntimeError, match="same dtype"):
+        ember.linalg.multi_dot([ember.ones(2, 3), ember.ones(3, 4, dtype=ember.float64)])
+    with pytest.raises(RuntimeError, match="must be 2D"):
+        ember.linalg.multi_dot([ember.ones(2, 3), ember.ones(3), ember.ones(3)])
+
+
+# ---- decompositions -----------------------------------------------------------------------------
+def _spd(t, x):
+    return x @ x.mT + t.eye(x.shape[-2], dtype=x.dtype, device=x.device)
+
+
+def _sym(t, x):
+    return x + x.mT
+
+
+DECOMPOSITIONS = {
+    "det": (lambda t, a: t.linalg.det(a), [(2, 3, 3)]),
+    "slogdet": (lambda t, a: t.linalg.slogdet(a), [(2, 3, 3)]),
+    "logdet": (lambda t, a: t.logdet(_spd(t, a)), [(3, 3)]),
+    "inv": (lambda t, a: t.linalg.inv(a), [(2, 3, 3)]),
+    "solve": (lambda t, a, b: t.linalg.solve(a, b), [(2, 3, 3), (3, 2)]),
+    "solve_vector": (lambda t, a, b: t.linalg.solve(a, b), [(2, 3, 3), (2, 3)]),
+    "solve_right": (lambda t, a, b: t.linalg.solve(a, b, left=False), [(3, 3), (2, 2, 3)]),
+    "cholesky": (lambda t, a: t.linalg.cholesky(_spd(t, a)), [(2, 3, 4)]),
+    "cholesky_upper": (lambda t, a: t.linalg.cholesky(_spd(t, a), upper=True), [(3, 4)]),
+    "qr": (lambda t, a: t.linalg.qr(a), [(2, 4, 3)]),
+    "qr_wide": (lambda t, a: t.linalg.qr(a), [(3, 5)]),
+    "eigh": (lambda t, a: (lambda r: (r[0], r[1] * r[1][..., :1, :]))(t.linalg.eigh(_sym(t, a))),
+             [(2, 4, 4)]),
+    "eigvalsh": (lambda t, a: t.linalg.eigvalsh(_sym(t, a), UPLO="U"), [(4, 4)]),
+    "svd": (lambda t, a: (lambda r: (r.S, r.U * r.Vh[..., :, :1].mT))(
+        t.linalg.svd(a, full_matrices=False)), [(2, 4, 3)]),
+    "svdvals": (lambda t, a: t.linalg.svdvals(a), [(2, 3, 5)]),
+    "pinv": (lambda t, a: t.linalg.pinv(a), [(2, 3, 5)]),
+    "pinv_hermitian": (lambda t, a: t.linalg.pinv(_sym(t, a), hermitian=True), [(3, 3)]),
+    "norm_fro": (lambda t, a: t.linalg.norm(a), [(3, 4)]),
+    "norm_nuc": (lambda t, a: t.linalg.matrix_norm(a, "nuc"), [(2, 3, 4)]),
+    "norm_2": (lambda t, a: t.linalg.matrix_norm(a, 2, keepdim=True), [(2, 3, 4)]),
+    "norm_inf": (lambda t, a: t.linalg.norm(a, float("inf"), dim=(1, 0)), [(3, 4, 2)]),
+    "vector_norm": (lambda t, a: t.linalg.vector_norm(a, 3.5, dim=(0, -1)), [(2, 3, 4)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DECOMPOSITIONS))
+def test_decomposition_values_and_gradients_match_torch(name):
+    fn, shapes = DECOMPOSITIONS[name]
+    check(fn, shapes, atol=1e-7, rtol=1e-6)
+
+
+def test_decompositions_double_backward():
+    for fn, shapes in (DECOMPOSITIONS["det"], DECOMPOSITIONS["inv"], DECOMPOSITIONS["solve"],
+                       DECOMPOSITIONS["cholesky"]):
+        args = [ember.tensor(a, requires_grad=True) for a in _arrays(shapes)]
+        assert ember.autograd.gradgradcheck(lambda *xs, fn=fn: fn(ember, *xs), tuple(args))
+
+
+def test_singular_and_not_positive_definite_inputs():
+    with pytest.raises(ember.linalg.LinAlgError, match="singular"):
+        ember.linalg.inv(ember.zeros(3, 3))
+    with pytest.raises(RuntimeError, match="singular"):
+        ember.linalg.solve(ember.ones(2, 2), ember.ones(2))
+    msg = same_error(lambda t, a: t.linalg.cholesky(a), np.array([[1., 2.], [2., 1.]]))
+    assert "order 2" in str(msg)
+    same_error(lambda t, a: t.linalg.cholesky(a), -np.eye(3)[None].repeat(2, 0))
+
+
+@pytest.mark.parametrize("fn,shape,dtype", [
+    (lambda t, a: t.linalg.det(a), (2, 3), "float32"),
+    (lambda t, a: t.linalg.det(a), (3,), "float32"),
+    (lambda t, a: t.linalg.det(a), (3, 3), "int64"),
+    (lambda t, a: t.linalg.inv(a), (2, 3), "float32"),
+    (lambda t, a: t.linalg.inv(a), (3, 3), "int64"),
+    (lambda t, a: t.linalg.inv(a), (3, 3), "float16"),
+    (lambda t, a: t.linalg.slogdet(a), (3, 3), "bfloat16"),
+    (lambda t, a: t.linalg.svd(a), (3,), "float32"),
+    (lambda t, a: t.linalg.qr(a, mode="x"), (3, 3), "float32"),
+    (lambda t, a: t.linalg.eigh(a), (2, 3), "float32"),
+    (lambda t, a: t.linalg.solve(a, a[0]), (3,), "float32"),
+    (lambda t, a: t.linalg.vector_norm(a), (3,), "int64"),
+    (lambda t, a: t.linalg.vector_norm(a, float("inf")), (0, 3), "float32"),
+    (lambda t, a: t.linalg.matrix_norm(a), (3,), "float32"),
+    (lambda t, a: t.linalg.matrix_norm(a, 3), (3, 3), "float32"),
+    (lambda t, a: t.linalg.norm(a, 2), (3, 3, 3), "float32"),
+    (lambda t, a: t.linalg.norm(a, "fro", dim=0), (3, 3), "float32"),
+    (lambda t, a: t.linalg.matrix_power(a, 2), (2, 3), "float32"),
+    (lambda t, a: t.linalg.matrix_power(a.long(), -1), (2, 2), "float32"),
+    (lambda t, a: t.linalg.vecdot(a, a.double()), (2, 3), "float32"),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_linalg_argument_errors_match_torch(fn, shape, dtype):
+    same_error(fn, np.ones(shape), dtypes=[dtype])
+
+
+def test_solve_shape_errors_match_torch():
+    same_error(lambda t, a, b: t.linalg.solve(a, b), np.eye(3), np.ones(4))
+    same_error(lambda t, a, b: t.linalg.solve(a, b), np.eye(3), np.ones((2, 3)))
+    same_error(lambda t, a, b: t.linalg.solve(a, b), np.eye(3), np.ones(3),
+               dtypes=["float32", "float64"])
+
+
+def test_qr_modes_and_svd_api():
+    a = _arrays([(4, 3)])[0]
+    (e,), (t,) = _both([a])
+    assert_same(ember.linalg.qr(e, mode="complete"), torch.linalg.qr(t, mode="complete"),
+                1e-10, 1e-10)
+    assert_same(ember.linalg.qr(e, mode="r").R, torch.linalg.qr(t, mode="r").R, 1e-10, 1e-10)
+    assert tuple(ember.linalg.qr(e, mode="r").Q.shape) == (0,)
+    U, S, V = ember.svd(e)
+    np.testing.assert_allclose((U * S) @ V.mT.numpy(), a, atol=1e-12)
+    assert tuple(ember.svd(e, some=False).U.shape) == (4, 4)
+    np.testing.assert_allclose(ember.linalg.svdvals(e).numpy(),
+                               torch.linalg.svdvals(t).numpy(), atol=1e-12)
+
+
+def test_complete_svd_gradient_through_vectors_is_an_error():
+    x = ember.randn(4, 2, dtype=ember.float64, requires_grad=True)
+    U, S, Vh = ember.linalg.svd(x)
+    with pytest.raises(RuntimeError, match="full_matrices=False"):
+        U.sum().backward()
+
+
+def test_vector_norm_options_match_torch():
+    for ord in (2, 1, 0, 3, 0.5, float("inf"), -float("inf"), -1):
+        check(lambda t, a, ord=ord: t.linalg.vector_norm(a, ord, dim=1), [(3, 4)], low=0.2,
+              high=2)
+    check(lambda t, a: t.linalg.vector_norm(a, dtype=t.float64), [(3, 4)], dtype="float32",
+          atol=1e-6, rtol=1e-6)
+    e, t = _both(_arrays([(3, 4)]), "float16")
+    assert_same(ember.linalg.vector_norm(e[0]), torch.linalg.vector_norm(t[0]), 1e-2, 1e-2)
+
+
+def test_linalg_diagonal_is_a_writable_view():
+    x = ember.zeros(3, 4)
+    d = ember.linalg.diagonal(x, offset=1)
+    d += 1.0
+    np.testing.assert_array_equal(x.numpy(), np.eye(3, 4, 1))
+    check(lambda t, a: t.linalg.diagonal(a, offset=-1, dim1=2, dim2=0), [(3, 2, 4)])
+
+
+def test_linalg_namespace_is_lazy_and_complete():
+    import ember.linalg as L
+    for name in ("matmul", "norm", "vector_norm", "matrix_norm", "det", "slogdet", "inv",
+                 "solve", "cholesky", "qr", "eigh", "eigvalsh", "svd", "svdvals", "pinv",
+                 "cross", "diagonal", "multi_dot", "vecdot", "matrix_power"):
+        assert callable(getattr(L, name)), name
+        assert hasattr(torch.linalg, name), name
+    assert ember.linalg is L
+    assert issubclass(L.LinAlgError, RuntimeError)
+
+
+# ---- CUDA (CuPy) -------------------------------------------------------------------------------
+GPU_CASES = {
+    "matmul_3d_2d": (lambda t, a, b: a @ b, [(2, 3, 4), (4, 5)]),
+    "matmul_1d_3d": (lambda t, a, b: a @ b, [(4,), (2, 4, 3)]),
+    "matmul_broadcast": (lambda t, a, b: a @ b, [(2, 1, 3, 4), (3, 4, 2)]),
+    "addmm": (lambda t, c, a, b: t.addmm(c, a, b, beta=0.5, alpha=2), [(3, 2), (3, 4), (4, 2)]),
+    "addbmm": (lambda t, c, a, b: t.addbmm(c, a, b), [(3, 2), (2, 3, 4), (2, 4, 2)]),
+    "einsum": (lambda t, a, b: t.einsum("bij,bjk->bik", a, b), [(2, 3, 4), (2, 4, 5)]),
+    "einsum_diag": (lambda t, a: t.einsum("iij->j", a), [(3, 3, 2)]),
+    "tensordot": (lambda t, a, b: t.tensordot(a, b, dims=([2, 0], [0, 1])),
+                  [(3, 2, 4), (4, 3, 5)]),
+    "kron": (lambda t, a, b: t.kron(a, b), [(2, 3), (3, 2)]),
+    "cross": (lambda t, a, b: t.linalg.cross(a, b), [(2, 3), (2, 3)]),
+    "vector_norm": (lambda t, a: t.linalg.vector_norm(a, 3, dim=1), [(3, 4)]),
+    "matrix_norm_inf": (lambda t, a: t.linalg.matrix_norm(a, float("inf")), [(2, 3, 4)]),
+    "matrix_norm_nuc": (lambda t, a: t.linalg.matrix_norm(a, "nuc"), [(2, 3, 4)]),
+    "diagonal": (lambda t, a: t.linalg.diagonal(a, offset=1), [(2, 3, 4)]),
+    **{k: DECOMPOSITIONS[k] for k in ("det", "slogdet", "inv", "solve", "solve_vector",
+                                      "cholesky", "qr", "eigh", "svd", "pinv")},
+}
+
+
+def _cuda_available():
+    try:
+        from ember._backend import cuda_available
+        return cuda_available()
+    except ImportError:
+        return False
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not _cuda_available(), reason="needs CuPy and a GPU")
+@pytest.mark.parametrize("name", sorted(GPU_CASES))
+def test_cuda_matches_cpu(name):
+    fn, shapes = GPU_CASES[name]
+    results = []
+    for device in ("cpu", "cuda"):
+        args = [ember.tensor(a, device=device, requires_grad=True) for a in _arrays(shapes)]
+        outs = _outputs(fn(ember, *args))
+        cots = [ember.ones(tuple(o.shape), dtype=o.dtype, device=device) for o in outs]
+        grads = ember.autograd.grad(outs, args, cots, allow_unused=True)
+        assert all(o.device.type == device for o in outs)
+        results.append([o.cpu().numpy(force=True) for o in outs] +
+                       [g.cpu().numpy(force=True) for g in grads if g is not None])
+    for x, y in zip(*results):
+        np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-9)
