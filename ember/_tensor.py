@@ -7,7 +7,6 @@ import numpy as np
 from . import _dtype as D
 from ._backend import device_of, move, to_numpy
 from ._device import CPU, to_device
-from .autograd.grad_mode import GradState
 from .autograd.graph import AccumulateGrad
 
 
@@ -31,6 +30,10 @@ class Tensor:
     _accumulator = None
     _retains_grad = False
     _inference = False
+    # In-place writes that change a base's history bump its epoch; a view made at an older
+    # epoch re-derives its grad_fn from the base before it is used (see dispatch.refresh_view).
+    _graph_epoch = 0
+    _view_epoch = 0
     __array_priority__ = 1000
 
     def __new__(cls, *args, device=None, dtype=None):
@@ -67,7 +70,7 @@ class Tensor:
     def _wrap_array(data):
         """Wrap a raw array; its dtype and device are read off the array."""
         t = object.__new__(Tensor)
-        if not hasattr(data, "shape"):
+        if not hasattr(data, "shape") or isinstance(data, np.generic):
             data = np.asarray(data)
         t._init(data, D.from_numpy_dtype(data.dtype), device_of(data))
         return t
@@ -326,6 +329,9 @@ class Tensor:
 
     @property
     def grad_fn(self):
+        if self._base is not None and self._view_epoch != self._base._graph_epoch:
+            from ._ops.dispatch import refresh_view
+            refresh_view(self)
         return self._grad_fn
 
     @property

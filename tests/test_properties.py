@@ -146,8 +146,6 @@ def test_promote_types_table(a, b):
         str(torch.promote_types(getattr(torch, a), getattr(torch, b)))
 
 
-@pytest.mark.xfail(strict=True, reason="dispatch._as_array raises 'cannot be converted without "
-                   "overflow' for out-of-range Python ints; torch wraps them (int8 + 300 == 45)")
 @SETTINGS
 @given(st.sampled_from(["int8", "int16", "int32", "int64"]), st.integers(-200, 200),
        st.sampled_from(["add", "mul"]))

@@ -73,6 +73,8 @@ def _as_array(a, dt, xp, op):
     try:
         return xp.asarray(a, dtype=dt.np)
     except OverflowError:
+        if isinstance(a, int) and dt.category == D._INT and -2 ** 63 <= a < 2 ** 63:
+            return xp.asarray(a, dtype=np.int64).astype(dt.np)
         raise RuntimeError(f"{op.name}(): value {a} cannot be converted to type {dt.name} "
                            "without overflow") from None
 
@@ -203,6 +205,7 @@ def _link_views(op, src, results, attrs):
     base = src._base if src._base is not None else src
     chain = src._view_chain
     single = len(results) == 1
+    epoch = base._graph_epoch
     for k, t in enumerate(results):
         data = t._data
         if op.is_view == "maybe" and (data.base is None or isinstance(data, _ndarray)
@@ -211,6 +214,8 @@ def _link_views(op, src, results, attrs):
         t._base = base
         t._vbox = src._vbox
         t._view_chain = chain + ((op, attrs, None if single else k),)
+        if epoch:
+            t._view_epoch = epoch
 
 
 def _record(op, ctx, args, arrays, outs, results):
@@ -219,6 +224,8 @@ def _record(op, ctx, args, arrays, outs, results):
     metas = []
     for a in args:
         if isinstance(a, Tensor) and a._requires_grad:
+            if a._base is not None and a._view_epoch != a._base._graph_epoch:
+                refresh_view(a)
             fn = a._grad_fn
             if fn is not None:
                 edges.append((fn, a._output_nr))
@@ -349,6 +356,10 @@ def _write_into(op, target, result):
     base = target._base
     if base is not None:
         _rebase_view(target, base, node, result._output_nr)
+        base._graph_epoch += 1
+        target._view_epoch = base._graph_epoch
+    else:
+        target._graph_epoch += 1
 
 
 class CopySlices(Node):
@@ -392,6 +403,21 @@ def replay_view(tensor, chain):
         if k is not None:
             tensor = tensor[k]
     return tensor
+
+
+def refresh_view(view) -> None:
+    """Re-derive a view's grad_fn from its base after the base's history changed in place."""
+    base = view._base
+    prev = GradState.enabled
+    GradState.enabled = True
+    try:
+        regenerated = replay_view(base, view._view_chain)
+    finally:
+        GradState.enabled = prev
+    view._grad_fn = regenerated._grad_fn
+    view._output_nr = regenerated._output_nr
+    view._requires_grad = regenerated._requires_grad
+    view._view_epoch = base._graph_epoch
 
 
 def _rebase_view(view, base, node, output_nr):

@@ -1,4 +1,5 @@
-"""Grad mode: whether ops record the graph (no_grad, enable_grad, set_grad_enabled, inference_mode)."""
+"""Grad mode: whether ops record the graph (no_grad, enable_grad, set_grad_enabled,
+inference_mode)."""
 from __future__ import annotations
 
 import functools
@@ -6,7 +7,7 @@ import inspect
 
 
 class GradState:
-    """Process-wide switches read by `apply` on every op (plain class attributes: the fastest read)."""
+    """Process-wide switches read by `apply` on every op (class attributes: the fastest read)."""
 
     enabled = True
     inference = False
@@ -91,7 +92,7 @@ class enable_grad(_GradModeContext):
 
 
 class set_grad_enabled(_GradModeContext):
-    """Turn graph recording on or off: takes effect at once, and as a context manager restores it."""
+    """Turn graph recording on or off: takes effect at once; as a context manager, restores."""
 
     def __init__(self, mode: bool):
         self.mode = bool(mode)

@@ -198,9 +198,11 @@ class BackwardNode(Node):
         return tuple(out)
 
     def release(self) -> None:
-        """Free saved values after a backward without retain_graph."""
-        self._saved = None
-        self._released = True
+        """Free saved values after a backward without retain_graph (a node that saved nothing
+        can run again, as in torch)."""
+        if self._saved:
+            self._saved = None
+            self._released = True
 
     def apply(self, grads):
         if self._released:

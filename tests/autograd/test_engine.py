@@ -80,8 +80,6 @@ def test_second_backward_without_retain_graph_raises():
     both(run)
 
 
-@pytest.mark.xfail(strict=True, reason="engine: a released node raises on reuse even when it "
-                   "saved nothing; torch only raises when a freed saved tensor is needed")
 def test_second_backward_through_nodes_without_saved_tensors():
     def run(lib):
         x = leaf(lib, [1.0, 2.0])
@@ -594,9 +592,6 @@ def test_view_then_in_place_matches_torch():
     assert_same(run)
 
 
-@pytest.mark.xfail(strict=True, reason="engine: a view made before its base was modified in "
-                   "place keeps its old grad_fn (torch regenerates it), so its gradient "
-                   "misses the in-place op")
 def test_grad_through_view_after_base_modified():
     def run(lib):
         x = leaf(lib, [1.0, 2.0, 3.0, 4.0])
