@@ -1,6 +1,8 @@
 """Runs one registry sample through torch and ember and compares them."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 
@@ -8,6 +10,8 @@ import ember
 from ember.testing.opinfo import Arg
 
 LOW_PRECISION = {"float16": (1e-2, 1e-2), "bfloat16": (5e-2, 5e-2)}
+# EMBER_TEST_DEVICE=cuda runs ember's side of every comparison on the GPU (CuPy backend).
+DEVICE = os.environ.get("EMBER_TEST_DEVICE", "cpu")
 
 
 def make_values(sample, dtype: str, seed: int = 0):
@@ -42,6 +46,8 @@ def build(lib, values, requires_grad: bool):
             continue
         _, arr, dt, grad = v
         t = lib.tensor(arr.tolist() if arr.ndim == 0 else arr, dtype=getattr(lib, dt))
+        if lib is ember and DEVICE != "cpu":
+            t = t.to(DEVICE)
         if requires_grad and grad and dt.startswith(("float", "bfloat")):
             t.requires_grad_(True)
         args.append(t)
@@ -61,7 +67,7 @@ def to_numpy(x):
             x = x.float()
         return x.numpy()
     if isinstance(x, ember.Tensor):
-        x = x.detach()
+        x = x.detach().cpu()
         return x.numpy() if x.dtype is not ember.bfloat16 else x.float().numpy()
     return np.asarray(x)
 

@@ -57,7 +57,8 @@ def _grads(lib, sample, values, dtype):
     outs = [o for o in flatten(sample.fn(lib, *args))
             if isinstance(o, (torch.Tensor, ember.Tensor)) and o.requires_grad]
     rng = np.random.default_rng(1)
-    cots = [lib.tensor(rng.standard_normal(tuple(o.shape)), dtype=o.dtype) for o in outs]
+    cots = [lib.tensor(rng.standard_normal(tuple(o.shape)), dtype=o.dtype, device=o.device)
+            for o in outs]
     if not outs:
         return []
     return lib.autograd.grad(outs, wrt, cots, allow_unused=True)
