@@ -1,0 +1,77 @@
+"""ember.cuda: GPU queries and seeding for the CuPy backend (all report 'no GPU' without CuPy)."""
+from __future__ import annotations
+
+from ._backend import _cupy, cuda_available
+
+
+def is_available() -> bool:
+    """True when CuPy is installed and sees at least one GPU.
+
+    >>> import ember
+    >>> isinstance(ember.cuda.is_available(), bool)
+    True
+    """
+    return cuda_available()
+
+
+def device_count() -> int:
+    """The number of visible GPUs (0 without CuPy)."""
+    if not is_available():
+        return 0
+    return _cupy().cuda.runtime.getDeviceCount()
+
+
+def current_device() -> int:
+    _require()
+    return _cupy().cuda.runtime.getDevice()
+
+
+def set_device(device) -> None:
+    """Make `device` (an index or 'cuda:N') the current GPU."""
+    _require()
+    index = device if isinstance(device, int) else (getattr(device, "index", None) or
+                                                    int(str(device).partition(":")[2] or 0))
+    _cupy().cuda.Device(index).use()
+
+
+def get_device_name(device=None) -> str:
+    _require()
+    cp = _cupy()
+    index = cp.cuda.runtime.getDevice() if device is None else int(getattr(device, "index",
+                                                                           device) or 0)
+    return cp.cuda.runtime.getDeviceProperties(index)["name"].decode()
+
+
+def synchronize(device=None) -> None:
+    """Wait for all queued GPU work to finish."""
+    _require()
+    _cupy().cuda.Device().synchronize()
+
+
+def memory_allocated(device=None) -> int:
+    """Bytes currently held by tensors in CuPy's memory pool."""
+    if not is_available():
+        return 0
+    return _cupy().get_default_memory_pool().used_bytes()
+
+
+def empty_cache() -> None:
+    """Return cached, unused GPU memory to the driver."""
+    if is_available():
+        _cupy().get_default_memory_pool().free_all_blocks()
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generator used for CUDA tensors (ember draws on the host, so this seeds ember's
+    default generator, as torch.manual_seed does for all devices)."""
+    from ._ops.random import manual_seed as seed_all
+    seed_all(seed)
+
+
+manual_seed_all = manual_seed
+
+
+def _require() -> None:
+    if not is_available():
+        raise RuntimeError("Found no NVIDIA driver on your system (or CuPy is not installed: "
+                           "pip install 'ember[cuda]').")
