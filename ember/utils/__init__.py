@@ -1,0 +1,12 @@
+"""ember.utils: helpers around the core (data loading, ...); each submodule imports lazily."""
+from __future__ import annotations
+
+import importlib
+
+_LAZY_SUBMODULES = ("data", "safetensors")
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module("." + name, __name__)
+    raise AttributeError(f"module 'ember.utils' has no attribute {name!r}")

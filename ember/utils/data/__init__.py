@@ -1,0 +1,20 @@
+"""ember.utils.data: datasets, samplers and the DataLoader, as in `torch.utils.data`.
+
+    >>> import ember
+    >>> from ember.utils.data import DataLoader, TensorDataset
+    >>> loader = DataLoader(TensorDataset(ember.arange(6.)), batch_size=4)
+    >>> [len(x) for (x,) in loader]
+    [4, 2]
+"""
+from ._collate import default_collate, default_convert
+from ._worker import WorkerInfo, get_worker_info
+from .dataloader import DataLoader
+from .dataset import (ChainDataset, ConcatDataset, Dataset, IterableDataset, StackDataset, Subset,
+                      TensorDataset, random_split)
+from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
+                      SubsetRandomSampler, WeightedRandomSampler)
+
+__all__ = ["BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset",
+           "IterableDataset", "RandomSampler", "Sampler", "SequentialSampler", "StackDataset",
+           "Subset", "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler",
+           "WorkerInfo", "default_collate", "default_convert", "get_worker_info", "random_split"]
