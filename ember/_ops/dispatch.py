@@ -356,8 +356,6 @@ def _write_into(op, target, result):
     base = target._base
     if base is not None:
         _rebase_view(target, base, node, result._output_nr)
-        base._graph_epoch += 1
-        target._view_epoch = base._graph_epoch
     else:
         target._graph_epoch += 1
 
@@ -421,18 +419,13 @@ def refresh_view(view) -> None:
 
 
 def _rebase_view(view, base, node, output_nr):
-    copy = CopySlices(base, view._view_chain, node, output_nr)
-    base._grad_fn = copy
+    """After an in-place op on `view`, the base's history goes through CopySlices, and the
+    view is re-derived from the base (a new epoch, so other views of it refresh too)."""
+    base._grad_fn = CopySlices(base, view._view_chain, node, output_nr)
     base._output_nr = 0
     base._requires_grad = True
-    prev = GradState.enabled
-    GradState.enabled = True
-    try:
-        regenerated = replay_view(base, view._view_chain)
-    finally:
-        GradState.enabled = prev
-    view._grad_fn = regenerated._grad_fn
-    view._output_nr = regenerated._output_nr
+    base._graph_epoch += 1
+    refresh_view(view)
 
 
 def write_out(result, out):
