@@ -245,7 +245,9 @@ class Sub(OpDef):
            dtypes=("bool",) + ALL_INT + ("float16", "bfloat16"), grad=False, name="dtypes")))
 class Mul(OpDef):
     def forward(ctx, xp, x, y):
-        ctx.save(x, y)
+        need = ctx.needs_input_grad
+        if need:
+            ctx.save(x if need[1] else None, y if need[0] else None)
         return x * y
 
     def backward(ctx, g):

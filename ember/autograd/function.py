@@ -126,7 +126,7 @@ def _run_forward(fn_cls, ctx, arrays, kwargs):
     fctx = FunctionCtx()
     fctx._op_ctx = ctx
     ctx.function_ctx = fctx
-    recording = getattr(ctx, "needs_input_grad", None) is not None
+    recording = bool(ctx.needs_input_grad)
     fctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in inputs)
     ctx.tensor_inputs = tuple(isinstance(a, Tensor) for a in inputs)
     try:

@@ -114,6 +114,7 @@ class Context:
 
     _raw = ()
     non_differentiable = ()
+    needs_input_grad = ()  # set per call while the graph is recorded
 
     def save(self, *values) -> None:
         """Keep arrays (inputs, outputs or intermediates) for backward, where they are Tensors."""
