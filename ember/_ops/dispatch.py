@@ -436,6 +436,9 @@ def write_out(result, out):
         for r, o in zip(result, out):
             write_out(r, o)
         return out
+    if result._dtype.category > out._dtype.category:
+        raise RuntimeError(f"result type {result._dtype.name} can't be cast to the desired "
+                           f"output type {out._dtype.name} (out= tensor)")
     if GradState.enabled and (result._requires_grad or out._requires_grad):
         raise RuntimeError(f"{result._grad_fn.name() if result._grad_fn else 'op'}(): functions "
                            "with out=... arguments don't support automatic differentiation")
