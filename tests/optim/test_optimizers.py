@@ -15,6 +15,32 @@ CASES = [
     ("Adam", dict(lr=0.02, betas=(0.8, 0.9), maximize=True)),
     ("AdamW", dict(lr=0.01)),
     ("AdamW", dict(lr=0.01, amsgrad=True, weight_decay=0.5)),
+    ("Adamax", dict(lr=0.01)),
+    ("Adamax", dict(lr=0.02, betas=(0.8, 0.95), eps=1e-4, weight_decay=0.1)),
+    ("Adamax", dict(lr=0.01, maximize=True)),
+    ("NAdam", dict(lr=0.01)),
+    ("NAdam", dict(lr=0.01, momentum_decay=0.01, weight_decay=0.1)),
+    ("NAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("RAdam", dict(lr=0.01)),
+    ("RAdam", dict(lr=0.01, betas=(0.9, 0.9), weight_decay=0.1)),
+    ("RAdam", dict(lr=0.01, betas=(0.8, 0.8), weight_decay=0.1, decoupled_weight_decay=True)),
+    ("RAdam", dict(lr=0.01, betas=(0.9, 0.85), maximize=True)),
+    ("RMSprop", dict(lr=0.01)),
+    ("RMSprop", dict(lr=0.01, centered=True, weight_decay=0.1)),
+    ("RMSprop", dict(lr=0.005, momentum=0.9, alpha=0.9)),
+    ("RMSprop", dict(lr=0.005, momentum=0.5, centered=True, maximize=True)),
+    ("Adagrad", dict(lr=0.1)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.05, initial_accumulator_value=0.5, weight_decay=0.1)),
+    ("Adagrad", dict(lr=0.05, eps=1e-3, maximize=True)),
+    ("Adadelta", dict(lr=1.0)),
+    ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1)),
+    ("Adadelta", dict(lr=1.0, maximize=True)),
+    ("ASGD", dict(lr=0.05)),
+    ("ASGD", dict(lr=0.05, lambd=0.01, alpha=0.5, t0=5, weight_decay=0.1)),
+    ("ASGD", dict(lr=0.05, t0=0, maximize=True)),
+    ("Rprop", dict(lr=0.01)),
+    ("Rprop", dict(lr=0.02, etas=(0.3, 1.5), step_sizes=(1e-3, 0.05))),
+    ("Rprop", dict(lr=0.01, maximize=True)),
 ]
 
 
@@ -58,6 +84,11 @@ def test_matches_torch_step_for_step(name, kwargs):
     assert sorted(sd_e["state"]) == sorted(sd_t["state"])
     for k in sd_t["state"]:
         assert sorted(sd_e["state"][k]) == sorted(sd_t["state"][k])
+        for key, value in sd_t["state"][k].items():
+            mine = sd_e["state"][k][key]
+            assert str(mine.dtype) == str(value.dtype) and tuple(mine.shape) == tuple(value.shape)
+            np.testing.assert_allclose(mine.numpy(), value.numpy(), rtol=1e-4, atol=1e-6,
+                                       err_msg=key)
 
 
 def test_state_dict_roundtrip_resumes_identically():
@@ -125,3 +156,13 @@ def test_step_hooks_and_closure():
     assert opt.step(closure).item() == 2.0
     assert calls == ["pre", "post"]
     assert w.tolist() == pytest.approx([0.8, 0.8])
+
+
+@pytest.mark.parametrize("name", ["adamax", "nadam", "radam", "rmsprop", "adagrad", "adadelta",
+                                  "asgd", "rprop", "lbfgs", "lr_scheduler", "swa_utils"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+    module = importlib.import_module(f"ember.optim.{name}")
+    failures, _ = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert failures == 0
