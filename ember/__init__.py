@@ -17,16 +17,21 @@ from ._device import device
 from ._dtype import (bfloat16, bool, can_cast, complex64, complex128, dtype, finfo, float16,
                      float32, float64, get_default_dtype, iinfo, int8, int16, int32, int64,
                      promote_types, set_default_dtype, uint8)
+from ._ops.conv import *  # noqa: F401,F403
 from ._ops.creation import *  # noqa: F401,F403
 from ._ops.dispatch import result_type as _result_type
 from ._ops.indexing import *  # noqa: F401,F403
 from ._ops.linalg import *  # noqa: F401,F403
+from ._ops.nn_ops import *  # noqa: F401,F403
 from ._ops.pointwise import *  # noqa: F401,F403
 from ._ops.random import *  # noqa: F401,F403
 from ._ops.reduction import *  # noqa: F401,F403
+from ._ops.rnn_ops import *  # noqa: F401,F403
+from ._ops.misc import *  # noqa: F401,F403
 from ._ops.shape import *  # noqa: F401,F403
 from ._ops.sorting import *  # noqa: F401,F403
 from ._tensor import Size, Tensor
+from ._tensor_str import set_printoptions
 from .autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,
                                  is_inference_mode_enabled, no_grad, set_grad_enabled)
 

@@ -56,15 +56,20 @@ class device:
 
 
 CPU = device("cpu")
+# Where factories put tensors given no device (ember.set_default_device changes it).
+default_device = [CPU]
 
 
 def to_device(d) -> device:
-    """The device a tensor placed on `d` (a device, string or CUDA ordinal) lives on.
+    """The device a tensor placed on `d` (a device, string or CUDA ordinal) lives on; None
+    means the default device.
 
     Tensors always carry a CUDA index ('cuda' means the current GPU, cuda:0 here), so two
     tensors on the same GPU always compare equal, as in torch.
     """
-    if d is None or d is CPU:
+    if d is None:
+        return default_device[0]
+    if d is CPU:
         return CPU
     if not isinstance(d, device):
         if d == "cpu":

@@ -2,6 +2,8 @@
 op families in ember/_ops, which attach themselves to this class."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from . import _dtype as D
@@ -431,19 +433,21 @@ class Tensor:
                                   self._requires_grad))
 
     def __deepcopy__(self, memo):
+        """A copy of a leaf: new memory, same requires_grad, a copied .grad (like torch)."""
+        if self._grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
+                               "support the deepcopy protocol at the moment. If you were "
+                               "attempting to deepcopy a module, this may be because of a "
+                               "torch.nn.utils.weight_norm usage, see "
+                               "https://github.com/pytorch/pytorch/pull/103001")
         if id(self) in memo:
             return memo[id(self)]
-        with_grad = self._requires_grad
-        t = type(self).__new__(type(self), self._data.copy()) if type(self) is not Tensor else \
-            Tensor._wrap(self._data.copy(), self._dtype, self._device)
-        if type(self) is not Tensor:
-            t._init(self._data.copy(), self._dtype, self._device)
-        t._requires_grad = with_grad
-        if self.grad is not None:
-            t.grad = self.grad.__deepcopy__(memo)
-        t.__dict__.update({k: v for k, v in self.__dict__.items() if k not in ("grad",)
-                           and not k.startswith("_")})
+        t = object.__new__(type(self))
+        t._init(self._data.copy(), self._dtype, self._device, self._requires_grad)
         memo[id(self)] = t
+        for key, value in self.__dict__.items():
+            if key in ("grad",) or not key.startswith("_"):
+                t.__dict__[key] = copy.deepcopy(value, memo)
         return t
 
 

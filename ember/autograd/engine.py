@@ -34,30 +34,25 @@ def _dependencies(roots):
 
 
 def _needed(roots, targets):
-    """The nodes from which some target node can be reached (the only ones worth running)."""
-    memo = {}
-
-    def visit(node):
-        if node in memo:
-            return memo[node]
-        memo[node] = False
-        hit = node in targets
-        for child, _ in node.next_functions:
-            if child is not None and visit(child):
-                hit = True
-        memo[node] = hit
-        return hit
-
-    import sys
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, 100000))
-    try:
-        for node, _ in roots:
-            if node is not None:
-                visit(node)
-    finally:
-        sys.setrecursionlimit(limit)
-    return memo
+    """For every node, whether it must run: whether some target lies below it. A target itself
+    only has its incoming gradient captured; it runs only if another target lies below it."""
+    reaches = {}
+    needed = {}
+    stack = [(node, False) for node, _ in roots if node is not None]
+    while stack:
+        node, expanded = stack.pop()
+        if not expanded:
+            if node in reaches:
+                continue
+            reaches[node] = None
+            stack.append((node, True))
+            stack.extend((child, False) for child, _ in node.next_functions
+                         if child is not None and child not in reaches)
+            continue
+        below = any(reaches.get(child) for child, _ in node.next_functions if child is not None)
+        needed[node] = below
+        reaches[node] = below or node in targets
+    return needed
 
 
 def _run_pre_hooks(node, grads):

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import ember
+import ember.nn  # noqa: F401 - registers nn.functional's composites before the suite is built
 from ember._ops import REGISTRY
 from ember._ops.registry import COMPOSITES
 from ember._ops import dispatch

@@ -124,6 +124,25 @@ class ModuleList(Module):
     def __iadd__(self, modules):
         return self.extend(modules)
 
+    def __repr__(self) -> str:
+        """Runs of identical children print once, as `(0-2): 3 x Layer(...)`, like torch."""
+        texts = [repr(m) for m in self]
+        if not texts:
+            return self._get_name() + "()"
+        runs = []
+        for i, text in enumerate(texts):
+            if runs and runs[-1][2] == text:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, text])
+        lines = []
+        for first, last, text in runs:
+            label = f"({first})" if first == last else \
+                f"({first}-{last}): {last - first + 1} x"
+            lines.append((f"{label}: " if first == last else f"{label} ")
+                         + text.replace("\n", "\n  "))
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
+
     def __add__(self, other):
         return ModuleList(list(self) + list(other))
 

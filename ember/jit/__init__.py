@@ -1,0 +1,27 @@
+"""ember.jit: trace a model or function into a typed graph, optimize it, run it without the
+eager overhead, and save it as one file that loads without the model's source.
+
+    >>> import ember
+    >>> net = ember.nn.Linear(3, 2).eval()
+    >>> traced = ember.jit.trace(net, ember.ones(1, 3))
+    >>> bool((traced(ember.ones(4, 3)) == net(ember.ones(4, 3))).all())
+    True
+"""
+from __future__ import annotations
+
+from .frontend import freeze, trace, trace_module
+from .ir import Graph, GraphError, Node, TensorType, Value
+from .runtime import ScriptFunction, ScriptModule
+from .serialization import load
+from .tracer import TracerWarning, TracingCheckError
+
+
+def save(m, f, _extra_files=None) -> None:
+    """Save a ScriptModule or ScriptFunction to `f` (same as `m.save(f)`)."""
+    from .serialization import save as _save
+    _save(m, f)
+
+
+__all__ = ["trace", "trace_module", "freeze", "save", "load", "ScriptModule", "ScriptFunction",
+           "TracerWarning", "TracingCheckError", "Graph", "GraphError", "Node", "TensorType",
+           "Value"]

@@ -1,0 +1,300 @@
+"""Code generation: a graph as Python source that calls each OpDef's forward on raw arrays.
+
+The generated function replays what `apply` does around forward (the casts of type promotion,
+the cast back after a widened compute, 0-d results as arrays, in-place writes) but with every
+decision taken once at compile time from the value types, so a call runs no dispatch logic,
+creates no Tensors and records no autograd graph. Identifiers in the source are generated
+(v<id>, g<k>); every object from the graph (op functions, attributes, constants) is bound in
+the function's globals, so no text from a loaded file ever becomes code.
+
+`python_code` renders a graph as readable Python for `ScriptModule.code`.
+"""
+from __future__ import annotations
+
+import itertools
+import linecache
+import math
+
+import numpy as np
+
+from .. import _dtype as D
+from .._backend import namespace
+from .._device import device as Device
+from .._ops.dispatch import _as_array
+from .._ops.registry import REGISTRY
+from .._tensor import Tensor
+from .ir import FUSION_GROUP, AsTensor, Graph, Node, Value, values_in
+
+_counter = itertools.count()
+
+
+class _RunContext:
+    """The `ctx` generated code hands to forward: attributes are accepted, nothing is kept."""
+
+    needs_input_grad = ()
+
+    def save(self, *values) -> None:
+        pass
+
+
+class CompiledGraph:
+    """A graph compiled to a Python function `fn(inputs, state) -> tuple of arrays`."""
+
+    def __init__(self, fn, source: str):
+        self.fn = fn
+        self.source = source
+
+
+def graph_device(graph: Graph) -> str:
+    for v in list(graph.inputs) + list(graph.constants.values()):
+        return v.type.device
+    for node in graph.nodes:
+        return node.outputs[0].type.device
+    return "cpu"
+
+
+class _Emitter:
+    def __init__(self, graph: Graph, state_names: list[str], fused_builder):
+        self.graph = graph
+        self.device = graph_device(graph)
+        self.xp = namespace(Device(self.device))
+        self.globals = {"xp": self.xp, "ctx": _RunContext(), "_asarray": self.xp.asarray}
+        self.state = set(state_names)
+        self.state_names = state_names
+        self.fused_builder = fused_builder
+        self.lines: list[str] = []
+        self.names: dict[int, str] = {}
+        self._bound: dict[int, str] = {}
+        self._keep: list = []
+
+    def bind(self, obj) -> str:
+        """A global name for `obj` (one per object)."""
+        name = self._bound.get(id(obj))
+        if name is None:
+            name = f"g{len(self._bound)}"
+            self._bound[id(obj)] = name
+            self._keep.append(obj)
+            self.globals[name] = obj
+        return name
+
+    def var(self, v: Value) -> str:
+        return self.names[v.id]
+
+    def literal(self, obj) -> str:
+        """Source for a literal: numbers inline, other objects bound, values by name."""
+        t = type(obj)
+        if obj is None or t in (bool, int) or t is float and math.isfinite(obj):
+            return repr(obj)
+        found = values_in(obj, [])
+        if not found:
+            return self.bind(obj)
+        if isinstance(obj, Value):
+            return self.var(obj)
+        if isinstance(obj, AsTensor):
+            return f"{self.bind(Tensor._wrap_array)}({self.var(obj.value)})"
+        if t is tuple:
+            return "(" + "".join(self.literal(o) + ", " for o in obj) + ")"
+        if t is list:
+            return "[" + ", ".join(self.literal(o) for o in obj) + "]"
+        return "{" + ", ".join(f"{self.bind(k)}: {self.literal(v)}" for k, v in obj.items()) + "}"
+
+    def emit(self, text: str) -> None:
+        self.lines.append("    " + text)
+
+    def build(self, fn_name: str) -> CompiledGraph:
+        g = self.graph
+        for v in g.inputs:
+            self.names[v.id] = f"v{v.id}"
+        for name, v in g.constants.items():
+            if name in self.state:
+                self.names[v.id] = f"v{v.id}"
+            else:
+                self.names[v.id] = self.bind(g.constant_data[name]._data)
+        head = [f"def {fn_name}(inputs, state):"]
+        if g.inputs:
+            self.emit("".join(f"v{v.id}, " for v in g.inputs) + "= inputs")
+        if self.state_names:
+            self.emit("".join(f"v{g.constants[n].id}, " for n in self.state_names) + "= state")
+        for node in g.nodes:
+            for v in node.outputs:
+                self.names[v.id] = f"v{v.id}"
+            if node.op == FUSION_GROUP:
+                self._fused(node)
+            elif node.inplace:
+                self._inplace(node)
+            else:
+                self._call(node)
+        self.emit("return (" + "".join(self.var(v) + ", " for v in g.outputs) + ")")
+        source = "\n".join(head + self.lines) + "\n"
+        filename = f"<ember.jit {fn_name} #{next(_counter)}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        exec(compile(source, filename, "exec"), self.globals)  # noqa: S102 - generated above
+        return CompiledGraph(self.globals[fn_name], source)
+
+    # -- nodes
+    def _forward_args(self, node: Node, op) -> list[str]:
+        """Argument sources for forward, with the casts `apply` would do."""
+        compute = node.compute
+        positions = set(op.promote_args if op.promote_args is not None
+                        else range(len(node.args))) if compute is not None else set()
+        out = []
+        for i, a in enumerate(node.args):
+            if isinstance(a, Value):
+                text = self.var(a)
+                if i in positions and a.type.dtype is not compute:
+                    text = f"{text}.astype({self.bind(compute.np)})"
+            elif i in positions:
+                text = self.bind(_as_array(a, compute, self.xp, op))
+            else:
+                text = self.literal(a)
+            out.append(text)
+        return out
+
+    def _attrs(self, node: Node) -> list[str]:
+        return [f"{k}={self.literal(v)}" for k, v in node.attrs.items()]
+
+    def _finish(self, node: Node, value: Value) -> None:
+        """Mirror apply's wrapping: 0-d results become arrays; widened floats are cast back."""
+        name = self.var(value)
+        if not value.type.shape and self.device == "cpu":
+            self.emit(f"{name} = _asarray({name})")
+        if node.result is not None and value.type.dtype is node.result:
+            self.emit(f"{name} = {name}.astype({self.bind(node.result.np)})")
+
+    def _call(self, node: Node) -> None:
+        op = REGISTRY[node.op]
+        call = (f"{self.bind(op.forward)}(ctx, xp, "
+                + ", ".join(self._forward_args(node, op) + self._attrs(node)) + ")")
+        if len(node.outputs) == 1:
+            self.emit(f"{self.var(node.outputs[0])} = {call}")
+        else:
+            self.emit("".join(self.var(v) + ", " for v in node.outputs) + f"= {call}")
+        for v in node.outputs:
+            self._finish(node, v)
+
+    def _inplace(self, node: Node) -> None:
+        op = REGISTRY[node.op]
+        target = self.var(node.args[0])
+        out = self.var(node.outputs[0])
+        if op.forward_inplace is not None and self.device == "cpu":
+            args = [self.var(a) if isinstance(a, Value) else self.literal(a) for a in node.args]
+            self.emit(f"{self.bind(op.forward_inplace)}(xp, "
+                      + ", ".join(args + self._attrs(node)) + ")")
+        else:
+            call = (f"{self.bind(op.forward)}(ctx, xp, "
+                    + ", ".join(self._forward_args(node, op) + self._attrs(node)) + ")")
+            self.emit(f"{out} = {call}")
+            self._finish(node, node.outputs[0])
+            self.emit(f"{target}[...] = {out}")
+        self.emit(f"{out} = {target}")
+
+    def _fused(self, node: Node) -> None:
+        kernel = self.fused_builder(node, self.device)
+        args = ", ".join(self.var(a) for a in node.args)
+        self.emit("".join(self.var(v) + ", " for v in node.outputs)
+                  + f"= {self.bind(kernel)}({args})")
+
+
+def compile_graph(graph: Graph, state_names: list[str], fn_name: str = "forward",
+                  fused_builder=None) -> CompiledGraph:
+    """Compile `graph` once. The function takes the input arrays in graph-input order and the
+    arrays of the constants named in `state_names` (read live each call: parameters and
+    buffers); every other constant is bound at compile time."""
+    if fused_builder is None:
+        from .kernels import build_fused
+        fused_builder = build_fused
+    return _Emitter(graph, state_names, fused_builder).build(fn_name)
+
+
+# ---- readable code ---------------------------------------------------------------------------
+def _identifier(text: str) -> str:
+    out = "".join(c if c.isalnum() or c == "_" else "_" for c in text)
+    return out if out and not out[0].isdigit() else "_" + out
+
+
+def _attr_path(name: str) -> str:
+    expr = "self"
+    for part in name.split("."):
+        expr = f"{expr}.{part}" if part.isidentifier() else f"getattr({expr}, {part!r})"
+    return expr
+
+
+def _py_literal(obj, names: dict[int, str]) -> str:
+    if isinstance(obj, Value):
+        return names[obj.id]
+    if isinstance(obj, AsTensor):
+        return names[obj.value.id]
+    t = type(obj)
+    if t is tuple:
+        inner = ", ".join(_py_literal(o, names) for o in obj)
+        return f"({inner},)" if len(obj) == 1 else f"({inner})"
+    if t is list:
+        return "[" + ", ".join(_py_literal(o, names) for o in obj) + "]"
+    if t is dict:
+        return "{" + ", ".join(f"{k!r}: {_py_literal(v, names)}" for k, v in obj.items()) + "}"
+    if t is slice:
+        return f"slice({obj.start!r}, {obj.stop!r}, {obj.step!r})"
+    if obj is Ellipsis:
+        return "..."
+    if isinstance(obj, D.dtype):
+        return f"ember.{obj.name}"
+    if isinstance(obj, Device):
+        return f"ember.device({str(obj)!r})"
+    if isinstance(obj, np.ndarray):
+        return (f"ember.tensor({np.array2string(obj, separator=', ', threshold=8)}, "
+                f"dtype=ember.{D.from_numpy_dtype(obj.dtype).name})")
+    if isinstance(obj, np.generic):
+        return repr(obj.item())
+    if t is float and not math.isfinite(obj):
+        return f"float({str(obj)!r})"
+    return repr(obj)
+
+
+def python_code(graph: Graph, name: str = "forward", method: bool = True) -> str:
+    """Readable Python for the graph: `ops.<name>` calls an op through apply (`ops.<name>_`
+    in place); parameters and buffers are module attributes, other constants CONSTANTS."""
+    names: dict[int, str] = {}
+    taken: set[str] = set()
+    for v in graph.inputs:
+        stem = _identifier(v.name or f"input_{v.id}")
+        ident, k = stem, 0
+        while ident in taken:
+            k += 1
+            ident = f"{stem}_{k}"
+        taken.add(ident)
+        names[v.id] = ident
+    for cname, v in graph.constants.items():
+        if method and graph.constant_kind[cname] != "constant":
+            names[v.id] = _attr_path(cname)
+        else:
+            names[v.id] = f"CONSTANTS.{_identifier(cname)}"
+    counter = itertools.count()
+    body = []
+    groups: list[Graph] = []
+    for node in graph.nodes:
+        for v in node.outputs:
+            names[v.id] = f"_{next(counter)}"
+        lhs = ", ".join(names[v.id] for v in node.outputs)
+        args = [_py_literal(a, names) for a in node.args]
+        args += [f"{k}={_py_literal(v, names)}" for k, v in node.attrs.items()]
+        if node.op == FUSION_GROUP:
+            fn = f"fusion_group_{len(groups)}"
+            groups.append(node.body)
+        else:
+            fn = f"ops.{node.display_op()}"
+        body.append(f"    {lhs} = {fn}({', '.join(args)})")
+    params = ["self"] if method else []
+    params += [f"{names[v.id]}: Tensor" for v in graph.inputs]
+    ret = _py_literal(_spec_literal(graph.output_spec, graph.outputs), names) \
+        if graph.output_spec is not None else \
+        ", ".join(names[v.id] for v in graph.outputs)
+    lines = [f"def {name}({', '.join(params)}):"] + body + [f"    return {ret}"]
+    text = "\n".join(lines) + "\n"
+    for k, sub in enumerate(groups):
+        text += "\n\n" + python_code(sub, f"fusion_group_{k}", method=False)
+    return text
+
+
+def _spec_literal(spec, values: list[Value]):
+    from .tracer import unflatten
+    return unflatten(spec, values)

@@ -1,0 +1,288 @@
+"""The public entry points: trace, trace_module and freeze, and the checks trace runs."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .._tensor import Tensor
+from ..autograd.grad_mode import no_grad
+from ..nn.modules.module import Module
+from .ir import literal_key, substitute
+from .passes import optimize
+from .passes.freeze import freeze_constants
+from .runtime import ScriptFunction, ScriptModule
+from .tracer import TracerWarning, TracingCheckError, as_tuple, flatten, trace_graph
+
+
+def _module_state(mod: Module) -> dict:
+    """id(tensor) -> (tensor, qualified name, kind) for every parameter and buffer."""
+    state = {}
+    for name, t in mod.named_parameters():
+        state[id(t)] = (t, name, "parameter")
+    for name, t in mod.named_buffers():
+        state.setdefault(id(t), (t, name, "buffer"))
+    return state
+
+
+def trace(func, example_inputs=None, optimize=None, check_trace: bool = True,
+          check_inputs=None, check_tolerance: float = 1e-5, strict: bool = True):
+    """Record the ops `func` runs on `example_inputs` into a graph.
+
+    A Module gives a ScriptModule (its parameters and buffers become named constants of the
+    graph); a function gives a ScriptFunction. Both are callable and have `.graph`, `.code`
+    and `.save(path)`. Python control flow and values read out of tensors (`.item()`,
+    `bool()`, ...) are fixed at their traced values (a TracerWarning says where). With
+    `check_trace`, the result is compared with `func` on the example inputs and on a
+    perturbed copy of them (and on `check_inputs`); a mismatch raises TracingCheckError.
+
+    >>> import ember
+    >>> f = ember.jit.trace(lambda x: x * 2 + 1, ember.ones(2))
+    >>> f(ember.tensor([1., 2.]))
+    tensor([3., 5.])
+    """
+    if isinstance(func, Module):
+        return trace_module(func, {"forward": example_inputs}, optimize, check_trace,
+                            [{"forward": c} for c in check_inputs] if check_inputs else None,
+                            check_tolerance, strict)
+    if not callable(func):
+        raise TypeError(f"ember.jit.trace expects a Module or a function, got "
+                        f"{type(func).__name__}")
+    if example_inputs is None:
+        raise ValueError("ember.jit.trace needs example_inputs (a Tensor or a tuple of them)")
+    graph, drew_random = trace_graph(func, example_inputs, {}, strict)
+    result = ScriptFunction(graph, getattr(func, "__name__", "forward"))
+    if check_trace:
+        _check(func, result, example_inputs, check_inputs, check_tolerance, drew_random,
+               lambda ex: trace_graph(func, ex, {}, strict)[0])
+    return result
+
+
+def trace_module(mod: Module, inputs: dict, optimize=None, check_trace: bool = True,
+                 check_inputs=None, check_tolerance: float = 1e-5, strict: bool = True):
+    """Trace several methods of a module: `inputs` maps method names to example inputs.
+
+    The ScriptModule shares the module's parameters and buffers (same tensors, same names);
+    traced methods other than forward are attributes of it.
+    """
+    if not isinstance(mod, Module):
+        raise AttributeError("expected an ember.nn.Module as the first argument of "
+                             "trace_module")
+    if not isinstance(inputs, dict) or not inputs:
+        raise AttributeError("trace_module expects a dict of {method name: example inputs}")
+    state = _module_state(mod)
+    graphs, random = {}, {}
+    for name, example in inputs.items():
+        fn, sig = _method(mod, name)
+        graphs[name], random[name] = trace_graph(fn, example, state, strict, sig)
+    script = ScriptModule._build(_layout_of(mod), _tensors_of(mod), graphs)
+    if check_trace:
+        for name, example in inputs.items():
+            fn, sig = _method(mod, name)
+            extra = [c[name] for c in check_inputs or () if name in c]
+            call = script if name == "forward" else getattr(script, name)
+            _check(fn, call, example, extra, check_tolerance, random[name],
+                   lambda ex, fn=fn, sig=sig: trace_graph(fn, ex, state, strict, sig)[0])
+    return script
+
+
+def _method(mod: Module, name: str):
+    if name == "forward":
+        return mod, mod.forward
+    fn = getattr(mod, name, None)
+    if not callable(fn):
+        raise AttributeError(f"{type(mod).__name__} has no method {name!r} to trace")
+    return fn, fn
+
+
+def _layout_of(mod: Module) -> dict:
+    subs, params, bufs = [], [], []
+    for path, m in mod.named_modules(remove_duplicate=False):
+        if path:
+            subs.append({"path": path, "class": type(m).__name__, "training": m.training})
+        prefix = path + "." if path else ""
+        params += [{"name": prefix + k, "requires_grad": p._requires_grad}
+                   for k, p in m._parameters.items() if p is not None]
+        bufs += [{"name": prefix + k, "persistent": k not in m._non_persistent_buffers_set}
+                 for k, b in m._buffers.items() if b is not None]
+    return {"class": type(mod).__name__, "training": mod.training, "submodules": subs,
+            "parameters": params, "buffers": bufs}
+
+
+def _tensors_of(mod: Module) -> dict:
+    out = {}
+    for path, m in mod.named_modules(remove_duplicate=False):
+        prefix = path + "." if path else ""
+        for store in (m._parameters, m._buffers):
+            out.update({prefix + k: t for k, t in store.items() if t is not None})
+    return out
+
+
+# ---- check_trace -----------------------------------------------------------------------------
+def _clone(example):
+    flat, spec = flatten(as_tuple(example), "input")
+    from .tracer import unflatten
+    return unflatten(spec, [t.detach().clone().requires_grad_(t.requires_grad) for t in flat])
+
+
+def _perturbed(example):
+    """A copy with float inputs nudged by about 1% (seeded; ember's RNG is left alone)."""
+    flat, spec = flatten(as_tuple(example), "input")
+    rng = np.random.default_rng(0)
+    out = []
+    changed = False
+    for t in flat:
+        grad = t.requires_grad
+        t = t.detach().clone()
+        if t.is_floating_point() and t.numel() and t.device.type == "cpu":
+            data = t._data.astype(np.float64)
+            scale = 0.01 * (np.abs(data).mean() + 1e-3)
+            t._data[...] = (data + scale * rng.standard_normal(data.shape)).astype(t._data.dtype)
+            changed = True
+        out.append(t.requires_grad_(grad))
+    from .tracer import unflatten
+    return unflatten(spec, out) if changed else None
+
+
+def _structure(graph) -> list:
+    """The graph as comparable data: ops and literals, values numbered by definition order."""
+    order = {v.id: k for k, v in enumerate(graph.inputs)}
+    for name, v in graph.constants.items():
+        order[v.id] = name
+    rows = []
+    for node in graph.nodes:
+        rows.append((node.op, node.inplace,
+                     literal_key(substitute(node.args, lambda v: _Slot(order.get(v.id)))),
+                     literal_key(substitute(node.attrs, lambda v: _Slot(order.get(v.id))))))
+        for v in node.outputs:
+            order[v.id] = len(order)
+    return rows
+
+
+class _Slot:
+    """A value's position, standing in for it when graphs are compared."""
+
+    def __init__(self, key):
+        self.key = self.id = key
+
+    def __eq__(self, other):
+        return isinstance(other, _Slot) and other.key == self.key
+
+    def __hash__(self):
+        return hash(self.key)
+
+
+def _check(fn, script_call, example, check_inputs, tol, drew_random, retrace) -> None:
+    """torch's check_trace, our way: rerun, compare outputs; retrace on a perturbed copy and
+    compare graphs (a difference means the trace depends on input values)."""
+    if drew_random:
+        warnings.warn("check_trace skipped the output comparison: the traced function draws "
+                      "random numbers, so outputs differ between runs.", TracerWarning,
+                      stacklevel=3)
+        return
+    _compare_outputs(fn, script_call, example, tol, "the example inputs")
+    for extra in check_inputs or ():
+        _compare_outputs(fn, script_call, extra, tol, "check_inputs")
+    nudged = _perturbed(example)
+    if nudged is None:
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TracerWarning)
+        try:
+            other = retrace(nudged)
+        except Exception:  # noqa: BLE001 - the function itself fails on the nudged copy
+            return
+    _compare_graphs(script_call, other)
+    _compare_outputs(fn, script_call, nudged, tol, "a perturbed copy of the example inputs")
+
+
+def _compare_graphs(script_call, other) -> None:
+    mine = script_call.graph
+    a, b = _structure(mine), _structure(other)
+    if a == b:
+        return
+    k = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    ours = mine.format_node(mine.nodes[k]) if k < len(mine.nodes) else "(end of graph)"
+    theirs = other.format_node(other.nodes[k]) if k < len(other.nodes) else "(end of graph)"
+    raise TracingCheckError(
+        f"First difference, node {k}:\n  example inputs:   {ours}\n"
+        f"  perturbed inputs: {theirs}\n",
+        "Graphs differed across invocations! The traced code takes another path or bakes in "
+        "other values (Python control flow on tensor values, .item(), bool(), int()) when the "
+        "input values change, so the graph is only right for the example inputs. Compute "
+        "with tensor ops (e.g. ember.where) instead.\n")
+
+
+def _compare_outputs(fn, script_call, example, tol, what) -> None:
+    with no_grad():
+        expected = fn(*as_tuple(_clone(example)))
+        got = script_call(*as_tuple(_clone(example)))
+    e_flat, e_spec = flatten(expected, "output", strict=False)
+    g_flat, g_spec = flatten(got, "output", strict=False)
+    if e_spec != g_spec:
+        raise TracingCheckError("", f"The traced function returns a different structure than "
+                                    f"the original on {what}.\n")
+    for k, (e, g) in enumerate(zip(e_flat, g_flat)):
+        problem = _mismatch(e, g, tol)
+        if problem:
+            raise TracingCheckError(
+                "", f"Output {k} of the traced function does not match the original function "
+                    f"on {what}: {problem}. The trace may depend on input values or on "
+                    "nondeterministic operations.\n")
+
+
+def _mismatch(e: Tensor, g: Tensor, tol: float) -> str:
+    if e.shape != g.shape or e.dtype != g.dtype:
+        return (f"expected {e.dtype} of shape {list(e.shape)}, got {g.dtype} of shape "
+                f"{list(g.shape)}")
+    a = np.asarray(e.numpy(force=True))
+    b = np.asarray(g.numpy(force=True))
+    if e.is_floating_point() or e.is_complex():
+        wide = np.complex128 if e.is_complex() else np.float64
+        a, b = a.astype(wide), b.astype(wide)
+        eps = float(np.finfo(e.dtype.np if e.dtype.np.kind in "fc" else np.float32).eps)
+        atol = rtol = max(tol, 16 * eps)
+        close = np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
+        if close.all():
+            return ""
+        diff = np.abs(a - b)
+        diff[np.isnan(diff)] = np.inf
+        return (f"{int((~close).sum())} of {close.size} elements differ (largest difference "
+                f"{float(diff.max()):.3g}, tolerance {atol:.1g})")
+    if np.array_equal(a, b):
+        return ""
+    return f"{int((a != b).sum())} of {a.size} elements differ"
+
+
+# ---- freeze ----------------------------------------------------------------------------------
+def freeze(mod: ScriptModule, preserved_attrs=None, optimize_numerics: bool = True):
+    """A copy of a traced module in eval mode whose parameters and buffers are constants of
+    its graph, with everything computable from them folded (e.g. transposed weights).
+
+    `preserved_attrs` names parameters/buffers (or submodules) to keep as such. The frozen
+    module has no parameters left otherwise and runs the fast path even in grad mode.
+    """
+    if not isinstance(mod, ScriptModule):
+        raise RuntimeError("Freezing expects a ScriptModule: trace the module with "
+                           "ember.jit.trace first")
+    if mod.training:
+        raise RuntimeError("Freezing is only implemented for modules in eval mode; call "
+                           ".eval() on the module before freezing")
+    preserved = tuple(preserved_attrs or ())
+    tensors = {}
+    for name, t in mod.state_dict(keep_vars=True).items():
+        tensors[name] = t
+    for name, t in mod.named_buffers():
+        tensors.setdefault(name, t)
+    graphs, kept = {}, set()
+    for name, method in mod._methods.items():
+        graph = method.graph.copy()
+        kept.update(freeze_constants(graph, tensors, preserved))
+        optimize(graph, fuse=False)
+        graphs[name] = graph
+    layout = mod.layout()
+    keep = {n for n in tensors if n in kept or any(
+        n == p or n.startswith(p + ".") for p in preserved)}
+    layout["parameters"] = [e for e in layout["parameters"] if e["name"] in keep]
+    layout["buffers"] = [e for e in layout["buffers"] if e["name"] in keep]
+    return ScriptModule._build(layout, tensors, graphs)

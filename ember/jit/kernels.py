@@ -1,0 +1,496 @@
+"""Fused pointwise kernels: one generated function runs a whole chain of elementwise ops.
+
+Each fusable op has a lowering here: a scalar expression for numba kernels and a NumPy ufunc
+for the fallback. (OpDefs carry `pointwise=True` but no scalar form, so the forms live in this
+table; an op without an entry is simply not fused.)
+
+With numba installed (`pip install 'ember[jit]'`) a fused node becomes an
+`njit(parallel=True, fastmath=True, error_model="numpy", cache=True)` loop nest whose source is
+written to a file named by its hash in the cache directory and imported, so numba's on-disk
+cache makes a second process start warm. Without numba (or with EMBER_JIT_FUSER=numpy) the
+chain runs as NumPy ufunc calls that write into reused buffers (`out=`).
+
+A kernel checks its inputs' shapes against the broadcasting pattern it was built for and runs
+the chain op by op (each OpDef's forward) when they do not fit.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import math
+import os
+import sys
+import tempfile
+import warnings
+
+import numpy as np
+
+from .. import _dtype as D
+from .._ops.dispatch import _as_array
+from .._ops.registry import REGISTRY
+from .ir import Graph, Node, Value
+
+PARALLEL_MIN = 1 << 15
+_FLOATS = (D.float32, D.float64)
+
+
+class _Lowering:
+    """How one op is written inside a fused kernel."""
+
+    __slots__ = ("arity", "scalar", "ufunc", "attrs", "bool_args", "bool_out", "fast64")
+
+    def __init__(self, arity, scalar, ufunc=None, attrs=(), bool_args=(), bool_out=False,
+                 fast64=True):
+        self.arity = arity if isinstance(arity, tuple) else (arity,)
+        self.scalar = scalar
+        self.ufunc = ufunc
+        self.attrs = attrs
+        self.bool_args = bool_args
+        self.bool_out = bool_out
+        self.fast64 = fast64
+
+
+def _binary(sym, ufunc):
+    return _Lowering(2, lambda a, attrs, typed, f32: f"{a[0]} {sym} {a[1]}", ufunc)
+
+
+def _compare(sym, ufunc):
+    return _Lowering(2, lambda a, attrs, typed, f32: f"{a[0]} {sym} {a[1]}", ufunc,
+                     bool_out=True)
+
+
+def _unary(template, ufunc, **kw):
+    return _Lowering(1, lambda a, attrs, typed, f32: template.format(a[0]), ufunc, **kw)
+
+
+def _math(fn, fn32, ufunc):
+    return _Lowering(1, lambda a, attrs, typed, f32: f"{fn32 if f32 else fn}({a[0]})", ufunc,
+                     fast64=False)
+
+
+def _add(sign):
+    def scalar(a, attrs, typed, f32):
+        alpha = attrs.get("alpha", 1)
+        return f"{a[0]} {sign} {a[1]}" if alpha == 1 else f"{a[0]} {sign} {typed(alpha)} * {a[1]}"
+    return scalar
+
+
+def _pow(a, attrs, typed, f32):
+    return f"{a[0]} ** {a[1]}"
+
+
+def _sigmoid(a, attrs, typed, f32):
+    return f"{typed(1)} / ({typed(1)} + {'exp32' if f32 else 'math.exp'}(-{a[0]}))"
+
+
+def _relu(a, attrs, typed, f32):
+    return f"({typed(0)} if {a[0]} < {typed(0)} else {a[0]})"
+
+
+def _gelu(a, attrs, typed, f32):
+    x = a[0]
+    if attrs.get("approximate", "none") == "tanh":
+        inner = f"{typed(0.7978845608028654)} * ({x} + {typed(0.044715)} * {x} * {x} * {x})"
+        return f"{typed(0.5)} * {x} * ({typed(1)} + {'tanh32' if f32 else 'math.tanh'}({inner}))"
+    return (f"{typed(0.5)} * {x} * ({typed(1)} + "
+            f"{'erf32' if f32 else 'math.erf'}({x} * {typed(0.7071067811865476)}))")
+
+
+def _clamp(a, attrs, typed, f32):
+    which = attrs.get("which", "both")
+    if which == "min":
+        return f"max({a[0]}, {a[1]})"
+    if which == "max":
+        return f"min({a[0]}, {a[1]})"
+    return f"min(max({a[0]}, {a[1]}), {a[2]})"
+
+
+LOWERINGS = {
+    "add": _Lowering(2, _add("+"), "add", attrs=("alpha",)),
+    "sub": _Lowering(2, _add("-"), "subtract", attrs=("alpha",)),
+    "mul": _binary("*", "multiply"),
+    "div": _Lowering(2, lambda a, attrs, typed, f32: f"{a[0]} / {a[1]}", "true_divide",
+                     attrs=("rounding_mode",)),
+    "pow": _Lowering(2, _pow, "power", fast64=False),
+    "neg": _unary("-{}", "negative"),
+    "abs": _unary("abs({})", "absolute"),
+    "sign": _unary("np.sign({})", "sign"),
+    "sqrt": _unary("math.sqrt({})", "sqrt"),
+    "exp": _math("math.exp", "exp32", "exp"),
+    "log": _math("math.log", "math.log", "log"),
+    "sin": _math("math.sin", "math.sin", "sin"),
+    "cos": _math("math.cos", "math.cos", "cos"),
+    "tanh": _math("math.tanh", "tanh32", "tanh"),
+    "erf": _math("math.erf", "erf32", None),
+    "sigmoid": _Lowering(1, _sigmoid, None, fast64=False),
+    "relu": _Lowering(1, _relu, None),
+    "gelu": _Lowering(1, _gelu, None, attrs=("approximate",), fast64=False),
+    "maximum": _Lowering(2, lambda a, attrs, typed, f32: f"max({a[0]}, {a[1]})", "maximum"),
+    "minimum": _Lowering(2, lambda a, attrs, typed, f32: f"min({a[0]}, {a[1]})", "minimum"),
+    "reciprocal": _Lowering(1, lambda a, attrs, typed, f32: f"{typed(1)} / {a[0]}",
+                            "reciprocal"),
+    "rsqrt": _Lowering(1, lambda a, attrs, typed, f32: f"{typed(1)} / math.sqrt({a[0]})", None),
+    "clamp": _Lowering((2, 3), _clamp, None, attrs=("which",)),
+    "where": _Lowering(3, lambda a, attrs, typed, f32: f"({a[1]} if {a[0]} else {a[2]})",
+                       None, bool_args=(0,)),
+    "eq": _compare("==", "equal"),
+    "ne": _compare("!=", "not_equal"),
+    "lt": _compare("<", "less"),
+    "le": _compare("<=", "less_equal"),
+    "gt": _compare(">", "greater"),
+    "ge": _compare(">=", "greater_equal"),
+}
+
+
+def compute_dtype(node: Node):
+    """The float dtype a fusable node computes in, or None when it is not fusable."""
+    low = LOWERINGS.get(node.op)
+    opdef = REGISTRY.get(node.op)
+    if low is None or opdef is None or not opdef.pointwise or node.inplace or \
+            len(node.args) not in low.arity or len(node.outputs) != 1 or node.result is not None:
+        return None
+    if any(k not in low.attrs for k in node.attrs) or \
+            node.attrs.get("rounding_mode") is not None or \
+            node.attrs.get("approximate", "none") not in ("none", "tanh") or \
+            (node.op == "clamp" and len(node.args) != (3 if node.attrs.get(
+                "which", "both") == "both" else 2)):
+        return None
+    if "alpha" in node.attrs and type(node.attrs["alpha"]) not in (int, float):
+        return None
+    dtypes = {a.type.dtype for i, a in enumerate(node.args)
+              if isinstance(a, Value) and i not in low.bool_args}
+    cdt = node.compute or (dtypes.pop() if len(dtypes) == 1 else None)
+    if cdt not in _FLOATS or any(d is not cdt for d in dtypes):
+        return None
+    for i, a in enumerate(node.args):
+        if i in low.bool_args:
+            if not isinstance(a, Value) or a.type.dtype is not D.bool:
+                return None
+        elif not isinstance(a, Value) and type(a) not in (int, float, bool):
+            return None
+    out = node.outputs[0].type
+    if out.device != "cpu" or out.dtype is not (D.bool if low.bool_out else cdt):
+        return None
+    return cdt
+
+
+# ---- backends ------------------------------------------------------------------------------
+def backend() -> str:
+    """'numba' when numba is importable (and not disabled by EMBER_JIT_FUSER=numpy)."""
+    choice = os.environ.get("EMBER_JIT_FUSER", "").lower()
+    if choice == "numpy":
+        return "numpy"
+    if importlib.util.find_spec("numba") is None:
+        if choice == "numba":
+            raise RuntimeError("EMBER_JIT_FUSER=numba but numba is not installed: "
+                               "pip install 'ember[jit]'")
+        return "numpy"
+    return "numba"
+
+
+def cache_dir() -> str:
+    """Where generated kernel files live (EMBER_JIT_CACHE, else ~/.cache/ember/jit)."""
+    root = os.environ.get("EMBER_JIT_CACHE")
+    if not root:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
+                                                                ".cache")
+        root = os.path.join(base, "ember", "jit")
+    return root
+
+
+class _Plan:
+    """The static facts of one fused node: operand roles and the scalar program."""
+
+    def __init__(self, node: Node):
+        body: Graph = node.body
+        self.body = body
+        out0 = body.outputs[0].type
+        self.shape = out0.shape
+        self.ndim = len(self.shape)
+        self.out_dtypes = [v.type.dtype for v in body.outputs]
+        self.inputs = body.inputs
+        # per operand: "full" (the group's shape), "unit" (one element) or a broadcast pattern
+        self.roles = []
+        for v in body.inputs:
+            s = v.type.shape
+            if s == self.shape:
+                self.roles.append("full")
+            elif _numel(s) == 1 and self.ndim:
+                self.roles.append("unit")
+            else:
+                pad = (1,) * (self.ndim - len(s)) + s
+                self.roles.append(tuple(d != 1 for d in pad))
+        self.anchor = self.roles.index("full")
+        self.f64_slow = any(not LOWERINGS[n.op].fast64 and compute_dtype(n) is D.float64
+                            for n in body.nodes)
+
+
+def _numel(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def _typed(x, dtype) -> str:
+    """A Python scalar as a typed numba constant."""
+    if dtype is D.bool:
+        return repr(bool(x))
+    value = float(x)
+    name = "np.float32" if dtype is D.float32 else "np.float64"
+    if math.isfinite(value):
+        return f"{name}({value!r})"
+    return f"{name}(np.{'nan' if math.isnan(value) else ('inf' if value > 0 else '-inf')})"
+
+
+def _scalar_program(plan: _Plan, loads: list[str]) -> list[str]:
+    """Lines computing every body value from the operand loads `loads` (one per input);
+    every float result is cast to its dtype so numba never widens float32 math."""
+    names = {v.id: f"x{k}" for k, v in enumerate(plan.inputs)}
+    lines = [f"x{k} = {load}" for k, load in enumerate(loads)]
+    for k, node in enumerate(plan.body.nodes):
+        low = LOWERINGS[node.op]
+        cdt = compute_dtype(node)
+        f32 = cdt is D.float32
+        args = [names[a.id] if isinstance(a, Value) else _typed(a, cdt) for a in node.args]
+        if node.op == "pow" and not isinstance(node.args[1], Value) and \
+                node.args[1] in (2, 3, 0.5):
+            exponent = node.args[1]
+            expr = (f"math.sqrt({args[0]})" if exponent == 0.5
+                    else " * ".join([args[0]] * int(exponent)))
+        else:
+            expr = low.scalar(args, node.attrs, lambda x, cdt=cdt: _typed(x, cdt), f32)
+        names[node.outputs[0].id] = f"t{k}"
+        cast = "" if low.bool_out else ("np.float32" if f32 else "np.float64")
+        lines.append(f"t{k} = {cast}({expr})")
+    plan.value_names = names
+    return lines
+
+
+def _numba_source(plan: _Plan) -> str:
+    n_out = len(plan.body.outputs)
+    outs = [f"o{k}" for k in range(n_out)]
+    ins = [f"a{k}" for k in range(len(plan.inputs))]
+    params = ", ".join(outs + ins)
+    text = ["import math", "", "import numpy as np", "from numba import njit, prange", "",
+            "from ember.jit._numba_math import erf32, exp32, tanh32  # noqa: F401", ""]
+    opts = 'fastmath=True, error_model="numpy", cache=True'
+    variants = []
+    flat_ok = all(r in ("full", "unit") for r in plan.roles)
+    if flat_ok:
+        loads = [f"a{k}[i]" if r == "full" else f"a{k}[0]" for k, r in enumerate(plan.roles)]
+        variants.append(("flat", loads))
+    nd = max(plan.ndim, 1)
+    idx = [f"i{j}" for j in range(nd)]
+    loads = []
+    for k, r in enumerate(plan.roles):
+        if r == "full":
+            sub = idx
+        elif r == "unit":
+            sub = ["0"] * nd
+        else:
+            sub = [i if keep else "0" for i, keep in zip(idx, r)]
+        loads.append(f"a{k}[{', '.join(sub)}]")
+    variants.append(("nd", loads))
+    for kind, loads in variants:
+        body = _scalar_program(plan, loads)
+        target = "i" if kind == "flat" else ", ".join(idx)
+        stores = [f"o{k}[{target}] = {plan.value_names[v.id]}"
+                  for k, v in enumerate(plan.body.outputs)]
+        for parallel in (True, False):
+            name = f"{kind}_{'par' if parallel else 'seq'}"
+            text.append(f"@njit(parallel={parallel}, {opts})")
+            text.append(f"def {name}({params}):")
+            loop_vars = ["i"] if kind == "flat" else idx
+            indent = "    "
+            for j, var in enumerate(loop_vars):
+                rng = "prange" if parallel and j == 0 else "range"
+                text.append(f"{indent}for {var} in {rng}(o0.shape[{j}]):")
+                indent += "    "
+            text += [indent + line for line in body + stores]
+            text.append("")
+            text.append("")
+    return "\n".join(text).rstrip() + "\n"
+
+
+def _load_module(source: str):
+    """Import generated kernel source from a file named by its hash (numba caches per file)."""
+    import numba
+
+    from . import _numba_math
+    with open(_numba_math.__file__, "rb") as fh:
+        helpers = fh.read()
+    key = hashlib.sha256(source.encode() + helpers + numba.__version__.encode()).hexdigest()
+    name = f"ember_jit_fused_{key[:24]}"
+    if name in sys.modules:
+        return sys.modules[name]
+    folder = cache_dir()
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        folder = os.path.join(tempfile.gettempdir(), "ember-jit")
+        os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, name + ".py")
+    if not os.path.exists(path):
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(source)
+        os.replace(tmp, path)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.modules[name] = module
+    return module
+
+
+# ---- the NumPy fallback ----------------------------------------------------------------------
+def _numpy_source(plan: _Plan, fn_name: str, bind) -> str:
+    """A function running the chain with ufuncs, writing into buffers that are free again."""
+    body = plan.body
+    names = {v.id: f"x{k}" for k, v in enumerate(plan.inputs)}
+    last_use: dict[int, int] = {}
+    for k, node in enumerate(body.nodes):
+        for v in node.inputs():
+            last_use[v.id] = k
+    keep = {v.id for v in body.outputs}
+    temps: dict[str, D.dtype] = {}
+    lines = [f"def {fn_name}({', '.join(names[v.id] for v in plan.inputs)}):"]
+    for k, node in enumerate(body.nodes):
+        low = LOWERINGS[node.op]
+        out = node.outputs[0]
+        opdef = REGISTRY[node.op]
+        cdt = compute_dtype(node)
+        args = [names[a.id] if isinstance(a, Value) else _np_literal(a, bind) for a in node.args]
+        reuse = None
+        if plan.ndim:
+            for a in node.args:
+                if isinstance(a, Value) and names.get(a.id) in temps and \
+                        temps[names[a.id]] is out.type.dtype and last_use[a.id] == k and \
+                        a.id not in keep:
+                    reuse = names[a.id]
+                    break
+        target = reuse or f"t{k}"
+        if low.ufunc is not None and not node.attrs:
+            fn = f"np.{low.ufunc}"
+            call = f"{fn}({', '.join(args)}" + (f", out={reuse})" if reuse else ")")
+        else:
+            positions = range(len(args)) if opdef.promote_args is None else opdef.promote_args
+            args = [bind(_as_array(a, cdt, np, opdef)) if i in positions and
+                    not isinstance(a, Value) else text
+                    for i, (a, text) in enumerate(zip(node.args, args))]
+            kw = "".join(f", {key}={bind(val)}" for key, val in node.attrs.items())
+            call = f"{bind(opdef.forward)}(ctx, np, {', '.join(args)}{kw})"
+        lines.append(f"    {target} = {call}")
+        names[out.id] = target
+        temps[target] = out.type.dtype
+    rets = [names[v.id] for v in body.outputs]
+    if not plan.ndim:
+        rets = [f"np.asarray({r})" for r in rets]
+    lines.append(f"    return ({''.join(r + ', ' for r in rets)})")
+    return "\n".join(lines) + "\n"
+
+
+def _np_literal(a, bind) -> str:
+    if type(a) in (int, bool) or type(a) is float and math.isfinite(a):
+        return repr(a)
+    return bind(a)
+
+
+class FusedKernel:
+    """Callable running one fused node on raw arrays; returns a tuple of output arrays."""
+
+    def __init__(self, node: Node, use_numba: bool):
+        from .codegen import _RunContext, compile_graph
+        plan = _Plan(node)
+        self.plan = plan
+        self.unfused = compile_graph(node.body, [], "unfused", fused_builder=None).fn
+        glob = {"np": np, "ctx": _RunContext()}
+
+        def bind(obj):
+            name = f"g{len(glob)}"
+            glob[name] = obj
+            return name
+        self.numpy_source = _numpy_source(plan, "fused", bind)
+        exec(compile(self.numpy_source, "<ember.jit fused>", "exec"), glob)  # noqa: S102
+        self.numpy_fn = glob["fused"]
+        self.numba = None
+        self.numba_source = None
+        if use_numba and not plan.f64_slow and plan.ndim:
+            self.numba_source = _numba_source(plan)
+            try:
+                self.numba = _load_module(self.numba_source)
+            except Exception as e:  # noqa: BLE001 - any failure means: run with NumPy
+                warnings.warn(f"ember.jit: numba could not load a fused kernel ({e}); "
+                              "running it with NumPy", RuntimeWarning, stacklevel=2)
+        self.expected = self._shape_checks()
+
+    def _shape_checks(self):
+        """Per operand: None (must equal the anchor's shape), 'unit', or a function of the
+        anchor shape giving the operand's required shape."""
+        checks = []
+        plan = self.plan
+        for v, role in zip(plan.inputs, plan.roles):
+            if role in ("full", "unit"):
+                checks.append(role)
+            else:
+                rank = len(v.type.shape)
+                keep = role[plan.ndim - rank:]
+                checks.append((rank, keep))
+        return checks
+
+    def _fits(self, arrays, shape) -> bool:
+        for arr, check in zip(arrays, self.expected):
+            if check == "full":
+                if arr.shape != shape:
+                    return False
+            elif check == "unit":
+                if arr.size != 1:
+                    return False
+            else:
+                rank, keep = check
+                tail = shape[len(shape) - rank:]
+                if arr.ndim != rank or any(a != (t if k else 1)
+                                           for a, t, k in zip(arr.shape, tail, keep)):
+                    return False
+        return True
+
+    def __call__(self, *arrays):
+        plan = self.plan
+        shape = arrays[plan.anchor].shape
+        if len(shape) != plan.ndim or not self._fits(arrays, shape):
+            return self.unfused(list(arrays), [])
+        if self.numba is None:
+            return self.numpy_fn(*arrays)
+        outs = [np.empty(shape, dt.np) for dt in plan.out_dtypes]
+        size = outs[0].size
+        flat = hasattr(self.numba, "flat_par") and all(
+            r != "full" or a.flags.c_contiguous for a, r in zip(arrays, plan.roles))
+        if flat:
+            args = [o.reshape(-1) for o in outs] + [a.reshape(-1) for a in arrays]
+            kind = "flat"
+        else:
+            args = outs + [_padded(a, plan.ndim) for a in arrays]
+            kind = "nd"
+        fn = getattr(self.numba, f"{kind}_{'par' if size >= PARALLEL_MIN else 'seq'}")
+        try:
+            fn(*args)
+        except Exception as e:  # noqa: BLE001 - a numba typing failure: fall back for good
+            warnings.warn(f"ember.jit: numba failed on a fused kernel ({type(e).__name__}: "
+                          f"{str(e)[:200]}); running it with NumPy", RuntimeWarning,
+                          stacklevel=2)
+            self.numba = None
+            return self.numpy_fn(*arrays)
+        return tuple(outs)
+
+
+def _padded(arr, ndim: int):
+    if arr.ndim == ndim:
+        return arr
+    return arr.reshape((1,) * (ndim - arr.ndim) + arr.shape)
+
+
+def build_fused(node: Node, device: str):
+    """The callable that runs a fused node on `device`."""
+    if device != "cpu":
+        raise RuntimeError(f"fused pointwise kernels run on the CPU only (got {device})")
+    return FusedKernel(node, backend() == "numba")

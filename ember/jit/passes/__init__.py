@@ -1,0 +1,30 @@
+"""Graph passes, one module each: dead-code elimination (dce), common-subexpression
+elimination (cse), constant folding (constant_folding), algebraic simplification (simplify),
+freezing of parameters (freeze) and pointwise fusion (fusion). `optimize` runs them in order."""
+from __future__ import annotations
+
+from ..ir import Graph
+from .constant_folding import fold_constants
+from .cse import eliminate_common_subexpressions
+from .dce import eliminate_dead_code
+from .freeze import freeze_constants
+from .fusion import fuse_pointwise
+from .simplify import simplify
+
+__all__ = ["optimize", "eliminate_dead_code", "eliminate_common_subexpressions",
+           "fold_constants", "simplify", "freeze_constants", "fuse_pointwise"]
+
+
+def optimize(graph: Graph, fuse: bool = True) -> Graph:
+    """Clean up and speed up `graph` in place: fold constants, simplify, merge repeats, drop
+    dead code, then (optionally) fuse pointwise chains. Returns the verified graph."""
+    for _ in range(4):
+        changed = fold_constants(graph)
+        changed += simplify(graph)
+        changed += eliminate_common_subexpressions(graph)
+        changed += eliminate_dead_code(graph)
+        if not changed:
+            break
+    if fuse:
+        fuse_pointwise(graph)
+    return graph.verify()

@@ -1,0 +1,73 @@
+"""Facts the passes share: which nodes are pure, which values share memory, which are mutated.
+
+Purity comes from the OpDef: an op is impure when it writes in place (the node's `inplace`
+flag) or draws random numbers. OpDefs carry no purity flag yet, so an optional `pure` class
+attribute is honoured when present and otherwise random ops are recognised by name.
+"""
+from __future__ import annotations
+
+from ..._ops.registry import REGISTRY
+from ..ir import FUSION_GROUP, Graph, Node, Value
+
+_RANDOM_WORDS = ("dropout", "rand", "bernoulli", "multinomial", "normal", "poisson", "uniform",
+                 "exponential", "geometric", "cauchy", "random")
+
+
+def is_random(op_name: str) -> bool:
+    """Whether an op draws random numbers (judged by its name)."""
+    return any(word in op_name for word in _RANDOM_WORDS)
+
+
+def is_pure(node: Node) -> bool:
+    """True when the node's outputs depend only on its inputs and it writes nothing."""
+    if node.inplace:
+        return False
+    if node.op == FUSION_GROUP:
+        return True
+    opdef = REGISTRY.get(node.op)
+    if opdef is None:
+        return False
+    flag = getattr(opdef, "pure", None)
+    if flag is not None:
+        return bool(flag)
+    return not is_random(node.op)
+
+
+def aliases_input(node: Node) -> bool:
+    """Whether the node's outputs may share memory with its first argument."""
+    if node.inplace:
+        return True
+    if node.op == FUSION_GROUP:
+        return False
+    opdef = REGISTRY.get(node.op)
+    return bool(opdef is not None and opdef.is_view)
+
+
+class AliasInfo:
+    """Groups values that may share memory (views and in-place results of one another) and
+    marks the groups some node writes into."""
+
+    def __init__(self, graph: Graph):
+        self._parent: dict[int, int] = {}
+        for node in graph.nodes:
+            if aliases_input(node) and node.args and isinstance(node.args[0], Value):
+                for out in node.outputs:
+                    self._union(out.id, node.args[0].id)
+        self.mutated = {self.root(n.args[0].id) for n in graph.nodes
+                        if n.inplace and isinstance(n.args[0], Value)}
+
+    def root(self, vid: int) -> int:
+        parent = self._parent
+        while parent.get(vid, vid) != vid:
+            parent[vid] = parent.get(parent[vid], parent[vid])
+            vid = parent[vid]
+        return vid
+
+    def _union(self, a: int, b: int) -> None:
+        ra, rb = self.root(a), self.root(b)
+        if ra != rb:
+            self._parent[ra] = rb
+
+    def is_mutated(self, value: Value) -> bool:
+        """Whether any node writes into memory this value may share."""
+        return self.root(value.id) in self.mutated

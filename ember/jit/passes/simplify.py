@@ -1,0 +1,126 @@
+"""Algebraic simplification: x * 1, x + 0, x - 0 and x / 1 become x; a transpose of the same
+transpose, or a permute whose composition is the identity, becomes its input; a permute of a
+permute becomes one permute; a view/reshape of a view/reshape reads the original tensor (and
+disappears when the shape does not change).
+
+A rewrite that would make a result share memory with another value is only done when nothing
+writes into either in place and the result is not a graph output aliasing an input or constant.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Graph, Node, Value
+from .analysis import AliasInfo, is_pure
+
+_SMALL = 64
+
+
+def _scalar_is(a, target: float, graph: Graph) -> bool:
+    """Whether a literal or a small constant tensor equals `target` everywhere."""
+    if type(a) in (int, float, bool):
+        return a == target
+    if isinstance(a, Value):
+        name = graph.constant_name(a)
+        if name is not None and graph.constant_kind[name] == "constant":
+            data = graph.constant_data[name]._data
+            return data.size <= _SMALL and bool(np.all(np.asarray(data) == target))
+    return False
+
+
+def _identity_operand(node: Node, graph: Graph):
+    """The operand an arithmetic identity reduces the node to, or None."""
+    op, args, attrs = node.op, node.args, node.attrs
+    if len(args) != 2:
+        return None
+    x, y = args
+    if op == "mul" and not attrs:
+        return x if _scalar_is(y, 1, graph) else y if _scalar_is(x, 1, graph) else None
+    if op == "add" and set(attrs) <= {"alpha"}:
+        if _scalar_is(y, 0, graph):
+            return x
+        return y if _scalar_is(x, 0, graph) and attrs.get("alpha", 1) == 1 else None
+    if op == "sub" and set(attrs) <= {"alpha"}:
+        return x if _scalar_is(y, 0, graph) else None
+    if op == "div" and attrs.get("rounding_mode") is None and set(attrs) <= {"rounding_mode"}:
+        return x if _scalar_is(y, 1, graph) else None
+    return None
+
+
+def simplify(graph: Graph) -> int:
+    """Apply the rewrites above until none applies; returns how many were made."""
+    total = 0
+    while True:
+        made = _simplify_once(graph)
+        if not made:
+            return total
+        total += made
+
+
+def _simplify_once(graph: Graph) -> int:
+    info = AliasInfo(graph)
+    producers = {v.id: n for n in graph.nodes for v in n.outputs}
+    outputs = {v.id for v in graph.outputs}
+    held = {v.id for v in graph.inputs} | {v.id for v in graph.constants.values()}
+    mapping: dict[int, Value] = {}
+    made = 0
+
+    def resolve(v):
+        return mapping.get(v.id, v)
+
+    def may_alias(out: Value, x: Value) -> bool:
+        if info.is_mutated(out) or info.is_mutated(x):
+            return False
+        return not (out.id in outputs and info.root(x.id) in held)
+
+    for node in graph.nodes:
+        node.map_inputs(resolve)
+        if not is_pure(node) or node.body is not None or len(node.outputs) != 1:
+            continue
+        out = node.outputs[0]
+        x = _identity_operand(node, graph)
+        inner = producers.get(node.args[0].id) if node.args and isinstance(
+            node.args[0], Value) else None
+        if inner is not None and (inner.inplace or not is_pure(inner)):
+            inner = None
+        if x is None and inner is not None and inner.op == node.op and \
+                not info.is_mutated(out) and not info.is_mutated(inner.args[0]):
+            x = _fold_pair(node, inner)
+        if isinstance(x, Value) and x is not out and x.type == out.type and may_alias(out, x):
+            mapping[out.id] = x
+            made += 1
+        elif x is True:
+            made += 1
+    graph.replace_uses(mapping)
+    if made:
+        from .dce import eliminate_dead_code
+        eliminate_dead_code(graph)
+    return made
+
+
+def _fold_pair(node: Node, inner: Node):
+    """For op(op(x, ...), ...): the value it equals, True after rewriting `node` in place to
+    read x directly, or None."""
+    x = inner.args[0]
+    if node.op == "transpose":
+        a = {node.attrs.get("dim0"), node.attrs.get("dim1")}
+        b = {inner.attrs.get("dim0"), inner.attrs.get("dim1")}
+        return x if a == b else None
+    if node.op == "permute":
+        first, second = inner.attrs.get("dims"), node.attrs.get("dims")
+        if not isinstance(first, tuple) or not isinstance(second, tuple):
+            return None
+        composed = tuple(first[d] for d in second)
+        if composed == tuple(range(len(composed))):
+            return x
+        node.args[0] = x
+        node.attrs["dims"] = composed
+        return True
+    if node.op == "view" and isinstance(x, Value):
+        if node.attrs.get("shape") == x.type.shape:
+            return x
+        node.args[0] = x
+        if inner.attrs.get("copy_ok") or node.attrs.get("copy_ok"):
+            node.attrs["copy_ok"] = True
+        return True
+    return None

@@ -1,0 +1,316 @@
+"""ScriptModule and ScriptFunction: run a traced graph.
+
+A call runs the generated code of the optimized graph (OpDef forwards on raw arrays, fused
+kernels) when no gradient is needed and the inputs have the traced dtypes, ranks and devices.
+Otherwise it replays the graph through `apply`, which records autograd like eager code does
+(and follows any shapes the ops accept).
+"""
+from __future__ import annotations
+
+from .. import _dtype as D
+from .._tensor import Tensor
+from ..autograd.grad_mode import GradState
+from ..nn.modules.module import Module
+from ..nn.parameter import Parameter
+from .codegen import compile_graph, python_code
+from .interpreter import run_graph
+from .ir import Graph
+from .passes import optimize
+from .tracer import flatten, unflatten
+
+_BY_NP = D._BY_NP
+
+
+class _Method:
+    """One traced method: its graph, its compiled fast form and the autograd replay."""
+
+    def __init__(self, graph: Graph, name: str, owner=None):
+        self.graph = graph
+        self.name = name
+        self.owner = owner
+        self.state_names = [n for n, k in graph.constant_kind.items() if k != "constant"]
+        self.captured = [graph.constant_data[n] for n, k in graph.constant_kind.items()
+                         if k == "constant"]
+        self.guard = [(v.type.dtype, len(v.type.shape), v.type.device) for v in graph.inputs]
+        spec = graph.input_spec
+        self.flat_arity = len(spec[1]) if spec[0] == "tuple" and all(
+            s == ["tensor"] for s in spec[1]) else None
+        self.specialized = True
+        self._compiled = None
+
+    # -- what the call reads
+    def _state(self, names) -> list:
+        if self.owner is None:
+            return [self.graph.constant_data[n] for n in names]
+        return self.owner._state_tensors(names)
+
+    def _flat_inputs(self, args) -> list:
+        if self.flat_arity is not None and len(args) == self.flat_arity and all(
+                isinstance(a, Tensor) for a in args):
+            return list(args)
+        flat, spec = flatten(args, "input")
+        if spec != self.graph.input_spec:
+            raise RuntimeError(
+                f"{self.name}() was traced with inputs shaped like "
+                f"{_describe_spec(self.graph.input_spec)} but got "
+                f"{_describe_spec(spec)}")
+        return flat
+
+    def __call__(self, *args):
+        flat = self._flat_inputs(args)
+        graph = self.graph
+        if GradState.enabled:
+            state = self._state(self.state_names)
+            if any(t._requires_grad for t in flat) or any(t._requires_grad for t in state) or \
+                    any(t._requires_grad for t in self.captured):
+                return unflatten(graph.output_spec, self.replay(flat, state))
+        if self.specialized and self._guard(flat):
+            try:
+                return unflatten(graph.output_spec, self.fast(flat))
+            except Exception:  # noqa: BLE001 - rerun eagerly for eager's error (or result)
+                pass
+        return unflatten(graph.output_spec, self.replay(flat, self._state(self.state_names)))
+
+    def _guard(self, flat) -> bool:
+        for t, (dtype, ndim, device) in zip(flat, self.guard):
+            if t._dtype is not dtype or t._data.ndim != ndim or str(t._device) != device:
+                return False
+        return True
+
+    def replay(self, flat, state) -> list:
+        """Run the graph through apply (autograd records as in eager mode)."""
+        try:
+            return run_graph(self.graph, flat, dict(zip(self.state_names, state)))
+        except Exception as e:
+            traced = [list(v.type.shape) for v in self.graph.inputs]
+            given = [list(t.shape) for t in flat]
+            if traced == given:
+                raise
+            raise RuntimeError(
+                f"{self.name}() was traced with input shapes {traced} and fails on {given}: "
+                f"{e}\nA traced graph keeps the sizes the traced code computed from its "
+                "inputs' shapes (targets of view/reshape/expand, ...); trace again with an "
+                "example of the shape you need.") from e
+
+    # -- the fast path
+    def compiled(self):
+        if self._compiled is None:
+            graph = self.graph.copy()
+            optimize(graph, fuse=True)
+            names = [n for n, k in graph.constant_kind.items() if k != "constant"]
+            code = compile_graph(graph, names, self.name)
+            ids = {v.id: ("input", k) for k, v in enumerate(graph.inputs)}
+            ids.update({graph.constants[n].id: ("state", k) for k, n in enumerate(names)})
+            where = [ids.get(v.id, ("array", k)) for k, v in enumerate(graph.outputs)]
+            device = graph.outputs[0].type.device if graph.outputs else "cpu"
+            self._compiled = (graph, names, code, where, device)
+        return self._compiled
+
+    def fast(self, flat) -> list:
+        graph, names, code, where, _ = self.compiled()
+        state = self._state(names)
+        arrays = code.fn([t._data for t in flat], [t._data for t in state])
+        out = []
+        inference = GradState.inference
+        for (kind, k), arr in zip(where, arrays):
+            if kind == "input":
+                out.append(flat[k])
+            elif kind == "state":
+                out.append(state[k])
+            else:
+                t = object.__new__(Tensor)
+                t._init(arr, _BY_NP[arr.dtype], _device_of(arr))
+                if inference:
+                    t._inference = True
+                out.append(t)
+        return out
+
+    def invalidate(self) -> None:
+        """Parameters changed dtype or device: use the replay path from now on."""
+        self.specialized = False
+        self._compiled = None
+
+
+def _device_of(arr):
+    from .._backend import device_of
+    return device_of(arr)
+
+
+def _describe_spec(spec) -> str:
+    kind = spec[0]
+    if kind == "tensor":
+        return "Tensor"
+    if kind == "dict":
+        return "{" + ", ".join(f"{k!r}: {_describe_spec(v)}" for k, v in spec[1]) + "}"
+    inner = ", ".join(_describe_spec(s) for s in spec[1])
+    return f"({inner})" if kind == "tuple" else f"[{inner}]"
+
+
+class _Scripted:
+    """What ScriptModule and ScriptFunction share: graph views of their forward."""
+
+    _methods: dict
+
+    @property
+    def graph(self) -> Graph:
+        """The traced graph (printable, in the spirit of TorchScript's IR)."""
+        return self._methods["forward"].graph
+
+    @property
+    def inlined_graph(self) -> Graph:
+        return self.graph
+
+    @property
+    def optimized_graph(self) -> Graph:
+        """The graph the fast path runs: after folding, simplification and fusion."""
+        return self._methods["forward"].compiled()[0]
+
+    @property
+    def generated_code(self) -> str:
+        """The Python source the fast path runs."""
+        return self._methods["forward"].compiled()[2].source
+
+
+class _TracedSubmodule(Module):
+    """A submodule of a traced module: it holds parameters and buffers; the graph runs them."""
+
+    def __init__(self, original_name: str):
+        super().__init__()
+        object.__setattr__(self, "original_name", original_name)
+
+    def forward(self, *args):
+        raise RuntimeError(f"submodule {self.original_name} of a traced module has no forward "
+                           "of its own; call the ScriptModule that contains it")
+
+    def _get_name(self) -> str:
+        return self.original_name
+
+
+class ScriptModule(_Scripted, Module):
+    """A traced module: a Module whose methods run recorded graphs.
+
+    Parameters and buffers keep their names (state_dict, named_parameters); `.graph` and
+    `.code` show forward; `.save(path)` writes a file `ember.jit.load` runs without the
+    original class.
+    """
+
+    def __init__(self, original_name: str = "ScriptModule"):
+        super().__init__()
+        object.__setattr__(self, "original_name", original_name)
+        object.__setattr__(self, "_methods", {})
+        object.__setattr__(self, "_refs", {})
+
+    @classmethod
+    def _build(cls, layout: dict, tensors: dict, graphs: dict) -> "ScriptModule":
+        """Assemble from a layout (class names, training flags, which names are parameters
+        and buffers), the tensors by qualified name, and the method graphs."""
+        root = cls(layout["class"])
+        root.training = layout["training"]
+        for sub in layout["submodules"]:
+            parent_path, _, leaf = sub["path"].rpartition(".")
+            child = _TracedSubmodule(sub["class"])
+            child.training = sub["training"]
+            root.get_submodule(parent_path).add_module(leaf, child)
+        made: dict[int, Parameter] = {}
+        for entry in layout["parameters"]:
+            path, _, leaf = entry["name"].rpartition(".")
+            t = tensors[entry["name"]]
+            if not isinstance(t, Parameter):
+                if id(t) not in made:
+                    made[id(t)] = Parameter(t, entry.get("requires_grad", True))
+                t = made[id(t)]
+            root.get_submodule(path)._parameters[leaf] = t
+        for entry in layout["buffers"]:
+            path, _, leaf = entry["name"].rpartition(".")
+            owner = root.get_submodule(path)
+            owner._buffers[leaf] = tensors[entry["name"]]
+            if not entry.get("persistent", True):
+                owner._non_persistent_buffers_set.add(leaf)
+        for name, graph in graphs.items():
+            root._methods[name] = _Method(graph, name, root)
+            if name != "forward":
+                object.__setattr__(root, name, root._methods[name])
+        return root
+
+    def _state_tensors(self, names) -> list:
+        refs = self._refs
+        out = []
+        for name in names:
+            ref = refs.get(name)
+            if ref is None:
+                path, _, leaf = name.rpartition(".")
+                owner = self.get_submodule(path)
+                store = owner._parameters if leaf in owner._parameters else owner._buffers
+                ref = refs[name] = (store, leaf)
+            out.append(ref[0][ref[1]])
+        return out
+
+    def forward(self, *args):
+        method = self._methods.get("forward")
+        if method is None:
+            raise RuntimeError(f"{self.original_name} was traced without a forward method")
+        return method(*args)
+
+    def _get_name(self) -> str:
+        return self.original_name
+
+    @property
+    def code(self) -> str:
+        """forward as readable Python (`ops.<name>` is a registry op called through apply)."""
+        return python_code(self.graph, "forward", method=True)
+
+    def _apply(self, fn, recurse: bool = True) -> "ScriptModule":
+        before = [(t._dtype, str(t._device)) for t in self._all_state()]
+        super()._apply(fn, recurse)
+        if before != [(t._dtype, str(t._device)) for t in self._all_state()]:
+            for m in self._methods.values():
+                m.invalidate()
+        return self
+
+    def _all_state(self) -> list:
+        return [t for _, t in self.named_parameters()] + [t for _, t in self.named_buffers()]
+
+    def layout(self) -> dict:
+        """The module tree as data: class names, training flags, parameter/buffer names."""
+        subs, params, bufs = [], [], []
+        for path, m in self.named_modules(remove_duplicate=False):
+            if path:
+                subs.append({"path": path, "class": m._get_name(), "training": m.training})
+            prefix = path + "." if path else ""
+            for k, p in m._parameters.items():
+                if p is not None:
+                    params.append({"name": prefix + k, "requires_grad": p._requires_grad})
+            for k, b in m._buffers.items():
+                if b is not None:
+                    bufs.append({"name": prefix + k,
+                                 "persistent": k not in m._non_persistent_buffers_set})
+        return {"class": self.original_name, "training": self.training, "submodules": subs,
+                "parameters": params, "buffers": bufs}
+
+    def save(self, f, _extra_files=None) -> None:
+        """Write the module (graphs and weights) to `f`, a path or a binary file object."""
+        from .serialization import save
+        save(self, f)
+
+
+class ScriptFunction(_Scripted):
+    """A traced function: callable, with `.graph`, `.code` and `.save`."""
+
+    def __init__(self, graph: Graph, name: str = "forward"):
+        self._methods = {"forward": _Method(graph, "forward")}
+        self.name = self.__name__ = name
+
+    def __call__(self, *args):
+        return self._methods["forward"](*args)
+
+    @property
+    def code(self) -> str:
+        return python_code(self.graph, self.name, method=False)
+
+    def save(self, f, _extra_files=None) -> None:
+        """Write the function (graph and constants) to `f`, a path or a binary file object."""
+        from .serialization import save
+        save(self, f)
+
+    def __repr__(self) -> str:
+        return f"<ember.jit.ScriptFunction {self.name}>"

@@ -1,0 +1,346 @@
+"""The saved artifact: one zip holding `ir.json` (the graphs, versioned, with the module's
+layout and input/output specs) and `weights.safetensors` (parameters, buffers, constants).
+
+Nothing is pickled. Loading parses JSON and safetensors, checks every op name against the
+registry and every literal against the IR's literal kinds, and builds a ScriptModule or
+ScriptFunction from them: no code from the file runs.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import zipfile
+
+from .. import __version__ as EMBER_VERSION
+from .._device import device as Device
+from .._ops.registry import REGISTRY
+from .._tensor import Tensor
+from ..utils import safetensors
+from .ir import FUSION_GROUP, Graph, GraphError, Node, TensorType, decode, encode
+from .runtime import ScriptFunction, ScriptModule
+
+FORMAT = "ember.jit"
+FORMAT_VERSION = 1
+_IR = "ir.json"
+_WEIGHTS = "weights.safetensors"
+
+
+# ---- graphs as JSON --------------------------------------------------------------------------
+def graph_to_json(graph: Graph, constant_key) -> dict:
+    """A graph as JSON data; `constant_key(name, kind)` gives each constant's weights key."""
+    def value(v):
+        return {"id": v.id, "type": v.type.to_json()}
+
+    def spec_of(values):
+        return [{"dtype": v.type.dtype.name, "shape": list(v.type.shape),
+                 "device": v.type.device} for v in values]
+    nodes = []
+    for node in graph.nodes:
+        if node.op == FUSION_GROUP:
+            raise RuntimeError("save() writes unfused graphs; got a fusion group")
+        nodes.append({"op": node.op, "args": [encode(a) for a in node.args],
+                      "attrs": {k: encode(v) for k, v in node.attrs.items()},
+                      "outputs": [value(v) for v in node.outputs], "inplace": node.inplace,
+                      "compute": node.compute and node.compute.name,
+                      "result": node.result and node.result.name})
+    return {
+        "inputs": [dict(value(v), name=v.name) for v in graph.inputs],
+        "constants": [dict(value(v), name=n, kind=graph.constant_kind[n],
+                           key=constant_key(n, graph.constant_kind[n]))
+                      for n, v in graph.constants.items()],
+        "nodes": nodes,
+        "outputs": [v.id for v in graph.outputs],
+        "input_spec": graph.input_spec,
+        "output_spec": graph.output_spec,
+        "signature": {"inputs": spec_of(graph.inputs), "outputs": spec_of(graph.outputs)},
+    }
+
+
+def _require(cond, what: str) -> None:
+    if not cond:
+        raise GraphError(what)
+
+
+def _spec(obj, what: str):
+    """Validate a nesting spec (tensor / tuple / list / dict of specs)."""
+    _require(isinstance(obj, list) and obj, f"malformed {what} spec")
+    kind = obj[0]
+    if kind == "tensor":
+        _require(len(obj) == 1, f"malformed {what} spec")
+    elif kind in ("tuple", "list"):
+        _require(len(obj) == 2 and isinstance(obj[1], list), f"malformed {what} spec")
+        for s in obj[1]:
+            _spec(s, what)
+    elif kind == "dict":
+        _require(len(obj) == 2 and isinstance(obj[1], list), f"malformed {what} spec")
+        for pair in obj[1]:
+            _require(isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str),
+                     f"malformed {what} spec")
+            _spec(pair[1], what)
+    else:
+        raise GraphError(f"malformed {what} spec")
+    return obj
+
+
+def graph_from_json(data, weights: dict) -> tuple[Graph, dict]:
+    """Rebuild a graph; returns it and {constant name: weights key}."""
+    from .tracer import spec_arity
+    _require(isinstance(data, dict), "a method entry is not an object")
+    g = Graph()
+    values = {}
+    top = 0
+
+    def define(entry, node=None, index=0, name=None):
+        nonlocal top
+        _require(isinstance(entry, dict) and type(entry.get("id")) is int and
+                 entry["id"] >= 0, f"malformed value entry {str(entry)[:80]}")
+        vid = entry["id"]
+        _require(vid not in values, f"value {vid} is defined twice")
+        from .ir import Value
+        v = Value(vid, TensorType.from_json(entry.get("type")), node, index, name)
+        values[vid] = v
+        top = max(top, vid + 1)
+        return v
+
+    for entry in _list(data, "inputs"):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        _require(name is None or isinstance(name, str), "malformed input name")
+        g.inputs.append(define(entry, name=name))
+    keys = {}
+    for entry in _list(data, "constants"):
+        _require(isinstance(entry, dict), "malformed constant entry")
+        name, kind, key = entry.get("name"), entry.get("kind"), entry.get("key")
+        _require(isinstance(name, str) and name and kind in ("parameter", "buffer", "constant")
+                 and isinstance(key, str), f"malformed constant entry {str(entry)[:80]}")
+        _require(name not in g.constants, f"constant {name!r} is defined twice")
+        _require(key in weights, f"constant {name!r} has no tensor {key!r} in "
+                                 f"{_WEIGHTS}")
+        v = define(entry, name=name)
+        _require(TensorType.of(weights[key]) == v.type,
+                 f"constant {name!r} is typed {v.type} but {_WEIGHTS} holds "
+                 f"{TensorType.of(weights[key])}")
+        g.constants[name] = v
+        g.constant_kind[name] = kind
+        g.constant_data[name] = weights[key]
+        keys[name] = key
+    for i, entry in enumerate(_list(data, "nodes")):
+        _require(isinstance(entry, dict), f"node {i} is not an object")
+        op = entry.get("op")
+        _require(isinstance(op, str), f"node {i} has no op name")
+        if op not in REGISTRY:
+            raise GraphError(f"node {i} calls op {op!r}, which this ember's registry does "
+                             "not have (the file needs a newer ember)")
+        attrs = entry.get("attrs", {})
+        _require(isinstance(attrs, dict), f"node {i} has malformed attributes")
+        node = Node(op, [decode(a, values) for a in _list(entry, "args")],
+                    {k: decode(v, values) for k, v in attrs.items()},
+                    inplace=entry.get("inplace") is True,
+                    compute=_dtype(entry.get("compute")), result=_dtype(entry.get("result")))
+        outs = _list(entry, "outputs")
+        _require(outs, f"node {i} has no outputs")
+        node.outputs = [define(o, node, k) for k, o in enumerate(outs)]
+        g.nodes.append(node)
+    outputs = _list(data, "outputs")
+    _require(all(type(o) is int and o in values for o in outputs), "malformed graph outputs")
+    g.outputs = [values[o] for o in outputs]
+    g.input_spec = _spec(data.get("input_spec"), "input")
+    g.output_spec = _spec(data.get("output_spec"), "output")
+    _require(spec_arity(g.input_spec) == len(g.inputs) and
+             spec_arity(g.output_spec) == len(g.outputs), "specs do not match the graph")
+    g._next = top
+    g.verify()
+    return g, keys
+
+
+def _list(obj, key):
+    value = obj.get(key) if isinstance(obj, dict) else None
+    _require(isinstance(value, list), f"missing or malformed {key!r}")
+    return value
+
+
+def _dtype(name):
+    if name is None:
+        return None
+    from .. import _dtype as D
+    _require(name in D._BY_NAME, f"unknown dtype {name!r}")
+    return D._BY_NAME[name]
+
+
+# ---- save ------------------------------------------------------------------------------------
+def save(script, f) -> None:
+    """Write a ScriptModule or ScriptFunction to a path or binary file object."""
+    weights: dict[str, Tensor] = {}
+    if isinstance(script, ScriptModule):
+        layout = script.layout()
+        by_id: dict[int, str] = {}
+        tensors = dict(script.named_parameters(remove_duplicate=False))
+        tensors.update(dict(script.named_buffers(remove_duplicate=False)))
+        for entry in layout["parameters"] + layout["buffers"]:
+            t = tensors[entry["name"]]
+            first = by_id.setdefault(id(t), entry["name"])
+            if first != entry["name"]:
+                entry["same_as"] = first
+            else:
+                weights[entry["name"]] = t.detach()
+        kind = "module"
+    elif isinstance(script, ScriptFunction):
+        layout = None
+        kind = "function"
+    else:
+        raise TypeError(f"ember.jit.save expects a ScriptModule or ScriptFunction, got "
+                        f"{type(script).__name__}")
+    methods = {}
+    for name, method in script._methods.items():
+        graph = method.graph
+
+        def key(cname, ckind, graph=graph, name=name):
+            if ckind != "constant" and kind == "module":
+                return cname
+            k = f"{name}/{cname}"
+            weights[k] = graph.constant_data[cname].detach()
+            return k
+        methods[name] = graph_to_json(graph, key)
+    ir = {"format": FORMAT, "format_version": FORMAT_VERSION, "ember_version": EMBER_VERSION,
+          "kind": kind, "name": getattr(script, "name", None), "module": layout,
+          "methods": methods}
+    text = json.dumps(ir, allow_nan=False, indent=1).encode("utf-8")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr(_IR, text, compress_type=zipfile.ZIP_DEFLATED)
+        zf.writestr(_WEIGHTS, safetensors.save(weights), compress_type=zipfile.ZIP_STORED)
+    payload = buffer.getvalue()
+    if hasattr(f, "write"):
+        f.write(payload)
+        return
+    path = os.fspath(f)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".ember-jit-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(payload)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# ---- load ------------------------------------------------------------------------------------
+def load(f, map_location=None, _extra_files=None):
+    """Load what `save` wrote; `map_location` (a device or string) moves every tensor.
+
+    Raises RuntimeError naming the problem for files that are not ember.jit archives, are
+    truncated or corrupt, come from a newer format, or call ops this ember does not have.
+    """
+    where = getattr(f, "name", None) or (os.fspath(f) if not hasattr(f, "read") else "<file>")
+    if hasattr(f, "read"):
+        raw = f.read()
+    else:
+        with open(f, "rb") as fh:
+            raw = fh.read()
+    try:
+        return _load(raw, map_location)
+    except GraphError as e:
+        raise RuntimeError(f"ember.jit.load({where!r}): invalid {_IR}: {e}") from None
+    except _LoadError as e:
+        raise RuntimeError(f"ember.jit.load({where!r}): {e}") from None
+
+
+class _LoadError(Exception):
+    pass
+
+
+def _load(raw: bytes, map_location):
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(raw))
+        names = set(zf.namelist())
+        if _IR not in names or _WEIGHTS not in names:
+            raise _LoadError(f"not an ember.jit archive (a zip without {_IR} and {_WEIGHTS}; "
+                             "files from ember.save load with ember.load)")
+        ir_bytes = zf.read(_IR)
+        weight_bytes = zf.read(_WEIGHTS)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as e:
+        raise _LoadError(f"not a valid ember.jit archive: the zip is truncated or corrupt "
+                         f"({e})") from None
+    try:
+        ir = json.loads(ir_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise _LoadError(f"{_IR} is not valid JSON ({e})") from None
+    if not isinstance(ir, dict) or ir.get("format") != FORMAT:
+        raise _LoadError(f"{_IR} does not describe an {FORMAT} archive")
+    version = ir.get("format_version")
+    if type(version) is not int or version < 1:
+        raise _LoadError(f"unknown format version {version!r}")
+    if version > FORMAT_VERSION:
+        raise _LoadError(f"the file uses format version {version}, written by ember "
+                         f"{ir.get('ember_version')}; this ember ({EMBER_VERSION}) reads "
+                         f"versions up to {FORMAT_VERSION}. Upgrade ember to load it.")
+    try:
+        weights = safetensors.load(weight_bytes)
+    except (ValueError, TypeError) as e:
+        raise _LoadError(f"{_WEIGHTS} is corrupt ({e})") from None
+    if map_location is not None:
+        target = Device(map_location) if not isinstance(map_location, Device) else map_location
+        weights = {k: v.to(target) for k, v in weights.items()}
+    methods = ir.get("methods")
+    _require(isinstance(methods, dict) and methods, "no methods")
+    graphs = {}
+    for name, data in methods.items():
+        _require(isinstance(name, str) and name.isidentifier(), f"bad method name {name!r}")
+        graph, _ = graph_from_json(data, weights)
+        if map_location is not None:
+            _retarget(graph, str(target))
+        graphs[name] = graph
+    kind = ir.get("kind")
+    if kind == "function":
+        _require(list(graphs) == ["forward"], "a function archive must hold one graph")
+        name = ir.get("name")
+        return ScriptFunction(graphs["forward"], name if isinstance(name, str) else "forward")
+    _require(kind == "module", f"unknown archive kind {kind!r}")
+    layout = _layout(ir.get("module"))
+    tensors = {}
+    for entry in layout["parameters"] + layout["buffers"]:
+        source = entry.get("same_as", entry["name"])
+        _require(source in weights, f"parameter or buffer {source!r} is missing from "
+                                    f"{_WEIGHTS}")
+        tensors[entry["name"]] = tensors.get(source, weights[source])
+    for graph in graphs.values():
+        for cname, ckind in graph.constant_kind.items():
+            if ckind != "constant":
+                _require(cname in tensors, f"the graph reads {cname!r}, which the module "
+                                           "layout does not list")
+                graph.constant_data[cname] = tensors[cname]
+    try:
+        return ScriptModule._build(layout, tensors, graphs)
+    except (KeyError, AttributeError, TypeError) as e:
+        raise GraphError(f"malformed module layout ({e})") from None
+
+
+def _layout(obj) -> dict:
+    _require(isinstance(obj, dict), "missing module layout")
+    _require(isinstance(obj.get("class"), str) and isinstance(obj.get("training"), bool),
+             "malformed module layout")
+    subs = _list(obj, "submodules")
+    for s in subs:
+        _require(isinstance(s, dict) and isinstance(s.get("path"), str) and
+                 all(p.isidentifier() or p.isdigit() for p in s["path"].split(".")) and
+                 isinstance(s.get("class"), str) and isinstance(s.get("training"), bool),
+                 f"malformed submodule entry {str(s)[:80]}")
+    for e in _list(obj, "parameters") + _list(obj, "buffers"):
+        _require(isinstance(e, dict) and isinstance(e.get("name"), str) and
+                 all(p.isidentifier() or p.isdigit() for p in e["name"].split(".")),
+                 f"malformed parameter/buffer entry {str(e)[:80]}")
+        _require(isinstance(e.get("requires_grad", True), bool) and
+                 isinstance(e.get("persistent", True), bool) and
+                 isinstance(e.get("same_as", ""), str), f"malformed entry {str(e)[:80]}")
+    return obj
+
+
+def _retarget(graph: Graph, device: str) -> None:
+    """Retype every value onto `device` (the weights were moved by map_location)."""
+    values = list(graph.inputs) + list(graph.constants.values()) + [
+        v for n in graph.nodes for v in n.outputs]
+    for v in values:
+        v.type = TensorType(v.type.dtype, v.type.shape, device)

@@ -1,0 +1,437 @@
+"""Tracing: run a function once with an observer on `apply` and record every op into a Graph.
+
+Tensors map to IR values by identity: the example inputs become graph inputs, a module's
+parameters and buffers named constants, and any other tensor that appears without a recorded
+op (a tensor built inside forward, a captured global) an anonymous constant. A tensor sharing
+another's array (`detach()`, `.data`) is the same value. In-place writes are recognised by
+the version counter and recorded as in-place nodes. Python values computed from traced tensors
+(`.item()`, `bool()`, ...) are baked into the graph; a TracerWarning says where.
+"""
+from __future__ import annotations
+
+import inspect
+import warnings
+
+import numpy as np
+
+from .. import _dtype as D
+from .._ops import dispatch
+from .._ops.registry import REGISTRY
+from .._tensor import Tensor
+from .ir import AsTensor, Graph, GraphError, TensorType, Value, check_literal, values_in
+from .passes.analysis import AliasInfo
+from .passes.dce import eliminate_dead_code
+
+
+class TracerWarning(Warning):
+    """The trace may not generalize: a traced value became a Python constant."""
+
+
+class TracingCheckError(Exception):
+    """check_trace found that the graph does not reproduce the traced function."""
+
+    def __init__(self, graph_diagnostic_info: str, extra_msg: str = ""):
+        self.message = "Tracing failed sanity checks!\n" + extra_msg + graph_diagnostic_info
+        super().__init__(self.message)
+
+
+_CONVERSIONS = {"item": "a Python number", "tolist": "a Python list",
+                "numpy": "a NumPy array", "__array__": "a NumPy array",
+                "__bool__": "a Python boolean", "__int__": "a Python integer",
+                "__float__": "a Python float", "__complex__": "a Python complex",
+                "__index__": "a Python index"}
+_active = None
+
+
+# ---- nested inputs and outputs ---------------------------------------------------------------
+def flatten(obj, what: str, strict: bool = True):
+    """The tensors inside nested tuples/lists/dicts, and a JSON-ready spec of the nesting."""
+    tensors: list = []
+
+    def walk(o, path):
+        if isinstance(o, Tensor):
+            tensors.append(o)
+            return ["tensor"]
+        if isinstance(o, tuple):
+            return ["tuple", [walk(x, f"{path}[{i}]") for i, x in enumerate(o)]]
+        if isinstance(o, (list, dict)) and what == "output" and strict:
+            kind = "list" if isinstance(o, list) else "dict"
+            raise RuntimeError(
+                f"ember.jit.trace: the traced function returns a {kind} ({path}). A traced "
+                f"graph fixes the container's structure, so this is only right when it never "
+                f"depends on the inputs; return a tuple instead, or pass strict=False to "
+                f"trace() to accept the {kind}.")
+        if isinstance(o, list):
+            return ["list", [walk(x, f"{path}[{i}]") for i, x in enumerate(o)]]
+        if isinstance(o, dict):
+            if not all(isinstance(k, str) for k in o):
+                raise RuntimeError(f"ember.jit.trace: dict {what}s must have string keys "
+                                   f"({path} has {[type(k).__name__ for k in o]})")
+            return ["dict", [[k, walk(v, f"{path}[{k!r}]")] for k, v in o.items()]]
+        raise RuntimeError(f"ember.jit.trace: {what} {path} is a {type(o).__name__}; only "
+                           "Tensors and (nested) tuples, lists and dicts of Tensors can be "
+                           f"traced {what}s")
+    spec = walk(obj, what)
+    return tensors, spec
+
+
+def unflatten(spec, items):
+    """Rebuild the nesting `spec` describes from a flat sequence of leaves."""
+    it = iter(items)
+
+    def build(s):
+        kind = s[0]
+        if kind == "tensor":
+            return next(it)
+        if kind == "tuple":
+            return tuple(build(x) for x in s[1])
+        if kind == "list":
+            return [build(x) for x in s[1]]
+        return {k: build(v) for k, v in s[1]}
+    return build(spec)
+
+
+def spec_arity(spec) -> int:
+    """How many tensors a spec holds."""
+    if spec[0] == "tensor":
+        return 1
+    if spec[0] == "dict":
+        return sum(spec_arity(v) for _, v in spec[1])
+    return sum(spec_arity(x) for x in spec[1])
+
+
+# ---- the recorder ----------------------------------------------------------------------------
+def _promotion(op, args):
+    """The (compute dtype, cast-back dtype) `apply` used for this call (None, None if none)."""
+    promote = op.promote
+    if promote is None:
+        return None, None
+    first, same = None, True
+    for a in args:
+        if isinstance(a, Tensor):
+            if first is None:
+                first = a._dtype
+            elif a._dtype is not first:
+                same = False
+        else:
+            same = False
+    if same and first is not None and first not in dispatch._UPCAST and (
+            promote == "common" or first.category >= D._FLOAT):
+        return None, None
+    positions = op.promote_args if op.promote_args is not None else range(len(args))
+    dt = dispatch._common_dtype(args, positions)
+    if promote == "float" and dt.category < D._FLOAT:
+        dt = D._Defaults.floating
+    compute = dispatch._UPCAST.get(dt, dt)
+    return compute, (dt if compute is not dt else None)
+
+
+class _Recorder:
+    """The observer installed on `apply` while a function is traced."""
+
+    def __init__(self, graph: Graph, state: dict):
+        self.graph = graph
+        self.state = state
+        self.state_arrays = {id(t._data): (t, name, kind) for t, name, kind in state.values()}
+        self.by_tensor: dict[int, tuple] = {}
+        self.by_array: dict[int, tuple] = {}
+        self.versions: dict[int, tuple] = {}
+        self.dynamic: set[int] = set()
+        self.pending = None
+        self.depth = 0
+        self.snapshots: dict = {}
+
+    # -- mapping tensors to values
+    def bind(self, t: Tensor, v: Value) -> None:
+        self.by_tensor[id(t)] = (t, v)
+        self.by_array[id(t._data)] = (t._data, v)
+        box = t._vbox
+        self.versions[id(box)] = (box, box[0])
+
+    def lookup(self, t: Tensor):
+        entry = self.by_tensor.get(id(t))
+        return entry[1] if entry is not None and entry[0] is t else None
+
+    def value_of(self, t: Tensor, check: bool = True) -> Value:
+        v = self.lookup(t)
+        if v is None:
+            v = self._new_value_for(t)
+        elif check:
+            self._check_version(t)
+        return v
+
+    def _new_value_for(self, t: Tensor) -> Value:
+        entry = self.by_array.get(id(t._data))
+        if entry is not None and entry[0] is t._data and entry[1].type == TensorType.of(t):
+            self._check_version(t)
+            self.bind(t, entry[1])
+            return entry[1]
+        found = self.state.get(id(t)) or self.state_arrays.get(id(t._data))
+        graph = self.graph
+        if found is not None and found[0]._data is t._data:
+            name, kind = found[1], found[2]
+            v = graph.constants.get(name)
+            if v is None:
+                v = graph.add_constant(name, found[0], kind)
+        else:
+            v = graph.add_constant(graph.fresh_constant_name(), t, "constant")
+            self.snapshots[v.name] = Tensor._wrap(t._data.copy(), t._dtype, t._device)
+        self.bind(t, v)
+        return v
+
+    def _check_version(self, t: Tensor) -> None:
+        box = t._vbox
+        seen = self.versions.get(id(box))
+        if seen is not None and seen[0] is box and seen[1] != box[0]:
+            raise RuntimeError(
+                f"ember.jit.trace: a tensor of shape {list(t.shape)} ({t.dtype}) was modified "
+                "in place by something the tracer cannot see (an out= argument naming another "
+                "tensor, a .data assignment or a write to its NumPy array), so the graph would "
+                "read its old value. Use the out-of-place form of the operation.")
+
+    def is_dynamic(self, t: Tensor) -> bool:
+        v = self.lookup(t)
+        if v is None:
+            entry = self.by_array.get(id(t._data))
+            v = entry[1] if entry is not None and entry[0] is t._data else None
+        return v is not None and v.id in self.dynamic
+
+    # -- attributes
+    def capture(self, obj):
+        """An op argument or attribute as an IR literal (tensors and traced arrays as values)."""
+        if isinstance(obj, Tensor):
+            return AsTensor(self.value_of(obj))
+        t = type(obj)
+        if t is tuple:
+            return tuple(self.capture(o) for o in obj)
+        if t is list:
+            return [self.capture(o) for o in obj]
+        if t is dict:
+            return {k: self.capture(v) for k, v in obj.items()}
+        if hasattr(obj, "__array_interface__") or hasattr(obj, "__cuda_array_interface__"):
+            if isinstance(obj, np.generic):
+                return obj
+            entry = self.by_array.get(id(obj))
+            if entry is not None and entry[0] is obj:
+                return entry[1]
+            return np.array(obj.get() if hasattr(obj, "get") else obj)
+        return obj
+
+    # -- the observer
+    def __call__(self, op, args, attrs, outputs) -> None:
+        inplace = bool(outputs) and len(args) > 0 and outputs[0] is args[0]
+        pending = self.pending
+        # an in-place call observed here already bumped the version box it writes into
+        self.settle(1 if inplace and pending is not None and
+                    pending[1]._vbox is args[0]._vbox else 0)
+        if REGISTRY.get(op.name) is not op:
+            self._through(op, outputs)
+            return
+        written_unseen = inplace and self.lookup(args[0]) is None and \
+            self.state.get(id(args[0])) is None
+        node_args = []
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor):
+                node_args.append(self.value_of(a, check=not (inplace and i == 0)))
+            else:
+                node_args.append(self.capture(a))
+        node_attrs = {k: self.capture(v) for k, v in attrs.items()}
+        if written_unseen and node_args[0].node is None and \
+                self.graph.constant_kind.get(node_args[0].name) == "constant" and \
+                not _overwrites(op.name, node_attrs):
+            raise RuntimeError(
+                f"ember.jit.trace: {op.name}_() writes in place into a tensor built without an "
+                f"op the tracer records (e.g. ember.zeros(...)), so its value before the write "
+                f"is unknown to the graph. Build it out of place (e.g. ember.zeros(...) + x, "
+                f"or ember.where) or fill it completely first with .copy_() / .fill_().")
+        where = f"ember.jit.trace: op {op.name!r}"
+        for a in node_args + list(node_attrs.values()):
+            check_literal(a, where)
+        compute, result = _promotion(op, args)
+        types = [TensorType.of(t) for t in outputs]
+        node = self.graph.add_node(op.name, node_args, node_attrs, types, inplace=inplace,
+                                   compute=compute, result=result)
+        if any(v.id in self.dynamic for v in node.inputs()):
+            self.dynamic.update(v.id for v in node.outputs)
+        for t, v in zip(outputs, node.outputs):
+            self.bind(t, v)
+        if not inplace and args and isinstance(args[0], Tensor) and len(outputs) == 1:
+            self.pending = (node, args[0], args[0]._vbox[0], outputs[0])
+
+    def _through(self, op, outputs) -> None:
+        """A call of an op outside the registry (autograd.Function, module hook): its body
+        ran through `apply` and was recorded; its outputs are arrays of recorded values."""
+        for t in outputs:
+            entry = self.by_array.get(id(t._data))
+            if entry is None or entry[0] is not t._data:
+                raise RuntimeError(
+                    f"ember.jit.trace: {op.name!r} is not a registry op and its output is not "
+                    "one the tracer recorded, so it cannot be saved in a graph. Write it as a "
+                    "composition of ember ops.")
+            self.bind(t, entry[1])
+
+    def settle(self, explained: int = 0) -> None:
+        """Recognise a write that `apply_` (or out=) did into the last call's first argument
+        after the call returned: the recorded node becomes an in-place node. `explained`
+        counts version bumps the current call accounts for itself."""
+        pending, self.pending = self.pending, None
+        if pending is None:
+            return
+        node, target, version, result = pending
+        if target._vbox[0] - explained == version:
+            return
+        same = np.array_equal(np.asarray(target._data), np.asarray(
+            result._data).astype(target._data.dtype), equal_nan=target._dtype.category >= 2)
+        if not same or result._data.shape != target._data.shape:
+            self._check_version(target)
+        node.inplace = True
+        node.outputs[0].type = TensorType.of(target)
+        self.bind(target, node.outputs[0])
+
+
+def _overwrites(op: str, attrs: dict) -> bool:
+    """Whether an in-place op leaves nothing of its target's old value that depends on
+    inputs: a full copy or fill, or an index_put at a fixed index."""
+    if op in ("copy", "fill"):
+        return True
+    return op == "index_put" and not attrs.get("accumulate") and not values_in(
+        attrs.get("key"), [])
+
+
+def _conversion_hook(original, what: str):
+    def hooked(self, *args, **kwargs):
+        rec = _active
+        if rec is None:
+            return original(self, *args, **kwargs)
+        if rec.depth == 0 and rec.is_dynamic(self):
+            warnings.warn(
+                f"Converting a traced tensor to {what} bakes its current value into the "
+                "graph as a constant: the trace will not follow other inputs (for control "
+                "flow, compute both branches and select with ember.where).", TracerWarning,
+                stacklevel=2)
+        rec.depth += 1
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            rec.depth -= 1
+    hooked.__name__ = getattr(original, "__name__", "hooked")
+    hooked.__doc__ = original.__doc__
+    return hooked
+
+
+class _Tracing:
+    """Context: install the recorder as an `apply` observer and hook Tensor conversions."""
+
+    def __init__(self, recorder: _Recorder):
+        self.recorder = recorder
+        self.saved: dict = {}
+
+    def __enter__(self):
+        global _active
+        if _active is not None:
+            raise RuntimeError("ember.jit.trace cannot be called while another trace runs")
+        _active = self.recorder
+        for name, what in _CONVERSIONS.items():
+            original = Tensor.__dict__.get(name)
+            if original is not None:
+                self.saved[name] = original
+                setattr(Tensor, name, _conversion_hook(original, what))
+        dispatch.observers.append(self.recorder)
+        return self.recorder
+
+    def __exit__(self, *exc):
+        global _active
+        dispatch.observers.remove(self.recorder)
+        for name, original in self.saved.items():
+            setattr(Tensor, name, original)
+        _active = None
+        return False
+
+
+def _rng_state():
+    from .._ops.random import default_generator
+    return default_generator.get_state()._data.tobytes()
+
+
+def input_names(fn, counts: list[int]) -> list[str]:
+    """Names for the flattened inputs, from the function's parameter names."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    star = next((p for p in params if p.kind == p.VAR_POSITIONAL), None)
+    names = []
+    for i, n in enumerate(counts):
+        if i < len(positional):
+            stem = positional[i].name
+        elif star is not None:
+            stem = f"{star.name}_{i - len(positional)}"
+        else:
+            stem = f"input_{i}"
+        names += [stem] if n == 1 else [f"{stem}_{k}" for k in range(n)]
+    return names
+
+
+def as_tuple(example) -> tuple:
+    if isinstance(example, tuple):
+        return example
+    return (example,)
+
+
+def trace_graph(fn, example, state: dict, strict: bool, signature_of=None):
+    """Run fn(*example) with the recorder on; return (graph, whether random numbers were drawn).
+
+    `state` maps id(tensor) -> (tensor, qualified name, kind) for a module's parameters and
+    buffers; `signature_of` is the callable whose parameter names name the inputs.
+    """
+    args = as_tuple(example)
+    flat, spec = flatten(args, "input")
+    graph = Graph()
+    graph.input_spec = spec
+    recorder = _Recorder(graph, state)
+    names = input_names(signature_of or fn, [len(flatten(a, "input")[0]) for a in args])
+    for t, name in zip(flat, names):
+        v = graph.add_input(TensorType.of(t), name)
+        recorder.bind(t, v)
+        recorder.dynamic.add(v.id)
+    before = _rng_state()
+    with _Tracing(recorder):
+        out = fn(*args)
+        recorder.settle()
+    drew_random = _rng_state() != before
+    flat_out, out_spec = flatten(out, "output", strict)
+    graph.outputs = [recorder.value_of(t) for t in flat_out]
+    graph.output_spec = out_spec
+    _protect_constants(graph, recorder.snapshots)
+    eliminate_dead_code(graph)
+    try:
+        graph.verify()
+    except GraphError as e:
+        raise RuntimeError(f"ember.jit.trace produced an invalid graph: {e}") from None
+    if drew_random:
+        warnings.warn("Random numbers were drawn while tracing: they are constants in the graph, "
+                      "so every call of the traced function reuses them.", TracerWarning,
+                      stacklevel=3)
+    return graph, drew_random
+
+
+def _protect_constants(graph: Graph, snapshots: dict) -> None:
+    """Anonymous constants that the graph writes into in place were fresh tensors in eager
+    mode (built inside forward): keep their value from before the trace wrote into them and
+    give each call a copy, so the stored one never changes."""
+    info = AliasInfo(graph)
+    for name in list(graph.constants):
+        v = graph.constants[name]
+        if graph.constant_kind[name] != "constant" or info.root(v.id) not in info.mutated:
+            continue
+        graph.constant_data[name] = snapshots[name]
+        copy = graph.create_node("clone", [v], {}, [v.type]).outputs[0]
+
+        def fresh(u, v=v, copy=copy):
+            return copy if u is v else u
+        first = next(i for i, n in enumerate(graph.nodes) if any(u is v for u in n.inputs()))
+        for node in graph.nodes[first:]:
+            node.map_inputs(fresh)
+        graph.outputs = [fresh(u) for u in graph.outputs]
+        graph.nodes.insert(first, copy.node)

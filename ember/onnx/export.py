@@ -1,0 +1,586 @@
+"""ember.onnx.export: trace a model with ember.jit's tracer and lower each IR node through its
+OpDef's ONNX lowering into one ONNX model, checked with onnx.checker.
+
+The lowering functions receive a `NodeContext`: the node, the builder, the node's inputs as
+ONNX names (cast as the op's type promotion did), its attributes (refusing those that vary
+with dynamic axes unless asked for them) and helpers to compute sizes at run time.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .. import _dtype as D
+from .._ops.registry import REGISTRY
+from .._tensor import Tensor
+from ..autograd.grad_mode import no_grad
+from ..jit.interpreter import run_node
+from ..jit.ir import AsTensor, Value
+from ..jit.passes.analysis import AliasInfo, is_pure
+from . import capture as _capture
+from .dynamic import ConstSpec, DynamicInfo, Monomial, SymInt, TraceMismatch, Varying, analyze
+from .dynamic import base_of, is_static
+from .errors import Unsupported, UnsupportedOperatorError
+from .lowering import OPSETS, attach_all, lowering_of
+
+DEFAULT_OPSET = 17
+_MISSING = object()
+# Folded constants may grow at most this much beyond their inputs (expand, repeat, arange).
+_FOLD_GROWTH = 1 << 12
+
+
+def export(model, args, f, input_names=None, output_names=None, dynamic_axes=None,
+           opset_version: int | None = None, do_constant_folding: bool = True,
+           export_params: bool = True, kwargs: dict | None = None,
+           verbose: bool = False) -> None:
+    """Export `model` (a Module or function) called on `args` to an ONNX file `f` (a path or
+    a binary file object), like torch.onnx.export.
+
+    The model runs once (in eval mode) under ember.jit's tracer; each recorded op is lowered
+    through its OpDef's ONNX lowering. `dynamic_axes` maps input/output names to the axes
+    that may change size ({"x": {0: "batch"}} or {"x": [0]}); shapes and size-dependent
+    attributes then follow the actual input sizes. Ops without a lowering at `opset_version`
+    (17 to 21, default 17) raise UnsupportedOperatorError naming the op and the model line.
+
+    >>> import io, ember
+    >>> buf = io.BytesIO()
+    >>> ember.onnx.export(ember.nn.Linear(3, 2), (ember.randn(4, 3),), buf,
+    ...                   input_names=["x"], dynamic_axes={"x": {0: "batch"}})
+    >>> buf.getvalue()[:2] != b""
+    True
+    """
+    import onnx
+
+    opset = DEFAULT_OPSET if opset_version is None else int(opset_version)
+    if not OPSETS[0] <= opset <= OPSETS[1]:
+        raise ValueError(f"ember.onnx.export: opset_version {opset} is not supported; ember "
+                         f"exports opsets {OPSETS[0]} to {OPSETS[1]}")
+    attach_all()
+    args, kw = _capture.split_args(args, kwargs)
+    training = getattr(model, "training", None)
+    if training:
+        model.eval()
+    try:
+        cap = _capture.trace(model, args, kw)
+        in_names = _input_names(cap, input_names)
+        dims = _parse_dynamic_axes(dynamic_axes, in_names)
+        sizes, flat_axes = _axis_sizes(cap, in_names, dims)
+        info = _dynamic_info(model, args, kw, cap, sizes, flat_axes)
+    finally:
+        if training:
+            model.train()
+    ex = Exporter(cap, info, opset, do_constant_folding, export_params)
+    proto = ex.build(in_names, output_names, dims)
+    if verbose:
+        print(cap.graph)
+        print(onnx.printer.to_text(proto))
+    onnx.checker.check_model(proto, full_check=True)
+    onnx.save_model(proto, f)
+
+
+def _input_names(cap, given) -> list[str]:
+    names = list(cap.names)
+    if given is not None:
+        given = list(given)
+        if len(given) > len(names):
+            raise ValueError(f"ember.onnx.export: {len(given)} input_names for a model with "
+                             f"{len(names)} inputs")
+        names[:len(given)] = given
+    if len(set(names)) != len(names):
+        raise ValueError(f"ember.onnx.export: input names must be unique, got {names}")
+    return names
+
+
+def _parse_dynamic_axes(dynamic_axes, in_names) -> dict:
+    """{name: {axis: dim name}} from torch's forms ({axis: name} or [axes])."""
+    out: dict[str, dict[int, str]] = {}
+    for name, axes in (dynamic_axes or {}).items():
+        if isinstance(axes, dict):
+            out[name] = {int(a): str(n) for a, n in axes.items()}
+        elif isinstance(axes, (list, tuple)):
+            out[name] = {int(a): f"{name}_dynamic_axes_{i + 1}" for i, a in enumerate(axes)}
+        else:
+            raise TypeError(f"ember.onnx.export: dynamic_axes[{name!r}] must be a dict or a "
+                            f"list of axes, not {type(axes).__name__}")
+    return out
+
+
+def _axis_sizes(cap, in_names, dims):
+    """The traced size of each dynamic axis name, and {flat input index: {axis: name}}."""
+    sizes: dict[str, int] = {}
+    flat_axes: dict[int, dict[int, str]] = {}
+    for i, (name, t) in enumerate(zip(in_names, cap.flat_inputs)):
+        for axis, dim in dims.get(name, {}).items():
+            ndim = t.ndim
+            if not -ndim <= axis < ndim:
+                raise ValueError(f"ember.onnx.export: dynamic axis {axis} of input {name!r} is "
+                                 f"out of range for its shape {list(t.shape)}")
+            axis %= ndim
+            n = t.shape[axis]
+            if sizes.setdefault(dim, n) != n:
+                raise ValueError(f"ember.onnx.export: dynamic axis name {dim!r} has size "
+                                 f"{sizes[dim]} in one input and {n} in {name!r}")
+            flat_axes.setdefault(i, {})[axis] = dim
+    return sizes, flat_axes
+
+
+def _dynamic_info(model, args, kw, cap, sizes, flat_axes) -> DynamicInfo:
+    """Trace once more per dynamic axis name, resized, and merge what changed."""
+    if not sizes:
+        return DynamicInfo.static(cap.graph)
+    resized = {}
+    for dim, n in sizes.items():
+        new = n - 1 if n >= 3 else n + 1
+        axes = {i: [a for a, d in ax.items() if d == dim] for i, ax in flat_axes.items()}
+        r_args, r_kw = _capture.resized_inputs(args, kw, axes, new)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                other = _capture.trace(model, r_args, r_kw, record_sources=False)
+            except Exception as e:
+                raise RuntimeError(
+                    f"ember.onnx.export: the model fails when dynamic axis '{dim}' has size "
+                    f"{new} instead of {n} ({type(e).__name__}: {e}); it may depend on that "
+                    "size being fixed. Export with the axis static.") from e
+        resized[dim] = (other.graph, {**sizes, dim: new})
+    try:
+        return analyze(cap.graph, sizes, resized)
+    except TraceMismatch as e:
+        raise RuntimeError(f"ember.onnx.export: {e}") from None
+
+
+class Exporter:
+    """Lowers one traced graph into an ONNX graph."""
+
+    def __init__(self, cap, info: DynamicInfo, opset: int, fold: bool, export_params: bool):
+        from .builder import Builder
+        self.cap = cap
+        self.graph = cap.graph
+        self.info = info
+        self.opset = opset
+        self.fold = fold
+        self.export_params = export_params
+        self.b = Builder(opset)
+        self.env: dict[int, str] = {}
+        self.known: dict[int, Tensor] = {}
+        self.symbols: dict[str, tuple[str, int]] = {}
+        self._sym_cache: dict = {}
+        self.param_inputs: list = []
+        self._uses = self._last_uses()
+
+    # ---- values -------------------------------------------------------------------------
+    def _last_uses(self) -> dict[int, int]:
+        last: dict[int, int] = {}
+        for k, node in enumerate(self.graph.nodes):
+            for v in node.inputs():
+                last[v.id] = k
+        for v in self.graph.outputs:
+            last[v.id] = len(self.graph.nodes)
+        return last
+
+    def is_used(self, value: Value) -> bool:
+        return value.id in self._uses
+
+    def name_of(self, value: Value) -> str:
+        """The ONNX name holding an IR value (materializing constants on first use)."""
+        name = self.env.get(value.id)
+        if name is not None:
+            return name
+        cname = self.graph.constant_name(value)
+        if cname is not None:
+            name = self._constant(cname, value)
+        elif value.id in self.known:
+            t = self.known[value.id]
+            name = self.b.const(np.asarray(t._data), t._dtype, stem="folded")
+        else:
+            raise RuntimeError(f"ember.onnx.export: value %{value.id} is used before it is "
+                               "computed (a lowering did not produce it)")
+        self.env[value.id] = name
+        return name
+
+    def _constant(self, cname: str, value: Value) -> str:
+        kind = self.graph.constant_kind[cname]
+        data = self.graph.constant_data[cname]
+        if kind != "constant" and not self.export_params:
+            from .builder import value_info
+            name = self.b.names.claim(cname)
+            self.b.dtypes[name] = data._dtype
+            self.param_inputs.append(value_info(name, data._dtype, list(data.shape)))
+            return name
+        spec = self.info.constants.get(cname, ConstSpec("static"))
+        if spec.kind == "static":
+            return self.b.const(np.asarray(data._data), data._dtype,
+                                name=cname if kind != "constant" else None)
+        dt = data._dtype
+        if spec.kind == "fill":
+            shape = self.ints(list(spec.shape))
+            return self.b.op("ConstantOfShape", [shape], dtype=dt,
+                             value=one_element(spec.value, dt))
+        if spec.kind == "range":
+            (n,) = spec.shape
+            count = self.ints([n])
+            start = self.b.scalar(spec.value, dt)
+            step = self.b.scalar(spec.step, dt)
+            end = self.b.op("Add", [start, self.b.op(
+                "Mul", [self.b.cast(self.b.op("Squeeze", [count]), dt), step])])
+            return self.b.op("Range", [start, end, step])
+        raise Unsupported(
+            f"it reads a tensor of shape {list(data.shape)} made inside the model (a constant "
+            "to the trace) whose size and values depend on the dynamic axes in a way ember "
+            "cannot express; make it from the inputs with ember ops, or pass it as an input")
+
+    def symbol(self, expr: Monomial) -> str:
+        """A [1]-shaped int64 tensor holding `expr` evaluated on the actual input sizes."""
+        cached = self._sym_cache.get(expr)
+        if cached is not None:
+            return cached
+        b = self.b
+        out = None
+        for axis_name, power in expr.powers:
+            src, axis = self.symbols[axis_name]
+            size = b.shape(src, axis, axis + 1)
+            for _ in range(power):
+                out = size if out is None else b.op("Mul", [out, size])
+        coef = expr.coef
+        if out is None:
+            out = b.ints([int(coef)])
+        else:
+            if coef.numerator != 1:
+                out = b.op("Mul", [out, b.ints([coef.numerator])])
+            if coef.denominator != 1:
+                out = b.op("Div", [out, b.ints([coef.denominator])])
+        self._sym_cache[expr] = out
+        return out
+
+    def ints(self, entries) -> str:
+        """A 1-d int64 tensor from ints, SymInts and [1]-shaped int64 tensor names."""
+        if all(isinstance(e, int) for e in entries):
+            return self.b.ints(entries)
+        parts: list[str] = []
+        run: list[int] = []
+        for e in entries:
+            if isinstance(e, int) and not isinstance(e, bool):
+                run.append(e)
+                continue
+            if run:
+                parts.append(self.b.ints(run))
+                run = []
+            if isinstance(e, SymInt):
+                if e.expr is None:
+                    raise Unsupported(f"a size (traced as {e.base}) depends on the dynamic "
+                                      "axes in a way ember cannot express")
+                parts.append(self.symbol(e.expr))
+            elif isinstance(e, str):
+                parts.append(e)
+            else:
+                raise Unsupported(f"a size {e!r} changes with the dynamic axes")
+        if run:
+            parts.append(self.b.ints(run))
+        return self.b.concat(parts)
+
+    # ---- the graph ----------------------------------------------------------------------
+    def build(self, in_names, output_names, dims):
+        from onnx import helper
+
+        from .builder import value_info
+        graph = self.graph
+        inputs = []
+        for v, name in zip(graph.inputs, in_names):
+            self.b.names.claim(name)
+            self.b.dtypes[name] = v.type.dtype
+            self.env[v.id] = name
+            axes = dims.get(name, {})
+            shape = [axes.get(a, s) for a, s in enumerate(v.type.shape)]
+            for a, dim in axes.items():
+                self.symbols.setdefault(dim, (name, a % len(shape)))
+            inputs.append(value_info(name, v.type.dtype, shape))
+        self._seed_known()
+        self._check_inplace()
+        for k, node in enumerate(graph.nodes):
+            self._lower(k, node)
+        outs = self._outputs(output_names, dims)
+        if self.param_inputs:
+            inputs += self.param_inputs
+        g = helper.make_graph(self.b.nodes, "ember", inputs, outs,
+                              initializer=self.b.initializers)
+        opsets = [helper.make_opsetid("", self.opset)]
+        model = helper.make_model(g, opset_imports=opsets, producer_name="ember",
+                                  ir_version=helper.find_min_ir_version_for(opsets))
+        return model
+
+    def _seed_known(self) -> None:
+        """Constants whose values lowering may fold into new constants."""
+        if not self.fold:
+            return
+        info = AliasInfo(self.graph)
+        for cname, v in self.graph.constants.items():
+            kind = self.graph.constant_kind[cname]
+            if kind != "constant" and not self.export_params:
+                continue
+            if info.is_mutated(v) or self.info.constants.get(cname, ConstSpec("static")).kind \
+                    != "static":
+                continue
+            self.known[v.id] = self.graph.constant_data[cname]
+
+    def _check_inplace(self) -> None:
+        """ONNX values are immutable: an in-place write is lowered as a new value, which is
+        only right when nothing reads the old contents through another alias afterwards."""
+        info = AliasInfo(self.graph)
+        defined = {v.id: -1 for v in self.graph.inputs}
+        defined.update({v.id: -1 for v in self.graph.constants.values()})
+        groups: dict[int, list[int]] = {}
+        for k, node in enumerate(self.graph.nodes):
+            for v in node.outputs:
+                defined[v.id] = k
+        for vid in defined:
+            groups.setdefault(info.root(vid), []).append(vid)
+        for k, node in enumerate(self.graph.nodes):
+            if not node.inplace:
+                continue
+            target = node.args[0]
+            for vid in groups.get(info.root(target.id), ()):
+                if vid != target.id and defined[vid] < k and self._uses.get(vid, -1) > k:
+                    raise UnsupportedOperatorError(
+                        node.op, "it writes in place into a tensor that is read afterwards "
+                        "through another view of the same memory; ONNX has no aliasing, so "
+                        "use the out-of-place form", self.opset, None, self.cap.source(node))
+
+    def _lower(self, k: int, node) -> None:
+        if self._fold(k, node):
+            return
+        opdef = REGISTRY.get(node.op)
+        source = self.cap.source(node)
+        low = lowering_of(opdef) if opdef is not None else None
+        if low is None:
+            raise UnsupportedOperatorError(
+                node.op, "it has no ONNX lowering (no ONNX operator or decomposition covers "
+                "it)", self.opset, None, source)
+        if not low.supports(self.opset):
+            raise UnsupportedOperatorError(node.op, "its lowering needs another opset",
+                                           self.opset, low.opsets, source)
+        ctx = NodeContext(self, k, node)
+        try:
+            result = low(ctx)
+        except Unsupported as e:
+            raise UnsupportedOperatorError(node.op, e.reason, self.opset, e.opsets,
+                                           source) from None
+        except UnsupportedOperatorError as e:
+            raise e.located(source, self.opset) from None
+        except Exception as e:
+            raise RuntimeError(f"ember.onnx.export: lowering op '{node.op}' failed "
+                               f"({type(e).__name__}: {e})\n  produced by: {source}") from e
+        outs = list(result) if isinstance(result, (list, tuple)) else [result]
+        for v, name in zip(node.outputs, outs):
+            if name is None:
+                continue
+            if self.b.dtype(name) is not v.type.dtype:
+                name = self.b.cast(name, v.type.dtype)
+            self.env[v.id] = name
+
+    def _fold(self, k: int, node) -> bool:
+        """Evaluate a pure node whose inputs are all known at export time."""
+        if not self.fold or node.inplace or not is_pure(node):
+            return False
+        inputs = node.inputs()
+        if not inputs or any(v.id not in self.known for v in inputs):
+            return False
+        if not (is_static(self.info.args[k]) and is_static(self.info.attrs[k])):
+            return False
+        if any(self.info.is_dynamic(v) for v in node.outputs):
+            return False
+        size_in = sum(int(np.prod(v.type.shape)) for v in inputs)
+        size_out = sum(int(np.prod(v.type.shape)) for v in node.outputs)
+        if size_out > size_in + _FOLD_GROWTH:
+            return False
+        env = {v.id: self.known[v.id] for v in inputs}
+        with no_grad():
+            run_node(node, env)
+        for v in node.outputs:
+            self.known[v.id] = env[v.id]
+        return True
+
+    def _outputs(self, output_names, dims) -> list:
+        from .builder import value_info
+        graph = self.graph
+        n = len(graph.outputs)
+        names = list(output_names) if output_names is not None else (
+            ["output"] if n == 1 else [f"output_{k}" for k in range(n)])
+        if len(names) != n:
+            raise ValueError(f"ember.onnx.export: {len(names)} output_names for a model with "
+                             f"{n} outputs")
+        known = set(self.b.names.taken)
+        for name in list(dims):
+            if name not in names and name not in known:
+                warnings.warn(f"ember.onnx.export: dynamic_axes names {name!r}, which is not "
+                              "an input or output name", UserWarning, stacklevel=4)
+        outs = []
+        for k, (v, name) in enumerate(zip(graph.outputs, names)):
+            self.b.rename(self.name_of(v), name)
+            given = dims.get(name, {})
+            shape = []
+            for a, s in enumerate(self.info.shape(v)):
+                if a in given:
+                    shape.append(given[a])
+                elif isinstance(s, SymInt):
+                    axis = s.expr.is_axis() if s.expr is not None else None
+                    shape.append(axis or f"{name}_dim_{a}")
+                else:
+                    shape.append(s)
+            outs.append(value_info(name, v.type.dtype, shape))
+        return outs
+
+
+def one_element(value, dt: D.dtype):
+    """The TensorProto of a 1-element constant (ConstantOfShape's value attribute)."""
+    from .builder import _tensor_proto
+    return _tensor_proto(np.array([value], dtype=dt.np), dt, "value")
+
+
+class NodeContext:
+    """What a lowering function sees: one IR node and the exporter around it."""
+
+    def __init__(self, ex: Exporter, index: int, node):
+        self.ex = ex
+        self.b = ex.b
+        self.opset = ex.opset
+        self.node = node
+        self.index = index
+        self.opdef = REGISTRY[node.op]
+
+    # ---- arguments ----------------------------------------------------------------------
+    @property
+    def nargs(self) -> int:
+        return len(self.node.args)
+
+    def arg(self, i: int, default=None):
+        """Argument i as traced: an IR Value or a literal (static: varying ones refuse)."""
+        if i >= len(self.node.args):
+            return default
+        merged = self.ex.info.args[self.index][i]
+        if not is_static(merged):
+            raise Unsupported(f"argument {i} ({base_of(merged)!r}) changes with the dynamic "
+                              "axes")
+        return self.node.args[i]
+
+    def is_tensor(self, i: int) -> bool:
+        return i < len(self.node.args) and isinstance(self.node.args[i], (Value, AsTensor))
+
+    def value(self, i: int) -> Value:
+        a = self.node.args[i]
+        return a.value if isinstance(a, AsTensor) else a
+
+    def input(self, i: int, dtype: D.dtype | None = None) -> str | None:
+        """Argument i as an ONNX name (None for None); literals become constants of `dtype`
+        (default: the dtype the op computed in)."""
+        a = self.arg(i)
+        if a is None:
+            return None
+        if isinstance(a, (Value, AsTensor)):
+            name = self.ex.name_of(a.value if isinstance(a, AsTensor) else a)
+            return name if dtype is None else self.b.cast(name, dtype)
+        return self.b.scalar(a, dtype or self.compute_dtype())
+
+    def tensor(self, obj, dtype: D.dtype | None = None) -> str:
+        """An attribute part (a Value, AsTensor or literal) as an ONNX name."""
+        if isinstance(obj, AsTensor):
+            obj = obj.value
+        if isinstance(obj, Value):
+            name = self.ex.name_of(obj)
+            return name if dtype is None else self.b.cast(name, dtype)
+        arr = np.asarray(obj)
+        return self.b.const(arr, dtype or D.from_numpy_dtype(arr.dtype))
+
+    def dtype(self, i: int) -> D.dtype | None:
+        """The dtype of tensor argument i (None for a literal)."""
+        a = self.node.args[i] if i < len(self.node.args) else None
+        if isinstance(a, AsTensor):
+            a = a.value
+        return a.type.dtype if isinstance(a, Value) else None
+
+    def compute_dtype(self) -> D.dtype:
+        """The dtype the op computed in: the promotion apply did, else the first tensor's."""
+        if self.node.compute is not None:
+            return self.node.compute
+        for i in range(len(self.node.args)):
+            dt = self.dtype(i)
+            if dt is not None:
+                return dt
+        return self.out_dtype(0)
+
+    def promoted(self) -> list:
+        """All arguments as ONNX names, the promoted positions cast to the compute dtype."""
+        positions = self.opdef.promote_args
+        positions = range(len(self.node.args)) if positions is None else positions
+        compute = self.compute_dtype() if self.opdef.promote is not None else None
+        out = []
+        for i in range(len(self.node.args)):
+            out.append(self.input(i, compute if i in positions else None))
+        return out
+
+    def shape(self, i: int) -> tuple:
+        """The traced (static) shape of tensor argument i."""
+        return self.value(i).type.shape
+
+    def dyn_shape(self, i: int) -> tuple:
+        """The shape of tensor argument i with SymInt entries where it follows dynamic axes."""
+        return self.ex.info.shape(self.value(i))
+
+    def is_dynamic(self, i: int, axis: int | None = None) -> bool:
+        shape = self.dyn_shape(i)
+        if axis is None:
+            return not is_static(shape)
+        return isinstance(shape[axis], (SymInt, Varying))
+
+    def size(self, i: int, axis: int):
+        """Dimension `axis` of tensor argument i: an int when static, else a [1]-shaped int64
+        tensor computed at run time."""
+        shape = self.dyn_shape(i)
+        axis %= len(shape)
+        if isinstance(shape[axis], int):
+            return shape[axis]
+        return self.b.shape(self.input(i), axis, axis + 1)
+
+    def sizes(self, i: int, axes=None) -> list:
+        """size(i, a) for each axis (default all)."""
+        axes = range(len(self.shape(i))) if axes is None else axes
+        return [self.size(i, a) for a in axes]
+
+    # ---- attributes ---------------------------------------------------------------------
+    def attr(self, name: str, default=_MISSING):
+        """A static attribute (Unsupported when it changes with the dynamic axes)."""
+        attrs = self.node.attrs
+        if name not in attrs:
+            if default is _MISSING:
+                raise KeyError(f"op '{self.node.op}' has no attribute {name!r}")
+            return default
+        merged = self.ex.info.attrs[self.index][name]
+        if not is_static(merged):
+            raise Unsupported(f"attribute {name}={base_of(merged)!r} changes with the dynamic "
+                              "axes")
+        return attrs[name]
+
+    def attr_dyn(self, name: str, default=None):
+        """An attribute with SymInt/Varying parts where it follows the dynamic axes."""
+        return self.ex.info.attrs[self.index].get(name, default)
+
+    def ints(self, entries) -> str:
+        """A 1-d int64 tensor from ints, SymInts and [1]-shaped int64 tensor names."""
+        return self.ex.ints(entries)
+
+    # ---- outputs ------------------------------------------------------------------------
+    def out_dtype(self, k: int = 0) -> D.dtype:
+        return self.node.outputs[k].type.dtype
+
+    def out_shape(self, k: int = 0) -> tuple:
+        return self.node.outputs[k].type.shape
+
+    def out_dyn_shape(self, k: int = 0) -> tuple:
+        return self.ex.info.shape(self.node.outputs[k])
+
+    def used(self, k: int) -> bool:
+        """Whether output k is read by a later node or is a graph output."""
+        return self.ex.is_used(self.node.outputs[k])
+
+    def unsupported(self, reason: str, opsets: tuple[int, int] | None = None):
+        raise Unsupported(reason, opsets)

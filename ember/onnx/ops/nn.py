@@ -1,0 +1,335 @@
+"""Lowerings of the neural-network family: convolutions, pooling (max with torch's per-plane
+indices, adaptive as fixed windows), unpooling, padding, im2col/col2im, batch and layer norm,
+softmax, embedding and the losses."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ... import _dtype as D
+from .._types import is_float, lowest
+from ..lowering import lowers
+
+_BOOL = D.bool
+
+
+def _pads(padding) -> list:
+    """ONNX pads [begin..., end...] from ember's ((lo, hi), ...)."""
+    return [lo for lo, _ in padding] + [hi for _, hi in padding]
+
+
+def _require_float(ctx, i: int = 0) -> None:
+    dt = ctx.dtype(i)
+    if not is_float(dt):
+        ctx.unsupported(f"ONNX runtimes implement it for floating tensors only, not {dt.name}")
+
+
+@lowers("convolution", via="Conv")
+def _convolution(ctx):
+    _require_float(ctx)
+    x, w, bias = ctx.input(0), ctx.input(1), ctx.input(2)
+    return ctx.b.op("Conv", [x, w, bias], strides=list(ctx.attr("stride")),
+                    pads=_pads(ctx.attr("padding")), dilations=list(ctx.attr("dilation")),
+                    group=ctx.attr("groups"))
+
+
+@lowers("conv_transpose", via="ConvTranspose")
+def _conv_transpose(ctx):
+    _require_float(ctx)
+    x, w, bias = ctx.input(0), ctx.input(1), ctx.input(2)
+    stride, dilation = ctx.attr("stride"), ctx.attr("dilation")
+    padding, size = ctx.attr("padding"), ctx.attr("size")
+    spatial = ctx.shape(0)[2:]
+    kernel = ctx.shape(1)[2:]
+    extra = [o - (s * (n - 1) + d * (k - 1) + 1 - lo - hi)
+             for o, s, n, d, k, (lo, hi) in zip(size, stride, spatial, dilation, kernel, padding)]
+    return ctx.b.op("ConvTranspose", [x, w, bias], strides=list(stride), pads=_pads(padding),
+                    dilations=list(dilation), group=ctx.attr("groups"),
+                    output_padding=extra if any(extra) else None)
+
+
+def _pool_input(ctx):
+    """The pooled tensor, in a dtype MaxPool accepts (and its own dtype)."""
+    x = ctx.input(0)
+    dt = ctx.b.dtype(x)
+    return (x if is_float(dt) else ctx.b.cast(x, D.float64)), dt
+
+
+def _plane_indices(ctx, index: str, x: str, nd: int) -> str:
+    """MaxPool's indices count over the whole tensor; torch's within each input plane."""
+    b = ctx.b
+    plane = b.reduce("ReduceProd", b.shape(x, 2), None, True)
+    return b.op("Mod", [index, plane])
+
+
+@lowers("max_pool", via="MaxPool")
+def _max_pool(ctx):
+    b = ctx.b
+    x, dt = _pool_input(ctx)
+    kernel, stride = ctx.attr("kernel"), ctx.attr("stride")
+    padding, dilation = ctx.attr("padding"), ctx.attr("dilation")
+    spatial = ctx.shape(0)[2:]
+    outs = ctx.attr("outs")
+    padding = [(lo, max(hi, 0)) for lo, hi in padding]
+    if any(lo >= k or hi >= k for (lo, hi), k in zip(padding, kernel)):
+        if ctx.used(1):
+            ctx.unsupported("max_pool indices with padding as large as the kernel")
+        fill = b.scalar(lowest(b.dtype(x)), b.dtype(x))
+        x = b.op("Pad", [x, b.ints([0, 0] + [lo for lo, _ in padding] + [0, 0] +
+                                   [hi for _, hi in padding]), fill])
+        padding = [(0, 0)] * len(kernel)
+    for n, o, k, s, d, (lo, hi) in zip(spatial, outs, kernel, stride, dilation, padding):
+        if (n + lo + hi - d * (k - 1) - 1) // s + 1 != o:
+            ctx.unsupported("a pooling geometry MaxPool cannot reproduce")
+    values, index = b.op("MaxPool", [x], outputs=2, dtype=[b.dtype(x), D.int64],
+                         kernel_shape=list(kernel), strides=list(stride), pads=_pads(padding),
+                         dilations=list(dilation))
+    return b.cast(values, dt), (_plane_indices(ctx, index, x, len(kernel)) if ctx.used(1)
+                                else None)
+
+
+def _windows(n: int, o: int):
+    return [((i * n) // o, -((-(i + 1) * n) // o)) for i in range(o)]
+
+
+@lowers("adaptive_max_pool", via="MaxPool / Slice, ReduceMax")
+def _adaptive_max_pool(ctx):
+    b = ctx.b
+    x, dt = _pool_input(ctx)
+    outs = ctx.attr("outs")
+    spatial = ctx.shape(0)[2:]
+    if any(ctx.is_dynamic(0, a) for a in range(2, 2 + len(spatial))):
+        ctx.unsupported("adaptive pooling of dynamic spatial sizes")
+    if all(n % o == 0 for n, o in zip(spatial, outs)):
+        kernel = [n // o for n, o in zip(spatial, outs)]
+        values, index = b.op("MaxPool", [x], outputs=2, dtype=[b.dtype(x), D.int64],
+                             kernel_shape=kernel, strides=kernel)
+        return b.cast(values, dt), (_plane_indices(ctx, index, x, len(kernel))
+                                    if ctx.used(1) else None)
+    if ctx.used(1):
+        ctx.unsupported("adaptive max pooling indices when the sizes do not divide evenly")
+    for axis, (n, o) in enumerate(zip(spatial, outs), start=2):
+        if n == o:
+            continue
+        parts = [b.reduce("ReduceMax", b.slice(x, [lo], [hi], [axis]), [axis], True)
+                 for lo, hi in _windows(n, o)]
+        x = b.concat(parts, axis)
+    return b.cast(x, dt), None
+
+
+@lowers("max_unpool", via="ConstantOfShape, ScatterElements")
+def _max_unpool(ctx):
+    b = ctx.b
+    from ..export import one_element
+    x = ctx.input(0)
+    dt = b.dtype(x)
+    size = list(ctx.attr("size"))
+    lead = b.shape(x, 0, 2)
+    flat_shape = b.concat([lead, b.ints([math.prod(size)])])
+    zeros = b.op("ConstantOfShape", [flat_shape], dtype=dt, value=one_element(0, dt))
+    values = b.op("Reshape", [x, b.ints([0, 0, -1])])
+    index = b.op("Reshape", [ctx.input(1, D.int64), b.ints([0, 0, -1])])
+    out = b.op("ScatterElements", [zeros, index, values], axis=2,
+               reduction="add" if ctx.attr("accumulate", False) else None)
+    return b.op("Reshape", [out, b.concat([lead, b.ints(size)])])
+
+
+@lowers("constant_pad_nd", via="Pad, Slice")
+def _constant_pad(ctx):
+    b = ctx.b
+    x = ctx.input(0)
+    dt = b.dtype(x)
+    pad = list(ctx.attr("pad"))
+    ndim = len(ctx.shape(0))
+    begins, ends = [0] * ndim, [0] * ndim
+    for k in range(len(pad) // 2):
+        axis = ndim - 1 - k
+        begins[axis], ends[axis] = pad[2 * k], pad[2 * k + 1]
+    grow_b, grow_e = [max(p, 0) for p in begins], [max(p, 0) for p in ends]
+    work = b.cast(x, D.uint8) if dt is _BOOL else x
+    if any(grow_b) or any(grow_e):
+        value = b.scalar(ctx.attr("value", 0), b.dtype(work))
+        work = b.op("Pad", [work, b.ints(grow_b + grow_e), value])
+    cut = [a for a in range(ndim) if begins[a] < 0 or ends[a] < 0]
+    if cut:
+        starts = [max(-begins[a], 0) for a in cut]
+        stops = [-ends[a] if ends[a] < 0 else np.iinfo(np.int64).max for a in cut]
+        work = b.slice(work, starts, stops, cut)
+    return b.cast(work, dt)
+
+
+def _one_hot_kernel(channels: int, kernel) -> np.ndarray:
+    """Weights of a grouped Conv that copies each kernel tap of each channel to its own
+    output channel, in unfold's order (channel-major, then taps row-major)."""
+    taps = math.prod(kernel)
+    w = np.zeros((channels * taps, 1) + tuple(kernel))
+    for c in range(channels):
+        for t in range(taps):
+            w[(c * taps + t, 0) + np.unravel_index(t, kernel)] = 1.0
+    return w
+
+
+@lowers("im2col", via="Conv (one-hot kernel), Reshape")
+def _im2col(ctx):
+    b = ctx.b
+    _require_float(ctx)
+    x = ctx.input(0)
+    kernel = ctx.attr("kernel")
+    channels = ctx.shape(0)[1]
+    if ctx.is_dynamic(0, 1):
+        ctx.unsupported("im2col with a dynamic channel count")
+    w = b.const(_one_hot_kernel(channels, kernel), b.dtype(x))
+    cols = b.op("Conv", [x, w], strides=list(ctx.attr("stride")),
+                pads=_pads(ctx.attr("padding")), dilations=list(ctx.attr("dilation")),
+                group=channels)
+    return b.op("Reshape", [cols, b.ints([0, channels * math.prod(kernel), -1])])
+
+
+@lowers("col2im", opsets=(18, 21), via="Col2Im")
+def _col2im(ctx):
+    b = ctx.b
+    _require_float(ctx)
+    return b.op("Col2Im", [ctx.input(0), b.ints(ctx.attr("size")), b.ints(ctx.attr("kernel"))],
+                dilations=list(ctx.attr("dilation")), pads=_pads(ctx.attr("padding")),
+                strides=list(ctx.attr("stride")))
+
+
+# ---- normalization ----------------------------------------------------------------------------
+def _channels(ctx) -> int:
+    if ctx.is_dynamic(0, 1):
+        ctx.unsupported("normalization over a dynamic channel count")
+    return ctx.shape(0)[1]
+
+
+@lowers("batch_norm", via="BatchNormalization / ReduceMean")
+def _batch_norm(ctx):
+    b = ctx.b
+    _require_float(ctx)
+    x = ctx.input(0)
+    dt = b.dtype(x)
+    c = _channels(ctx)
+    weight = ctx.input(1, dt) if ctx.is_tensor(1) else b.const(np.ones(c), dt)
+    bias = ctx.input(2, dt) if ctx.is_tensor(2) else b.const(np.zeros(c), dt)
+    eps = ctx.attr("eps")
+    if not ctx.attr("training") and ctx.is_tensor(3) and ctx.is_tensor(4):
+        return b.op("BatchNormalization", [x, weight, bias, ctx.input(3, dt), ctx.input(4, dt)],
+                    epsilon=eps)
+    ndim = len(ctx.shape(0))
+    axes = [0] + list(range(2, ndim))
+    mean = b.reduce("ReduceMean", x, axes, True)
+    dev = b.op("Sub", [x, mean])
+    var = b.reduce("ReduceMean", b.op("Mul", [dev, dev]), axes, True)
+    rstd = b.op("Reciprocal", [b.op("Sqrt", [b.op("Add", [var, b.scalar(eps, dt)])])])
+    shape = b.ints([1, c] + [1] * (ndim - 2))
+    y = b.op("Mul", [b.op("Mul", [dev, rstd]), b.op("Reshape", [weight, shape])])
+    return b.op("Add", [y, b.op("Reshape", [bias, shape])])
+
+
+@lowers("layer_norm", via="LayerNormalization")
+def _layer_norm(ctx):
+    b = ctx.b
+    _require_float(ctx)
+    x = ctx.input(0)
+    dt = b.dtype(x)
+    k = ctx.attr("ndim")
+    shape = ctx.shape(0)[len(ctx.shape(0)) - k:]
+    if any(ctx.is_dynamic(0, a) for a in range(len(ctx.shape(0)) - k, len(ctx.shape(0)))):
+        ctx.unsupported("layer_norm over dynamic dimensions")
+    weight = ctx.input(1, dt) if ctx.is_tensor(1) else b.const(np.ones(shape), dt)
+    bias = ctx.input(2, dt) if ctx.is_tensor(2) else None
+    return b.op("LayerNormalization", [x, weight, bias], axis=-k, epsilon=ctx.attr("eps"))
+
+
+def _softmax(op_type: str):
+    def lower(ctx):
+        b = ctx.b
+        (x,) = ctx.promoted()
+        ndim = len(ctx.shape(0))
+        if ndim == 0:
+            flat = b.op(op_type, [b.op("Reshape", [x, b.ints([1])])], axis=0)
+            return b.op("Reshape", [flat, b.ints([])])
+        return b.op(op_type, [x], axis=ctx.attr("dim") % ndim)
+    return lower
+
+
+lowers("softmax", via="Softmax")(_softmax("Softmax"))
+lowers("log_softmax", via="LogSoftmax")(_softmax("LogSoftmax"))
+
+
+@lowers("embedding", via="Gather")
+def _embedding(ctx):
+    return ctx.b.op("Gather", [ctx.input(0), ctx.input(1)], axis=0)
+
+
+# ---- losses -----------------------------------------------------------------------------------
+def _class_loss(ctx, logp: str, smoothing: float) -> str:
+    """nll_loss/cross_entropy on log-probabilities `logp` (N, C, ...): ignore_index, class
+    weights, label smoothing and the reduction, as torch computes them."""
+    b = ctx.b
+    dt = b.dtype(logp)
+    target = ctx.input(1, D.int64)
+    unbatched = len(ctx.shape(0)) == 1
+    if unbatched:
+        logp, target = b.unsqueeze(logp, [0]), b.unsqueeze(target, [0])
+    c = ctx.shape(0)[-1] if unbatched else ctx.shape(0)[1]
+    ignore = b.scalar(ctx.attr("ignore_index"), D.int64)
+    valid = b.op("Not", [b.op("Equal", [target, ignore], dtype=_BOOL)])
+    safe = b.op("Where", [valid, target, b.scalar(0, D.int64)])
+    picked = b.squeeze(b.op("GatherElements", [logp, b.unsqueeze(safe, [1])], axis=1), [1])
+    weight = ctx.input(2, dt) if ctx.is_tensor(2) else None
+    w = b.cast(valid, dt)
+    if weight is not None:
+        w = b.op("Mul", [w, b.op("Gather", [weight, safe], axis=0)])
+    losses = b.op("Neg", [b.op("Mul", [picked, w])])
+    if smoothing:
+        spread = b.const(np.full(c, smoothing / c), dt)
+        if weight is not None:
+            spread = b.op("Mul", [spread, weight])
+        extra = len(ctx.shape(0)) - 2 if not unbatched else 0
+        spread = b.op("Reshape", [spread, b.ints([1, c] + [1] * extra)])
+        smooth = b.reduce("ReduceSum", b.op("Mul", [logp, spread]), [1], False)
+        smooth = b.op("Mul", [smooth, b.cast(valid, dt)])
+        losses = b.op("Sub", [b.op("Mul", [losses, b.scalar(1 - smoothing, dt)]), smooth])
+    reduction = ctx.attr("reduction")
+    if reduction == "none":
+        return b.squeeze(losses, [0]) if unbatched else losses
+    total = b.reduce("ReduceSum", losses, None, False)
+    if reduction == "sum":
+        return total
+    return b.op("Div", [total, b.reduce("ReduceSum", w, None, False)])
+
+
+@lowers("nll_loss", via="GatherElements, ReduceSum")
+def _nll_loss(ctx):
+    _require_float(ctx)
+    return _class_loss(ctx, ctx.input(0), 0.0)
+
+
+@lowers("cross_entropy", via="LogSoftmax, GatherElements, ReduceSum")
+def _cross_entropy(ctx):
+    _require_float(ctx)
+    b = ctx.b
+    x = ctx.input(0)
+    axis = 0 if len(ctx.shape(0)) == 1 else 1
+    return _class_loss(ctx, b.op("LogSoftmax", [x], axis=axis), ctx.attr("label_smoothing"))
+
+
+@lowers("binary_cross_entropy", via="Log, Max, Mul, ReduceMean")
+def _binary_cross_entropy(ctx):
+    _require_float(ctx)
+    b = ctx.b
+    x = ctx.input(0)
+    dt = b.dtype(x)
+    t = ctx.input(1, dt)
+    one, floor = b.scalar(1, dt), b.scalar(-100, dt)
+    log_x = b.op("Max", [b.op("Log", [x]), floor])
+    log_1mx = b.op("Max", [b.op("Log", [b.op("Sub", [one, x])]), floor])
+    loss = b.op("Neg", [b.op("Add", [b.op("Mul", [t, log_x]),
+                                     b.op("Mul", [b.op("Sub", [one, t]), log_1mx])])])
+    if ctx.is_tensor(2):
+        loss = b.op("Mul", [loss, ctx.input(2, dt)])
+    reduction = ctx.attr("reduction")
+    if reduction == "none":
+        return loss
+    return b.reduce("ReduceSum" if reduction == "sum" else "ReduceMean", loss, None, False)

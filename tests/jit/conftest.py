@@ -1,0 +1,22 @@
+"""JIT tests run fused kernels with NumPy unless they ask for numba (fixture `numba_fuser`),
+so the suite passes, and stays fast, with or without numba installed."""
+import importlib.util
+import os
+import tempfile
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _numpy_fuser(monkeypatch):
+    monkeypatch.setenv("EMBER_JIT_FUSER", "numpy")
+
+
+@pytest.fixture
+def numba_fuser(monkeypatch):
+    """Fused kernels through numba, cached in a fixed temporary directory (warm across runs)."""
+    if importlib.util.find_spec("numba") is None:
+        pytest.skip("numba is not installed (pip install 'ember[jit]')")
+    monkeypatch.setenv("EMBER_JIT_FUSER", "numba")
+    monkeypatch.setenv("EMBER_JIT_CACHE", os.path.join(tempfile.gettempdir(),
+                                                       "ember-jit-test-kernels"))

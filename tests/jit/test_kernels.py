@@ -1,0 +1,119 @@
+"""Fused kernels: NumPy fallback and numba (skipped without numba), broadcasting patterns,
+shape fallbacks and the on-disk kernel cache."""
+import os
+
+import numpy as np
+import pytest
+
+import ember
+from ember import jit
+from ember.jit import kernels
+from ember.jit.ir import FUSION_GROUP
+
+from .models import gelu_chain
+
+
+def _run(fn, *example, others=()):
+    s = jit.trace(fn, example)
+    kernel_nodes = [n for n in s.optimized_graph.nodes if n.op == FUSION_GROUP]
+    assert kernel_nodes
+    with ember.no_grad():
+        for args in (example,) + tuple(others):
+            got, want = s(*args), fn(*args)
+            got = got if isinstance(got, tuple) else (got,)
+            want = want if isinstance(want, tuple) else (want,)
+            for a, b in zip(got, want):
+                assert a.dtype == b.dtype and a.shape == b.shape
+                assert np.allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=2e-6, equal_nan=True)
+    return s
+
+
+CASES = {
+    "gelu": (gelu_chain, lambda: (ember.randn(40, 30), ember.randn(30), ember.randn(30))),
+    "activations": (lambda x: (ember.sigmoid(x) * ember.tanh(x) + ember.relu(x - 0.5)).exp(),
+                    lambda: (ember.randn(7, 9),)),
+    "compare_where": (lambda x, y: ember.where(x > y, x * 2, y - 1).abs().sqrt(),
+                      lambda: (ember.randn(5, 6), ember.randn(6))),
+    "two_outputs": (lambda x: ((x * 3).neg(), (x * 3).exp() / 2), lambda: (ember.randn(33),)),
+    "float64": (lambda x: (x * 2 + 1).exp().log(), lambda: (ember.randn(4, 4).double(),)),
+    "float64_arith": (lambda x: (x * 2 + 1) / (x.abs() + 3), lambda: (ember.randn(4, 4).double(),)),
+    "scalar_tensor": (lambda x, s: (x * s + 1) * 2, lambda: (ember.randn(3, 4), ember.ones(()))),
+    "column": (lambda x, c: (x - c) * (x + c), lambda: (ember.randn(3, 4), ember.randn(3, 1))),
+    "half_gelu": (lambda x: ember.nn.functional.gelu(x * 2, approximate="tanh") + 1,
+                  lambda: (ember.randn(8, 8),)),
+    "clamp_max_min": (lambda x: ember.clamp(x * 3, -1, 1) + ember.maximum(x, x * 0.5),
+                      lambda: (ember.randn(9),)),
+    "pow_rsqrt": (lambda x: (x.abs() + 1).rsqrt() + (x ** 2) * x.reciprocal(),
+                  lambda: (ember.randn(10) + 3,)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_numpy_fuser_matches_eager(name):
+    fn, make = CASES[name]
+    _run(fn, *make())
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_numba_fuser_matches_eager(name, numba_fuser):
+    fn, make = CASES[name]
+    s = _run(fn, *make())
+    (node,) = [n for n in s.optimized_graph.nodes if n.op == FUSION_GROUP][:1]
+    assert kernels.backend() == "numba"
+    kernel = kernels.FusedKernel(node, use_numba=True)
+    # float64 transcendentals stay with NumPy: numba would call libm once per element
+    assert (kernel.numba is not None) != kernel.plan.f64_slow
+
+
+@pytest.mark.parametrize("fuser", ["numpy", "numba"])
+def test_shapes_that_break_the_pattern_run_unfused(fuser, request):
+    if fuser == "numba":
+        request.getfixturevalue("numba_fuser")
+    s = jit.trace(lambda x, b: (x + b).exp(), (ember.randn(3, 4), ember.randn(4)))
+    x, b = ember.randn(3, 4), ember.randn(3, 4)
+    with ember.no_grad():
+        assert np.allclose(s(x, b).numpy(), (x + b).exp().numpy())
+        x, b = ember.randn(5, 4), ember.randn(4)
+        assert np.allclose(s(x, b).numpy(), (x + b).exp().numpy())
+
+
+def test_other_batch_size_uses_the_same_kernel():
+    s = jit.trace(gelu_chain, (ember.randn(1, 6), ember.randn(6), ember.randn(6)))
+    x, w, b = ember.randn(50, 6), ember.randn(6), ember.randn(6)
+    with ember.no_grad():
+        assert np.allclose(s(x, w, b).numpy(), gelu_chain(x, w, b).numpy(), atol=1e-6)
+
+
+def test_noncontiguous_inputs():
+    s = jit.trace(lambda x: (x * 2).exp(), ember.randn(4, 6))
+    x = ember.randn(6, 4).t()
+    with ember.no_grad():
+        assert np.allclose(s(x).numpy(), (x * 2).exp().numpy())
+
+
+def test_numpy_kernel_reuses_buffers():
+    s = jit.trace(gelu_chain, (ember.randn(4, 5), ember.randn(5), ember.randn(5)))
+    (node,) = [n for n in s.optimized_graph.nodes if n.op == FUSION_GROUP]
+    source = kernels.FusedKernel(node, use_numba=False).numpy_source
+    assert "out=" in source
+
+
+def test_numba_kernel_is_cached_on_disk(numba_fuser):
+    s = jit.trace(gelu_chain, (ember.randn(300, 300), ember.randn(300), ember.randn(300)))
+    (node,) = [n for n in s.optimized_graph.nodes if n.op == FUSION_GROUP]
+    kernel = kernels.FusedKernel(node, use_numba=True)
+    assert kernel.numba is not None
+    path = kernel.numba.__file__
+    assert os.path.dirname(path) == kernels.cache_dir() and os.path.exists(path)
+    assert "njit(parallel=True" in kernel.numba_source and "prange" in kernel.numba_source
+    with ember.no_grad():
+        s(ember.randn(300, 300), ember.randn(300), ember.randn(300))
+    assert os.path.isdir(os.path.join(os.path.dirname(path), "__pycache__"))
+
+
+def test_backend_choice(monkeypatch):
+    assert kernels.backend() == "numpy"
+    monkeypatch.delenv("EMBER_JIT_FUSER")
+    import importlib.util
+    expected = "numba" if importlib.util.find_spec("numba") else "numpy"
+    assert kernels.backend() == expected

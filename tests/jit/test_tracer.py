@@ -1,0 +1,331 @@
+"""ember.jit.trace / trace_module: what is recorded, the warnings, check_trace and the result's
+module API."""
+import warnings
+
+import numpy as np
+import pytest
+
+import ember
+from ember import jit, nn
+
+from .models import MLP, Stats
+
+
+def _ops(graph):
+    return [n.display_op() for n in graph.nodes]
+
+
+def _same(a, b):
+    return a.shape == b.shape and a.dtype == b.dtype and bool((a == b).all())
+
+
+def test_trace_function_records_ops():
+    f = jit.trace(lambda x, y: (x * y + 1).sum(1), (ember.ones(2, 3), ember.ones(2, 3)))
+    assert _ops(f.graph) == ["mul", "add", "sum"]
+    x, y = ember.randn(2, 3), ember.randn(2, 3)
+    assert _same(f(x, y), (x * y + 1).sum(1))
+    assert isinstance(f, jit.ScriptFunction)
+
+
+def test_single_tensor_example_is_one_input():
+    f = jit.trace(lambda x: x.exp(), ember.ones(3))
+    assert len(f.graph.inputs) == 1 and f.graph.inputs[0].name == "x"
+
+
+def test_module_parameters_become_named_constants():
+    m = MLP().eval()
+    s = jit.trace(m, ember.randn(5, 8))
+    assert set(s.graph.constants) == {n for n, _ in m.named_parameters()}
+    assert all(s.graph.constant_kind[n] == "parameter" for n in s.graph.constants)
+    assert isinstance(s, jit.ScriptModule)
+    x = ember.randn(7, 8)
+    with ember.no_grad():
+        assert _same(s(x), m(x))
+
+
+def test_script_module_shares_and_names_state():
+    m = MLP()
+    s = jit.trace(m, ember.randn(2, 8))
+    assert list(s.state_dict()) == list(m.state_dict())
+    assert all(p is q for (_, p), (_, q) in zip(s.named_parameters(), m.named_parameters()))
+    assert s.training and not s.eval().training and not s.fc1.training
+    assert s.train().training
+    assert "fc1" in repr(s) and repr(s).startswith("MLP(")
+
+
+def test_load_state_dict_changes_the_traced_module():
+    m = MLP().eval()
+    s = jit.trace(m, ember.randn(2, 8))
+    other = MLP()
+    s.load_state_dict(other.state_dict())
+    x = ember.randn(3, 8)
+    with ember.no_grad():
+        assert _same(s(x), other(x))
+
+
+def test_item_bool_int_float_tolist_numpy_warn():
+    def f(x):
+        a = x.sum().item()
+        b = float(x.max())
+        c = int(x.min() > -100)
+        d = bool((x > 0).any())
+        e = x.tolist()[0]
+        g = x.detach().numpy()[0]
+        return x * (a + b + c + d + e + g)
+    with pytest.warns(jit.TracerWarning) as record:
+        jit.trace(f, ember.ones(2), check_trace=False)
+    texts = " ".join(str(w.message) for w in record)
+    for what in ("Python number", "Python float", "Python integer", "Python boolean",
+                 "Python list", "NumPy array"):
+        assert what in texts
+
+
+def test_no_warning_for_constants_and_hooks_are_removed():
+    m = MLP()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jit.TracerWarning)
+        jit.trace(lambda x: x * m.fc1.bias.sum().item(), ember.ones(2), check_trace=False)
+    assert ember.Tensor.item.__name__ == "item"
+    assert ember.ones(1).item() == 1.0
+
+
+def test_data_dependent_value_fails_check_trace():
+    with pytest.warns(jit.TracerWarning), pytest.raises(jit.TracingCheckError,
+                                                        match="Graphs differed"):
+        jit.trace(lambda x: x * x.sum().item(), ember.ones(3))
+
+
+def test_control_flow_mismatch_fails_check_trace():
+    def f(x):
+        return x * 2 if bool(x.sum() > 0) else x * 3
+    with pytest.warns(jit.TracerWarning), pytest.raises(jit.TracingCheckError):
+        jit.trace(f, ember.tensor([1e-4, -1e-4, 0.0]), check_inputs=[ember.tensor([-1.0])])
+
+
+def test_check_inputs_are_compared():
+    def f(x):
+        return x[:2] * 2 if x.shape[0] > 2 else x * 5
+    jit.trace(f, ember.ones(4), check_inputs=[ember.randn(5)])
+    with pytest.raises(jit.TracingCheckError, match="does not match"):
+        jit.trace(f, ember.ones(4), check_inputs=[ember.randn(2)])
+
+
+def test_random_numbers_are_reported():
+    with pytest.warns(jit.TracerWarning) as record:
+        f = jit.trace(lambda x: x + ember.rand(3), ember.zeros(3))
+    assert any("Random numbers" in str(w.message) for w in record)
+    assert any("check_trace skipped" in str(w.message) for w in record)
+    assert _same(f(ember.zeros(3)), f(ember.zeros(3)))
+
+
+def test_tensors_built_inside_are_constants():
+    f = jit.trace(lambda x: x + ember.tensor([1.0, 2.0]), ember.zeros(2))
+    assert [k for k in f.graph.constant_kind.values()] == ["constant"]
+    assert _same(f(ember.ones(2)), ember.tensor([2.0, 3.0]))
+
+
+def test_detach_is_the_same_value():
+    f = jit.trace(lambda x: x.detach() * 2 + x, ember.ones(2))
+    assert not f.graph.constants
+    assert _same(f(ember.full((2,), 3.0)), ember.full((2,), 9.0))
+
+
+def test_inplace_fast_path_and_views():
+    def f(x):
+        y = x.clone()
+        y.add_(1)
+        y[0] = 5
+        v = y[1:]
+        v.mul_(2)
+        return y
+    x = ember.arange(4.0)
+    s = jit.trace(f, x)
+    assert "add_" in _ops(s.graph) and "mul_" in _ops(s.graph)
+    z = ember.tensor([10.0, 20, 30, 40])
+    with ember.no_grad():
+        assert _same(s(z), f(z))
+    assert _same(s(z), f(z))
+
+
+def test_inplace_with_grad_is_recognised_and_backpropagates():
+    def f(x):
+        y = x * 1
+        y.add_(1)
+        y[1:].mul_(3)
+        return (y * y).sum()
+    x = ember.arange(4.0, requires_grad=True)
+    s = jit.trace(f, x)
+    assert "add_" in _ops(s.graph)
+    f(x).backward()
+    expected = x.grad.clone()
+    x.grad = None
+    s(x).backward()
+    assert _same(x.grad, expected)
+
+
+def test_constant_written_in_place_is_copied_each_call():
+    def f(x):
+        z = ember.zeros(3)
+        z[1:] = x[1:]
+        z.mul_(x)
+        return z
+    s = jit.trace(f, ember.ones(3))
+    assert "clone" in _ops(s.graph)
+    with ember.no_grad():
+        s(ember.ones(3))
+        assert _same(s(ember.full((3,), 2.0)), ember.tensor([0.0, 4.0, 4.0]))
+
+
+def test_unknown_initial_value_is_an_error():
+    def f(x):
+        z = ember.zeros(3)
+        z.add_(x)
+        return z
+    with pytest.raises(RuntimeError, match="value before the write"):
+        jit.trace(f, ember.ones(3))
+
+
+def test_buffers_updated_in_place_like_eager():
+    m = Stats()
+    s = jit.trace(m, ember.ones(2, 3), check_trace=False)
+    assert s.running is m.running
+    with ember.no_grad():
+        s(ember.ones(2, 3))
+    assert int(m.count) == 2
+    assert np.allclose(m.running.numpy(), 0.19)
+
+
+def test_unseen_mutation_is_an_error():
+    def f(x):
+        y = x * 2
+        ember.add(x, 1, out=y)
+        z = x * 3
+        ember.mul(x, 2, out=z)
+        return z + y
+    with pytest.raises(RuntimeError, match="modified in place by something the tracer"):
+        jit.trace(f, ember.ones(2))
+
+
+def test_out_into_first_argument_is_inplace():
+    def f(x):
+        y = x * 2
+        ember.add(y, 1, out=y)
+        return y
+    s = jit.trace(f, ember.ones(2))
+    assert _ops(s.graph) == ["mul", "add_"]
+
+
+def test_getitem_with_traced_mask():
+    f = jit.trace(lambda x: x[x > 0] * 2, ember.tensor([1.0, -1.0, 2.0]))
+    assert not f.graph.constants
+    with ember.no_grad():
+        assert _same(f(ember.tensor([-3.0, 4.0, 5.0, -1.0])), ember.tensor([8.0, 10.0]))
+
+
+def test_multiple_outputs_and_multi_output_ops():
+    def f(x):
+        v, i = x.max(dim=1)
+        a, b = x.split(2, dim=1)
+        return v, i, a, b
+    s = jit.trace(f, ember.randn(3, 4))
+    x = ember.randn(3, 4)
+    with ember.no_grad():
+        assert all(_same(p, q) for p, q in zip(s(x), f(x)))
+
+
+def test_nested_inputs_and_outputs():
+    def f(pair):
+        a, d = pair
+        return a + d["k"], (a * 2,)
+    s = jit.trace(f, ((ember.ones(2), {"k": ember.ones(2)}),))
+    out = s((ember.ones(2), {"k": ember.full((2,), 3.0)}))
+    assert _same(out[0], ember.full((2,), 4.0)) and isinstance(out[1], tuple)
+    with pytest.raises(RuntimeError, match="traced with inputs shaped like"):
+        s(ember.ones(2))
+
+
+def test_strict_rejects_list_and_dict_outputs():
+    with pytest.raises(RuntimeError, match="strict=False"):
+        jit.trace(lambda x: [x * 2], ember.ones(2))
+    s = jit.trace(lambda x: {"a": x * 2, "b": [x + 1]}, ember.ones(2), strict=False)
+    out = s(ember.ones(2))
+    assert set(out) == {"a", "b"} and isinstance(out["b"], list)
+
+
+def test_non_tensor_inputs_and_outputs_are_rejected():
+    with pytest.raises(RuntimeError, match="only Tensors"):
+        jit.trace(lambda x, n: x * n, (ember.ones(2), 3))
+    with pytest.raises(RuntimeError, match="only Tensors"), pytest.warns(jit.TracerWarning):
+        jit.trace(lambda x: x.sum().item(), ember.ones(2), check_trace=False)
+
+
+def test_autograd_function_is_traced_through():
+    class Square(ember.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 2 * x * g
+    s = jit.trace(lambda x: Square.apply(x) + 1, ember.ones(3))
+    assert _ops(s.graph) == ["mul", "add"]
+
+
+def test_trace_module_traces_several_methods():
+    class Two(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.lin(x)
+
+        def double(self, x):
+            return self.lin(x) * 2
+    m = Two()
+    s = jit.trace_module(m, {"forward": ember.ones(1, 3), "double": ember.ones(1, 3)})
+    x = ember.randn(4, 3)
+    with ember.no_grad():
+        assert _same(s.double(x), m.double(x))
+        assert _same(s(x), m(x))
+    with pytest.raises(AttributeError):
+        jit.trace_module(m, ember.ones(1, 3))
+
+
+def test_gradients_match_eager():
+    m = MLP()
+    s = jit.trace(m, ember.randn(4, 8))
+    x = ember.randn(4, 8, requires_grad=True)
+    m(x).sum().backward()
+    expected = [p.grad.clone() for p in m.parameters()] + [x.grad.clone()]
+    m.zero_grad()
+    x.grad = None
+    s(x).sum().backward()
+    got = [p.grad for p in m.parameters()] + [x.grad]
+    assert all(np.allclose(a.numpy(), b.numpy(), atol=1e-6) for a, b in zip(expected, got))
+
+
+def test_other_dtype_or_rank_replays_through_apply():
+    s = jit.trace(lambda x: x * 2 + 1, ember.ones(3))
+    assert _same(s(ember.arange(3)), ember.arange(3) * 2 + 1)
+    assert _same(s(ember.ones(2, 2)), ember.full((2, 2), 3.0))
+
+
+def test_nested_trace_is_refused():
+    def f(x):
+        jit.trace(lambda y: y + 1, x)
+        return x
+    with pytest.raises(RuntimeError, match="another trace"):
+        jit.trace(f, ember.ones(2))
+
+
+def test_code_is_readable_python():
+    m = MLP()
+    s = jit.trace(m, ember.ones(2, 8))
+    code = s.code
+    assert code.startswith("def forward(self, x: Tensor):")
+    assert "ops.matmul(x, _0)" in code and "self.fc1.weight" in code
+    compile(code, "<code>", "exec")
