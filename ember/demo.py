@@ -59,7 +59,8 @@ def _progress(iterable, total: int, desc: str):
     """tqdm when it is installed, else a one-line text bar."""
     try:
         from tqdm import tqdm
-        return tqdm(iterable, total=total, desc=desc, leave=False, ncols=80)
+        return tqdm(iterable, total=total, desc=desc, leave=False, ncols=80,
+                    disable=not sys.stdout.isatty())
     except ImportError:
         return _TextBar(iterable, total, desc)
 
@@ -69,6 +70,9 @@ class _TextBar:
         self.iterable, self.total, self.desc = iterable, total, desc
 
     def __iter__(self):
+        if not sys.stdout.isatty():
+            yield from self.iterable
+            return
         for i, item in enumerate(self.iterable, 1):
             filled = 30 * i // self.total
             sys.stdout.write(f"\r  {self.desc} [{'#' * filled}{'.' * (30 - filled)}] "
@@ -88,7 +92,7 @@ def accuracy(model: nn.Module, loader) -> float:
     return correct / total
 
 
-def train_digits(epochs: int = 12, checkpoint: str = "digits_cnn.pt") -> float:
+def train_digits(epochs: int = 8, checkpoint: str = "digits_cnn.pt") -> float:
     """Train DigitNet with Adam; save and reload a checkpoint; return the test accuracy."""
     from ember.utils.data import DataLoader
     from ember.vision.datasets import Digits
@@ -129,7 +133,7 @@ def train_digits(epochs: int = 12, checkpoint: str = "digits_cnn.pt") -> float:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--checkpoint", default="digits_cnn.pt")
     args = parser.parse_args(argv)
     print(f"ember {ember.__version__}: research to production, in Python over NumPy\n")

@@ -1,0 +1,14 @@
+"""The README's main job runs end to end (a short run: two epochs)."""
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.slow
+def test_tour_runs(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "ember.demo", "--epochs", "2", "--checkpoint",
+                          str(tmp_path / "m.pt")], capture_output=True, text=True, timeout=600)
+    assert out.returncode in (0, 1), out.stderr
+    assert "reloaded model's accuracy" in out.stdout, out.stdout + out.stderr
+    assert (tmp_path / "m.pt").exists()
