@@ -105,7 +105,8 @@ def _promoted_arrays(op, args, xp):
     compute = _UPCAST.get(dt, dt)
     arrays = [a._data if isinstance(a, Tensor) else a for a in args]
     for i in positions:
-        arrays[i] = _as_array(args[i], compute, xp, op)
+        if args[i] is not None:
+            arrays[i] = _as_array(args[i], compute, xp, op)
     return arrays, (dt if compute is not dt else None)
 
 

@@ -1,5 +1,5 @@
 """Neural-network primitives: softmax, log_softmax, gelu, layer_norm, batch_norm, nll_loss,
-cross_entropy, embedding and ctc_loss.
+cross_entropy, binary_cross_entropy, embedding and ctc_loss.
 
 These are the hot ops of training loops, so each is one kernel over raw arrays. Their backward
 runs as one more kernel (a `*_backward` op) when no graph is being built; when it is
@@ -35,13 +35,6 @@ def _quiet():
 def _recording() -> bool:
     """True inside a backward run with create_graph=True: the gradient must be differentiable."""
     return GradState.enabled
-
-
-def _scalar_like(xp, value, like):
-    return xp.asarray(value, dtype=like.dtype)
-
-
-_HALF = (D.float16.np, D.bfloat16.np)
 
 
 def _widen(a):
@@ -155,8 +148,9 @@ class LogSoftmax(OpDef):
         if x.size == 0:
             return xp.empty_like(x)
         with _quiet():
-            s = _shift(xp, x, dim)
+            s = _shift(xp, x.reshape(1) if x.ndim == 0 else x, dim)
             s -= xp.log(_sum_along(xp, xp.exp(s), dim))
+        s = s.reshape(x.shape)
         ctx.save(s)
         return s
 
@@ -234,14 +228,13 @@ def _normal_cdf_single(xp, x, density):
         half_tail += 0.5 * c
         half_tail *= t
     half_tail *= density
-    # Phi = h for x < 0 and 1 - h otherwise, as arithmetic: a data-dependent select
-    # (where, sign, copysign) is several times slower than a few passes of arithmetic.
-    upper = (x >= 0).astype(x.dtype)
-    flip = half_tail * -2.0
-    flip += 1.0
-    flip *= upper
-    flip += half_tail
-    return flip
+    # Phi = h for x < 0 and 1 - h otherwise, computed as h + (x >= 0) (1 - 2h) into t's
+    # buffer: a data-dependent select (where, sign, copysign) is several times slower.
+    cdf = xp.multiply(half_tail, -2.0, out=t)
+    cdf += 1.0
+    cdf *= x >= 0
+    cdf += half_tail
+    return cdf
 
 
 def _gelu_parts(xp, x, approximate):
@@ -516,15 +509,20 @@ class BatchNorm(OpDef):
             rstd = _rsqrt(xp, var, eps)
             xhat *= _per_channel(rstd)
             ctx.save(given, weight, xhat, rstd)
+            y = xhat * _per_channel(_like(weight, x)) if weight is not None else xhat.copy()
+            if bias is not None:
+                y += _per_channel(_like(bias, x))
         else:
+            # A fixed affine map per channel: y = x * scale + offset, two passes.
             rstd = _rsqrt(xp, running_var.astype(x.dtype), eps)
             shift = running_mean.astype(x.dtype)
-            xhat = x3 - _per_channel(shift)
-            xhat *= _per_channel(rstd)
-            ctx.save(given, weight, xhat, rstd, shift)
-        y = xhat * _per_channel(_like(weight, x)) if weight is not None else xhat.copy()
-        if bias is not None:
-            y += _per_channel(_like(bias, x))
+            scale = rstd if weight is None else rstd * _like(weight, x)
+            offset = -shift * scale
+            if bias is not None:
+                offset += _like(bias, x)
+            y = x3 * _per_channel(scale)
+            y += _per_channel(offset)
+            ctx.save(given, weight, None, rstd, shift)
         return y.reshape(x.shape).astype(dtype, copy=False)
 
     def backward(ctx, g):
@@ -541,7 +539,8 @@ class BatchNorm(OpDef):
             return _norm_grads(g, xhat, rstd, weight, axes, axes, pshape, ctx.training,
                                ctx.needs_input_grad) + (None, None)
         need = ctx.needs_input_grad[:3]
-        grads = _fill_grads(apply(BatchNormBackward, g, xhat, rstd, weight,
+        grads = _fill_grads(apply(BatchNormBackward, g, xhat if ctx.training else x, rstd,
+                                  weight, None if ctx.training else saved[4],
                                   training=ctx.training, need=need), need)
         return grads + (None, None)
 
@@ -556,16 +555,23 @@ class BatchNorm(OpDef):
            (Arg((4, 3)), Arg((3,)), Arg((3,), 0.5, 2), Arg((3,)), Arg((4, 3))), grad=False,
            name="eval")))
 class BatchNormBackward(OpDef):
-    """Gradients for (x, weight, bias) of batch_norm from the normalized (N, C, L) view.
+    """Gradients for (x, weight, bias) of batch_norm from the (N, C, L) view of the normalized
+    input (training) or of the input itself with the running mean `shift` (eval).
 
     With w constant per channel, sum(g w) and sum(g w xhat) are w times the bias and weight
     gradients, so the input gradient costs three passes."""
 
-    def forward(ctx, xp, g, xhat, rstd, weight, training, need):
+    def forward(ctx, xp, g, xhat, rstd, weight, shift, training, need):
         shape = g.shape
-        g3 = _widen(g).reshape(xhat.shape)
-        gw = xp.einsum("ncl,ncl->c", g3, xhat) if need[0] and training or need[1] else None
-        gb = _sum_channels(xp, g3) if need[0] and training or need[2] else None
+        g3 = _widen(g).reshape(shape[0], shape[1], -1)
+        xhat = _widen(xhat).reshape(g3.shape)
+        gb = _sum_channels(xp, g3) if need[0] and training or need[1] or need[2] else None
+        gw = None
+        if need[0] and training or need[1]:
+            gw = xp.einsum("ncl,ncl->c", g3, xhat)
+            if shift is not None:
+                gw -= shift * gb
+                gw *= rstd
         out = []
         if need[0]:
             scale = rstd if weight is None else rstd * _like(weight, xhat)

@@ -216,6 +216,16 @@ def test_instance_norm(shape):
                      Arg((shape[1],), 0.5, 2, grad=False)))
 
 
+def test_instance_norm_errors():
+    for lib in (torch, ember):
+        with pytest.raises(RuntimeError, match="Expected running_mean and running_var to be "
+                                               "defined when use_input_stats is false"):
+            lib.nn.functional.instance_norm(lib.randn(2, 3, 4), use_input_stats=False)
+        with pytest.raises(ValueError, match="Expected more than 1 spatial element when "
+                                             "training"):
+            lib.nn.functional.instance_norm(lib.randn(2, 3, 1))
+
+
 @pytest.mark.parametrize("eps", [None, 1e-3])
 def test_rms_norm(eps):
     compare(lambda t, x, w: t.nn.functional.rms_norm(x, (4,), w, eps),
@@ -418,3 +428,18 @@ def test_lazy_instance_norm(name, shape):
                                t(torch.tensor(data)).detach().numpy(), rtol=1e-5, atol=1e-5)
     assert repr(e) == repr(t) and list(e.state_dict()) == list(t.state_dict())
     np.testing.assert_allclose(e.running_var.numpy(), t.running_var.numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda t, x, w: t.nn.functional.batch_norm(x, None, None, w, training=True),
+    lambda t, x, w: t.nn.functional.batch_norm(x, t.zeros(3), t.ones(3), w),
+    lambda t, x, w: t.nn.functional.layer_norm(x, (3,), w),
+])
+def test_input_modified_in_place_after_forward_is_caught(fn):
+    for lib in (torch, ember):
+        w = lib.ones(3, requires_grad=True)
+        x = lib.randn(4, 3, requires_grad=True) * 1.0
+        y = fn(lib, x, w)
+        x.add_(1.0)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()

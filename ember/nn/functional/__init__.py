@@ -5,6 +5,9 @@ One module per family; each lists its public functions in `__all__`.
 from ._activation import *
 from ._attention import *
 from ._conv import *
+from ._distance import *
+from ._dropout import *
 from ._linear import *
 from ._loss import *
 from ._norm import *
+from ._sparse import *

@@ -337,14 +337,3 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
     a, b = input.chunk(2, dim)
     return a * b.sigmoid()
 
-
-# Dropout, distances and embeddings have their own modules; ember.nn.functional collects every
-# family through this one.
-from ._distance import *  # noqa: E402,F401,F403
-from ._distance import __all__ as _distance_all  # noqa: E402
-from ._dropout import *  # noqa: E402,F401,F403
-from ._dropout import __all__ as _dropout_all  # noqa: E402
-from ._sparse import *  # noqa: E402,F401,F403
-from ._sparse import __all__ as _sparse_all  # noqa: E402
-
-__all__ += _distance_all + _dropout_all + _sparse_all

@@ -73,6 +73,9 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
     if use_input_stats and input[0, 0].numel() == 1:
         raise ValueError("Expected more than 1 spatial element when training, got input size "
                          f"{input.shape}")
+    if not use_input_stats and (running_mean is None or running_var is None):
+        raise RuntimeError("Expected running_mean and running_var to be defined when "
+                           "use_input_stats is false")
     batch, channels = input.shape[:2]
     folded = input.reshape((1, batch * channels) + tuple(input.shape[2:]))
 
