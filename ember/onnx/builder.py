@@ -61,18 +61,36 @@ class Builder:
     def subgraph(self) -> "Builder":
         return Builder(self.opset, self.names, self)
 
+    def body(self, sub: "Builder", inputs, outputs) -> onnx.GraphProto:
+        """The graph of subgraph builder `sub` (a loop body): `inputs` are (name, dtype)
+        pairs it declared, `outputs` names it computed."""
+        return helper.make_graph(sub.nodes, self.fresh("body"),
+                                 [value_info(n, dt, None) for n, dt in inputs],
+                                 [value_info(n, sub.dtype(n), None) for n in outputs])
+
+    def declare(self, stem: str, dtype: D.dtype) -> str:
+        """A fresh name for a value defined outside `op` (a subgraph input)."""
+        name = self.fresh(stem)
+        self.dtypes[name] = dtype
+        return name
+
     # ---- nodes --------------------------------------------------------------------------
     def op(self, op_type: str, inputs, outputs: int = 1, dtype=None, domain: str = "",
            **attrs):
         """Add a node; returns its output name (or the list of them when outputs > 1).
         `dtype` is the output dtype (a list for several outputs); by default that of the
-        first input."""
+        first input (of the second for Where)."""
         ins = ["" if i is None else i for i in inputs]
         while ins and ins[-1] == "":
             ins.pop()
+        if op_type == "Where" and self.dtype(ins[1]) is D.bool:
+            # onnxruntime has no bool Where kernel: select bytes
+            picked = self.op("Where", [ins[0], self.cast(ins[1], D.uint8),
+                                       self.cast(ins[2], D.uint8)])
+            return self.cast(picked, D.bool)
         outs = [self.fresh(op_type) for _ in range(outputs)]
         if dtype is None:
-            dtype = self.dtype(ins[0])
+            dtype = self.dtype(ins[1] if op_type == "Where" else ins[0])
         dts = dtype if isinstance(dtype, (list, tuple)) else [dtype] * outputs
         for name, dt in zip(outs, dts):
             self.dtypes[name] = dt
@@ -93,7 +111,7 @@ class Builder:
         `name` or a fresh name from `stem`."""
         arr = np.asarray(value)
         dt = dtype or D.from_numpy_dtype(arr.dtype)
-        arr = np.ascontiguousarray(arr.astype(dt.np, copy=False))
+        arr = np.array(arr, dtype=dt.np, order="C")
         key = (dt.name, arr.shape, arr.tobytes()) if arr.size <= 64 and name is None else None
         if key is not None and key in self._consts:
             return self._consts[key]

@@ -16,6 +16,7 @@ from .._ops import dispatch
 from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad
 from ..jit import tracer
+from ..jit.interpreter import run_graph
 from ..jit.ir import Graph
 
 _EMBER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(_ops.__file__)))
@@ -96,18 +97,36 @@ def split_args(args, kwargs) -> tuple[tuple, dict]:
     return args, kw
 
 
+def _replayed(model):
+    """ember.jit's ScriptModule/ScriptFunction run generated code that bypasses `apply`:
+    replay their graph through the interpreter instead, so the tracer sees every op."""
+    from ..jit.runtime import ScriptFunction, ScriptModule
+    if not isinstance(model, (ScriptModule, ScriptFunction)):
+        return model, getattr(model, "forward", model)
+    graph = model.graph
+    state = {}
+    if isinstance(model, ScriptModule):
+        state = {**dict(model.named_parameters()), **dict(model.named_buffers())}
+
+    def replay(*args):
+        flat, _ = tracer.flatten(args, "input")
+        return tracer.unflatten(graph.output_spec, run_graph(graph, flat, state))
+    return replay, None
+
+
 def trace(model, args: tuple, kwargs: dict, record_sources: bool = True) -> Capture:
     """Trace `model(*args, **kwargs)`; keyword arguments become inputs after the positional
     ones."""
     keys = list(kwargs)
     n = len(args)
     observer = _SourceObserver() if record_sources else None
+    fn, signature = _replayed(model)
 
     def call(*flat):
         if observer is not None:
             dispatch.observers.append(observer)
         try:
-            return model(*flat[:n], **dict(zip(keys, flat[n:])))
+            return fn(*flat[:n], **dict(zip(keys, flat[n:])))
         finally:
             if observer is not None:
                 dispatch.observers.remove(observer)
@@ -116,9 +135,11 @@ def trace(model, args: tuple, kwargs: dict, record_sources: bool = True) -> Capt
     with no_grad():
         graph, _ = tracer.trace_graph(call, example, module_state(model), False)
     flat, _ = tracer.flatten(example, "input")
-    forward = getattr(model, "forward", model)
     counts = [len(tracer.flatten(a, "input")[0]) for a in args]
-    names = tracer.input_names(forward, counts)
+    if signature is None:
+        names = [v.name or f"input_{i}" for i, v in enumerate(model.graph.inputs)][:len(flat)]
+    else:
+        names = tracer.input_names(signature, counts)
     for k in keys:
         count = len(tracer.flatten(kwargs[k], "input")[0])
         names += [k] if count == 1 else [f"{k}_{i}" for i in range(count)]

@@ -131,7 +131,7 @@ def fit(base: int, base_sizes: dict, others: dict) -> Monomial | None:
     for name, p in powers:
         denom *= base_sizes[name] ** p
     mono = Monomial(Fraction(base, denom), tuple(sorted(powers)))
-    for name, (value, sizes) in others.items():
+    for value, sizes in others.values():
         if mono.evaluate({**base_sizes, **sizes}) != value:
             return None
     return mono
@@ -250,8 +250,11 @@ def analyze(base: Graph, base_sizes: dict, resized: dict) -> DynamicInfo:
         info.args[k] = merge(node.args, {n: o.args for n, o in others.items()})
         info.attrs[k] = merge(node.attrs, {n: o.attrs for n, o in others.items()})
         for i, v in enumerate(node.outputs):
-            info.shapes[v.id] = merge(v.type.shape,
-                                      {n: o.outputs[i].type.shape for n, o in others.items()})
+            shape = merge(v.type.shape, {n: o.outputs[i].type.shape for n, o in others.items()})
+            if isinstance(shape, Varying):
+                raise TraceMismatch(f"output {i} of op {k} ('{node.op}') changes rank with the "
+                                    "dynamic axes (a size of 1 treated specially?)")
+            info.shapes[v.id] = shape
     for i, v in enumerate(base.inputs):
         info.shapes[v.id] = merge(v.type.shape,
                                   {n: g.inputs[i].type.shape for n, g in graphs.items()})

@@ -47,7 +47,7 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
     >>> buf = io.BytesIO()
     >>> ember.onnx.export(ember.nn.Linear(3, 2), (ember.randn(4, 3),), buf,
     ...                   input_names=["x"], dynamic_axes={"x": {0: "batch"}})
-    >>> buf.getvalue()[:2] != b""
+    >>> len(buf.getvalue()) > 0
     True
     """
     import onnx
@@ -64,7 +64,7 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
     try:
         cap = _capture.trace(model, args, kw)
         in_names = _input_names(cap, input_names)
-        dims = _parse_dynamic_axes(dynamic_axes, in_names)
+        dims = _parse_dynamic_axes(dynamic_axes)
         sizes, flat_axes = _axis_sizes(cap, in_names, dims)
         info = _dynamic_info(model, args, kw, cap, sizes, flat_axes)
     finally:
@@ -92,7 +92,7 @@ def _input_names(cap, given) -> list[str]:
     return names
 
 
-def _parse_dynamic_axes(dynamic_axes, in_names) -> dict:
+def _parse_dynamic_axes(dynamic_axes) -> dict:
     """{name: {axis: dim name}} from torch's forms ({axis: name} or [axes])."""
     out: dict[str, dict[int, str]] = {}
     for name, axes in (dynamic_axes or {}).items():
@@ -354,8 +354,9 @@ class Exporter:
         low = lowering_of(opdef) if opdef is not None else None
         if low is None:
             raise UnsupportedOperatorError(
-                node.op, "it has no ONNX lowering (no ONNX operator or decomposition covers "
-                "it)", self.opset, None, source)
+                node.op, f"it has no ONNX lowering at any opset from {OPSETS[0]} to "
+                f"{OPSETS[1]} (no ONNX operator or decomposition covers it)", self.opset, None,
+                source)
         if not low.supports(self.opset):
             raise UnsupportedOperatorError(node.op, "its lowering needs another opset",
                                            self.opset, low.opsets, source)
@@ -415,7 +416,7 @@ class Exporter:
                 warnings.warn(f"ember.onnx.export: dynamic_axes names {name!r}, which is not "
                               "an input or output name", UserWarning, stacklevel=4)
         outs = []
-        for k, (v, name) in enumerate(zip(graph.outputs, names)):
+        for v, name in zip(graph.outputs, names):
             self.b.rename(self.name_of(v), name)
             given = dims.get(name, {})
             shape = []

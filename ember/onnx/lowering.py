@@ -81,9 +81,10 @@ def lowering_of(opdef) -> Lowering | None:
 
 
 def _attr_defaults(opdef) -> dict:
+    """The defaults of forward's keyword attributes: a generic lowering accepts only these."""
     try:
         params = inspect.signature(opdef.forward).parameters.values()
-    except (TypeError, ValueError):
+    except (AttributeError, TypeError, ValueError):
         return {}
     return {p.name: p.default for p in params
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is not p.empty}

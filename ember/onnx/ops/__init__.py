@@ -2,4 +2,4 @@
 lowering to its OpDef."""
 from __future__ import annotations
 
-from . import indexing, linalg, nn, pointwise, reduction, rnn, shape, sorting
+from . import indexing, linalg, misc, nn, pointwise, reduction, rnn, shape, sorting

@@ -39,8 +39,9 @@ def _gather(ctx):
     dim = ctx.attr("dim") % max(ndim, 1)
     if ndim:
         x = _crop(ctx, x, shape, ishape, dim)
-    out = b.op("GatherElements", [_as_1d(b, x, ndim), _as_1d(b, index, ndim)], axis=dim)
-    return _from_1d(b, out, ndim)
+    out = b.op("GatherElements", [_as_1d(b, x, ndim), _as_1d(b, index, len(ishape))],
+               axis=dim)
+    return _from_1d(b, out, len(ctx.out_shape()))
 
 
 def _fit_src(ctx, src: str) -> str:
@@ -55,9 +56,10 @@ def _fit_src(ctx, src: str) -> str:
 
 
 def _scatter_elements(b, x: str, index: str, src: str, dim: int, reduction, ndim: int):
-    """ScatterElements, with 0-d tensors as 1-element vectors."""
-    out = b.op("ScatterElements", [_as_1d(b, x, ndim), _as_1d(b, index, ndim),
-                                   _as_1d(b, src, ndim)], axis=dim, reduction=reduction)
+    """ScatterElements, with a 0-d x (and index, src) as 1-element vectors."""
+    if ndim == 0:
+        x, index, src = (b.op("Reshape", [t, b.ints([-1])]) for t in (x, index, src))
+    out = b.op("ScatterElements", [x, index, src], axis=dim, reduction=reduction)
     return _from_1d(b, out, ndim)
 
 

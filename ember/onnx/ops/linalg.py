@@ -41,11 +41,23 @@ def _addmm(ctx):
 
 @lowers("einsum", via="Einsum")
 def _einsum(ctx):
-    names = _widened(ctx.b, ctx.promoted())
+    b = ctx.b
+    names = _widened(b, ctx.promoted())
     equation = ctx.attr("equation").replace(" ", "")
     if "->" not in equation:
         ctx.unsupported("an einsum equation without '->'")
-    return ctx.b.op("Einsum", names, equation=equation)
+    terms = equation.split("->")[0].split(",")
+    sizes: dict[str, int] = {}
+    for k, term in enumerate(terms):
+        for label, n in zip(term, ctx.shape(k)):
+            sizes[label] = max(sizes.get(label, 1), n)
+    for k, term in enumerate(terms):
+        shape = ctx.shape(k)
+        if any(n == 1 and sizes[label] > 1 for label, n in zip(term, shape)):
+            if ctx.is_dynamic(k):
+                ctx.unsupported("einsum broadcasting with dynamic shapes")
+            names[k] = b.op("Expand", [names[k], b.ints([sizes[label] for label in term])])
+    return b.op("Einsum", names, equation=equation)
 
 
 @lowers("linalg_det", via="Det")

@@ -56,7 +56,7 @@ def _pool_input(ctx):
     return (x if is_float(dt) else ctx.b.cast(x, D.float64)), dt
 
 
-def _plane_indices(ctx, index: str, x: str, nd: int) -> str:
+def _plane_indices(ctx, index: str, x: str) -> str:
     """MaxPool's indices count over the whole tensor; torch's within each input plane."""
     b = ctx.b
     plane = b.reduce("ReduceProd", b.shape(x, 2), None, True)
@@ -85,7 +85,7 @@ def _max_pool(ctx):
     values, index = b.op("MaxPool", [x], outputs=2, dtype=[b.dtype(x), D.int64],
                          kernel_shape=list(kernel), strides=list(stride), pads=_pads(padding),
                          dilations=list(dilation))
-    return b.cast(values, dt), (_plane_indices(ctx, index, x, len(kernel)) if ctx.used(1)
+    return b.cast(values, dt), (_plane_indices(ctx, index, x) if ctx.used(1)
                                 else None)
 
 
@@ -105,7 +105,7 @@ def _adaptive_max_pool(ctx):
         kernel = [n // o for n, o in zip(spatial, outs)]
         values, index = b.op("MaxPool", [x], outputs=2, dtype=[b.dtype(x), D.int64],
                              kernel_shape=kernel, strides=kernel)
-        return b.cast(values, dt), (_plane_indices(ctx, index, x, len(kernel))
+        return b.cast(values, dt), (_plane_indices(ctx, index, x)
                                     if ctx.used(1) else None)
     if ctx.used(1):
         ctx.unsupported("adaptive max pooling indices when the sizes do not divide evenly")
@@ -236,6 +236,8 @@ def _layer_norm(ctx):
     shape = ctx.shape(0)[len(ctx.shape(0)) - k:]
     if any(ctx.is_dynamic(0, a) for a in range(len(ctx.shape(0)) - k, len(ctx.shape(0)))):
         ctx.unsupported("layer_norm over dynamic dimensions")
+    if math.prod(shape) == 0:
+        return b.op("Identity", [x])
     weight = ctx.input(1, dt) if ctx.is_tensor(1) else b.const(np.ones(shape), dt)
     bias = ctx.input(2, dt) if ctx.is_tensor(2) else None
     return b.op("LayerNormalization", [x, weight, bias], axis=-k, epsilon=ctx.attr("eps"))

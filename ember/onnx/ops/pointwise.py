@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ... import _dtype as D
-from .._types import highest, is_float, is_int, lowest
+from .._types import is_float, is_int
 from ..lowering import lowers
 
 _BOOL = D.bool
@@ -223,10 +223,27 @@ def _round(ctx):
     return b.op("Div", [b.op("Round", [b.op("Mul", [x, scale])]), scale])
 
 
-@lowers("sign", via="Sign")
+@lowers("sign", via="Sign / Less, Sub")
 def _sign(ctx):
+    b = ctx.b
     x = ctx.input(0)
-    return ctx.b.op("Identity" if ctx.b.dtype(x) is _BOOL else "Sign", [x])
+    dt = b.dtype(x)
+    if dt is _BOOL:
+        return b.op("Identity", [x])
+    if not is_float(dt):
+        return b.op("Sign", [x])
+    zero = b.scalar(0, dt)
+    pos = b.cast(b.op("Less", [zero, x], dtype=_BOOL), dt)
+    return b.op("Sub", [pos, b.cast(b.op("Less", [x, zero], dtype=_BOOL), dt)])
+
+
+@lowers("neg", via="Neg")
+def _neg(ctx):
+    b = ctx.b
+    (x,) = ctx.promoted()
+    if b.dtype(x) in (D.uint8, D.int8, D.int16):
+        x = b.cast(x, D.int32)
+    return b.op("Neg", [x])
 
 
 @lowers("relu", via="Relu")
@@ -417,12 +434,17 @@ def _atan2(ctx):
     dt = b.dtype(y)
     zero = b.scalar(0, dt)
     pi = b.scalar(math.pi, dt)
+
+    def where(c, p, q):
+        return b.op("Where", [c, p, q])
     base = b.op("Atan", [b.op("Div", [y, x])])
-    lt = lambda p, q: b.op("Less", [p, q], dtype=_BOOL)  # noqa: E731
-    left = b.op("Where", [lt(y, zero), b.op("Sub", [base, pi]), b.op("Add", [base, pi])])
-    axis = b.op("Where", [lt(zero, y), b.scalar(math.pi / 2, dt),
-                          b.op("Where", [lt(y, zero), b.scalar(-math.pi / 2, dt), zero])])
-    return b.op("Where", [lt(zero, x), base, b.op("Where", [lt(x, zero), left, axis])])
+    y_neg = signbit(b, y)
+    left = where(y_neg, b.op("Sub", [base, pi]), b.op("Add", [base, pi]))
+    general = where(b.op("Less", [zero, x], dtype=_BOOL), base, left)
+    on_axis = where(b.op("Equal", [y, zero], dtype=_BOOL),
+                    where(signbit(b, x), where(y_neg, b.op("Neg", [pi]), pi), y),
+                    where(y_neg, b.scalar(-math.pi / 2, dt), b.scalar(math.pi / 2, dt)))
+    return where(b.op("Equal", [x, zero], dtype=_BOOL), on_axis, general)
 
 
 @lowers("hypot", via="Mul, Add, Sqrt")
@@ -552,8 +574,6 @@ def _isclose(ctx):
     if dt is not b.dtype(y):
         ctx.unsupported("isclose of different dtypes")
     exact = b.op("Equal", [x, y], dtype=_BOOL)
-    if dt is _BOOL:
-        return exact
     calc = dt if is_float(dt) else D.float64
     xf, yf = b.cast(x, calc), b.cast(y, calc)
     diff = b.op("Abs", [b.op("Sub", [xf, yf])])
@@ -586,5 +606,3 @@ def _gelu(ctx):
     return b.op("Mul", [half, b.op("Add", [t, b.scalar(1, dt)])])
 
 
-__all__ = ["trunc", "floor_div_int", "signbit", "to_bool", "ones_like_bool", "highest",
-           "lowest"]

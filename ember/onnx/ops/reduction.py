@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ... import _dtype as D
 from .._types import is_float
 from ..lowering import lowers
@@ -68,9 +70,48 @@ def _plain(op_type: str, cast_bool: bool = False):
 
 lowers("sum", via="ReduceSum")(_plain("ReduceSum"))
 lowers("prod", via="ReduceProd")(_plain("ReduceProd"))
-lowers("mean", via="ReduceMean")(_plain("ReduceMean"))
-lowers("amax", via="ReduceMax")(_plain("ReduceMax", cast_bool=True))
-lowers("amin", via="ReduceMin")(_plain("ReduceMin", cast_bool=True))
+
+
+def has_nan(b, x: str, axes, keepdim: bool) -> str:
+    """Whether any element over `axes` is NaN (ONNX's ReduceMax/ArgMax skip NaNs; torch
+    propagates them)."""
+    found = b.reduce("ReduceMax", b.cast(b.op("IsNaN", [x], dtype=_BOOL), D.int32), axes,
+                     keepdim)
+    return b.op("Greater", [found, b.scalar(0, D.int32)], dtype=_BOOL)
+
+
+def first_nan(b, x: str, axis: int, keepdim: bool) -> str:
+    """The index of the first NaN along `axis`."""
+    return b.op("ArgMax", [b.cast(b.op("IsNaN", [x], dtype=_BOOL), D.int32)], dtype=D.int64,
+                axis=axis, keepdims=int(keepdim))
+
+
+def _nan_max(op_type: str):
+    def lower(ctx):
+        b = ctx.b
+        out = _plain(op_type, cast_bool=True)(ctx)
+        x = ctx.input(0)
+        if not is_float(b.dtype(x)) or not ctx.shape(0):
+            return out
+        nan = has_nan(b, x, reduce_axes(ctx), ctx.attr("keepdim", False))
+        return b.op("Where", [nan, b.scalar(float("nan"), b.dtype(out)), out])
+    return lower
+
+
+lowers("amax", via="ReduceMax, IsNaN")(_nan_max("ReduceMax"))
+lowers("amin", via="ReduceMin, IsNaN")(_nan_max("ReduceMin"))
+
+
+@lowers("mean", via="ReduceSum, Div")
+def _mean(ctx):
+    b = ctx.b
+    out = ctx.out_dtype()
+    x = b.cast(ctx.input(0), out)
+    if not ctx.shape(0):
+        return b.op("Identity", [x])
+    axes = reduce_axes(ctx)
+    total = b.reduce("ReduceSum", x, axes, ctx.attr("keepdim", False))
+    return b.op("Div", [total, as_scalar(ctx, count(ctx, 0, axes), out)])
 
 
 @lowers("nansum", via="IsNaN, Where, ReduceSum")
@@ -93,12 +134,21 @@ def _arg(op_type: str):
         ndim = len(ctx.shape(0))
         if dim is None:
             flat = b.op("Reshape", [x, b.ints([-1])])
-            out = b.op(op_type, [flat], dtype=D.int64, axis=0, keepdims=0)
+            out = _nan_first(b, op_type, flat, 0, False)
             return b.op("Reshape", [out, b.ints([1] * ndim)]) if keepdim else out
         if ndim == 0:
             return b.const(0, D.int64)
-        return b.op(op_type, [x], dtype=D.int64, axis=dim % ndim, keepdims=int(keepdim))
+        return _nan_first(b, op_type, x, dim % ndim, keepdim)
     return lower
+
+
+def _nan_first(b, op_type: str, x: str, axis: int, keepdim: bool) -> str:
+    """ArgMax/ArgMin, pointing at the first NaN where there is one (as torch does)."""
+    index = b.op(op_type, [x], dtype=D.int64, axis=axis, keepdims=int(keepdim))
+    if not is_float(b.dtype(x)):
+        return index
+    return b.op("Where", [has_nan(b, x, [axis], keepdim), first_nan(b, x, axis, keepdim),
+                          index])
 
 
 lowers("argmax", via="ArgMax")(_arg("ArgMax"))
@@ -118,7 +168,10 @@ def _extreme_with_index(reduce_type: str, arg_type: str):
         dim = ctx.attr("dim") % ndim
         keepdim = ctx.attr("keepdim", False)
         values = b.reduce(reduce_type, x, [dim], keepdim)
-        index = b.op(arg_type, [x], dtype=D.int64, axis=dim, keepdims=int(keepdim))
+        index = _nan_first(b, arg_type, x, dim, keepdim)
+        if is_float(b.dtype(x)):
+            nan = has_nan(b, x, [dim], keepdim)
+            values = b.op("Where", [nan, b.scalar(float("nan"), b.dtype(x)), values])
         return values, index
     return lower
 
@@ -213,16 +266,82 @@ def _cumsum(ctx):
     return b.op("CumSum", [x, axis])
 
 
-@lowers("logcumsumexp", via="ReduceMax, Exp, CumSum, Log")
+@lowers("logcumsumexp", via="Where, ReduceMax, Exp, ReduceSum, Log")
 def _logcumsumexp(ctx):
+    """Each prefix as its own stable log-sum-exp: the terms j <= i of position i are laid out
+    along a new axis (n x n, the dim must be static)."""
     b = ctx.b
     x = ctx.input(0)
+    dt = b.dtype(x)
+    shape = ctx.shape(0)
+    if not shape:
+        return b.op("Identity", [x])
+    dim = ctx.attr("dim") % len(shape)
+    if ctx.is_dynamic(0, dim):
+        ctx.unsupported("logcumsumexp along a dynamic dimension")
+    n = shape[dim]
+    after = len(shape) - dim - 1
+    mask = b.const(np.tril(np.ones((n, n), dtype=bool)).reshape((n, n) + (1,) * after), _BOOL)
+    terms = b.op("Where", [mask, b.unsqueeze(x, [dim]), b.scalar(float("-inf"), dt)])
+    m = _safe_max(b, terms, [dim + 1])
+    total = b.reduce("ReduceSum", b.op("Exp", [b.op("Sub", [terms, m])]), [dim + 1], False)
+    return b.op("Add", [b.op("Log", [total]), b.squeeze(m, [dim + 1])])
+
+
+@lowers("cumprod", via="Abs, Log, CumSum, Exp (sign tracked)")
+def _cumprod(ctx):
+    """exp(cumsum(log|x|)) with the sign from the running count of negatives."""
+    b = ctx.b
+    out = ctx.out_dtype()
+    x = b.cast(ctx.input(0), out)
     if not ctx.shape(0):
         return b.op("Identity", [x])
-    dim = ctx.attr("dim") % len(ctx.shape(0))
-    m = _safe_max(b, x, [dim])
-    summed = b.op("CumSum", [b.op("Exp", [b.op("Sub", [x, m])]), b.const(dim, D.int64)])
-    return b.op("Add", [b.op("Log", [summed]), m])
+    work = out if is_float(out) else D.float64
+    x = b.cast(x, work)
+    axis = b.const(ctx.attr("dim") % len(ctx.shape(0)), D.int64)
+    mag = b.op("Exp", [b.op("CumSum", [b.op("Log", [b.op("Abs", [x])]), axis])])
+    negs = b.op("CumSum", [b.cast(b.op("Less", [x, b.scalar(0, work)], dtype=_BOOL), D.int64),
+                           axis])
+    odd = b.cast(b.op("Mod", [negs, b.scalar(2, D.int64)]), work)
+    sign = b.op("Sub", [b.scalar(1, work), b.op("Mul", [odd, b.scalar(2, work)])])
+    result = b.op("Mul", [sign, mag])
+    return result if is_float(out) else b.op("Round", [result])
+
+
+def _cumulative_extreme(largest: bool):
+    """cummax/cummin: each prefix laid out along a new axis (n x n, static n); the value is
+    the one at the last position holding the extreme, as torch reports it."""
+    def lower(ctx):
+        b = ctx.b
+        x = ctx.input(0)
+        dt = b.dtype(x)
+        shape = ctx.shape(0)
+        if not shape:
+            return b.op("Identity", [x]), b.const(0, D.int64)
+        dim = ctx.attr("dim") % len(shape)
+        if ctx.is_dynamic(0, dim):
+            ctx.unsupported("cumulative max/min along a dynamic dimension")
+        n = shape[dim]
+        if n == 0:
+            return b.op("Identity", [x]), b.cast(x, D.int64)
+        key = x if is_float(dt) else b.cast(x, D.float64)
+        kdt = b.dtype(key)
+        if is_float(dt):
+            nan_key = float("inf") if largest else float("-inf")
+            key = b.op("Where", [b.op("IsNaN", [x], dtype=_BOOL), b.scalar(nan_key, kdt), key])
+        after = len(shape) - dim - 1
+        mask = b.const(np.tril(np.ones((n, n), dtype=bool)).reshape((n, n) + (1,) * after),
+                       _BOOL)
+        fill = b.scalar(float("-inf") if largest else float("inf"), kdt)
+        terms = b.op("Where", [mask, b.unsqueeze(key, [dim]), fill])
+        index = b.op("ArgMax" if largest else "ArgMin", [terms], dtype=D.int64, axis=dim + 1,
+                     keepdims=0, select_last_index=1)
+        return b.op("GatherElements", [x, index], axis=dim), index
+    return lower
+
+
+lowers("cummax", via="Where, ArgMax, GatherElements")(_cumulative_extreme(True))
+lowers("cummin", via="Where, ArgMin, GatherElements")(_cumulative_extreme(False))
 
 
 def sorted_along(ctx, x: str, dim: int, n, descending: bool = False):
@@ -230,12 +349,18 @@ def sorted_along(ctx, x: str, dim: int, n, descending: bool = False):
     [1] int64 tensor)."""
     b = ctx.b
     k = b.ints([n]) if isinstance(n, int) else n
+    return top_k(b, x, k, dim, descending)
+
+
+def top_k(b, x: str, k: str, axis: int, largest: bool):
+    """TopK with torch's order: NaN above everything, ties by position."""
     dt = b.dtype(x)
-    if dt is _BOOL:
-        x = b.cast(x, D.int32)
-    values, index = b.op("TopK", [x, k], outputs=2, dtype=[b.dtype(x), D.int64], axis=dim,
-                         largest=int(descending), sorted=1)
-    return b.cast(values, dt), index
+    key = b.cast(x, D.int32) if dt is _BOOL else x
+    if is_float(dt):
+        key = b.op("Where", [b.op("IsNaN", [x], dtype=_BOOL), b.scalar(float("inf"), dt), x])
+    _, index = b.op("TopK", [key, k], outputs=2, dtype=[b.dtype(key), D.int64], axis=axis,
+                    largest=int(largest), sorted=1)
+    return b.op("GatherElements", [x, index], axis=axis), index
 
 
 @lowers("median", via="TopK, Gather")
@@ -251,7 +376,11 @@ def _median(ctx):
         if ctx.is_dynamic(0) or n == 0:
             ctx.unsupported("median of a dynamic or empty tensor")
         values, _ = sorted_along(ctx, x, 0, n)
-        return b.op("Gather", [values, b.const((n - 1) // 2, D.int64)], axis=0)
+        mid = b.op("Gather", [values, b.const((n - 1) // 2, D.int64)], axis=0)
+        if not is_float(b.dtype(x)):
+            return mid
+        return b.op("Where", [has_nan(b, x, None, False), b.scalar(float("nan"), b.dtype(x)),
+                              mid])
     ndim = len(ctx.shape(0))
     dim %= max(ndim, 1)
     if ndim == 0:
@@ -262,7 +391,12 @@ def _median(ctx):
     values, index = sorted_along(ctx, x, dim, n)
     keepdim = ctx.attr("keepdim", False)
     at = b.const([(n - 1) // 2] if keepdim else (n - 1) // 2, D.int64)
-    return (b.op("Gather", [values, at], axis=dim), b.op("Gather", [index, at], axis=dim))
+    mid, mid_index = b.op("Gather", [values, at], axis=dim), b.op("Gather", [index, at], axis=dim)
+    if not is_float(b.dtype(x)):
+        return mid, mid_index
+    nan = has_nan(b, x, [dim], keepdim)
+    return (b.op("Where", [nan, b.scalar(float("nan"), b.dtype(x)), mid]),
+            b.op("Where", [nan, first_nan(b, x, dim, keepdim), mid_index]))
 
 
 @lowers("quantile", via="TopK, Gather")
@@ -299,12 +433,14 @@ def _quantile(ctx):
         elif mode == "midpoint":
             frac = 0.5 if hi != lo else 0.0
         pick = b.op("Gather", [values, b.const([lo], D.int64)], axis=axis)
-        if frac:
+        if mode in ("linear", "midpoint"):
             upper = b.op("Gather", [values, b.const([hi], D.int64)], axis=axis)
-            step = b.op("Mul", [b.op("Sub", [upper, pick]), b.scalar(frac, dt)])
-            pick = b.op("Add", [pick, step])
+            pick = _lerp(b, pick, upper, frac)
         picks.append(b.unsqueeze(pick, [0]))
     out = b.concat(picks, 0)
+    if is_float(dt):
+        nan = b.unsqueeze(has_nan(b, x, [axis], True), [0])
+        out = b.op("Where", [nan, b.scalar(float("nan"), dt), out])
     if flat:
         out = b.op("Reshape", [out, b.ints([len(qs)] + [1] * len(shape) if keepdim
                                              else [len(qs)])])
@@ -313,6 +449,15 @@ def _quantile(ctx):
     if ctx.attr("scalar_q", False):
         out = b.squeeze(out, [0])
     return out
+
+
+def _lerp(b, start: str, end: str, weight: float) -> str:
+    """torch.lerp's formula (it keeps start + 0 * (end - start) for weight 0)."""
+    dt = b.dtype(start)
+    diff = b.op("Sub", [end, start])
+    if weight < 0.5:
+        return b.op("Add", [start, b.op("Mul", [diff, b.scalar(weight, dt)])])
+    return b.op("Sub", [end, b.op("Mul", [diff, b.scalar(1 - weight, dt)])])
 
 
 def _norm(ctx):

@@ -7,7 +7,7 @@ import numpy as np
 
 from ... import _dtype as D
 from ...jit.ir import AsTensor, Value
-from ..dynamic import SymInt, base_of
+from ..dynamic import SymInt, Varying, base_of
 from ..lowering import lowers
 
 _BIG = np.iinfo(np.int64).max
@@ -230,7 +230,10 @@ def _triangle(upper: int):
     def lower(ctx):
         b = ctx.b
         k = b.const(ctx.attr("diagonal", 0), D.int64)
-        return b.op("Trilu", [ctx.input(0), k], upper=upper)
+        x = ctx.input(0)
+        if b.dtype(x) in (D.uint8, D.int8, D.int16):
+            x = b.cast(x, D.int64)
+        return b.op("Trilu", [x, k], upper=upper)
     return lower
 
 
@@ -312,12 +315,14 @@ def index(ctx, x: str, ndim: int, key) -> str:
             used += arr[0] if arr[1] else 1
         elif k is not None and k is not Ellipsis:
             used += 1
-    if Ellipsis in key:
-        at = key.index(Ellipsis)
+    at = next((i for i, k in enumerate(key) if k is Ellipsis), None)
+    if at is not None:
         key[at:at + 1] = [slice(None)] * (ndim - used)
     advanced = []
     axis = 0
     for k in key:
+        if isinstance(k, Varying):
+            ctx.unsupported("an index array that changes with the dynamic axes")
         arr = _key_array(base_of(k))
         if k is None:
             x = b.unsqueeze(x, [axis])

@@ -1,11 +1,13 @@
-"""Lowerings of the sorting family: sort and topk (TopK), unique, searchsorted, bincount and
-histc (ScatterElements into zeros)."""
+"""Lowerings of the sorting family: sort and topk (TopK), unique and unique_consecutive,
+searchsorted, bincount and histc (ScatterElements into zeros)."""
 from __future__ import annotations
+
+import numpy as np
 
 from ... import _dtype as D
 from .._types import is_float
 from ..lowering import lowers
-from .reduction import sorted_along
+from .reduction import sorted_along, top_k
 
 _BOOL = D.bool
 
@@ -25,17 +27,11 @@ def _sort(ctx):
 def _topk(ctx):
     b = ctx.b
     x = ctx.input(0)
-    dt = b.dtype(x)
     ndim = len(ctx.shape(0))
     if ndim == 0:
         return b.op("Identity", [x]), b.const(0, D.int64)
-    if dt is _BOOL:
-        x = b.cast(x, D.int32)
-    k = ctx.attr("k")
-    values, index = b.op("TopK", [x, b.ints([k])], outputs=2, dtype=[b.dtype(x), D.int64],
-                         axis=ctx.attr("dim") % ndim, largest=int(ctx.attr("largest", True)),
-                         sorted=1)
-    return b.cast(values, dt), index
+    return top_k(b, x, b.ints([ctx.attr("k")]), ctx.attr("dim") % ndim,
+                 ctx.attr("largest", True))
 
 
 @lowers("unique", via="Unique")
@@ -43,8 +39,10 @@ def _unique(ctx):
     b = ctx.b
     x = ctx.input(0)
     dt = b.dtype(x)
-    if dt is _BOOL:
-        x = b.cast(x, D.uint8)
+    if not is_float(dt):
+        x = b.cast(x, D.int64)
+    elif dt is not D.float64:
+        x = b.cast(x, D.float32)
     dim = ctx.attr("dim", None)
     ndim = len(ctx.shape(0))
     axis = None if dim is None else dim % ndim
@@ -68,8 +66,14 @@ def _searchsorted(ctx):
         seq = b.unsqueeze(seq, [ndim_seq - 1])
     elif ndim_values == 0:
         values = b.unsqueeze(values, [0])
-    below = b.op("LessOrEqual" if ctx.attr("right", False) else "Less",
-                 [seq, b.unsqueeze(values, [-1])], dtype=_BOOL)
+    values = b.unsqueeze(values, [-1])
+    right = ctx.attr("right", False)
+    below = b.op("LessOrEqual" if right else "Less", [seq, values], dtype=_BOOL)
+    if is_float(b.dtype(seq)):
+        nan_v = b.op("IsNaN", [values], dtype=_BOOL)
+        if not right:
+            nan_v = b.op("And", [nan_v, b.op("Not", [b.op("IsNaN", [seq], dtype=_BOOL)])])
+        below = b.op("Or", [below, nan_v])
     found = b.reduce("ReduceSum", b.cast(below, D.int64), [-1], False)
     if ndim_seq == 1 and ndim_values == 0:
         found = b.squeeze(found, [0])
@@ -125,3 +129,37 @@ def _histc(ctx):
     slot = b.op("Min", [b.op("Max", [slot, b.scalar(0, D.int64)]), b.scalar(bins - 1, D.int64)])
     zeros = b.op("ConstantOfShape", [b.ints([bins])], dtype=dt, value=one_element(0.0, dt))
     return b.op("ScatterElements", [zeros, slot, b.cast(inside, dt)], axis=0, reduction="add")
+
+
+@lowers("unique_consecutive", via="Equal, Compress, CumSum, NonZero")
+def _unique_consecutive(ctx):
+    """A run starts wherever an entry (or a slice along dim) differs from the one before."""
+    b = ctx.b
+    x = ctx.input(0)
+    shape = ctx.shape(0)
+    dim = ctx.attr("dim", None)
+    if 0 in shape:
+        ctx.unsupported("unique_consecutive of an empty tensor")
+    if dim is None:
+        rows = b.op("Reshape", [x, b.ints([-1, 1])])
+        axis = 0
+    else:
+        axis = dim % len(shape)
+        perm = [axis] + [a for a in range(len(shape)) if a != axis]
+        rows = b.op("Reshape", [b.op("Transpose", [x], perm=perm), b.ints([0, -1])])
+    big = np.iinfo(np.int64).max
+    later = b.slice(rows, [1], [big], [0])
+    earlier = b.slice(rows, [0], [-1], [0])
+    changed = b.cast(b.op("Not", [b.op("Equal", [later, earlier], dtype=_BOOL)]), D.int32)
+    starts_run = b.op("Greater", [b.reduce("ReduceMax", changed, [1], False),
+                                  b.scalar(0, D.int32)], dtype=_BOOL)
+    mask = b.concat([b.const([True], _BOOL), starts_run], 0)
+    values = b.op("Compress", [b.op("Reshape", [x, b.ints([-1])]) if dim is None else x, mask],
+                  axis=axis)
+    inverse = b.op("Sub", [b.op("CumSum", [b.cast(mask, D.int64), b.const(0, D.int64)]),
+                           b.scalar(1, D.int64)])
+    if dim is None:
+        inverse = b.op("Reshape", [inverse, b.shape(x)])
+    starts = b.op("Reshape", [b.op("NonZero", [mask], dtype=D.int64), b.ints([-1])])
+    ends = b.concat([b.slice(starts, [1], [big], [0]), b.shape(mask)], 0)
+    return values, inverse, b.op("Sub", [ends, starts])

@@ -1,0 +1,66 @@
+"""The coverage table and the lowering registry: `python -m ember.onnx.coverage` lists every
+registry op; lowerings attach to OpDefs; plain ONNX op names lower generically."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import ember.onnx
+from ember._ops.registry import REGISTRY, OpDef
+from ember.onnx import coverage
+from ember.onnx.lowering import LOWERINGS, Lowering, lowering_of
+
+
+def test_coverage_command_lists_every_registry_op():
+    out = subprocess.run([sys.executable, "-m", "ember.onnx.coverage"], capture_output=True,
+                         text=True, check=True).stdout
+    rows = {line.split("|")[1].strip() for line in out.splitlines()
+            if line.startswith("| ") and not line.startswith("| op ")}
+    assert rows == set(REGISTRY)
+    assert "inference ops lower to ONNX" in out
+    assert "| matmul | linalg | yes | yes | yes | yes | yes | MatMul |" in out
+    assert "| col2im | conv | - | yes | yes | yes | yes | Col2Im |" in out
+
+
+def test_missing_listing_has_only_ops_without_lowering():
+    text = coverage.table(missing_only=True)
+    listed = {line.split("|")[1].strip() for line in text.splitlines()
+              if line.startswith("| ") and not line.startswith("| op ")}
+    assert listed == {name for name, op in REGISTRY.items() if lowering_of(op) is None}
+    assert "linalg_inv" in listed and "softmax_backward" in listed
+
+
+def test_every_lowering_names_a_registry_op_and_is_attached():
+    assert set(LOWERINGS) <= set(REGISTRY), "lowerings for ops no longer in the registry"
+    for name, low in LOWERINGS.items():
+        assert REGISTRY[name].onnx is low
+
+
+def test_importing_ember_onnx_does_not_need_onnx():
+    code = "import sys, ember.onnx; sys.exit('onnx' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_plain_onnx_names_lower_generically():
+    pytest.importorskip("onnx")
+
+    class Magnitude(OpDef):
+        onnx = "Abs"
+
+        def forward(ctx, xp, x):
+            return xp.abs(x)
+
+    class Gaussian(OpDef):
+        onnx = "Gelu"
+
+    low = lowering_of(Magnitude)
+    assert isinstance(low, Lowering) and low.opsets == (17, 21) and low.via == "Abs"
+    assert lowering_of(Gaussian).opsets == (20, 21)
+    assert Magnitude.onnx == "Abs"
+
+
+def test_public_names():
+    assert issubclass(ember.onnx.UnsupportedOperatorError, RuntimeError)
+    assert ember.onnx.DEFAULT_OPSET == 17 and ember.onnx.OPSETS == (17, 21)

@@ -1,0 +1,237 @@
+"""ember.onnx.export's options and errors: names, dynamic axes, opsets, parameters as inputs,
+constant folding, keyword inputs, unsupported ops (with the model line and the opset that would
+work), and the limits of tracing (size-dependent Python control flow, aliasing writes)."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from onnx_helpers import assert_close, expected_outputs, export_bytes, onnx, run, session
+
+import ember
+import ember.nn as nn
+from ember.onnx import UnsupportedOperatorError
+
+
+def _mlp():
+    return nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 2)).eval()
+
+
+def test_default_names_and_static_shapes():
+    model = _mlp()
+    proto = onnx.load_from_string(export_bytes(model, (ember.randn(4, 3),)))
+    assert [i.name for i in proto.graph.input] == ["input"]
+    assert [o.name for o in proto.graph.output] == ["output"]
+    dims = [d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == [4, 3]
+    assert {i.name for i in proto.graph.initializer} >= {"0.bias", "2.bias"}
+    assert proto.opset_import[0].version == 17
+
+
+def test_dynamic_axes_list_form_and_output_axes():
+    model = _mlp()
+    data = export_bytes(model, (ember.randn(4, 3),), input_names=["x"], output_names=["y"],
+                        dynamic_axes={"x": [0], "y": {0: "rows"}})
+    proto = onnx.load_from_string(data)
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "x_dynamic_axes_1"
+    assert proto.graph.output[0].type.tensor_type.shape.dim[0].dim_param == "rows"
+    x = ember.randn(7, 3)
+    assert_close(run(session(data), {"x": x}), expected_outputs(model, (x,)))
+
+
+def test_file_path_and_reload(tmp_path):
+    model = _mlp()
+    path = tmp_path / "mlp.onnx"
+    x = ember.randn(2, 3)
+    ember.onnx.export(model, (x,), str(path), input_names=["x"])
+    sess = session(path.read_bytes())
+    assert_close(run(sess, {"x": x}), expected_outputs(model, (x,)))
+
+
+def test_export_params_false_makes_parameters_inputs():
+    model = _mlp()
+    x = ember.randn(2, 3)
+    data = export_bytes(model, (x,), input_names=["x"], export_params=False)
+    proto = onnx.load_from_string(data)
+    names = [i.name for i in proto.graph.input]
+    assert names[0] == "x" and set(names[1:]) == {"0.weight", "0.bias", "2.weight", "2.bias"}
+    assert not proto.graph.initializer
+    feeds = {"x": x, **{n: p.detach() for n, p in model.named_parameters()}}
+    assert_close(run(session(data), feeds), expected_outputs(model, (x,)))
+
+
+@pytest.mark.parametrize("fold", [True, False])
+def test_constant_folding(fold):
+    model = _mlp()
+    x = ember.randn(2, 3)
+    data = export_bytes(model, (x,), do_constant_folding=fold)
+    ops = [n.op_type for n in onnx.load_from_string(data).graph.node]
+    assert ("Transpose" in ops) is not fold
+    assert_close(run(session(data), {"input": x}), expected_outputs(model, (x,)))
+
+
+def test_keyword_inputs_and_plain_functions():
+    class Scaled(nn.Module):
+        def forward(self, x, scale=None):
+            return x * scale if scale is not None else x
+
+    x, s = ember.randn(2, 3), ember.randn(3)
+    data = export_bytes(Scaled(), (x,), kwargs={"scale": s})
+    sess = session(data)
+    assert [i.name for i in sess.get_inputs()] == ["x", "scale"]
+    np.testing.assert_allclose(run(sess, {"x": x, "scale": s})[0], (x * s).numpy())
+
+    def fn(a, b):
+        return (a @ b).relu(), a.sum(0)
+    a, b = ember.randn(2, 3), ember.randn(3, 4)
+    sess = session(export_bytes(fn, (a, b)))
+    assert [o.name for o in sess.get_outputs()] == ["output_0", "output_1"]
+    assert_close(run(sess, {"a": a, "b": b}), expected_outputs(fn, (a, b)))
+
+
+def test_training_mode_is_restored():
+    model = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.5)).train()
+    x = ember.randn(2, 3)
+    data = export_bytes(model, (x,))
+    assert model.training
+    model.eval()
+    assert_close(run(session(data), {"input": x}), expected_outputs(model, (x,)))
+
+
+def test_verbose_prints_both_graphs(capsys):
+    export_bytes(_mlp(), (ember.randn(1, 3),), verbose=True)
+    out = capsys.readouterr().out
+    assert "matmul" in out and "MatMul" in out
+
+
+def test_bad_arguments():
+    x = ember.randn(1, 3)
+    with pytest.raises(ValueError, match="opset_version 16"):
+        ember.onnx.export(_mlp(), (x,), io.BytesIO(), opset_version=16)
+    with pytest.raises(ValueError, match="input_names"):
+        ember.onnx.export(_mlp(), (x,), io.BytesIO(), input_names=["a", "b"])
+    with pytest.raises(ValueError, match="out of range"):
+        ember.onnx.export(_mlp(), (x,), io.BytesIO(), dynamic_axes={"input": {2: "n"}})
+    with pytest.warns(UserWarning, match="not an input or output"):
+        ember.onnx.export(_mlp(), (x,), io.BytesIO(), dynamic_axes={"nope": {0: "n"}})
+
+
+# ---- dynamic sizes inside the model -------------------------------------------------------
+def test_sizes_read_from_the_input_follow_the_dynamic_axes():
+    class Heads(nn.Module):
+        def forward(self, x):
+            b, t, c = x.shape
+            h = x.view(b, t, 2, c // 2).transpose(1, 2)
+            state = ember.zeros(b, 2, 1, c // 2)
+            steps = ember.arange(t).float().view(1, 1, t, 1)
+            return (h + state + steps).reshape(b * 2, t, c // 2)
+
+    model = Heads()
+
+    def make(n):
+        return (ember.randn(n, n + 2, 4),)
+    sess = session(export_bytes(model, make(2), input_names=["x"],
+                                dynamic_axes={"x": {0: "batch", 1: "seq"}}))
+    for n in (2, 4):
+        inputs = make(n)
+        assert_close(run(sess, {"x": inputs[0]}), expected_outputs(model, inputs))
+    out = sess.get_outputs()[0]
+    assert out.shape[1] == "seq"
+
+
+def test_setitem_exports_as_scatter():
+    def fn(x):
+        y = x.clone()
+        y[:, 0] = 0.0
+        y[1] = y[1] * 2.0
+        return y
+    x = ember.randn(3, 4)
+    assert_close(run(session(export_bytes(fn, (x,))), {"x": x}), expected_outputs(fn, (x,)))
+
+
+def test_size_dependent_python_loop_is_refused():
+    """A loop over a dynamic axis unrolls differently at each size: tracing cannot export it
+    (ember.jit.script, which would compile it to an ONNX Loop, does not exist yet)."""
+    def running_sum(x):
+        out = x[:, 0]
+        for t in range(1, x.shape[1]):
+            out = out + x[:, t]
+        return out
+    x = ember.randn(2, 4)
+    with pytest.raises(RuntimeError, match="different graph when dynamic axis 'seq'"):
+        ember.onnx.export(running_sum, (x,), io.BytesIO(), dynamic_axes={"x": {1: "seq"}})
+    sess = session(export_bytes(running_sum, (x,)))
+    assert_close(run(sess, {"x": x}), expected_outputs(running_sum, (x,)))
+
+
+def test_constant_that_cannot_follow_a_dynamic_axis():
+    def fn(x):
+        weights = ember.tensor([float(i * i) for i in range(x.shape[0])])
+        return x * weights[:, None]
+    with pytest.raises(UnsupportedOperatorError, match="made inside the model"):
+        ember.onnx.export(fn, (ember.randn(3, 2),), io.BytesIO(),
+                          dynamic_axes={"x": {0: "n"}})
+
+
+def test_model_that_breaks_at_another_size():
+    def fn(x):
+        return x.view(3, 2) * 2
+    with pytest.raises(RuntimeError, match="fails when dynamic axis 'n' has size"):
+        ember.onnx.export(fn, (ember.randn(3, 2),), io.BytesIO(), dynamic_axes={"x": {0: "n"}})
+
+
+def test_write_through_a_view_read_afterwards_is_refused():
+    def fn(x):
+        y = x * 1
+        row = y[0]
+        row.add_(1)
+        return y
+    with pytest.raises(UnsupportedOperatorError, match="through another view"):
+        ember.onnx.export(fn, (ember.randn(2, 3),), io.BytesIO())
+
+
+# ---- unsupported ops ------------------------------------------------------------------------
+def test_unsupported_op_names_op_and_model_line():
+    class Inverts(nn.Module):
+        def forward(self, x):
+            return ember.linalg.inv(x) + 1  # the line the error must quote
+
+    with pytest.raises(UnsupportedOperatorError) as info:
+        ember.onnx.export(Inverts(), (ember.eye(3) + 1,), io.BytesIO())
+    err = info.value
+    assert isinstance(err, RuntimeError)
+    assert err.op == "linalg_inv" and err.opsets is None and err.opset == 17
+    message = str(err)
+    assert "'linalg_inv'" in message
+    assert "test_onnx_export.py" in message and "the line the error must quote" in message
+
+
+def test_unsupported_at_this_opset_names_the_opset_that_works():
+    def fn(a, b):
+        return a & b
+    a = ember.tensor([[1, 6], [3, 4]])
+    b = ember.tensor([[3, 2], [7, 0]])
+    with pytest.raises(UnsupportedOperatorError, match="opsets 18 to 21") as info:
+        ember.onnx.export(fn, (a, b), io.BytesIO())
+    assert info.value.opsets == (18, 21) and "opset_version=18" in str(info.value)
+    sess = session(export_bytes(fn, (a, b), opset_version=18))
+    assert_close(run(sess, {"a": a, "b": b}), expected_outputs(fn, (a, b)))
+
+
+def test_op_lowering_limited_to_later_opsets():
+    def fold(x):
+        return nn.functional.fold(x, (4, 5), 2)
+    x = ember.randn(1, 8, 12)
+    with pytest.raises(UnsupportedOperatorError, match="'col2im'.*opsets 18 to 21"):
+        ember.onnx.export(fold, (x,), io.BytesIO())
+    sess = session(export_bytes(fold, (x,), opset_version=18))
+    assert_close(run(sess, {"x": x}), expected_outputs(fold, (x,)))
+
+
+def test_traced_script_module_exports():
+    model = _mlp()
+    traced = ember.jit.trace(model, ember.randn(2, 3))
+    x = ember.randn(5, 3)
+    data = export_bytes(traced, (ember.randn(2, 3),), dynamic_axes={"input": {0: "batch"}})
+    assert_close(run(session(data), {"input": x}), expected_outputs(model, (x,)))
