@@ -29,6 +29,35 @@ def _gelu(lib):
     return lambda y: 0.5 * y * (1 + lib.tanh(0.7978845608028654 * (y + 0.044715 * y * y * y)))
 
 
+def _mlp_rows(em, tm, batch: int) -> list:
+    """Eager and traced latency of the same MLP weights in ember and torch."""
+    import numpy as np
+    import torch
+
+    import ember
+    data = np.random.default_rng(0).standard_normal((batch, 784)).astype(np.float32)
+    xe, xt = ember.from_numpy(data), torch.from_numpy(data)
+    start = time.perf_counter()
+    je = ember.jit.freeze(ember.jit.trace(em, xe))
+    je(xe)
+    compile_e = time.perf_counter() - start
+    start = time.perf_counter()
+    jt = torch.jit.trace(tm, xt)
+    jt(xt)
+    jt(xt)
+    compile_t = time.perf_counter() - start
+    print(f"MLP b={batch}: trace+freeze+first call ember {compile_e:.2f} s, "
+          f"torch.jit.trace {compile_t:.2f} s")
+    number = 2000 if batch == 1 else 300
+    rows = []
+    e, t = interleaved(lambda: em(xe), lambda: tm(xt), number=number)
+    rows.append((f"MLP 784-512-256-10 b={batch}: eager", e, t, None))
+    e, t = interleaved(lambda: je(xe), lambda: jt(xt), number=number)
+    rows.append((f"MLP b={batch}: ember.jit vs torch.jit.trace", e, t,
+                 1.0 if batch == 1 else None))
+    return rows
+
+
 def run() -> list:
     import numpy as np
     import torch
@@ -40,25 +69,7 @@ def run() -> list:
         tm.load_state_dict({k: torch.from_numpy(v.numpy().copy())
                             for k, v in em.state_dict().items()})
         for batch in (1, 64):
-            data = np.random.default_rng(0).standard_normal((batch, 784)).astype(np.float32)
-            xe, xt = ember.from_numpy(data), torch.from_numpy(data)
-            start = time.perf_counter()
-            je = ember.jit.freeze(ember.jit.trace(em, xe))
-            je(xe)
-            compile_e = time.perf_counter() - start
-            start = time.perf_counter()
-            jt = torch.jit.trace(tm, xt)
-            jt(xt)
-            jt(xt)
-            compile_t = time.perf_counter() - start
-            number = 2000 if batch == 1 else 300
-            e, t = interleaved(lambda: em(xe), lambda: tm(xt), number=number)
-            rows.append((f"MLP 784-512-256-10 b={batch}: eager", e, t, None))
-            e, t = interleaved(lambda: je(xe), lambda: jt(xt), number=number)
-            rows.append((f"MLP b={batch}: ember.jit vs torch.jit.trace", e, t,
-                         1.0 if batch == 1 else None))
-            print(f"MLP b={batch}: trace+freeze+first call ember {compile_e:.2f} s, "
-                  f"torch.jit.trace {compile_t:.2f} s")
+            rows += _mlp_rows(em, tm, batch)
 
         n = 2048
         rng = np.random.default_rng(1)

@@ -6,7 +6,7 @@ import sys
 
 from benchmarks.common import report
 
-SUITES = ["core"]
+SUITES = ["core", "jit"]
 
 
 def main(argv: list[str]) -> None:

@@ -16,7 +16,7 @@ from .serialization import load
 from .tracer import TracerWarning, TracingCheckError
 
 
-def save(m, f, _extra_files=None) -> None:
+def save(m: ScriptModule | ScriptFunction, f) -> None:
     """Save a ScriptModule or ScriptFunction to `f` (same as `m.save(f)`)."""
     from .serialization import save as _save
     _save(m, f)

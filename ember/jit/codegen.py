@@ -28,8 +28,9 @@ from .ir import FUSION_GROUP, AsTensor, Graph, Node, Value, values_in
 _counter = itertools.count()
 
 
-class _RunContext:
-    """The `ctx` generated code hands to forward: attributes are accepted, nothing is kept."""
+class RunContext:
+    """The `ctx` generated code hands to forward (a fresh one per call, so concurrent calls
+    never share the attributes forwards set): nothing is saved for backward."""
 
     needs_input_grad = ()
 
@@ -46,6 +47,7 @@ class CompiledGraph:
 
 
 def graph_device(graph: Graph) -> str:
+    """The device the graph's values live on (its first input, constant or node output)."""
     for v in list(graph.inputs) + list(graph.constants.values()):
         return v.type.device
     for node in graph.nodes:
@@ -58,22 +60,20 @@ class _Emitter:
         self.graph = graph
         self.device = graph_device(graph)
         self.xp = namespace(Device(self.device))
-        self.globals = {"xp": self.xp, "ctx": _RunContext(), "_asarray": self.xp.asarray}
+        self.globals = {"xp": self.xp, "Context": RunContext, "_asarray": self.xp.asarray}
         self.state = set(state_names)
         self.state_names = state_names
         self.fused_builder = fused_builder
         self.lines: list[str] = []
         self.names: dict[int, str] = {}
         self._bound: dict[int, str] = {}
-        self._keep: list = []
 
     def bind(self, obj) -> str:
-        """A global name for `obj` (one per object)."""
+        """A global name for `obj` (one per object; the globals keep it alive)."""
         name = self._bound.get(id(obj))
         if name is None:
             name = f"g{len(self._bound)}"
             self._bound[id(obj)] = name
-            self._keep.append(obj)
             self.globals[name] = obj
         return name
 
@@ -110,7 +110,7 @@ class _Emitter:
                 self.names[v.id] = f"v{v.id}"
             else:
                 self.names[v.id] = self.bind(g.constant_data[name]._data)
-        head = [f"def {fn_name}(inputs, state):"]
+        head = [f"def {fn_name}(inputs, state):", "    ctx = Context()"]
         if g.inputs:
             self.emit("".join(f"v{v.id}, " for v in g.inputs) + "= inputs")
         if self.state_names:
@@ -207,7 +207,7 @@ def compile_graph(graph: Graph, state_names: list[str], fn_name: str = "forward"
 
 
 # ---- readable code ---------------------------------------------------------------------------
-def _identifier(text: str) -> str:
+def identifier(text: str) -> str:
     out = "".join(c if c.isalnum() or c == "_" else "_" for c in text)
     return out if out and not out[0].isdigit() else "_" + out
 
@@ -256,7 +256,7 @@ def python_code(graph: Graph, name: str = "forward", method: bool = True) -> str
     names: dict[int, str] = {}
     taken: set[str] = set()
     for v in graph.inputs:
-        stem = _identifier(v.name or f"input_{v.id}")
+        stem = identifier(v.name or f"input_{v.id}")
         ident, k = stem, 0
         while ident in taken:
             k += 1
@@ -267,7 +267,7 @@ def python_code(graph: Graph, name: str = "forward", method: bool = True) -> str
         if method and graph.constant_kind[cname] != "constant":
             names[v.id] = _attr_path(cname)
         else:
-            names[v.id] = f"CONSTANTS.{_identifier(cname)}"
+            names[v.id] = f"CONSTANTS.{identifier(cname)}"
     counter = itertools.count()
     body = []
     groups: list[Graph] = []

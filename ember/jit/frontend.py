@@ -11,8 +11,9 @@ from ..nn.modules.module import Module
 from .ir import literal_key, substitute
 from .passes import optimize
 from .passes.freeze import freeze_constants
-from .runtime import ScriptFunction, ScriptModule
-from .tracer import TracerWarning, TracingCheckError, as_tuple, flatten, trace_graph
+from .runtime import ScriptFunction, ScriptModule, module_layout
+from .tracer import (TracerWarning, TracingCheckError, as_tuple, flatten, trace_graph,
+                     unflatten)
 
 
 def _module_state(mod: Module) -> dict:
@@ -26,15 +27,26 @@ def _module_state(mod: Module) -> dict:
 
 
 def trace(func, example_inputs=None, optimize=None, check_trace: bool = True,
-          check_inputs=None, check_tolerance: float = 1e-5, strict: bool = True):
+          check_inputs=None, check_tolerance: float = 1e-5,
+          strict: bool = True) -> ScriptModule | ScriptFunction:
     """Record the ops `func` runs on `example_inputs` into a graph.
 
     A Module gives a ScriptModule (its parameters and buffers become named constants of the
     graph); a function gives a ScriptFunction. Both are callable and have `.graph`, `.code`
     and `.save(path)`. Python control flow and values read out of tensors (`.item()`,
-    `bool()`, ...) are fixed at their traced values (a TracerWarning says where). With
-    `check_trace`, the result is compared with `func` on the example inputs and on a
-    perturbed copy of them (and on `check_inputs`); a mismatch raises TracingCheckError.
+    `bool()`, ...) are fixed at their traced values (a TracerWarning says where), and so are
+    sizes computed from the example's shapes (view/reshape targets).
+
+    Args:
+        func: an nn.Module (traces forward) or a function of tensors.
+        example_inputs: a Tensor or a tuple of (nested tuples/lists/dicts of) Tensors.
+        optimize: accepted for torch compatibility; ignored.
+        check_trace: compare the result with `func` on the example inputs, on `check_inputs`
+            and on a slightly perturbed copy of the example (retraced: a different graph
+            means the trace depends on input values); a mismatch raises TracingCheckError.
+        check_inputs: more input tuples to compare on.
+        check_tolerance: relative and absolute tolerance of the comparison.
+        strict: refuse list and dict outputs (their structure is fixed by the trace).
 
     >>> import ember
     >>> f = ember.jit.trace(lambda x: x * 2 + 1, ember.ones(2))
@@ -59,11 +71,13 @@ def trace(func, example_inputs=None, optimize=None, check_trace: bool = True,
 
 
 def trace_module(mod: Module, inputs: dict, optimize=None, check_trace: bool = True,
-                 check_inputs=None, check_tolerance: float = 1e-5, strict: bool = True):
+                 check_inputs=None, check_tolerance: float = 1e-5,
+                 strict: bool = True) -> ScriptModule:
     """Trace several methods of a module: `inputs` maps method names to example inputs.
 
     The ScriptModule shares the module's parameters and buffers (same tensors, same names);
-    traced methods other than forward are attributes of it.
+    traced methods other than forward are attributes of it. The other arguments are those of
+    `trace` (`check_inputs` is a list of such dicts).
     """
     if not isinstance(mod, Module):
         raise AttributeError("expected an ember.nn.Module as the first argument of "
@@ -75,7 +89,7 @@ def trace_module(mod: Module, inputs: dict, optimize=None, check_trace: bool = T
     for name, example in inputs.items():
         fn, sig = _method(mod, name)
         graphs[name], random[name] = trace_graph(fn, example, state, strict, sig)
-    script = ScriptModule._build(_layout_of(mod), _tensors_of(mod), graphs)
+    script = ScriptModule._build(module_layout(mod), _tensors_of(mod), graphs)
     if check_trace:
         for name, example in inputs.items():
             fn, sig = _method(mod, name)
@@ -95,20 +109,6 @@ def _method(mod: Module, name: str):
     return fn, fn
 
 
-def _layout_of(mod: Module) -> dict:
-    subs, params, bufs = [], [], []
-    for path, m in mod.named_modules(remove_duplicate=False):
-        if path:
-            subs.append({"path": path, "class": type(m).__name__, "training": m.training})
-        prefix = path + "." if path else ""
-        params += [{"name": prefix + k, "requires_grad": p._requires_grad}
-                   for k, p in m._parameters.items() if p is not None]
-        bufs += [{"name": prefix + k, "persistent": k not in m._non_persistent_buffers_set}
-                 for k, b in m._buffers.items() if b is not None]
-    return {"class": type(mod).__name__, "training": mod.training, "submodules": subs,
-            "parameters": params, "buffers": bufs}
-
-
 def _tensors_of(mod: Module) -> dict:
     out = {}
     for path, m in mod.named_modules(remove_duplicate=False):
@@ -121,7 +121,6 @@ def _tensors_of(mod: Module) -> dict:
 # ---- check_trace -----------------------------------------------------------------------------
 def _clone(example):
     flat, spec = flatten(as_tuple(example), "input")
-    from .tracer import unflatten
     return unflatten(spec, [t.detach().clone().requires_grad_(t.requires_grad) for t in flat])
 
 
@@ -140,7 +139,6 @@ def _perturbed(example):
             t._data[...] = (data + scale * rng.standard_normal(data.shape)).astype(t._data.dtype)
             changed = True
         out.append(t.requires_grad_(grad))
-    from .tracer import unflatten
     return unflatten(spec, out) if changed else None
 
 
@@ -255,12 +253,19 @@ def _mismatch(e: Tensor, g: Tensor, tol: float) -> str:
 
 
 # ---- freeze ----------------------------------------------------------------------------------
-def freeze(mod: ScriptModule, preserved_attrs=None, optimize_numerics: bool = True):
+def freeze(mod: ScriptModule, preserved_attrs=None,
+           optimize_numerics: bool = True) -> ScriptModule:
     """A copy of a traced module in eval mode whose parameters and buffers are constants of
     its graph, with everything computable from them folded (e.g. transposed weights).
 
-    `preserved_attrs` names parameters/buffers (or submodules) to keep as such. The frozen
-    module has no parameters left otherwise and runs the fast path even in grad mode.
+    Args:
+        mod: a ScriptModule in eval mode.
+        preserved_attrs: names of parameters/buffers (or submodules) that stay as such;
+            buffers the graph writes into always stay.
+        optimize_numerics: accepted for torch compatibility; ignored.
+
+    The frozen module holds a snapshot of the weights, has no other parameters and runs the
+    compiled path even in grad mode.
     """
     if not isinstance(mod, ScriptModule):
         raise RuntimeError("Freezing expects a ScriptModule: trace the module with "

@@ -130,10 +130,6 @@ class Node:
         self.result = result
         self.body = body
 
-    @property
-    def opdef(self):
-        return REGISTRY[self.op]
-
     def inputs(self) -> list[Value]:
         """Every value the node reads, in argument then attribute order (with repeats)."""
         found: list[Value] = []
@@ -248,17 +244,7 @@ class Graph:
             return name
         return None
 
-    # ---- queries and rewrites ---------------------------------------------------------
-    def uses(self) -> dict[int, int]:
-        """How many times each value id is read (by nodes and graph outputs)."""
-        count: dict[int, int] = {}
-        for node in self.nodes:
-            for v in node.inputs():
-                count[v.id] = count.get(v.id, 0) + 1
-        for v in self.outputs:
-            count[v.id] = count.get(v.id, 0) + 1
-        return count
-
+    # ---- rewrites ----------------------------------------------------------------------
     def replace_uses(self, mapping: dict[int, Value]) -> None:
         """Redirect every read of a value id in `mapping` to its replacement."""
         if not mapping:
@@ -315,7 +301,9 @@ class Graph:
             if self.constant_kind.get(name) not in _CONSTANT_KINDS:
                 raise GraphError(f"constant {name!r} has no valid kind")
             data = self.constant_data.get(name)
-            if data is not None and TensorType.of(data) != v.type:
+            # parameters and buffers are live module state; only plain constants are fixed
+            if self.constant_kind[name] == "constant" and data is not None and \
+                    TensorType.of(data) != v.type:
                 raise GraphError(f"constant {name!r} holds a {TensorType.of(data)} tensor but is "
                                  f"typed {v.type}")
             define(v, f"constant {name!r}")
@@ -568,9 +556,10 @@ def decode(obj, values: dict[int, Value]):
         return _decode_array(body)
     if tag == "$scalar" and type(body) is dict and set(body) == {"dtype", "value"}:
         dt = D._BY_NAME.get(body["dtype"])
-        if dt is None:
-            raise GraphError(f"unknown dtype {body['dtype']!r}")
-        return dt.np.type(decode(body["value"], values))
+        value = decode(body["value"], values)
+        if dt is None or type(value) not in (bool, int, float, complex):
+            raise GraphError(f"malformed scalar literal {body!r:.80}")
+        return dt.np.type(value)
     raise GraphError(f"malformed literal {obj!r:.80}")
 
 

@@ -11,7 +11,9 @@ cache makes a second process start warm. Without numba (or with EMBER_JIT_FUSER=
 chain runs as NumPy ufunc calls that write into reused buffers (`out=`).
 
 A kernel checks its inputs' shapes against the broadcasting pattern it was built for and runs
-the chain op by op (each OpDef's forward) when they do not fit.
+the chain op by op (each OpDef's forward) when they do not fit. Below NUMBA_MIN elements the
+NumPy form runs (numba's call overhead is larger than the work); from PARALLEL_MIN on, the
+parallel loop.
 """
 from __future__ import annotations
 
@@ -30,7 +32,8 @@ from .._ops.dispatch import _as_array
 from .._ops.registry import REGISTRY
 from .ir import Graph, Node, Value
 
-PARALLEL_MIN = 1 << 15
+NUMBA_MIN = 1 << 14
+PARALLEL_MIN = 1 << 18
 _FLOATS = (D.float32, D.float64)
 
 
@@ -233,14 +236,12 @@ def _numel(shape) -> int:
 
 
 def _typed(x, dtype) -> str:
-    """A Python scalar as a typed numba constant."""
-    if dtype is D.bool:
-        return repr(bool(x))
+    """A Python scalar as a float constant of `dtype` in numba source."""
     value = float(x)
     name = "np.float32" if dtype is D.float32 else "np.float64"
     if math.isfinite(value):
         return f"{name}({value!r})"
-    return f"{name}(np.{'nan' if math.isnan(value) else ('inf' if value > 0 else '-inf')})"
+    return f"{name}({'np.nan' if math.isnan(value) else ('np.inf' if value > 0 else '-np.inf')})"
 
 
 def _scalar_program(plan: _Plan, loads: list[str]) -> list[str]:
@@ -354,15 +355,17 @@ def _numpy_source(plan: _Plan, fn_name: str, bind) -> str:
             last_use[v.id] = k
     keep = {v.id for v in body.outputs}
     temps: dict[str, D.dtype] = {}
-    lines = [f"def {fn_name}({', '.join(names[v.id] for v in plan.inputs)}):"]
+    lines = [f"def {fn_name}({', '.join(names[v.id] for v in plan.inputs)}):",
+             "    ctx = Context()"]
     for k, node in enumerate(body.nodes):
         low = LOWERINGS[node.op]
         out = node.outputs[0]
         opdef = REGISTRY[node.op]
         cdt = compute_dtype(node)
         args = [names[a.id] if isinstance(a, Value) else _np_literal(a, bind) for a in node.args]
+        ufunc = low.ufunc is not None and not node.attrs
         reuse = None
-        if plan.ndim:
+        if plan.ndim and ufunc:
             for a in node.args:
                 if isinstance(a, Value) and names.get(a.id) in temps and \
                         temps[names[a.id]] is out.type.dtype and last_use[a.id] == k and \
@@ -370,9 +373,10 @@ def _numpy_source(plan: _Plan, fn_name: str, bind) -> str:
                     reuse = names[a.id]
                     break
         target = reuse or f"t{k}"
-        if low.ufunc is not None and not node.attrs:
-            fn = f"np.{low.ufunc}"
-            call = f"{fn}({', '.join(args)}" + (f", out={reuse})" if reuse else ")")
+        if ufunc:
+            call = f"np.{low.ufunc}({', '.join(args)}" + (f", out={reuse})" if reuse else ")")
+            # only ufunc results are fresh buffers that later nodes may write into
+            temps[target] = out.type.dtype
         else:
             positions = range(len(args)) if opdef.promote_args is None else opdef.promote_args
             args = [bind(_as_array(a, cdt, np, opdef)) if i in positions and
@@ -382,7 +386,6 @@ def _numpy_source(plan: _Plan, fn_name: str, bind) -> str:
             call = f"{bind(opdef.forward)}(ctx, np, {', '.join(args)}{kw})"
         lines.append(f"    {target} = {call}")
         names[out.id] = target
-        temps[target] = out.type.dtype
     rets = [names[v.id] for v in body.outputs]
     if not plan.ndim:
         rets = [f"np.asarray({r})" for r in rets]
@@ -400,11 +403,11 @@ class FusedKernel:
     """Callable running one fused node on raw arrays; returns a tuple of output arrays."""
 
     def __init__(self, node: Node, use_numba: bool):
-        from .codegen import _RunContext, compile_graph
+        from .codegen import RunContext, compile_graph
         plan = _Plan(node)
         self.plan = plan
         self.unfused = compile_graph(node.body, [], "unfused", fused_builder=None).fn
-        glob = {"np": np, "ctx": _RunContext()}
+        glob = {"np": np, "Context": RunContext}
 
         def bind(obj):
             name = f"g{len(glob)}"
@@ -423,6 +426,7 @@ class FusedKernel:
                 warnings.warn(f"ember.jit: numba could not load a fused kernel ({e}); "
                               "running it with NumPy", RuntimeWarning, stacklevel=2)
         self.expected = self._shape_checks()
+        self.flat_ok = self.numba is not None and hasattr(self.numba, "flat_par")
 
     def _shape_checks(self):
         """Per operand: None (must equal the anchor's shape), 'unit', or a function of the
@@ -456,16 +460,16 @@ class FusedKernel:
 
     def __call__(self, *arrays):
         plan = self.plan
-        shape = arrays[plan.anchor].shape
+        anchor = arrays[plan.anchor]
+        shape = anchor.shape
         if len(shape) != plan.ndim or not self._fits(arrays, shape):
             return self.unfused(list(arrays), [])
-        if self.numba is None:
+        size = anchor.size
+        if self.numba is None or size < NUMBA_MIN:
             return self.numpy_fn(*arrays)
         outs = [np.empty(shape, dt.np) for dt in plan.out_dtypes]
-        size = outs[0].size
-        flat = hasattr(self.numba, "flat_par") and all(
-            r != "full" or a.flags.c_contiguous for a, r in zip(arrays, plan.roles))
-        if flat:
+        if self.flat_ok and all(r != "full" or a.flags.c_contiguous
+                                for a, r in zip(arrays, plan.roles)):
             args = [o.reshape(-1) for o in outs] + [a.reshape(-1) for a in arrays]
             kind = "flat"
         else:

@@ -7,18 +7,17 @@ Otherwise it replays the graph through `apply`, which records autograd like eage
 """
 from __future__ import annotations
 
-from .. import _dtype as D
+from .._device import to_device
+from .._ops.dispatch import _wrap
 from .._tensor import Tensor
 from ..autograd.grad_mode import GradState
 from ..nn.modules.module import Module
 from ..nn.parameter import Parameter
-from .codegen import compile_graph, python_code
+from .codegen import identifier, compile_graph, python_code
 from .interpreter import run_graph
 from .ir import Graph
 from .passes import optimize
 from .tracer import flatten, unflatten
-
-_BY_NP = D._BY_NP
 
 
 class _Method:
@@ -31,12 +30,20 @@ class _Method:
         self.state_names = [n for n, k in graph.constant_kind.items() if k != "constant"]
         self.captured = [graph.constant_data[n] for n, k in graph.constant_kind.items()
                          if k == "constant"]
-        self.guard = [(v.type.dtype, len(v.type.shape), v.type.device) for v in graph.inputs]
+        self.guard = [(v.type.dtype, len(v.type.shape), to_device(v.type.device))
+                      for v in graph.inputs]
         spec = graph.input_spec
         self.flat_arity = len(spec[1]) if spec[0] == "tuple" and all(
             s == ["tensor"] for s in spec[1]) else None
-        self.specialized = True
+        self.mutates = any(n.inplace for n in graph.nodes)
         self._compiled = None
+
+    def _pack(self, flat_outputs):
+        """The outputs in the traced nesting (a bare tensor and flat tuples directly)."""
+        spec = self.graph.output_spec
+        if spec == ["tensor"]:
+            return flat_outputs[0]
+        return unflatten(spec, flat_outputs)
 
     # -- what the call reads
     def _state(self, names) -> list:
@@ -58,22 +65,28 @@ class _Method:
 
     def __call__(self, *args):
         flat = self._flat_inputs(args)
-        graph = self.graph
         if GradState.enabled:
             state = self._state(self.state_names)
             if any(t._requires_grad for t in flat) or any(t._requires_grad for t in state) or \
                     any(t._requires_grad for t in self.captured):
-                return unflatten(graph.output_spec, self.replay(flat, state))
-        if self.specialized and self._guard(flat):
+                return self._pack(self.replay(flat, state))
+        if self._guard(flat):
             try:
-                return unflatten(graph.output_spec, self.fast(flat))
-            except Exception:  # noqa: BLE001 - rerun eagerly for eager's error (or result)
-                pass
-        return unflatten(graph.output_spec, self.replay(flat, self._state(self.state_names)))
+                out = self.fast(flat)
+            except Exception:
+                # a graph that writes nothing in place can rerun eagerly, which raises
+                # eager's error (with its message) or, after a shape change, may succeed
+                if self.mutates:
+                    raise
+                out = None
+            if out is not None:
+                return self._pack(out)
+        return self._pack(self.replay(flat, self._state(self.state_names)))
 
     def _guard(self, flat) -> bool:
         for t, (dtype, ndim, device) in zip(flat, self.guard):
-            if t._dtype is not dtype or t._data.ndim != ndim or str(t._device) != device:
+            if t._dtype is not dtype or t._data.ndim != ndim or (
+                    t._device is not device and t._device != device):
                 return False
         return True
 
@@ -94,6 +107,8 @@ class _Method:
 
     # -- the fast path
     def compiled(self):
+        """(optimized graph, state names and types, compiled code, output sources and
+        devices), built on first use."""
         if self._compiled is None:
             graph = self.graph.copy()
             optimize(graph, fuse=True)
@@ -102,38 +117,41 @@ class _Method:
             ids = {v.id: ("input", k) for k, v in enumerate(graph.inputs)}
             ids.update({graph.constants[n].id: ("state", k) for k, n in enumerate(names)})
             where = [ids.get(v.id, ("array", k)) for k, v in enumerate(graph.outputs)]
-            device = graph.outputs[0].type.device if graph.outputs else "cpu"
-            self._compiled = (graph, names, code, where, device)
+            devices = [to_device(v.type.device) for v in graph.outputs]
+            types = [(graph.constants[n].type.dtype, to_device(graph.constants[n].type.device))
+                     for n in names]
+            self._compiled = (graph, names, types, code, where, devices)
         return self._compiled
 
-    def fast(self, flat) -> list:
-        graph, names, code, where, _ = self.compiled()
-        state = self._state(names)
-        arrays = code.fn([t._data for t in flat], [t._data for t in state])
+    def fast(self, flat):
+        """Run the compiled form; None when a parameter or buffer no longer has its traced
+        dtype or device (e.g. after .double()), so the caller replays instead."""
+        _, names, types, code, where, devices = self._compiled or self.compiled()
+        if names:
+            state = self._state(names)
+            for t, (dtype, dev) in zip(state, types):
+                if t._dtype is not dtype or (t._device is not dev and t._device != dev):
+                    return None
+            arrays = code.fn([t._data for t in flat], [t._data for t in state])
+        else:
+            arrays = code.fn([t._data for t in flat], ())
         out = []
         inference = GradState.inference
-        for (kind, k), arr in zip(where, arrays):
-            if kind == "input":
-                out.append(flat[k])
-            elif kind == "state":
-                out.append(state[k])
-            else:
-                t = object.__new__(Tensor)
-                t._init(arr, _BY_NP[arr.dtype], _device_of(arr))
+        for (kind, k), arr, dev in zip(where, arrays, devices):
+            if kind == "array":
+                t = _wrap(arr, dev, None)
                 if inference:
                     t._inference = True
                 out.append(t)
+            else:
+                out.append(flat[k] if kind == "input" else state[k])
         return out
 
-    def invalidate(self) -> None:
-        """Parameters changed dtype or device: use the replay path from now on."""
-        self.specialized = False
-        self._compiled = None
+    @property
+    def code(self) -> str:
+        """This method as readable Python."""
+        return python_code(self.graph, identifier(self.name), method=self.owner is not None)
 
-
-def _device_of(arr):
-    from .._backend import device_of
-    return device_of(arr)
 
 
 def _describe_spec(spec) -> str:
@@ -168,7 +186,7 @@ class _Scripted:
     @property
     def generated_code(self) -> str:
         """The Python source the fast path runs."""
-        return self._methods["forward"].compiled()[2].source
+        return self._methods["forward"].compiled()[3].source
 
 
 class _TracedSubmodule(Module):
@@ -257,40 +275,31 @@ class ScriptModule(_Scripted, Module):
     @property
     def code(self) -> str:
         """forward as readable Python (`ops.<name>` is a registry op called through apply)."""
-        return python_code(self.graph, "forward", method=True)
-
-    def _apply(self, fn, recurse: bool = True) -> "ScriptModule":
-        before = [(t._dtype, str(t._device)) for t in self._all_state()]
-        super()._apply(fn, recurse)
-        if before != [(t._dtype, str(t._device)) for t in self._all_state()]:
-            for m in self._methods.values():
-                m.invalidate()
-        return self
-
-    def _all_state(self) -> list:
-        return [t for _, t in self.named_parameters()] + [t for _, t in self.named_buffers()]
+        return self._methods["forward"].code
 
     def layout(self) -> dict:
         """The module tree as data: class names, training flags, parameter/buffer names."""
-        subs, params, bufs = [], [], []
-        for path, m in self.named_modules(remove_duplicate=False):
-            if path:
-                subs.append({"path": path, "class": m._get_name(), "training": m.training})
-            prefix = path + "." if path else ""
-            for k, p in m._parameters.items():
-                if p is not None:
-                    params.append({"name": prefix + k, "requires_grad": p._requires_grad})
-            for k, b in m._buffers.items():
-                if b is not None:
-                    bufs.append({"name": prefix + k,
-                                 "persistent": k not in m._non_persistent_buffers_set})
-        return {"class": self.original_name, "training": self.training, "submodules": subs,
-                "parameters": params, "buffers": bufs}
+        return module_layout(self)
 
-    def save(self, f, _extra_files=None) -> None:
+    def save(self, f) -> None:
         """Write the module (graphs and weights) to `f`, a path or a binary file object."""
         from .serialization import save
         save(self, f)
+
+
+def module_layout(mod: Module) -> dict:
+    """A module tree as data: class names, training flags, parameter and buffer names."""
+    subs, params, bufs = [], [], []
+    for path, m in mod.named_modules(remove_duplicate=False):
+        if path:
+            subs.append({"path": path, "class": m._get_name(), "training": m.training})
+        prefix = path + "." if path else ""
+        params += [{"name": prefix + k, "requires_grad": p._requires_grad}
+                   for k, p in m._parameters.items() if p is not None]
+        bufs += [{"name": prefix + k, "persistent": k not in m._non_persistent_buffers_set}
+                 for k, b in m._buffers.items() if b is not None]
+    return {"class": mod._get_name(), "training": mod.training, "submodules": subs,
+            "parameters": params, "buffers": bufs}
 
 
 class ScriptFunction(_Scripted):
@@ -305,9 +314,10 @@ class ScriptFunction(_Scripted):
 
     @property
     def code(self) -> str:
-        return python_code(self.graph, self.name, method=False)
+        """The function as readable Python (`ops.<name>` is a registry op through apply)."""
+        return python_code(self.graph, identifier(self.name), method=False)
 
-    def save(self, f, _extra_files=None) -> None:
+    def save(self, f) -> None:
         """Write the function (graph and constants) to `f`, a path or a binary file object."""
         from .serialization import save
         save(self, f)

@@ -228,7 +228,7 @@ def save(script, f) -> None:
 
 
 # ---- load ------------------------------------------------------------------------------------
-def load(f, map_location=None, _extra_files=None):
+def load(f, map_location=None):
     """Load what `save` wrote; `map_location` (a device or string) moves every tensor.
 
     Raises RuntimeError naming the problem for files that are not ember.jit archives, are
@@ -325,12 +325,12 @@ def _layout(obj) -> dict:
     subs = _list(obj, "submodules")
     for s in subs:
         _require(isinstance(s, dict) and isinstance(s.get("path"), str) and
-                 all(p.isidentifier() or p.isdigit() for p in s["path"].split(".")) and
+                 all(s["path"].split(".")) and
                  isinstance(s.get("class"), str) and isinstance(s.get("training"), bool),
                  f"malformed submodule entry {str(s)[:80]}")
     for e in _list(obj, "parameters") + _list(obj, "buffers"):
         _require(isinstance(e, dict) and isinstance(e.get("name"), str) and
-                 all(p.isidentifier() or p.isdigit() for p in e["name"].split(".")),
+                 all(e["name"].split(".")),
                  f"malformed parameter/buffer entry {str(e)[:80]}")
         _require(isinstance(e.get("requires_grad", True), bool) and
                  isinstance(e.get("persistent", True), bool) and

@@ -214,7 +214,7 @@ class _Recorder:
             entry = self.by_array.get(id(obj))
             if entry is not None and entry[0] is obj:
                 return entry[1]
-            return np.array(obj.get() if hasattr(obj, "get") else obj)
+            return np.array(_host(obj))
         return obj
 
     # -- the observer
@@ -280,13 +280,18 @@ class _Recorder:
         node, target, version, result = pending
         if target._vbox[0] - explained == version:
             return
-        same = np.array_equal(np.asarray(target._data), np.asarray(
-            result._data).astype(target._data.dtype), equal_nan=target._dtype.category >= 2)
-        if not same or result._data.shape != target._data.shape:
+        if result._data.shape != target._data.shape or not np.array_equal(
+                _host(target._data), _host(result._data).astype(target._data.dtype),
+                equal_nan=target._dtype.category >= D._FLOAT):
             self._check_version(target)
         node.inplace = True
         node.outputs[0].type = TensorType.of(target)
         self.bind(target, node.outputs[0])
+
+
+def _host(arr):
+    """A NumPy view of an array from any backend (CuPy arrays are copied to the host)."""
+    return arr.get() if hasattr(arr, "get") and not isinstance(arr, np.ndarray) else arr
 
 
 def _overwrites(op: str, attrs: dict) -> bool:

@@ -14,9 +14,12 @@ def _numpy_fuser(monkeypatch):
 
 @pytest.fixture
 def numba_fuser(monkeypatch):
-    """Fused kernels through numba, cached in a fixed temporary directory (warm across runs)."""
+    """Fused kernels through numba at every size, cached in a fixed temporary directory (warm
+    across runs)."""
     if importlib.util.find_spec("numba") is None:
         pytest.skip("numba is not installed (pip install 'ember[jit]')")
+    from ember.jit import kernels
     monkeypatch.setenv("EMBER_JIT_FUSER", "numba")
+    monkeypatch.setattr(kernels, "NUMBA_MIN", 0)
     monkeypatch.setenv("EMBER_JIT_CACHE", os.path.join(tempfile.gettempdir(),
                                                        "ember-jit-test-kernels"))

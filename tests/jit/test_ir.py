@@ -66,6 +66,7 @@ def test_verify_checks_arity_of_inplace_nodes_and_constant_types():
     with pytest.raises(GraphError, match="in-place but changes the type"):
         g.verify()
     g = _graph()
+    g.constant_kind["w"] = "constant"
     g.constant_data["w"] = ember.ones(3)
     with pytest.raises(GraphError, match="holds a Float\\(3\\) tensor"):
         g.verify()

@@ -43,6 +43,8 @@ CASES = {
                   lambda: (ember.randn(8, 8),)),
     "clamp_max_min": (lambda x: ember.clamp(x * 3, -1, 1) + ember.maximum(x, x * 0.5),
                       lambda: (ember.randn(9),)),
+    "inf_literal": (lambda x: ember.where(x > 0, x * 2, float("-inf")).exp() + x.sign(),
+                    lambda: (ember.randn(6, 2),)),
     "pow_rsqrt": (lambda x: (x.abs() + 1).rsqrt() + (x ** 2) * x.reciprocal(),
                   lambda: (ember.randn(10) + 3,)),
 }
@@ -63,6 +65,30 @@ def test_numba_fuser_matches_eager(name, numba_fuser):
     kernel = kernels.FusedKernel(node, use_numba=True)
     # float64 transcendentals stay with NumPy: numba would call libm once per element
     assert (kernel.numba is not None) != kernel.plan.f64_slow
+    if kernel.numba is not None:
+        compiled = [getattr(kernel.numba, f"{k}_seq", None) for k in ("flat", "nd")]
+        assert any(fn is not None and fn.signatures for fn in compiled)
+
+
+@pytest.mark.parametrize("name", ["gelu", "compare_where", "two_outputs"])
+def test_numba_parallel_loops(name, numba_fuser, monkeypatch):
+    monkeypatch.setattr(kernels, "PARALLEL_MIN", 0)
+    fn, make = CASES[name]
+    _run(fn, *make())
+
+
+def test_small_arrays_skip_numba(numba_fuser, monkeypatch):
+    monkeypatch.setattr(kernels, "NUMBA_MIN", 1 << 14)
+    s = jit.trace(gelu_chain, (ember.randn(4, 5), ember.randn(5), ember.randn(5)))
+    (node,) = [n for n in s.optimized_graph.nodes if n.op == FUSION_GROUP]
+    kernel = kernels.FusedKernel(node, use_numba=True)
+
+    class Unused:
+        def __getattr__(self, name):
+            raise AssertionError("numba ran for a tiny array")
+    kernel.numba = Unused()
+    arrays = [t.numpy() for t in (ember.randn(4, 5), ember.randn(5), ember.randn(5))]
+    assert isinstance(kernel(*arrays), tuple)
 
 
 @pytest.mark.parametrize("fuser", ["numpy", "numba"])
