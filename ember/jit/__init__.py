@@ -12,6 +12,7 @@ from __future__ import annotations
 from .frontend import freeze, trace, trace_module
 from .ir import Graph, GraphError, Node, TensorType, Value
 from .runtime import ScriptFunction, ScriptModule
+from .script import NotSupportedError, export, ignore, script, unused
 from .serialization import load
 from .tracer import TracerWarning, TracingCheckError
 
@@ -22,6 +23,7 @@ def save(m: ScriptModule | ScriptFunction, f) -> None:
     _save(m, f)
 
 
-__all__ = ["trace", "trace_module", "freeze", "save", "load", "ScriptModule", "ScriptFunction",
+__all__ = ["script", "ignore", "unused", "export", "NotSupportedError",
+           "trace", "trace_module", "freeze", "save", "load", "ScriptModule", "ScriptFunction",
            "TracerWarning", "TracingCheckError", "Graph", "GraphError", "Node", "TensorType",
            "Value"]

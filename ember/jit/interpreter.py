@@ -2,9 +2,12 @@
 evaluator constant folding uses. Slower than generated code, but it is eager execution."""
 from __future__ import annotations
 
+import numpy as np
+
 from .._ops.dispatch import apply, apply_
 from .._ops.registry import REGISTRY
-from .ir import FUSION_GROUP, AsTensor, Graph, Node, Value
+from .._tensor import Tensor
+from .ir import FUSION_GROUP, IF, LOOP, AsTensor, Graph, Node, Value
 
 
 def materialize(obj, env: dict):
@@ -28,7 +31,11 @@ def run_node(node: Node, env: dict) -> None:
     """Execute one node, reading its inputs from `env` (value id -> Tensor) and storing its
     outputs there."""
     args = [env[a.id] if isinstance(a, Value) else materialize(a, env) for a in node.args]
-    if node.op == FUSION_GROUP:
+    if node.op == IF:
+        outs = run_graph(node.blocks[0 if _truth(args[0]) else 1], args[1:], {})
+    elif node.op == LOOP:
+        outs = run_loop(node, args)
+    elif node.op == FUSION_GROUP:
         outs = run_graph(node.body, args, {})
     else:
         op = REGISTRY[node.op]
@@ -37,6 +44,28 @@ def run_node(node: Node, env: dict) -> None:
         outs = out if type(out) is tuple else (out,)
     for v, t in zip(node.outputs, outs):
         env[v.id] = t
+
+
+def _truth(t) -> bool:
+    return bool(t._data.item()) if hasattr(t, "_data") else bool(t)
+
+
+def run_loop(node: Node, args: list) -> list:
+    """prim::Loop: run the body while the iteration count is below the trip count (None:
+    no limit) and the condition holds; the body returns (cond, *carried)."""
+    n = node.attrs["carried"]
+    trip = args[0]
+    trip = None if trip is None else int(trip._data.item() if hasattr(trip, "_data") else trip)
+    cond = args[1]
+    carried, captured = list(args[2:2 + n]), list(args[2 + n:])
+    body = node.blocks[0]
+    i = 0
+    while (trip is None or i < trip) and _truth(cond):
+        counter = Tensor._wrap_array(np.asarray(i, dtype=np.int64))
+        outs = run_graph(body, [counter, cond] + carried + captured, {})
+        cond, carried = outs[0], list(outs[1:])
+        i += 1
+    return carried
 
 
 def run_graph(graph: Graph, inputs, constants: dict) -> list:

@@ -22,6 +22,9 @@ from .._device import device as Device
 from .._ops.registry import REGISTRY
 
 FUSION_GROUP = "prim::FusionGroup"
+IF = "prim::If"
+LOOP = "prim::Loop"
+CONTROL_OPS = (IF, LOOP)
 
 _SCALAR_NAMES = {D.float32: "Float", D.float64: "Double", D.float16: "Half",
                  D.bfloat16: "BFloat16", D.int64: "Long", D.int32: "Int", D.int16: "Short",
@@ -117,10 +120,12 @@ class Node:
     """One op call. `compute`/`result` record the promotion `apply` did: the dtype forward
     computed in, and the dtype floating outputs were cast back to (None when no cast)."""
 
-    __slots__ = ("op", "args", "attrs", "outputs", "inplace", "compute", "result", "body")
+    __slots__ = ("op", "args", "attrs", "outputs", "inplace", "compute", "result", "body",
+                 "blocks")
 
     def __init__(self, op: str, args: list, attrs: dict, inplace: bool = False,
-                 compute: D.dtype | None = None, result: D.dtype | None = None, body=None):
+                 compute: D.dtype | None = None, result: D.dtype | None = None, body=None,
+                 blocks=None):
         self.op = op
         self.args = list(args)
         self.attrs = dict(attrs)
@@ -129,6 +134,9 @@ class Node:
         self.compute = compute
         self.result = result
         self.body = body
+        # control flow (prim::If: [then, else]; prim::Loop: [body]): graphs whose inputs
+        # receive the node's arguments (see `verify`), so no block reads outer values
+        self.blocks = list(blocks) if blocks else []
 
     def inputs(self) -> list[Value]:
         """Every value the node reads, in argument then attribute order (with repeats)."""
@@ -276,7 +284,8 @@ class Graph:
         g.constant_data = dict(self.constant_data)
         for node in self.nodes:
             c = Node(node.op, node.args, node.attrs, node.inplace, node.compute, node.result,
-                     node.body.copy() if node.body is not None else None)
+                     node.body.copy() if node.body is not None else None,
+                     [b.copy() for b in node.blocks])
             c.map_inputs(lambda v: new[v.id])
             c.outputs = [clone(v, c) for v in node.outputs]
             g.nodes.append(c)
@@ -328,6 +337,8 @@ class Graph:
             if len(node.body.inputs) != len(node.args) or \
                     len(node.body.outputs) != len(node.outputs):
                 raise GraphError(f"{where}: body arity does not match the node")
+        elif node.op in CONTROL_OPS:
+            _verify_control(node, where)
         elif node.op not in REGISTRY:
             raise GraphError(f"{where}: no op named {node.op!r} in the registry")
         if not node.outputs:
@@ -385,6 +396,8 @@ class Graph:
                          f"{_CONSTANT_KINDS[self.constant_kind[name]]}[name=\"{name}\"]()")
         for node in self.nodes:
             lines.append("  " + self.format_node(node, names, groups))
+            for k, block in enumerate(node.blocks):
+                lines.append(_indent(block._render_block(f"block{k}", names), "    "))
         lines.append(f"  return ({', '.join('%' + names[v.id] for v in self.outputs)})")
         text = "\n".join(lines)
         if title == "graph":
@@ -394,6 +407,22 @@ class Graph:
                 k += 1
         return text + "\n" if title == "graph" else text
 
+    def _render_block(self, title: str, outer: dict) -> str:
+        """A control-flow block, its values named by id (unique across a scripted graph)."""
+        names = dict(outer)
+        for v in self.inputs:
+            names[v.id] = str(v.id)
+        for node in self.nodes:
+            for v in node.outputs:
+                names[v.id] = str(v.id)
+        head = ", ".join(f"%{names[v.id]} : {v.type}" for v in self.inputs)
+        lines = [f"{title}({head}):"]
+        for node in self.nodes:
+            lines.append("  " + self.format_node(node, names))
+            for k, block in enumerate(node.blocks):
+                lines.append(_indent(block._render_block(f"block{k}", names), "    "))
+        lines.append(f"  -> ({', '.join('%' + names[v.id] for v in self.outputs)})")
+        return "\n".join(lines)
 
     def format_node(self, node: Node, names: dict[int, str] | None = None,
                     groups: list | None = None) -> str:
@@ -407,6 +436,39 @@ class Graph:
         args = [format_literal(a, names) for a in node.args]
         args += [f"{k}={format_literal(v, names)}" for k, v in node.attrs.items()]
         return f"{outs} = {op}({', '.join(args)})"
+
+
+def _indent(text: str, pad: str) -> str:
+    return "\n".join(pad + line for line in text.split("\n"))
+
+
+def _verify_control(node: Node, where: str) -> None:
+    """prim::If(cond, *captured) with blocks [then, else], each taking the captured values
+    and returning the node's outputs; prim::Loop(trip, cond, *carried, *captured) with one
+    body taking (iteration, cond, *carried, *captured) and returning (cond, *carried)."""
+    for block in node.blocks:
+        block.verify()
+    n_out = len(node.outputs)
+    if node.op == IF:
+        if len(node.blocks) != 2 or not node.args or not isinstance(node.args[0], Value):
+            raise GraphError(f"{where} needs a condition value and two blocks")
+        for block in node.blocks:
+            if len(block.inputs) != len(node.args) - 1 or len(block.outputs) != n_out:
+                raise GraphError(f"{where}: block arity does not match the node")
+            for v, o in zip(block.outputs, node.outputs):
+                if v.type.dtype is not o.type.dtype:
+                    raise GraphError(f"{where}: a block returns {v.type}, the node {o.type}")
+        return
+    carried = node.attrs.get("carried")
+    if len(node.blocks) != 1 or type(carried) is not int or len(node.args) < 2 + carried \
+            or carried != n_out:
+        raise GraphError(f"{where} needs (trip, cond, *carried, *captured) and one body")
+    body = node.blocks[0]
+    if len(body.inputs) != len(node.args) or len(body.outputs) != 1 + n_out:
+        raise GraphError(f"{where}: body arity does not match the node")
+    for v, o in zip(body.outputs[1:], node.outputs):
+        if v.type.dtype is not o.type.dtype:
+            raise GraphError(f"{where}: the body carries {v.type} into {o.type}")
 
 
 def format_literal(obj, names: dict[int, str]) -> str:

@@ -36,6 +36,8 @@ class _Method:
         self.flat_arity = len(spec[1]) if spec[0] == "tuple" and all(
             s == ["tensor"] for s in spec[1]) else None
         self.mutates = any(n.inplace for n in graph.nodes)
+        # control-flow graphs (ember.jit.script) run through the interpreter only
+        self.control = any(n.blocks for n in graph.nodes)
         self._compiled = None
 
     def _pack(self, flat_outputs):
@@ -70,7 +72,7 @@ class _Method:
             if any(t._requires_grad for t in flat) or any(t._requires_grad for t in state) or \
                     any(t._requires_grad for t in self.captured):
                 return self._pack(self.replay(flat, state))
-        if self._guard(flat):
+        if not self.control and self._guard(flat):
             try:
                 out = self.fast(flat)
             except Exception:

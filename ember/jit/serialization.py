@@ -18,11 +18,11 @@ from .._device import device as Device
 from .._ops.registry import REGISTRY
 from .._tensor import Tensor
 from ..utils import safetensors
-from .ir import FUSION_GROUP, Graph, GraphError, Node, TensorType, decode, encode
+from .ir import CONTROL_OPS, FUSION_GROUP, Graph, GraphError, Node, TensorType, decode, encode
 from .runtime import ScriptFunction, ScriptModule
 
 FORMAT = "ember.jit"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: control-flow blocks (prim::If, prim::Loop); 1 still loads
 _IR = "ir.json"
 _WEIGHTS = "weights.safetensors"
 
@@ -36,26 +36,37 @@ def graph_to_json(graph: Graph, constant_key) -> dict:
     def spec_of(values):
         return [{"dtype": v.type.dtype.name, "shape": list(v.type.shape),
                  "device": v.type.device} for v in values]
-    nodes = []
-    for node in graph.nodes:
-        if node.op == FUSION_GROUP:
-            raise RuntimeError("save() writes unfused graphs; got a fusion group")
-        nodes.append({"op": node.op, "args": [encode(a) for a in node.args],
-                      "attrs": {k: encode(v) for k, v in node.attrs.items()},
-                      "outputs": [value(v) for v in node.outputs], "inplace": node.inplace,
-                      "compute": node.compute and node.compute.name,
-                      "result": node.result and node.result.name})
     return {
         "inputs": [dict(value(v), name=v.name) for v in graph.inputs],
         "constants": [dict(value(v), name=n, kind=graph.constant_kind[n],
                            key=constant_key(n, graph.constant_kind[n]))
                       for n, v in graph.constants.items()],
-        "nodes": nodes,
+        "nodes": _nodes_to_json(graph),
         "outputs": [v.id for v in graph.outputs],
         "input_spec": graph.input_spec,
         "output_spec": graph.output_spec,
         "signature": {"inputs": spec_of(graph.inputs), "outputs": spec_of(graph.outputs)},
     }
+
+
+def _nodes_to_json(graph: Graph) -> list:
+    def value(v):
+        return {"id": v.id, "type": v.type.to_json()}
+    nodes = []
+    for node in graph.nodes:
+        if node.op == FUSION_GROUP:
+            raise RuntimeError("save() writes unfused graphs; got a fusion group")
+        entry = {"op": node.op, "args": [encode(a) for a in node.args],
+                 "attrs": {k: encode(v) for k, v in node.attrs.items()},
+                 "outputs": [value(v) for v in node.outputs], "inplace": node.inplace,
+                 "compute": node.compute and node.compute.name,
+                 "result": node.result and node.result.name}
+        if node.blocks:
+            entry["blocks"] = [{"inputs": [value(v) for v in b.inputs],
+                                "nodes": _nodes_to_json(b),
+                                "outputs": [v.id for v in b.outputs]} for b in node.blocks]
+        nodes.append(entry)
+    return nodes
 
 
 def _require(cond, what: str) -> None:
@@ -125,23 +136,7 @@ def graph_from_json(data, weights: dict) -> tuple[Graph, dict]:
         g.constant_kind[name] = kind
         g.constant_data[name] = weights[key]
         keys[name] = key
-    for i, entry in enumerate(_list(data, "nodes")):
-        _require(isinstance(entry, dict), f"node {i} is not an object")
-        op = entry.get("op")
-        _require(isinstance(op, str), f"node {i} has no op name")
-        if op not in REGISTRY:
-            raise GraphError(f"node {i} calls op {op!r}, which this ember's registry does "
-                             "not have (the file needs a newer ember)")
-        attrs = entry.get("attrs", {})
-        _require(isinstance(attrs, dict), f"node {i} has malformed attributes")
-        node = Node(op, [decode(a, values) for a in _list(entry, "args")],
-                    {k: decode(v, values) for k, v in attrs.items()},
-                    inplace=entry.get("inplace") is True,
-                    compute=_dtype(entry.get("compute")), result=_dtype(entry.get("result")))
-        outs = _list(entry, "outputs")
-        _require(outs, f"node {i} has no outputs")
-        node.outputs = [define(o, node, k) for k, o in enumerate(outs)]
-        g.nodes.append(node)
+    g.nodes = _nodes_from_json(_list(data, "nodes"), values, define)
     outputs = _list(data, "outputs")
     _require(all(type(o) is int and o in values for o in outputs), "malformed graph outputs")
     g.outputs = [values[o] for o in outputs]
@@ -152,6 +147,46 @@ def graph_from_json(data, weights: dict) -> tuple[Graph, dict]:
     g._next = top
     g.verify()
     return g, keys
+
+
+def _nodes_from_json(entries: list, values: dict, define) -> list:
+    """Nodes (with their blocks, each a scope of its own) from their JSON entries."""
+    nodes = []
+    for i, entry in enumerate(entries):
+        _require(isinstance(entry, dict), f"node {i} is not an object")
+        op = entry.get("op")
+        _require(isinstance(op, str), f"node {i} has no op name")
+        if op not in REGISTRY and op not in CONTROL_OPS:
+            raise GraphError(f"node {i} calls op {op!r}, which this ember's registry does "
+                             "not have (the file needs a newer ember)")
+        attrs = entry.get("attrs", {})
+        _require(isinstance(attrs, dict), f"node {i} has malformed attributes")
+        node = Node(op, [decode(a, values) for a in _list(entry, "args")],
+                    {k: decode(v, values) for k, v in attrs.items()},
+                    inplace=entry.get("inplace") is True,
+                    compute=_dtype(entry.get("compute")), result=_dtype(entry.get("result")))
+        for block in entry.get("blocks", []) if op in CONTROL_OPS else ():
+            _require(isinstance(block, dict), f"node {i} has a malformed block")
+            b = Graph()
+            inner: dict = {}
+
+            def define_inner(e, node=None, index=0, name=None, inner=inner):
+                v = define(e, node, index, name)
+                del values[v.id]
+                inner[v.id] = v
+                return v
+            b.inputs = [define_inner(e) for e in _list(block, "inputs")]
+            b.nodes = _nodes_from_json(_list(block, "nodes"), inner, define_inner)
+            outs = _list(block, "outputs")
+            _require(all(type(o) is int and o in inner for o in outs),
+                     "malformed block outputs")
+            b.outputs = [inner[o] for o in outs]
+            node.blocks.append(b)
+        outs = _list(entry, "outputs")
+        _require(outs, f"node {i} has no outputs")
+        node.outputs = [define(o, node, k) for k, o in enumerate(outs)]
+        nodes.append(node)
+    return nodes
 
 
 def _list(obj, key):

@@ -16,8 +16,9 @@ from .._ops.registry import REGISTRY
 from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad
 from ..jit.interpreter import run_node
-from ..jit.ir import AsTensor, Value
+from ..jit.ir import CONTROL_OPS, IF, AsTensor, Value
 from ..jit.passes.analysis import AliasInfo, is_pure
+from ..jit.script import _sync_training
 from . import capture as _capture
 from .dynamic import ConstSpec, DynamicInfo, Monomial, SymInt, TraceMismatch, Varying, analyze
 from .dynamic import base_of, is_static
@@ -61,16 +62,25 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
     training = getattr(model, "training", None)
     if training:
         model.eval()
+    scripted = _scripted(model)
+    resized: dict = {}
     try:
-        cap = _capture.trace(model, args, kw)
+        if scripted is not None:
+            cap = _script_capture(scripted, args, kw)
+        else:
+            cap = _capture.trace(model, args, kw)
         in_names = _input_names(cap, input_names)
         dims = _parse_dynamic_axes(dynamic_axes)
         sizes, flat_axes = _axis_sizes(cap, in_names, dims)
-        info = _dynamic_info(model, args, kw, cap, sizes, flat_axes)
+        if scripted is not None:
+            info = _script_dynamic_info(scripted, args, kw, cap, sizes, flat_axes, resized)
+        else:
+            info = _dynamic_info(model, args, kw, cap, sizes, flat_axes)
     finally:
         if training:
             model.train()
     ex = Exporter(cap, info, opset, do_constant_folding, export_params)
+    ex.resized = resized
     proto = ex.build(in_names, output_names, dims)
     if verbose:
         print(cap.graph)
@@ -150,6 +160,41 @@ def _dynamic_info(model, args, kw, cap, sizes, flat_axes) -> DynamicInfo:
         raise RuntimeError(f"ember.onnx.export: {e}") from None
 
 
+def _scripted(model):
+    """The compiled forward of an ember.jit.script result, or None."""
+    methods = getattr(model, "_script_methods", None)
+    if methods is not None:
+        return methods["forward"]
+    return getattr(model, "_script", None)
+
+
+def _script_capture(method, args, kw):
+    """A scripted model's graph for these inputs: its If/Loop blocks lower to ONNX If/Loop."""
+    if method.self_obj is not None:
+        _sync_training(method.owner, method.self_obj)
+    bound = method.sig.bind(args, kw)
+    graph = method.method_for(bound).graph
+    flat = method.sig.flat(bound)
+    names = [v.name or f"input_{i}" for i, v in enumerate(graph.inputs)]
+    return _capture.Capture(graph, flat, names, {})
+
+
+def _script_dynamic_info(method, args, kw, cap, sizes, flat_axes, resized) -> DynamicInfo:
+    """Compile the scripted model once more per dynamic axis name, resized, and merge."""
+    if not sizes:
+        return DynamicInfo.static(cap.graph)
+    for dim, n in sizes.items():
+        new = n - 1 if n >= 3 else n + 1
+        axes = {i: [a for a, d in ax.items() if d == dim] for i, ax in flat_axes.items()}
+        r_args, r_kw = _capture.resized_inputs(args, kw, axes, new)
+        graph = _script_capture(method, r_args, r_kw).graph
+        resized[dim] = (graph, {**sizes, dim: new})
+    try:
+        return analyze(cap.graph, sizes, resized)
+    except TraceMismatch as e:
+        raise RuntimeError(f"ember.onnx.export: {e}") from None
+
+
 class Exporter:
     """Lowers one traced graph into an ONNX graph."""
 
@@ -167,6 +212,7 @@ class Exporter:
         self.symbols: dict[str, tuple[str, int]] = {}
         self._sym_cache: dict = {}
         self.param_inputs: list = []
+        self.resized: dict = {}
         self._uses = self._last_uses()
 
     # ---- values -------------------------------------------------------------------------
@@ -347,6 +393,9 @@ class Exporter:
                         "use the out-of-place form", self.opset, None, self.cap.source(node))
 
     def _lower(self, k: int, node) -> None:
+        if node.op in CONTROL_OPS:
+            self._lower_control(k, node)
+            return
         if self._fold(k, node):
             return
         opdef = REGISTRY.get(node.op)
@@ -377,6 +426,61 @@ class Exporter:
                 continue
             if self.b.dtype(name) is not v.type.dtype:
                 name = self.b.cast(name, v.type.dtype)
+            self.env[v.id] = name
+
+    # ---- control flow (scripted models) ------------------------------------------------
+    def _block(self, k: int, j: int, block, outer_args, declared) -> tuple:
+        """Lower block j of node k as an ONNX subgraph: `outer_args` are the node arguments
+        its trailing inputs capture (read by their outer names), `declared` (dtype) the
+        leading inputs the ONNX node passes in itself. Returns (graph, declared names)."""
+        others = {dim: (g.nodes[k].blocks[j], sz) for dim, (g, sz) in self.resized.items()}
+        info = analyze(block, self.info.base_sizes, others) if others else \
+            DynamicInfo.static(block)
+        sub = Exporter(_capture.Capture(block, [], [], {}), info, self.opset, False,
+                       self.export_params)
+        sub.b = self.b.subgraph()
+        sub.symbols = self.symbols
+        sub._sym_cache = dict(self._sym_cache)
+        sub.resized = others
+        from onnx import helper
+
+        from .builder import value_info
+        inputs = []
+        lead = len(declared)
+        for v, dt in zip(block.inputs[:lead], declared):
+            name = sub.b.declare("body_in", dt)
+            sub.env[v.id] = name
+            # the iteration number and condition are scalars; carried shapes may vary
+            inputs.append(value_info(name, dt, [] if not v.type.shape else None))
+        for v, outer in zip(block.inputs[lead:], outer_args):
+            sub.env[v.id] = self.name_of(outer)
+        sub._check_inplace()
+        for i, n in enumerate(block.nodes):
+            sub._lower(i, n)
+        outs = [sub.b.op("Identity", [sub.name_of(v)]) for v in block.outputs]
+        return helper.make_graph(sub.b.nodes, self.b.fresh("body"), inputs,
+                                 [value_info(n, sub.b.dtype(n), None) for n in outs])
+
+    def _lower_control(self, k: int, node) -> None:
+        dtypes = [v.type.dtype for v in node.outputs]
+        if node.op == IF:
+            then_g, else_g = (self._block(k, j, b, node.args[1:], [])
+                              for j, b in enumerate(node.blocks))
+            outs = self.b.op("If", [self.name_of(node.args[0])], outputs=len(dtypes),
+                             dtype=dtypes, then_branch=then_g, else_branch=else_g)
+        else:
+            n = node.attrs["carried"]
+            trip, cond = node.args[0], node.args[1]
+            trip = "" if trip is None else (self.name_of(trip) if isinstance(trip, Value)
+                                            else self.b.const(np.array(trip, np.int64), D.int64))
+            cond = self.name_of(cond) if isinstance(cond, Value) else \
+                self.b.const(np.array(bool(cond)), D.bool)
+            carried = [self.name_of(v) for v in node.args[2:2 + n]]
+            body = self._block(k, 0, node.blocks[0], node.args[2 + n:],
+                               [D.int64, D.bool] + dtypes)
+            outs = self.b.op("Loop", [trip, cond] + carried, outputs=n, dtype=dtypes, body=body)
+        outs = [outs] if isinstance(outs, str) else outs
+        for v, name in zip(node.outputs, outs):
             self.env[v.id] = name
 
     def _fold(self, k: int, node) -> bool:
