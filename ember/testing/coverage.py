@@ -10,6 +10,7 @@ import sys
 
 def rows():
     """One dict per registry op and composite: name, kind, dtypes, and the checks that run."""
+    from .. import nn  # noqa: F401 - nn.functional registers its composites on import
     from .._ops import REGISTRY
     from .._ops.registry import COMPOSITES
     out = []
