@@ -169,7 +169,7 @@ class LBFGS(Optimizer):
             return float(closure())
 
     def _iterate(self, group, closure):
-        lr = float(group["lr"])
+        lr = group["lr"]
         max_iter, max_eval = group["max_iter"], group["max_eval"]
         tolerance_grad, tolerance_change = group["tolerance_grad"], group["tolerance_change"]
         line_search_fn, history_size = group["line_search_fn"], group["history_size"]
