@@ -62,6 +62,11 @@ _BY_NAME = {d.name: d for d in ALL_DTYPES}
 _ALIASES = {"half": float16, "float": float32, "double": float64, "short": int16, "int": int32,
             "long": int64, "cfloat": complex64, "cdouble": complex128}
 _BY_NP = {d.np: d for d in ALL_DTYPES}
+# torch's C++ ScalarType names, which its error messages use ("expected scalar type Long").
+SCALAR_NAMES = {bool: "Bool", uint8: "Byte", int8: "Char", int16: "Short", int32: "Int",
+                int64: "Long", float16: "Half", bfloat16: "BFloat16", float32: "Float",
+                float64: "Double", complex64: "ComplexFloat", complex128: "ComplexDouble"}
+SCALAR_NAMES_BY_NAME = {d.name: name for d, name in SCALAR_NAMES.items()}
 
 
 def _dtype_by_name(name: str) -> dtype:

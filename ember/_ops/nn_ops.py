@@ -182,9 +182,7 @@ def _softmax_call(op, input, dim, dtype, name):
     return apply(op, input, dim=_dim(dim, input._data.ndim, name))
 
 
-_TORCH_NAMES = {D.int64: "Long", D.int32: "Int", D.int16: "Short", D.int8: "Char",
-                D.uint8: "Byte", D.bool: "Bool", D.float32: "Float", D.float64: "Double",
-                D.float16: "Half", D.bfloat16: "BFloat16"}
+_TORCH_NAMES = D.SCALAR_NAMES
 
 
 @tensor_method()

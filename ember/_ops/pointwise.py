@@ -20,9 +20,7 @@ from ..testing.opinfo import (ALL_INT, FLOAT_ALL, FLOATS, INTS, NUMERIC, Arg, Sa
 from .dispatch import apply, apply_, write_out
 from .registry import OpDef, composite, register, tensor_method
 
-_TORCH_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
-                "int64": "Long", "float16": "Half", "bfloat16": "BFloat16", "float32": "Float",
-                "float64": "Double"}
+_TORCH_NAMES = D.SCALAR_NAMES_BY_NAME
 
 
 # ---- helpers -----------------------------------------------------------------------------

@@ -21,10 +21,7 @@ from .shape import Expand, Getitem, IndexPut
 
 _HALF = (D.float16.np, D.bfloat16.np)
 _F32 = np.dtype(np.float32)
-_TORCH_NAMES = {D.bool: "Bool", D.uint8: "Byte", D.int8: "Char", D.int16: "Short",
-                D.int32: "Int", D.int64: "Long", D.float16: "Half", D.bfloat16: "BFloat16",
-                D.float32: "Float", D.float64: "Double", D.complex64: "ComplexFloat",
-                D.complex128: "ComplexDouble"}
+_TORCH_NAMES = D.SCALAR_NAMES
 NAN = float("nan")
 INF = float("inf")
 

@@ -27,10 +27,7 @@ _EVERY = slice(None)
 # cannot yet build the numerical Jacobian of an empty grad_output; first-order checks still run.
 _EMPTY_OUT = {"gradgrad": False}
 # PyTorch's ScalarType names, as its error messages spell dtypes.
-_SCALAR_NAMES = {D.float32: "Float", D.float64: "Double", D.float16: "Half",
-                 D.bfloat16: "BFloat16", D.int64: "Long", D.int32: "Int", D.int16: "Short",
-                 D.int8: "Char", D.uint8: "Byte", D.bool: "Bool", D.complex64: "ComplexFloat",
-                 D.complex128: "ComplexDouble"}
+_SCALAR_NAMES = D.SCALAR_NAMES
 
 
 def _sizes(args, keyword=None) -> tuple:

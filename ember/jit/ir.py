@@ -26,10 +26,7 @@ IF = "prim::If"
 LOOP = "prim::Loop"
 CONTROL_OPS = (IF, LOOP)
 
-_SCALAR_NAMES = {D.float32: "Float", D.float64: "Double", D.float16: "Half",
-                 D.bfloat16: "BFloat16", D.int64: "Long", D.int32: "Int", D.int16: "Short",
-                 D.int8: "Char", D.uint8: "Byte", D.bool: "Bool", D.complex64: "ComplexFloat",
-                 D.complex128: "ComplexDouble"}
+_SCALAR_NAMES = D.SCALAR_NAMES
 _CONSTANT_KINDS = {"parameter": "prim::Param", "buffer": "prim::Buffer",
                    "constant": "prim::Constant"}
 

@@ -134,9 +134,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
 
 
 # ---- classification -----------------------------------------------------------------------------
-_TYPE_NAMES = {D.int64: "Long", D.int32: "Int", D.int16: "Short", D.int8: "Char",
-               D.uint8: "Byte", D.bool: "Bool", D.float32: "Float", D.float64: "Double",
-               D.float16: "Half", D.bfloat16: "BFloat16"}
+_TYPE_NAMES = D.SCALAR_NAMES
 
 
 def _type_name(dt) -> str:
