@@ -224,6 +224,8 @@ def _zero_dim_pair(cls, input, out):
 class Sum(OpDef):
     def forward(ctx, xp, x, dims, keepdim=False, dtype=None):
         ctx.shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
+        if dtype is None and x.dtype.kind == "f" and x.dtype.itemsize >= 4:
+            return x.sum(axis=None if len(dims) == x.ndim else dims, keepdims=keepdim)
         return _sum_array(x, dims, keepdim, _int_to_long(x.dtype, dtype))
 
     def backward(ctx, g):
@@ -239,6 +241,8 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     tensor([4, 6])
     """
     dims = reduce_dims(dim, input._data.ndim, "sum")
+    if dtype is None and out is None:
+        return apply(Sum, input, dims=dims, keepdim=keepdim)
     if dtype is None:
         return write_out(apply(Sum, input, dims=dims, keepdim=keepdim), out)
     return write_out(apply(Sum, input, dims=dims, keepdim=keepdim, dtype=D.to_dtype(dtype)), out)

@@ -1,7 +1,10 @@
 """ember.autograd: reverse-mode automatic differentiation over the op registry."""
 from __future__ import annotations
 
+import numpy as np
+
 from .._backend import namespace
+from .._device import CPU
 from .engine import _edge, run_backward
 from .grad_mode import (enable_grad, inference_mode, is_grad_enabled,
                         is_inference_mode_enabled, no_grad, set_grad_enabled)
@@ -30,8 +33,8 @@ def _root_grads(outputs, grad_outputs, create_graph):
             if not out._requires_grad:
                 raise RuntimeError("element 0 of tensors does not require grad and does not "
                                    "have a grad_fn")
-            g = type(out)._wrap(namespace(out._device).ones(out._data.shape, out._dtype.np),
-                                out._dtype, out._device)
+            xp = np if out._device is CPU else namespace(out._device)
+            g = type(out)._wrap(xp.ones(out._data.shape, out._dtype.np), out._dtype, out._device)
         elif g.shape != out.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
                                f"{list(g.shape)} and output[{i}] has a shape of "

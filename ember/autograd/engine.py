@@ -19,7 +19,8 @@ def _edge(tensor):
 def _dependencies(roots):
     """Count, for every node reachable from `roots`, how many edges point at it."""
     deps = {}
-    stack = list(dict.fromkeys(node for node, _ in roots if node is not None))
+    stack = ([roots[0][0]] if len(roots) == 1 and roots[0][0] is not None
+             else list(dict.fromkeys(node for node, _ in roots if node is not None)))
     seen = set(stack)
     while stack:
         node = stack.pop()
