@@ -41,9 +41,8 @@ half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64
 cfloat, cdouble = complex64, complex128
 
-_LAZY_SUBMODULES = ("autograd", "nn", "optim", "utils", "jit", "onnx", "cuda", "amp", "linalg",
-                    "testing", "distributed", "serve", "vision", "profiler", "ao", "fft",
-                    "special", "backends", "serialization")
+_LAZY_SUBMODULES = ("autograd", "nn", "optim", "utils", "jit", "onnx", "cuda", "linalg",
+                    "testing", "vision", "special", "serialization")
 
 
 def result_type(tensor1, tensor2) -> dtype:

@@ -22,9 +22,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from .. import _device
 from .. import _dtype as D
 from .._backend import cuda_available, namespace, to_numpy
-from .. import _device
 from .._device import device, to_device
 from .._tensor import Tensor, _dim
 from ..testing.opinfo import ALL_INT, FLOAT_ALL, FLOATS, INTS, NUMERIC, Arg, Sample, unary
@@ -44,10 +44,7 @@ _F64 = np.dtype(np.float64)
 # ---- helpers ----------------------------------------------------------------------------------
 def _torch_name(dt: D.dtype) -> str:
     """The name torch's messages give a dtype ('Float', 'Long', ...)."""
-    names = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
-             "int64": "Long", "float16": "Half", "bfloat16": "BFloat16", "float32": "Float",
-             "float64": "Double", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
-    return names[dt.name]
+    return D.SCALAR_NAMES[dt]
 
 
 def _kind_error(op: str, arr, fits: str) -> NotImplementedError:
@@ -73,9 +70,17 @@ def _as_f64(x):
 
 
 def _like(xp, y, x):
-    """y (computed in float64) in x's dtype, as an array of x's shape."""
+    """y (computed in float64) cast back to x's dtype."""
     y = xp.asarray(y)
     return y.astype(x.dtype) if y.dtype != x.dtype else y
+
+
+def _cotpi(xp, x):
+    """cot(pi * x) with exact argument reduction (exact zeros at the half-integers)."""
+    r = x - xp.rint(x)                               # r in [-0.5, 0.5], exact
+    with _quiet():
+        return xp.where(xp.abs(r) < 0.25, 1 / xp.tan(math.pi * r),
+                        xp.copysign(xp.tan(math.pi * (0.5 - xp.abs(r))), r))
 
 
 def _sinpi(xp, x):
@@ -182,39 +187,76 @@ def _digamma_kernel(xp, x):
     with _quiet():
         reflect = z < 0
         out = _digamma_positive(xp, xp.where(reflect, 1 - z, z))
-        r = z - xp.rint(z)   # tan(pi z) has period 1
-        out = xp.where(reflect, out - math.pi / xp.tan(math.pi * r), out)
-        out = xp.where(reflect & (r == 0), _NAN, out)           # negative integers
+        out = xp.where(reflect, out - math.pi * _cotpi(xp, z), out)
+        out = xp.where(reflect & (z == xp.rint(z)), _NAN, out)   # negative integers
         out = xp.where(z == 0, xp.copysign(_INF, -z), out)       # -inf at +0, +inf at -0
     return _like(xp, out.reshape(x.shape), x)
+
+
+def _zeta_sum(xp, s, q):
+    """Hurwitz zeta for q > 0 by Euler-Maclaurin: direct terms (q + k)^-s until q + k > 9
+    (at least 9 of them), then the integral, half a term and the Bernoulli corrections."""
+    total = xp.zeros(s.shape, _F64)
+    a = q.copy()
+    for count in itertools.count():
+        active = (a <= 9) | (count < 9)
+        if count >= 9 and not builtins.bool(active.any()):
+            break
+        total += xp.where(active, a ** -s, 0)
+        a = xp.where(active, a + 1, a)
+    total += a ** (1 - s) / (s - 1) + a ** -s / 2
+    rising, power = s, a ** (-s - 1)
+    for j, coef in enumerate(_ZETA_TAIL, 1):
+        total += xp.where(power == 0, 0, coef * rising * power)
+        rising = rising * (s + 2 * j - 1) * (s + 2 * j)
+        power = power / (a * a)
+    return total
+
+
+@lru_cache(maxsize=64)
+def _cot_derivative(n: int) -> tuple:
+    """Coefficients (in c = cot(pi x), lowest first) of d^n/dx^n cot(pi x) / pi^n:
+    P_0 = c, P_(k+1) = -(1 + c^2) P_k'."""
+    poly = [0, 1]
+    for _ in range(n):
+        slope = [k * poly[k] for k in range(1, len(poly))] or [0]
+        poly = [0] * (len(slope) + 2)
+        for k, coef in enumerate(slope):
+            poly[k] -= coef
+            poly[k + 2] -= coef
+    return tuple(float(c) for c in poly)
+
+
+def _zeta_reflected(xp, s, q):
+    """zeta(s, q) for q < 0 and integer s >= 2, from polygamma's reflection formula
+    (summing directly would cancel between the terms on both sides of 0):
+    zeta(s, q) = (-1)^(s+1) (zeta(s, 1 - q) + pi^s P_(s-1)(cot(pi q)) / (s-1)!)."""
+    out = xp.empty(s.shape, _F64)
+    cot = _cotpi(xp, q)
+    for order in to_numpy(xp.unique(s)).astype(int).tolist():
+        pick = s == order
+        n = order - 1
+        cot_term = math.pi ** order * _poly(xp, cot[pick], _cot_derivative(n)) / math.factorial(n)
+        mirrored = _zeta_sum(xp, s[pick], 1 - q[pick])
+        out[pick] = (-1) ** (order + 1) * (mirrored + cot_term)
+    return out
 
 
 def _zeta_kernel(xp, s, q):
     """Hurwitz zeta(s, q) = sum_k (q + k)^-s, with torch's (Cephes') domain: inf at s = 1 and
     at non-positive integer q, NaN for s < 1 and for negative q with non-integer s."""
     s, q = xp.broadcast_arrays(_as_f64(xp.asarray(s)), _as_f64(q))
-    total = xp.zeros(s.shape, _F64)
-    a = q.copy()
+    s, q = s.reshape(-1), q.reshape(-1)
     with _quiet():
-        count = 0
-        while True:   # direct terms: at least 9, and until q + k > 9
-            active = a <= 9 if count >= 9 else xp.ones(a.shape, bool)
-            if count >= 9 and not builtins.bool(active.any()):
-                break
-            total += xp.where(active, a ** -s, 0)
-            a = xp.where(active, a + 1, a)
-            count += 1
-        total += a ** (1 - s) / (s - 1) + a ** -s / 2
-        rising, power = s, a ** (-s - 1)
-        for j, coef in enumerate(_ZETA_TAIL, 1):
-            total += xp.where(power == 0, 0, coef * rising * power)
-            rising = rising * (s + 2 * j - 1) * (s + 2 * j)
-            power = power / (a * a)
+        pole = (q <= 0) & (q == xp.floor(q))           # also q = -inf
+        undefined = (s < 1) | ((q < 0) & ~pole & (s != xp.floor(s)))
+        left = (q < 0) & ~pole & ~undefined & (s > 1)
+        total = _zeta_sum(xp, s, xp.where(left | pole | xp.isinf(q), 1.0, q))
+        if builtins.bool(left.any()):
+            total[left] = _zeta_reflected(xp, s[left], q[left])
         total = xp.where(xp.isinf(q) & (q > 0), _NAN, total)   # as torch (Cephes)
-        total = xp.where(s == 1, _INF, total)
-        total = xp.where(s < 1, _NAN, total)
-        total = xp.where((q <= 0) & (q == xp.floor(q)), _INF, total)
-        total = xp.where((q < 0) & (q != xp.floor(q)) & (s != xp.floor(s)), _NAN, total)
+        total = xp.where(pole | (s == 1), _INF, total)
+        total = xp.where(undefined, _NAN, total)
     return total
 
 
@@ -224,7 +266,8 @@ def _polygamma_kernel(xp, n: int, x):
         return _digamma_kernel(xp, x)
     z = _as_f64(x)
     with _quiet():
-        out = (-1) ** (n + 1) * math.factorial(n) * _zeta_kernel(xp, np.float64(n + 1), z)
+        zeta = _zeta_kernel(xp, np.float64(n + 1), z).reshape(z.shape)
+        out = (-1) ** (n + 1) * math.factorial(n) * zeta
         if n == 1:   # torch's trigamma: 0 at +inf, NaN at -inf
             out = xp.where(z == _INF, 0.0, xp.where(z == -_INF, _NAN, out))
     return _like(xp, out, x)
@@ -298,7 +341,8 @@ class SpecialZeta(OpDef):
     def forward(ctx, xp, x, q):
         _real_float_only("special_zeta", x, q)
         ctx.save(x, q)
-        out = _zeta_kernel(xp, x, q)
+        shape = np.broadcast_shapes(x.shape, q.shape)
+        out = _zeta_kernel(xp, x, q).reshape(shape)
         return out.astype(xp.result_type(x, q), copy=False)
 
     def backward(ctx, g):
@@ -369,7 +413,7 @@ def mvlgamma(input, p: int, *, out=None):
 
     >>> import ember
     >>> ember.mvlgamma(ember.tensor([2.5]), 2)
-    tensor([0.9496])
+    tensor([0.8570])
     """
     if p < 1:
         raise RuntimeError(f"mvlgamma(): p has to be greater than or equal to 1 (got p={p})")
@@ -391,11 +435,20 @@ def _erfcx_nonneg(xp, z):
     return t * xp.exp(_poly(xp, 2 * t - 1, _ERFC64))
 
 
+def _exp_square(xp, z, sign=1.0):
+    """exp(sign * z^2) to a few ulps: z = hi + lo with hi of 24 bits, so hi^2 is exact (a
+    rounded z^2 would cost ~z^2 ulps in the exponential)."""
+    hi = xp.where(xp.abs(z) < 40, z, 0).astype(np.float32).astype(_F64)
+    lo = z - hi   # beyond 40 the result is 0 or inf: plain exp(sign * z^2)
+    return xp.exp(sign * (hi * hi)) * xp.exp(sign * (lo * (2 * hi + lo)))
+
+
 def _erfcx_kernel(xp, x):
     z = _as_f64(x)
     with _quiet():
         pos = _erfcx_nonneg(xp, xp.abs(z))
-        out = xp.where(z < 0, 2 * xp.exp(z * z) - pos, pos)
+        out = xp.where(z < 0, 2 * _exp_square(xp, z) - pos, pos)
+        out = xp.where(z == -_INF, _INF, out)
     return _like(xp, out, x)
 
 
@@ -406,7 +459,7 @@ def _log_ndtr_kernel(xp, x):
     with _quiet():
         a = xp.abs(z) * _SQRT_HALF
         scaled = _erfcx_nonneg(xp, a)
-        upper = xp.log1p(-0.5 * scaled * xp.exp(-a * a))
+        upper = xp.log1p(-0.5 * scaled * _exp_square(xp, z, -0.5))
         lower = xp.log(0.5 * scaled) - a * a
         out = xp.where(z >= 0, upper, lower)
         out = xp.where(z == _INF, 0.0, xp.where(z == -_INF, -_INF, out))
@@ -637,7 +690,15 @@ def ldexp(input, other, *, out=None):
     >>> ember.ldexp(ember.tensor([1., 3.]), ember.tensor([3, -1]))
     tensor([8.0000, 1.5000])
     """
-    return write_out(input * other.exp2(), out)
+    if not isinstance(other, Tensor):
+        raise TypeError(f"ldexp(): argument 'other' must be Tensor, not {type(other).__name__}")
+    return write_out(input * other.to(_ldexp_dtype(input, other)).exp2(), out)
+
+
+def _ldexp_dtype(input, other) -> D.dtype:
+    """torch's ldexp dtype: the common dtype of both, integers made the default float."""
+    dt = result_type(input, other)
+    return dt if dt.category >= D._FLOAT else D.get_default_dtype()
 
 
 def _integer_binary(name: str, ufunc: str):
@@ -940,6 +1001,11 @@ def conj_physical(input, *, out=None):
     return write_out(conj(input), out)
 
 
+def conj_physical_(input):
+    """In-place complex conjugate (a real tensor is left as it is)."""
+    return input.copy_(conj(input)) if input.is_complex() else input
+
+
 @tensor_method()
 def resolve_conj(input):
     """The tensor with its conjugate bit resolved: ember never defers conjugation."""
@@ -1063,10 +1129,9 @@ def trapezoid(y, x=None, *, dx=None, dim: int = -1):
     """
     dim = _trapezoid_args(y, x, dx, dim, "trapezoid")
     n = y.shape[dim]
-    if n == 0:
-        shape = [s for i, s in enumerate(y.shape) if i != dim]
-        dt = y._dtype if y._dtype.category >= D._FLOAT else D.get_default_dtype()
-        return zeros(shape, dtype=dt, device=y.device)
+    if n == 0:   # torch keeps the input's dtype here, integers included
+        return zeros([s for i, s in enumerate(y.shape) if i != dim], dtype=y._dtype,
+                     device=y.device)
     pairs = y.narrow(dim, 1, n - 1) + y.narrow(dim, 0, n - 1)
     if x is None:
         return pairs.sum(dim) * (1 if dx is None else dx) / 2
@@ -1630,10 +1695,30 @@ def _to_dense(self, dtype=None, *, masked_grad=None):
     return self if dtype is None else self.to(dtype)
 
 
+def _channels_last(shape, strides) -> bool:
+    """Whether a 4-d layout is NHWC-contiguous (size-1 dims may have any stride)."""
+    if len(shape) != 4:
+        return False
+    expected = 1
+    for d in (1, 3, 2, 0):
+        if shape[d] != 1:
+            if strides[d] != expected:
+                return False
+            expected *= shape[d]
+    return True
+
+
 def _dim_order(self) -> tuple:
-    """Dims from outermost to innermost in memory: by decreasing stride; equal strides put
-    the larger dim outside; zero strides (broadcast dims) keep their logical order."""
+    """Dims from outermost to innermost in memory. A layout that is contiguous (or channels
+    last) and not also the other gives its natural order; otherwise dims sort by decreasing
+    stride, equal strides putting the larger dim outside, zero strides (broadcast dims)
+    staying where they are."""
     strides, shape = self.stride(), self.shape
+    contiguous, nhwc = self.is_contiguous(), _channels_last(shape, strides)
+    if contiguous and not nhwc:
+        return tuple(range(self.ndim))
+    if nhwc and not contiguous:
+        return (0, 2, 3, 1)
 
     def outer(a: int, b: int) -> int:
         """1 if dim a lies outside dim b, -1 if inside, 0 if undecided."""
@@ -1730,7 +1815,7 @@ _METHODS = {
     "mvlgamma_": lambda self, p: self.copy_(mvlgamma(self, p)),
     "sinc_": lambda self: apply_(Sinc, self),
     "nextafter_": lambda self, other: apply_(Nextafter, self, other),
-    "ldexp_": lambda self, other: self.mul_(other.exp2()),
+    "ldexp_": lambda self, other: ldexp_(self, other),
     "gcd_": lambda self, other: apply_(Gcd, self, other),
     "lcm_": lambda self, other: apply_(Lcm, self, other),
     "heaviside_": lambda self, values: self.copy_(heaviside(self, values)),
@@ -1754,7 +1839,7 @@ _METHODS = {
     "where": _tensor_where,
     "cfloat": lambda self: self.to(D.complex64),
     "cdouble": lambda self: self.to(D.complex128),
-    "conj_physical_": lambda self: self.copy_(conj(self)),
+    "conj_physical_": conj_physical_,
 }
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
@@ -1796,7 +1881,7 @@ def lcm_(input, other):
 
 def ldexp_(input, other):
     """In-place ldexp."""
-    return input.mul_(other.exp2())
+    return input.mul_(other.to(_ldexp_dtype(input, other)).exp2())
 
 
 def sinc_(input):
@@ -1933,7 +2018,7 @@ __all__ = [
     "lgamma", "digamma", "polygamma", "mvlgamma", "sinc", "sinc_", "nextafter", "frexp", "ldexp",
     "ldexp_", "gcd", "gcd_", "lcm", "lcm_", "heaviside", "isin", "complex", "polar",
     "view_as_real", "view_as_complex", "real", "imag", "conj", "conj_physical", "resolve_conj",
-    "resolve_neg", "is_conj", "is_neg", "angle", "diff", "trapezoid", "trapz",
+    "conj_physical_", "resolve_neg", "is_conj", "is_neg", "angle", "diff", "trapezoid", "trapz",
     "cumulative_trapezoid", "gradient", "vander", "cov", "corrcoef", "addr", "dist",
     "unravel_index", "combinations", "is_same_size", "is_signed", "resize_as_", "UntypedStorage",
     "typename", "set_default_device", "get_default_device", "use_deterministic_algorithms",
