@@ -6,7 +6,7 @@ import sys
 
 from benchmarks.common import report
 
-SUITES = ["core", "jit"]
+SUITES = ["core", "jit", "train"]
 
 
 def main(argv: list[str]) -> None:

@@ -7,8 +7,9 @@ import pytest
 
 @pytest.mark.slow
 def test_tour_runs(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "ember.demo", "--epochs", "2", "--checkpoint",
-                          str(tmp_path / "m.pt"), "--min-accuracy", "0.9"], capture_output=True, text=True, timeout=600)
+    command = [sys.executable, "-m", "ember.demo", "--epochs", "2", "--checkpoint",
+               str(tmp_path / "m.pt"), "--min-accuracy", "0.9"]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "reloaded model's accuracy" in out.stdout, out.stdout + out.stderr
     assert (tmp_path / "m.pt").exists()

@@ -155,10 +155,11 @@ def columns(xp, x, kernel, stride, pads, dilation, outs):
     order = (1,) + tuple(range(2 + nd, 2 + 2 * nd)) + (0,) + tuple(range(2, 2 + nd))
     win = win.transpose(order)
     cols = xp.empty(win.shape, dtype=x.dtype)
+    lead = (slice(None),) * (1 + nd)
 
     def copy(lo, hi):
-        cols[lo:hi] = win[lo:hi]
-    over_rows(xp, c, cols.size, copy)
+        cols[lead + (slice(lo, hi),)] = win[lead + (slice(lo, hi),)]
+    over_rows(xp, n, cols.size, copy)
     return cols.reshape(c * math.prod(kernel), n * math.prod(outs))
 
 
@@ -412,25 +413,28 @@ def max_pool(xp, x, kernel, stride, pads, dilation, outs):
     """Max over windows (N, C, *outs) and the flat index of each maximum in its input plane."""
     xpd = pad(xp, x, pads, _lowest(xp, x.dtype))
     slices = offset_slices(kernel, stride, dilation, outs)
-    best, arg = _winner_buffers(xp, x.shape[:2] + tuple(outs), x.dtype, len(slices))
+    shape = x.shape[:2] + tuple(outs)
+    best, arg = _winner_buffers(xp, shape, x.dtype, len(slices))
+    index = xp.empty(shape, dtype=np.int64)
+    table, start = _index_tables(xp, x.shape[2:], kernel, stride, pads, dilation, outs)
 
     def scan(lo, hi):
         part = xpd[lo:hi]
         window_max(xp, [part[sl] for sl in slices], best[lo:hi], arg[lo:hi])
+        xp.add(xp.take(table, arg[lo:hi]), start, out=index[lo:hi])
     over_rows(xp, x.shape[0], best.size * len(slices), scan)
-    return best, _flat_index(xp, arg, x.shape[2:], kernel, stride, pads, dilation, outs)
+    return best, index
 
 
-def _flat_index(xp, arg, size, kernel, stride, pads, dilation, outs):
-    """Turn the winning kernel offset per output position into a flat input-plane index: the
-    window start's index plus a per-offset table entry."""
+def _index_tables(xp, size, kernel, stride, pads, dilation, outs):
+    """A window's flat input-plane index is start[window] + table[winning kernel offset]."""
     nd = len(kernel)
     mults = [math.prod(size[j + 1:]) for j in range(nd)]
     offsets = np.indices(kernel).reshape(nd, -1)
     table = sum(offsets[j] * (dilation[j] * mults[j]) for j in range(nd))
     start = sum(((np.arange(o) * s - lo) * m).reshape((-1,) + (1,) * (nd - 1 - j))
                 for j, (o, s, (lo, _), m) in enumerate(zip(outs, stride, pads, mults)))
-    return xp.asarray(table.astype(np.int64))[arg] + xp.asarray(start.astype(np.int64))
+    return xp.asarray(table.astype(np.int64)), xp.asarray(start.astype(np.int64))
 
 
 def gather_windows_max(xp, x, index_grids):
@@ -471,11 +475,16 @@ def unpool(xp, g, index, size, accumulate):
     positions sum when `accumulate`, else the last write wins."""
     n, c = g.shape[:2]
     plane = math.prod(size)
-    out = xp.zeros(n * c * plane, dtype=g.dtype)
-    flat = (index.reshape(n * c, math.prod(index.shape[2:]))
-            + (xp.arange(n * c, dtype=np.int64) * plane)[:, None])
+    out = xp.zeros((n * c, plane), dtype=g.dtype)
+    index = index.reshape(n * c, math.prod(index.shape[2:]))
+    g = g.reshape(index.shape)
     if accumulate:
-        reduce_at(out, flat.reshape(-1), g.reshape(-1), "sum")
-    else:
-        out[flat.reshape(-1)] = g.reshape(-1)
+        flat = index + (xp.arange(n * c, dtype=np.int64) * plane)[:, None]
+        reduce_at(out.reshape(-1), flat.reshape(-1), g.reshape(-1), "sum")
+        return out.reshape((n, c) + tuple(size))
+
+    def place(lo, hi):
+        rows = xp.arange(hi - lo, dtype=np.int64)[:, None] * plane
+        out[lo:hi].reshape(-1)[(index[lo:hi] + rows).reshape(-1)] = g[lo:hi].reshape(-1)
+    over_rows(xp, n * c, g.size * 4, place)
     return out.reshape((n, c) + tuple(size))

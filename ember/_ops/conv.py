@@ -902,16 +902,17 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 
 
 # ---- adaptive pooling ---------------------------------------------------------------------
-def _adaptive_sizes(input, output_size, nd, op, tensor_word="tensor"):
+def _adaptive_sizes(input, output_size, nd, op):
+    """Check an adaptive pool's input; the output sizes (None keeps the input's size)."""
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}(): argument 'input' (position 1) must be Tensor, not "
                         f"{type(input).__name__}")
     if input.ndim not in (nd + 1, nd + 2):
         colon = ":" if "max" in op else ""
-        raise RuntimeError(f"{op}(): Expected {nd + 1}D or {nd + 2}D {tensor_word}, but got"
-                           f"{colon} {list(input.shape)}")
-    for d in range(input.ndim - nd - 1, input.ndim):
-        if d and input.shape[d] == 0 or d == 0 and input.ndim == nd + 1 and not input.shape[0]:
+        raise RuntimeError(f"{op}(): Expected {nd + 1}D or {nd + 2}D tensor, but got{colon} "
+                           f"{list(input.shape)}")
+    for d in range(input.ndim - nd, input.ndim):
+        if input.shape[d] == 0:
             raise RuntimeError(f"{op}(): Expected input to have non-zero size for non-batch "
                                f"dimensions, but input has sizes {list(input.shape)} with "
                                f"dimension {d} being empty")
@@ -1050,14 +1051,17 @@ def adaptive_max_pool3d(input, output_size, return_indices=False):
 
 
 def adaptive_max_pool1d_with_indices(input, output_size, return_indices=False):
+    """adaptive_max_pool1d returning (values, indices)."""
     return _adaptive_max(input, output_size, True, 1, "adaptive_max_pool1d")
 
 
 def adaptive_max_pool2d_with_indices(input, output_size, return_indices=False):
+    """adaptive_max_pool2d returning (values, indices)."""
     return adaptive_max_pool2d(input, output_size, True)
 
 
 def adaptive_max_pool3d_with_indices(input, output_size, return_indices=False):
+    """adaptive_max_pool3d returning (values, indices)."""
     return adaptive_max_pool3d(input, output_size, True)
 
 

@@ -152,6 +152,12 @@ def _mm(a: Tensor, b: Tensor) -> Tensor:
     return apply(Matmul, a, b)
 
 
+def _is_transposed(m: Tensor) -> bool:
+    """Whether a matrix is laid out column-major (the transpose of a row-major one)."""
+    data = m._data
+    return not data.flags.c_contiguous and data.flags.f_contiguous
+
+
 def _matmul_grads(a, b, g, need_a, need_b, alpha=1):
     """Gradients of alpha * (a @ b) for every shape torch.matmul takes. 1-d operands get the
     dimension they had in the forward; broadcast batch dims are summed by the engine, except
@@ -174,9 +180,15 @@ def _matmul_grads(a, b, g, need_a, need_b, alpha=1):
     if need_b:
         if b2.ndim == 2 and a2.ndim > 2:
             rows = math.prod(a2.shape[:-1])
-            gb = _mm(a2.reshape(rows, a2.shape[-1]).mT, g.reshape(rows, g.shape[-1]))
+            a2, g2 = a2.reshape(rows, a2.shape[-1]), g.reshape(rows, g.shape[-1])
         else:
-            gb = _mm(a2.mT, g)
+            g2 = g
+        if b2.ndim == 2 and a2.ndim == 2 and _is_transposed(b2):
+            # b is a transposed matrix (linear's weight.t()): build the gradient in the
+            # layout of the matrix it came from, so it needs no transposing copy later.
+            gb = _mm(g2.mT, a2).mT
+        else:
+            gb = _mm(a2.mT, g2)
         if b.ndim == 1:
             gb = gb.squeeze(-1)
     return ga, gb

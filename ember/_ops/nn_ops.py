@@ -434,18 +434,24 @@ class LayerNormBackward(OpDef):
     def forward(ctx, xp, g, xhat, rstd, weight, need, pshape):
         shape = g.shape
         g = _widen(g).reshape(xhat.shape)
+        features = max(xhat.shape[1], 1)
+        # Two row-sized arrays in all (gx and one scratch): fresh large temporaries cost more
+        # than the arithmetic here (page faults on new memory).
+        scratch = g * xhat if need[1] else xp.empty_like(xhat) if need[0] else None
+        gw = _sum_cols(xp, scratch).reshape(pshape) if need[1] else None
         out = []
         if need[0]:
-            gxhat = g * _like(weight, xhat).reshape(1, -1) if weight is not None else g
-            gx = gxhat - (_sum_rows(xp, gxhat) / max(xhat.shape[1], 1))[:, None]
-            dot = xp.einsum("ij,ij->i", gxhat, xhat)[:, None]
-            dot /= max(xhat.shape[1], 1)
-            dot = xhat * dot
-            gx -= dot
+            gx = g * _like(weight, xhat).reshape(1, -1) if weight is not None else g.copy()
+            mean = _sum_rows(xp, gx)[:, None]
+            mean /= features
+            dot = xp.einsum("ij,ij->i", gx, xhat)[:, None]
+            dot /= features
+            gx -= mean
+            gx -= xp.multiply(xhat, dot, out=scratch)
             gx *= rstd
             out.append(gx.reshape(shape))
         if need[1]:
-            out.append(_sum_cols(xp, g * xhat).reshape(pshape))
+            out.append(gw)
         if need[2]:
             out.append(_sum_cols(xp, g).reshape(pshape))
         return tuple(out)
@@ -755,27 +761,30 @@ class CrossEntropy(OpDef):
         targets = _Targets(xp, target, weight, ignore_index, x2.shape[1], x2.dtype)
         with _quiet():
             s = _shift(xp, x2, 1)
-            p = xp.exp(s)
-            sums = p.sum(axis=1, keepdims=True)
-            p /= sums
-            s -= xp.log(sums)
-            losses = targets.weighted(-s[targets.index])
+            picked = s[targets.index]
+            # Without smoothing only the targets' log-probabilities are needed, so the exps
+            # may overwrite the shifted logits; backward gets them unnormalized, with the sums.
+            e = xp.exp(s) if label_smoothing else xp.exp(s, out=s)
+            sums = e.sum(axis=1, keepdims=True)
+            log_sums = xp.log(sums)
+            losses = targets.weighted(log_sums[:, 0] - picked)
             if label_smoothing:
                 spread, _ = targets.smoothing(xp, weight, label_smoothing, x2.shape[1],
                                               x2.ndim, x2.dtype)
+                s -= log_sums
                 losses *= 1.0 - label_smoothing
                 losses -= (s * spread).sum(axis=1)
             out = _reduce_loss(losses, reduction, targets.total)
         ctx.reduction, ctx.eps, ctx.targets = reduction, label_smoothing, targets
-        ctx.save(x, weight, p)
+        ctx.save(x, weight, e, sums)
         out = out.reshape(()) if len(shape) == 1 and reduction == "none" else out
         return out.astype(dtype, copy=False)
 
     def backward(ctx, g):
-        x, weight, p = ctx.saved
+        x, weight, p, sums = ctx.saved
         targets = ctx.targets
         if not _recording():
-            return apply(CrossEntropyBackward, g, p, weight, targets=targets,
+            return apply(CrossEntropyBackward, g, p, sums, weight, targets=targets,
                          reduction=ctx.reduction, label_smoothing=ctx.eps,
                          shape=tuple(x.shape)), None, None
         xp = _namespace_of(p)
@@ -799,24 +808,35 @@ class CrossEntropy(OpDef):
     Sample(lambda t, x, y, g: t.autograd.grad(
         t.nn.functional.cross_entropy(x.requires_grad_(), y, reduction="none",
                                       label_smoothing=0.1), x, g)[0],
-           (Arg((4, 3)), Arg((4,), 0, 2, dtype="int64", grad=False), Arg((4,))), grad=False),))
+           (Arg((4, 3)), Arg((4,), 0, 2, dtype="int64", grad=False), Arg((4,))), grad=False),
+    Sample(lambda t, x, y, g: t.autograd.grad(
+        t.nn.functional.cross_entropy(x.requires_grad_(), y, reduction="none"), x, g)[0],
+           (Arg((2, 3, 2)), Arg((2, 2), 0, 2, dtype="int64", grad=False), Arg((2, 2))),
+           grad=False, name="plain")))
 class CrossEntropyBackward(OpDef):
-    """(sum_c b * softmax - b) * dloss, b the smoothed, weighted target distribution."""
+    """(sum_c b * softmax - b) * dloss, b the smoothed, weighted target distribution; softmax
+    comes as the exps `e` of the shifted logits and their sums over the class dim."""
 
-    def forward(ctx, xp, g, p, weight, targets, reduction, label_smoothing, shape):
-        if label_smoothing:
-            spread, mass = targets.smoothing(xp, weight, label_smoothing, p.shape[1], p.ndim,
-                                             p.dtype)
-            gx = p * mass[:, None]
-            gx -= spread
-        elif targets.w is None:
-            gx = p.copy()
-        else:
-            gx = p * targets.w[:, None]
-        gx[targets.index] -= (1.0 - label_smoothing) * (1.0 if targets.w is None else targets.w)
+    def forward(ctx, xp, g, e, sums, weight, targets, reduction, label_smoothing, shape):
         with _quiet():
-            gx *= _grad_scale(xp, g, reduction, targets.total)
-        return gx.reshape(shape)
+            scale = _grad_scale(xp, g, reduction, targets.total)
+            if not label_smoothing and targets.w is None:
+                # The common case in one pass over the classes: softmax * scale - onehot * scale.
+                gx = e * (scale / sums)
+                gx[targets.index] -= scale[:, 0] if scale.ndim else scale
+                return gx if gx.shape == shape else gx.reshape(shape)
+            p = e / sums
+            if label_smoothing:
+                spread, mass = targets.smoothing(xp, weight, label_smoothing, p.shape[1],
+                                                 p.ndim, p.dtype)
+                p *= mass[:, None]
+                p -= spread
+            else:
+                p *= targets.w[:, None]
+            p[targets.index] -= (1.0 - label_smoothing) * (1.0 if targets.w is None
+                                                           else targets.w)
+            p *= scale
+        return p if p.shape == shape else p.reshape(shape)
 
 
 # ---- binary_cross_entropy -------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from .._ops.creation import zeros_like
+from . import _fused
 from .optimizer import Optimizer, check_range, scalar_state
 
 
@@ -48,7 +49,6 @@ class Adam(Optimizer):
         for p in group["params"]:
             if p.grad is None:
                 continue
-            grad = p.grad if not maximize else -p.grad
             state = self.state[p]
             if not state:
                 state["step"] = scalar_state(0.0)
@@ -58,6 +58,21 @@ class Adam(Optimizer):
                     state["max_exp_avg_sq"] = zeros_like(p)
             exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
             state["step"].add_(1)
+            step = state["step"].item()
+            bias_correction1 = 1 - beta1 ** step
+            bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
+            written = (p, exp_avg, exp_avg_sq) + ((state["max_exp_avg_sq"],) if amsgrad else ())
+            fused = None if group.get("differentiable") else _fused.arrays_of(p.grad, *written)
+            if fused is not None:
+                xp, (grad, *arrays) = fused
+                _fused.adam(xp, arrays[0], grad, arrays[1], arrays[2],
+                            arrays[3] if amsgrad else None, beta1=beta1, beta2=beta2, lr=lr,
+                            eps=eps, weight_decay=wd, decoupled=decoupled, maximize=maximize,
+                            bias_correction1=bias_correction1,
+                            bias_correction2_sqrt=bias_correction2_sqrt)
+                _fused.bump_versions(*written)
+                continue
+            grad = p.grad if not maximize else -p.grad
             if wd != 0:
                 if decoupled:
                     p.mul_(1 - lr * wd)
@@ -65,9 +80,6 @@ class Adam(Optimizer):
                     grad = grad.add(p, alpha=wd)
             exp_avg.lerp_(grad, 1 - beta1)
             exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-            step = state["step"].item()
-            bias_correction1 = 1 - beta1 ** step
-            bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
             if amsgrad:
                 max_sq = state["max_exp_avg_sq"]
                 max_sq.copy_(max_sq.maximum(exp_avg_sq))

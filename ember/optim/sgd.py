@@ -1,6 +1,7 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
 from __future__ import annotations
 
+from . import _fused
 from .optimizer import Optimizer, check_range
 
 
@@ -35,8 +36,11 @@ class SGD(Optimizer):
     def _update(self, group):
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
         wd, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
+        fusable = momentum != 0 and not group.get("differentiable")
         for p in group["params"]:
             if p.grad is None:
+                continue
+            if fusable and self._fused_update(p, group):
                 continue
             d_p = p.grad if not maximize else -p.grad
             if wd != 0:
@@ -50,3 +54,17 @@ class SGD(Optimizer):
                     buf.mul_(momentum).add_(d_p, alpha=1 - dampening)
                 d_p = d_p.add(buf, alpha=momentum) if nesterov else buf
             p.add_(d_p, alpha=-lr)
+
+    def _fused_update(self, p, group) -> bool:
+        """The momentum update on raw arrays, once the buffer exists; False where the
+        tensors do not fit the kernel (the tensor-op path runs instead)."""
+        buf = self.state[p].get("momentum_buffer")
+        fused = None if buf is None else _fused.arrays_of(p.grad, p, buf)
+        if fused is None:
+            return False
+        xp, (grad, param, buffer) = fused
+        _fused.sgd_momentum(xp, param, grad, buffer, lr=group["lr"], momentum=group["momentum"],
+                            dampening=group["dampening"], weight_decay=group["weight_decay"],
+                            nesterov=group["nesterov"], maximize=group["maximize"])
+        _fused.bump_versions(p, buf)
+        return True

@@ -32,6 +32,9 @@ CONV_CASES = [
     (2, (3, 5, 3), {"padding": 1, "padding_mode": "circular"}, (2, 3, 6, 6)),
     (2, (3, 5, 3), {"padding": "same", "padding_mode": "reflect", "dilation": 2}, (1, 3, 7, 8)),
     (2, (3, 5, 1), {}, (2, 3, 4, 4)),
+    (2, (3, 4, (4, 2)), {"padding": "same"}, (2, 3, 7, 6)),
+    (2, (4, 4, (2, 4)), {"padding": "same", "groups": 4, "padding_mode": "reflect"},
+     (2, 4, 5, 6)),
     (2, (2, 3, 3), {"padding": 1}, (2, 5, 5)),
     (3, (2, 4, 3), {"padding": 1}, (2, 2, 5, 4, 6)),
     (3, (4, 4, (2, 3, 1)), {"stride": (1, 2, 1), "groups": 2, "dilation": (2, 1, 1)},
@@ -99,9 +102,8 @@ def test_other_dtypes(dtype):
 
 def test_functional_and_torch_namespace():
     x, w, b = rand(2, 3, 7), rand(5, 3, 2), rand(5)
-    for name in ("conv1d",):
-        compare(lambda x, w, b: getattr(ember, name)(x, w, b, 2, 1),
-                lambda x, w, b: getattr(torch, name)(x, w, b, 2, 1), x, w, b)
+    compare(lambda x, w, b: ember.conv1d(x, w, b, 2, 1),
+            lambda x, w, b: torch.conv1d(x, w, b, 2, 1), x, w, b)
     compare(lambda x, w, b: ember.nn.functional.conv1d(x, w, b, stride=[2], padding=[1]),
             lambda x, w, b: torch.nn.functional.conv1d(x, w, b, stride=[2], padding=[1]),
             x, w, b)

@@ -48,8 +48,9 @@ def test_max_pool_ties_pick_first_like_torch():
     x[0, 0, 1:4, 1:4] = 1.0
     for kwargs in ({"kernel_size": 2}, {"kernel_size": 3, "stride": 1, "padding": 1},
                    {"kernel_size": 2, "stride": 1}):
-        compare(lambda t: ember.nn.functional.max_pool2d(t, return_indices=True, **kwargs),
-                lambda t: torch.nn.functional.max_pool2d(t, return_indices=True, **kwargs), x)
+        compare(lambda t, kw=kwargs: ember.nn.functional.max_pool2d(t, return_indices=True, **kw),
+                lambda t, kw=kwargs: torch.nn.functional.max_pool2d(t, return_indices=True, **kw),
+                x)
 
 
 def test_max_pool_nan_propagates_like_torch():

@@ -169,8 +169,8 @@ def test_deprecated_upsample_functions_warn():
                          ("upsample_nearest", {"size": (5, 5)}),
                          ("upsample_bilinear", {"scale_factor": 2})):
         with pytest.warns(UserWarning, match=f"`nn.functional.{name}` is deprecated"):
-            compare(lambda t: getattr(EF, name)(t, **kwargs),
-                    lambda t: getattr(TF, name)(t, **kwargs), x)
+            compare(lambda t, f=getattr(EF, name), kw=kwargs: f(t, **kw),
+                    lambda t, f=getattr(TF, name), kw=kwargs: f(t, **kw), x)
 
 
 INTERP_ERRORS = [
@@ -269,7 +269,7 @@ def test_flatten_unflatten():
     em, tm = modules("Unflatten", 1, torch.Size([2, 3]))
     compare(em, tm, rand(4, 6))
     for bad in ((1, 6), (1, (2, 3.0))):
-        raises_like_torch(lambda: nn.Unflatten(*bad), lambda: torch.nn.Unflatten(*bad),
+        raises_like_torch(lambda b=bad: nn.Unflatten(*b), lambda b=bad: torch.nn.Unflatten(*b),
                           "unflattened_size must be")
 
 
@@ -307,8 +307,8 @@ def test_grid_sample_nearest(padding_mode, align):
 def test_affine_grid_and_sampling_pipeline():
     theta = rand(2, 2, 3) * 0.5 + np.array([[1, 0, 0], [0, 1, 0]])
     for align in (False, True):
-        compare(lambda a: EF.affine_grid(a, (2, 3, 4, 5), align_corners=align),
-                lambda a: TF.affine_grid(a, (2, 3, 4, 5), align_corners=align), theta)
+        compare(lambda a, ac=align: EF.affine_grid(a, (2, 3, 4, 5), align_corners=ac),
+                lambda a, ac=align: TF.affine_grid(a, (2, 3, 4, 5), align_corners=ac), theta)
     theta3 = rand(1, 3, 4)
     compare(lambda a: EF.affine_grid(a, (1, 2, 3, 2, 4), align_corners=False),
             lambda a: TF.affine_grid(a, (1, 2, 3, 2, 4), align_corners=False), theta3)

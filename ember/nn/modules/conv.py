@@ -265,6 +265,7 @@ class _LazyConvMixin(LazyModuleMixin):
             self.bias = UninitializedParameter(device=device, dtype=dtype)
 
     def initialize_parameters(self, input, *args, **kwargs) -> None:
+        """Materialize weight and bias from the first input's channel count."""
         if not self.has_uninitialized_params():
             return
         nd = self._num_spatial

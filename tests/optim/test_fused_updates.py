@@ -1,0 +1,69 @@
+"""The raw-array update kernels of Adam/AdamW and SGD (ember/optim/_fused.py) against torch,
+on parameters larger than one block, and their fallbacks."""
+import numpy as np
+import pytest
+import torch
+
+import ember
+
+CASES = [
+    ("Adam", dict(lr=0.01)),
+    ("Adam", dict(lr=0.01, betas=(0.3, 0.9), weight_decay=0.1, amsgrad=True)),
+    ("Adam", dict(lr=0.02, maximize=True, weight_decay=0.05)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.5)),
+    ("AdamW", dict(lr=0.01, amsgrad=True, maximize=True)),
+    ("SGD", dict(lr=0.05, momentum=0.9)),
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("SGD", dict(lr=0.05, momentum=0.5, dampening=0.3, maximize=True, weight_decay=0.1)),
+]
+
+
+def _run(lib, name, kwargs, w0, grads, dtype, transpose_grad=False):
+    w = lib.nn.Parameter(lib.tensor(w0, dtype=getattr(lib, dtype)))
+    opt = getattr(lib.optim, name)([w], **kwargs)
+    for g in grads:
+        grad = lib.tensor(g.T.copy() if transpose_grad else g, dtype=getattr(lib, dtype))
+        w.grad = grad.t() if transpose_grad else grad
+        opt.step()
+    return w.detach().numpy(), opt
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name,kwargs", CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES)])
+def test_large_parameters_match_torch(name, kwargs, dtype):
+    rng = np.random.default_rng(0)
+    w0 = rng.standard_normal((300, 250))  # 75000 elements: three blocks of the kernels
+    grads = [rng.standard_normal(w0.shape) for _ in range(6)]
+    we, opt_e = _run(ember, name, kwargs, w0, grads, dtype)
+    wt, opt_t = _run(torch, name, kwargs, w0, grads, dtype)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == "float32" else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(we, wt, **tol)
+    state_e = opt_e.state_dict()["state"][0]
+    for key, value in opt_t.state_dict()["state"][0].items():
+        np.testing.assert_allclose(state_e[key].numpy(), value.numpy(), err_msg=key, **tol)
+
+
+@pytest.mark.parametrize("name,kwargs", CASES[:1] + CASES[5:6])
+def test_non_contiguous_gradient_takes_the_tensor_path(name, kwargs):
+    rng = np.random.default_rng(1)
+    w0 = rng.standard_normal((5, 4)).astype(np.float32)
+    grads = [rng.standard_normal(w0.shape).astype(np.float32) for _ in range(3)]
+    we, _ = _run(ember, name, kwargs, w0, grads, "float32", transpose_grad=True)
+    wt, _ = _run(torch, name, kwargs, w0, grads, "float32", transpose_grad=True)
+    np.testing.assert_allclose(we, wt, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name,kwargs", CASES[:1] + CASES[5:6])
+def test_step_bumps_versions_of_written_tensors(name, kwargs):
+    w = ember.nn.Parameter(ember.ones(3))
+    opt = getattr(ember.optim, name)([w], **kwargs)
+    for _ in range(2):
+        w.grad = ember.ones(3)
+        before = w._version
+        opt.step()
+        assert w._version > before
+    y = w * w  # saves w for backward
+    w.grad = ember.ones(3)
+    opt.step()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
