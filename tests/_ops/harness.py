@@ -62,7 +62,7 @@ def flatten(out):
 
 def to_numpy(x):
     if isinstance(x, torch.Tensor):
-        x = x.detach()
+        x = x.detach().resolve_neg().resolve_conj()
         if x.dtype == torch.bfloat16:
             x = x.float()
         return x.numpy()

@@ -69,7 +69,11 @@ def _grads(lib, sample, values, dtype):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_backward_matches_torch(name, i, sample, dtype):
     values = make_values(sample, dtype)
-    expected = _grads(torch, sample, values, dtype)
+    try:
+        expected = _grads(torch, sample, values, dtype)
+    except RuntimeError as e:
+        pytest.xfail(f"the oracle's own backward fails (ember's gradient is still gradchecked): "
+                     f"{str(e).splitlines()[0][:160]}")
     got = _grads(ember, sample, values, dtype)
     assert len(expected) == len(got)
     for k, (g, e) in enumerate(zip(got, expected)):
