@@ -12,6 +12,8 @@ from ember.testing.opinfo import Arg
 LOW_PRECISION = {"float16": (1e-2, 1e-2), "bfloat16": (5e-2, 5e-2)}
 # EMBER_TEST_DEVICE=cuda runs ember's side of every comparison on the GPU (CuPy backend).
 DEVICE = os.environ.get("EMBER_TEST_DEVICE", "cpu")
+if DEVICE != "cpu":
+    ember.set_default_device(DEVICE)  # tensors a sample makes itself (eye, lengths) go there too
 
 
 def make_values(sample, dtype: str, seed: int = 0):
