@@ -357,13 +357,14 @@ def conv_weight_grad(xp, x, g, kernel, stride, pads, dilation, groups, cols=None
             cols = columns(xp, x, kernel, stride, pads, dilation, outs)
         lg = math.prod(outs)
         cols = cols.reshape(groups, cg * math.prod(kernel), n, lg)
-        gt = _channel_major(xp, g).reshape(groups, og, n, lg)
         if og * cols.shape[1] < 2048:
             # Small weights: a long thin GEMM runs poorly, so sum per-image products.
-            gw = xp.matmul(gt.transpose(0, 2, 1, 3), cols.transpose(0, 2, 3, 1)).sum(1)
+            per_image = g.reshape(n, groups, og, lg).swapaxes(0, 1)
+            gw = xp.matmul(per_image, cols.transpose(0, 2, 3, 1)).sum(1)
         else:
+            gt = _channel_major(xp, g).reshape(groups, og, n * lg)
             gw = xp.matmul(cols.reshape(groups, cols.shape[1], n * lg),
-                           gt.reshape(groups, og, n * lg).transpose(0, 2, 1)).transpose(0, 2, 1)
+                           gt.transpose(0, 2, 1)).transpose(0, 2, 1)
     gw = gw.reshape((o, cg) + tuple(kernel))
     return gw if gw.dtype == dt else gw.astype(dt)
 

@@ -121,6 +121,12 @@ class Context:
         self._raw = values
 
     @property
+    def _node(self):
+        """The graph node this context belongs to (held weakly: the node owns the context, and
+        a strong back-reference would make every op call a cycle only the GC can free)."""
+        return self._node_ref()
+
+    @property
     def saved(self) -> tuple:
         return self._node._unpack_saved()
 
@@ -152,7 +158,7 @@ class BackwardNode(Node):
     def __init__(self, ctx, next_functions, inputs_meta, outputs_meta):
         self.next_functions = next_functions
         self.ctx = ctx
-        ctx._node = self
+        ctx._node_ref = weakref.ref(self)
         self._saved = None
         self._inputs_meta = inputs_meta
         self._outputs_meta = outputs_meta
