@@ -43,6 +43,7 @@ CONV_CASES = [
 ]
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 @pytest.mark.parametrize("nd,args,kwargs,shape", CONV_CASES)
 def test_conv_module_matches_torch(nd, args, kwargs, shape):
     em = getattr(nn, f"Conv{nd}d")(*args, **kwargs, dtype=ember.float64)
@@ -334,47 +335,11 @@ def test_sequential_cnn_trains_like_torch():
         assert abs(losses[0] - losses[1]) < 1e-9
 
 
-@pytest.fixture
-def threaded_kernels(monkeypatch):
-    """Make every kernel step split the batch over worker threads, however small."""
-    from ember._backend import conv_kernels
-    monkeypatch.setattr(conv_kernels, "_PARALLEL_MIN", 1)
-
-
-@pytest.mark.parametrize("nd,args,kwargs,shape", [CONV_CASES[i] for i in (1, 4, 7, 9, 15)])
-def test_threaded_kernels_match_torch(threaded_kernels, nd, args, kwargs, shape):
-    em = getattr(nn, f"Conv{nd}d")(*args, **kwargs, dtype=ember.float64)
-    tm = getattr(torch.nn, f"Conv{nd}d")(*args, **kwargs, dtype=torch.float64)
-    compare_module(em, tm, rand(*shape))
-    em = nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, dtype=ember.float64)
-    tm = torch.nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, dtype=torch.float64)
-    compare_module(em, tm, rand(3, 3, 4, 5))
-    compare(lambda t: ember.nn.functional.max_pool2d(t, 3, 2, 1, return_indices=True),
-            lambda t: torch.nn.functional.max_pool2d(t, 3, 2, 1, return_indices=True),
-            rand(3, 2, 7, 6))
-
-
-def test_large_batch_uses_threads_and_matches_torch():
+def test_batch_64_float32_matches_torch():
+    """The benchmark-sized layer: large GEMMs and scratch buffers, reused across calls."""
     em, tm = nn.Conv2d(16, 32, 3, padding=1), torch.nn.Conv2d(16, 32, 3, padding=1)
-    compare_module(em, tm, rand(16, 16, 16, 16).astype(np.float32), dtype="float32",
-                   tol=(2e-3, 1e-4))
-
-
-def _conv_in_child(queue):
-    y = ember.conv2d(ember.ones(8, 16, 16, 16), ember.ones(8, 16, 3, 3), padding=1)
-    queue.put(float(y.sum()))
-
-
-def test_kernel_threads_survive_fork():
-    """A forked process (a DataLoader worker) gets a fresh worker pool instead of hanging on the
-    parent's dead threads."""
-    import multiprocessing as mp
-    ember.conv2d(ember.ones(8, 16, 16, 16), ember.ones(8, 16, 3, 3), padding=1)
-    ctx = mp.get_context("fork")
-    queue = ctx.Queue()
-    child = ctx.Process(target=_conv_in_child, args=(queue,))
-    child.start()
-    child.join(60)
-    assert child.exitcode == 0
-    assert queue.get(timeout=5) == float(ember.conv2d(
-        ember.ones(8, 16, 16, 16), ember.ones(8, 16, 3, 3), padding=1).sum())
+    for _ in range(2):
+        em.zero_grad()
+        tm.zero_grad()
+        compare_module(em, tm, rand(64, 16, 16, 16).astype(np.float32), dtype="float32",
+                       tol=(2e-3, 1e-4))
