@@ -432,8 +432,6 @@ def test_nan_aware_sums():
 
 
 def test_max_with_other_is_the_elementwise_maximum():
-    if not hasattr(ember, "maximum"):
-        pytest.skip("ember.maximum (pointwise) is not there yet")
     same(lambda t, x, y: (t.max(x, y), t.min(x, y), x.max(y)), X, X[::-1])
 
 

@@ -16,8 +16,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::ember.jit.TracerWarning")
 
 def _need(*names):
     missing = [n for n in names if not hasattr(nn, n)]
-    if missing:
-        pytest.skip(f"ember.nn has no {', '.join(missing)} yet")
+    assert not missing, f"ember.nn lacks {missing}"
 
 
 def _cnn():
