@@ -42,7 +42,7 @@ short, int, long = int16, int32, int64
 cfloat, cdouble = complex64, complex128
 
 _LAZY_SUBMODULES = ("autograd", "nn", "optim", "utils", "jit", "onnx", "cuda", "linalg",
-                    "testing", "vision", "special", "serialization")
+                    "testing", "vision", "special", "serialization", "compiler")
 
 
 def result_type(tensor1, tensor2) -> dtype:
@@ -73,6 +73,16 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     from .serialization import load as _load
     return _load(f, map_location, pickle_module, weights_only=weights_only, mmap=mmap,
                  **pickle_load_args)
+
+
+def compile(model=None, *, fullgraph: builtins.bool = False, dynamic=None, backend="inductor",
+            mode=None, options=None, disable: builtins.bool = False,
+            explain: builtins.bool = False):
+    """Compile a module or function into graphs run by generated code, forward and backward
+    (see ember.compiler.compile)."""
+    from .compiler import compile as _compile
+    return _compile(model, fullgraph=fullgraph, dynamic=dynamic, backend=backend, mode=mode,
+                    options=options, disable=disable, explain=explain)
 
 
 def __getattr__(name):

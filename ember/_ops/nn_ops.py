@@ -907,6 +907,8 @@ class Embedding(OpDef):
     skipping `padding_idx` and divided by each index's count when `scale_grad_by_freq`."""
 
     def forward(ctx, xp, weight, indices, padding_idx, scale_grad_by_freq):
+        if indices.size and (indices.min() < 0 or indices.max() >= weight.shape[0]):
+            raise IndexError("index out of range in self")
         ctx.num, ctx.padding_idx, ctx.scale = weight.shape[0], padding_idx, scale_grad_by_freq
         ctx.save(indices)
         return xp.take(weight, indices, axis=0)

@@ -9,7 +9,7 @@ eager overhead, and save it as one file that loads without the model's source.
 """
 from __future__ import annotations
 
-from .frontend import freeze, trace, trace_module
+from .frontend import freeze, optimize_for_inference, trace, trace_module
 from .ir import Graph, GraphError, Node, TensorType, Value
 from .runtime import ScriptFunction, ScriptModule
 from .script import NotSupportedError, export, ignore, script, unused
@@ -25,5 +25,5 @@ def save(m: ScriptModule | ScriptFunction, f) -> None:
 
 __all__ = ["script", "ignore", "unused", "export", "NotSupportedError",
            "trace", "trace_module", "freeze", "save", "load", "ScriptModule", "ScriptFunction",
-           "TracerWarning", "TracingCheckError", "Graph", "GraphError", "Node", "TensorType",
-           "Value"]
+           "optimize_for_inference", "TracerWarning", "TracingCheckError", "Graph", "GraphError",
+           "Node", "TensorType", "Value"]

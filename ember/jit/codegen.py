@@ -7,6 +7,11 @@ creates no Tensors and records no autograd graph. Identifiers in the source are 
 (v<id>, g<k>); every object from the graph (op functions, attributes, constants) is bound in
 the function's globals, so no text from a loaded file ever becomes code.
 
+With a memory plan (passes.memory, on by default) the function first checks that its inputs
+and state have their traced shapes; then results of elementwise ops, matmuls, fused kernels and
+max pooling are written (`out=`) into buffers of values that are dead by then, in place where
+an operand dies at that node. Other shapes run `<name>_any_shape`, the same code without reuse.
+
 `python_code` renders a graph as readable Python for `ScriptModule.code`.
 """
 from __future__ import annotations
@@ -24,6 +29,7 @@ from .._ops.dispatch import _as_array
 from .._ops.registry import REGISTRY
 from .._tensor import Tensor
 from .ir import FUSION_GROUP, AsTensor, Graph, Node, Value, values_in
+from .passes.memory import UFUNCS, MemoryPlan, plan_memory, write_form
 
 _counter = itertools.count()
 
@@ -38,12 +44,25 @@ class RunContext:
         pass
 
 
-class CompiledGraph:
-    """A graph compiled to a Python function `fn(inputs, state) -> tuple of arrays`."""
+class SavingContext(RunContext):
+    """The `ctx` for a node whose saved-for-backward values are outputs too (Node.saves)."""
 
-    def __init__(self, fn, source: str):
+    def __init__(self, needs_input_grad: tuple):
+        self.needs_input_grad = needs_input_grad
+        self.saved_values = ()
+
+    def save(self, *values) -> None:
+        self.saved_values = values
+
+
+class CompiledGraph:
+    """A graph compiled to a Python function `fn(inputs, state) -> tuple of arrays`; `plan`
+    is the memory plan it runs at the traced shapes (None when planning was off)."""
+
+    def __init__(self, fn, source: str, plan: MemoryPlan | None = None):
         self.fn = fn
         self.source = source
+        self.plan = plan
 
 
 def graph_device(graph: Graph) -> str:
@@ -56,8 +75,13 @@ def graph_device(graph: Graph) -> str:
 
 
 class _Emitter:
-    def __init__(self, graph: Graph, state_names: list[str], fused_builder):
+    def __init__(self, graph: Graph, state_names: list[str], fused_builder,
+                 plan: MemoryPlan | None = None):
         self.graph = graph
+        self.plan = plan
+        self.kernels: dict[int, object] = {}
+        self.pool_forms = {id(n) for n in graph.nodes if n.op == "max_pool" and
+                           write_form(n, _readers(graph)) == "pool"}
         self.device = graph_device(graph)
         self.xp = namespace(Device(self.device))
         self.globals = {"xp": self.xp, "Context": RunContext, "_asarray": self.xp.asarray}
@@ -110,26 +134,52 @@ class _Emitter:
                 self.names[v.id] = f"v{v.id}"
             else:
                 self.names[v.id] = self.bind(g.constant_data[name]._data)
+        plan = self.plan
+        planned = plan is not None and (plan.reused or plan.forms)
+        any_shape = f"{fn_name}_any_shape" if planned else fn_name
+        source = self._function(any_shape, None)
+        if planned:
+            source = self._function(fn_name, plan, any_shape) + "\n\n" + source
+        filename = f"<ember.jit {fn_name} #{next(_counter)}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        exec(compile(source, filename, "exec"), self.globals)  # noqa: S102 - generated above
+        return CompiledGraph(self.globals[fn_name], source, plan)
+
+    def _function(self, fn_name: str, plan, fallback: str | None = None) -> str:
+        """Source of one function: with `plan`, guarded by the traced shapes (else it calls
+        `fallback`) and writing results into the planned buffers."""
+        g = self.graph
+        self.lines = []
         head = [f"def {fn_name}(inputs, state):", "    ctx = Context()"]
         if g.inputs:
             self.emit("".join(f"v{v.id}, " for v in g.inputs) + "= inputs")
         if self.state_names:
             self.emit("".join(f"v{g.constants[n].id}, " for n in self.state_names) + "= state")
+        if fallback is not None:
+            held = list(g.inputs) + [g.constants[n] for n in self.state_names]
+            if held:
+                now = "(" + "".join(f"{self.var(v)}.shape, " for v in held) + ")"
+                traced = tuple(v.type.shape for v in held)
+                self.emit(f"if {now} != {traced!r}:")
+                self.emit(f"    return {fallback}(inputs, state)")
         for node in g.nodes:
             for v in node.outputs:
                 self.names[v.id] = f"v{v.id}"
-            if node.op == FUSION_GROUP:
-                self._fused(node)
+            form = plan.forms.get(id(node)) if plan is not None else None
+            if id(node) in self.pool_forms:
+                self._pool(node, plan)
+            elif node.op == FUSION_GROUP:
+                self._fused(node, plan)
             elif node.inplace:
                 self._inplace(node)
+            elif form == "ufunc" and node.outputs[0].type.shape:
+                self._ufunc(node, plan)
+            elif form == "matmul" and node.outputs[0].id in plan.target:
+                self._matmul(node, plan)
             else:
                 self._call(node)
         self.emit("return (" + "".join(self.var(v) + ", " for v in g.outputs) + ")")
-        source = "\n".join(head + self.lines) + "\n"
-        filename = f"<ember.jit {fn_name} #{next(_counter)}>"
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-        exec(compile(source, filename, "exec"), self.globals)  # noqa: S102 - generated above
-        return CompiledGraph(self.globals[fn_name], source)
+        return "\n".join(head + self.lines) + "\n"
 
     # -- nodes
     def _forward_args(self, node: Node, op) -> list[str]:
@@ -163,14 +213,24 @@ class _Emitter:
 
     def _call(self, node: Node) -> None:
         op = REGISTRY[node.op]
-        call = (f"{self.bind(op.forward)}(ctx, xp, "
+        own, ctx = node.outputs, "ctx"
+        if node.saves is not None:
+            own, ctx = own[:len(own) - len(node.saves.items)], "sctx"
+            self.emit(f"sctx = {self.bind(SavingContext)}"
+                      f"({self.bind(node.saves.needs_input_grad)})")
+        call = (f"{self.bind(op.forward)}({ctx}, xp, "
                 + ", ".join(self._forward_args(node, op) + self._attrs(node)) + ")")
-        if len(node.outputs) == 1:
-            self.emit(f"{self.var(node.outputs[0])} = {call}")
+        if len(own) == 1:
+            self.emit(f"{self.var(own[0])} = {call}")
         else:
-            self.emit("".join(self.var(v) + ", " for v in node.outputs) + f"= {call}")
-        for v in node.outputs:
+            self.emit("".join(self.var(v) + ", " for v in own) + f"= {call}")
+        for v in own:
             self._finish(node, v)
+        if node.saves is not None:
+            for v, (kind, key) in zip(node.outputs[len(own):], node.saves.items):
+                source = (f"sctx.saved_values[{key}]" if kind == "saved"
+                          else f"getattr(sctx, {self.bind(key)})")
+                self.emit(f"{self.var(v)} = {source}")
 
     def _inplace(self, node: Node) -> None:
         op = REGISTRY[node.op]
@@ -188,22 +248,66 @@ class _Emitter:
             self.emit(f"{target}[...] = {out}")
         self.emit(f"{out} = {target}")
 
-    def _fused(self, node: Node) -> None:
-        kernel = self.fused_builder(node, self.device)
+    def _fused(self, node: Node, plan) -> None:
+        kernel = self.kernels.get(id(node))
+        if kernel is None:
+            kernel = self.kernels[id(node)] = self.fused_builder(node, self.device)
         args = ", ".join(self.var(a) for a in node.args)
+        targets = [self._target(v, plan) for v in node.outputs]
+        if any(t != "None" for t in targets):
+            args += ", out=(" + "".join(t + ", " for t in targets) + ")"
         self.emit("".join(self.var(v) + ", " for v in node.outputs)
                   + f"= {self.bind(kernel)}({args})")
 
+    def _target(self, value: Value, plan) -> str:
+        """The planned buffer's variable for `value`, or 'None'."""
+        buf = plan.target.get(value.id) if plan is not None else None
+        return "None" if buf is None else self.var(buf)
+
+    def _ufunc(self, node: Node, plan) -> None:
+        """An elementwise op as its ufunc, into the planned buffer when there is one."""
+        name, extra = UFUNCS[node.op]
+        args = [self.literal(a) for a in node.args] + [repr(e) for e in extra]
+        out = self._target(node.outputs[0], plan)
+        if out != "None":
+            args.append(f"out={out}")
+        self.emit(f"{self.var(node.outputs[0])} = xp.{name}({', '.join(args)})")
+
+    def _matmul(self, node: Node, plan) -> None:
+        from .kernels import matmul_into
+        a, b = (self.var(v) for v in node.args)
+        self.emit(f"{self.var(node.outputs[0])} = {self.bind(matmul_into)}({a}, {b}, "
+                  f"{self._target(node.outputs[0], plan)})")
+
+    def _pool(self, node: Node, plan) -> None:
+        """max_pool whose indices nobody reads: the values only."""
+        from .kernels import max_pool_values
+        out = self._target(node.outputs[0], plan)
+        self.emit(f"{self.var(node.outputs[0])} = {self.bind(max_pool_values)}("
+                  f"{self.var(node.args[0])}, " + ", ".join(self._attrs(node))
+                  + (f", out={out})" if out != "None" else ")"))
+
 
 def compile_graph(graph: Graph, state_names: list[str], fn_name: str = "forward",
-                  fused_builder=None) -> CompiledGraph:
+                  fused_builder=None, memory: bool = True) -> CompiledGraph:
     """Compile `graph` once. The function takes the input arrays in graph-input order and the
     arrays of the constants named in `state_names` (read live each call: parameters and
-    buffers); every other constant is bound at compile time."""
+    buffers); every other constant is bound at compile time. `memory` plans buffer reuse
+    (graphs with control flow or on other devices than the CPU are compiled without it)."""
     if fused_builder is None:
         from .kernels import build_fused
         fused_builder = build_fused
-    return _Emitter(graph, state_names, fused_builder).build(fn_name)
+    plan = None
+    if memory and graph_device(graph) == "cpu" and not any(n.blocks for n in graph.nodes):
+        plan = plan_memory(graph)
+    return _Emitter(graph, state_names, fused_builder, plan).build(fn_name)
+
+
+def _readers(graph: Graph) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for v in [v for n in graph.nodes for v in n.inputs()] + list(graph.outputs):
+        counts[v.id] = counts.get(v.id, 0) + 1
+    return counts
 
 
 # ---- readable code ---------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The public entry points: trace, trace_module and freeze, and the checks trace runs."""
+"""The public entry points: trace, trace_module, freeze and optimize_for_inference, and the
+checks trace runs."""
 from __future__ import annotations
 
 import warnings
@@ -9,9 +10,9 @@ from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad
 from ..nn.modules.module import Module
 from .ir import literal_key, substitute
-from .passes import optimize
+from .passes import fold_batch_norm, optimize
 from .passes.freeze import freeze_constants
-from .runtime import ScriptFunction, ScriptModule, module_layout
+from .runtime import ScriptFunction, ScriptModule, _Method, module_layout
 from .tracer import (TracerWarning, TracingCheckError, as_tuple, flatten, trace_graph,
                      unflatten)
 
@@ -262,7 +263,8 @@ def freeze(mod: ScriptModule, preserved_attrs=None,
         mod: a ScriptModule in eval mode.
         preserved_attrs: names of parameters/buffers (or submodules) that stay as such;
             buffers the graph writes into always stay.
-        optimize_numerics: accepted for torch compatibility; ignored.
+        optimize_numerics: fold eval-mode BatchNorm into the convolution or linear layer
+            before it (results change within float rounding), as torch does.
 
     The frozen module holds a snapshot of the weights, has no other parameters and runs the
     compiled path even in grad mode.
@@ -284,10 +286,52 @@ def freeze(mod: ScriptModule, preserved_attrs=None,
         graph = method.graph.copy()
         kept.update(freeze_constants(graph, tensors, preserved))
         optimize(graph, fuse=False)
+        if optimize_numerics and fold_batch_norm(graph):
+            optimize(graph, fuse=False)
         graphs[name] = graph
     layout = mod.layout()
     keep = {n for n in tensors if n in kept or any(
         n == p or n.startswith(p + ".") for p in preserved)}
     layout["parameters"] = [e for e in layout["parameters"] if e["name"] in keep]
     layout["buffers"] = [e for e in layout["buffers"] if e["name"] in keep]
-    return ScriptModule._build(layout, tensors, graphs)
+    frozen = ScriptModule._build(layout, tensors, graphs)
+    object.__setattr__(frozen, "_frozen", True)
+    return frozen
+
+
+def optimize_for_inference(mod: ScriptModule, other_methods=None) -> ScriptModule:
+    """A traced module made fast for inference, as torch.jit.optimize_for_inference does:
+    frozen (after `.eval()`) unless it already is, eval-mode BatchNorm folded into the
+    convolution or linear layer before it, and its methods compiled now (pointwise chains
+    fused, buffers reused by the memory plan), so the first call runs no compilation.
+
+    Args:
+        mod: a ScriptModule (from ember.jit.trace).
+        other_methods: names of traced methods besides forward to compile as well.
+
+    >>> import ember
+    >>> net = ember.nn.Sequential(ember.nn.Linear(3, 4), ember.nn.BatchNorm1d(4)).eval()
+    >>> fast = ember.jit.optimize_for_inference(ember.jit.trace(net, ember.randn(2, 3)))
+    >>> [n.op for n in fast.graph.nodes]
+    ['matmul', 'add']
+    """
+    if not isinstance(mod, ScriptModule):
+        raise RuntimeError("optimize_for_inference expects a ScriptModule as input. Please use "
+                           "ember.jit.script or ember.jit.trace to script your 'nn.Module'.")
+    methods = ["forward"] + [m for m in other_methods or () if m != "forward"]
+    missing = [m for m in methods if m not in mod._methods]
+    if missing:
+        raise AttributeError(f"optimize_for_inference: the module has no traced method "
+                             f"{missing[0]!r} (traced: {sorted(mod._methods)})")
+    if not getattr(mod, "_frozen", False):
+        mod = freeze(mod.eval(), preserved_attrs=other_methods)
+    else:
+        for name in methods:
+            graph = mod._methods[name].graph.copy()
+            if fold_batch_norm(graph):
+                mod._methods[name] = _Method(optimize(graph, fuse=False), name, mod)
+    for name in methods:
+        method = mod._methods[name]
+        if not method.control:
+            method.compiled()
+    return mod

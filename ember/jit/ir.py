@@ -113,12 +113,25 @@ class AsTensor:
         self.value = value
 
 
+class Saves:
+    """Extra outputs of a node: values its op's forward kept for backward in `ctx` (entry k
+    of what it saved, ("saved", k), or an attribute, ("attr", name)). ember.compile's forward
+    graphs hand them to the backward graph; forward runs with `needs_input_grad` as traced."""
+
+    __slots__ = ("needs_input_grad", "items")
+
+    def __init__(self, needs_input_grad: tuple, items: list):
+        self.needs_input_grad = needs_input_grad
+        self.items = items
+
+
 class Node:
     """One op call. `compute`/`result` record the promotion `apply` did: the dtype forward
-    computed in, and the dtype floating outputs were cast back to (None when no cast)."""
+    computed in, and the dtype floating outputs were cast back to (None when no cast).
+    `saves` (or None) describes outputs past the op's own: see Saves."""
 
     __slots__ = ("op", "args", "attrs", "outputs", "inplace", "compute", "result", "body",
-                 "blocks")
+                 "blocks", "saves")
 
     def __init__(self, op: str, args: list, attrs: dict, inplace: bool = False,
                  compute: D.dtype | None = None, result: D.dtype | None = None, body=None,
@@ -134,6 +147,7 @@ class Node:
         # control flow (prim::If: [then, else]; prim::Loop: [body]): graphs whose inputs
         # receive the node's arguments (see `verify`), so no block reads outer values
         self.blocks = list(blocks) if blocks else []
+        self.saves = None
 
     def inputs(self) -> list[Value]:
         """Every value the node reads, in argument then attribute order (with repeats)."""
@@ -283,6 +297,7 @@ class Graph:
             c = Node(node.op, node.args, node.attrs, node.inplace, node.compute, node.result,
                      node.body.copy() if node.body is not None else None,
                      [b.copy() for b in node.blocks])
+            c.saves = node.saves
             c.map_inputs(lambda v: new[v.id])
             c.outputs = [clone(v, c) for v in node.outputs]
             g.nodes.append(c)

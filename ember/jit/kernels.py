@@ -6,9 +6,14 @@ table; an op without an entry is simply not fused.)
 
 With numba installed (`pip install 'ember[jit]'`) a fused node becomes an
 `njit(parallel=True, fastmath=True, error_model="numpy", cache=True)` loop nest whose source is
-written to a file named by its hash in the cache directory and imported, so numba's on-disk
-cache makes a second process start warm. Without numba (or with EMBER_JIT_FUSER=numpy) the
-chain runs as NumPy ufunc calls that write into reused buffers (`out=`).
+written to a file named by a hash of the fused group's IR (and of this generator and numba's
+version) in the cache directory (`cache_dir()`: EMBER_CACHE_DIR, default ~/.cache/ember) and
+imported, so numba's on-disk cache makes a second process start warm (`cache_info()` counts
+the hits). Without numba (or with EMBER_JIT_FUSER=numpy) the chain runs as NumPy ufunc calls
+that write into reused buffers (`out=`).
+
+A kernel takes optional output arrays (`out=`, from the memory plan) and writes its results
+there; an output array may be one of its full-shape operands (elementwise, so in place).
 
 A kernel checks its inputs' shapes against the broadcasting pattern it was built for and runs
 the chain op by op (each OpDef's forward) when they do not fit. Below NUMBA_MIN elements the
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import math
 import os
 import sys
@@ -28,9 +34,10 @@ import warnings
 import numpy as np
 
 from .. import _dtype as D
+from .._backend import conv_kernels as CK
 from .._ops.dispatch import _as_array
 from .._ops.registry import REGISTRY
-from .ir import Graph, Node, Value
+from .ir import Graph, Node, Value, encode, substitute
 
 NUMBA_MIN = 1 << 14
 PARALLEL_MIN = 1 << 18
@@ -192,13 +199,67 @@ def backend() -> str:
 
 
 def cache_dir() -> str:
-    """Where generated kernel files live (EMBER_JIT_CACHE, else ~/.cache/ember/jit)."""
-    root = os.environ.get("EMBER_JIT_CACHE")
+    """Where generated kernel files live: EMBER_JIT_CACHE when set, else the `jit` folder of
+    EMBER_CACHE_DIR (default ~/.cache/ember, or $XDG_CACHE_HOME/ember)."""
+    folder = os.environ.get("EMBER_JIT_CACHE")
+    if folder:
+        return folder
+    root = os.environ.get("EMBER_CACHE_DIR")
     if not root:
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
                                                                 ".cache")
-        root = os.path.join(base, "ember", "jit")
-    return root
+        root = os.path.join(base, "ember")
+    return os.path.join(root, "jit")
+
+
+_CACHE_COUNTS = {"kernel_files_found": 0, "kernel_files_written": 0}
+_generator_hash = None
+
+
+def cache_info() -> dict:
+    """On-disk cache activity of this process: kernel files found or written, and numba's
+    compiled-code cache hits and misses over the fused kernels called so far."""
+    hits = misses = 0
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("ember_jit_fused_"):
+            continue
+        for fn in vars(module).values():
+            stats = getattr(fn, "stats", None)
+            if stats is not None and hasattr(stats, "cache_hits"):
+                hits += sum(stats.cache_hits.values())
+                misses += sum(stats.cache_misses.values())
+    return dict(_CACHE_COUNTS, numba_cache_hits=hits, numba_cache_misses=misses)
+
+
+def ir_hash(body: Graph) -> str:
+    """A hash of a fused group's IR (op names, literals, promotion dtypes and value types,
+    values numbered by position), of this generator's code and of numba's version: equal
+    groups in any process get the same kernel file."""
+    global _generator_hash
+    if _generator_hash is None:
+        import numba
+
+        from . import _numba_math
+        digest = hashlib.sha256(numba.__version__.encode())
+        for path in (__file__, _numba_math.__file__):
+            with open(path, "rb") as fh:
+                digest.update(fh.read())
+        _generator_hash = digest.hexdigest()
+    order = {v.id: k for k, v in enumerate(body.inputs)}
+
+    def slot(v):
+        return Value(order[v.id], v.type)
+    rows = [[v.type.to_json() for v in body.inputs]]
+    for node in body.nodes:
+        for v in node.outputs:
+            order[v.id] = len(order)
+        rows.append([node.op, encode(substitute(node.args, slot)),
+                     encode(substitute(node.attrs, slot)),
+                     node.compute and node.compute.name, node.result and node.result.name,
+                     [v.type.to_json() for v in node.outputs]])
+    rows.append([order[v.id] for v in body.outputs])
+    text = json.dumps(rows, sort_keys=True) + _generator_hash
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class _Plan:
@@ -314,14 +375,9 @@ def _numba_source(plan: _Plan) -> str:
     return "\n".join(text).rstrip() + "\n"
 
 
-def _load_module(source: str):
-    """Import generated kernel source from a file named by its hash (numba caches per file)."""
-    import numba
-
-    from . import _numba_math
-    with open(_numba_math.__file__, "rb") as fh:
-        helpers = fh.read()
-    key = hashlib.sha256(source.encode() + helpers + numba.__version__.encode()).hexdigest()
+def _load_module(key: str, source: str):
+    """Import generated kernel source from a file named by `key` (numba caches per file, so
+    the file is written once and a later process finds numba's compiled code next to it)."""
     name = f"ember_jit_fused_{key[:24]}"
     if name in sys.modules:
         return sys.modules[name]
@@ -332,11 +388,14 @@ def _load_module(source: str):
         folder = os.path.join(tempfile.gettempdir(), "ember-jit")
         os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, name + ".py")
-    if not os.path.exists(path):
+    if os.path.exists(path):
+        _CACHE_COUNTS["kernel_files_found"] += 1
+    else:
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
         with os.fdopen(fd, "w") as fh:
             fh.write(source)
         os.replace(tmp, path)
+        _CACHE_COUNTS["kernel_files_written"] += 1
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -346,24 +405,28 @@ def _load_module(source: str):
 
 # ---- the NumPy fallback ----------------------------------------------------------------------
 def _numpy_source(plan: _Plan, fn_name: str, bind) -> str:
-    """A function running the chain with ufuncs, writing into buffers that are free again."""
+    """A function running the chain with ufuncs, writing into buffers that are free again;
+    output k goes into the array `o<k>` when one is given (the memory plan's buffer)."""
     body = plan.body
     names = {v.id: f"x{k}" for k, v in enumerate(plan.inputs)}
     last_use: dict[int, int] = {}
     for k, node in enumerate(body.nodes):
         for v in node.inputs():
             last_use[v.id] = k
-    keep = {v.id for v in body.outputs}
+    keep = {v.id: k for k, v in enumerate(body.outputs)}
     temps: dict[str, D.dtype] = {}
-    lines = [f"def {fn_name}({', '.join(names[v.id] for v in plan.inputs)}):",
-             "    ctx = Context()"]
+    params = [names[v.id] for v in plan.inputs] + [f"o{k}=None" for k in range(len(keep))]
+    lines = [f"def {fn_name}({', '.join(params)}):", "    ctx = Context()"]
     for k, node in enumerate(body.nodes):
         low = LOWERINGS[node.op]
         out = node.outputs[0]
         opdef = REGISTRY[node.op]
         cdt = compute_dtype(node)
         args = [names[a.id] if isinstance(a, Value) else _np_literal(a, bind) for a in node.args]
-        ufunc = low.ufunc is not None and not node.attrs
+        ufunc = low.ufunc or ("maximum" if node.op == "relu" else None)
+        if node.op == "relu":
+            args.append("0")
+        ufunc = ufunc if not node.attrs else None
         reuse = None
         if plan.ndim and ufunc:
             for a in node.args:
@@ -372,11 +435,14 @@ def _numpy_source(plan: _Plan, fn_name: str, bind) -> str:
                         a.id not in keep:
                     reuse = names[a.id]
                     break
+        given = f"o{keep[out.id]}" if out.id in keep and plan.ndim else None
         target = reuse or f"t{k}"
         if ufunc:
-            call = f"np.{low.ufunc}({', '.join(args)}" + (f", out={reuse})" if reuse else ")")
+            dest = given or reuse
+            call = f"np.{ufunc}({', '.join(args)}" + (f", out={dest})" if dest else ")")
             # only ufunc results are fresh buffers that later nodes may write into
             temps[target] = out.type.dtype
+            given = None
         else:
             positions = range(len(args)) if opdef.promote_args is None else opdef.promote_args
             args = [bind(_as_array(a, cdt, np, opdef)) if i in positions and
@@ -385,6 +451,10 @@ def _numpy_source(plan: _Plan, fn_name: str, bind) -> str:
             kw = "".join(f", {key}={bind(val)}" for key, val in node.attrs.items())
             call = f"{bind(opdef.forward)}(ctx, np, {', '.join(args)}{kw})"
         lines.append(f"    {target} = {call}")
+        if given:
+            lines.append(f"    if {given} is not None:")
+            lines.append(f"        {given}[...] = {target}")
+            lines.append(f"        {target} = {given}")
         names[out.id] = target
     rets = [names[v.id] for v in body.outputs]
     if not plan.ndim:
@@ -406,7 +476,7 @@ class FusedKernel:
         from .codegen import RunContext, compile_graph
         plan = _Plan(node)
         self.plan = plan
-        self.unfused = compile_graph(node.body, [], "unfused", fused_builder=None).fn
+        self.unfused = compile_graph(node.body, [], "unfused", fused_builder=None, memory=False).fn
         glob = {"np": np, "Context": RunContext}
 
         def bind(obj):
@@ -421,7 +491,7 @@ class FusedKernel:
         if use_numba and not plan.f64_slow and plan.ndim:
             self.numba_source = _numba_source(plan)
             try:
-                self.numba = _load_module(self.numba_source)
+                self.numba = _load_module(ir_hash(node.body), self.numba_source)
             except Exception as e:  # noqa: BLE001 - any failure means: run with NumPy
                 warnings.warn(f"ember.jit: numba could not load a fused kernel ({e}); "
                               "running it with NumPy", RuntimeWarning, stacklevel=2)
@@ -458,18 +528,22 @@ class FusedKernel:
                     return False
         return True
 
-    def __call__(self, *arrays):
+    def __call__(self, *arrays, out=None):
+        """Run on `arrays`; `out` optionally gives, per output, an array of the output's
+        shape and dtype to write into (None: allocate)."""
         plan = self.plan
         anchor = arrays[plan.anchor]
         shape = anchor.shape
         if len(shape) != plan.ndim or not self._fits(arrays, shape):
-            return self.unfused(list(arrays), [])
+            return _into(self.unfused(list(arrays), []), out)
         size = anchor.size
         if self.numba is None or size < NUMBA_MIN:
-            return self.numpy_fn(*arrays)
-        outs = [np.empty(shape, dt.np) for dt in plan.out_dtypes]
+            return self.numpy_fn(*arrays, *out) if out is not None else self.numpy_fn(*arrays)
+        outs = [np.empty(shape, dt.np) for dt in plan.out_dtypes] if out is None else \
+            [np.empty(shape, dt.np) if o is None else o for o, dt in zip(out, plan.out_dtypes)]
         if self.flat_ok and all(r != "full" or a.flags.c_contiguous
-                                for a, r in zip(arrays, plan.roles)):
+                                for a, r in zip(arrays, plan.roles)) and \
+                all(o.flags.c_contiguous for o in outs):
             args = [o.reshape(-1) for o in outs] + [a.reshape(-1) for a in arrays]
             kind = "flat"
         else:
@@ -483,8 +557,21 @@ class FusedKernel:
                           f"{str(e)[:200]}); running it with NumPy", RuntimeWarning,
                           stacklevel=2)
             self.numba = None
-            return self.numpy_fn(*arrays)
+            return self(*arrays, out=out)
         return tuple(outs)
+
+
+def _into(results, out):
+    """`results` copied into the given output arrays (where given)."""
+    if out is None:
+        return results
+    done = []
+    for r, o in zip(results, out):
+        if o is not None:
+            o[...] = r
+            r = o
+        done.append(r)
+    return tuple(done)
 
 
 def _padded(arr, ndim: int):
@@ -498,3 +585,29 @@ def build_fused(node: Node, device: str):
     if device != "cpu":
         raise RuntimeError(f"fused pointwise kernels run on the CPU only (got {device})")
     return FusedKernel(node, backend() == "numba")
+
+
+# ---- out= forms of other ops (used by the memory plan) --------------------------------------
+def matmul_into(a, b, out):
+    """a @ b written into `out` (b 2-D); a contiguous batch of rows runs as one GEMM."""
+    if a.ndim > 2 and a.flags.c_contiguous and out.flags.c_contiguous:
+        np.matmul(a.reshape(-1, a.shape[-1]), b, out=out.reshape(-1, out.shape[-1]))
+        return out
+    return np.matmul(a, b, out=out)
+
+
+def max_pool_values(x, kernel, stride, padding, dilation, outs, out=None):
+    """The values of the max_pool op without its argmax indices (inference needs only these):
+    the elementwise maximum over the window offsets; NaN propagates, as in torch."""
+    lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    padded = CK.pad(np, x, padding, lowest)
+    views = [padded[sl] for sl in CK.offset_slices(kernel, stride, dilation, outs)]
+    if len(views) == 1:
+        if out is None:
+            return views[0].copy()
+        out[...] = views[0]
+        return out
+    out = np.maximum(views[0], views[1], out=out)
+    for v in views[2:]:
+        np.maximum(out, v, out=out)
+    return out

@@ -27,6 +27,11 @@ class TracerWarning(Warning):
     """The trace may not generalize: a traced value became a Python constant."""
 
 
+class TraceError(RuntimeError):
+    """Something the function did cannot be recorded into a graph (ember.compile falls back
+    to eager code for it)."""
+
+
 class TracingCheckError(Exception):
     """check_trace found that the graph does not reproduce the traced function."""
 
@@ -183,11 +188,19 @@ class _Recorder:
         box = t._vbox
         seen = self.versions.get(id(box))
         if seen is not None and seen[0] is box and seen[1] != box[0]:
-            raise RuntimeError(
+            raise TraceError(
                 f"ember.jit.trace: a tensor of shape {list(t.shape)} ({t.dtype}) was modified "
                 "in place by something the tracer cannot see (an out= argument naming another "
                 "tensor, a .data assignment or a write to its NumPy array), so the graph would "
                 "read its old value. Use the out-of-place form of the operation.")
+
+    def conversion(self, what: str) -> None:
+        """A traced tensor became a Python value (`what`): it is baked into the graph."""
+        warnings.warn(
+            f"Converting a traced tensor to {what} bakes its current value into the "
+            "graph as a constant: the trace will not follow other inputs (for control "
+            "flow, compute both branches and select with ember.where).", TracerWarning,
+            stacklevel=3)
 
     def is_dynamic(self, t: Tensor) -> bool:
         v = self.lookup(t)
@@ -239,7 +252,7 @@ class _Recorder:
         if written_unseen and node_args[0].node is None and \
                 self.graph.constant_kind.get(node_args[0].name) == "constant" and \
                 not _overwrites(op.name, node_attrs):
-            raise RuntimeError(
+            raise TraceError(
                 f"ember.jit.trace: {op.name}_() writes in place into a tensor built without an "
                 f"op the tracer records (e.g. ember.zeros(...)), so its value before the write "
                 f"is unknown to the graph. Build it out of place (e.g. ember.zeros(...) + x, "
@@ -264,7 +277,7 @@ class _Recorder:
         for t in outputs:
             entry = self.by_array.get(id(t._data))
             if entry is None or entry[0] is not t._data:
-                raise RuntimeError(
+                raise TraceError(
                     f"ember.jit.trace: {op.name!r} is not a registry op and its output is not "
                     "one the tracer recorded, so it cannot be saved in a graph. Write it as a "
                     "composition of ember ops.")
@@ -309,11 +322,7 @@ def _conversion_hook(original, what: str):
         if rec is None:
             return original(self, *args, **kwargs)
         if rec.depth == 0 and rec.is_dynamic(self):
-            warnings.warn(
-                f"Converting a traced tensor to {what} bakes its current value into the "
-                "graph as a constant: the trace will not follow other inputs (for control "
-                "flow, compute both branches and select with ember.where).", TracerWarning,
-                stacklevel=2)
+            rec.conversion(what)
         rec.depth += 1
         try:
             return original(self, *args, **kwargs)

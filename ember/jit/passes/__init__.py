@@ -1,6 +1,8 @@
 """Graph passes, one module each: dead-code elimination (dce), common-subexpression
 elimination (cse), constant folding (constant_folding), algebraic simplification (simplify),
-freezing of parameters (freeze) and pointwise fusion (fusion). `optimize` runs them in order."""
+freezing of parameters (freeze), BatchNorm folding into frozen conv/linear layers (fold_bn),
+pointwise fusion (fusion) and the buffer-reuse plan codegen follows (memory). `optimize` runs
+the cleanups and fusion in order."""
 from __future__ import annotations
 
 from ..ir import Graph
@@ -8,11 +10,14 @@ from .constant_folding import fold_constants
 from .cse import eliminate_common_subexpressions
 from .dce import eliminate_dead_code
 from .freeze import freeze_constants
+from .fold_bn import fold_batch_norm
 from .fusion import fuse_pointwise
+from .memory import MemoryPlan, plan_memory
 from .simplify import simplify
 
 __all__ = ["optimize", "eliminate_dead_code", "eliminate_common_subexpressions",
-           "fold_constants", "simplify", "freeze_constants", "fuse_pointwise"]
+           "fold_constants", "simplify", "freeze_constants", "fuse_pointwise",
+           "fold_batch_norm", "plan_memory", "MemoryPlan"]
 
 
 def optimize(graph: Graph, fuse: bool = True) -> Graph:

@@ -20,7 +20,8 @@ def is_random(op_name: str) -> bool:
 
 def is_pure(node: Node) -> bool:
     """True when the node's outputs depend only on its inputs and it writes nothing."""
-    if node.inplace:
+    if node.inplace or node.saves is not None:
+        # a node with saved-for-backward outputs only runs as the op's own forward call
         return False
     if node.op == FUSION_GROUP:
         return True

@@ -96,22 +96,22 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     if scale is None:
         scale = 1.0 / math.sqrt(query.shape[-1])
     scores = matmul(query, key.transpose(-2, -1)) * scale
+    dead = None
     if is_causal:
         if attn_mask is not None:
             raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be "
                                "set when is_causal=True")
-        attn_mask = ones(length, source, dtype=D.bool, device=query.device).tril()
-    dead = None
-    if attn_mask is not None:
+        # every query sees at least the first key: no row is fully masked
+        causal = ones(length, source, dtype=D.bool, device=query.device).tril()
+        scores = scores.masked_fill(causal.logical_not(), _NEG_INF)
+    elif attn_mask is not None:
         if attn_mask.dtype is D.bool:
             scores = scores.masked_fill(attn_mask.logical_not(), _NEG_INF)
         else:
             scores = scores + attn_mask
+        # rows with nothing to attend to give zeros (branch-free, so graphs capture it)
         dead = (scores == _NEG_INF).all(-1, keepdim=True)
-        if bool(dead.any()):
-            scores = scores.masked_fill(dead, 0.0)
-        else:
-            dead = None
+        scores = scores.masked_fill(dead, 0.0)
     weights = softmax(scores, -1)
     if dead is not None:
         weights = weights.masked_fill(dead, 0.0)

@@ -19,13 +19,15 @@ _TENSOR_TYPES = {D.float32: "FloatTensor", D.float64: "DoubleTensor", D.float16:
                  D.uint8: "ByteTensor", D.bool: "BoolTensor"}
 
 
-def _check_indices(input: Tensor, num: int, op: str) -> None:
+def _check_indices(input: Tensor, num: int, op: str, values: bool = True) -> None:
+    """The indices' dtype, and (`values`) their range; embedding's op checks the range itself
+    on the raw array, so compiled graphs keep the check."""
     if input._dtype not in (D.int64, D.int32):
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the "
                            f"following scalar types: Long, Int; but got torch."
                            f"{_TENSOR_TYPES.get(input._dtype, input._dtype.name)} instead "
                            f"(while checking arguments for {op})")
-    if input.numel() and (bool((input < 0).any()) or bool((input >= num).any())):
+    if values and input.numel() and (bool((input < 0).any()) or bool((input >= num).any())):
         raise IndexError("index out of range in self")
 
 
@@ -67,7 +69,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
         raise RuntimeError("'weight' must be 2-D")
     num = weight.shape[0]
     padding_idx = _padding_index(padding_idx, num)
-    _check_indices(input, num, "embedding")
+    _check_indices(input, num, "embedding", values=False)
     if max_norm is not None:
         _renorm_(weight, input, max_norm, norm_type)
     return apply(Embedding, weight, input, padding_idx=padding_idx,

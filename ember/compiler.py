@@ -1,0 +1,118 @@
+"""ember.compile and its controls (as torch.compile and torch.compiler).
+
+`ember.compile(model)` captures forward and backward of each call into graphs (ember.jit's IR),
+optimizes them (constant folding, CSE, pointwise fusion) and runs generated code; see
+ember/jit/aot.py for the capture and ember/jit/guarded.py for guards and graph breaks.
+
+    >>> import ember
+    >>> net = ember.nn.Linear(3, 2)
+    >>> fast = ember.compile(net)
+    >>> x = ember.ones(4, 3)
+    >>> bool(ember.allclose(fast(x), net(x)))
+    True
+"""
+from __future__ import annotations
+
+import functools
+import weakref
+
+from .jit.guarded import _Compiled, config, is_compiling
+from .nn.modules.module import Module
+
+__all__ = ["compile", "reset", "disable", "is_compiling", "config", "OptimizedModule",
+           "graph_breaks"]
+
+_MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+_BACKENDS = ("inductor", "ember", "eager")
+_compiled: list = []
+
+
+def reset() -> None:
+    """Forget every graph compiled so far: the next calls capture again (after changing Python
+    state that compiled code read, such as a module attribute)."""
+    for ref in _compiled:
+        target = ref()
+        if target is not None:
+            target.cache.clear()
+            target.last_key = None
+            target.gave_up = False
+
+
+def disable(fn=None, recursive: bool = True):
+    """Mark `fn` to run eagerly: ember.compile never compiles it (usable as a decorator)."""
+    if fn is None:
+        return functools.partial(disable, recursive=recursive)
+    fn._ember_compile_disabled = True
+    return fn
+
+
+class OptimizedModule(Module):
+    """The module ember.compile returns: calls run compiled graphs of `_orig_mod`; parameters,
+    buffers and state_dict (keys prefixed `_orig_mod.`, as torch's) are the original's."""
+
+    def __init__(self, mod: Module, compiled):
+        super().__init__()
+        self._orig_mod = mod
+        object.__setattr__(self, "_compiled", compiled)
+        self.training = mod.training
+
+    def forward(self, *args, **kwargs):
+        return self._compiled(*args, **kwargs)
+
+    @property
+    def graph_breaks(self) -> list:
+        return graph_breaks(self)
+
+    def __repr__(self) -> str:
+        return f"OptimizedModule({self._orig_mod!r})"
+
+
+def graph_breaks(compiled) -> list:
+    """[(where compiled, source line, reason, what runs eagerly)] for each graph break a
+    compiled function or module met so far."""
+    target = compiled._compiled if isinstance(compiled, OptimizedModule) else \
+        getattr(compiled, "_ember_compiled", None)
+    if target is None:
+        raise TypeError("graph_breaks() takes what ember.compile returned")
+    return list(target.report)
+
+
+def compile(model=None, *, fullgraph: bool = False, dynamic: bool | None = None,
+            backend="inductor", mode: str | None = None, options: dict | None = None,
+            disable: bool = False, explain: bool = False):
+    """Compile a module or function: each call runs graphs captured from it (forward and,
+    when gradients are needed, backward), guarded on the inputs' shapes, dtypes, devices and
+    requires_grad. Parts that cannot be captured run eagerly (`fullgraph=True` makes that an
+    error); `explain=True` prints each graph break with its source line and reason."""
+    if model is None:
+        return functools.partial(compile, fullgraph=fullgraph, dynamic=dynamic,
+                                 backend=backend, mode=mode, options=options,
+                                 disable=disable, explain=explain)
+    if mode not in _MODES:
+        raise RuntimeError(f"Unrecognized mode={mode!r}, should be one of: "
+                           + ", ".join(str(m) for m in _MODES[1:]))
+    if not callable(backend) and backend not in _BACKENDS:
+        raise RuntimeError(f"ember.compile: unknown backend {backend!r}; use one of "
+                           f"{', '.join(_BACKENDS)}")
+    if callable(backend):
+        raise RuntimeError("ember.compile: custom backend callables are not supported; use "
+                           f"one of {', '.join(_BACKENDS)}")
+    if not callable(model):
+        raise RuntimeError(f"ember.compile: expected a Module or a function, got "
+                           f"{type(model).__name__}")
+    if disable or backend == "eager" or getattr(model, "_ember_compile_disabled", False):
+        return model
+    opts = {"fullgraph": fullgraph, "dynamic": dynamic, "mode": mode,
+            "options": dict(options or {}), "explain": explain}
+    if isinstance(model, Module):
+        target = _Compiled(model, opts, [], name=type(model).__name__, fn=model)
+        _compiled.append(weakref.ref(target))
+        return OptimizedModule(model, target)
+    target = _Compiled(model, opts, [])
+    _compiled.append(weakref.ref(target))
+
+    @functools.wraps(model)
+    def compiled(*args, **kwargs):
+        return target(*args, **kwargs)
+    compiled._ember_compiled = target
+    return compiled

@@ -1,0 +1,327 @@
+"""Ahead-of-time autograd for ember.compile: one call of a function is captured with its
+backward into a joint graph, split into a forward and a backward graph, and both are compiled.
+
+Capture runs the function once for real with the tracer's recorder on `apply`, then runs the
+backward formulas (ember ops) for a placeholder output gradient under the same recorder, so
+the gradient computation is ops in the graph too. Arrays an op's forward kept in `ctx` for its
+backward become extra outputs of its node (ir.Saves). The forward graph returns the outputs
+and every forward value the backward graph reads; a private OpDef runs the compiled forward
+in `apply`, and its graph node runs the compiled backward.
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from .. import _dtype as D
+from .._backend import namespace
+from .._device import to_device
+from .._ops.dispatch import apply
+from .._ops.random import default_generator
+from .._ops.registry import OpDef
+from .._tensor import Tensor
+from ..autograd.grad_mode import GradState
+from .codegen import compile_graph
+from .ir import Graph, Saves, TensorType
+from .passes import optimize
+from .passes.analysis import is_random
+from .passes.dce import eliminate_dead_code
+from .tracer import (_protect_constants, _Recorder, _Tracing, flatten,
+                     input_names)
+
+_PACKAGE = __name__.rsplit(".", 2)[0].replace(".", "/")
+
+
+class GraphBreak(Exception):
+    """Something in the function cannot be captured into a graph: `reason`, at `where` (the
+    user's source line, "file:line: text")."""
+
+    def __init__(self, reason: str, where: str = ""):
+        self.reason = reason
+        self.where = where
+        super().__init__(f"{reason} (at {where})" if where else reason)
+
+
+def user_location() -> str:
+    """'file:line: source' of the innermost frame outside ember (the user's code), followed by
+    the innermost library frame outside the tracer when the call came from inside ember."""
+    import linecache
+    frame = sys._getframe(1)
+    inner = None
+    while frame is not None and f"/{_PACKAGE}/" in frame.f_code.co_filename.replace("\\", "/"):
+        name = frame.f_code.co_filename.replace("\\", "/")
+        if inner is None and not any(f"/{_PACKAGE}/{part}" in name for part in _MACHINERY):
+            inner = frame
+        frame = frame.f_back
+
+    def describe(f):
+        code = f.f_code
+        text = linecache.getline(code.co_filename, f.f_lineno).strip()
+        return f"{code.co_filename}:{f.f_lineno}: {text}"
+    where = describe(frame) if frame is not None else ""
+    if inner is not None:
+        where += f" (inside ember: {describe(inner)})"
+    return where
+
+
+# frames of the capture machinery itself, never the place a break comes from
+_MACHINERY = ("jit/", "_ops/", "_tensor.py", "nn/modules/module.py")
+
+
+def _rng_state() -> bytes:
+    return default_generator.get_state()._data.tobytes()
+
+
+class _CaptureRecorder(_Recorder):
+    """The tracer's recorder with ember.compile's rules: converting a traced tensor to a
+    Python value or drawing random numbers outside an op breaks the graph; tensors that need
+    gradients but are no input (closure-captured weights) become inputs; each op's autograd
+    node is remembered so its saved arrays can join the graph."""
+
+    def __init__(self, graph: Graph):
+        super().__init__(graph, {})
+        self.lifted: list[Tensor] = []
+        self.grad_nodes: list = []
+        self.rng = _rng_state()
+
+    def conversion(self, what: str) -> None:
+        raise GraphBreak(f"a traced tensor is converted to {what} (data-dependent Python "
+                         "control flow or a Python number); compute both branches and select "
+                         "with ember.where, or keep the value a tensor", user_location())
+
+    def _new_value_for(self, t: Tensor):
+        if t._requires_grad and self.by_array.get(id(t._data)) is None:
+            v = self.graph.add_input(TensorType.of(t), f"lifted_{len(self.lifted)}")
+            self.lifted.append(t)
+            self.bind(t, v)
+            self.dynamic.add(v.id)
+            return v
+        return super()._new_value_for(t)
+
+    def __call__(self, op, args, attrs, outputs) -> None:
+        state = _rng_state()
+        if state != self.rng:
+            self.rng = state
+            if not is_random(op.name):
+                raise GraphBreak("random numbers were drawn outside a graph op (e.g. by "
+                                 "dropout in training mode)", user_location())
+        super().__call__(op, args, attrs, outputs)
+        gf = outputs[0]._grad_fn if outputs else None
+        if gf is not None and getattr(gf, "opdef", None) is op and self.graph.nodes:
+            self.grad_nodes.append((self.graph.nodes[-1], gf))
+
+    def adopt_saved_arrays(self) -> None:
+        """Make each array an op's forward kept in ctx (not an input or output) an extra
+        output of its node, so backward formulas reading it read a graph value."""
+        for node, gf in self.grad_nodes:
+            items = []
+            found = [(("saved", k), entry[1]) for k, entry in enumerate(gf._saved or ())
+                     if entry[0] is None and entry[2] < 0 and entry[1] is not None]
+            found += [(("attr", k), a) for k, a in vars(gf.ctx).items()
+                      if hasattr(a, "__array_interface__") and not isinstance(a, np.generic)
+                      or hasattr(a, "__cuda_array_interface__")]
+            for key, arr in found:
+                entry = self.by_array.get(id(arr))
+                if entry is not None and entry[0] is arr:
+                    continue
+                dtype = D.from_numpy_dtype(arr.dtype)
+                device = node.outputs[0].type.device
+                v = self.graph.new_value(TensorType(dtype, tuple(arr.shape), device), node,
+                                         len(node.outputs))
+                node.outputs.append(v)
+                items.append(key)
+                self.by_array[id(arr)] = (arr, v)
+            if items:
+                node.saves = Saves(tuple(gf.ctx.needs_input_grad), items)
+
+
+class Joint:
+    """A captured call: the joint graph and how its inputs and outputs line up.
+
+    graph inputs: the flat call inputs, the state (parameters, buffers), lifted tensors, then
+    one gradient seed per differentiable output; outputs: the flat call outputs, then one
+    gradient per input that requires grad (`wrt`, positions among the inputs)."""
+
+    def __init__(self, graph, n_inputs, lifted, out_spec, n_outputs, diff, wrt, backward_from):
+        self.graph = graph
+        self.n_inputs = n_inputs
+        self.lifted = lifted
+        self.out_spec = out_spec
+        self.n_outputs = n_outputs
+        self.diff = diff
+        self.wrt = wrt
+        self.backward_from = backward_from
+
+
+def capture(fn, args: tuple, state: list[tuple[str, Tensor]], signature_of=None) -> Joint:
+    """Run fn(*args) once, recording forward and (when gradients are enabled and needed)
+    backward. `state` lists (name, tensor) for the parameters and buffers fn reads."""
+    from ..autograd import grad as autograd_grad
+    flat, spec = flatten(args, "input")
+    graph = Graph()
+    graph.input_spec = spec
+    rec = _CaptureRecorder(graph)
+    names = input_names(signature_of or fn, [len(flatten(a, "input")[0]) for a in args])
+    for t, name in zip(flat + [t for _, t in state], names + [n for n, _ in state]):
+        v = graph.add_input(TensorType.of(t), name)
+        rec.bind(t, v)
+        rec.dynamic.add(v.id)
+    with _Tracing(rec):
+        out = fn(*args)
+        rec.settle()
+        flat_out, out_spec = flatten(out, "output", strict=False)
+        outputs = [rec.value_of(t) for t in flat_out]
+        backward_from = len(graph.nodes)
+        sources = flat + [t for _, t in state] + rec.lifted
+        diff = [i for i, t in enumerate(flat_out) if t._requires_grad]
+        wrt = [i for i, t in enumerate(sources) if t._requires_grad]
+        grads = []
+        if GradState.enabled and diff and wrt:
+            rec.adopt_saved_arrays()
+            seeds = []
+            for i in diff:
+                t = flat_out[i]
+                seed = Tensor._wrap(namespace(t._device).ones_like(t._data), t._dtype,
+                                    t._device)
+                v = graph.add_input(TensorType.of(t), f"grad_output_{i}")
+                rec.bind(seed, v)
+                rec.dynamic.add(v.id)
+                seeds.append(seed)
+            # retain_graph: this call's own outputs stay differentiable eagerly
+            found = autograd_grad([flat_out[i] for i in diff], [sources[j] for j in wrt],
+                                  seeds, retain_graph=True, allow_unused=True)
+            rec.settle()
+            grads = [rec.value_of(g) if g is not None else None for g in found]
+        else:
+            diff, wrt = [], []
+    graph.outputs = outputs + [g for g in grads if g is not None]
+    graph.output_spec = out_spec
+    wrt_present = [(j, g is not None) for j, g in zip(wrt, grads)] if grads else []
+    first_backward = graph.nodes[backward_from] if backward_from < len(graph.nodes) else None
+    _protect_constants(graph, rec.snapshots)
+    if first_backward is not None:
+        backward_from = graph.nodes.index(first_backward)
+    else:
+        backward_from = len(graph.nodes)
+    joint = Joint(graph, len(flat), list(rec.lifted), out_spec, len(outputs), diff,
+                  wrt_present, backward_from)
+    joint.result = out
+    return joint
+
+
+# ---- splitting ------------------------------------------------------------------------------
+def _split(joint: Joint):
+    """(forward graph, backward graph, number of saved values) from the joint graph."""
+    g = joint.graph
+    seeds = g.inputs[len(g.inputs) - len(joint.diff):] if joint.diff else []
+    seed_ids = {v.id for v in seeds}
+    backward_nodes = g.nodes[joint.backward_from:]
+    bwd_ids = {v.id for n in backward_nodes for v in n.outputs}
+    # what backward reads from forward (node outputs, inputs, state), in a fixed order
+    saved, seen = [], set()
+
+    def read(v):
+        if v.id not in seen and v.id not in bwd_ids and v.id not in seed_ids and \
+                g.constant_name(v) is None:
+            seen.add(v.id)
+            saved.append(v)
+    for node in backward_nodes:
+        for v in node.inputs():
+            read(v)
+    grads = g.outputs[joint.n_outputs:]
+    for v in grads:
+        read(v)
+
+    fwd = g.copy()
+    fwd.nodes = fwd.nodes[:joint.backward_from]
+    fwd.inputs = fwd.inputs[:len(fwd.inputs) - len(seeds)]
+    by_id = {v.id: v for n in fwd.nodes for v in n.outputs}
+    by_id.update({v.id: v for v in fwd.inputs})
+    fwd.outputs = fwd.outputs[:joint.n_outputs] + [by_id[v.id] for v in saved]
+    fwd.output_spec = None
+    eliminate_dead_code(fwd)
+
+    bwd = g.copy()
+    bwd.nodes = bwd.nodes[joint.backward_from:]
+    old_inputs = bwd.inputs
+    bwd.inputs = []
+    mapping = {}
+    for v in saved:
+        mapping[v.id] = bwd.add_input(v.type, v.name)
+    bwd.inputs += [v for v in old_inputs if v.id in seed_ids]
+    bwd.replace_uses(mapping)
+    bwd.outputs = bwd.outputs[joint.n_outputs:]
+    bwd.input_spec = bwd.output_spec = None
+    eliminate_dead_code(bwd)
+    return fwd, bwd, len(saved)
+
+
+# ---- running --------------------------------------------------------------------------------
+class CompiledCall:
+    """A captured call compiled: `run(tensors)` returns the flat outputs, recording one
+    autograd node (running the compiled backward) when gradients are needed."""
+
+    def __init__(self, joint: Joint, fuse: bool = True):
+        self.joint = joint
+        self.n_outputs = joint.n_outputs
+        self.out_meta = [(v.type.dtype, to_device(v.type.device))
+                         for v in joint.graph.outputs[:joint.n_outputs]]
+        if joint.wrt:
+            fwd, bwd, self.n_saved = _split(joint)
+            self.forward_graph = optimize(fwd, fuse=fuse)
+            self.backward_graph = optimize(bwd, fuse=fuse)
+            self.fwd = compile_graph(self.forward_graph, [], "compiled_forward").fn
+            self.bwd = compile_graph(self.backward_graph, [], "compiled_backward").fn
+            self.op = self._opdef()
+        else:
+            fwd = joint.graph
+            eliminate_dead_code(fwd)
+            self.forward_graph = optimize(fwd, fuse=fuse)
+            self.backward_graph = None
+            self.fwd = compile_graph(self.forward_graph, [], "compiled_forward").fn
+
+    def _opdef(self):
+        n_out, wrt = self.n_outputs, self.joint.wrt
+        n_sources = len(self.joint.graph.inputs) - len(self.joint.diff)
+        fwd, bwd = self.fwd, self.bwd
+        grad_meta = [(self.joint.graph.inputs[j].type.dtype,
+                      to_device(self.joint.graph.inputs[j].type.device))
+                     for j, present in wrt if present]
+        non_diff = tuple(i for i in range(n_out) if i not in set(self.joint.diff))
+        diff = self.joint.diff
+
+        def forward(ctx, xp, *arrays):
+            result = fwd(arrays, ())
+            ctx.saved_arrays = result[n_out:]
+            ctx.non_differentiable = non_diff
+            return result[:n_out]
+
+        def backward(ctx, *grads):
+            if GradState.enabled:
+                raise RuntimeError("ember.compile: double backward through a compiled graph "
+                                   "is not supported (torch.compile has the same limit); "
+                                   "compute higher-order gradients eagerly")
+            seeds = [grads[i]._data for i in diff]
+            got = bwd(tuple(ctx.saved_arrays) + tuple(seeds), ())
+            out = [None] * n_sources
+            k = 0
+            for j, present in wrt:
+                if present:
+                    dtype, device = grad_meta[k]
+                    out[j] = Tensor._wrap(got[k], dtype, device)
+                    k += 1
+            return tuple(out)
+
+        return type("CompiledFunction", (OpDef,), {
+            "__doc__": "A graph compiled by ember.compile (forward and backward).",
+            "name": "CompiledFunction", "promote": None,
+            "forward": staticmethod(forward), "backward": staticmethod(backward)})
+
+    def run(self, tensors: list) -> list:
+        if self.backward_graph is not None and GradState.enabled:
+            outs = apply(self.op, *tensors)
+            return list(outs)
+        got = self.fwd([t._data for t in tensors], ())
+        return [Tensor._wrap(a, dtype, device)
+                for a, (dtype, device) in zip(got[:self.n_outputs], self.out_meta)]

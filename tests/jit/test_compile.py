@@ -1,0 +1,355 @@
+"""ember.compile: forward and backward captured into compiled graphs match eager code (outputs,
+gradients, buffer updates, several optimizer steps), guards recompile when inputs change,
+graph breaks fall back to eager for the part that broke and are explained."""
+import copy
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import ember
+from ember import nn
+from ember.jit.aot import GraphBreak
+
+from .test_models import MODELS
+
+
+def _close(a, b, atol=1e-5):
+    return a.shape == b.shape and np.allclose(a.numpy(force=True), b.numpy(force=True),
+                                              atol=atol, rtol=1e-4)
+
+
+def _train(model, forward, x, steps=3):
+    """Losses and final parameters of a few SGD-with-momentum steps of mean(out^2)."""
+    opt = ember.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = (forward(x) ** 2).mean()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_compiled_training_matches_eager(name):
+    ember.manual_seed(0)
+    model, x = MODELS[name]()
+    twin = copy.deepcopy(model)
+    compiled = ember.compile(twin, fullgraph=True)
+    expected = _train(model, model, x)
+    got = _train(twin, compiled, x)
+    assert np.allclose(got, expected, rtol=1e-5, atol=1e-6), (got, expected)
+    for (n, p), q in zip(model.named_parameters(), twin.parameters()):
+        assert _close(p, q, atol=1e-5), n
+    for (n, b), c in zip(model.named_buffers(), twin.buffers()):
+        assert _close(b, c), n
+    # one graph for the training calls: the first call captured, the others ran it
+    assert len(compiled._compiled.cache) == 1 and compiled.graph_breaks == []
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_compiled_gradients_match_eager(name):
+    ember.manual_seed(1)
+    model, x = MODELS[name]()
+    compiled = ember.compile(model)
+    for _ in range(2):  # the capture call, then the compiled graph
+        model.zero_grad()
+        (compiled(x) ** 2).sum().backward()
+        got = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    (model(x) ** 2).sum().backward()
+    for n, p in model.named_parameters():
+        assert _close(got[n], p.grad, atol=1e-4), n
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_compiled_inference_matches_eager(name):
+    model, x = MODELS[name]()
+    model.eval()
+    compiled = ember.compile(model)
+    with ember.no_grad():
+        expected = model(x)
+        for _ in range(2):
+            out = compiled(x)
+            assert not out.requires_grad
+            assert _close(out, expected)
+
+
+def test_input_gradients_and_mixed_outputs():
+    def f(x, y):
+        return (x * y).sin(), x.argmax(), y.exp().sum()
+    x = ember.randn(3, 4, requires_grad=True)
+    y = ember.randn(3, 4)
+    cf = ember.compile(f)
+    for _ in range(2):
+        a, i, s = cf(x, y)
+        x.grad = None
+        (a.sum() + s).backward()
+    assert i.dtype == ember.int64 and not i.requires_grad and not s.requires_grad
+    assert _close(x.grad, (x * y).cos().detach() * y)
+
+
+def test_closure_weights_get_gradients():
+    w = ember.randn(4, 2, requires_grad=True)
+
+    def f(x):
+        return (x @ w).tanh()
+    cf = ember.compile(f, fullgraph=True)
+    x = ember.randn(3, 4)
+    for _ in range(2):
+        w.grad = None
+        cf(x).sum().backward()
+    expected = x.t() @ (1 - (x @ w).tanh() ** 2)
+    assert _close(w.grad, expected.detach())
+
+
+def test_small_gpt_losses_match_eager_step_for_step():
+    class Block(nn.Module):
+        def __init__(self, d, heads):
+            super().__init__()
+            self.heads = heads
+            self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+            self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+            self.fc, self.out = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+
+        def forward(self, x):
+            b, t, c = x.shape
+            q, k, v = self.qkv(self.ln1(x)).split(c, dim=2)
+            q, k, v = (z.view(b, t, self.heads, c // self.heads).transpose(1, 2)
+                       for z in (q, k, v))
+            y = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+            x = x + self.proj(y.transpose(1, 2).contiguous().view(b, t, c))
+            return x + self.out(nn.functional.gelu(self.fc(self.ln2(x))))
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tok, self.pos = nn.Embedding(11, 16), nn.Embedding(8, 16)
+            self.blocks = nn.ModuleList(Block(16, 2) for _ in range(2))
+            self.head = nn.Linear(16, 11)
+
+        def forward(self, idx):
+            x = self.tok(idx) + self.pos(ember.arange(idx.shape[1]))
+            for blk in self.blocks:
+                x = blk(x)
+            return self.head(x)
+
+    ember.manual_seed(0)
+    model = GPT()
+    twin = copy.deepcopy(model)
+    compiled = ember.compile(twin, fullgraph=True)
+    idx = ember.randint(0, 11, (3, 8))
+    target = ember.randint(0, 11, (3, 8))
+
+    def losses(m, fwd):
+        opt = ember.optim.AdamW(m.parameters(), lr=1e-2)
+        out = []
+        for _ in range(4):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(fwd(idx).reshape(-1, 11), target.reshape(-1))
+            loss.backward()
+            opt.step()
+            out.append(loss.item())
+        return out
+    assert np.allclose(losses(twin, compiled), losses(model, model), rtol=1e-5)
+
+
+# ---- guards and recompiles ------------------------------------------------------------------
+def test_recompiles_on_shape_dtype_and_mode_changes(capsys):
+    net = nn.Linear(3, 2)
+    compiled = ember.compile(net, explain=True)
+    compiled(ember.randn(4, 3))
+    compiled(ember.randn(4, 3))
+    assert len(compiled._compiled.cache) == 1
+    compiled(ember.randn(5, 3))
+    assert "recompiling Linear: input: shape [4, 3] != [5, 3]" in capsys.readouterr().err
+    out = compiled(ember.randn(5, 3, dtype=ember.float64).float())
+    assert out.shape == (5, 2)
+    with ember.no_grad():
+        compiled(ember.randn(5, 3))
+    net.eval()
+    compiled(ember.randn(5, 3))
+    assert len(compiled._compiled.cache) == 4
+
+
+def test_recompile_limit_falls_back_to_eager(monkeypatch):
+    monkeypatch.setattr(ember.compiler.config, "cache_size_limit", 2)
+    cf = ember.compile(lambda x: x * 2)
+    cf(ember.ones(1))
+    cf(ember.ones(2))
+    with pytest.warns(RuntimeWarning, match=r"recompiled 2 times.*shape \[2\] != \[3\]"):
+        out = cf(ember.ones(3))
+    assert out.tolist() == [2.0, 2.0, 2.0]
+    assert cf(ember.ones(4)).tolist() == [2.0] * 4
+
+
+def test_replaced_parameter_is_seen():
+    net = nn.Linear(2, 2)
+    compiled = ember.compile(net)
+    x = ember.ones(1, 2)
+    compiled(x)
+    net.weight = nn.Parameter(ember.zeros(2, 2))
+    assert _close(compiled(x), net.bias.detach().reshape(1, 2))
+
+
+def test_non_tensor_arguments_are_guarded_by_value():
+    cf = ember.compile(lambda x, k, flag=False: x * k if flag else x + k)
+    x = ember.ones(2)
+    assert cf(x, 2).tolist() == [3.0, 3.0]
+    assert cf(x, 3).tolist() == [4.0, 4.0]
+    assert cf(x, 3, flag=True).tolist() == [3.0, 3.0]
+    assert cf(x, 3, flag=True).tolist() == [3.0, 3.0]
+
+
+# ---- graph breaks ---------------------------------------------------------------------------
+def _branchy(x):
+    if x.sum() > 0:
+        return x * 2
+    return x - 1
+
+
+def test_graph_break_runs_eagerly_and_is_explained(capsys):
+    cf = ember.compile(_branchy, explain=True)
+    assert cf(ember.ones(3)).tolist() == [2.0] * 3
+    assert cf(-ember.ones(3)).tolist() == [-2.0] * 3
+    err = capsys.readouterr().err
+    assert "graph break in _branchy" in err and "if x.sum() > 0:" in err
+    assert "Python boolean" in err
+    (where, line, reason, what), = ember.compiler.graph_breaks(cf)
+    assert line.endswith("if x.sum() > 0:") and "test_compile.py" in line
+
+
+def test_fullgraph_raises_with_the_source_line():
+    cf = ember.compile(_branchy, fullgraph=True)
+    with pytest.raises(GraphBreak, match="fullgraph=True.*if x.sum\\(\\) > 0:"):
+        cf(ember.ones(3))
+
+
+def test_module_break_compiles_the_submodules():
+    class Gate(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(3, 3), nn.Linear(3, 3)
+
+        def forward(self, x):
+            y = self.a(x)
+            if y.sum() > 0:
+                return self.b(y)
+            return -y
+
+    ember.manual_seed(0)
+    model = Gate()
+    twin = copy.deepcopy(model)
+    compiled = ember.compile(twin)
+    x = ember.randn(2, 3)
+    assert _train(twin, compiled, x) == pytest.approx(_train(model, model, x), rel=1e-5)
+    (entry,) = compiled._compiled.cache.values()
+    parts = [part for _, part in entry.parts.values()]
+    assert all(len(p.cache) == 1 for p in parts)  # each Linear compiled once
+    assert "forward" not in twin.a.__dict__  # nothing left installed after the call
+
+
+def test_dropout_in_training_breaks_and_stays_random():
+    net = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+    compiled = ember.compile(net)
+    x = ember.ones(64, 4)
+    a, b = compiled(x), compiled(x)
+    assert not _close(a, b)
+    # the Sequential breaks, then of its parts only the Dropout (which runs eagerly)
+    assert [(where, "random" in reason and "_dropout.py" in line)
+            for where, line, reason, _ in compiled.graph_breaks] == [
+        ("Sequential", True), ("Sequential.1", True)]
+    net.eval()
+    compiled(x)
+    assert len(compiled.graph_breaks) == 2
+
+
+def test_break_undoes_side_effects_of_the_partial_capture():
+    class Counter(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("n", ember.zeros(()))
+
+        def forward(self, x):
+            self.n += 1
+            return x * 2 if x.sum() > 0 else x
+
+    m = Counter()
+    compiled = ember.compile(m)
+    compiled(ember.ones(2))
+    assert m.n.item() == 1.0
+
+
+def test_graph_breaks_logged_by_environment_variable(tmp_path):
+    script = tmp_path / "prog.py"
+    script.write_text("import ember\n"
+                      "def f(x):\n"
+                      "    return x.tolist()\n"
+                      "ember.compile(f)(ember.ones(2))\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          env={"EMBER_LOGS": "graph_breaks", "PATH": "", **_pythonpath()},
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "graph break in f" in done.stderr and "return x.tolist()" in done.stderr
+
+
+def _pythonpath():
+    import os
+    return {k: v for k, v in os.environ.items() if k in ("PYTHONPATH", "HOME")}
+
+
+# ---- api ------------------------------------------------------------------------------------
+def test_decorator_forms_and_options():
+    @ember.compile
+    def f(x):
+        return x + 1
+
+    @ember.compile(mode="reduce-overhead")
+    def g(x):
+        return x * 3
+    assert f(ember.ones(2)).tolist() == [2.0, 2.0]
+    assert g(ember.ones(2)).tolist() == [3.0, 3.0]
+    net = nn.Linear(2, 2)
+    assert ember.compile(net, backend="eager") is net
+    assert ember.compile(net, disable=True) is net
+    with pytest.raises(RuntimeError, match="Unrecognized mode"):
+        ember.compile(net, mode="fastest")
+    with pytest.raises(RuntimeError, match="unknown backend"):
+        ember.compile(net, backend="tvm")
+    with pytest.raises(RuntimeError, match="expected a Module or a function"):
+        ember.compile(3)
+
+
+def test_optimized_module_shares_state_with_the_original():
+    net = nn.Linear(2, 2)
+    compiled = ember.compile(net)
+    assert compiled._orig_mod is net
+    assert sorted(compiled.state_dict()) == ["_orig_mod.bias", "_orig_mod.weight"]
+    assert [p is q for p, q in zip(compiled.parameters(), net.parameters())] == [True, True]
+
+
+def test_double_backward_is_refused():
+    cf = ember.compile(lambda x: (x ** 3).sum())
+    x = ember.randn(3, requires_grad=True)
+    cf(x)
+    with pytest.raises(RuntimeError, match="double backward"):
+        ember.autograd.grad(cf(x), x, create_graph=True)
+
+
+def test_is_compiling_and_reset():
+    seen = []
+
+    def f(x):
+        seen.append(ember.compiler.is_compiling())
+        return x + 1
+    cf = ember.compile(f)
+    cf(ember.ones(1))
+    cf(ember.ones(1))
+    assert seen == [True]
+    ember.compiler.reset()
+    cf(ember.ones(1))
+    assert seen == [True, True]
+    assert not ember.compiler.is_compiling()
