@@ -6,10 +6,18 @@ the shape and dtype of the first call's inputs) bound to an IR value; each call 
 function, tensor method or library module runs for real on placeholders while the tracer's
 recorder appends the ops it dispatches to the current block. Control flow that depends on
 tensor values (or on `.item()`/`int()`/... of them) becomes blocks: both branches of an `if`
-are compiled, `while` and `for ... in range(...)` become loops with loop-carried values.
+are compiled, `while` and `for ... in range(...)` become loops with loop-carried values
+(tensors, numbers, and tuples/lists/dicts of them). `for` over lists, tuples, dicts and
+ModuleLists, and range loops whose body needs its counter as a Python int, are unrolled.
 Python values that do not depend on tensors (module attributes, `self.training`, shapes,
 lists of modules) are evaluated at compile time, as a trace would, so a graph is built per
 input signature (dtypes, shapes, which optional arguments are None).
+
+`return`, `break` and `continue` set flags in the frame's variables (see _RET below); when a
+flag depends on tensors the rest of the block runs under a prim::If on it, and a loop hands
+"no flag set and the condition holds" to its next iteration. Lists and dicts are values:
+`d[k] = v` and `xs.append(v)` rebind the local name to a changed copy, so each path through
+the graph sees its own contents.
 """
 from __future__ import annotations
 
@@ -203,6 +211,7 @@ class _ScriptRecorder(_Recorder):
             inner = scope.cap_map.get(v.id)
             if inner is None:
                 inner = scope.graph.add_input(v.type)
+                self.tensors[inner.id] = self.tensors.get(v.id)
                 scope.defined.add(inner.id)
                 scope.caps.append((v, inner))
                 scope.cap_map[v.id] = inner
@@ -246,11 +255,6 @@ class _ScriptRecorder(_Recorder):
 
 
 # ---- the AST interpreter ----------------------------------------------------------------------
-class _Return:
-    def __init__(self, value):
-        self.value = value
-
-
 class _Function:
     """A parsed function: its AST, where its source lives and the names it can see."""
 
@@ -268,11 +272,14 @@ class _Function:
         self.filename = inspect.getsourcefile(fn) or "<unknown>"
         self.lines = lines
         self.start = start
-        tree = ast.parse(textwrap.dedent("".join(lines)))
-        self.tree = tree.body[0]
+        try:
+            self.tree = ast.parse(textwrap.dedent("".join(lines))).body[0]
+        except SyntaxError:  # a lambda's lines cut out of a larger expression
+            self.tree = None
         if not isinstance(self.tree, ast.FunctionDef):
-            raise NotSupportedError(f"ember.jit.script: {what} {fn.__qualname__} is not a "
-                                    "plain def (lambdas and async functions are not supported)")
+            raise self.error(self.tree, f"{what} {fn.__qualname__} is not a plain def "
+                                        "(lambdas and async functions are not supported)",
+                             "Define it with a plain def.")
         self.globals = fn.__globals__
         closure = inspect.getclosurevars(fn)
         self.closure = dict(closure.nonlocals)
@@ -303,16 +310,11 @@ _UNSUPPORTED = {
                    "Define the class at module level."),
     ast.FunctionDef: ("nested function definitions are not supported",
                       "Define the function at module level (or as a method) and call it."),
-    ast.Break: ("'break' is not supported", "Put the exit test into the while condition "
-                                            "(e.g. `while i < n and not done:`)."),
-    ast.Continue: ("'continue' is not supported", "Wrap the rest of the loop body in an "
-                                                  "if statement instead."),
     ast.Delete: ("'del' is not supported", "Assign a new value instead."),
-    ast.ListComp: ("list comprehensions are not supported", "Use a for loop over the list."),
-    ast.DictComp: ("dict comprehensions are not supported", "Use a for loop."),
     ast.SetComp: ("sets are not supported", "Use a list or a tuple."),
     ast.Set: ("sets are not supported", "Use a list or a tuple."),
-    ast.GeneratorExp: ("generator expressions are not supported", "Use a for loop."),
+    ast.GeneratorExp: ("generator expressions are not supported",
+                       "Use a list comprehension ([... for ... in ...]) or a for loop."),
     ast.Starred: ("starred expressions (*args) are not supported",
                   "Pass the arguments one by one."),
     ast.NamedExpr: ("':=' is not supported", "Assign in a statement of its own."),
@@ -353,24 +355,134 @@ def _is_user_code(obj) -> bool:
     return not (module == "ember" or module.startswith("ember.") or module == "builtins")
 
 
+# Exits are flags in a frame's variables: True or False when known at compile time, a bool
+# _Scalar when they depend on tensors. After a statement that may have left its block, the rest
+# of the block runs under a guard (a prim::If on the flag), so every path of the graph sees
+# exactly the statements Python would run.
+_RET, _RETVAL, _BRK, _CONT, _NEXT = "$return", "$retval", "$break", "$continue", "$next"
+_FLAGS = (_RET, _BRK, _CONT)
+_MAX_UNROLL = 256
+_MUTATORS = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "update",
+                       "setdefault", "popitem", "reverse", "sort"})
+
+
+class _Missing:
+    """A variable one branch of an if does not define."""
+
+
+_MISSING = _Missing()
+
+
+class _Conflict:
+    """A variable the paths through an if left with types that cannot merge: reading it
+    after the if raises the error kept here (Python allows it as long as nothing reads it)."""
+
+    def __init__(self, error: NotSupportedError):
+        self.error = error
+
+
 def _assigned(stmts) -> list[str]:
-    """Names a statement list assigns (in order of first assignment)."""
+    """Names a statement list assigns or mutates (in order of first assignment): plain
+    assignments, `name[k] = v` and `name.append(...)`-style calls on lists and dicts."""
     names: list[str] = []
+
+    def add(name):
+        if name not in names:
+            names.append(name)
     for s in stmts:
         for node in ast.walk(s):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and \
-                    node.id not in names:
-                names.append(node.id)
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                add(node.id)
+            elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and \
+                    isinstance(node.value, ast.Name):
+                add(node.value.id)
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    node.func.attr in _MUTATORS and isinstance(node.func.value, ast.Name):
+                add(node.func.value.id)
     return names
 
 
-def _returns(stmts) -> bool:
+def _exits(stmts) -> bool:
+    """Whether a statement list always leaves its block (return, break or continue)."""
     if not stmts:
         return False
     last = stmts[-1]
-    if isinstance(last, ast.Return):
+    if isinstance(last, (ast.Return, ast.Break, ast.Continue)):
         return True
-    return isinstance(last, ast.If) and _returns(last.body) and _returns(last.orelse)
+    return isinstance(last, ast.If) and _exits(last.body) and _exits(last.orelse)
+
+
+def _breaks(stmts) -> bool:
+    """Whether a loop body has a break of its own (not one of a nested loop's)."""
+    for s in stmts:
+        if isinstance(s, ast.Break):
+            return True
+        if isinstance(s, ast.If) and (_breaks(s.body) or _breaks(s.orelse)):
+            return True
+    return False
+
+
+def _contains(stmts, kind) -> bool:
+    return any(isinstance(node, kind) for s in stmts for node in ast.walk(s))
+
+
+def _split(value):
+    """A carried value as (structure, leaves): tensors and scalar placeholders are leaves;
+    tuples, lists and dicts are walked; anything else is a static part of the structure."""
+    if isinstance(value, Tensor):
+        return ("leaf", Tensor), [value]
+    if isinstance(value, _Scalar):
+        return ("leaf", value.kind), [value]
+    if type(value) in (tuple, list):
+        parts = [_split(v) for v in value]
+        return (type(value), [p[0] for p in parts]), [x for p in parts for x in p[1]]
+    if type(value) is dict:
+        parts = [_split(v) for v in value.values()]
+        return (dict, list(value), [p[0] for p in parts]), [x for p in parts for x in p[1]]
+    return ("static", value), []
+
+
+def _join(spec, leaves):
+    """The inverse of `_split`, leaves given as tensors (scalars are re-wrapped)."""
+    if spec[0] == "leaf":
+        t = next(leaves)
+        return t if spec[1] is Tensor else _Scalar(t, spec[1])
+    if spec[0] == "static":
+        return spec[1]
+    if spec[0] is dict:
+        return {k: _join(s, leaves) for k, s in zip(spec[1], spec[2])}
+    return spec[0](_join(s, leaves) for s in spec[1])
+
+
+def _same_spec(a, b) -> bool:
+    if a[0] != b[0]:
+        return False
+    if a[0] == "leaf":
+        return a[1] is b[1]
+    if a[0] == "static":
+        return type(a[1]) is type(b[1]) and (a[1] is b[1] or a[1] == b[1])
+    if a[0] is dict and a[1] != b[1]:
+        return False
+    sa, sb = a[-1], b[-1]
+    return len(sa) == len(sb) and all(_same_spec(x, y) for x, y in zip(sa, sb))
+
+
+def _describe(value) -> str:
+    """A value's type for messages: Tensor, int, float, bool, or a container of them."""
+    if isinstance(value, (Tensor, _Scalar)):
+        return _type_name(value)
+    if type(value) in (tuple, list):
+        return f"{type(value).__name__}[{', '.join(_describe(v) for v in value)}]"
+    if type(value) is dict:
+        return "dict{" + ", ".join(f"{k!r}: {_describe(v)}" for k, v in value.items()) + "}"
+    return f"{type(value).__name__} {value!r:.40}"
+
+
+def _filler(like: Tensor) -> Tensor:
+    """A value of `like`'s type for a path where the variable is never read (a branch that
+    returned): a broadcast zero, so the graph holds no data for it."""
+    zero = like.new_zeros(())
+    return zero.expand(tuple(like.shape)) if like.dim() else zero
 
 
 class _Frame:
@@ -389,16 +501,27 @@ class _Compiler:
     # -- functions
     def call_function(self, fn: _Function, env: dict):
         self.depth += 1
-        if self.depth > 50:
-            raise NotSupportedError(f"ember.jit.script: {fn.name} calls itself; recursion is "
-                                    "not supported")
+        frame = _Frame(fn, env)
+        env[_RET] = False
         try:
-            ret = self.exec_stmts(fn.tree.body, _Frame(fn, env))
+            self.exec_stmts(fn.tree.body, frame)
         finally:
             self.depth -= 1
-        return None if ret is None else ret.value
+        returned = frame.env[_RET]
+        if returned is False:
+            return None
+        value = frame.env[_RETVAL]
+        if returned is not True and value is not None:
+            raise fn.error(fn.tree, f"some paths through {fn.name}() return a value and others "
+                                    "reach its end without a return",
+                           "Add a return statement at the end of the function.")
+        return value
 
     def inline(self, fn, args, kwargs, node, frame, self_obj=None):
+        if self.depth >= 50:
+            raise frame.fn.error(node, f"{fn.__qualname__} calls itself (or the calls nest "
+                                       "50 deep); recursion is not supported",
+                                 "Write the recursion as a loop.")
         parsed = _Function(fn, "function")
         sig = inspect.signature(fn)
         try:
@@ -409,94 +532,150 @@ class _Compiler:
         bound.apply_defaults()
         return self.call_function(parsed, dict(bound.arguments))
 
-    # -- statements
-    def exec_stmts(self, stmts, frame: _Frame):
+    # -- statements and exits
+    def exec_stmts(self, stmts, frame: _Frame) -> None:
         stmts = list(stmts)
         for i, s in enumerate(stmts):
             rest = stmts[i + 1:]
-            if isinstance(s, ast.If) and rest and _returns(s.body) != _returns(s.orelse):
-                # early return: the statements after the if belong to the other branch
+            if isinstance(s, ast.If) and rest and _exits(s.body) != _exits(s.orelse):
+                # the statements after an if that one branch always leaves belong to the
+                # other branch: no flag and no guard needed
                 s = ast.copy_location(ast.If(
-                    test=s.test, body=s.body + ([] if _returns(s.body) else rest),
-                    orelse=s.orelse + ([] if _returns(s.orelse) else rest)), s)
-                return self.exec_stmt(s, frame)
-            ret = self.exec_stmt(s, frame)
-            if ret is not None:
-                return ret
-        return None
+                    test=s.test, body=s.body + ([] if _exits(s.body) else rest),
+                    orelse=s.orelse + ([] if _exits(s.orelse) else rest)), s)
+                rest = []
+            self.exec_stmt(s, frame)
+            if self.exit_state(frame) is not None:
+                if rest:
+                    self.proceed(frame, s, lambda rest=rest: self.exec_stmts(rest, frame))
+                return
 
-    def exec_stmt(self, s, frame: _Frame):
+    @staticmethod
+    def exit_state(frame: _Frame):
+        """None when no exit flag is set, True when one surely is, else a flag's name."""
+        dynamic = None
+        for flag in _FLAGS:
+            value = frame.env.get(flag, False)
+            if value is True:
+                return True
+            if value is not False and dynamic is None:
+                dynamic = flag
+        return dynamic
+
+    def proceed(self, frame: _Frame, node, then) -> None:
+        """Run `then()` on the paths where no exit flag is set (under guards as needed)."""
+        state = self.exit_state(frame)
+        if state is None:
+            then()
+            return
+        if state is True:
+            return
+        _, cond = self.condition(frame.env[state], node, frame)
+
+        def leave():
+            frame.env[state] = True
+
+        def stay():
+            frame.env[state] = False
+            self.proceed(frame, node, then)
+        self.branch(node, frame, cond, leave, stay)
+
+    def exec_stmt(self, s, frame: _Frame) -> None:
         fn = frame.fn
         if isinstance(s, ast.Return):
-            return _Return(None if s.value is None else self.eval(s.value, frame))
-        if isinstance(s, ast.Assign):
+            frame.env[_RETVAL] = None if s.value is None else self.eval(s.value, frame)
+            frame.env[_RET] = True
+        elif isinstance(s, ast.Break):
+            frame.env[_BRK] = True
+        elif isinstance(s, ast.Continue):
+            frame.env[_CONT] = True
+        elif isinstance(s, ast.Assign):
             value = self.eval(s.value, frame)
             for target in s.targets:
                 self.assign(target, value, frame)
-            return None
-        if isinstance(s, ast.AnnAssign):
+        elif isinstance(s, ast.AnnAssign):
             if s.value is not None:
                 self.assign(s.target, self.eval(s.value, frame), frame)
-            return None
-        if isinstance(s, ast.AugAssign):
+        elif isinstance(s, ast.AugAssign):
             target = s.target
             if not isinstance(target, ast.Name):
                 raise fn.error(s, "augmented assignment to an attribute or item is not "
                                   "supported", "Write `x = x + y` with a plain name.")
-            value = self.binop(s.op, self.eval(target, frame), self.eval(s.value, frame),
-                               s, frame, inplace=True)
-            frame.env[target.id] = value
-            return None
-        if isinstance(s, ast.Expr):
-            if isinstance(s.value, ast.Constant):
-                return None
-            self.eval(s.value, frame)
-            return None
-        if isinstance(s, ast.Pass):
-            return None
-        if isinstance(s, ast.If):
-            return self.exec_if(s, frame)
-        if isinstance(s, ast.While):
-            return self.exec_while(s, frame)
-        if isinstance(s, ast.For):
-            return self.exec_for(s, frame)
-        if isinstance(s, ast.Assert):
+            frame.env[target.id] = self.binop(s.op, self.eval(target, frame),
+                                              self.eval(s.value, frame), s, frame,
+                                              inplace=True)
+        elif isinstance(s, ast.Expr):
+            if not isinstance(s.value, ast.Constant):
+                self.eval(s.value, frame)
+        elif isinstance(s, ast.Pass):
+            pass
+        elif isinstance(s, ast.If):
+            self.exec_if(s, frame)
+        elif isinstance(s, ast.While):
+            self.exec_while(s, frame)
+        elif isinstance(s, ast.For):
+            self.exec_for(s, frame)
+        elif isinstance(s, ast.Assert):
             test = self.eval(s.test, frame)
             if isinstance(test, (Tensor, _Scalar)):
                 raise fn.error(s, "assert on a tensor value is not supported",
                                "Assert only on values known at compile time (shapes, flags).")
             if not test:
                 raise AssertionError(self.eval(s.msg, frame) if s.msg else fn.line_of(s)[1])
-            return None
-        if isinstance(s, ast.Raise):
+        elif isinstance(s, ast.Raise):
             raise fn.error(s, "a reachable 'raise' is not supported",
                            "Only raise under a condition known at compile time.")
-        raise fn.error(s, f"the statement {type(s).__name__} is not supported",
-                       "Rewrite it with assignments, if/while/for-range and calls.")
+        else:
+            raise fn.error(s, f"the statement {type(s).__name__} is not supported",
+                           "Rewrite it with assignments, if/while/for-range and calls.")
 
     def assign(self, target, value, frame: _Frame) -> None:
+        fn = frame.fn
         if isinstance(target, ast.Name):
             frame.env[target.id] = value
         elif isinstance(target, (ast.Tuple, ast.List)):
             if isinstance(value, Tensor):
                 value = tuple(value.unbind(0))
             if not isinstance(value, (tuple, list)) or len(value) != len(target.elts):
-                raise frame.fn.error(target, "cannot unpack this value into "
-                                             f"{len(target.elts)} names",
-                                     "Unpack a tuple of the same length.")
+                raise fn.error(target, "cannot unpack this value into "
+                                       f"{len(target.elts)} names",
+                               "Unpack a tuple of the same length.")
             for t, v in zip(target.elts, value):
                 self.assign(t, v, frame)
         elif isinstance(target, ast.Subscript):
             base = self.eval(target.value, frame)
             index = self.eval(target.slice, frame)
-            if not isinstance(base, Tensor):
-                raise frame.fn.error(target, "item assignment is only supported on tensors",
-                                     "Build a new list or tuple instead.")
-            base[_unwrap(index)] = _unwrap(value)
+            if isinstance(base, Tensor):
+                base[_unwrap(index)] = _unwrap(value)
+                return
+            if type(base) not in (list, dict):
+                raise fn.error(target, f"item assignment into a {type(base).__name__} is not "
+                                       "supported", "Build a new tuple instead.")
+            if isinstance(index, (Tensor, _Scalar)):
+                raise fn.error(target, "the index of a list or dict item assignment depends "
+                                       "on tensors", "Index with a value known at compile time.")
+            if type(base) is dict and not isinstance(index, str):
+                raise fn.error(target, "dict keys must be strings", "Use string keys.")
+            new = self.copy_on_write(target.value, base, frame)
+            try:
+                new[index] = value
+            except IndexError as err:
+                raise fn.error(target, f"IndexError: {err}", "Fix the index.") from None
         else:
-            raise frame.fn.error(target, "assignment to an attribute is not supported",
-                                 "Assign to a local name; register buffers in __init__ and "
-                                 "update them with in-place ops (buf.copy_(...)).")
+            raise fn.error(target, "assignment to an attribute is not supported",
+                           "Assign to a local name; register buffers in __init__ and "
+                           "update them with in-place ops (buf.copy_(...)).")
+
+    def copy_on_write(self, holder, container, frame: _Frame):
+        """A copy of a list or dict about to be changed, bound to the local name that held
+        it: each path through the graph then sees its own contents."""
+        if not isinstance(holder, ast.Name):
+            raise frame.fn.error(holder, "changing a list or dict that is not held by a local "
+                                         "name is not supported",
+                                 "Copy it into a local variable first, change that and use it.")
+        new = type(container)(container)
+        frame.env[holder.id] = new
+        return new
 
     # -- conditions
     def condition(self, value, node, frame):
@@ -513,57 +692,66 @@ class _Compiler:
             return None, t if t.dtype is D.bool else t != 0
         return bool(value), None
 
-    def exec_if(self, s: ast.If, frame: _Frame):
+    def exec_if(self, s: ast.If, frame: _Frame) -> None:
         static, cond = self.condition(self.eval(s.test, frame), s.test, frame)
         if cond is None:
-            return self.exec_stmts(s.body if static else s.orelse, frame)
+            self.exec_stmts(s.body if static else s.orelse, frame)
+            return
+        self.branch(s, frame, cond, lambda: self.exec_stmts(s.body, frame),
+                    lambda: self.exec_stmts(s.orelse, frame))
+
+    def branch(self, s, frame: _Frame, cond: Tensor, run_then, run_else) -> None:
+        """A prim::If on `cond`: compile both sides, then merge the variables they set."""
         rec = self.rec
         cond_v = rec.value_of(cond)
-        branches = []
-        for stmts in (s.body, s.orelse):
+        sides = []
+        for run in (run_then, run_else):
             scope = rec.open()
             outer, frame.env = frame.env, dict(frame.env)
             try:
-                ret = self.exec_stmts(stmts, frame)
+                run()
             finally:
                 env, frame.env = frame.env, outer
                 rec.close()
-            branches.append((scope, env, ret))
-        (s1, env1, r1), (s2, env2, r2) = branches
-        if (r1 is None) != (r2 is None):
-            raise frame.fn.error(s, "only one branch of this if returns",
-                                 "Make both branches return (add an else that returns), or "
-                                 "assign a variable in both and return it after the if.")
-        if r1 is not None:
-            values = self.merge_if(s, frame, cond, cond_v, s1, s2, [r1.value], [r2.value])
-            return _Return(values[0])
-        names = [n for n in _assigned(s.body + s.orelse)
-                 if n in env1 and n in env2 and
-                 (env1[n] is not frame.env.get(n) or env2[n] is not frame.env.get(n))]
-        values = self.merge_if(s, frame, cond, cond_v, s1, s2, [env1[n] for n in names],
-                               [env2[n] for n in names])
+            sides.append((scope, env))
+        (s1, env1), (s2, env2) = sides
+        returned = (env1.get(_RET) is True, env2.get(_RET) is True)
+        names, plans = [], []
+        for n in list(env1) + [n for n in env2 if n not in env1]:
+            a, b = env1.get(n, _MISSING), env2.get(n, _MISSING)
+            old = frame.env.get(n, _MISSING)
+            if a is old and b is old:
+                continue
+            if (a is _MISSING or b is _MISSING) and not (
+                    n == _RETVAL or returned[0 if a is _MISSING else 1]):
+                continue  # defined on one path only: not defined after the if
+            if isinstance(a, _Conflict) or isinstance(b, _Conflict):
+                frame.env[n] = a if isinstance(a, _Conflict) else b
+                continue
+            try:
+                plans.append(self.merge_plan(a, b, s, frame, returned))
+            except NotSupportedError as err:
+                if n in _FLAGS or n == _RETVAL:
+                    raise
+                frame.env[n] = _Conflict(err)  # an error only if read after the if
+                continue
+            names.append(n)
+        values = self.merge_if(frame, cond, cond_v, s1, s2, plans)
         for n, v in zip(names, values):
             frame.env[n] = v
-        for n in set(env1) ^ set(env2):
-            frame.env.pop(n, None)
-        return None
 
-    def merge_if(self, s, frame, cond, cond_v, s1, s2, then_vals, else_vals):
+    def merge_if(self, frame, cond, cond_v, s1, s2, plan):
         rec = self.rec
-        plan = [self.merge_plan(a, b, s, frame) for a, b in zip(then_vals, else_vals)]
         leaves = [leaf for p in plan for leaf in _leaves(p)]
         outs = {}
         for scope, side in ((s1, 0), (s2, 1)):
             rec.open(scope)
             try:
-                outs[side] = [rec.value_of(_as_tensor(pair[side])) for pair in leaves]
+                outs[side] = [rec.value_of(_as_tensor(
+                    _filler(_as_tensor(pair[1 - side])) if pair[side] is _MISSING
+                    else pair[side])) for pair in leaves]
             finally:
                 rec.close()
-        for a, b in zip(outs[0], outs[1]):
-            if a.type != b.type:
-                raise frame.fn.error(s, f"the branches of this if give a variable different "
-                                        f"types ({a.type} and {b.type})",
-                                     "Make both branches produce the same dtype and shape.")
         caps = _align_captures([s1, s2])
         node = rec.graph.add_node(IF, [cond_v] + caps, {}, [v.type for v in outs[0]])
         s1.graph.outputs, s2.graph.outputs = outs[0], outs[1]
@@ -573,24 +761,58 @@ class _Compiler:
         results = rec.run_concrete(run_graph, chosen, real, {})
         return self.rebuild(plan, node, results, leaves)
 
-    def merge_plan(self, a, b, s, frame):
-        """How two branch values merge: ("static", v), ("tuple", [plans]) or
-        ("leaf", (a, b), kind) where kind is Tensor or a scalar type."""
+    def merge_plan(self, a, b, s, frame, returned=(False, False)):
+        """How two branch values merge: ("static", v), ("tuple", type, [plans]),
+        ("dict", keys, [plans]) or ("leaf", (a, b), kind) where kind is Tensor or a scalar
+        type. A side that lacks the variable, or returned with a value of another type (it is
+        never read there), takes the other side's."""
+        if a is _MISSING:
+            return self.fill_plan(b, 0)
+        if b is _MISSING:
+            return self.fill_plan(a, 1)
+        try:
+            return self.plain_merge(a, b, s, frame)
+        except NotSupportedError:
+            if returned[0] or returned[1]:
+                return self.fill_plan(b, 0) if returned[0] else self.fill_plan(a, 1)
+            raise
+
+    def plain_merge(self, a, b, s, frame):
         if not isinstance(a, (Tensor, _Scalar)) and not isinstance(b, (Tensor, _Scalar)):
             if type(a) is type(b) and isinstance(a, (tuple, list)) and len(a) == len(b):
-                return ("tuple", type(a), [self.merge_plan(x, y, s, frame)
+                return ("tuple", type(a), [self.plain_merge(x, y, s, frame)
                                            for x, y in zip(a, b)])
+            if type(a) is dict and type(b) is dict and list(a) == list(b):
+                return ("dict", list(a), [self.plain_merge(a[k], b[k], s, frame) for k in a])
             if type(a) is type(b) and (a is b or a == b):
                 return ("static", a)
-        if isinstance(a, Tensor) and isinstance(b, Tensor):
-            return ("leaf", (a, b), Tensor)
         ka, kb = _scalar_kind(a), _scalar_kind(b)
-        if ka is not None and ka is kb:
-            return ("leaf", (a, b), ka)
-        raise frame.fn.error(s, f"the branches of this if give a variable values of "
-                                f"different types ({_type_name(a)} and {_type_name(b)})",
-                             "Give it the same type in both branches (Optional values must "
-                             "be decided by conditions known at compile time).")
+        if isinstance(a, Tensor) and isinstance(b, Tensor):
+            kind = Tensor
+        elif ka is not None and ka is kb:
+            kind = ka
+        else:
+            raise frame.fn.error(s, f"the branches of this if give a variable values of "
+                                    f"different types ({_type_name(a)} and {_type_name(b)})",
+                                 "Give it the same type in both branches (Optional values "
+                                 "must be decided by conditions known at compile time).")
+        ta, tb = TensorType.of(_as_tensor(a)), TensorType.of(_as_tensor(b))
+        if ta != tb:
+            raise frame.fn.error(s, f"the branches of this if give a variable different types "
+                                    f"({ta} and {tb})",
+                                 "Make both branches produce the same dtype and shape.")
+        return ("leaf", (a, b), kind)
+
+    def fill_plan(self, value, missing: int):
+        """The merge of `value` with a side where it is never read."""
+        if isinstance(value, (Tensor, _Scalar)):
+            pair = (_MISSING, value) if missing == 0 else (value, _MISSING)
+            return ("leaf", pair, _scalar_kind(value) or Tensor)
+        if type(value) in (tuple, list):
+            return ("tuple", type(value), [self.fill_plan(v, missing) for v in value])
+        if type(value) is dict:
+            return ("dict", list(value), [self.fill_plan(v, missing) for v in value.values()])
+        return ("static", value)
 
     def rebuild(self, plan_list, node, results, leaves):
         rec = self.rec
@@ -607,40 +829,41 @@ class _Compiler:
                 return p[1]
             if p[0] == "tuple":
                 return p[1](build(x) for x in p[2])
+            if p[0] == "dict":
+                return {k: build(x) for k, x in zip(p[1], p[2])}
             t, _ = next(it)
             return t if p[2] is Tensor else _Scalar(t, p[2])
         return [build(p) for p in plan_list]
 
     # -- loops
     def carried(self, stmts, frame, extra=()) -> list[str]:
-        names = [n for n in _assigned(stmts) if n in frame.env and n not in extra]
+        """The variables a loop body assigns that exist before the loop: loop-carried.
+        Python numbers among them become scalar placeholders (their value changes)."""
+        names = [n for n in _assigned(stmts) if n in frame.env and n not in extra and
+                 not isinstance(frame.env[n], _Conflict)]
         for n in names:
             v = frame.env[n]
             if isinstance(v, (bool, int, float)) and not isinstance(v, Tensor):
                 frame.env[n] = _Scalar(_const_tensor(v), _scalar_kind(v))
-            elif not isinstance(v, (Tensor, _Scalar)):
-                raise frame.fn.error(stmts[0], f"the loop assigns {n!r}, a "
-                                               f"{type(v).__name__}; loops can only carry "
-                                               "tensors and numbers", "Carry tensors instead.")
         return names
 
-    def exec_while(self, s: ast.While, frame: _Frame):
+    def exec_while(self, s: ast.While, frame: _Frame) -> None:
         if s.orelse:
-            raise frame.fn.error(s, "while ... else is not supported", "Remove the else.")
+            raise frame.fn.error(s, "while ... else is not supported",
+                                 "Set a flag before each break and test it after the loop.")
         names = self.carried(s.body, frame)
         static, cond = self.condition(self.eval(s.test, frame), s.test, frame)
-        if cond is None:
-            if not static:
-                return None
-            raise frame.fn.error(s, "this while condition does not depend on tensors or on "
-                                    "values the loop changes, so the loop never ends",
-                                 "Make the condition read a value the loop updates.")
-        return self.build_loop(s, frame, names, None, cond, None)
+        if cond is None and not static:
+            return
+        self.build_loop(s, frame, names, None, cond, None)
+        if cond is None and not _breaks(s.body) and _contains(s.body, ast.Return):
+            frame.env[_RET] = True  # `while True:` without a break ends only by returning
 
-    def exec_for(self, s: ast.For, frame: _Frame):
+    def exec_for(self, s: ast.For, frame: _Frame) -> None:
         fn = frame.fn
         if s.orelse:
-            raise fn.error(s, "for ... else is not supported", "Remove the else.")
+            raise fn.error(s, "for ... else is not supported",
+                           "Set a flag before each break and test it after the loop.")
         it = s.iter
         if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and \
                 it.func.id == "range" and self.lookup("range", frame, it) is range:
@@ -654,40 +877,87 @@ class _Compiler:
                                "Use a constant step.")
             if not isinstance(s.target, ast.Name):
                 raise fn.error(s, "a range loop needs a single loop variable", "Use one name.")
+            before = dict(frame.env)
             names = self.carried(s.body, frame, extra=(s.target.id,))
             if all(isinstance(b, int) for b in (start, stop)):
                 trip = max(0, -(-(stop - start) // step))
+                try:
+                    self.build_loop(s, frame, names, trip, None, (s.target.id, start, step))
+                except NotSupportedError:
+                    if trip > _MAX_UNROLL:
+                        raise
+                    # the body needs its counter as a Python int (indexing a list, sizes) or
+                    # grows a list: with a trip count known now, unroll it instead
+                    frame.env.update({n: before[n] for n in names})
+                    self.unrolled(s, frame, list(range(start, stop, step)))
+                return
             else:
                 span = _as_tensor(stop) if isinstance(start, int) and start == 0 else \
                     _as_tensor(stop) - _as_tensor(start)
                 if step != 1:
                     span = (span + (step - 1 if step > 0 else step + 1)) // step
                 trip = span.clamp(min=0).to(D.int64)
-            return self.build_loop(s, frame, names, trip, None, (s.target.id, start, step))
+            self.build_loop(s, frame, names, trip, None, (s.target.id, start, step))
+            return
         seq = self.eval(it, frame)
         if isinstance(seq, (Tensor, _Scalar)):
             raise fn.error(it, "iterating over a tensor is not supported",
                            "Loop over range(x.size(0)) and index, or use tensor ops.")
-        if isinstance(seq, (Sequential, ModuleList)):
-            seq = list(seq)
-        try:
-            items = list(seq)
-        except TypeError:
-            raise fn.error(it, f"cannot iterate over a {type(seq).__name__}",
-                           "Iterate over range(...), a list, a tuple or a ModuleList.") from None
-        for item in items:
-            self.assign(s.target, item, frame)
-            ret = self.exec_stmts(s.body, frame)
-            if ret is not None:
-                raise fn.error(s, "return inside a loop is not supported",
-                               "Assign the result to a variable and return after the loop.")
-        return None
+        self.unrolled(s, frame, self.items(seq, it, frame))
 
-    def build_loop(self, s, frame, names, trip, cond, counter):
+    def items(self, seq, node, frame) -> list:
+        """The items of a sequence known at compile time (list, tuple, dict, ModuleList...)."""
+        if isinstance(seq, (Sequential, ModuleList)):
+            return list(seq)
+        try:
+            return list(seq)
+        except TypeError:
+            raise frame.fn.error(node, f"cannot iterate over a {type(seq).__name__}",
+                                 "Iterate over range(...), a list, a tuple, a dict or a "
+                                 "ModuleList.") from None
+
+    def unrolled(self, s: ast.For, frame: _Frame, items: list) -> None:
+        """A for loop over a sequence known at compile time, unrolled; after an iteration
+        that may have broken out (or returned) the rest runs under a guard."""
+        saved = {f: frame.env.get(f, _MISSING) for f in (_BRK, _CONT)}
+
+        def run(k):
+            while k < len(items):
+                frame.env[_CONT] = False
+                self.assign(s.target, items[k], frame)
+                self.exec_stmts(s.body, frame)
+                frame.env[_CONT] = False
+                k += 1
+                if self.exit_state(frame) is not None:
+                    if k < len(items):
+                        self.proceed(frame, s, lambda k=k: run(k))
+                    return
+        frame.env[_BRK] = False
+        run(0)
+        for f, v in saved.items():
+            if v is _MISSING:
+                frame.env.pop(f, None)
+            else:
+                frame.env[f] = v
+
+    def build_loop(self, s, frame, names, trip, cond, counter) -> None:
+        """A prim::Loop. Its body carries the loop variables (flattened into leaves), and when
+        the body can return, the return flag and value; break and return end the loop
+        through the condition the body hands to the next iteration."""
         rec = self.rec
         fn = frame.fn
-        init = [frame.env[n] for n in names]
+        can_return = _contains(s.body, ast.Return)
+        carried = [(n, frame.env[n]) for n in names]
+        if can_return and _RETVAL in frame.env:
+            carried.append((_RETVAL, frame.env[_RETVAL]))
+        specs, init = [], []
+        for _, v in carried:
+            spec, leaves = _split(v)
+            specs.append(spec)
+            init += leaves
         init_t = [_as_tensor(v) for v in init]
+        if can_return:
+            init_t.append(_const_tensor(False))
         init_v = [rec.value_of(t) for t in init_t]
         trip_arg = trip if trip is None or isinstance(trip, int) else rec.value_of(trip)
         if cond is None:
@@ -700,17 +970,22 @@ class _Compiler:
             it_in = g.add_input(TensorType(D.int64, ()), "iteration")
             cond_in = g.add_input(TensorType(D.bool, ()), "cond")
             it_t = _const_tensor(0)
-            cond_t = _const_tensor(True)
-            for v, t in ((it_in, it_t), (cond_in, cond_t)):
+            for v, t in ((it_in, it_t), (cond_in, _const_tensor(True))):
                 rec.bind(t, v)
                 rec.define(v)
-            for n, v0, t0 in zip(names, init, init_t):
+            placeholders = []
+            for t0 in init_t:
                 v = g.add_input(TensorType.of(t0))
                 p = _fresh(t0)
                 rec.bind(p, v)
                 rec.define(v)
                 rec.dynamic.add(v.id)
-                frame.env[n] = p if isinstance(v0, Tensor) else _Scalar(p, _scalar_kind(v0))
+                placeholders.append(p)
+            leaves = iter(placeholders)
+            for (n, _), spec in zip(carried, specs):
+                frame.env[n] = _join(spec, leaves)
+            # each iteration starts with no exit taken (the condition stopped the loop else)
+            frame.env.update({_BRK: False, _CONT: False, _RET: False})
             if counter is not None:
                 target, start, step = counter
                 i = _Scalar(it_t, int)
@@ -719,24 +994,46 @@ class _Compiler:
                 if not (isinstance(start, int) and start == 0):
                     i = self.binop(ast.Add(), i, start, s, frame)
                 frame.env[target] = i
-            if self.exec_stmts(s.body, frame) is not None:
-                raise fn.error(s, "return inside a loop is not supported",
-                               "Assign the result to a variable and return after the loop.")
-            if isinstance(s, ast.While):
-                static, c = self.condition(self.eval(s.test, frame), s.test, frame)
-                c = _const_tensor(static) if c is None else c
-            else:
-                c = cond_t
-            outs = [rec.value_of(c)]
-            for n, v0 in zip(names, init):
+            self.exec_stmts(s.body, frame)
+            frame.env[_CONT] = False
+            frame.env[_NEXT] = False
+            self.proceed(frame, s, lambda: frame.env.__setitem__(_NEXT, self.next_cond(s, frame)))
+            going = frame.env.pop(_NEXT)
+            if going is True and trip is None:
+                raise fn.error(s, "this loop never ends: its condition does not depend on "
+                                  "tensors or on values the loop changes, and no break or "
+                                  "return leaves it",
+                               "Make the condition read a value the loop updates, or break.")
+            outs = [rec.value_of(_as_tensor(going) if not isinstance(going, _Scalar)
+                                 else going.t)]
+            for (n, v0), spec in zip(carried, specs):
                 new = frame.env[n]
-                if isinstance(v0, Tensor) != isinstance(new, Tensor) or (
-                        not isinstance(v0, Tensor) and _scalar_kind(new) is not v0.kind):
+                if isinstance(new, _Conflict):
+                    raise new.error
+                new_spec, leaves = _split(new)
+                if not _same_spec(spec, new_spec):
                     raise fn.error(s, f"the loop changes the type of {n!r} (from "
-                                      f"{_type_name(v0)} to {_type_name(new)})",
-                                   "Keep each variable's type the same across iterations.")
-                outs.append(rec.value_of(_as_tensor(new)))
-            for n, a, b in zip(names, init_v, outs[1:]):
+                                      f"{_describe(v0)} to {_describe(new)})",
+                                   "Keep each variable's type (and a list's or tuple's "
+                                   "length) the same across iterations.")
+                outs += [rec.value_of(_as_tensor(x)) for x in leaves]
+            late = []
+            if can_return:
+                outs.append(rec.value_of(_as_tensor(frame.env[_RET])))
+                if _RETVAL in frame.env and all(n != _RETVAL for n, _ in carried):
+                    # the first return in this loop: its value becomes carried from here on
+                    spec, leaves = _split(frame.env[_RETVAL])
+                    at = len(placeholders) + 2
+                    for k, x in enumerate(leaves):
+                        t = _as_tensor(x)
+                        g.inputs.insert(at + k, g.new_value(TensorType.of(t)))
+                        outs.append(rec.value_of(t))
+                        late.append(t)
+                    carried.append((_RETVAL, None))
+                    specs.append(spec)
+            owners = [n for (n, v), spec in zip(carried, specs) if v is not None
+                      for _ in _split(v)[1]]
+            for n, a, b in zip(owners, init_v, outs[1:]):
                 if a.type != b.type:
                     raise fn.error(s, f"the loop changes {n!r} from {a.type} to {b.type}",
                                    "Loop-carried tensors must keep their dtype and shape.")
@@ -744,24 +1041,45 @@ class _Compiler:
         finally:
             frame.env = outer
             rec.close()
+        fill = [_filler(t) for t in late]
+        init_t += fill
+        init_v += [rec.value_of(t) for t in fill]
         caps = [outer_v for outer_v, _ in scope.caps]
         node = rec.graph.add_node(LOOP, [trip_arg, cond_v] + init_v + caps,
-                                  {"carried": len(names)}, [v.type for v in init_v])
+                                  {"carried": len(init_v)}, [v.type for v in init_v])
         node.blocks = [scope.graph]
-        real = [trip if trip is None or isinstance(trip, int) else trip, cond] + init_t + \
-            [rec.tensors[v.id] for v in caps]
+        real = [trip, cond] + init_t + [rec.tensors[v.id] for v in caps]
         results = rec.run_concrete(run_loop, node, real)
-        for n, v0, v, t in zip(names, init, node.outputs, results):
+        made = []
+        for v, t in zip(node.outputs, results):
             p = _fresh(t)
             rec.bind(p, v)
             rec.define(v)
-            frame.env[n] = p if isinstance(v0, Tensor) else _Scalar(p, v0.kind)
-        return None
+            made.append(p)
+        n_plain = sum(len(_split(v)[1]) for _, v in carried if v is not None)
+        values = iter(made[:n_plain])
+        for (n, v), spec in zip(carried, specs):
+            if v is not None:
+                frame.env[n] = _join(spec, values)
+        if can_return:
+            frame.env[_RET] = _Scalar(made[n_plain], bool)
+            if late:
+                frame.env[_RETVAL] = _join(specs[-1], iter(made[n_plain + 1:]))
+
+    def next_cond(self, s, frame):
+        """Whether the loop goes on after this iteration: the while test, re-evaluated."""
+        if not isinstance(s, ast.While):
+            return True
+        static, cond = self.condition(self.eval(s.test, frame), s.test, frame)
+        return static if cond is None else _Scalar(cond, bool)
 
     # -- expressions
     def lookup(self, name, frame, node):
         if name in frame.env:
-            return frame.env[name]
+            value = frame.env[name]
+            if isinstance(value, _Conflict):
+                raise value.error
+            return value
         for space in (frame.fn.closure, frame.fn.globals, vars(builtins)):
             if name in space:
                 return space[name]
@@ -826,12 +1144,55 @@ class _Compiler:
             return slice(*parts)
         if isinstance(e, ast.Call):
             return self.call(e, frame)
+        if isinstance(e, (ast.ListComp, ast.DictComp)):
+            return self.comprehension(e, frame)
         if isinstance(e, ast.JoinedStr):
             return "".join(str(self.eval(v, frame)) for v in e.values)
         if isinstance(e, ast.FormattedValue):
             return self.eval(e.value, frame)
         raise fn.error(e, f"the expression {type(e).__name__} is not supported",
                        "Rewrite it with calls, arithmetic and comparisons.")
+
+    def comprehension(self, e, frame):
+        """A list or dict comprehension over sequences known at compile time, unrolled; its
+        loop variables stay local to it, as in Python."""
+        fn = frame.fn
+        out = {} if isinstance(e, ast.DictComp) else []
+        outer, frame.env = frame.env, dict(frame.env)
+
+        def walk(k):
+            if k == len(e.generators):
+                if isinstance(e, ast.DictComp):
+                    key = self.eval(e.key, frame)
+                    if not isinstance(key, str):
+                        raise fn.error(e, "dict keys must be strings", "Use string keys.")
+                    out[key] = self.eval(e.value, frame)
+                else:
+                    out.append(self.eval(e.elt, frame))
+                return
+            gen = e.generators[k]
+            seq = self.eval(gen.iter, frame)
+            if isinstance(seq, (Tensor, _Scalar)):
+                raise fn.error(gen.iter, "a comprehension over a tensor is not supported",
+                               "Iterate over range(x.size(0)) and index, or use tensor ops.")
+            for item in self.items(seq, gen.iter, frame):
+                self.assign(gen.target, item, frame)
+                keep = True
+                for test in gen.ifs:
+                    static, cond = self.condition(self.eval(test, frame), test, frame)
+                    if cond is not None:
+                        raise fn.error(test, "a comprehension's filter depends on tensor "
+                                             "values, so the list's length would too",
+                                       "Use a for loop and select values with an if (or "
+                                       "ember.where) instead.")
+                    keep = keep and static
+                if keep:
+                    walk(k + 1)
+        try:
+            walk(0)
+        finally:
+            frame.env = outer
+        return out
 
     def binop(self, op, a, b, node, frame, inplace=False):
         fn = _BINOPS.get(type(op))
@@ -945,7 +1306,12 @@ class _Compiler:
             if isinstance(base, _Scalar):
                 raise fn.error(e, "methods of a scalar are not supported",
                                "Use arithmetic or an ember function.")
-            func = self.eval(e.func, frame)
+            if type(base) in (list, dict) and e.func.attr in _MUTATORS:
+                base = self.copy_on_write(e.func.value, base, frame)
+            try:
+                func = getattr(base, e.func.attr)
+            except AttributeError as err:
+                raise fn.error(e, str(err), "Check the attribute name.") from None
         else:
             func = self.eval(e.func, frame)
         args = [self.eval(a, frame) for a in e.args]
@@ -1030,7 +1396,7 @@ class _Compiler:
 def _leaves(plan):
     if plan[0] == "leaf":
         return [plan[1]]
-    if plan[0] == "tuple":
+    if plan[0] in ("tuple", "dict"):
         return [x for p in plan[2] for x in _leaves(p)]
     return []
 
@@ -1077,21 +1443,28 @@ def _align_captures(scopes) -> list[Value]:
 
 
 # ---- signatures and compiling one call --------------------------------------------------------
-def _arg_kind(annotation, default) -> str:
-    """tensor, optional, int, float, bool, tensors (list/tuple of tensors) or static."""
-    if annotation is inspect.Parameter.empty:
-        if default is inspect.Parameter.empty:
-            return "tensor"
-        if default is None:
-            return "optional"
-        for kind in (bool, int, float):
-            if type(default) is kind:
-                return kind.__name__
-        return "static"
+def _arg_kind(name: str, annotation, default) -> str:
+    """tensor, optional, int, float, bool, tensors (list/tuple/dict of tensors) or static.
+    As in TorchScript, a parameter without annotation is a Tensor (None may be its default);
+    a default of another type needs an annotation."""
+    empty = inspect.Parameter.empty
+    if annotation is empty:
+        if default is empty or default is None or isinstance(default, Tensor):
+            return "optional" if default is None else "tensor"
+        raise _BadDefault(
+            f"Expected a default value of type Tensor (inferred) on parameter \"{name}\". "
+            f"Because \"{name}\" was not annotated with an explicit type it is assumed to be "
+            f"type 'Tensor'.", f"Annotate it: `{name}: {type(default).__name__} = "
+                               f"{default!r}`.")
     if annotation in (int, float, bool):
+        fits = {int: (int,), float: (int, float), bool: (bool,)}[annotation]
+        if default is not empty and not isinstance(default, fits):
+            raise _BadDefault(f"Expected a default value of type {annotation.__name__} on "
+                              f"parameter \"{name}\" (got {default!r}).",
+                              "Give it a default of the annotated type.")
         return annotation.__name__
     if annotation is Tensor:
-        return "tensor"
+        return "optional" if default is None else "tensor"
     origin = typing.get_origin(annotation)
     targs = typing.get_args(annotation)
     if origin is typing.Union and type(None) in targs:
@@ -1099,22 +1472,45 @@ def _arg_kind(annotation, default) -> str:
         return "optional" if rest == [Tensor] else "static"
     if origin in (list, tuple) and targs and all(a in (Tensor, Ellipsis) for a in targs):
         return "tensors"
+    if origin is dict and targs == (str, Tensor):
+        return "tensors"
     return "static"
 
 
+class _BadDefault(Exception):
+    """A parameter's default does not fit its (annotated or inferred) type."""
+
+    def __init__(self, what: str, fix: str):
+        super().__init__(what)
+        self.what, self.fix = what, fix
+
+
 class _Signature:
-    def __init__(self, fn, skip_self: bool):
+    def __init__(self, fn, skip_self: bool, parsed: "_Function"):
         sig = inspect.signature(fn)
         params = list(sig.parameters.values())[1 if skip_self else 0:]
         self.sig = sig.replace(parameters=params)
         try:
             hints = typing.get_type_hints(fn)
-        except Exception:  # noqa: BLE001 - unresolvable annotations: treat as absent
+        except Exception:  # noqa: BLE001 - resolved one by one below, to name the culprit
             hints = {}
-        self.kinds = {p.name: _arg_kind(hints.get(p.name, inspect.Parameter.empty)
-                                        if not isinstance(p.annotation, str) or
-                                        p.name in hints else inspect.Parameter.empty,
-                                        p.default) for p in params}
+        self.kinds = {}
+        for p in params:
+            annotation = hints.get(p.name, p.annotation)
+            for _ in range(2):  # a string annotation under `from __future__ import annotations`
+                if not isinstance(annotation, str):
+                    break
+                try:
+                    annotation = eval(annotation, fn.__globals__, dict(parsed.closure))
+                except Exception as e:  # noqa: BLE001 - any failure: the name is unknown
+                    raise parsed.error(parsed.tree, f"cannot resolve the annotation "
+                                                    f"{annotation!r} of parameter {p.name!r} "
+                                                    f"({type(e).__name__}: {e})",
+                                       "Import the names it uses at module level.") from None
+            try:
+                self.kinds[p.name] = _arg_kind(p.name, annotation, p.default)
+            except _BadDefault as e:
+                raise parsed.error(parsed.tree, e.what, e.fix) from None
         self.name = fn.__name__
 
     def bind(self, args, kwargs) -> dict:
@@ -1128,14 +1524,16 @@ class _Signature:
     def _check(self, name, kind, value) -> None:
         ok = {"tensor": isinstance(value, Tensor),
               "optional": value is None or isinstance(value, Tensor),
-              "int": type(value) is int, "bool": type(value) is bool,
+              "int": isinstance(value, int) and not isinstance(value, Tensor),
+              "bool": type(value) is bool,
               "float": type(value) in (int, float),
               "tensors": isinstance(value, (list, tuple)) and all(
-                  isinstance(v, Tensor) for v in value),
+                  isinstance(v, Tensor) for v in value) or isinstance(value, dict) and all(
+                  isinstance(k, str) and isinstance(v, Tensor) for k, v in value.items()),
               "static": True}[kind]
         if not ok:
             want = {"tensor": "Tensor (inferred)", "optional": "Optional[Tensor]",
-                    "tensors": "List[Tensor]"}.get(kind, kind)
+                    "tensors": "List[Tensor] or Dict[str, Tensor]"}.get(kind, kind)
             raise RuntimeError(f"{self.name}() Expected a value of type '{want}' for argument "
                                f"'{name}' but instead found type '{type(value).__name__}'.")
 
@@ -1147,7 +1545,8 @@ class _Signature:
                 parts.append(("T", value.dtype.name, tuple(value.shape), str(value.device)))
             elif kind == "tensors":
                 parts.append(("L", type(value).__name__, tuple(
-                    (v.dtype.name, tuple(v.shape), str(v.device)) for v in value)))
+                    (k, v.dtype.name, tuple(v.shape), str(v.device))
+                    for k, v in _tensor_items(value))))
             elif kind in ("int", "float", "bool"):
                 parts.append(("S", kind))
             else:
@@ -1162,13 +1561,18 @@ class _Signature:
             if isinstance(value, Tensor):
                 out.append(value)
             elif kind == "tensors":
-                out += list(value)
+                out += [v for _, v in _tensor_items(value)]
             elif kind in ("int", "float", "bool"):
                 out.append(_const_tensor(_SCALAR_CAST[kind](value)))
         return out
 
 
 _SCALAR_CAST = {"int": int, "float": float, "bool": bool}
+
+
+def _tensor_items(value) -> list:
+    """(label, tensor) pairs of a list, tuple or dict of tensors."""
+    return list(value.items()) if type(value) is dict else list(enumerate(value))
 
 
 def compile_call(fn, sig: _Signature, bound: dict, self_obj, state: dict) -> Graph:
@@ -1182,8 +1586,8 @@ def compile_call(fn, sig: _Signature, bound: dict, self_obj, state: dict) -> Gra
         if isinstance(value, Tensor):
             env[name] = _input(rec, value, name)
         elif kind == "tensors":
-            env[name] = type(value)(_input(rec, v, f"{name}_{k}") for k, v in
-                                    enumerate(value))
+            made = {k: _input(rec, v, f"{name}_{k}") for k, v in _tensor_items(value)}
+            env[name] = made if type(value) is dict else type(value)(made.values())
         elif kind in ("int", "float", "bool"):
             t = _input(rec, _const_tensor(_SCALAR_CAST[kind](value)), name)
             env[name] = _Scalar(t, _SCALAR_CAST[kind])
@@ -1195,10 +1599,7 @@ def compile_call(fn, sig: _Signature, bound: dict, self_obj, state: dict) -> Gra
         with no_grad(), _Tracing(rec):
             result = _Compiler(rec).call_function(parsed, env)
             rec.settle()
-            if isinstance(result, _Scalar):
-                result = result.t
-            result = _unwrap(result)
-            flat, spec = flatten(result, "output")
+            flat, spec = flatten(_output(result), "output", strict=False)
             root.outputs = [rec.value_of(t) for t in flat]
     finally:
         for t, data in saved:
@@ -1207,6 +1608,19 @@ def compile_call(fn, sig: _Signature, bound: dict, self_obj, state: dict) -> Gra
     root.input_spec = ["tuple", [["tensor"]] * flat_in]
     _finish(root, root._counter[0])
     return root
+
+
+def _output(obj):
+    """What a scripted call returns: numbers (known or computed) as 0-d tensors."""
+    if isinstance(obj, _Scalar):
+        return obj.t
+    if isinstance(obj, (bool, int, float)) and not isinstance(obj, Tensor):
+        return _const_tensor(obj)
+    if type(obj) in (tuple, list):
+        return type(obj)(_output(o) for o in obj)
+    if type(obj) is dict:
+        return {k: _output(v) for k, v in obj.items()}
+    return obj
 
 
 def _input(rec, value: Tensor, name: str) -> Tensor:
@@ -1235,12 +1649,12 @@ class _ScriptedMethod:
     """A compiled method: one graph per input signature, built on first use."""
 
     def __init__(self, fn, self_obj, owner, name: str):
-        _Function(fn, "method" if self_obj is not None else "function")
+        parsed = _Function(fn, "method" if self_obj is not None else "function")
         self.fn = fn
         self.self_obj = self_obj
         self.owner = owner
         self.name = name
-        self.sig = _Signature(fn, skip_self=self_obj is not None)
+        self.sig = _Signature(fn, self_obj is not None, parsed)
         self.graphs: dict = {}
         self.last = None
 
@@ -1332,12 +1746,15 @@ def _code_of(graph: Graph) -> str:
 def script(obj, optimize=None, _frames_up=0, _rcb=None, example_inputs=None):
     """Compile a function or a Module's forward from its Python source.
 
-    Tensor-dependent `if`, `while` and `for i in range(n)` become prim::If / prim::Loop
-    blocks that run for every input; everything that does not depend on tensor values
-    (flags, module lists, shapes) is evaluated at compile time, so a graph is built per input
-    signature on first use (or from `example_inputs`: a tuple of arguments, or a list of
-    such tuples). Unannotated parameters are Tensors, or have their default's type;
-    int/float/bool annotations make Python-number inputs.
+    Tensor-dependent `if`, `while` and `for i in range(n)` (with `break`, `continue` and
+    `return` anywhere in them) become prim::If / prim::Loop blocks that run for every input;
+    everything that does not depend on tensor values (flags, module lists, shapes) is
+    evaluated at compile time, so a graph is built per input signature on first use (or
+    from `example_inputs`: a tuple of arguments, or a list of such tuples). As in
+    TorchScript, unannotated parameters are Tensors (a default other than None needs an
+    annotation); int/float/bool annotations make Python-number inputs, List/Tuple/Dict of
+    Tensor annotations tensor containers. Unsupported code raises NotSupportedError quoting
+    the file, line and text, and what to write instead.
 
     >>> import ember
     >>> def halve(x):

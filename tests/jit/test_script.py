@@ -3,7 +3,8 @@ its blocks, saves and loads, and refuses unsupported code by quoting the line.""
 from __future__ import annotations
 
 import io
-from typing import Optional
+import re
+from typing import Dict, Optional
 
 import numpy as np
 import pytest
@@ -11,6 +12,12 @@ import pytest
 import ember
 import ember.nn as nn
 import ember.nn.functional as F
+
+# the oracle: the control-flow functions below are also compiled by torch.jit.script, with
+# `Tensor` in their annotations meaning torch.Tensor while it does (see _torch_script)
+torch = pytest.importorskip("torch")
+Tensor = ember.Tensor
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
 
 
 class MLP(nn.Module):
@@ -181,10 +188,11 @@ def _unsupported_lambda(x):
     return g(x)
 
 
-def _unsupported_break(x):
+def _unsupported_while_else(x):
     while x.sum() > 0:
         x = x - 1
-        break
+    else:
+        x = x + 1
     return x
 
 
@@ -199,8 +207,10 @@ def _unsupported_branch_types(x):
 def test_unsupported_constructs_quote_the_line():
     with pytest.raises(ember.jit.NotSupportedError, match=r"(?s)lambda.*g = lambda y: y \+ 1"):
         ember.jit.script(_unsupported_lambda)
-    with pytest.raises(ember.jit.NotSupportedError, match=r"(?s)'break'.*    break\n.*while"):
-        ember.jit.script(_unsupported_break)
+    s = ember.jit.script(_unsupported_while_else)
+    with pytest.raises(ember.jit.NotSupportedError,
+                       match=r"(?s)while \.\.\. else.*while x.sum\(\) > 0:.*flag"):
+        s(ember.ones(2))
     s = ember.jit.script(_unsupported_branch_types)
     with pytest.raises(ember.jit.NotSupportedError,
                        match=r"(?s)different types.*if x.sum\(\) > 0:.*same type"):
@@ -250,3 +260,604 @@ def test_version_1_files_still_load():
     loaded = ember.jit.load(io.BytesIO(old.getvalue()))
     x = ember.randn(4, 3)
     _close(loaded(x), net(x))
+
+
+# ---- control flow: every function below runs unchanged on torch tensors too, so each is
+# compared with eager ember and with torch.jit.script of the same source (the oracle) -------
+def break_in_while(x):
+    while x.sum() < 100:
+        x = x * 2
+        if x.max() > 20:
+            break
+        x = x + 1
+    return x
+
+
+def continue_in_range(x, n: int):
+    total = x * 0
+    for i in range(n):
+        if i % 2 == 0:
+            continue
+        total = total + x * i
+    return total
+
+
+def continue_on_tensor(x):
+    acc = x * 0
+    for i in range(5):
+        x = x - 1
+        if x.sum() < 0:
+            continue
+        acc = acc + x * i
+    return acc
+
+
+def return_in_loop(x):
+    for i in range(10):
+        if x.sum() > 50:
+            return x, i
+        x = x * 2
+    return -x, -1
+
+
+def nested_returns(x):
+    if x.sum() > 0:
+        if x.mean() > 1:
+            return x
+        x = x * 2
+    return x + 1
+
+
+def return_from_while_true(x):
+    while True:
+        x = x + 1
+        if x.sum() > 10:
+            return x * 3
+
+
+def break_in_unrolled_loop(x):
+    for k in [1.0, 2.0, 3.0, 4.0]:
+        x = x * k
+        if x.sum() > 10:
+            break
+        x = x + 1
+    return x
+
+
+def return_in_unrolled_loop(x):
+    for k in [1.0, 2.0, 3.0]:
+        if x.sum() > 10:
+            return x * k
+        x = x * 2
+    return x
+
+
+def nested_loops_break_continue(x):
+    out = x * 0
+    for i in range(3):
+        j = 0
+        while j < 4:
+            j += 1
+            if j == 2:
+                continue
+            if (x * j).sum() > 6 + i:
+                break
+            out = out + x * j
+    return out
+
+
+def tuple_carried_by_loop(x, n: int):
+    state = (x, x * 2)
+    i = 0
+    while i < n:
+        a, b = state
+        state = (a + b, b - 1)
+        i += 1
+    return state
+
+
+def scalar_arithmetic(x, n: int, f: float, flag: bool):
+    a = n // 3 + n % 3 - 2 ** 2
+    b = f * n / 2 - (n - 1) * f
+    c = (n > 2) and (f < 1.5) or flag
+    s = x.sum().item()
+    m = max(s, 1.0) + abs(-n) + min(n, 2)
+    if c:
+        m = m + 1.0
+    return x * a + b + m, float(a) + s
+
+
+def optional_argument(x, bias: Optional[Tensor] = None, scale: float = 2.0):
+    if bias is None:
+        return x * scale
+    if bias.sum() > 0:
+        return x + bias
+    return x - bias
+
+
+def lists_and_dicts(x):
+    parts = [x, x * 2]
+    parts.append(x + 1)
+    d = {"a": parts[0], "b": parts[-1]}
+    if x.sum() > 0:
+        d["a"] = d["a"] * 3
+    total = x * 0
+    for key, v in d.items():
+        total = total + v * len(key)
+    doubled = [p * 2 for p in parts]
+    return total + doubled[1], len(parts)
+
+
+
+ORACLE = {
+    break_in_while: [(np.array([1., 2.]),), (np.array([0.1, 0.2]),), (np.array([30., 40.]),)],
+    continue_in_range: [(np.array([1., 2.]), 5), (np.array([1., 2.]), 0),
+                        (np.array([-1., 2.]), 8)],
+    continue_on_tensor: [(np.array([3., 2.]),), (np.array([0.5, 0.2]),),
+                         (np.array([9., 9.]),)],
+    return_in_loop: [(np.array([1., 2.]),), (np.array([-1., 2.]),), (np.array([100., 2.]),)],
+    nested_returns: [(np.array([1., 2.]),), (np.array([0.5, 0.7]),), (np.array([-1., -2.]),)],
+    return_from_while_true: [(np.array([1., 2.]),), (np.array([100., 2.]),)],
+    break_in_unrolled_loop: [(np.array([1., 2.]),), (np.array([0.01, 0.02]),),
+                             (np.array([100., 2.]),)],
+    return_in_unrolled_loop: [(np.array([1., 2.]),), (np.array([10., 2.]),),
+                              (np.array([3., 2.]),)],
+    nested_loops_break_continue: [(np.array([1., 0.5]),), (np.array([0.1, 0.1]),),
+                                  (np.array([5., 5.]),)],
+    tuple_carried_by_loop: [(np.array([1., 2.]), 3), (np.array([1., 2.]), 0)],
+    scalar_arithmetic: [(np.array([1., 2.]), 7, 1.25, False), (np.array([-1., 2.]), -4, 0.5, True),
+                        (np.array([-3., 2.]), 2, 3.0, False)],
+    optional_argument: [(np.array([1., 2.]),), (np.array([1., 2.]), np.array([1., 1.])),
+                        (np.array([1., 2.]), np.array([-1., -1.]))],
+    lists_and_dicts: [(np.array([1., 2.]),), (np.array([-1., -2.]),)],
+}
+
+
+def _leaves(obj):
+    if isinstance(obj, dict):
+        return [x for v in obj.values() for x in _leaves(v)]
+    if isinstance(obj, (tuple, list)):
+        return [x for v in obj for x in _leaves(v)]
+    return [obj]
+
+
+def _number(obj):
+    if isinstance(obj, (ember.Tensor, torch.Tensor)):
+        return np.asarray(obj.detach().numpy(), dtype=np.float64)
+    return np.asarray(float(obj))
+
+
+def _torch_script(fn):
+    global Tensor
+    Tensor = torch.Tensor
+    try:
+        return torch.jit.script(fn)
+    finally:
+        Tensor = ember.Tensor
+
+
+@pytest.mark.parametrize("fn", list(ORACLE), ids=lambda f: f.__name__)
+def test_control_flow_matches_eager_and_torch_script(fn):
+    ours = ember.jit.script(fn)
+    theirs = _torch_script(fn)
+    for args in ORACLE[fn]:
+        e_args = [ember.tensor(a, dtype=ember.float32) if isinstance(a, np.ndarray) else a
+                  for a in args]
+        t_args = [torch.tensor(a, dtype=torch.float32) if isinstance(a, np.ndarray) else a
+                  for a in args]
+        got = _leaves(ours(*e_args))
+        for want in (_leaves(fn(*[a.clone() if isinstance(a, ember.Tensor) else a
+                                   for a in e_args])), _leaves(theirs(*t_args))):
+            assert len(got) == len(want)
+            for g, w in zip(got, want):
+                np.testing.assert_allclose(_number(g), _number(w), rtol=1e-5, atol=1e-5)
+    # one graph served every call: the control flow is in the graph, not re-specialized
+    assert len(ours._script.graphs) == len({tuple(a is None for a in args) + (len(args),)
+                                            for args in ORACLE[fn]})
+
+
+def test_break_becomes_loop_condition_in_the_graph():
+    s = ember.jit.script(break_in_while)
+    s(ember.tensor([1., 2.]))
+    text = str(s.graph)
+    assert text.count("prim::Loop") == 1 and "prim::If" in text
+
+
+class EarlyExit(nn.Module):
+    """A ModuleList run until the activations settle (tensor-dependent break)."""
+
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(4, 4) for _ in range(4)])
+
+    def forward(self, x, tol: float):
+        steps = 0
+        for layer in self.layers:
+            y = ember.tanh(layer(x))
+            steps += 1
+            if (y - x).abs().max() < tol:
+                x = y
+                break
+            x = y
+        return x, steps
+
+
+def test_module_list_with_tensor_dependent_break():
+    ember.manual_seed(0)
+    m = EarlyExit()
+    s = ember.jit.script(m)
+    x = ember.randn(2, 4)
+    seen = set()
+    for tol in (0.0, 10.0, 0.5, 1.0):
+        want_x, want_n = m(x, tol)
+        got_x, got_n = s(x, tol)
+        _close(got_x, want_x)
+        assert int(got_n) == want_n
+        seen.add(want_n)
+    assert len(seen) >= 2
+    assert len(s._script_methods["forward"].graphs) == 1
+
+
+def test_dict_input_and_output():
+    def f(inputs: Dict[str, ember.Tensor], scale: float):
+        out = {}
+        for k in inputs:
+            out[k] = inputs[k] * scale
+        out["sum"] = inputs["a"] + inputs["b"]
+        return out
+    s = ember.jit.script(f)
+    d = {"a": ember.tensor([1., 2.]), "b": ember.tensor([3., 4.])}
+    got, want = s(d, 0.5), f(d, 0.5)
+    assert list(got) == list(want)
+    for k in want:
+        _close(got[k], want[k])
+
+
+def test_range_loop_that_grows_a_list_is_unrolled():
+    def f(x):
+        outs = []
+        for i in range(3):
+            outs.append(x * i)
+        return outs[0] + outs[2] + len(outs)
+    s = ember.jit.script(f)
+    _close(s(ember.ones(2)), f(ember.ones(2)))
+    assert "prim::Loop" not in str(s.graph)
+
+
+def test_method_calls_evaluate_their_receiver_once():
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bn = nn.BatchNorm1d(3)
+
+        def forward(self, x):
+            return self.bn(x).relu()
+    m, ref = M().train(), M().train()
+    s = ember.jit.script(m)
+    x = ember.randn(4, 3)
+    _close(s(x), ref(x))
+    _close(m.bn.running_mean, ref.bn.running_mean)
+    assert int(m.bn.num_batches_tracked) == 1
+
+
+def test_defaults_follow_torchscript():
+    def unannotated(x, n=2):
+        return x * n
+
+    def wrong_default(x, k: int = 3.5):
+        return x * k
+
+    def fine(x, y=None, s: float = 1, k: int = True):
+        return x * s * k if y is None else x + y
+    for f in (unannotated, wrong_default):
+        with pytest.raises(RuntimeError, match="Expected a default value of type"):
+            torch.jit.script(f)
+    with pytest.raises(ember.jit.NotSupportedError,
+                       match=r'(?s)type Tensor \(inferred\) on parameter "n".*'
+                             r'def unannotated\(x, n=2\):.*n: int = 2'):
+        ember.jit.script(unannotated)
+    with pytest.raises(ember.jit.NotSupportedError, match="type int on parameter \"k\""):
+        ember.jit.script(wrong_default)
+    s = ember.jit.script(fine)
+    _close(s(ember.ones(2)), ember.ones(2))
+    _close(s(ember.ones(2), ember.ones(2)), ember.ones(2) * 2)
+
+
+# ---- every rejected construct: the error names it, quotes file:line and the line's text, and
+# says what to change ---------------------------------------------------------------------
+class _Holder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.items = [1, 2]
+        self.count = 0
+
+
+_HOLDER = _Holder()
+_UNUSED_FLAG = 0
+
+
+@ember.jit.unused
+def _never(x):
+    return x
+
+
+def r_with(x):
+    with ember.no_grad():
+        return x
+
+
+def r_try(x):
+    try:
+        return x
+    except ValueError:
+        return x
+
+
+def r_global(x):
+    global _UNUSED_FLAG
+    return x
+
+
+def r_nonlocal(x):
+    def inner():
+        nonlocal x
+    return x
+
+
+def r_yield(x):
+    yield x
+
+
+def r_class(x):
+    class Inner:
+        pass
+    return x
+
+
+def r_del(x):
+    y = x
+    del y
+    return x
+
+
+def r_set(x):
+    return {x, x}
+
+
+def r_setcomp(x):
+    return {i for i in range(2)}
+
+
+def r_genexp(x):
+    return sum(x * i for i in range(2))
+
+
+def r_starred(x):
+    return ember.stack([*[x, x]])
+
+
+def r_walrus(x):
+    if (y := x.sum()) > 0:
+        return y
+    return x
+
+
+def r_varargs(x, *rest):
+    return x
+
+
+def r_for_else(x):
+    for i in range(3):
+        x = x + i
+    else:
+        x = x * 2
+    return x
+
+
+def r_aug_attr(x):
+    _HOLDER.count += 1
+    return x
+
+
+def r_attr(x):
+    _HOLDER.count = 1
+    return x
+
+
+def r_tuple_item(x):
+    t = (x, x)
+    t[0] = x
+    return t
+
+
+def r_assert(x):
+    assert x.sum() > 0
+    return x
+
+
+def r_raise(x):
+    raise ValueError("no")
+
+
+def r_iter_tensor(x):
+    for row in x:
+        x = x + row
+    return x
+
+
+def r_range_step(x, n: int):
+    for i in range(0, 4, n):
+        x = x + i
+    return x
+
+
+def r_list_index(x):
+    parts = [x, x * 2]
+    return parts[int(x.sum())]
+
+
+def r_in_tensor(x):
+    return x in [x]
+
+
+def r_tolist(x):
+    return x.tolist()
+
+
+def r_scalar_method(x):
+    return x.sum().item().as_integer_ratio()
+
+
+def r_scalar_attr(x):
+    return x.sum().item().real
+
+
+def r_unused(x):
+    return _never(x)
+
+
+def r_comp_filter(x):
+    return [x * i for i in range(3) if x.sum() > i]
+
+
+def r_comp_tensor(x):
+    return [r for r in x]
+
+
+def r_loop_type(x):
+    n = x.sum()
+    while n > 0:
+        n = (n > 5)
+    return n
+
+
+def r_branch_type(x):
+    if x.sum() > 0:
+        y = x
+    else:
+        y = 1.0
+    return y
+
+
+def r_missing_return(x):
+    if x.sum() > 0:
+        return x
+
+
+def r_forever(x):
+    while True:
+        x = x + 1
+    return x
+
+
+def r_dict_key(x):
+    return {1: x}
+
+
+def r_unpack(x):
+    a, b = (x, x, x)
+    return a + b
+
+
+def r_mutate_attr(x):
+    _HOLDER.items.append(3)
+    return x
+
+
+def r_recursion(x):
+    return r_recursion(x - 1)
+
+
+def r_truth(x):
+    if x > 0:
+        return x
+    return -x
+
+
+def r_one_branch_name(x):
+    if x.sum() > 0:
+        y = x
+    return y
+
+
+def r_range_value(x):
+    r = range(int(x.sum()))
+    return x + len(r)
+
+
+def r_annotation(x: "NoSuchType"):  # noqa: F821 - unresolvable on purpose
+    return x
+
+
+def r_async_source():
+    async def f(x):
+        return x
+    return f
+
+
+REJECTED = [
+    (r_with, "with ember.no_grad():", "'with' statements", "Move the block"),
+    (r_try, "try:", "try/except", "Remove the try"),
+    (r_global, "global _UNUSED_FLAG", "'global'", "Pass the value"),
+    (r_nonlocal, "def inner():", "nested function", "module level"),
+    (r_yield, "yield x", "generators", "Return a tuple"),
+    (r_class, "class Inner:", "class definitions", "module level"),
+    (r_del, "del y", "'del'", "Assign a new value"),
+    (r_set, "return {x, x}", "sets", "list or a tuple"),
+    (r_setcomp, "return {i for i in range(2)}", "sets", "list or a tuple"),
+    (r_genexp, "return sum(x * i for i in range(2))", "generator expressions",
+     "list comprehension"),
+    (r_starred, "return ember.stack([*[x, x]])", "starred", "one by one"),
+    (r_walrus, "if (y := x.sum()) > 0:", "':='", "statement of its own"),
+    (r_varargs, "def r_varargs(x, *rest):", r"\*args", "List the parameters"),
+    (r_for_else, "for i in range(3):", r"for \.\.\. else", "flag"),
+    (r_aug_attr, "_HOLDER.count += 1", "augmented assignment", "plain name"),
+    (r_attr, "_HOLDER.count = 1", "assignment to an attribute", "local name"),
+    (r_tuple_item, "t[0] = x", "item assignment into a tuple", "new tuple"),
+    (r_assert, "assert x.sum() > 0", "assert on a tensor", "compile time"),
+    (r_raise, 'raise ValueError("no")', "reachable 'raise'", "condition known"),
+    (r_iter_tensor, "for row in x:", "iterating over a tensor", "range"),
+    (r_range_step, "for i in range(0, 4, n):", "nonzero step known", "constant step"),
+    (r_list_index, "return parts[int(x.sum())]", "indexing a list", "known at compile"),
+    (r_in_tensor, "return x in [x]", "'in' with tensors", "isin"),
+    (r_tolist, "return x.tolist()", r"\.tolist\(\)", "tensor ops"),
+    (r_scalar_method, "return x.sum().item().as_integer_ratio()", "methods of a scalar",
+     "arithmetic"),
+    (r_scalar_attr, "return x.sum().item().real", "attributes of a scalar", "arithmetic"),
+    (r_unused, "return _never(x)", "ember.jit.unused", "Guard the call"),
+    (r_comp_filter, "return [x * i for i in range(3) if x.sum() > i]",
+     "filter depends on tensor", "ember.where"),
+    (r_comp_tensor, "return [r for r in x]", "comprehension over a tensor", "range"),
+    (r_loop_type, "while n > 0:", "changes 'n' from Float\\(\\) to Bool", "keep their dtype"),
+    (r_branch_type, "if x.sum() > 0:", "different types", "same type in both"),
+    (r_missing_return, "def r_missing_return(x):", "others reach its end", "Add a return"),
+    (r_forever, "while True:", "never ends", "break"),
+    (r_dict_key, "return {1: x}", "dict keys must be strings", "string keys"),
+    (r_unpack, "a, b = (x, x, x)", "cannot unpack", "same length"),
+    (r_mutate_attr, "_HOLDER.items.append(3)", "not held by a local name", "local variable"),
+    (r_recursion, "return r_recursion(x - 1)", "recursion is not supported", "loop"),
+    (r_truth, "if x > 0:", "ambiguous", r"\.any\(\)"),
+    (r_one_branch_name, "return y", "name 'y' is not defined", "every path"),
+    (r_range_value, "r = range(int(x.sum()))", "range\\(\\) with a bound", "for i in"),
+    (r_annotation, 'def r_annotation(x: "NoSuchType"):  # noqa: F821 - unresolvable on purpose',
+     "cannot resolve the annotation",
+     "Import"),
+    (r_async_source(), "async def f(x):", "not a plain def", "plain def"),
+]
+
+
+@pytest.mark.parametrize("fn, text, what, fix", REJECTED,
+                         ids=[r[0].__name__ if r[0].__name__ != "f" else "async"
+                              for r in REJECTED])
+def test_rejected_construct_quotes_file_line_and_fix(fn, text, what, fix):
+    import inspect
+    lines, start = inspect.getsourcelines(fn)
+    line = start + next(k for k, src in enumerate(lines) if src.strip() == text)
+    with pytest.raises(ember.jit.NotSupportedError) as info:
+        ember.jit.script(fn)(ember.tensor([1., -2.]), *([2] if fn is r_range_step else []))
+    message = str(info.value)
+    assert f'File "{__file__}", line {line}' in message, message
+    assert "\n    " + text + "\n" in message, message
+    first, *_, last = message.split("\n")
+    assert re.search(what, first), message
+    assert re.search(fix, last), message
