@@ -6,7 +6,7 @@ import sys
 
 from benchmarks.common import report
 
-SUITES = ["core", "jit", "train"]
+SUITES = ["core", "jit", "train", "compile"]
 
 
 def main(argv: list[str]) -> None:

@@ -29,6 +29,7 @@ from .._ops.dispatch import _as_array
 from .._ops.registry import REGISTRY
 from .._tensor import Tensor
 from .ir import FUSION_GROUP, AsTensor, Graph, Node, Value, values_in
+from .op_kernels import forward_for
 from .passes.memory import UFUNCS, MemoryPlan, plan_memory, write_form
 
 _counter = itertools.count()
@@ -80,8 +81,10 @@ class _Emitter:
         self.graph = graph
         self.plan = plan
         self.kernels: dict[int, object] = {}
-        self.pool_forms = {id(n) for n in graph.nodes if n.op == "max_pool" and
-                           write_form(n, _readers(graph)) == "pool"}
+        readers = _readers(graph)
+        # inference forms that pay at any shape (the memory plan adds out= at traced shapes)
+        self.lowered = {id(n): form for n in graph.nodes
+                        if (form := write_form(n, readers)) in ("pool", "conv")}
         self.device = graph_device(graph)
         self.xp = namespace(Device(self.device))
         self.globals = {"xp": self.xp, "Context": RunContext, "_asarray": self.xp.asarray}
@@ -166,8 +169,10 @@ class _Emitter:
             for v in node.outputs:
                 self.names[v.id] = f"v{v.id}"
             form = plan.forms.get(id(node)) if plan is not None else None
-            if id(node) in self.pool_forms:
-                self._pool(node, plan)
+            if node.saves is not None:
+                self._call(node)  # only the op's own forward fills the saving ctx
+            elif id(node) in self.lowered:
+                self._lowered(node, plan)
             elif node.op == FUSION_GROUP:
                 self._fused(node, plan)
             elif node.inplace:
@@ -218,7 +223,8 @@ class _Emitter:
             own, ctx = own[:len(own) - len(node.saves.items)], "sctx"
             self.emit(f"sctx = {self.bind(SavingContext)}"
                       f"({self.bind(node.saves.needs_input_grad)})")
-        call = (f"{self.bind(op.forward)}({ctx}, xp, "
+        forward = (forward_for(node.op) if self.device == "cpu" else None) or op.forward
+        call = (f"{self.bind(forward)}({ctx}, xp, "
                 + ", ".join(self._forward_args(node, op) + self._attrs(node)) + ")")
         if len(own) == 1:
             self.emit(f"{self.var(own[0])} = {call}")
@@ -279,13 +285,16 @@ class _Emitter:
         self.emit(f"{self.var(node.outputs[0])} = {self.bind(matmul_into)}({a}, {b}, "
                   f"{self._target(node.outputs[0], plan)})")
 
-    def _pool(self, node: Node, plan) -> None:
-        """max_pool whose indices nobody reads: the values only."""
-        from .kernels import max_pool_values
+    def _lowered(self, node: Node, plan) -> None:
+        """max_pool whose indices nobody reads (the values only), and 2-D convolution, through
+        the inference kernels that take an output array."""
+        from .kernels import conv2d_values, max_pool_values
+        kernel = max_pool_values if node.op == "max_pool" else conv2d_values
+        args = [self.literal(a) for a in node.args] + self._attrs(node)
         out = self._target(node.outputs[0], plan)
-        self.emit(f"{self.var(node.outputs[0])} = {self.bind(max_pool_values)}("
-                  f"{self.var(node.args[0])}, " + ", ".join(self._attrs(node))
-                  + (f", out={out})" if out != "None" else ")"))
+        if out != "None":
+            args.append(f"out={out}")
+        self.emit(f"{self.var(node.outputs[0])} = {self.bind(kernel)}({', '.join(args)})")
 
 
 def compile_graph(graph: Graph, state_names: list[str], fn_name: str = "forward",

@@ -54,6 +54,11 @@ class AliasInfo:
             if aliases_input(node) and node.args and isinstance(node.args[0], Value):
                 for out in node.outputs:
                     self._union(out.id, node.args[0].id)
+            if node.saves is not None:
+                # what a forward kept for backward may be a view of any of its inputs
+                for out in node.outputs[len(node.outputs) - len(node.saves.items):]:
+                    for v in node.inputs():
+                        self._union(out.id, v.id)
         self.mutated = {self.root(n.args[0].id) for n in graph.nodes
                         if n.inplace and isinstance(n.args[0], Value)}
 

@@ -1,0 +1,135 @@
+"""The numba loops behind op_kernels (imported only when numba is installed). Each writes
+into the arrays it is given; float32 arrays use _numba_math's vectorizable exp/erf."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ._numba_math import erf32, exp32
+
+# fast math without the no-inf/no-nan assumptions: masked scores are -inf
+_OPTS = {"fastmath": {"nsz", "arcp", "contract", "afn", "reassoc"}, "error_model": "numpy",
+         "cache": True}
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+@njit(**_OPTS)
+def gelu32(x, y, cdf, density):
+    """y = x * Phi(x), keeping Phi(x) and exp(-x^2 / 2) for the backward (float32)."""
+    half, s = np.float32(0.5), np.float32(_SQRT_HALF)
+    for i in range(x.size):
+        v = x[i]
+        c = half * (np.float32(1.0) + erf32(v * s))
+        cdf[i] = c
+        density[i] = exp32(-half * v * v)
+        y[i] = v * c
+
+
+@njit(**_OPTS)
+def gelu64(x, y, cdf, density):
+    """gelu32 for float64, with the C library's erf and exp."""
+    for i in range(x.size):
+        v = x[i]
+        c = 0.5 * (1.0 + math.erf(v * _SQRT_HALF))
+        cdf[i] = c
+        density[i] = math.exp(-0.5 * v * v)
+        y[i] = v * c
+
+
+@njit(**_OPTS)
+def gelu_backward(g, x, cdf, density, out):
+    for i in range(x.size):
+        out[i] = g[i] * (cdf[i] + x[i] * density[i] * _INV_SQRT_2PI)
+
+
+@njit(**_OPTS)
+def layer_norm(rows, w, b, has_w, has_b, eps, xhat, rstd, y):
+    n, f = rows.shape
+    for r in range(n):
+        mean = 0.0
+        for j in range(f):
+            mean += rows[r, j]
+        mean /= max(f, 1)
+        var = 0.0
+        for j in range(f):
+            d = rows[r, j] - mean
+            var += d * d
+        inv = 1.0 / math.sqrt(var / max(f, 1) + eps)
+        rstd[r, 0] = inv
+        for j in range(f):
+            h = (rows[r, j] - mean) * inv
+            xhat[r, j] = h
+            v = h * w[j] if has_w else h
+            y[r, j] = v + b[j] if has_b else v
+
+
+@njit(**_OPTS)
+def layer_norm_backward(g, xhat, rstd, w, has_w, need_x, gx, gw, gb):
+    n, f = g.shape
+    for r in range(n):
+        mean = 0.0
+        dot = 0.0
+        for j in range(f):
+            gj = g[r, j]
+            h = xhat[r, j]
+            gw[j] += gj * h
+            gb[j] += gj
+            t = gj * w[j] if has_w else gj
+            mean += t
+            dot += t * h
+        if need_x:
+            mean /= max(f, 1)
+            dot /= max(f, 1)
+            s = rstd[r, 0]
+            for j in range(f):
+                t = g[r, j] * w[j] if has_w else g[r, j]
+                gx[r, j] = (t - mean - xhat[r, j] * dot) * s
+
+
+@njit(**_OPTS)
+def softmax(rows, y):
+    n, f = rows.shape
+    for r in range(n):
+        top = rows[r, 0]
+        for j in range(1, f):
+            top = max(top, rows[r, j])
+        total = 0.0
+        for j in range(f):
+            e = math.exp(rows[r, j] - top)
+            y[r, j] = e
+            total += e
+        inv = 1.0 / total
+        for j in range(f):
+            y[r, j] *= inv
+
+
+@njit(**_OPTS)
+def softmax32(rows, y):
+    """softmax for float32 rows: exp32 (vectorizable), sums in float32 as NumPy's."""
+    n, f = rows.shape
+    for r in range(n):
+        top = rows[r, 0]
+        for j in range(1, f):
+            top = max(top, rows[r, j])
+        for j in range(f):
+            y[r, j] = exp32(rows[r, j] - top)
+        total = np.float32(0.0)
+        for j in range(f):
+            total += y[r, j]
+        inv = np.float32(1.0) / total
+        for j in range(f):
+            y[r, j] *= inv
+
+
+@njit(**_OPTS)
+def softmax_backward(g, y, out):
+    n, f = g.shape
+    for r in range(n):
+        dot = 0.0
+        for j in range(f):
+            dot += g[r, j] * y[r, j]
+        for j in range(f):
+            out[r, j] = (g[r, j] - dot) * y[r, j]

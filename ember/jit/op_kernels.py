@@ -1,0 +1,136 @@
+"""One-pass numba forms of ops whose NumPy forwards make several passes over memory: gelu,
+layer norm, softmax over the last dim, and their backward ops. Generated CPU code calls them
+instead of the OpDef's forward when numba is installed (`forward_for`).
+
+Each form takes the forward's arguments, returns what it returns and saves what it saves, so
+backward ops and compiled backward graphs read the same values; inputs it does not cover
+(other dtypes, non-contiguous arrays, other options) go to the op's own forward. float32 math
+uses the vectorizable exp/erf of _numba_math (a few ulps from NumPy's).
+"""
+from __future__ import annotations
+
+import importlib.util
+import math
+
+import numpy as np
+
+from .._ops.registry import REGISTRY
+
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+MIN_SIZE = 1 << 12  # below this NumPy's per-call cost is no worse than numba's
+_kernels = None
+
+
+def available() -> bool:
+    """Whether numba is installed (the forms need it)."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def forward_for(op_name: str):
+    """The numba form of an op's forward, or None (then the OpDef's forward runs)."""
+    if op_name not in _FORMS or not available():
+        return None
+    return _FORMS[op_name]
+
+
+def _k():
+    """The numba kernels, compiled on first use (numba's cache keeps them on disk)."""
+    global _kernels
+    if _kernels is None:
+        from . import _numba_op_kernels
+        _kernels = _numba_op_kernels
+    return _kernels
+
+
+def _fits(*arrays) -> bool:
+    first = arrays[0]
+    return first.size >= MIN_SIZE and first.dtype in (np.float32, np.float64) and all(
+        isinstance(a, np.ndarray) and a.flags.c_contiguous and a.dtype == first.dtype
+        for a in arrays)
+
+
+def gelu(ctx, xp, x, approximate="none"):
+    if approximate != "none" or not _fits(x):
+        return REGISTRY["gelu"].forward(ctx, xp, x, approximate)
+    ctx.approximate = approximate
+    flat = x.reshape(-1)
+    y, cdf, density = (np.empty_like(flat) for _ in range(3))
+    (_k().gelu32 if x.dtype == np.float32 else _k().gelu64)(flat, y, cdf, density)
+    ctx.save(x, cdf, density)
+    return y.reshape(x.shape)
+
+
+def gelu_backward(ctx, xp, g, x, *parts, approximate="none"):
+    if approximate != "none" or not _fits(g, x, *parts):
+        return REGISTRY["gelu_backward"].forward(ctx, xp, g, x, *parts,
+                                                 approximate=approximate)
+    out = np.empty_like(g)
+    _k().gelu_backward(g.reshape(-1), x.reshape(-1), parts[0], parts[1], out.reshape(-1))
+    return out
+
+
+def layer_norm(ctx, xp, x, weight, bias, ndim, eps):
+    params = [p for p in (weight, bias) if p is not None]
+    if not _fits(x, *params) or x.ndim < ndim:
+        return REGISTRY["layer_norm"].forward(ctx, xp, x, weight, bias, ndim, eps)
+    features = math.prod(x.shape[x.ndim - ndim:])
+    rows = x.reshape(-1, features)
+    xhat = np.empty_like(rows)
+    rstd = np.empty((rows.shape[0], 1), dtype=x.dtype)
+    y = np.empty_like(rows)
+    one = np.ones(1, dtype=x.dtype)
+    zero = np.zeros(1, dtype=x.dtype)
+    _k().layer_norm(rows, weight.reshape(-1) if weight is not None else one,
+                    bias.reshape(-1) if bias is not None else zero, weight is not None,
+                    bias is not None, eps, xhat, rstd, y)
+    ctx.ndim, ctx.eps = ndim, eps
+    ctx.save(x, weight, xhat, rstd)
+    return y.reshape(x.shape)
+
+
+def layer_norm_backward(ctx, xp, g, xhat, rstd, weight, need, pshape):
+    if not _fits(g, xhat, rstd, *([weight] if weight is not None else [])):
+        return REGISTRY["layer_norm_backward"].forward(ctx, xp, g, xhat, rstd, weight, need,
+                                                       pshape)
+    rows = g.reshape(xhat.shape)
+    gx = np.empty_like(rows)
+    gw = np.zeros(xhat.shape[1], dtype=g.dtype)
+    gb = np.zeros(xhat.shape[1], dtype=g.dtype)
+    w = weight.reshape(-1) if weight is not None else np.ones(1, dtype=g.dtype)
+    _k().layer_norm_backward(rows, xhat, rstd, w, weight is not None, bool(need[0]), gx, gw,
+                             gb)
+    out = []
+    if need[0]:
+        out.append(gx.reshape(g.shape))
+    if need[1]:
+        out.append(gw.reshape(pshape))
+    if need[2]:
+        out.append(gb.reshape(pshape))
+    return tuple(out)
+
+
+def softmax(ctx, xp, x, dim):
+    if not _fits(x) or x.ndim == 0 or dim not in (-1, x.ndim - 1):
+        return REGISTRY["softmax"].forward(ctx, xp, x, dim)
+    ctx.dim = dim
+    rows = x.reshape(-1, x.shape[-1])
+    y = np.empty_like(rows)
+    (_k().softmax32 if x.dtype == np.float32 else _k().softmax)(rows, y)
+    y = y.reshape(x.shape)
+    ctx.save(y)
+    return y
+
+
+def softmax_backward(ctx, xp, g, y, dim):
+    if not _fits(g, y) or y.ndim == 0 or dim not in (-1, y.ndim - 1):
+        return REGISTRY["softmax_backward"].forward(ctx, xp, g, y, dim)
+    out = np.empty_like(g)
+    n = y.shape[-1]
+    _k().softmax_backward(g.reshape(-1, n), y.reshape(-1, n), out.reshape(-1, n))
+    return out
+
+
+_FORMS = {"gelu": gelu, "gelu_backward": gelu_backward, "layer_norm": layer_norm,
+          "layer_norm_backward": layer_norm_backward, "softmax": softmax,
+          "softmax_backward": softmax_backward}

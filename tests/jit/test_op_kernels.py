@@ -1,0 +1,86 @@
+"""The numba forms of gelu, layer_norm, softmax and their backward ops return and save what
+the OpDefs' forwards do (float32 within a few ulps, float64 to rounding)."""
+import numpy as np
+import pytest
+
+from ember._ops.registry import REGISTRY
+from ember.jit import op_kernels as K
+from ember.jit.codegen import SavingContext
+
+pytestmark = pytest.mark.skipif(not K.available(), reason="numba is not installed")
+DTYPES = [(np.float32, 2e-6), (np.float64, 1e-12)]
+
+
+def _both(name, *args, **attrs):
+    """(op forward's result and saves, numba form's result and saves)."""
+    out = []
+    for fn in (REGISTRY[name].forward, K.forward_for(name)):
+        ctx = SavingContext((True, True, True))
+        result = fn(ctx, np, *args, **attrs)
+        out.append((result if isinstance(result, tuple) else (result,), ctx.saved_values))
+    return out
+
+
+def _same(a, b, tol):
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        if x is None or y is None:
+            assert x is None and y is None
+            continue
+        assert x.shape == y.shape and x.dtype == y.dtype
+        assert np.allclose(x, y, atol=tol, rtol=tol, equal_nan=True)
+
+
+@pytest.mark.parametrize("dtype,tol", DTYPES)
+@pytest.mark.parametrize("shape", [(64, 128), (3, 50, 40)])
+def test_gelu_and_backward(dtype, tol, shape):
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    (ya, sa), (yb, sb) = _both("gelu", x)
+    _same(ya, yb, tol)
+    _same(sa, sb, tol)
+    (ga, _), (gb, _) = _both("gelu_backward", g, *sa)
+    _same(ga, gb, tol * 4)
+
+
+@pytest.mark.parametrize("dtype,tol", DTYPES)
+@pytest.mark.parametrize("affine", [(True, True), (True, False), (False, False)])
+def test_layer_norm_and_backward(dtype, tol, affine):
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal((8, 32, 48)) * 2 + 1).astype(dtype)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    w = rng.standard_normal((32, 48)).astype(dtype) if affine[0] else None
+    b = rng.standard_normal((32, 48)).astype(dtype) if affine[1] else None
+    (ya, sa), (yb, sb) = _both("layer_norm", x, w, b, ndim=2, eps=1e-5)
+    _same(ya, yb, tol * 4)
+    _same(sa, sb, tol * 4)
+    for need in [(True, affine[0], affine[1]), (False, affine[0], affine[1])]:
+        (ga, _), (gb, _) = _both("layer_norm_backward", g, sa[2], sa[3], w, need=need,
+                                 pshape=(32, 48))
+        _same(ga, gb, tol * 50)
+
+
+@pytest.mark.parametrize("dtype,tol", DTYPES)
+def test_softmax_and_backward_with_masked_rows(dtype, tol):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((4, 16, 64)).astype(dtype)
+    x[0, :, 10:] = -np.inf  # masked positions
+    x[1, 3, :] = -np.inf  # a row with nothing to attend to: nan, as eager
+    g = rng.standard_normal(x.shape).astype(dtype)
+    (ya, sa), (yb, sb) = _both("softmax", x, dim=-1)
+    _same(ya, yb, tol)
+    assert np.isnan(yb[0][1, 3]).all() and (yb[0][0, :, 10:] == 0).all()
+    (ga, _), (gb, _) = _both("softmax_backward", g, ya[0], dim=2)
+    _same(ga, gb, tol)
+
+
+def test_uncovered_inputs_go_to_the_op():
+    x = np.linspace(-2, 2, 5000).astype(np.float16)
+    (ya, _), (yb, _) = _both("gelu", x)
+    assert np.array_equal(ya[0], yb[0])
+    t = np.linspace(-2, 2, 5000).reshape(50, 100)
+    (ya, _), (yb, _) = _both("softmax", t, dim=0)  # not the last dim
+    assert np.array_equal(ya[0], yb[0])
+    (ya, _), (yb, _) = _both("gelu", t, approximate="tanh")
+    assert np.array_equal(ya[0], yb[0])
