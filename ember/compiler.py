@@ -20,7 +20,7 @@ from .jit.guarded import _Compiled, config, is_compiling
 from .nn.modules.module import Module
 
 __all__ = ["compile", "reset", "disable", "is_compiling", "config", "OptimizedModule",
-           "graph_breaks"]
+           "graph_breaks", "compile_forward"]
 
 _MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 _BACKENDS = ("inductor", "ember", "eager")
@@ -72,9 +72,53 @@ def graph_breaks(compiled) -> list:
     compiled function or module met so far."""
     target = compiled._compiled if isinstance(compiled, OptimizedModule) else \
         getattr(compiled, "_ember_compiled", None)
+    if isinstance(compiled, Module) and isinstance(compiled.__dict__.get("forward"), _Compiled):
+        target = compiled.__dict__["forward"]
     if target is None:
         raise TypeError("graph_breaks() takes what ember.compile returned")
     return list(target.report)
+
+
+def _options(fullgraph, dynamic, backend, mode, options, disable, explain) -> dict | None:
+    """The checked options of a compile call (None: run eagerly)."""
+    if mode not in _MODES:
+        raise RuntimeError(f"Unrecognized mode={mode!r}, should be one of: "
+                           + ", ".join(str(m) for m in _MODES[1:]))
+    if callable(backend):
+        raise RuntimeError("ember.compile: custom backend callables are not supported; use "
+                           f"one of {', '.join(_BACKENDS)}")
+    if backend not in _BACKENDS:
+        raise RuntimeError(f"ember.compile: unknown backend {backend!r}; use one of "
+                           f"{', '.join(_BACKENDS)}")
+    if dynamic:
+        raise RuntimeError(
+            "ember.compile(dynamic=True): symbolic shapes are not supported yet. ember.compile "
+            "specializes each graph on the input shapes and recompiles when they change (up "
+            "to ember.compiler.config.cache_size_limit graphs); pass dynamic=None or False.")
+    if disable or backend == "eager":
+        return None
+    return {"fullgraph": fullgraph, "dynamic": dynamic, "mode": mode,
+            "options": dict(options or {}), "explain": explain}
+
+
+def _target(fn, opts: dict, module: Module | None = None):
+    """A guarded compiled callable for fn (a module's call or forward when `module`)."""
+    if module is None:
+        target = _Compiled(fn, opts, [])
+    else:
+        target = _Compiled(module, opts, [], name=type(module).__name__, fn=fn)
+    _compiled.append(weakref.ref(target))
+    return target
+
+
+def compile_forward(module: Module, *, fullgraph: bool = False, dynamic: bool | None = None,
+                    backend="inductor", mode: str | None = None, options: dict | None = None,
+                    disable: bool = False, explain: bool = False) -> None:
+    """Module.compile: compile `module`'s forward in place (its hooks keep running eagerly)."""
+    opts = _options(fullgraph, dynamic, backend, mode, options, disable, explain)
+    if opts is not None:
+        object.__setattr__(module, "forward",
+                           _target(type(module).forward.__get__(module), opts, module))
 
 
 def compile(model=None, *, fullgraph: bool = False, dynamic: bool | None = None,
@@ -88,28 +132,15 @@ def compile(model=None, *, fullgraph: bool = False, dynamic: bool | None = None,
         return functools.partial(compile, fullgraph=fullgraph, dynamic=dynamic,
                                  backend=backend, mode=mode, options=options,
                                  disable=disable, explain=explain)
-    if mode not in _MODES:
-        raise RuntimeError(f"Unrecognized mode={mode!r}, should be one of: "
-                           + ", ".join(str(m) for m in _MODES[1:]))
-    if not callable(backend) and backend not in _BACKENDS:
-        raise RuntimeError(f"ember.compile: unknown backend {backend!r}; use one of "
-                           f"{', '.join(_BACKENDS)}")
-    if callable(backend):
-        raise RuntimeError("ember.compile: custom backend callables are not supported; use "
-                           f"one of {', '.join(_BACKENDS)}")
+    opts = _options(fullgraph, dynamic, backend, mode, options, disable, explain)
     if not callable(model):
         raise RuntimeError(f"ember.compile: expected a Module or a function, got "
                            f"{type(model).__name__}")
-    if disable or backend == "eager" or getattr(model, "_ember_compile_disabled", False):
+    if opts is None or getattr(model, "_ember_compile_disabled", False):
         return model
-    opts = {"fullgraph": fullgraph, "dynamic": dynamic, "mode": mode,
-            "options": dict(options or {}), "explain": explain}
     if isinstance(model, Module):
-        target = _Compiled(model, opts, [], name=type(model).__name__, fn=model)
-        _compiled.append(weakref.ref(target))
-        return OptimizedModule(model, target)
-    target = _Compiled(model, opts, [])
-    _compiled.append(weakref.ref(target))
+        return OptimizedModule(model, _target(model, opts, model))
+    target = _target(model, opts)
 
     @functools.wraps(model)
     def compiled(*args, **kwargs):

@@ -353,3 +353,29 @@ def test_is_compiling_and_reset():
     cf(ember.ones(1))
     assert seen == [True, True]
     assert not ember.compiler.is_compiling()
+
+
+def test_module_compile_in_place_keeps_hooks():
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+    twin = copy.deepcopy(net)
+    seen = []
+    twin.register_forward_hook(lambda m, i, o: seen.append(o.shape))
+    twin.compile(fullgraph=True)
+    x = ember.randn(5, 3)
+    assert _train(twin, twin, x) == pytest.approx(_train(net, net, x), rel=1e-5)
+    assert seen == [(5, 2)] * 3
+    assert ember.compiler.graph_breaks(twin) == []
+    assert len(twin.forward.cache) == 1
+
+
+def test_dynamic_shapes_are_refused_clearly():
+    with pytest.raises(RuntimeError, match="dynamic=True.*not supported yet.*recompiles"):
+        ember.compile(nn.Linear(2, 2), dynamic=True)
+
+
+def test_disabled_functions_run_eagerly():
+    @ember.compiler.disable
+    def f(x):
+        return x + 1
+    assert ember.compile(f) is f

@@ -282,6 +282,11 @@ class Module:
             yield m
 
     # ---- modes and conversion ---------------------------------------------------------
+    def compile(self, *args, **kwargs) -> None:
+        """Compile this module's forward in place with ember.compile (same options)."""
+        from ...compiler import compile_forward
+        compile_forward(self, *args, **kwargs)
+
     def train(self, mode: bool = True) -> "Module":
         """Set training mode (Dropout, BatchNorm behave differently) on self and children."""
         if not isinstance(mode, bool):
