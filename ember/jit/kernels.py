@@ -41,6 +41,7 @@ from .ir import Graph, Node, Value, encode, substitute
 
 NUMBA_MIN = 1 << 14
 PARALLEL_MIN = 1 << 18
+ROWS_CONV_MAX_BATCH = 4
 _FLOATS = (D.float32, D.float64)
 
 
@@ -597,17 +598,64 @@ def matmul_into(a, b, out):
 
 
 def max_pool_values(x, kernel, stride, padding, dilation, outs, out=None):
-    """The values of the max_pool op without its argmax indices (inference needs only these):
-    the elementwise maximum over the window offsets; NaN propagates, as in torch."""
+    """The values of the max_pool op without its argmax indices (inference needs only these).
+    A max over a window box is a max over each of its dimensions in turn, so this runs
+    sum(kernel) elementwise maxima instead of prod(kernel); NaN propagates, as in torch."""
     lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-    padded = CK.pad(np, x, padding, lowest)
-    views = [padded[sl] for sl in CK.offset_slices(kernel, stride, dilation, outs)]
-    if len(views) == 1:
-        if out is None:
-            return views[0].copy()
-        out[...] = views[0]
-        return out
-    out = np.maximum(views[0], views[1], out=out)
-    for v in views[2:]:
-        np.maximum(out, v, out=out)
+    cur = CK.pad(np, x, padding, lowest)
+    nd = len(kernel)
+    for d in reversed(range(nd)):
+        k, s, dil, o = kernel[d], stride[d], dilation[d], outs[d]
+        lead = (slice(None),) * (cur.ndim - nd + d)
+        views = [cur[lead + (slice(j * dil, j * dil + (o - 1) * s + 1, s),)] for j in range(k)]
+        dest = out if d == 0 else None
+        if k == 1:
+            # the result must not be a view of the input (or of the padding scratch)
+            if d == 0:
+                cur = np.array(views[0]) if dest is None else _into((views[0],), (dest,))[0]
+            else:
+                cur = views[0]
+            continue
+        cur = np.maximum(views[0], views[1], out=dest)
+        for v in views[2:]:
+            np.maximum(cur, v, out=cur)
+    return cur
+
+
+def conv2d_values(x, w, b, stride, padding, dilation, groups, out=None):
+    """The convolution op's forward for inference, into `out` when given. A stride-1 2-D
+    convolution of a small batch runs as one GEMM over rows of the padded input: each column
+    holds a whole padded row span (so the im2col copy moves long contiguous runs), the bias
+    rides along as a row of ones, and the columns past the output width are dropped at the
+    end. Other cases run the op's kernel."""
+    n, c = x.shape[:2]
+    if x.ndim != 4 or groups != 1 or tuple(stride) != (1, 1) or n > ROWS_CONV_MAX_BATCH or \
+            x.dtype != w.dtype or x.dtype.kind != "f" or x.dtype.itemsize < 4:
+        y, _ = CK.conv(np, x, w, b, stride, padding, dilation, groups)
+        return _into((y,), None if out is None else (out,))[0]
+    o, _, kh, kw = w.shape
+    (top, bottom), (left, right) = padding
+    dh, dw = dilation
+    hp, wp = x.shape[2] + top + bottom, x.shape[3] + left + right
+    ho, wo = hp - (kh - 1) * dh, wp - (kw - 1) * dw
+    plane = hp * wp + (kw - 1) * dw
+    flat = np.zeros((n, c, plane), x.dtype)
+    flat[:, :, :hp * wp].reshape(n, c, hp, wp)[:, :, top:top + x.shape[2],
+                                               left:left + x.shape[3]] = x
+    span = ho * wp
+    item = flat.itemsize
+    runs = np.lib.stride_tricks.as_strided(
+        flat, (n, c, kh, kw, span),
+        (c * plane * item, plane * item, dh * wp * item, dw * item, item), writeable=False)
+    k = c * kh * kw
+    cols = np.empty((n, k + (b is not None), span), x.dtype)
+    cols[:, :k].reshape(n, c, kh, kw, span)[...] = runs
+    weights = w.reshape(o, k)
+    if b is not None:
+        cols[:, k] = 1
+        weights = np.concatenate([weights, b.reshape(o, 1).astype(w.dtype)], axis=1)
+    y = np.matmul(weights, cols).reshape(n, o, ho, wp)
+    if out is None:
+        out = np.empty((n, o, ho, wo), x.dtype)
+    out[...] = y[..., :wo]
     return out

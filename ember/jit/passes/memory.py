@@ -2,7 +2,8 @@
 whose values are dead instead of allocating new ones.
 
 Some nodes can be emitted writing into a given array (`out=`): elementwise ufunc ops, 2-D
-right-hand matmuls, fusion groups and max pooling whose indices nobody reads. For each of
+right-hand matmuls, fusion groups, 2-D convolutions and max pooling whose indices nobody
+reads. For each of
 their outputs the plan picks a buffer of exactly the output's shape and dtype that holds no
 live value: an operand of the same node that dies there (in place, for elementwise forms,
 where each element is read before it is written), or one freed earlier. Everything else
@@ -38,7 +39,7 @@ _FLOATS = (D.float32, D.float64)
 
 class MemoryPlan:
     """Where planned nodes write. `forms` maps id(node) to how codegen emits it ("ufunc",
-    "matmul", "fused" or "pool"); `target` maps an output value id to the value whose buffer
+    "matmul", "fused", "conv" or "pool"); `target` maps an output value id to the value whose buffer
     it writes into; `fresh` counts planned outputs that still allocate."""
 
     def __init__(self):
@@ -88,6 +89,8 @@ def write_form(node: Node, readers: dict) -> str | None:
     if node.op == "max_pool" and readers.get(node.outputs[1].id, 0) == 0 and \
             out.type.dtype in _FLOATS:
         return "pool"
+    if node.op == "convolution" and len(out.type.shape) == 4 and out.type.dtype in _FLOATS:
+        return "conv"
     return None
 
 
