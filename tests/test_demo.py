@@ -13,3 +13,5 @@ def test_tour_runs(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert "reloaded model's accuracy" in out.stdout, out.stdout + out.stderr
     assert (tmp_path / "m.pt").exists()
+    assert "ember.compile ran the training steps" in out.stdout
+    assert "359/359 predictions agree" in out.stdout, out.stdout

@@ -192,7 +192,7 @@ class _Compiled:
     def child_name(self, sub: Module) -> str:
         for name, m in self.module.named_modules():
             if m is sub:
-                return f"{self.name.split('.')[0]}.{name}" if name else self.name
+                return f"{self.name}.{name}" if name else self.name
         return type(sub).__name__
 
     def state_tensors(self) -> list:
