@@ -138,7 +138,7 @@ class _Emitter:
             else:
                 self.names[v.id] = self.bind(g.constant_data[name]._data)
         plan = self.plan
-        planned = plan is not None and (plan.reused or plan.forms)
+        planned = plan is not None and (plan.reused or "ufunc" in plan.forms.values())
         any_shape = f"{fn_name}_any_shape" if planned else fn_name
         source = self._function(any_shape, None)
         if planned:
