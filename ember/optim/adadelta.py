@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .._ops.creation import zeros_like
-from .optimizer import Optimizer, check_range, scalar_state
+from .optimizer import Optimizer, check_range
 
 
 class Adadelta(Optimizer):
@@ -32,17 +32,14 @@ class Adadelta(Optimizer):
 
     def _update(self, group):
         lr, rho, eps, wd = float(group["lr"]), group["rho"], group["eps"], group["weight_decay"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            grad = p.grad if not group["maximize"] else -p.grad
-            state = self.state[p]
-            if not state:
-                state["step"] = scalar_state(0.0)
-                state["square_avg"] = zeros_like(p)
-                state["acc_delta"] = zeros_like(p)
+        def init(p):
+            state = {}
+            state["square_avg"] = zeros_like(p)
+            state["acc_delta"] = zeros_like(p)
+            return state
+
+        for p, grad, state in self._stepped(group, init):
             square_avg, acc_delta = state["square_avg"], state["acc_delta"]
-            state["step"].add_(1)
             if wd != 0:
                 grad = grad.add(p, alpha=wd)
             square_avg.mul_(rho).addcmul_(grad, grad, value=1 - rho)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .._ops.creation import zeros_like
-from .optimizer import Optimizer, check_range, scalar_state
+from .optimizer import Optimizer, check_range
 
 
 class Adamax(Optimizer):
@@ -35,17 +35,14 @@ class Adamax(Optimizer):
     def _update(self, group):
         beta1, beta2 = group["betas"]
         lr, eps, wd = float(group["lr"]), group["eps"], group["weight_decay"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            grad = p.grad if not group["maximize"] else -p.grad
-            state = self.state[p]
-            if not state:
-                state["step"] = scalar_state(0.0)
-                state["exp_avg"] = zeros_like(p)
-                state["exp_inf"] = zeros_like(p)
+        def init(p):
+            state = {}
+            state["exp_avg"] = zeros_like(p)
+            state["exp_inf"] = zeros_like(p)
+            return state
+
+        for p, grad, state in self._stepped(group, init):
             exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
-            state["step"].add_(1)
             if wd != 0:
                 grad = grad.add(p, alpha=wd)
             exp_avg.lerp_(grad, 1 - beta1)

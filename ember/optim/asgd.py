@@ -33,18 +33,16 @@ class ASGD(Optimizer):
     def _update(self, group):
         lr, lambd, alpha = float(group["lr"]), group["lambd"], group["alpha"]
         t0, wd = group["t0"], group["weight_decay"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            grad = p.grad if not group["maximize"] else -p.grad
-            state = self.state[p]
-            if not state:
-                state["step"] = scalar_state(0.0)
-                state["eta"] = scalar_state(lr)
-                state["mu"] = scalar_state(1.0)
-                state["ax"] = zeros_like(p)
+        def init(p):
+            state = {}
+            state["eta"] = scalar_state(lr)
+            state["mu"] = scalar_state(1.0)
+            state["ax"] = zeros_like(p)
+            return state
+
+        for p, grad, state in self._stepped(group, init):
             ax, eta, mu = state["ax"], state["eta"], state["mu"]
-            step = state["step"].add_(1).item()
+            step = state["step"].item()
             if wd != 0:
                 grad = grad.add(p, alpha=wd)
             eta_value = eta.item()

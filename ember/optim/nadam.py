@@ -39,18 +39,16 @@ class NAdam(Optimizer):
         beta1, beta2 = group["betas"]
         lr, eps, wd = float(group["lr"]), group["eps"], group["weight_decay"]
         momentum_decay = group["momentum_decay"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            grad = p.grad if not group["maximize"] else -p.grad
-            state = self.state[p]
-            if not state:
-                state["step"] = scalar_state(0.0)
-                state["mu_product"] = scalar_state(1.0)
-                state["exp_avg"] = zeros_like(p)
-                state["exp_avg_sq"] = zeros_like(p)
+        def init(p):
+            state = {}
+            state["mu_product"] = scalar_state(1.0)
+            state["exp_avg"] = zeros_like(p)
+            state["exp_avg_sq"] = zeros_like(p)
+            return state
+
+        for p, grad, state in self._stepped(group, init):
             exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-            step = state["step"].add_(1).item()
+            step = state["step"].item()
             bias_correction2 = 1 - beta2 ** step
             if wd != 0:
                 if group["decoupled_weight_decay"]:

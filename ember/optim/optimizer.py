@@ -120,6 +120,20 @@ class Optimizer:
     def step(self, closure=None):
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
 
+    def _stepped(self, group, init):
+        """(parameter, its gradient (negated when maximizing), its state) for each parameter of
+        `group` that has a gradient. A parameter's state starts as a zero step count plus
+        `init(p)`; the step count is advanced before it is yielded."""
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            state = self.state[p]
+            if not state:
+                state["step"] = scalar_state(0.0)
+                state.update(init(p))
+            state["step"].add_(1)
+            yield p, (-p.grad if group["maximize"] else p.grad), state
+
     def _run_step(self, update, closure):
         """Shared step driver: closure under enable_grad, pre/post hooks, update under no_grad."""
         from ..autograd.grad_mode import enable_grad

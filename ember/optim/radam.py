@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .._ops.creation import zeros_like
-from .optimizer import Optimizer, check_range, scalar_state
+from .optimizer import Optimizer, check_range
 
 
 class RAdam(Optimizer):
@@ -38,17 +38,15 @@ class RAdam(Optimizer):
         beta1, beta2 = group["betas"]
         lr, eps, wd = float(group["lr"]), group["eps"], group["weight_decay"]
         rho_inf = 2 / (1 - beta2) - 1
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            grad = p.grad if not group["maximize"] else -p.grad
-            state = self.state[p]
-            if not state:
-                state["step"] = scalar_state(0.0)
-                state["exp_avg"] = zeros_like(p)
-                state["exp_avg_sq"] = zeros_like(p)
+        def init(p):
+            state = {}
+            state["exp_avg"] = zeros_like(p)
+            state["exp_avg_sq"] = zeros_like(p)
+            return state
+
+        for p, grad, state in self._stepped(group, init):
             exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-            step = state["step"].add_(1).item()
+            step = state["step"].item()
             if wd != 0:
                 if group["decoupled_weight_decay"]:
                     p.mul_(1 - lr * wd)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .._ops.creation import zeros_like
-from .optimizer import Optimizer, check_range, scalar_state
+from .optimizer import Optimizer, check_range
 
 
 class RMSprop(Optimizer):
@@ -36,20 +36,17 @@ class RMSprop(Optimizer):
     def _update(self, group):
         lr, alpha, eps = float(group["lr"]), group["alpha"], group["eps"]
         wd, momentum, centered = group["weight_decay"], group["momentum"], group["centered"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            grad = p.grad if not group["maximize"] else -p.grad
-            state = self.state[p]
-            if not state:
-                state["step"] = scalar_state(0.0)
-                state["square_avg"] = zeros_like(p)
-                if momentum > 0:
-                    state["momentum_buffer"] = zeros_like(p)
-                if centered:
-                    state["grad_avg"] = zeros_like(p)
+        def init(p):
+            state = {}
+            state["square_avg"] = zeros_like(p)
+            if momentum > 0:
+                state["momentum_buffer"] = zeros_like(p)
+            if centered:
+                state["grad_avg"] = zeros_like(p)
+            return state
+
+        for p, grad, state in self._stepped(group, init):
             square_avg = state["square_avg"]
-            state["step"].add_(1)
             if wd != 0:
                 grad = grad.add(p, alpha=wd)
             square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)

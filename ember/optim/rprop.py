@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .._ops.creation import full_like, ones_like, zeros_like
 from .._ops.pointwise import where
-from .optimizer import Optimizer, check_range, scalar_state
+from .optimizer import Optimizer, check_range
 
 
 class Rprop(Optimizer):
@@ -34,17 +34,14 @@ class Rprop(Optimizer):
     def _update(self, group):
         etaminus, etaplus = group["etas"]
         step_size_min, step_size_max = group["step_sizes"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            grad = p.grad if not group["maximize"] else -p.grad
-            state = self.state[p]
-            if not state:
-                state["step"] = scalar_state(0.0)
-                state["prev"] = zeros_like(p)
-                state["step_size"] = full_like(grad, float(group["lr"]))
+        def init(p):
+            state = {}
+            state["prev"] = zeros_like(p)
+            state["step_size"] = full_like(p, float(group["lr"]))
+            return state
+
+        for p, grad, state in self._stepped(group, init):
             prev, step_size = state["prev"], state["step_size"]
-            state["step"].add_(1)
             agreement = grad.mul(prev)
             factor = where(agreement > 0, etaplus,
                            where(agreement < 0, etaminus, ones_like(agreement)))

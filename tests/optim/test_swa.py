@@ -198,7 +198,6 @@ def test_update_bn_without_batchnorm_does_nothing():
     assert calls == []
 
 
-@pytest.mark.skipif(not hasattr(ember.nn, "BatchNorm1d"), reason="needs ember.nn.BatchNorm1d")
 def test_update_bn_matches_torch():
     rng = np.random.default_rng(0)
     data = [rng.standard_normal((5, 3)).astype(np.float32) for _ in range(4)]
