@@ -108,9 +108,8 @@ def _fmt(x) -> str:
 class _Graph:
     """A captured and compiled call."""
 
-    def __init__(self, call: CompiledCall, state: list, skeleton, args, kwargs, seconds):
+    def __init__(self, call: CompiledCall, seconds: float):
         self.call = call
-        self.state = state
         self.out_spec = call.joint.out_spec
         self.lifted = call.joint.lifted
         self.seconds = seconds
@@ -202,11 +201,9 @@ class _Compiled:
         skeleton = _leaves(args, leaves)
         if kwargs:
             skeleton = (skeleton, _leaves(kwargs, leaves))
-        state = tuple(id(store[key]) for store, key in self._slots)
+        state = tuple((id(t), t._requires_grad) for t in (s[k] for s, k in self._slots))
         flags = tuple(m.training for m in self._modules)
-        grads = tuple(store[key]._requires_grad for store, key in self._slots)
-        return (GradState.enabled, skeleton, tuple(_describe(t) for t in leaves), flags,
-                (state, grads))
+        return (GradState.enabled, skeleton, tuple(_describe(t) for t in leaves), flags, state)
 
     def __call__(self, *args, **kwargs):
         leaves: list = []
@@ -285,8 +282,7 @@ class _Compiled:
         finally:
             _capturing[0] -= 1
         compiled = CompiledCall(joint)
-        return _Graph(compiled, self._state, skeleton, args, kwargs,
-                      time.perf_counter() - start)
+        return _Graph(compiled, time.perf_counter() - start)
 
 
 class _Snapshot:

@@ -9,6 +9,7 @@ uses the vectorizable exp/erf of _numba_math (a few ulps from NumPy's).
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import math
 
@@ -22,6 +23,7 @@ MIN_SIZE = 1 << 12  # below this NumPy's per-call cost is no worse than numba's
 _kernels = None
 
 
+@functools.cache
 def available() -> bool:
     """Whether numba is installed (the forms need it)."""
     return importlib.util.find_spec("numba") is not None
