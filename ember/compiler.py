@@ -33,9 +33,7 @@ def reset() -> None:
     for ref in _compiled:
         target = ref()
         if target is not None:
-            target.cache.clear()
-            target.last_key = None
-            target.gave_up = False
+            target.clear()
 
 
 def disable(fn=None, recursive: bool = True):
@@ -90,11 +88,9 @@ def _options(fullgraph, dynamic, backend, mode, options, disable, explain) -> di
     if backend not in _BACKENDS:
         raise RuntimeError(f"ember.compile: unknown backend {backend!r}; use one of "
                            f"{', '.join(_BACKENDS)}")
-    if dynamic:
-        raise RuntimeError(
-            "ember.compile(dynamic=True): symbolic shapes are not supported yet. ember.compile "
-            "specializes each graph on the input shapes and recompiles when they change (up "
-            "to ember.compiler.config.cache_size_limit graphs); pass dynamic=None or False.")
+    if dynamic is not None and not isinstance(dynamic, bool):
+        raise TypeError(f"ember.compile: dynamic must be None, True or False, not "
+                        f"{type(dynamic).__name__}")
     if disable or backend == "eager":
         return None
     return {"fullgraph": fullgraph, "dynamic": dynamic, "mode": mode,
@@ -127,7 +123,13 @@ def compile(model=None, *, fullgraph: bool = False, dynamic: bool | None = None,
     """Compile a module or function: each call runs graphs captured from it (forward and,
     when gradients are needed, backward), guarded on the inputs' shapes, dtypes, devices and
     requires_grad. Parts that cannot be captured run eagerly (`fullgraph=True` makes that an
-    error); `explain=True` prints each graph break with its source line and reason."""
+    error); `explain=True` prints each graph break with its source line and reason.
+
+    dynamic: None (default) or True: when an input's sizes change, the two captures are
+    compared and the sizes that changed become symbols of one dynamic graph (ember/jit/
+    symbolic.py); a later size runs it once its capture conforms, with no new compile.
+    (torch's dynamic=True starts symbolic at the first call; ember needs two sizes to see
+    which numbers follow them.) False: every size gets a graph of its own."""
     if model is None:
         return functools.partial(compile, fullgraph=fullgraph, dynamic=dynamic,
                                  backend=backend, mode=mode, options=options,

@@ -138,14 +138,29 @@ def _leaf(data, dtype, device, requires_grad=False, out=None):
     return t
 
 
+@register("full", promote=None, differentiable=False, changes_device=True, samples=(
+    Sample(lambda t: t.zeros(2, 3), (), dtypes=("float32",), grad=False),
+    Sample(lambda t: t.full((2, 1), 7, dtype=t.int32), (), dtypes=("float32",), grad=False,
+           name="int"),
+    Sample(lambda t, x: t.ones_like(x) + x, (Arg((3,)),), dtypes=FLOATS, grad=False,
+           name="like")))
+class Full(OpDef):
+    """A new tensor of `size` holding `value`: zeros, ones, full, empty and their _like forms.
+    Recorded as an op so compiled graphs can rebuild it at other sizes."""
+
+    creates = True
+
+    def forward(ctx, xp, size, value, dtype, device):
+        xp = namespace(device)
+        return xp.zeros(size, dtype=dtype.np) if value == 0 else \
+            xp.full(size, value, dtype=dtype.np)
+
+
 def _filled(shape, value, dt, device, requires_grad, out=None):
     """A new tensor of `shape` holding `value`, made directly on its device."""
     if out is not None:
         return write_out(_filled(shape, value, dt, out._device, False), out)
-    dev = to_device(device)
-    xp = namespace(dev)
-    data = xp.zeros(shape, dtype=dt.np) if value == 0 else xp.full(shape, value, dtype=dt.np)
-    t = Tensor._wrap(data, dt, dev)
+    t = apply(Full, size=tuple(shape), value=value, dtype=dt, device=to_device(device))
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -553,21 +568,41 @@ def arange(start=None, end=None, step=1, *, out=None, dtype=None, layout=None, d
         else D.get_default_dtype()
     dt = _check_out(out, _dtype_arg(dtype, "arange"), "arange") or default
     _range_dtype(dt, "arange")
-    if dt is D.int64:
-        # int64 ranges truncate every bound first and count in integers.
-        first, last, stride = builtins.int(start), builtins.int(end), builtins.int(step)
-        if stride == 0:
-            raise ValueError(f"arange(): step must be nonzero (step {step} truncates to 0 for "
-                             "int64)")
-        n = builtins.max(0, -((first - last) // stride))
-        data = first + stride * np.arange(n, dtype=np.int64)
-    else:
-        n = builtins.max(0, math.ceil((end - start) / step))
-        if dt.category == D._INT:
-            data = builtins.int(start) + builtins.int(step) * np.arange(n, dtype=np.int64)
+    if dt is D.int64 and builtins.int(step) == 0:
+        raise ValueError(f"arange(): step must be nonzero (step {step} truncates to 0 for "
+                         "int64)")
+    t = apply(Arange, start=start, end=end, step=step, dtype=dt,
+              device=to_device(out._device if out is not None else device))
+    if out is not None:
+        return write_out(t, out)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+@register("arange", promote=None, differentiable=False, changes_device=True, samples=(
+    Sample(lambda t: t.arange(5), (), dtypes=("float32",), grad=False),
+    Sample(lambda t: t.arange(0, 1, 0.25), (), dtypes=("float32",), grad=False, name="float"),
+    Sample(lambda t: t.arange(7, 1, -2, dtype=t.int16), (), dtypes=("float32",), grad=False,
+           name="int16")))
+class Arange(OpDef):
+    """start, start + step, ... below end (above it for a negative step), as torch counts:
+    int64 ranges in integers from truncated bounds, others in double precision."""
+
+    creates = True
+
+    def forward(ctx, xp, start, end, step, dtype, device):
+        if dtype is D.int64:
+            first, last, stride = builtins.int(start), builtins.int(end), builtins.int(step)
+            n = builtins.max(0, -((first - last) // stride))
+            data = first + stride * np.arange(n, dtype=np.int64)
         else:
-            data = start + np.arange(n, dtype=np.float64) * step
-    return _leaf(data.astype(dt.np), dt, device, requires_grad, out)
+            n = builtins.max(0, math.ceil((end - start) / step))
+            if dtype.category == D._INT:
+                data = builtins.int(start) + builtins.int(step) * np.arange(n, dtype=np.int64)
+            else:
+                data = start + np.arange(n, dtype=np.float64) * step
+        return move(data.astype(dtype.np), device)
 
 
 def _steps_arg(steps, op: str) -> int:

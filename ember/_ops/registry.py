@@ -28,6 +28,9 @@ class OpDef:
                    the caller; it must cast its result into target's dtype, e.g. with
                    `xp.add(target, y, out=target, casting="unsafe")`).
       pointwise    elementwise, so the JIT may fuse it.
+      creates      makes a new tensor from its attributes alone (factories: full, arange).
+                   jit.trace keeps such tensors as constants; ember.compile records the op,
+                   so a dynamic graph rebuilds the tensor at each call's sizes.
       onnx         the ONNX lowering: an op name, or a function of (builder, node).
       samples      test cases for the generated suite (see ember.testing.opinfo).
     """
@@ -39,6 +42,7 @@ class OpDef:
     is_view = False
     changes_device = False
     pointwise = False
+    creates = False
     onnx = None
     samples = ()
     forward_inplace = None

@@ -77,7 +77,10 @@ class _CaptureRecorder(_Recorder):
     """The tracer's recorder with ember.compile's rules: converting a traced tensor to a
     Python value or drawing random numbers outside an op breaks the graph; tensors that need
     gradients but are no input (closure-captured weights) become inputs; each op's autograd
-    node is remembered so its saved arrays can join the graph."""
+    node is remembered so its saved arrays can join the graph. Factories are recorded as
+    ops (OpDef.creates), so dynamic graphs rebuild their tensors at each call's sizes."""
+
+    records_creation = True
 
     def __init__(self, graph: Graph):
         super().__init__(graph, {})
@@ -212,7 +215,7 @@ def capture(fn, args: tuple, state: list[tuple[str, Tensor]], signature_of=None)
 
 # ---- splitting ------------------------------------------------------------------------------
 def _split(joint: Joint):
-    """(forward graph, backward graph, number of saved values) from the joint graph."""
+    """(forward graph, backward graph) from the joint graph."""
     g = joint.graph
     seeds = g.inputs[len(g.inputs) - len(joint.diff):] if joint.diff else []
     seed_ids = {v.id for v in seeds}
@@ -254,32 +257,38 @@ def _split(joint: Joint):
     bwd.outputs = bwd.outputs[joint.n_outputs:]
     bwd.input_spec = bwd.output_spec = None
     eliminate_dead_code(bwd)
-    return fwd, bwd, len(saved)
+    return fwd, bwd
 
 
 # ---- running --------------------------------------------------------------------------------
+def prepare(joint: Joint, dynamic: bool = False) -> tuple[Graph, Graph | None]:
+    """The optimized forward graph of a capture and its backward graph (None when no input
+    needs a gradient); joint.graph is left as it is. `dynamic` keeps factory ops (and what
+    reads them) as ops rather than folding them into constants of this call's sizes."""
+    if not joint.wrt:
+        fwd = joint.graph.copy()
+        eliminate_dead_code(fwd)
+        return optimize(fwd, fold_factories=not dynamic), None
+    fwd, bwd = _split(joint)
+    return (optimize(fwd, fold_factories=not dynamic),
+            optimize(bwd, fold_factories=not dynamic))
+
+
 class CompiledCall:
     """A captured call compiled: `run(tensors)` returns the flat outputs, recording one
-    autograd node (running the compiled backward) when gradients are needed."""
+    autograd node (running the compiled backward) when gradients are needed. `graphs` are
+    the prepared (forward, backward) graphs, possibly symbolic (see symbolic.py)."""
 
-    def __init__(self, joint: Joint, fuse: bool = True):
+    def __init__(self, joint: Joint, graphs: tuple):
         self.joint = joint
         self.n_outputs = joint.n_outputs
         self.out_meta = [(v.type.dtype, to_device(v.type.device))
                          for v in joint.graph.outputs[:joint.n_outputs]]
-        if joint.wrt:
-            fwd, bwd, self.n_saved = _split(joint)
-            self.forward_graph = optimize(fwd, fuse=fuse)
-            self.backward_graph = optimize(bwd, fuse=fuse)
-            self.fwd = compile_graph(self.forward_graph, [], "compiled_forward").fn
+        self.forward_graph, self.backward_graph = graphs
+        self.fwd = compile_graph(self.forward_graph, [], "compiled_forward").fn
+        if self.backward_graph is not None:
             self.bwd = compile_graph(self.backward_graph, [], "compiled_backward").fn
             self.op = self._opdef()
-        else:
-            fwd = joint.graph
-            eliminate_dead_code(fwd)
-            self.forward_graph = optimize(fwd, fuse=fuse)
-            self.backward_graph = None
-            self.fwd = compile_graph(self.forward_graph, [], "compiled_forward").fn
 
     def _opdef(self):
         n_out, wrt = self.n_outputs, self.joint.wrt

@@ -31,6 +31,7 @@ from .._tensor import Tensor
 from .ir import FUSION_GROUP, AsTensor, Graph, Node, Value, values_in
 from .op_kernels import forward_for
 from .passes.memory import UFUNCS, MemoryPlan, plan_memory, write_form
+from .symbolic import SymInt, has_symbols
 
 _counter = itertools.count()
 
@@ -112,9 +113,14 @@ class _Emitter:
         t = type(obj)
         if obj is None or t in (bool, int) or t is float and math.isfinite(obj):
             return repr(obj)
+        if t is SymInt:
+            return f"({obj.source()})"
         found = values_in(obj, [])
-        if not found:
+        if not found and not has_symbols(obj):
             return self.bind(obj)
+        if t is slice:
+            return (f"slice({self.literal(obj.start)}, {self.literal(obj.stop)}, "
+                    f"{self.literal(obj.step)})")
         if isinstance(obj, Value):
             return self.var(obj)
         if isinstance(obj, AsTensor):
@@ -158,11 +164,14 @@ class _Emitter:
             self.emit("".join(f"v{v.id}, " for v in g.inputs) + "= inputs")
         if self.state_names:
             self.emit("".join(f"v{g.constants[n].id}, " for n in self.state_names) + "= state")
+        for symbol, (k, dim, coeff) in g.symbols.items():
+            size = f"v{g.inputs[k].id}.shape[{dim}]"
+            self.emit(f"{symbol} = {size}" + (f" // {coeff}" if coeff != 1 else ""))
         if fallback is not None:
             held = list(g.inputs) + [g.constants[n] for n in self.state_names]
             if held:
                 now = "(" + "".join(f"{self.var(v)}.shape, " for v in held) + ")"
-                traced = tuple(v.type.shape for v in held)
+                traced = tuple(tuple(int(n) for n in v.type.shape) for v in held)
                 self.emit(f"if {now} != {traced!r}:")
                 self.emit(f"    return {fallback}(inputs, state)")
         for node in g.nodes:
@@ -198,6 +207,9 @@ class _Emitter:
                 text = self.var(a)
                 if i in positions and a.type.dtype is not compute:
                     text = f"{text}.astype({self.bind(compute.np)})"
+            elif i in positions and type(a) is SymInt:
+                text = (f"{self.bind(_as_array)}({self.literal(a)}, {self.bind(compute)}, xp, "
+                        f"{self.bind(op)})")
             elif i in positions:
                 text = self.bind(_as_array(a, compute, self.xp, op))
             else:

@@ -21,7 +21,8 @@ from .._tensor import Tensor
 from ..autograd.grad_mode import GradState
 from ..nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList
 from ..nn.modules.module import Module
-from .aot import CompiledCall, GraphBreak, capture
+from .aot import CompiledCall, GraphBreak, Joint, capture, prepare
+from .symbolic import NotGeneral, Symbols, conforms, generalize
 from .tracer import TraceError
 
 
@@ -106,15 +107,16 @@ def _fmt(x) -> str:
 
 # ---- what a cache entry runs ----------------------------------------------------------------
 class _Graph:
-    """A captured and compiled call."""
+    """A compiled call (shared by the shapes a dynamic graph serves), with what the capture
+    at this key gave: its output nesting, lifted tensors and first result."""
 
-    def __init__(self, call: CompiledCall, seconds: float):
+    def __init__(self, call: CompiledCall, joint: Joint, seconds: float):
         self.call = call
-        self.out_spec = call.joint.out_spec
-        self.lifted = call.joint.lifted
+        self.out_spec = joint.out_spec
+        self.lifted = joint.lifted
         self.seconds = seconds
-        self.first_result = call.joint.result
-        call.joint.result = None
+        self.first_result = joint.result
+        joint.result = None
 
     def run(self, owner, args, kwargs, leaves):
         from .tracer import unflatten
@@ -178,6 +180,8 @@ class _Compiled:
         self.report = report
         self.name = name or getattr(self.fn, "__qualname__", type(target).__name__)
         self.cache: dict = {}
+        self.families: dict = {}
+        self.compiled = 0  # graphs compiled (a dynamic graph once, whatever sizes it runs)
         self.last_key = None
         self.gave_up = False
         if self.module is not None:
@@ -213,45 +217,87 @@ class _Compiled:
             if self.gave_up:
                 return self.eager(*args, **kwargs)
             entry, result = self._make(key, args, kwargs, leaves)
-            if entry is None or result is not _NOT_RUN:
-                self.last_key = key
-                return self.eager(*args, **kwargs) if entry is None else result
+            self.last_key = key
+            if result is not _NOT_RUN:
+                return result
+            if entry is None:
+                return self.eager(*args, **kwargs)
         self.last_key = key
         return entry.run(self, args, kwargs, leaves)
 
+    def clear(self) -> None:
+        """Forget every graph: the next call captures again."""
+        self.cache.clear()
+        self.families.clear()
+        self.compiled = 0
+        self.last_key = None
+        self.gave_up = False
+
+    def _give_up(self, reason: str) -> None:
+        self.gave_up = True
+        warnings.warn(
+            f"ember.compile: {self.name} was recompiled {config.cache_size_limit} times "
+            f"(config.cache_size_limit); running it eagerly from now on. Last reason: "
+            f"{reason}. If the shapes vary, pad them to a few sizes; raise "
+            "ember.compiler.config.cache_size_limit to keep more graphs.",
+            RuntimeWarning, stacklevel=4)
+
     def _make(self, key, args, kwargs, leaves):
-        if self.last_key is not None:
-            reason = _guard_difference(self.last_key, key, self._input_names())
-            if len(self.cache) >= config.cache_size_limit:
-                self.gave_up = True
-                warnings.warn(
-                    f"ember.compile: {self.name} was recompiled {config.cache_size_limit} "
-                    f"times (config.cache_size_limit); running it eagerly from now on. Last "
-                    f"reason: {reason}. If the shapes vary, pad them to a few sizes; raise "
-                    "ember.compiler.config.cache_size_limit to keep more graphs.",
-                    RuntimeWarning, stacklevel=3)
-                return None, _NOT_RUN
-            if _logs("recompiles") or self.options["explain"]:
-                print(f"ember.compile: recompiling {self.name}: {reason}", file=sys.stderr)
-        result = _NOT_RUN
+        """Capture and compile (or reuse a dynamic graph) for a key seen for the first time:
+        (the cache entry or None, the capture's own result or _NOT_RUN)."""
+        reason = None if self.last_key is None else \
+            _guard_difference(self.last_key, key, self._input_names())
+        family_key = _family(key)
+        family = self.families.get(family_key) if self.options["dynamic"] is not False \
+            else None
+        if self.compiled >= config.cache_size_limit and (family is None or family.call is None):
+            self._give_up(reason)
+            return None, _NOT_RUN
+        start = time.perf_counter()
         try:
-            entry = self._capture(args, kwargs, leaves)
-            result = entry.first_result
-            entry.first_result = None
+            joint = self._capture(args, kwargs, leaves)
         except GraphBreak as brk:
-            if self.options["fullgraph"]:
-                raise GraphBreak(f"ember.compile(fullgraph=True): {self.name} cannot be "
-                                 f"captured as one graph: {brk.reason}", brk.where) from None
-            entry = _Split(self) if self.module is not None and _callable_children(
-                self.module) else _Eager()
-            what = ("its own code runs eagerly and each submodule is compiled on its own"
-                    if isinstance(entry, _Split) else "it runs eagerly")
-            self.report.append((self.name, brk.where, brk.reason, what))
-            if self.options["explain"] or _logs("graph_breaks"):
-                print(f"ember.compile: graph break in {self.name}\n  at {brk.where or '?'}\n"
-                      f"  reason: {brk.reason}\n  so: {what}", file=sys.stderr)
+            entry = self._broken(brk)
+            self.cache[key] = entry
+            return entry, _NOT_RUN
+        shapes = [t._data.shape for t in leaves]
+        call, how = family.admit(shapes, joint) if family is not None else (None, "")
+        if call is not None and call is not family.call:
+            family.call = call
+            self.compiled += 1
+        if call is None:
+            if self.compiled >= config.cache_size_limit:
+                self._give_up(reason)
+                return None, joint.result
+            call = CompiledCall(joint, prepare(joint))
+            self.compiled += 1
+            if family is None and self.options["dynamic"] is not False:
+                self.families[family_key] = _Family(shapes, joint)
+            how = f"recompiling {self.name}: {reason}" + (f" ({how})" if how else "")
+        else:
+            how = f"{self.name}: {reason}: {how}"
+        if reason is not None and (_logs("recompiles") or self.options["explain"]):
+            print(f"ember.compile: {how}", file=sys.stderr)
+        entry = _Graph(call, joint, time.perf_counter() - start)
         self.cache[key] = entry
+        result = entry.first_result
+        entry.first_result = None
         return entry, result
+
+    def _broken(self, brk: GraphBreak):
+        """The entry for a call that broke: eager code (compiled submodules for a module)."""
+        if self.options["fullgraph"]:
+            raise GraphBreak(f"ember.compile(fullgraph=True): {self.name} cannot be "
+                             f"captured as one graph: {brk.reason}", brk.where) from None
+        entry = _Split(self) if self.module is not None and _callable_children(
+            self.module) else _Eager()
+        what = ("its own code runs eagerly and each submodule is compiled on its own"
+                if isinstance(entry, _Split) else "it runs eagerly")
+        self.report.append((self.name, brk.where, brk.reason, what))
+        if self.options["explain"] or _logs("graph_breaks"):
+            print(f"ember.compile: graph break in {self.name}\n  at {brk.where or '?'}\n"
+                  f"  reason: {brk.reason}\n  so: {what}", file=sys.stderr)
+        return entry
 
     def _input_names(self) -> list:
         import inspect
@@ -260,7 +306,7 @@ class _Compiled:
         except (TypeError, ValueError):
             return []
 
-    def _capture(self, args, kwargs, leaves) -> _Graph:
+    def _capture(self, args, kwargs, leaves) -> Joint:
         skeleton = _leaves(args, [])
 
         def call(*tensors):
@@ -268,11 +314,10 @@ class _Compiled:
             a = _rebuild(skeleton, args, it)
             kw = _rebuild(_leaves(kwargs, []), kwargs, it) if kwargs else {}
             return self.fn(*a, **kw)
-        start = time.perf_counter()
         _capturing[0] += 1
         undo = _Snapshot(leaves + [t for _, t in self._state])
         try:
-            joint = capture(call, tuple(leaves), self._state, signature_of=self.signature)
+            return capture(call, tuple(leaves), self._state, signature_of=self.signature)
         except TraceError as e:
             undo.restore()
             raise GraphBreak(str(e).replace("ember.jit.trace: ", ""), "") from None
@@ -281,8 +326,62 @@ class _Compiled:
             raise
         finally:
             _capturing[0] -= 1
-        compiled = CompiledCall(joint)
-        return _Graph(compiled, time.perf_counter() - start)
+
+
+def _family(key: tuple) -> tuple:
+    """The guard key without the input sizes (their ranks kept): keys of one family differ
+    only in sizes, which a dynamic graph may cover."""
+    grad, skeleton, tensors, flags, state = key
+    return grad, skeleton, tuple((len(d[0]),) + d[1:] for d in tensors), flags, state
+
+
+class _Family:
+    """The captures of one family: the first one's sizes and capture and, once a second size
+    has been seen and the two generalize (symbolic.py), the dynamic graph compiled. A new size
+    uses it only when its own capture conforms to it. Graphs compared this way keep factory
+    ops (prepare(dynamic=True)), so tensors built from sizes are rebuilt at each call's."""
+
+    def __init__(self, shapes: list, joint: Joint):
+        self.shapes = shapes
+        self.layout = _layout(joint)
+        self.first = joint
+        self.symbols: Symbols | None = None
+        self.symbolic: tuple | None = None
+        self.call: CompiledCall | None = None
+
+    def admit(self, shapes: list, joint: Joint):
+        """(the compiled call to run this capture with, or None; what happened, in words)."""
+        if _layout(joint) != self.layout:
+            return None, "its outputs or gradients differ from the first capture's"
+        graphs = prepare(joint, dynamic=True)
+        try:
+            if self.call is None:
+                symbols = Symbols(self.shapes, shapes)
+                first = prepare(self.first, dynamic=True)
+                symbolic = tuple(None if g is None else generalize(g, h, symbols)
+                                 for g, h in zip(first, graphs))
+                self.symbols, self.symbolic = symbols, symbolic
+                dims = ", ".join(f"{s} = input {k} dim {d}" for s, (k, d) in
+                                 symbols.where.items())
+                return CompiledCall(joint, symbolic), f"compiled a dynamic graph ({dims})"
+            sizes = self.symbols.sizes_of(shapes)
+            if sizes is None:
+                raise NotGeneral("the sizes do not fit the dynamic graph's symbols")
+            for g, h in zip(self.symbolic, graphs):
+                why = None if g is None else conforms(g, h, sizes)
+                if why is not None:
+                    raise NotGeneral(why)
+        except NotGeneral as e:
+            if self.call is None:  # learn from this capture and the next one instead
+                self.shapes, self.first = shapes, joint
+            return None, f"no dynamic graph: {e}"
+        sizes_text = ", ".join(f"{s} = {n}" for s, n in sizes.items())
+        return self.call, f"the dynamic graph runs it ({sizes_text})"
+
+
+def _layout(joint: Joint) -> tuple:
+    return (joint.out_spec, joint.n_inputs, joint.n_outputs, len(joint.lifted), joint.diff,
+            joint.wrt)
 
 
 class _Snapshot:

@@ -210,6 +210,8 @@ class Graph:
         self.input_spec = None
         self.output_spec = None
         self._next = 0
+        # size symbol -> (input position, dim, coefficient) in a dynamic graph (symbolic.py)
+        self.symbols: dict = {}
 
     # ---- building ---------------------------------------------------------------------
     def new_value(self, type: TensorType, node=None, index: int = 0, name=None) -> Value:
@@ -282,6 +284,7 @@ class Graph:
         g = Graph()
         g._next = self._next
         g.input_spec, g.output_spec = self.input_spec, self.output_spec
+        g.symbols = dict(self.symbols)
         new: dict[int, Value] = {}
 
         def clone(v, node=None):

@@ -134,6 +134,8 @@ def _promotion(op, args):
 class _Recorder:
     """The observer installed on `apply` while a function is traced."""
 
+    records_creation = False
+
     def __init__(self, graph: Graph, state: dict):
         self.graph = graph
         self.state = state
@@ -240,6 +242,8 @@ class _Recorder:
         if REGISTRY.get(op.name) is not op:
             self._through(op, outputs)
             return
+        if op.creates and not self.records_creation:
+            return  # a factory's tensor becomes a constant where the graph first reads it
         written_unseen = inplace and self.lookup(args[0]) is None and \
             self.state.get(id(args[0])) is None
         node_args = []

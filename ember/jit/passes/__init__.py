@@ -20,11 +20,12 @@ __all__ = ["optimize", "eliminate_dead_code", "eliminate_common_subexpressions",
            "fold_batch_norm", "plan_memory", "MemoryPlan"]
 
 
-def optimize(graph: Graph, fuse: bool = True) -> Graph:
+def optimize(graph: Graph, fuse: bool = True, fold_factories: bool = True) -> Graph:
     """Clean up and speed up `graph` in place: fold constants, simplify, merge repeats, drop
-    dead code, then (optionally) fuse pointwise chains. Returns the verified graph."""
+    dead code, then (optionally) fuse pointwise chains. Returns the verified graph.
+    `fold_factories=False` keeps factory ops (see OpDef.creates) for dynamic graphs."""
     for _ in range(4):
-        changed = fold_constants(graph)
+        changed = fold_constants(graph, fold_factories=fold_factories)
         changed += simplify(graph)
         changed += eliminate_common_subexpressions(graph)
         changed += eliminate_dead_code(graph)

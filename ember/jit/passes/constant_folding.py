@@ -8,6 +8,7 @@ some node writes into in place, or one that requires grad (a captured parameter)
 """
 from __future__ import annotations
 
+from ..._ops.registry import REGISTRY
 from ..._tensor import Tensor
 from ...autograd.grad_mode import no_grad
 from ..interpreter import run_node
@@ -15,9 +16,11 @@ from ..ir import Graph
 from .analysis import AliasInfo, is_pure
 
 
-def fold_constants(graph: Graph, max_elements: int = 1 << 26) -> int:
-    """Fold every node computable from foldable constants; returns how many were folded.
-    Results larger than `max_elements` elements are left to run time."""
+def fold_constants(graph: Graph, max_elements: int = 1 << 26,
+                   fold_factories: bool = True) -> int:
+    """Fold every node computable from foldable constants (factory ops, which read nothing,
+    too unless `fold_factories` is False); returns how many were folded. Results larger than
+    `max_elements` elements are left to run time."""
     info = AliasInfo(graph)
     foldable = {v.id for name, v in graph.constants.items()
                 if graph.constant_kind[name] == "constant" and not info.is_mutated(v)
@@ -29,8 +32,10 @@ def fold_constants(graph: Graph, max_elements: int = 1 << 26) -> int:
     for node in graph.nodes:
         node.map_inputs(lambda v: mapping.get(v.id, v))
         inputs = node.inputs()
-        if not (is_pure(node) and inputs and all(v.id in foldable for v in inputs)) or \
-                any(info.is_mutated(v) for v in node.outputs) or \
+        factory = not inputs and fold_factories and getattr(REGISTRY.get(node.op), "creates",
+                                                            False)
+        if not (is_pure(node) and (inputs or factory) and all(v.id in foldable for v in inputs)) \
+                or any(info.is_mutated(v) for v in node.outputs) or \
                 sum(_numel(v.type.shape) for v in node.outputs) > max_elements:
             kept.append(node)
             continue

@@ -1,0 +1,303 @@
+"""Symbolic sizes for ember.compile's dynamic graphs.
+
+A graph captured at one set of input shapes is generalized by comparing it with the same
+function captured at other shapes: input dims that differ become size symbols (s0, s1, ...;
+dims that change together share one), and every other integer that differs between the two
+graphs (a view's target shape, a slice bound, a value's dim) is fitted as an expression in
+those symbols: c*s, c*s*t or c*s + d. The result is the first graph with `SymInt`s in those
+places. Everything else must match exactly: ops, dataflow, dtypes, other literals, constants.
+
+Two samples cannot prove a fit, so a symbolic graph is only ever used for shapes it has been
+checked against: `conforms` compares the graph captured at a new shape with the symbolic one
+evaluated at that shape's sizes. Sizes 0 and 1 are never generalized (as torch, which
+specializes them): broadcasting and squeezing make them behave differently.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .ir import AsTensor, Graph, TensorType, Value
+
+
+class NotGeneral(Exception):
+    """Two captures differ in a way no size expression explains (the reason says where)."""
+
+
+class SymInt(int):
+    """An integer that is an expression in size symbols: its int value is the size it had in
+    the first sample (so shape arithmetic done while compiling still works); `terms` are
+    (symbols, coefficient) pairs, the empty symbol tuple being the constant."""
+
+    terms: tuple
+
+    def __new__(cls, value: int, terms: tuple):
+        obj = super().__new__(cls, value)
+        obj.terms = terms
+        return obj
+
+    def evaluate(self, sizes: dict) -> int:
+        total = 0
+        for symbols, coeff in self.terms:
+            for s in symbols:
+                coeff *= sizes[s]
+            total += coeff
+        return total
+
+    def source(self) -> str:
+        """Python source computing the value from variables named like the symbols."""
+        parts = []
+        for symbols, coeff in self.terms:
+            factors = ([] if coeff == 1 and symbols else [str(coeff)]) + list(symbols)
+            parts.append("*".join(factors))
+        return " + ".join(parts).replace("+ -", "- ")
+
+    def symbols(self) -> set:
+        return {s for symbols, _ in self.terms for s in symbols}
+
+    def __repr__(self) -> str:
+        return self.source()
+
+    __str__ = __repr__
+
+
+def _fit(a: int, b: int, samples: dict) -> SymInt | None:
+    """An expression over the symbols (name -> (size in sample 1, size in sample 2)) that is
+    `a` in the first sample and `b` in the second: of s, s*t, c*s, c*s*t and c*s + d, the one
+    that fits with no offset and the smallest coefficient (a plain symbol before a multiple
+    of another whose sizes happen to be in the same ratio)."""
+    found = []
+    names = list(samples)
+    for i, s in enumerate(names):
+        s1, s2 = samples[s]
+        c, rem = divmod(b - a, s2 - s1)
+        if rem == 0 and c != 0:
+            d = a - c * s1
+            terms = (((s,), c),) if d == 0 else (((s,), c), ((), d))
+            found.append(((d != 0, abs(c), 0), terms))
+        for t in names[i + 1:]:
+            c, rem = divmod(a, s1 * samples[t][0])
+            if rem == 0 and c != 0 and c * s2 * samples[t][1] == b:
+                found.append(((False, abs(c), 1), (((s, t), c),)))
+    return SymInt(a, min(found, key=lambda f: f[0])[1]) if found else None
+
+
+class _Pairing:
+    """Walks two graphs of the same structure side by side, rewriting the first in place;
+    `ints(a, b, where)` decides about each pair of integers in the same place and returns what
+    the first graph holds there."""
+
+    def __init__(self, ints):
+        self.ids: dict[int, int] = {}
+        self.ints = ints
+
+    def graphs(self, g: Graph, h: Graph, where: str) -> None:
+        if len(g.inputs) != len(h.inputs) or len(g.nodes) != len(h.nodes) or \
+                len(g.outputs) != len(h.outputs) or list(g.constants) != list(h.constants):
+            raise NotGeneral(f"{where}: the graphs differ in size or constants")
+        for k, (u, v) in enumerate(zip(g.inputs, h.inputs)):
+            self.define(u, v, f"{where} input {u.name or k}")
+        for name in g.constants:
+            self.define(g.constants[name], h.constants[name], f"{where} constant {name}")
+            if g.constant_kind[name] == "constant":
+                self.constant(g.constant_data[name], h.constant_data[name], name)
+        for k, (m, n) in enumerate(zip(g.nodes, h.nodes)):
+            at = f"{where} node {k} ({m.op})"
+            if (m.op, m.inplace, m.compute, m.result, len(m.outputs), len(m.blocks)) != \
+                    (n.op, n.inplace, n.compute, n.result, len(n.outputs), len(n.blocks)):
+                raise NotGeneral(f"{at}: a different op or promotion")
+            if (m.saves is None) != (n.saves is None) or m.saves is not None and (
+                    m.saves.needs_input_grad, m.saves.items) != (n.saves.needs_input_grad,
+                                                                 n.saves.items):
+                raise NotGeneral(f"{at}: different saved values")
+            m.args = [self.literal(a, b, at) for a, b in zip(m.args, n.args)] \
+                if len(m.args) == len(n.args) else self.mismatch(at, "arguments")
+            if list(m.attrs) != list(n.attrs):
+                self.mismatch(at, "attributes")
+            m.attrs = {k: self.literal(m.attrs[k], n.attrs[k], f"{at} {k}=") for k in m.attrs}
+            for u, v in zip(m.outputs, n.outputs):
+                self.define(u, v, at)
+            if (m.body is None) != (n.body is None):
+                self.mismatch(at, "fusion bodies")
+            for sub, other in ([(m.body, n.body)] if m.body is not None else []) + \
+                    list(zip(m.blocks, n.blocks)):
+                self.graphs(sub, other, at)
+        for u, v in zip(g.outputs, h.outputs):
+            self.same_value(u, v, f"{where} output")
+
+    @staticmethod
+    def mismatch(where: str, what: str):
+        raise NotGeneral(f"{where}: different {what}")
+
+    def define(self, u: Value, v: Value, where: str) -> None:
+        self.ids[u.id] = v.id
+        u.type = self.type(u.type, v.type, where)
+
+    def same_value(self, u: Value, v: Value, where: str) -> None:
+        if self.ids.get(u.id) != v.id:
+            raise NotGeneral(f"{where}: reads a different value")
+
+    def type(self, t: TensorType, o: TensorType, where: str) -> TensorType:
+        if t.dtype is not o.dtype or t.device != o.device or len(t.shape) != len(o.shape):
+            raise NotGeneral(f"{where}: type {t} against {o}")
+        shape = tuple(self.ints(a, b, where) for a, b in zip(t.shape, o.shape))
+        return TensorType(t.dtype, shape, t.device)
+
+    def constant(self, a, b, name: str) -> None:
+        x, y = a._data, b._data
+        if x is not y and (x.shape != y.shape or x.dtype != y.dtype or
+                           not np.array_equal(np.asarray(x), np.asarray(y), equal_nan=True)):
+            raise NotGeneral(f"constant {name} differs (a tensor built from a size inside "
+                             "the function)")
+
+    def literal(self, a, b, where: str):
+        if isinstance(a, Value):
+            if not isinstance(b, Value):
+                self.mismatch(where, "arguments")
+            self.same_value(a, b, where)
+            return a
+        if isinstance(a, AsTensor):
+            if not isinstance(b, AsTensor):
+                self.mismatch(where, "arguments")
+            self.same_value(a.value, b.value, where)
+            return a
+        ta = type(a)
+        if ta is not type(b) and not (isinstance(a, int) and type(b) is int and ta is SymInt):
+            self.mismatch(where, f"literals ({a!r} against {b!r})")
+        if ta is tuple or ta is list:
+            if len(a) != len(b):
+                self.mismatch(where, "sequence lengths")
+            return ta(self.literal(x, y, where) for x, y in zip(a, b))
+        if ta is dict:
+            if list(a) != list(b):
+                self.mismatch(where, "keys")
+            return {k: self.literal(a[k], b[k], where) for k in a}
+        if ta is slice:
+            return slice(*(self.literal(x, y, where) for x, y in
+                           ((a.start, b.start), (a.stop, b.stop), (a.step, b.step))))
+        if isinstance(a, int) and ta is not bool:
+            return self.ints(a, b, where)
+        if isinstance(a, np.ndarray):
+            if a.shape != b.shape or a.dtype != b.dtype or not np.array_equal(a, b):
+                self.mismatch(where, "array literals")
+            return a
+        if not (a == b or a != a and b != b):
+            self.mismatch(where, f"literals ({a!r} against {b!r})")
+        return a
+
+
+class Symbols:
+    """The size symbols of a family of captures: which input dims they are, and their sizes
+    in the first two samples."""
+
+    def __init__(self, first: list[tuple], second: list[tuple]):
+        self.where: dict[str, tuple[int, int]] = {}  # symbol -> (input position, dim)
+        self.samples: dict[str, tuple[int, int]] = {}
+        by_pair: dict[tuple[int, int], str] = {}
+        self.input_dims: list[tuple] = []
+        if len(first) != len(second):
+            raise NotGeneral("the number of inputs differs")
+        for k, (s, t) in enumerate(zip(first, second)):
+            if len(s) != len(t):
+                raise NotGeneral(f"input {k}: rank {len(s)} against {len(t)}")
+            dims = []
+            for d, (a, b) in enumerate(zip(s, t)):
+                if a == b:
+                    dims.append(a)
+                    continue
+                if min(a, b) <= 1:
+                    raise NotGeneral(f"input {k} dim {d} changes between {a} and {b}; sizes "
+                                     "0 and 1 are compiled specially")
+                name = by_pair.get((a, b))
+                if name is None:
+                    name = by_pair[(a, b)] = f"s{len(by_pair)}"
+                    self.where[name] = (k, d)
+                    self.samples[name] = (a, b)
+                dims.append(SymInt(a, (((name,), 1),)))
+            self.input_dims.append(tuple(dims))
+
+    def sizes_of(self, shapes: list[tuple]) -> dict | None:
+        """Each symbol's size for inputs of these shapes (None when dims that share a symbol
+        differ or a symbolic dim is 0 or 1)."""
+        sizes: dict[str, int] = {}
+        for dims, shape in zip(self.input_dims, shapes):
+            if len(dims) != len(shape):
+                return None
+            for d, n in zip(dims, shape):
+                if type(d) is SymInt:
+                    name = d.terms[0][0][0]
+                    if n <= 1 or sizes.setdefault(name, n) != n:
+                        return None
+                elif d != n:
+                    return None
+        return sizes
+
+
+def generalize(first: Graph, second: Graph, symbols: Symbols) -> Graph:
+    """A copy of `first` with the ints that differ from `second` as size expressions; its
+    `symbols` maps each symbol it uses to (input position, dim, coefficient) to read it from.
+    Raises NotGeneral."""
+    def fitted(a, b, where):
+        if a == b:
+            return a
+        got = _fit(a, b, symbols.samples)
+        if got is None:
+            raise NotGeneral(f"{where}: {a} and {b} follow no size expression")
+        return got
+    g = first.copy()
+    _Pairing(fitted).graphs(g, second, "graph")
+    g.symbols = _readable_from(g)
+    return g
+
+
+def conforms(symbolic: Graph, capture: Graph, sizes: dict) -> str | None:
+    """None when `capture` is `symbolic` at these sizes; else the first difference."""
+    def evaluated(a, b, where):
+        expected = a.evaluate(sizes) if type(a) is SymInt else a
+        if expected != b:
+            raise NotGeneral(f"{where}: {b} where the dynamic graph has {a} = {expected}")
+        return a
+    try:
+        _Pairing(evaluated).graphs(symbolic.copy(), capture, "graph")
+    except NotGeneral as e:
+        return str(e)
+    return None
+
+
+def has_symbols(obj) -> bool:
+    """Whether a literal holds a SymInt (in containers and slices too)."""
+    return bool(_symbols_in(obj, set()))
+
+
+def _symbols_in(obj, found: set) -> set:
+    if type(obj) is SymInt:
+        found.update(obj.symbols())
+    elif isinstance(obj, (tuple, list)):
+        for o in obj:
+            _symbols_in(o, found)
+    elif isinstance(obj, dict):
+        for o in obj.values():
+            _symbols_in(o, found)
+    elif isinstance(obj, slice):
+        _symbols_in((obj.start, obj.stop, obj.step), found)
+    return found
+
+
+def _readable_from(g: Graph) -> dict:
+    """symbol -> (input position, dim, coefficient): where generated code reads each symbol
+    the graph uses (an input dim that is coefficient * symbol)."""
+    used: set = set()
+    for node in g.nodes:
+        _symbols_in(node.args, used)
+        _symbols_in(node.attrs, used)
+        for v in node.outputs:
+            _symbols_in(v.type.shape, used)
+    found = {}
+    for k, v in enumerate(g.inputs):
+        for d, n in enumerate(v.type.shape):
+            if type(n) is SymInt and len(n.terms) == 1 and len(n.terms[0][0]) == 1:
+                (name,), coeff = n.terms[0]
+                found.setdefault(name, (k, d, coeff))
+    missing = used - set(found)
+    if missing:
+        raise NotGeneral(f"no input dim gives the size {sorted(missing)[0]}")
+    return {s: found[s] for s in sorted(used)}

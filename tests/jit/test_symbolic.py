@@ -1,0 +1,120 @@
+"""Dynamic graphs (ember/jit/symbolic.py): sizes that change become symbols, one compiled graph
+serves every size whose capture conforms to it, and anything that does not fit falls back to
+a graph of its own, with results equal to eager code throughout."""
+import copy
+
+import numpy as np
+import pytest
+
+import ember
+from ember import nn
+from ember.jit.symbolic import SymInt, _fit
+
+from .test_compile import TinyGPT, _close
+
+
+def test_fit_prefers_the_simplest_expression():
+    samples = {"s0": (16, 8), "s1": (64, 32)}
+    assert repr(_fit(64, 32, samples)) == "s1"  # not 4*s0, though the ratio fits too
+    assert repr(_fit(1024, 256, samples)) == "s0*s1"
+    assert repr(_fit(128, 64, samples)) == "2*s1"
+    assert repr(_fit(17, 9, {"s0": (16, 8)})) == "s0 + 1"
+    assert _fit(5, 7, {"s0": (16, 8)}) is None
+    n = SymInt(18, ((("s0",), 3), ((), -6)))
+    assert n == 18 and n.evaluate({"s0": 10}) == 24 and repr(n) == "3*s0 - 6"
+
+
+def _step(model, forward, idx):
+    model.zero_grad()
+    out = forward(idx)
+    (out ** 2).mean().backward()
+    return out, [p.grad.clone() for p in model.parameters()]
+
+
+def test_gpt_batch_and_sequence_sizes_share_one_dynamic_graph(capsys):
+    ember.manual_seed(0)
+    model = TinyGPT()
+    twin = copy.deepcopy(model)
+    compiled = ember.compile(twin, fullgraph=True, explain=True)
+    sizes = [(4, 8), (2, 6), (3, 7), (3, 7), (5, 3), (2, 6)]
+    for b, t in sizes:
+        idx = ember.randint(0, 11, (b, t))
+        out, grads = _step(twin, compiled, idx)
+        ref, ref_grads = _step(model, model, idx)
+        assert _close(out, ref)
+        assert all(_close(g, r, atol=1e-5) for g, r in zip(grads, ref_grads))
+    guarded = compiled._compiled
+    assert guarded.compiled == 2  # the first size's graph, then one dynamic graph
+    err = capsys.readouterr().err
+    assert "compiled a dynamic graph (s0 = input 0 dim 0, s1 = input 0 dim 1)" in err
+    assert "the dynamic graph runs it (s0 = 3, s1 = 7)" in err
+    (family,) = guarded.families.values()
+    forward, backward = family.symbolic
+    assert str(forward.inputs[0].type) == "Long(s0, s1)"
+    assert forward.symbols == {"s0": (0, 0, 1), "s1": (0, 1, 1)}
+    assert any("s0*s1" in str(v.type) for n in backward.nodes for v in n.outputs)
+    # the causal mask and the positions are rebuilt at each call's sizes, not constants
+    assert {"full", "arange"} <= {n.op for n in forward.nodes}
+    # a size seen before runs the shared code without capturing again
+    entry = guarded.cache[next(k for k in guarded.cache if k[2][0][0] == (3, 7))]
+    assert entry.call is family.call
+
+
+def test_dynamic_training_matches_eager_with_a_short_last_batch():
+    ember.manual_seed(1)
+    net = nn.Sequential(nn.Linear(6, 16), nn.GELU(), nn.LayerNorm(16), nn.Linear(16, 3))
+    twin = copy.deepcopy(net)
+    compiled = ember.compile(twin)
+    data = ember.randn(40, 6)
+    target = ember.randint(0, 3, (40,))
+
+    def epoch(m, fwd):
+        opt = ember.optim.Adam(m.parameters(), lr=1e-2)
+        losses = []
+        for _ in range(2):
+            for start in range(0, 40, 12):  # batches of 12, 12, 12, 4
+                opt.zero_grad()
+                loss = nn.functional.cross_entropy(fwd(data[start:start + 12]),
+                                                   target[start:start + 12])
+                loss.backward()
+                opt.step()
+                losses.append(loss.item())
+        return losses
+    assert np.allclose(epoch(twin, compiled), epoch(net, net), rtol=1e-5, atol=1e-6)
+    assert compiled._compiled.compiled == 2
+
+
+def test_a_size_the_fit_does_not_explain_gets_its_own_graph(capsys):
+    def f(x):  # a size that grows with the square of the input's: not an affine fit
+        n = x.shape[0]
+        return x.sum() + ember.ones(n * n).sum()
+    cf = ember.compile(f, explain=True)
+    for n in (2, 3, 4, 4):
+        assert cf(ember.ones(n)).item() == n + n * n
+    err = capsys.readouterr().err
+    assert "compiled a dynamic graph" in err
+    assert "no dynamic graph:" in err and "16 where the dynamic graph has 5*s0 - 6 = 14" in err
+    assert cf._ember_compiled.compiled == 3
+
+
+def test_sizes_zero_and_one_are_specialized(capsys):
+    cf = ember.compile(lambda x: (x * 2).sum(0), explain=True)
+    for n in (1, 3, 4, 5, 1):
+        assert _close(cf(ember.ones(n, 2)), ember.full((2,), 2.0 * n))
+    err = capsys.readouterr().err
+    assert "sizes 0 and 1 are compiled specially" in err
+    assert "dynamic graph runs it (s0 = 5)" in err
+    assert cf._ember_compiled.compiled == 3  # sizes 1, 3, then the dynamic graph
+
+
+def test_dynamic_false_specializes_every_size():
+    cf = ember.compile(lambda x: x + 1, dynamic=False)
+    for n in (2, 3, 4):
+        cf(ember.ones(n))
+    assert cf._ember_compiled.compiled == 3 and not cf._ember_compiled.families
+
+
+def test_dynamic_argument_is_checked():
+    assert ember.compile(lambda x: x + 1, dynamic=True)(ember.ones(2)).tolist() == [2.0, 2.0]
+    with pytest.raises(TypeError, match="dynamic must be None, True or False, not str"):
+        ember.compile(lambda x: x, dynamic="yes")
