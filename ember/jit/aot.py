@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import _dtype as D
 from .._backend import namespace
+from .._backend.host_memory import retain_freed_memory
 from .._device import to_device
 from .._ops.dispatch import apply
 from .._ops.random import default_generator
@@ -280,6 +281,7 @@ class CompiledCall:
     the prepared (forward, backward) graphs, possibly symbolic (see symbolic.py)."""
 
     def __init__(self, joint: Joint, graphs: tuple):
+        retain_freed_memory()
         self.joint = joint
         self.n_outputs = joint.n_outputs
         self.out_meta = [(v.type.dtype, to_device(v.type.device))
