@@ -9,6 +9,12 @@ eagerly and only that part: a module's own forward runs eagerly while each submo
 is compiled on its own (recursively); a plain function runs eagerly. `explain=True`, or
 EMBER_LOGS containing "graph_breaks" / "recompiles", prints each break with its source line
 and reason, and each recompile with the guard that failed.
+
+Keys that differ only in input sizes form a family (`_Family`): unless dynamic=False, the
+second size seen is compared with the first and, when they generalize (symbolic.py), one
+dynamic graph is compiled; each later size captures once, and runs that graph when its capture
+conforms to it (else it gets a graph of its own). `compiled` counts compiled graphs, which
+is what config.cache_size_limit limits.
 """
 from __future__ import annotations
 
