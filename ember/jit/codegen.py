@@ -12,6 +12,9 @@ and state have their traced shapes; then results of elementwise ops, matmuls, fu
 max pooling are written (`out=`) into buffers of values that are dead by then, in place where
 an operand dies at that node. Other shapes run `<name>_any_shape`, the same code without reuse.
 
+A dynamic graph (symbolic.py) reads its size symbols from input shapes on entry and computes
+each SymInt literal from them, so one function runs every size its symbols cover.
+
 `python_code` renders a graph as readable Python for `ScriptModule.code`.
 """
 from __future__ import annotations

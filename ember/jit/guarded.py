@@ -267,10 +267,10 @@ class _Compiled:
             self.cache[key] = entry
             return entry, _NOT_RUN
         shapes = [t._data.shape for t in leaves]
+        generic = family is not None and family.call is not None
         call, how = family.admit(shapes, joint) if family is not None else (None, "")
-        if call is not None and call is not family.call:
-            family.call = call
-            self.compiled += 1
+        if call is not None and not generic:
+            self.compiled += 1  # the dynamic graph, compiled just now
         if call is None:
             if self.compiled >= config.cache_size_limit:
                 self._give_up(reason)
@@ -356,7 +356,8 @@ class _Family:
         self.call: CompiledCall | None = None
 
     def admit(self, shapes: list, joint: Joint):
-        """(the compiled call to run this capture with, or None; what happened, in words)."""
+        """(the compiled call to run this capture with, or None; what happened, in words).
+        Compiles the dynamic graph when this is the second size that generalizes."""
         if _layout(joint) != self.layout:
             return None, "its outputs or gradients differ from the first capture's"
         graphs = prepare(joint, dynamic=True)
@@ -369,7 +370,8 @@ class _Family:
                 self.symbols, self.symbolic = symbols, symbolic
                 dims = ", ".join(f"{s} = input {k} dim {d}" for s, (k, d) in
                                  symbols.where.items())
-                return CompiledCall(joint, symbolic), f"compiled a dynamic graph ({dims})"
+                self.call = CompiledCall(joint, symbolic)
+                return self.call, f"compiled a dynamic graph ({dims})"
             sizes = self.symbols.sizes_of(shapes)
             if sizes is None:
                 raise NotGeneral("the sizes do not fit the dynamic graph's symbols")
