@@ -40,9 +40,11 @@ def _pow2(n):
 
 @njit(**_OPTS)
 def exp32(x):
-    """exp for float32: exp(r) * 2**n with x = n*ln2 + r, |r| <= ln2/2."""
+    """exp for float32: exp(r) * 2**n with x = n*ln2 + r, |r| <= ln2/2. np.floor keeps n a
+    float32 (math.floor gives an int64, which turned the reduction into float64 arithmetic
+    and halved the SIMD width)."""
     x = min(max(x, _F(-104.0)), _F(89.0))
-    n = math.floor(x * _F(1.4426950408889634) + _F(0.5))
+    n = np.floor(x * _F(1.4426950408889634) + _F(0.5))
     r = x - n * _F(0.693359375) - n * _F(-2.12194440e-4)
     p = _F(1.0 / 5040.0)
     p = p * r + _F(1.0 / 720.0)
@@ -75,6 +77,12 @@ def tanh32(x):
 @njit(**_OPTS)
 def erf32(x):
     """erf for float32: Taylor series for |x| < 0.5, A&S 7.1.26 for erfc beyond."""
+    return erf32_given(x, exp32(-min(x * x, _F(100.0))))
+
+
+@njit(**_OPTS)
+def erf32_given(x, e):
+    """erf32(x) given e = exp(-min(x*x, 100)), for callers that need that exp themselves."""
     a = abs(x)
     z = x * x
     p = _F(-1.0 / 9360.0)
@@ -90,5 +98,5 @@ def erf32(x):
     q = q * t + _F(1.421413741)
     q = q * t - _F(0.284496736)
     q = q * t + _F(0.254829592)
-    big = math.copysign(_F(1.0) - q * t * exp32(-min(z, _F(100.0))), x)
+    big = math.copysign(_F(1.0) - q * t * e, x)
     return small if a < _F(0.5) else big
