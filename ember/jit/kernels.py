@@ -35,6 +35,7 @@ import numpy as np
 
 from .. import _dtype as D
 from .._backend import conv_kernels as CK
+from .._backend.accel import cpu_fuser as backend
 from .._ops.dispatch import _as_array
 from .._ops.registry import REGISTRY
 from .ir import Graph, Node, Value, encode, substitute
@@ -186,19 +187,6 @@ def compute_dtype(node: Node):
 
 
 # ---- backends ------------------------------------------------------------------------------
-def backend() -> str:
-    """'numba' when numba is importable (and not disabled by EMBER_JIT_FUSER=numpy)."""
-    choice = os.environ.get("EMBER_JIT_FUSER", "").lower()
-    if choice == "numpy":
-        return "numpy"
-    if importlib.util.find_spec("numba") is None:
-        if choice == "numba":
-            raise RuntimeError("EMBER_JIT_FUSER=numba but numba is not installed: "
-                               "pip install 'ember[jit]'")
-        return "numpy"
-    return "numba"
-
-
 def cache_dir() -> str:
     """Where generated kernel files live: EMBER_JIT_CACHE when set, else the `jit` folder of
     EMBER_CACHE_DIR (default ~/.cache/ember, or $XDG_CACHE_HOME/ember)."""

@@ -4,15 +4,22 @@ An update written in tensor ops costs one dispatch and one full pass over memory
 tensor-sized temporaries. These kernels compute the same formulas, in torch's order, block by
 block: each block's operands and temporaries stay in cache, and there is no per-op dispatch.
 They run under the optimizer's no_grad step, so they only bump the version counters of the
-tensors they write. Callers fall back to the tensor-op path when `arrays_of` refuses.
+tensors they write. Callers fall back to the tensor-op path when `arrays_of` refuses. With
+numba on (_backend.accel), CPU arrays go through the one-pass forms of _numba_fused instead.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .._backend import namespace
+from .._backend.accel import cpu_fuser
 
 # Elements per block: five float32 operands of a block (param, grad, two moments, a temporary)
 # take ~640 KB, inside a 1-2 MB L2 cache.
 _BLOCK = 1 << 15
+# Parameters from this size on take the numba forms: below it NumPy's per-call cost is no
+# worse, and small models never pay for importing numba.
+_ONE_PASS_MIN = 1 << 12
 
 
 def arrays_of(*tensors):
@@ -43,6 +50,14 @@ def _blocks(n: int):
         yield slice(start, start + _BLOCK)
 
 
+def _one_pass(xp, size: int):
+    """The numba kernels when they apply (large CPU arrays, numba on), else None."""
+    if xp is not np or size < _ONE_PASS_MIN or cpu_fuser() != "numba":
+        return None
+    from . import _numba_fused
+    return _numba_fused
+
+
 def _lerp_into(xp, m, g, weight, tmp) -> None:
     """m.lerp_(g, weight) as torch computes it (from `g` when weight >= 0.5)."""
     xp.subtract(g, m, out=tmp)
@@ -57,6 +72,17 @@ def _lerp_into(xp, m, g, weight, tmp) -> None:
 def adam(xp, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, beta1, beta2, lr, eps,
          weight_decay, decoupled, maximize, bias_correction1, bias_correction2_sqrt) -> None:
     """One Adam/AdamW update (flat arrays; max_exp_avg_sq None without AMSGrad)."""
+    kernels = _one_pass(xp, param.size)
+    if kernels is not None:
+        dt = param.dtype.type
+        kernels.adam(param, grad, exp_avg, exp_avg_sq,
+                     exp_avg_sq if max_exp_avg_sq is None else max_exp_avg_sq,
+                     max_exp_avg_sq is not None, maximize,
+                     dt(0 if decoupled else weight_decay),
+                     dt(1 - lr * weight_decay if decoupled else 1), dt(1 - beta1),
+                     dt(1 - (1 - beta1)), dt(beta2), dt(1 - beta2), dt(bias_correction2_sqrt),
+                     dt(eps), dt(-lr / bias_correction1))
+        return
     size = min(param.size, _BLOCK)
     tmp = xp.empty(size, dtype=param.dtype)
     adjust = maximize or (weight_decay != 0 and not decoupled)
@@ -97,6 +123,12 @@ def adam(xp, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, beta1, beta2, 
 def sgd_momentum(xp, param, grad, buf, *, lr, momentum, dampening, weight_decay, nesterov,
                  maximize) -> None:
     """One SGD update with an existing momentum buffer (flat arrays)."""
+    kernels = _one_pass(xp, param.size)
+    if kernels is not None:
+        dt = param.dtype.type
+        kernels.sgd_momentum(param, grad, buf, maximize, dt(weight_decay), dt(momentum),
+                             dt(1 - dampening), nesterov, dt(-lr))
+        return
     size = min(param.size, _BLOCK)
     tmp = xp.empty(size, dtype=param.dtype)
     adjust = maximize or weight_decay != 0

@@ -1,10 +1,14 @@
-"""The raw-array update kernels of Adam/AdamW and SGD (ember/optim/_fused.py) against torch,
-on parameters larger than one block, and their fallbacks."""
+"""The raw-array update kernels of Adam/AdamW and SGD (ember/optim/_fused.py: blocked NumPy,
+and the one-pass numba forms when numba is on) against torch, on parameters larger than one
+block, and their fallbacks."""
+import importlib.util
+
 import numpy as np
 import pytest
 import torch
 
 import ember
+from ember.optim import _fused
 
 CASES = [
     ("Adam", dict(lr=0.01)),
@@ -28,9 +32,20 @@ def _run(lib, name, kwargs, w0, grads, dtype, transpose_grad=False):
     return w.detach().numpy(), opt
 
 
+@pytest.fixture(params=["numpy", "numba"])
+def fuser(request, monkeypatch):
+    """Run the kernels as blocked NumPy, then (where numba is installed) as one numba pass."""
+    if request.param == "numba" and importlib.util.find_spec("numba") is None:
+        pytest.skip("numba is not installed")
+    monkeypatch.setenv("EMBER_JIT_FUSER", request.param)
+    assert (_fused._one_pass(np, 75000) is not None) == (request.param == "numba")
+    assert _fused._one_pass(np, 100) is None  # small parameters stay with NumPy
+    return request.param
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("name,kwargs", CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES)])
-def test_large_parameters_match_torch(name, kwargs, dtype):
+def test_large_parameters_match_torch(name, kwargs, dtype, fuser):
     rng = np.random.default_rng(0)
     w0 = rng.standard_normal((300, 250))  # 75000 elements: three blocks of the kernels
     grads = [rng.standard_normal(w0.shape) for _ in range(6)]
