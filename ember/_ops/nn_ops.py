@@ -132,12 +132,57 @@ class Softmax(OpDef):
     Sample(lambda t, x, g: t.autograd.grad(t.softmax(x.requires_grad_(), 1), x, g)[0],
            (Arg((3, 4)), Arg((3, 4))), grad=False),))
 class SoftmaxBackward(OpDef):
-    """The input gradient of softmax from the output gradient g and the output y."""
+    """The input gradient of softmax(x * scale) from the output gradient g and the output y
+    (also masked_softmax's: masked positions have y = 0, so they get 0)."""
 
-    def forward(ctx, xp, g, y, dim):
+    def forward(ctx, xp, g, y, dim, scale=1.0):
         out = g - _dot_along(xp, g, y, dim)
         out *= y
+        if scale != 1:
+            out *= scale
         return out
+
+
+def _sdpa(**options):
+    return lambda t, q, k, v: t.nn.functional.scaled_dot_product_attention(q, k, v, **options)
+
+
+@register("masked_softmax", promote=None, samples=(
+    Sample(_sdpa(is_causal=True), ((2, 4, 3), (2, 5, 3), (2, 5, 3)), name="causal"),
+    Sample(_sdpa(is_causal=True, scale=0.7), ((1, 2, 6, 4), (1, 2, 6, 4), (1, 2, 6, 4)),
+           dtypes=("float32", "float64"), name="causal_heads"),
+    Sample(lambda t, q, k, v, m: t.nn.functional.scaled_dot_product_attention(
+        q, k, v, attn_mask=m),
+        ((2, 3, 4), (2, 3, 4), (2, 3, 4),
+         Arg(values=[[True, False, True], [False, False, False], [True, True, True]],
+             dtype="bool", grad=False)), name="dead_row")))
+class MaskedSoftmax(OpDef):
+    """softmax(x * scale) along dim leaving out the positions where the bool mask (broadcast
+    to x) holds: they get 0, and rows with nothing left are all 0. Attention's masked scores
+    in one op, whose backward needs no mask (y is 0 where it held)."""
+
+    def forward(ctx, xp, x, mask, dim, scale):
+        ctx.dim, ctx.scale = dim, scale
+        if x.size == 0:
+            y = xp.empty_like(x)
+        else:
+            with _quiet():
+                y = xp.where(mask, -math.inf, x * x.dtype.type(scale))
+                top = y.max(axis=dim, keepdims=True)
+                top[top == -math.inf] = 0
+                y -= top
+                xp.exp(y, out=y)
+                total = _sum_along(xp, y, dim)
+                total[total == 0] = 1
+                y /= total
+        ctx.save(y)
+        return y
+
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        if _recording():
+            return y * (g - (g * y).sum(ctx.dim, keepdim=True)) * ctx.scale, None
+        return apply(SoftmaxBackward, g, y, dim=ctx.dim, scale=ctx.scale), None
 
 
 @register("log_softmax", promote="float", onnx="LogSoftmax",

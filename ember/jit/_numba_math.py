@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 from numba import njit, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 _F = np.float32
 _OPTS = {"fastmath": True, "error_model": "numpy", "cache": True, "inline": "always"}
@@ -100,3 +100,29 @@ def erf32_given(x, e):
     q = q * t + _F(0.254829592)
     big = math.copysign(_F(1.0) - q * t * e, x)
     return small if a < _F(0.5) else big
+
+
+def exp_of(x):
+    """exp in the argument's precision inside numba code: exp32 for float32, the C library's
+    exp otherwise (kernels written once for both dtypes call this)."""
+    return math.exp(x)
+
+
+@overload(exp_of, inline="always")
+def _exp_of(x):
+    if x == types.float32:
+        return lambda x: exp32(x)
+    return lambda x: math.exp(x)
+
+
+def like(value, ref):
+    """`value` as a number of `ref`'s type inside numba code (so float32 kernels written for
+    both dtypes keep their constants, and their arithmetic, in float32)."""
+    return value
+
+
+@overload(like, inline="always")
+def _like(value, ref):
+    if ref == types.float32:
+        return lambda value, ref: np.float32(value)
+    return lambda value, ref: np.float64(value)

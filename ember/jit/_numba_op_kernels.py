@@ -7,7 +7,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ._numba_math import erf32_given, exp32
+from ._numba_math import erf32_given, exp32, exp_of, like
 
 # fast math without the no-inf/no-nan assumptions: masked scores are -inf
 _OPTS = {"fastmath": {"nsz", "arcp", "contract", "afn", "reassoc"}, "error_model": "numpy",
@@ -127,11 +127,39 @@ def softmax32(rows, y):
 
 
 @njit(**_OPTS)
-def softmax_backward(g, y, out):
+def softmax_backward(g, y, scale, out):
     n, f = g.shape
     for r in range(n):
         dot = 0.0
         for j in range(f):
             dot += g[r, j] * y[r, j]
         for j in range(f):
-            out[r, j] = (g[r, j] - dot) * y[r, j]
+            out[r, j] = (g[r, j] - dot) * y[r, j] * scale
+
+
+@njit(**_OPTS)
+def masked_softmax(rows, hidden, scale, y):
+    """softmax(rows * scale) with hidden positions (row r reads hidden row r % len(hidden))
+    at 0 and rows with nothing left all 0, as MaskedSoftmax's forward. Hidden scores are
+    -inf, whose exp is 0 (exp32 included), so the exp pass has no branch to vectorize around;
+    float32 rows stay in float32."""
+    n, f = rows.shape
+    m = hidden.shape[0]
+    zero, one, ninf = like(0.0, scale), like(1.0, scale), like(-np.inf, scale)
+    for r in range(n):
+        hr = r % m
+        top = ninf
+        for j in range(f):
+            s = ninf if hidden[hr, j] else rows[r, j] * scale
+            y[r, j] = s
+            top = max(top, s)
+        if top == ninf:
+            top = zero
+        total = zero
+        for j in range(f):
+            e = exp_of(y[r, j] - top)
+            y[r, j] = e
+            total += e
+        inv = one / total if total > zero else zero
+        for j in range(f):
+            y[r, j] *= inv

@@ -1,6 +1,7 @@
 """One-pass numba forms of ops whose NumPy forwards make several passes over memory: gelu,
-layer norm, softmax over the last dim, and their backward ops. Generated CPU code calls them
-instead of the OpDef's forward when numba is installed (`forward_for`).
+layer norm, softmax and attention's masked softmax over the last dim, and their backward
+ops. Generated CPU code calls them instead of the OpDef's forward when numba is installed
+(`forward_for`).
 
 Each form takes the forward's arguments, returns what it returns and saves what it saves, so
 backward ops and compiled backward graphs read the same values; inputs it does not cover
@@ -124,15 +125,36 @@ def softmax(ctx, xp, x, dim):
     return y
 
 
-def softmax_backward(ctx, xp, g, y, dim):
+def softmax_backward(ctx, xp, g, y, dim, scale=1.0):
     if not _fits(g, y) or y.ndim == 0 or dim not in (-1, y.ndim - 1):
-        return REGISTRY["softmax_backward"].forward(ctx, xp, g, y, dim)
+        return REGISTRY["softmax_backward"].forward(ctx, xp, g, y, dim, scale)
     out = np.empty_like(g)
     n = y.shape[-1]
-    _k().softmax_backward(g.reshape(-1, n), y.reshape(-1, n), out.reshape(-1, n))
+    _k().softmax_backward(g.reshape(-1, n), y.reshape(-1, n), y.dtype.type(scale),
+                          out.reshape(-1, n))
     return out
+
+
+def masked_softmax(ctx, xp, x, hidden, dim, scale):
+    """Rows of x over the last dim, with a mask that repeats over x's leading dims (its shape
+    without leading 1s is a suffix of x's), as attention's (L, S) mask over (B, H, L, S)."""
+    shape = hidden.shape
+    while shape and shape[0] == 1:
+        shape = shape[1:]
+    if (not _fits(x) or x.ndim == 0 or dim not in (-1, x.ndim - 1) or not shape
+            or shape != x.shape[x.ndim - len(shape):] or hidden.dtype != np.bool_
+            or not hidden.flags.c_contiguous):
+        return REGISTRY["masked_softmax"].forward(ctx, xp, x, hidden, dim, scale)
+    ctx.dim, ctx.scale = dim, scale
+    f = x.shape[-1]
+    rows = x.reshape(-1, f)
+    y = np.empty_like(rows)
+    _k().masked_softmax(rows, hidden.reshape(-1, f), x.dtype.type(scale), y)
+    y = y.reshape(x.shape)
+    ctx.save(y)
+    return y
 
 
 _FORMS = {"gelu": gelu, "gelu_backward": gelu_backward, "layer_norm": layer_norm,
           "layer_norm_backward": layer_norm_backward, "softmax": softmax,
-          "softmax_backward": softmax_backward}
+          "softmax_backward": softmax_backward, "masked_softmax": masked_softmax}

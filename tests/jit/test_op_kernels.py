@@ -75,6 +75,23 @@ def test_softmax_and_backward_with_masked_rows(dtype, tol):
     _same(ga, gb, tol)
 
 
+@pytest.mark.parametrize("dtype,tol", DTYPES)
+@pytest.mark.parametrize("mask_shape", [(64, 64), (1, 1, 64, 64), (4, 2, 64, 64)])
+def test_masked_softmax_and_scaled_backward(dtype, tol, mask_shape):
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((4, 2, 64, 64)) * 3).astype(dtype)
+    hidden = np.broadcast_to(np.triu(np.ones((64, 64), dtype=bool), 1), mask_shape).copy()
+    hidden.reshape(-1, 64)[5] = True  # a query that sees no key: zeros, as eager
+    g = rng.standard_normal(x.shape).astype(dtype)
+    (ya, sa), (yb, sb) = _both("masked_softmax", x, hidden, dim=-1, scale=0.125)
+    _same(ya, yb, tol)
+    _same(sa, sb, tol)
+    assert (yb[0][np.broadcast_to(hidden, x.shape)] == 0).all()
+    assert (yb[0].reshape(-1, 64)[5] == 0).all()
+    (ga, _), (gb, _) = _both("softmax_backward", g, ya[0], dim=-1, scale=0.125)
+    _same(ga, gb, tol)
+
+
 def test_uncovered_inputs_go_to_the_op():
     x = np.linspace(-2, 2, 5000).astype(np.float16)
     (ya, _), (yb, _) = _both("gelu", x)
@@ -83,4 +100,7 @@ def test_uncovered_inputs_go_to_the_op():
     (ya, _), (yb, _) = _both("softmax", t, dim=0)  # not the last dim
     assert np.array_equal(ya[0], yb[0])
     (ya, _), (yb, _) = _both("gelu", t, approximate="tanh")
+    assert np.array_equal(ya[0], yb[0])
+    key_padding = np.zeros((50, 1), dtype=bool)  # repeats along the last dim: not rows
+    (ya, _), (yb, _) = _both("masked_softmax", t, key_padding, dim=-1, scale=1.0)
     assert np.array_equal(ya[0], yb[0])

@@ -8,9 +8,10 @@ import warnings
 from ... import _dtype as D
 from ..._ops.creation import ones, zeros, zeros_like
 from ..._ops.linalg import bmm, matmul
-from ..._ops.nn_ops import softmax
+from ..._ops.dispatch import apply
+from ..._ops.nn_ops import MaskedSoftmax, softmax
 from ..._ops.registry import composite
-from ..._ops.shape import cat
+from ..._ops.shape import broadcast_shapes, cat
 from ..._tensor import Tensor
 from ...testing.opinfo import Arg, Sample
 from ._dropout import dropout
@@ -95,29 +96,39 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     length, source = query.shape[-2], key.shape[-2]
     if scale is None:
         scale = 1.0 / math.sqrt(query.shape[-1])
-    scores = matmul(query, key.transpose(-2, -1)) * scale
-    dead = None
+    scores = matmul(query, key.transpose(-2, -1))
     if is_causal:
         if attn_mask is not None:
             raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be "
                                "set when is_causal=True")
         # every query sees at least the first key: no row is fully masked
-        causal = ones(length, source, dtype=D.bool, device=query.device).tril()
-        scores = scores.masked_fill(causal.logical_not(), _NEG_INF)
-    elif attn_mask is not None:
-        if attn_mask.dtype is D.bool:
-            scores = scores.masked_fill(attn_mask.logical_not(), _NEG_INF)
-        else:
+        hidden = ones(length, source, dtype=D.bool, device=query.device).tril().logical_not()
+        weights = _masked_softmax(scores, hidden, scale)
+    elif attn_mask is not None and attn_mask.dtype is D.bool:
+        weights = _masked_softmax(scores, attn_mask.logical_not(), scale)
+    else:
+        scores = scores * scale
+        dead = None
+        if attn_mask is not None:
             scores = scores + attn_mask
-        # rows with nothing to attend to give zeros (branch-free, so graphs capture it)
-        dead = (scores == _NEG_INF).all(-1, keepdim=True)
-        scores = scores.masked_fill(dead, 0.0)
-    weights = softmax(scores, -1)
-    if dead is not None:
-        weights = weights.masked_fill(dead, 0.0)
+            # rows with nothing to attend to give zeros (branch-free, so graphs capture it)
+            dead = (scores == _NEG_INF).all(-1, keepdim=True)
+            scores = scores.masked_fill(dead, 0.0)
+        weights = softmax(scores, -1)
+        if dead is not None:
+            weights = weights.masked_fill(dead, 0.0)
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p, training=True)
     return matmul(weights, value)
+
+
+def _masked_softmax(scores: Tensor, hidden: Tensor, scale: float) -> Tensor:
+    """Attention weights: softmax(scores * scale) over the keys, 0 where `hidden` holds (and
+    for queries that see no key). A mask that broadcasts beyond the scores widens them."""
+    shape = broadcast_shapes(scores.shape, hidden.shape)
+    if shape != scores.shape:
+        scores = scores.expand(shape)
+    return apply(MaskedSoftmax, scores, hidden, dim=-1, scale=float(scale))
 
 
 def _none_or_dtype(input: Tensor | None):

@@ -10,6 +10,7 @@ import numpy as np
 from ... import _dtype as D
 from .._types import is_float, lowest
 from ..lowering import lowers
+from .pointwise import to_bool
 
 _BOOL = D.bool
 
@@ -257,6 +258,22 @@ def _softmax(op_type: str):
 
 lowers("softmax", via="Softmax")(_softmax("Softmax"))
 lowers("log_softmax", via="LogSoftmax")(_softmax("LogSoftmax"))
+
+
+@lowers("masked_softmax", via="Where, Softmax")
+def _masked_softmax(ctx):
+    """Softmax of the scaled scores with hidden positions at -inf, then 0 where hidden (rows
+    with nothing left come out as NaN from Softmax and all hidden, so they become 0 too)."""
+    b = ctx.b
+    x = ctx.input(0)
+    dt = b.dtype(x)
+    hidden = to_bool(b, ctx.input(1))
+    scale = ctx.attr("scale")
+    if scale != 1:
+        x = b.op("Mul", [x, b.scalar(scale, dt)])
+    scores = b.op("Where", [hidden, b.scalar(-math.inf, dt), x])
+    weights = b.op("Softmax", [scores], axis=ctx.attr("dim") % len(ctx.shape(0)))
+    return b.op("Where", [hidden, b.scalar(0, dt), weights])
 
 
 @lowers("embedding", via="Gather")
