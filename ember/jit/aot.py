@@ -44,11 +44,12 @@ class GraphBreak(Exception):
         super().__init__(f"{reason} (at {where})" if where else reason)
 
 
-def user_location() -> str:
+def user_location(frame=None) -> str:
     """'file:line: source' of the innermost frame outside ember (the user's code), followed by
-    the innermost library frame outside the tracer when the call came from inside ember."""
+    the innermost library frame outside the tracer when the call came from inside ember.
+    Frames are walked outwards from `frame` (default: the caller's)."""
     import linecache
-    frame = sys._getframe(1)
+    frame = frame or sys._getframe(1)
     inner = None
     while frame is not None and f"/{_PACKAGE}/" in frame.f_code.co_filename.replace("\\", "/"):
         name = frame.f_code.co_filename.replace("\\", "/")
@@ -140,6 +141,28 @@ class _CaptureRecorder(_Recorder):
                 node.saves = Saves(tuple(gf.ctx.needs_input_grad), items)
 
 
+class _NoUserBackward:
+    """While the captured function runs, its own backward()/autograd.grad() calls break the
+    graph: gradients leave a graph as `.grad` side effects it cannot replay. (capture's own
+    backward pass keeps the functions it imported before entering.)"""
+
+    def __enter__(self):
+        from .. import autograd
+        self.saved = autograd.backward, autograd.grad
+
+        def refuse(*args, **kwargs):
+            raise GraphBreak("backward() or autograd.grad() is called inside the compiled "
+                             "code, whose gradients would leave the graph as .grad side "
+                             "effects it cannot replay (ember.compile captures the backward "
+                             "of what a compiled call returns)", user_location())
+        autograd.backward = autograd.grad = refuse
+
+    def __exit__(self, *exc):
+        from .. import autograd
+        autograd.backward, autograd.grad = self.saved
+        return False
+
+
 class Joint:
     """A captured call: the joint graph and how its inputs and outputs line up.
 
@@ -172,7 +195,8 @@ def capture(fn, args: tuple, state: list[tuple[str, Tensor]], signature_of=None)
         rec.bind(t, v)
         rec.dynamic.add(v.id)
     with _Tracing(rec):
-        out = fn(*args)
+        with _NoUserBackward():
+            out = fn(*args)
         rec.settle()
         flat_out, out_spec = flatten(out, "output", strict=False)
         outputs = [rec.value_of(t) for t in flat_out]

@@ -3,12 +3,15 @@
 Each call computes a guard key (grad mode, and per tensor input its shape, dtype, device and
 requires_grad; the other arguments by value; for modules the training flags and the identity
 and requires_grad of parameters and buffers) and runs the graph compiled for that key,
-capturing one on a miss. When a call cannot be captured (a GraphBreak: data-dependent Python
-control flow, random draws outside ops, ops the tracer cannot record), the code that broke runs
-eagerly and only that part: a module's own forward runs eagerly while each submodule it calls
-is compiled on its own (recursively); a plain function runs eagerly. `explain=True`, or
-EMBER_LOGS containing "graph_breaks" / "recompiles", prints each break with its source line
-and reason, and each recompile with the guard that failed.
+capturing one on a miss, or when a plain Python value the graph baked in has changed since
+(pyguards.py: module attributes, closure variables and globals). When a call cannot be
+captured (a GraphBreak: data-dependent Python control flow, random draws outside ops, ops the
+tracer cannot record, backward() inside the code), the code that broke runs eagerly and only
+that part: a module's own forward runs eagerly while each submodule it calls is compiled on its
+own (recursively); a function runs eagerly calling compiled forms of the modules it names (a
+training step compiled whole gets its model compiled). `explain=True`, or EMBER_LOGS
+containing "graph_breaks" / "recompiles", prints each break with its source line and reason,
+and each recompile with the guard that failed.
 
 Keys that differ only in input sizes form a family (`_Family`): unless dynamic=False, the
 second size seen is compared with the first and, when they generalize (symbolic.py), one
@@ -27,7 +30,8 @@ from .._tensor import Tensor
 from ..autograd.grad_mode import GradState
 from ..nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList
 from ..nn.modules.module import Module
-from .aot import CompiledCall, GraphBreak, Joint, capture, prepare
+from .aot import CompiledCall, GraphBreak, Joint, capture, prepare, user_location
+from .pyguards import Guards, ModuleReads, code_reads, names_of
 from .symbolic import NotGeneral, Symbols, conforms, generalize
 from .tracer import TraceError
 
@@ -118,6 +122,7 @@ class _Graph:
 
     def __init__(self, call: CompiledCall, joint: Joint, seconds: float):
         self.call = call
+        self.guards = joint.guards
         self.out_spec = joint.out_spec
         self.lifted = joint.lifted
         self.seconds = seconds
@@ -133,12 +138,13 @@ class _Graph:
 
 
 class _Split:
-    """A module whose own forward broke: it runs eagerly, calling compiled submodules."""
+    """Code that broke runs eagerly, calling compiled forms of the modules it calls: a
+    module's children, or the modules a function names (closure variables, globals)."""
 
-    def __init__(self, owner):
+    def __init__(self, owner, children: list):
         self.parts = {}
-        for sub in _callable_children(owner.module):
-            part = _Compiled(sub, owner.options, owner.report, name=owner.child_name(sub),
+        for name, sub in children:
+            part = _Compiled(sub, owner.options, owner.report, name=name,
                              fn=type(sub).forward.__get__(sub))
             self.parts[id(sub)] = (sub, part)
 
@@ -170,6 +176,17 @@ def _callable_children(module: Module) -> list:
             out += _callable_children(child)
         elif not isinstance(child, (ParameterList, ParameterDict)):
             out.append(child)
+    return out
+
+
+def _named_modules_of(fn) -> list:
+    """(name, module) for the modules a function's code names (closure variables and
+    globals), each once."""
+    out, seen = [], set()
+    for _, name, value, _ in names_of(fn):
+        if isinstance(value, Module) and id(value) not in seen:
+            seen.add(id(value))
+            out.append((name, value))
     return out
 
 
@@ -219,10 +236,11 @@ class _Compiled:
         leaves: list = []
         key = self._key(args, kwargs, leaves)
         entry = self.cache.get(key)
-        if entry is None:
+        changed = entry.guards.failure() if isinstance(entry, _Graph) else None
+        if entry is None or changed:
             if self.gave_up:
                 return self.eager(*args, **kwargs)
-            entry, result = self._make(key, args, kwargs, leaves)
+            entry, result = self._make(key, args, kwargs, leaves, changed)
             self.last_key = key
             if result is not _NOT_RUN:
                 return result
@@ -248,14 +266,16 @@ class _Compiled:
             "ember.compiler.config.cache_size_limit to keep more graphs.",
             RuntimeWarning, stacklevel=4)
 
-    def _make(self, key, args, kwargs, leaves):
-        """Capture and compile (or reuse a dynamic graph) for a key seen for the first time:
-        (the cache entry or None, the capture's own result or _NOT_RUN)."""
-        reason = None if self.last_key is None else \
-            _guard_difference(self.last_key, key, self._input_names())
+    def _make(self, key, args, kwargs, leaves, changed=None):
+        """Capture and compile (or reuse a dynamic graph) for a key seen for the first time,
+        or whose graph's Python values `changed`: (the cache entry or None, the capture's own
+        result or _NOT_RUN)."""
+        reason = changed or (None if self.last_key is None else
+                             _guard_difference(self.last_key, key, self._input_names()))
         family_key = _family(key)
-        family = self.families.get(family_key) if self.options["dynamic"] is not False \
-            else None
+        # a changed Python value starts the family afresh from this capture
+        family = self.families.get(family_key) \
+            if self.options["dynamic"] is not False and not changed else None
         if self.compiled >= config.cache_size_limit and (family is None or family.call is None):
             self._give_up(reason)
             return None, _NOT_RUN
@@ -295,10 +315,16 @@ class _Compiled:
         if self.options["fullgraph"]:
             raise GraphBreak(f"ember.compile(fullgraph=True): {self.name} cannot be "
                              f"captured as one graph: {brk.reason}", brk.where) from None
-        entry = _Split(self) if self.module is not None and _callable_children(
-            self.module) else _Eager()
-        what = ("its own code runs eagerly and each submodule is compiled on its own"
-                if isinstance(entry, _Split) else "it runs eagerly")
+        if self.module is not None:
+            children = [(self.child_name(m), m) for m in _callable_children(self.module)]
+            what = "its own code runs eagerly and each submodule is compiled on its own"
+        else:
+            children = [(f"{self.name}: {n}", m) for n, m in _named_modules_of(self.fn)]
+            what = ("it runs eagerly, calling compiled forms of the modules it names ("
+                    + ", ".join(n for n, _ in _named_modules_of(self.fn)) + ")")
+        entry = _Split(self, children) if children else _Eager()
+        if not children:
+            what = "it runs eagerly"
         self.report.append((self.name, brk.where, brk.reason, what))
         if self.options["explain"] or _logs("graph_breaks"):
             print(f"ember.compile: graph break in {self.name}\n  at {brk.where or '?'}\n"
@@ -322,11 +348,19 @@ class _Compiled:
             return self.fn(*a, **kw)
         _capturing[0] += 1
         undo = _Snapshot(leaves + [t for _, t in self._state])
+        code = [self.signature] + [type(m).forward for m in self._modules]
         try:
-            return capture(call, tuple(leaves), self._state, signature_of=self.signature)
+            with ModuleReads() as reads:
+                joint = capture(call, tuple(leaves), self._state, signature_of=self.signature)
+            joint.guards = Guards(code_reads(code) + reads.entries)
+            return joint
         except TraceError as e:
             undo.restore()
-            raise GraphBreak(str(e).replace("ember.jit.trace: ", ""), "") from None
+            tb = e.__traceback__
+            while tb.tb_next is not None:
+                tb = tb.tb_next
+            raise GraphBreak(str(e).replace("ember.jit.trace: ", ""),
+                             user_location(tb.tb_frame)) from None
         except GraphBreak:
             undo.restore()
             raise

@@ -258,6 +258,43 @@ def test_module_break_compiles_the_submodules():
     assert "forward" not in twin.a.__dict__  # nothing left installed after the call
 
 
+def test_training_step_compiled_whole_compiles_its_model(capsys):
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.Linear(6, 8), nn.GELU(), nn.Linear(8, 3))
+    twin = copy.deepcopy(net)
+    x, y = ember.randn(5, 6), ember.randn(5, 3)
+
+    def stepper(model):
+        opt = ember.optim.AdamW(model.parameters(), lr=0.05)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = nn.functional.mse_loss(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+    eager, fast = stepper(net), ember.compile(stepper(twin), explain=True)
+    for _ in range(4):
+        assert fast(x, y).item() == pytest.approx(eager(x, y).item(), rel=1e-5)
+    err = capsys.readouterr().err
+    assert "loss.backward()" in err and "calling compiled forms of the modules it names " \
+        "(model)" in err
+    (entry,) = fast._ember_compiled.cache.values()
+    ((_, part),) = entry.parts.values()
+    assert part.compiled == 1  # the model ran its compiled forward and backward
+
+
+def test_autograd_grad_inside_compiled_code_breaks():
+    def penalty(x):
+        x = x.detach().requires_grad_()
+        (g,) = ember.autograd.grad((x ** 3).sum(), x, create_graph=True)
+        return g.sum()
+    with pytest.raises(GraphBreak, match="autograd.grad\\(\\) is called inside"):
+        ember.compile(penalty, fullgraph=True)(ember.ones(3))
+    assert ember.compile(penalty)(ember.ones(3)).item() == pytest.approx(9.0)
+
+
 def test_dropout_in_training_breaks_and_stays_random():
     net = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
     compiled = ember.compile(net)

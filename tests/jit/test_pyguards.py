@@ -1,0 +1,112 @@
+"""ember.compile's guards on plain Python values (ember/jit/pyguards.py): a graph runs only
+while the numbers, strings and flags its capture read still hold, and assigning one inside
+captured code breaks the graph instead of being lost."""
+import numpy as np
+import pytest
+
+import ember
+from ember import nn
+from ember.jit.aot import GraphBreak
+from ember.nn.modules.module import Module
+
+OFFSET = 0.0
+
+
+class Scaled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 3)
+        self.norm = nn.LayerNorm(3)
+        self.scale = 1.0
+
+    def forward(self, x):
+        return self.norm(self.lin(x)) * self.scale + OFFSET
+
+
+def _check(compiled, model, x):
+    np.testing.assert_allclose(compiled(x).detach().numpy(), model(x).detach().numpy(),
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_changed_attribute_global_and_submodule_value_recompile(capsys):
+    global OFFSET
+    model = Scaled()
+    fast = ember.compile(model, explain=True)
+    x = ember.randn(5, 4)
+    _check(fast, model, x)
+    _check(fast, model, x)
+    assert fast._compiled.compiled == 1  # unchanged values: the graph runs
+    model.scale = 2.5
+    _check(fast, model, x)
+    assert "Scaled.scale changed (1.0 -> 2.5)" in capsys.readouterr().err
+    model.norm.eps = 0.5
+    _check(fast, model, x)
+    assert "LayerNorm.eps changed" in capsys.readouterr().err
+    try:
+        OFFSET = 1.5
+        _check(fast, model, x)
+        assert "global OFFSET changed (0.0 -> 1.5)" in capsys.readouterr().err
+    finally:
+        OFFSET = 0.0
+    assert fast._compiled.compiled == 4
+
+
+def test_closure_values_of_a_function_are_guarded():
+    def make(power):
+        def fn(x):
+            return x ** power
+        return fn
+    fn = make(2)
+    fast = ember.compile(fn)
+    x = ember.tensor([1.0, 2.0, 3.0])
+    assert fast(x).tolist() == [1.0, 4.0, 9.0]
+    fn.__closure__[0].cell_contents = 3
+    assert fast(x).tolist() == [1.0, 8.0, 27.0]
+
+
+def test_gradients_follow_the_new_value():
+    model = Scaled()
+    fast = ember.compile(model)
+    x = ember.randn(5, 4)
+    fast(x).sum().backward()
+    model.scale = -2.0
+    model.zero_grad()
+    fast(x).sum().backward()
+    got = model.lin.weight.grad.numpy().copy()
+    model.zero_grad()
+    model(x).sum().backward()
+    np.testing.assert_allclose(got, model.lin.weight.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+class Counting(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+        self.mode = "fast"
+
+    def forward(self, x):
+        self.calls += 1
+        self.mode = "fast"  # the value it already has: no side effect
+        return x * 2
+
+
+def test_assigning_a_python_value_breaks_the_graph():
+    model = Counting()
+    fast = ember.compile(model)
+    for _ in range(3):
+        assert fast(ember.ones(2)).tolist() == [2.0, 2.0]
+    assert model.calls == 3  # ran eagerly: every call counted
+    with pytest.raises(GraphBreak, match="Counting.calls is assigned a Python value"):
+        ember.compile(Counting(), fullgraph=True)(ember.ones(2))
+
+
+def test_module_hooks_are_removed_after_capture():
+    fast = ember.compile(Counting(), fullgraph=True)
+    with pytest.raises(GraphBreak):
+        fast(ember.ones(2))
+    assert "__getattribute__" not in Module.__dict__
+    model = Scaled()
+    ember.compile(model)(ember.randn(2, 4))
+    assert "__getattribute__" not in Module.__dict__
+    model.scale = 4.0  # ordinary assignment works again outside capture
+    assert model.scale == 4.0
