@@ -11,6 +11,7 @@ graph cannot replay, so it breaks the graph instead.
 from __future__ import annotations
 
 import functools
+import threading
 
 from ..nn.modules.module import Module
 from .aot import GraphBreak, user_location
@@ -85,18 +86,20 @@ def _cell_value(cell):
 
 class ModuleReads:
     """While active, records the plain values read from module attributes (their first value
-    in this capture) and turns the assignment of a plain value to one into a GraphBreak.
-    `training` is left out: the guard key already holds every module's flag."""
+    in this capture) and turns the assignment of a plain value to one into a GraphBreak, in
+    the capturing thread only. `training` is left out: the guard key holds every module's
+    flag."""
 
     def __enter__(self):
         self.entries: list = []
         seen: set = set()
         entries = self.entries
+        thread = threading.get_ident()  # other threads' modules are not this capture's
 
         def getattribute(module, name):
             value = object.__getattribute__(module, name)
-            if name != "training" and is_plain(value) and \
-                    name in object.__getattribute__(module, "__dict__"):
+            if name != "training" and is_plain(value) and threading.get_ident() == thread \
+                    and name in object.__getattribute__(module, "__dict__"):
                 key = (id(module), name)
                 if key not in seen:
                     seen.add(key)
@@ -105,8 +108,8 @@ class ModuleReads:
             return value
 
         def setattr_(module, name, value):
-            if is_plain(value) and name != "training" and \
-                    not _same(_attribute(module, name), value):
+            if is_plain(value) and name != "training" and threading.get_ident() == thread \
+                    and not _same(_attribute(module, name), value):
                 raise GraphBreak(f"{type(module).__name__}.{name} is assigned a Python value "
                                  "inside the compiled code, a side effect a graph cannot "
                                  "replay; keep it out of forward or make it a buffer",

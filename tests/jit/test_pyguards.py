@@ -110,3 +110,27 @@ def test_module_hooks_are_removed_after_capture():
     assert "__getattribute__" not in Module.__dict__
     model.scale = 4.0  # ordinary assignment works again outside capture
     assert model.scale == 4.0
+
+
+def test_other_threads_are_not_part_of_the_capture():
+    import threading
+    other = Counting()
+    done = []
+
+    class Waits(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.factor = 3.0
+
+        def forward(self, x):
+            worker = threading.Thread(target=lambda: done.append(other(ember.ones(1))))
+            worker.start()
+            worker.join()
+            return x * self.factor
+
+    fast = ember.compile(Waits(), fullgraph=True)
+    assert fast(ember.ones(2)).tolist() == [3.0, 3.0]
+    assert other.calls == 1 and len(done) == 1  # its assignment was not a graph break
+    (entry,) = fast._compiled.cache.values()
+    assert [label for label, _, _ in entry.guards.entries
+            if label.startswith(("Waits", "Counting"))] == ["Waits.factor"]
