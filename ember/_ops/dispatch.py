@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import _dtype as D
 from .._backend import namespace
+from .._backend.fp_errors import quiet, restore
 from .._device import CPU
 from .._tensor import Tensor
 from ..autograd.grad_mode import GradState
@@ -148,10 +149,14 @@ def apply(op, *args, **attrs):
     record = grad and GradState.enabled and op.differentiable
     if record:
         ctx.needs_input_grad = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
+    fp = quiet() if op.quiet_fp else None
     try:
         out = op.forward(ctx, xp, *arrays, **attrs)
     except ValueError as e:
         raise RuntimeError(_describe_failure(op, args, e)) from None
+    finally:
+        if fp is not None:
+            restore(fp)
     multi = type(out) is tuple
     if op.changes_device:
         dev = attrs["device"]
@@ -314,7 +319,11 @@ def _inplace_fast(op, target, args, attrs):
             raise RuntimeError(f"{op.name}_(): result type {dt.name} can't be cast to the "
                                f"desired output type {target._dtype.name}")
     arrays = [a._data if isinstance(a, Tensor) else a for a in args]
-    op.forward_inplace(np, target._data, *arrays, **attrs)
+    fp = quiet()
+    try:
+        op.forward_inplace(np, target._data, *arrays, **attrs)
+    finally:
+        restore(fp)
     target._vbox[0] += 1
     if observers:
         for observe in observers:

@@ -1719,18 +1719,17 @@ def _pinv_cutoff(xp, s, atol, rtol, shape):
     Sample(lambda t, x: x.pinverse(), (Arg((2, 3)),), name="pinverse")))
 class LinalgPinv(OpDef):
     def forward(ctx, xp, A, atol, rtol, hermitian):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if hermitian:
-                w, V = xp.linalg.eigh(A)
-                cut = _pinv_cutoff(xp, xp.abs(w), atol, rtol, A.shape)
-                w_inv = xp.where(xp.abs(w) > cut, 1 / w, 0).astype(A.dtype)
-                out = xp.matmul(V * w_inv[..., None, :], xp.swapaxes(V, -1, -2))
-            else:
-                U, s, Vh = xp.linalg.svd(A, full_matrices=False)
-                cut = _pinv_cutoff(xp, s, atol, rtol, A.shape)
-                s_inv = xp.where(s > cut, 1 / s, 0).astype(A.dtype)
-                out = xp.matmul(xp.swapaxes(Vh, -1, -2) * s_inv[..., None, :],
-                                xp.swapaxes(U, -1, -2))
+        if hermitian:
+            w, V = xp.linalg.eigh(A)
+            cut = _pinv_cutoff(xp, xp.abs(w), atol, rtol, A.shape)
+            w_inv = xp.where(xp.abs(w) > cut, 1 / w, 0).astype(A.dtype)
+            out = xp.matmul(V * w_inv[..., None, :], xp.swapaxes(V, -1, -2))
+        else:
+            U, s, Vh = xp.linalg.svd(A, full_matrices=False)
+            cut = _pinv_cutoff(xp, s, atol, rtol, A.shape)
+            s_inv = xp.where(s > cut, 1 / s, 0).astype(A.dtype)
+            out = xp.matmul(xp.swapaxes(Vh, -1, -2) * s_inv[..., None, :],
+                            xp.swapaxes(U, -1, -2))
         ctx.save(A, out)
         return out
 

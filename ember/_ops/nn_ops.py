@@ -113,10 +113,9 @@ class Softmax(OpDef):
         ctx.dim = dim
         if x.size == 0:
             return xp.empty_like(x)
-        with _quiet():
-            e = _shift(xp, x.reshape(1) if x.ndim == 0 else x, dim)
-            xp.exp(e, out=e)
-            e /= _sum_along(xp, e, dim)
+        e = _shift(xp, x.reshape(1) if x.ndim == 0 else x, dim)
+        xp.exp(e, out=e)
+        e /= _sum_along(xp, e, dim)
         e = e.reshape(x.shape)
         ctx.save(e)
         return e
@@ -166,15 +165,14 @@ class MaskedSoftmax(OpDef):
         if x.size == 0:
             y = xp.empty_like(x)
         else:
-            with _quiet():
-                y = xp.where(mask, -math.inf, x * x.dtype.type(scale))
-                top = y.max(axis=dim, keepdims=True)
-                top[top == -math.inf] = 0
-                y -= top
-                xp.exp(y, out=y)
-                total = _sum_along(xp, y, dim)
-                total[total == 0] = 1
-                y /= total
+            y = xp.where(mask, -math.inf, x * x.dtype.type(scale))
+            top = y.max(axis=dim, keepdims=True)
+            top[top == -math.inf] = 0
+            y -= top
+            xp.exp(y, out=y)
+            total = _sum_along(xp, y, dim)
+            total[total == 0] = 1
+            y /= total
         ctx.save(y)
         return y
 
@@ -192,9 +190,8 @@ class LogSoftmax(OpDef):
         ctx.dim = dim
         if x.size == 0:
             return xp.empty_like(x)
-        with _quiet():
-            s = _shift(xp, x.reshape(1) if x.ndim == 0 else x, dim)
-            s -= xp.log(_sum_along(xp, xp.exp(s), dim))
+        s = _shift(xp, x.reshape(1) if x.ndim == 0 else x, dim)
+        s -= xp.log(_sum_along(xp, xp.exp(s), dim))
         s = s.reshape(x.shape)
         ctx.save(s)
         return s
@@ -443,12 +440,11 @@ class LayerNorm(OpDef):
         x = _widen(x)
         features = _prod(x.shape[x.ndim - ndim:])
         rows = x.reshape(_prod(x.shape[:x.ndim - ndim]), features)
-        with _quiet():
-            xhat = rows - (_sum_rows(xp, rows) / max(features, 1))[:, None]
-            var = xp.einsum("ij,ij->i", xhat, xhat)[:, None]
-            var /= max(features, 1)
-            rstd = _rsqrt(xp, var, eps)
-            xhat *= rstd
+        xhat = rows - (_sum_rows(xp, rows) / max(features, 1))[:, None]
+        var = xp.einsum("ij,ij->i", xhat, xhat)[:, None]
+        var /= max(features, 1)
+        rstd = _rsqrt(xp, var, eps)
+        xhat *= rstd
         ctx.ndim, ctx.eps = ndim, eps
         ctx.save(given, weight, xhat, rstd)
         y = xhat * _like(weight, x).reshape(1, -1) if weight is not None else xhat.copy()
@@ -751,8 +747,7 @@ class NllLoss(OpDef):
         shape, dtype = x.shape, x.dtype
         x, target = _as_batched(_widen(x), target)
         targets = _Targets(xp, target, weight, ignore_index, x.shape[1], x.dtype)
-        with _quiet():
-            out = _reduce_loss(targets.weighted(-x[targets.index]), reduction, targets.total)
+        out = _reduce_loss(targets.weighted(-x[targets.index]), reduction, targets.total)
         ctx.reduction, ctx.targets, ctx.batched, ctx.shape = reduction, targets, x.shape, shape
         out = out.reshape(()) if len(shape) == 1 and reduction == "none" else out
         return out.astype(dtype, copy=False)
@@ -804,22 +799,21 @@ class CrossEntropy(OpDef):
         shape, dtype = x.shape, x.dtype
         x2, target = _as_batched(_widen(x), target)
         targets = _Targets(xp, target, weight, ignore_index, x2.shape[1], x2.dtype)
-        with _quiet():
-            s = _shift(xp, x2, 1)
-            picked = s[targets.index]
-            # Without smoothing only the targets' log-probabilities are needed, so the exps
-            # may overwrite the shifted logits; backward gets them unnormalized, with the sums.
-            e = xp.exp(s) if label_smoothing else xp.exp(s, out=s)
-            sums = e.sum(axis=1, keepdims=True)
-            log_sums = xp.log(sums)
-            losses = targets.weighted(log_sums[:, 0] - picked)
-            if label_smoothing:
-                spread, _ = targets.smoothing(xp, weight, label_smoothing, x2.shape[1],
-                                              x2.ndim, x2.dtype)
-                s -= log_sums
-                losses *= 1.0 - label_smoothing
-                losses -= (s * spread).sum(axis=1)
-            out = _reduce_loss(losses, reduction, targets.total)
+        s = _shift(xp, x2, 1)
+        picked = s[targets.index]
+        # Without smoothing only the targets' log-probabilities are needed, so the exps
+        # may overwrite the shifted logits; backward gets them unnormalized, with the sums.
+        e = xp.exp(s) if label_smoothing else xp.exp(s, out=s)
+        sums = e.sum(axis=1, keepdims=True)
+        log_sums = xp.log(sums)
+        losses = targets.weighted(log_sums[:, 0] - picked)
+        if label_smoothing:
+            spread, _ = targets.smoothing(xp, weight, label_smoothing, x2.shape[1],
+                                          x2.ndim, x2.dtype)
+            s -= log_sums
+            losses *= 1.0 - label_smoothing
+            losses -= (s * spread).sum(axis=1)
+        out = _reduce_loss(losses, reduction, targets.total)
         ctx.reduction, ctx.eps, ctx.targets = reduction, label_smoothing, targets
         ctx.save(x, weight, e, sums)
         out = out.reshape(()) if len(shape) == 1 and reduction == "none" else out
@@ -863,24 +857,23 @@ class CrossEntropyBackward(OpDef):
     comes as the exps `e` of the shifted logits and their sums over the class dim."""
 
     def forward(ctx, xp, g, e, sums, weight, targets, reduction, label_smoothing, shape):
-        with _quiet():
-            scale = _grad_scale(xp, g, reduction, targets.total)
-            if not label_smoothing and targets.w is None:
-                # The common case in one pass over the classes: softmax * scale - onehot * scale.
-                gx = e * (scale / sums)
-                gx[targets.index] -= scale[:, 0] if scale.ndim else scale
-                return gx if gx.shape == shape else gx.reshape(shape)
-            p = e / sums
-            if label_smoothing:
-                spread, mass = targets.smoothing(xp, weight, label_smoothing, p.shape[1],
-                                                 p.ndim, p.dtype)
-                p *= mass[:, None]
-                p -= spread
-            else:
-                p *= targets.w[:, None]
-            p[targets.index] -= (1.0 - label_smoothing) * (1.0 if targets.w is None
-                                                           else targets.w)
-            p *= scale
+        scale = _grad_scale(xp, g, reduction, targets.total)
+        if not label_smoothing and targets.w is None:
+            # The common case in one pass over the classes: softmax * scale - onehot * scale.
+            gx = e * (scale / sums)
+            gx[targets.index] -= scale[:, 0] if scale.ndim else scale
+            return gx if gx.shape == shape else gx.reshape(shape)
+        p = e / sums
+        if label_smoothing:
+            spread, mass = targets.smoothing(xp, weight, label_smoothing, p.shape[1],
+                                             p.ndim, p.dtype)
+            p *= mass[:, None]
+            p -= spread
+        else:
+            p *= targets.w[:, None]
+        p[targets.index] -= (1.0 - label_smoothing) * (1.0 if targets.w is None
+                                                       else targets.w)
+        p *= scale
         return p if p.shape == shape else p.reshape(shape)
 
 
@@ -912,9 +905,8 @@ class BinaryCrossEntropy(OpDef):
         if not bool(((xw >= 0) & (xw <= 1)).all()):
             raise RuntimeError("all elements of input should be between 0 and 1")
         t = _like(target, xw)
-        with _quiet():
-            loss = -(t * xp.maximum(xp.log(xw), -100.0)
-                     + (1 - t) * xp.maximum(xp.log1p(-xw), -100.0))
+        loss = -(t * xp.maximum(xp.log(xw), -100.0)
+                 + (1 - t) * xp.maximum(xp.log1p(-xw), -100.0))
         if weight is not None:
             loss *= _like(weight, xw)
         ctx.reduction = reduction
@@ -1100,8 +1092,7 @@ class CtcLoss(OpDef):
         if unbatched:
             targets = targets[None]
         ext, ext_len, skip = _ctc_setup(xp, targets, input_lengths, target_lengths, blank)
-        with _quiet():
-            alpha, emit, nll = _ctc_alpha(xp, lp, ext, ext_len, skip, input_lengths)
+        alpha, emit, nll = _ctc_alpha(xp, lp, ext, ext_len, skip, input_lengths)
         losses = xp.where(xp.isinf(nll), 0.0, nll).astype(lp.dtype) if zero_infinity else nll
         ctx.unbatched, ctx.reduction, ctx.zero_infinity = unbatched, reduction, zero_infinity
         ctx.save(lp, ext, ext_len, skip, input_lengths, target_lengths, alpha, emit, nll)

@@ -803,10 +803,9 @@ class Logsumexp(OpDef):
                      if keepdim or i not in dims]
             out = xp.full(shape, -INF, dtype=x.dtype)
         else:
-            with _quiet():
-                peak = x.max(axis=dims, keepdims=True)
-                peak = xp.where(xp.isfinite(peak), peak, 0)
-                out = xp.log(xp.exp(x - peak).sum(axis=dims, keepdims=True)) + peak
+            peak = x.max(axis=dims, keepdims=True)
+            peak = xp.where(xp.isfinite(peak), peak, 0)
+            out = xp.log(xp.exp(x - peak).sum(axis=dims, keepdims=True)) + peak
             if not keepdim:
                 out = out.reshape([s for i, s in enumerate(x.shape) if i not in dims])
         ctx.save(x, out)
@@ -855,19 +854,18 @@ class VectorNorm(OpDef):
     def forward(ctx, xp, x, ord, dims, keepdim=False):
         ctx.ord, ctx.dims, ctx.keepdim = ord, dims, keepdim
         a = _acc(xp.abs(x))
-        with _quiet():
-            if ord == 2:
-                out = xp.sqrt((a * a).sum(axis=dims, keepdims=keepdim))
-            elif ord == INF:
-                out = a.max(axis=dims, keepdims=keepdim)
-            elif ord == -INF:
-                out = a.min(axis=dims, keepdims=keepdim)
-            elif ord == 0:
-                out = (a != 0).sum(axis=dims, keepdims=keepdim).astype(a.dtype)
-            elif ord == 1:
-                out = a.sum(axis=dims, keepdims=keepdim)
-            else:
-                out = (a ** ord).sum(axis=dims, keepdims=keepdim) ** (1.0 / ord)
+        if ord == 2:
+            out = xp.sqrt((a * a).sum(axis=dims, keepdims=keepdim))
+        elif ord == INF:
+            out = a.max(axis=dims, keepdims=keepdim)
+        elif ord == -INF:
+            out = a.min(axis=dims, keepdims=keepdim)
+        elif ord == 0:
+            out = (a != 0).sum(axis=dims, keepdims=keepdim).astype(a.dtype)
+        elif ord == 1:
+            out = a.sum(axis=dims, keepdims=keepdim)
+        else:
+            out = (a ** ord).sum(axis=dims, keepdims=keepdim) ** (1.0 / ord)
         out = out.astype(_real_dtype(x), copy=False)
         ctx.save(x, out)
         return out
@@ -1140,8 +1138,7 @@ class Logcumsumexp(OpDef):
         if x.ndim == 0:
             out = x.copy()
         else:
-            with _quiet():
-                out = _scan(xp, "logaddexp", _acc(x), dim).astype(x.dtype, copy=False)
+            out = _scan(xp, "logaddexp", _acc(x), dim).astype(x.dtype, copy=False)
         ctx.save(x, out)
         return out
 
@@ -1451,8 +1448,7 @@ class Quantile(OpDef):
         lo, hi = lo.astype(np.int64), hi.astype(np.int64)
         out = xp.take_along_axis(values, lo, axis=-1)
         if between:
-            with _quiet():
-                out = _lerp(xp, out, xp.take_along_axis(values, hi, axis=-1), w)
+            out = _lerp(xp, out, xp.take_along_axis(values, hi, axis=-1), w)
         ctx.shape = x.shape
         ctx.value_shape = out.shape
         ctx.flat = dim is None

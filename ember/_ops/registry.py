@@ -31,6 +31,8 @@ class OpDef:
       creates      makes a new tensor from its attributes alone (factories: full, arange).
                    jit.trace keeps such tensors as constants; ember.compile records the op,
                    so a dynamic graph rebuilds the tensor at each call's sizes.
+      quiet_fp     NumPy's floating-point warnings are silenced while forward runs, as
+                   torch is silent about inf and nan (False for user code: autograd.Function).
       onnx         the ONNX lowering: an op name, or a function of (builder, node).
       samples      test cases for the generated suite (see ember.testing.opinfo).
     """
@@ -43,6 +45,7 @@ class OpDef:
     changes_device = False
     pointwise = False
     creates = False
+    quiet_fp = True
     onnx = None
     samples = ()
     forward_inplace = None

@@ -14,7 +14,6 @@ step t - 1 in the 2-d `xg` input. A row that is not active keeps its hidden stat
 """
 from __future__ import annotations
 
-import numpy as np
 
 from .._tensor import Tensor
 from ..autograd.grad_mode import GradState
@@ -301,9 +300,8 @@ class RnnLayer(OpDef):
 
     def forward(ctx, xp, xg, h0, c0, w_hh, b_hh, w_hr, mode, batch_sizes, reverse):
         K = _ArrayMath(xp)
-        with np.errstate(over="ignore"):
-            out, h, c, tapes = _run_layer(K, mode, xg, h0, c0, w_hh, b_hh, w_hr, batch_sizes,
-                                          reverse)
+        out, h, c, tapes = _run_layer(K, mode, xg, h0, c0, w_hh, b_hh, w_hr, batch_sizes,
+                                      reverse)
         ctx.mode, ctx.batch_sizes, ctx.reverse = mode, batch_sizes, reverse
         tape = [K.cat([tp[k] for tp in tapes], 0) for k in range(len(tapes[0]))]
         ctx.save(xg, h0, c0, w_hh, b_hh, w_hr, *tape)

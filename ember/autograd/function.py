@@ -237,7 +237,7 @@ def _opdef_for(fn_cls):
 
     op = type(fn_cls.__name__, (OpDef,), {
         "__doc__": f"The op behind the custom Function {fn_cls.__qualname__}.",
-        "name": fn_cls.__name__, "promote": None, "function": fn_cls,
+        "name": fn_cls.__name__, "promote": None, "function": fn_cls, "quiet_fp": False,
         "forward": staticmethod(forward), "backward": staticmethod(backward)})
     op.node_class = type(f"{fn_cls.__name__}Backward", (_FunctionBackward,),
                          {"__slots__": (), "opdef": op})

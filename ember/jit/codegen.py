@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import _dtype as D
 from .._backend import namespace
+from .._backend.fp_errors import quiet, restore
 from .._device import device as Device
 from .._ops.dispatch import _as_array
 from .._ops.registry import REGISTRY
@@ -65,9 +66,21 @@ class CompiledGraph:
     is the memory plan it runs at the traced shapes (None when planning was off)."""
 
     def __init__(self, fn, source: str, plan: MemoryPlan | None = None):
-        self.fn = fn
+        self.fn = _quietly(fn)
         self.source = source
         self.plan = plan
+
+
+def _quietly(fn):
+    """fn with NumPy's floating-point warnings silenced, as eager op kernels run."""
+    def run(inputs, state):
+        token = quiet()
+        try:
+            return fn(inputs, state)
+        finally:
+            restore(token)
+    run.__wrapped__ = fn
+    return run
 
 
 def graph_device(graph: Graph) -> str:
