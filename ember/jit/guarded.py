@@ -181,10 +181,11 @@ def _callable_children(module: Module) -> list:
 
 def _named_modules_of(fn) -> list:
     """(name, module) for the modules a function's code names (closure variables and
-    globals), each once."""
+    globals), each once, leaving out those compiled already (they run their own graphs)."""
     out, seen = [], set()
     for _, name, value, _ in names_of(fn):
-        if isinstance(value, Module) and id(value) not in seen:
+        if isinstance(value, Module) and id(value) not in seen and not any(
+                isinstance(value.__dict__.get(k), _Compiled) for k in ("_compiled", "forward")):
             seen.add(id(value))
             out.append((name, value))
     return out
@@ -233,6 +234,10 @@ class _Compiled:
         return (GradState.enabled, skeleton, tuple(_describe(t) for t in leaves), flags, state)
 
     def __call__(self, *args, **kwargs):
+        if _capturing[0]:
+            # inside another compiled call's capture: run the code, which that capture records
+            # (inlined, as torch.compile inlines nested compiled functions)
+            return self.eager(*args, **kwargs)
         leaves: list = []
         key = self._key(args, kwargs, leaves)
         entry = self.cache.get(key)
@@ -319,12 +324,13 @@ class _Compiled:
             children = [(self.child_name(m), m) for m in _callable_children(self.module)]
             what = "its own code runs eagerly and each submodule is compiled on its own"
         else:
-            children = [(f"{self.name}: {n}", m) for n, m in _named_modules_of(self.fn)]
+            named = _named_modules_of(self.fn)
+            children = [(f"{self.name}: {n}", m) for n, m in named]
             what = ("it runs eagerly, calling compiled forms of the modules it names ("
-                    + ", ".join(n for n, _ in _named_modules_of(self.fn)) + ")")
-        entry = _Split(self, children) if children else _Eager()
+                    + ", ".join(n for n, _ in named) + ")")
         if not children:
             what = "it runs eagerly"
+        entry = _Split(self, children) if children else _Eager()
         self.report.append((self.name, brk.where, brk.reason, what))
         if self.options["explain"] or _logs("graph_breaks"):
             print(f"ember.compile: graph break in {self.name}\n  at {brk.where or '?'}\n"

@@ -285,6 +285,30 @@ def test_training_step_compiled_whole_compiles_its_model(capsys):
     assert part.compiled == 1  # the model ran its compiled forward and backward
 
 
+def test_compiled_module_called_from_compiled_code_is_inlined():
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.Linear(6, 8), nn.GELU(), nn.Linear(8, 3))
+    inner = ember.compile(copy.deepcopy(net))
+    outer = ember.compile(lambda x: inner(x).relu().sum(), fullgraph=True)
+    x = ember.randn(4, 6)
+    for _ in range(2):
+        assert outer(x).item() == pytest.approx(net(x).relu().sum().item(), rel=1e-6)
+    assert inner._compiled.compiled == 0  # its code ran inside the outer capture
+    # a training step that breaks runs eagerly and the compiled model runs its own graph
+    opt = ember.optim.SGD(inner.parameters(), lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = inner(x).square().mean()
+        loss.backward()
+        opt.step()
+        return loss
+    fast = ember.compile(step)
+    losses = [fast(x).item() for _ in range(3)]
+    assert losses[0] > losses[1] > losses[2]
+    assert inner._compiled.compiled == 1
+
+
 def test_autograd_grad_inside_compiled_code_breaks():
     def penalty(x):
         x = x.detach().requires_grad_()
