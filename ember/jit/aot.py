@@ -198,7 +198,7 @@ def capture(fn, args: tuple, state: list[tuple[str, Tensor]], signature_of=None)
         with _NoUserBackward():
             out = fn(*args)
         rec.settle()
-        flat_out, out_spec = flatten(out, "output", strict=False)
+        flat_out, out_spec = flatten(out, "output", strict=False, python=True)
         outputs = [rec.value_of(t) for t in flat_out]
         backward_from = len(graph.nodes)
         sources = flat + [t for _, t in state] + rec.lifted

@@ -1,15 +1,17 @@
 """ember.compile's runtime: compiled graphs behind guards, recompiles, and graph breaks.
 
 Each call computes a guard key (grad mode, and per tensor input its shape, dtype, device and
-requires_grad; the other arguments by value; for modules the training flags and the identity
-and requires_grad of parameters and buffers) and runs the graph compiled for that key,
-capturing one on a miss, or when a plain Python value the graph baked in has changed since
-(pyguards.py: module attributes, closure variables and globals). When a call cannot be
-captured (a GraphBreak: data-dependent Python control flow, random draws outside ops, ops the
-tracer cannot record, backward() inside the code), the code that broke runs eagerly and only
-that part: a module's own forward runs eagerly while each submodule it calls is compiled on its
-own (recursively); a function runs eagerly calling compiled forms of the modules it names (a
-training step compiled whole gets its model compiled). `explain=True`, or EMBER_LOGS
+requires_grad; the other arguments by value; for modules the training flags, the hooks
+registered, and the identity and requires_grad of parameters and buffers) and runs the graph
+compiled for that key, capturing one on a miss, or when a plain Python value the graph baked
+in has changed since (pyguards.py: module attributes, closure variables and globals).
+
+When a call cannot be captured (a GraphBreak: data-dependent Python control flow, random draws
+outside ops, ops the tracer cannot record, backward() inside the code), the code that broke
+runs eagerly and only that part: a module's own forward runs eagerly while each submodule it
+calls is compiled on its own (recursively); a function runs eagerly calling compiled forms of
+the modules it names (a training step compiled whole gets its model compiled). A compiled
+callable called inside another's capture is inlined there. `explain=True`, or EMBER_LOGS
 containing "graph_breaks" / "recompiles", prints each break with its source line and reason,
 and each recompile with the guard that failed.
 
@@ -106,9 +108,19 @@ def _guard_difference(old: tuple, new: tuple, names: list) -> str:
             return f"{name}: {what[k]} {_fmt(a[k])} != {_fmt(b[k])} (compiled for the first)"
     if len(old[2]) != len(new[2]):
         return "the number of tensor arguments changed"
-    if old[3] != new[3]:
+    if old[3][0] != new[3][0]:
         return "a module's training flag changed (train()/eval())"
+    if old[3] != new[3]:
+        return "a module's forward or backward hooks changed"
     return "a parameter or buffer was replaced or its requires_grad changed"
+
+
+def _hooks_of(modules: list) -> tuple:
+    """The handles of the forward and backward hooks registered on the modules: a capture
+    ran (and recorded) the hooks there were, so adding or removing one captures again."""
+    return tuple((i, k, tuple(hooks)) for i, m in enumerate(modules)
+                 for k, hooks in enumerate((m._forward_pre_hooks, m._forward_hooks,
+                                            m._backward_pre_hooks, m._backward_hooks)) if hooks)
 
 
 def _fmt(x) -> str:
@@ -230,7 +242,7 @@ class _Compiled:
         if kwargs:
             skeleton = (skeleton, _leaves(kwargs, leaves))
         state = tuple((id(t), t._requires_grad) for t in (s[k] for s, k in self._slots))
-        flags = tuple(m.training for m in self._modules)
+        flags = (tuple(m.training for m in self._modules), _hooks_of(self._modules))
         return (GradState.enabled, skeleton, tuple(_describe(t) for t in leaves), flags, state)
 
     def __call__(self, *args, **kwargs):
@@ -320,7 +332,10 @@ class _Compiled:
         if self.options["fullgraph"]:
             raise GraphBreak(f"ember.compile(fullgraph=True): {self.name} cannot be "
                              f"captured as one graph: {brk.reason}", brk.where) from None
-        if self.module is not None:
+        if self.module is not None and self.fn is self.module and _hooks_of([self.module]):
+            children = [(self.name, self.module)]
+            what = "its hooks run eagerly around its compiled forward"
+        elif self.module is not None:
             children = [(self.child_name(m), m) for m in _callable_children(self.module)]
             what = "its own code runs eagerly and each submodule is compiled on its own"
         else:
@@ -345,6 +360,11 @@ class _Compiled:
             return []
 
     def _capture(self, args, kwargs, leaves) -> Joint:
+        for m in self._modules:
+            if (m is not self.module or self.fn is m) and _hooks_of([m]):
+                raise GraphBreak(f"{type(m).__name__} has forward or backward hooks, Python "
+                                 "code a graph cannot replay; they run eagerly, around "
+                                 "compiled code")
         skeleton = _leaves(args, [])
 
         def call(*tensors):

@@ -15,15 +15,9 @@ import threading
 
 from ..nn.modules.module import Module
 from .aot import GraphBreak, user_location
+from .tracer import is_plain
 
-_PLAIN = (bool, int, float, complex, str, bytes, type(None))
 _MISSING = object()
-
-
-def is_plain(value) -> bool:
-    """Numbers, strings, None and tuples of them: values a graph bakes in as constants."""
-    kind = type(value)
-    return kind in _PLAIN or kind is tuple and all(is_plain(v) for v in value)
 
 
 def _same(now, then) -> bool:

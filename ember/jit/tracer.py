@@ -49,16 +49,32 @@ _active = None
 
 
 # ---- nested inputs and outputs ---------------------------------------------------------------
-def flatten(obj, what: str, strict: bool = True):
-    """The tensors inside nested tuples/lists/dicts, and a JSON-ready spec of the nesting."""
+_PLAIN = (bool, int, float, complex, str, bytes, type(None))
+
+
+def is_plain(value) -> bool:
+    """Numbers, strings, None and tuples of them: plain Python values a graph bakes in."""
+    kind = type(value)
+    return kind in _PLAIN or kind is tuple and all(is_plain(v) for v in value)
+
+
+def flatten(obj, what: str, strict: bool = True, python: bool = False):
+    """The tensors inside nested tuples/lists/dicts, and a JSON-ready spec of the nesting.
+    `python` (ember.compile, whose specs are never saved) also keeps plain Python values
+    (numbers, strings, None) and namedtuple types in the spec."""
     tensors: list = []
 
     def walk(o, path):
         if isinstance(o, Tensor):
             tensors.append(o)
             return ["tensor"]
+        if python and type(o) is not tuple and isinstance(o, tuple) and hasattr(o, "_fields"):
+            return ["namedtuple", type(o), [walk(x, f"{path}.{f}")
+                                            for f, x in zip(o._fields, o)]]
         if isinstance(o, tuple):
             return ["tuple", [walk(x, f"{path}[{i}]") for i, x in enumerate(o)]]
+        if python and is_plain(o):
+            return ["value", o]
         if isinstance(o, (list, dict)) and what == "output" and strict:
             kind = "list" if isinstance(o, list) else "dict"
             raise RuntimeError(
@@ -92,6 +108,10 @@ def unflatten(spec, items):
             return tuple(build(x) for x in s[1])
         if kind == "list":
             return [build(x) for x in s[1]]
+        if kind == "value":
+            return s[1]
+        if kind == "namedtuple":
+            return s[1](*(build(x) for x in s[2]))
         return {k: build(v) for k, v in s[1]}
     return build(spec)
 
@@ -100,9 +120,11 @@ def spec_arity(spec) -> int:
     """How many tensors a spec holds."""
     if spec[0] == "tensor":
         return 1
+    if spec[0] == "value":
+        return 0
     if spec[0] == "dict":
         return sum(spec_arity(v) for _, v in spec[1])
-    return sum(spec_arity(x) for x in spec[1])
+    return sum(spec_arity(x) for x in spec[-1])
 
 
 # ---- the recorder ----------------------------------------------------------------------------

@@ -441,3 +441,46 @@ def test_disabled_functions_run_eagerly():
     def f(x):
         return x + 1
     assert ember.compile(f) is f
+
+
+def test_hooks_registered_after_compiling_run():
+    net = nn.Sequential(nn.Linear(3, 3), nn.ReLU())
+    compiled = ember.compile(net)
+    x = ember.randn(2, 3)
+    compiled(x)
+    seen = []
+    handle = net[0].register_forward_hook(lambda m, args, out: seen.append(out.shape))
+    doubled = net.register_forward_hook(lambda m, args, out: out * 2)
+    for _ in range(2):
+        assert _close(compiled(x), net[1](net[0](x)) * 2)
+    assert len(seen) == 4  # two compiled calls and two eager ones
+    handle.remove()
+    doubled.remove()
+    assert _close(compiled(x), net(x)) and len(seen) == 4
+
+
+def test_plain_values_and_namedtuples_in_outputs():
+    import collections
+    Out = collections.namedtuple("Out", "value count label nothing")
+    fn = ember.compile(lambda x: Out(x * 2, x.shape[0], "ok", None))
+    for n in (3, 3, 4):
+        out = fn(ember.ones(n))
+        assert type(out) is Out and out.value.tolist() == [2.0] * n
+        assert (out.count, out.label, out.nothing) == (n, "ok", None)
+
+
+def test_hooks_with_python_side_effects_run_every_call():
+    net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    features = {}
+    net[1].register_forward_hook(lambda m, args, out: features.__setitem__("relu", out))
+    calls = []
+    net.register_forward_pre_hook(lambda m, args: calls.append(1))
+    compiled = ember.compile(net)
+    for _ in range(3):
+        x = ember.randn(5, 3)
+        y = compiled(x)
+        assert _close(features["relu"], net[1](net[0](x))) and _close(y, net(x))
+    assert len(calls) == 6  # three compiled calls, three eager checks
+    (entry,) = compiled._compiled.cache.values()
+    ((_, root),) = entry.parts.values()  # the Sequential's forward, compiled under its hooks
+    assert all(len(p.cache) == 1 for _, p in root.cache[next(iter(root.cache))].parts.values())
