@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import threading
 
+from .._tensor import Tensor
 from ..nn.modules.module import Module
 from .aot import GraphBreak, user_location
 from .tracer import is_plain
@@ -102,12 +103,18 @@ class ModuleReads:
             return value
 
         def setattr_(module, name, value):
-            if is_plain(value) and name != "training" and threading.get_ident() == thread \
-                    and not _same(_attribute(module, name), value):
-                raise GraphBreak(f"{type(module).__name__}.{name} is assigned a Python value "
-                                 "inside the compiled code, a side effect a graph cannot "
-                                 "replay; keep it out of forward or make it a buffer",
-                                 user_location())
+            if name != "training" and threading.get_ident() == thread:
+                now = _attribute(module, name)
+                if is_plain(value) and not _same(now, value):
+                    raise GraphBreak(f"{type(module).__name__}.{name} is assigned a Python "
+                                     "value inside the compiled code, a side effect a graph "
+                                     "cannot replay; keep it out of forward or make it a "
+                                     "buffer", user_location())
+                if isinstance(value, Tensor) and value is not now:
+                    raise GraphBreak(f"{type(module).__name__}.{name} is assigned a tensor "
+                                     "inside the compiled code, which a graph cannot replay; "
+                                     "update it in place (copy_) or keep it out of forward",
+                                     user_location())
             _module_setattr(module, name, value)
 
         Module.__getattribute__ = getattribute
@@ -124,4 +131,9 @@ _module_setattr = Module.__setattr__
 
 
 def _attribute(module, name):
-    return module.__dict__.get(name, _MISSING)
+    """The module's own attribute, buffer or parameter `name` (without running hooks)."""
+    d = module.__dict__
+    for store in (d.get("_buffers"), d.get("_parameters")):
+        if store is not None and name in store:
+            return store[name]
+    return d.get(name, _MISSING)

@@ -134,3 +134,24 @@ def test_other_threads_are_not_part_of_the_capture():
     (entry,) = fast._compiled.cache.values()
     assert [label for label, _, _ in entry.guards.entries
             if label.startswith(("Waits", "Counting"))] == ["Waits.factor"]
+
+
+class RunningMean(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", ember.zeros(2))
+
+    def forward(self, x):
+        self.mean = self.mean * 0.5 + x.mean(0) * 0.5
+        return x - self.mean
+
+
+def test_assigning_a_tensor_attribute_breaks_the_graph():
+    model, twin = RunningMean(), RunningMean()
+    fast = ember.compile(twin)
+    for k in range(3):
+        x = ember.full((4, 2), float(k))
+        np.testing.assert_allclose(fast(x).numpy(), model(x).numpy())
+    np.testing.assert_allclose(twin.mean.numpy(), model.mean.numpy())
+    with pytest.raises(GraphBreak, match="RunningMean.mean is assigned a tensor"):
+        ember.compile(RunningMean(), fullgraph=True)(ember.ones(4, 2))
