@@ -141,25 +141,32 @@ class _CaptureRecorder(_Recorder):
                 node.saves = Saves(tuple(gf.ctx.needs_input_grad), items)
 
 
-class _NoUserBackward:
-    """While the captured function runs, its own backward()/autograd.grad() calls break the
-    graph: gradients leave a graph as `.grad` side effects it cannot replay. (capture's own
-    backward pass keeps the functions it imported before entering.)"""
+class _Unreplayable:
+    """While the captured function runs, calls whose effects would leave the graph break it:
+    backward() and autograd.grad() (gradients land in `.grad`), tensor hooks and retain_grad()
+    (Python run, and `.grad` set, during backward). capture's own backward pass keeps the
+    functions it imported before entering."""
 
     def __enter__(self):
         from .. import autograd
-        self.saved = autograd.backward, autograd.grad
+        self.saved = (autograd.backward, autograd.grad, Tensor.register_hook,
+                      Tensor.retain_grad)
 
-        def refuse(*args, **kwargs):
-            raise GraphBreak("backward() or autograd.grad() is called inside the compiled "
-                             "code, whose gradients would leave the graph as .grad side "
-                             "effects it cannot replay (ember.compile captures the backward "
-                             "of what a compiled call returns)", user_location())
-        autograd.backward = autograd.grad = refuse
+        def refuse(what):
+            def call(*args, **kwargs):
+                raise GraphBreak(f"{what} is called inside the compiled code, whose effects "
+                                 "during backward (gradients stored in .grad, hooks run) a "
+                                 "graph cannot replay; ember.compile captures the backward of "
+                                 "what a compiled call returns", user_location())
+            return call
+        autograd.backward = autograd.grad = refuse("backward() or autograd.grad()")
+        Tensor.register_hook = refuse("Tensor.register_hook()")
+        Tensor.retain_grad = refuse("Tensor.retain_grad()")
 
     def __exit__(self, *exc):
         from .. import autograd
-        autograd.backward, autograd.grad = self.saved
+        (autograd.backward, autograd.grad, Tensor.register_hook,
+         Tensor.retain_grad) = self.saved
         return False
 
 
@@ -195,7 +202,7 @@ def capture(fn, args: tuple, state: list[tuple[str, Tensor]], signature_of=None)
         rec.bind(t, v)
         rec.dynamic.add(v.id)
     with _Tracing(rec):
-        with _NoUserBackward():
+        with _Unreplayable():
             out = fn(*args)
         rec.settle()
         flat_out, out_spec = flatten(out, "output", strict=False, python=True)

@@ -5,8 +5,8 @@ A captured graph bakes in the numbers, strings and flags its capture read: a mod
 still hold, and a call that finds one changed captures again (as torch.compile's guards do).
 Module attributes are recorded as the capture reads them (`ModuleReads`); closures and globals
 are those the code of the compiled function, and of the forwards of its modules, names.
-Assigning a plain value to a module attribute inside captured code is a Python side effect a
-graph cannot replay, so it breaks the graph instead.
+Assigning a plain value or a tensor to a module attribute inside captured code is a Python
+side effect a graph cannot replay, so it breaks the graph instead.
 """
 from __future__ import annotations
 

@@ -309,6 +309,28 @@ def test_compiled_module_called_from_compiled_code_is_inlined():
     assert inner._compiled.compiled == 1
 
 
+def test_tensor_hooks_and_retain_grad_inside_compiled_code_break():
+    seen = []
+
+    class Probe(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 3)
+
+        def forward(self, x):
+            y = self.lin(x)
+            y.register_hook(seen.append)
+            return y.relu()
+    model = Probe()
+    fast = ember.compile(model)
+    for _ in range(3):
+        fast(ember.randn(2, 3)).sum().backward()
+    assert len(seen) == 3  # the hook ran in every backward, not only at capture
+    with pytest.raises(GraphBreak, match="Tensor.retain_grad\\(\\) is called inside"):
+        ember.compile(lambda x: (x * 2).retain_grad(), fullgraph=True)(
+            ember.ones(2, requires_grad=True))
+
+
 def test_autograd_grad_inside_compiled_code_breaks():
     def penalty(x):
         x = x.detach().requires_grad_()
