@@ -540,10 +540,10 @@ class _Compiler:
             if isinstance(s, ast.If) and rest and _exits(s.body) != _exits(s.orelse):
                 # the statements after an if that one branch always leaves belong to the
                 # other branch: no flag and no guard needed
-                s = ast.copy_location(ast.If(
+                self.exec_stmt(ast.copy_location(ast.If(
                     test=s.test, body=s.body + ([] if _exits(s.body) else rest),
-                    orelse=s.orelse + ([] if _exits(s.orelse) else rest)), s)
-                rest = []
+                    orelse=s.orelse + ([] if _exits(s.orelse) else rest)), s), frame)
+                return  # the rest ran inside the branch that does not leave
             self.exec_stmt(s, frame)
             if self.exit_state(frame) is not None:
                 if rest:
@@ -851,13 +851,43 @@ class _Compiler:
         if s.orelse:
             raise frame.fn.error(s, "while ... else is not supported",
                                  "Set a flag before each break and test it after the loop.")
+        before = dict(frame.env)
+        # a Python condition on a variable the body updates (a counter) can be unrolled
+        counted = {n.id for n in ast.walk(s.test) if isinstance(n, ast.Name)} & \
+            set(_assigned(s.body))
+        known = bool(counted) and not isinstance(self.eval(s.test, frame), (Tensor, _Scalar))
         names = self.carried(s.body, frame)
         static, cond = self.condition(self.eval(s.test, frame), s.test, frame)
         if cond is None and not static:
             return
-        self.build_loop(s, frame, names, None, cond, None)
+        try:
+            self.build_loop(s, frame, names, None, cond, None)
+        except NotSupportedError:
+            if not known:
+                raise
+            # the condition is known at compile time (a Python counter): unroll, testing it
+            # each time, so the body may grow a list or use the counter as a Python int
+            frame.env.update({n: before[n] for n in names})
+            self.unrolled_while(s, frame)
+            return
         if cond is None and not _breaks(s.body) and _contains(s.body, ast.Return):
             frame.env[_RET] = True  # `while True:` without a break ends only by returning
+
+    def unrolled_while(self, s: ast.While, frame: _Frame) -> None:
+        """A while loop whose condition is known at compile time at each test, unrolled (at
+        most _MAX_UNROLL times)."""
+        def begin(done):
+            static, cond = self.condition(self.eval(s.test, frame), s.test, frame)
+            if cond is not None:
+                raise frame.fn.error(s.test, "the loop condition came to depend on tensor "
+                                             "values while the loop was being unrolled",
+                                     "Keep the condition a Python value, or keep each "
+                                     "variable's type the same across iterations.")
+            if static and done == _MAX_UNROLL:
+                raise frame.fn.error(s, f"the loop runs more than {_MAX_UNROLL} times at "
+                                        "compile time", "Loop over tensors instead.")
+            return static
+        self.unrolled(s, frame, begin)
 
     def exec_for(self, s: ast.For, frame: _Frame) -> None:
         fn = frame.fn
@@ -889,7 +919,7 @@ class _Compiler:
                     # the body needs its counter as a Python int (indexing a list, sizes) or
                     # grows a list: with a trip count known now, unroll it instead
                     frame.env.update({n: before[n] for n in names})
-                    self.unrolled(s, frame, list(range(start, stop, step)))
+                    self.unrolled_items(s, frame, list(range(start, stop, step)))
                 return
             else:
                 span = _as_tensor(stop) if isinstance(start, int) and start == 0 else \
@@ -903,7 +933,7 @@ class _Compiler:
         if isinstance(seq, (Tensor, _Scalar)):
             raise fn.error(it, "iterating over a tensor is not supported",
                            "Loop over range(x.size(0)) and index, or use tensor ops.")
-        self.unrolled(s, frame, self.items(seq, it, frame))
+        self.unrolled_items(s, frame, self.items(seq, it, frame))
 
     def items(self, seq, node, frame) -> list:
         """The items of a sequence known at compile time (list, tuple, dict, ModuleList...)."""
@@ -916,20 +946,21 @@ class _Compiler:
                                  "Iterate over range(...), a list, a tuple, a dict or a "
                                  "ModuleList.") from None
 
-    def unrolled(self, s: ast.For, frame: _Frame, items: list) -> None:
-        """A for loop over a sequence known at compile time, unrolled; after an iteration
-        that may have broken out (or returned) the rest runs under a guard."""
+    def unrolled(self, s, frame: _Frame, begin, last=None) -> None:
+        """A loop known at compile time, unrolled: `begin(k)` readies iteration k (binds the
+        loop variable, tests the condition) and says whether it runs; `last`, when known, is
+        the final k. After an iteration that may have broken out (or returned) the rest runs
+        under a guard."""
         saved = {f: frame.env.get(f, _MISSING) for f in (_BRK, _CONT)}
 
         def run(k):
-            while k < len(items):
+            while begin(k):
                 frame.env[_CONT] = False
-                self.assign(s.target, items[k], frame)
                 self.exec_stmts(s.body, frame)
                 frame.env[_CONT] = False
                 k += 1
                 if self.exit_state(frame) is not None:
-                    if k < len(items):
+                    if last is None or k <= last:
                         self.proceed(frame, s, lambda k=k: run(k))
                     return
         frame.env[_BRK] = False
@@ -939,6 +970,15 @@ class _Compiler:
                 frame.env.pop(f, None)
             else:
                 frame.env[f] = v
+
+    def unrolled_items(self, s: ast.For, frame: _Frame, items: list) -> None:
+        """A for loop over a sequence known at compile time, unrolled."""
+        def begin(k):
+            if k == len(items):
+                return False
+            self.assign(s.target, items[k], frame)
+            return True
+        self.unrolled(s, frame, begin, len(items) - 1)
 
     def build_loop(self, s, frame, names, trip, cond, counter) -> None:
         """A prim::Loop. Its body carries the loop variables (flattened into leaves), and when

@@ -237,6 +237,11 @@ def save(script, f) -> None:
             weights[k] = graph.constant_data[cname].detach()
             return k
         methods[name] = graph_to_json(graph, key)
+    if not methods:
+        raise RuntimeError(f"ember.jit.save: {type(script).__name__} has no graph yet: "
+                           "ember.jit.script builds one for the argument types of the first "
+                           "call. Call it once, or pass example_inputs= to ember.jit.script, "
+                           "before saving")
     ir = {"format": FORMAT, "format_version": FORMAT_VERSION, "ember_version": EMBER_VERSION,
           "kind": kind, "name": getattr(script, "name", None), "module": layout,
           "methods": methods}

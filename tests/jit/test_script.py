@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 import pytest
@@ -243,6 +243,40 @@ def test_graph_before_first_call_explains():
     s = ember.jit.script(MLP())
     with pytest.raises(RuntimeError, match="example_inputs"):
         _ = s.graph
+    with pytest.raises(RuntimeError, match="has no graph yet.*example_inputs"):
+        s.save(io.BytesIO())
+
+
+class Grows(nn.Module):
+    def forward(self, x):
+        ys: List[ember.Tensor] = []
+        k = 0
+        while k < 4:
+            k += 1
+            if k == 2:
+                continue
+            ys.append(x * k)
+        return ember.stack(ys), len(ys)
+
+
+def skip_second(x):
+    for k in [1, 2, 3]:
+        if k == 2:
+            continue
+        x = x + k
+    return x
+
+
+def test_statements_after_an_if_that_continues_run_once():
+    assert ember.jit.script(skip_second)(ember.zeros(1)).item() == 4.0
+
+
+def test_while_loop_with_a_python_condition_is_unrolled():
+    s = ember.jit.script(Grows())
+    x = ember.randn(3)
+    stacked, n = s(x)
+    _close(stacked, Grows()(x)[0])
+    assert int(n) == 3
 
 
 def test_version_1_files_still_load():
