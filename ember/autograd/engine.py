@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import traceback
 
+from .._backend.host_memory import retain_freed_memory
 from .grad_mode import GradState
 from .graph import AccumulateGrad, BackwardNode
 
@@ -85,6 +86,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     With `inputs` and accumulate=False (autograd.grad) the gradients reaching those tensors are
     returned instead of being added into `.grad`.
     """
+    retain_freed_memory()  # training loops allocate the same temporaries every step
     capture = None
     if inputs is not None:
         capture = {}
