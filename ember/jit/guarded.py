@@ -254,7 +254,12 @@ class _Compiled:
         key = self._key(args, kwargs, leaves)
         entry = self.cache.get(key)
         changed = entry.guards.failure() if isinstance(entry, _Graph) else None
-        if entry is None or changed:
+        if changed:
+            # the graphs of every size baked the old value in: start again from this call
+            self.cache.clear()
+            self.families.clear()
+            entry = None
+        if entry is None:
             if self.gave_up:
                 return self.eager(*args, **kwargs)
             entry, result = self._make(key, args, kwargs, leaves, changed)
@@ -284,15 +289,14 @@ class _Compiled:
             RuntimeWarning, stacklevel=4)
 
     def _make(self, key, args, kwargs, leaves, changed=None):
-        """Capture and compile (or reuse a dynamic graph) for a key seen for the first time,
-        or whose graph's Python values `changed`: (the cache entry or None, the capture's own
-        result or _NOT_RUN)."""
+        """Capture and compile (or reuse a dynamic graph) for a key seen for the first time
+        (`changed`: why the graphs were dropped, when a Python value they baked in changed):
+        (the cache entry or None, the capture's own result or _NOT_RUN)."""
         reason = changed or (None if self.last_key is None else
                              _guard_difference(self.last_key, key, self._input_names()))
         family_key = _family(key)
-        # a changed Python value starts the family afresh from this capture
-        family = self.families.get(family_key) \
-            if self.options["dynamic"] is not False and not changed else None
+        family = self.families.get(family_key) if self.options["dynamic"] is not False \
+            else None
         if self.compiled >= config.cache_size_limit and (family is None or family.call is None):
             self._give_up(reason)
             return None, _NOT_RUN

@@ -155,3 +155,14 @@ def test_assigning_a_tensor_attribute_breaks_the_graph():
     np.testing.assert_allclose(twin.mean.numpy(), model.mean.numpy())
     with pytest.raises(GraphBreak, match="RunningMean.mean is assigned a tensor"):
         ember.compile(RunningMean(), fullgraph=True)(ember.ones(4, 2))
+
+
+def test_a_changed_value_drops_the_graphs_of_every_size():
+    model = Scaled()
+    fast = ember.compile(model)
+    for scale in (1.0, 3.0):
+        model.scale = scale
+        for n in (2, 3, 5, 7):
+            _check(fast, model, ember.randn(n, 4))
+    # per value: one graph for the first size, one dynamic graph for the others
+    assert fast._compiled.compiled == 4 and len(fast._compiled.cache) == 4
