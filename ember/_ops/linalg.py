@@ -16,7 +16,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import _dtype as D
-from .._backend import namespace
+from .._backend import gemm, namespace
 from .._tensor import Tensor, _dim
 from ..autograd.grad_mode import GradState
 from ..testing.opinfo import FLOAT_ALL, FLOATS, INTS, Arg, Sample
@@ -140,7 +140,9 @@ def _matmul(xp, a, b):
         if k != b.shape[0]:
             raise RuntimeError(_matmul_shape_error(a.shape, b.shape))
         rows = math.prod(a.shape[:-1])
-        return xp.matmul(a.reshape(rows, k), b).reshape(a.shape[:-1] + b.shape[1:])
+        return gemm.matmul(xp, a.reshape(rows, k), b).reshape(a.shape[:-1] + b.shape[1:])
+    if a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0]:
+        return gemm.matmul(xp, a, b)
     try:
         return xp.matmul(a, b)
     except ValueError:

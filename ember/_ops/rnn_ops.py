@@ -15,6 +15,7 @@ step t - 1 in the 2-d `xg` input. A row that is not active keeps its hidden stat
 from __future__ import annotations
 
 
+from .._backend import gemm
 from .._tensor import Tensor
 from ..autograd.grad_mode import GradState
 from ..testing.opinfo import Arg, Sample
@@ -35,7 +36,7 @@ class _ArrayMath:
         self.xp = xp
 
     def mm_t(self, a, w):
-        return a @ w.T
+        return gemm.matmul(self.xp, a, w.T)
 
     def mm(self, a, w):
         return a @ w

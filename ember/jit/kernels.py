@@ -35,6 +35,7 @@ import numpy as np
 
 from .. import _dtype as D
 from .._backend import conv_kernels as CK
+from .._backend import gemm
 from .._backend.accel import cpu_fuser as backend
 from .._ops.dispatch import _as_array
 from .._ops.registry import REGISTRY
@@ -578,10 +579,13 @@ def build_fused(node: Node, device: str):
 
 # ---- out= forms of other ops (used by the memory plan) --------------------------------------
 def matmul_into(a, b, out):
-    """a @ b written into `out` (b 2-D); a contiguous batch of rows runs as one GEMM."""
+    """a @ b written into `out` (b 2-D); a contiguous batch of rows runs as one GEMM, and a
+    few rows times a transposed matrix as gemm.matmul does."""
     if a.ndim > 2 and a.flags.c_contiguous and out.flags.c_contiguous:
-        np.matmul(a.reshape(-1, a.shape[-1]), b, out=out.reshape(-1, out.shape[-1]))
+        gemm.matmul(np, a.reshape(-1, a.shape[-1]), b, out=out.reshape(-1, out.shape[-1]))
         return out
+    if a.ndim == 2:
+        return gemm.matmul(np, a, b, out=out)
     return np.matmul(a, b, out=out)
 
 
