@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-_FEW_ROWS = 32  # beyond this the transposing copy costs more than the product saves
+FEW_ROWS = 32  # beyond this the transposing copy costs more than the product saves
 
 
 def transposes(a, b) -> bool:
     """Whether a @ b (2-D NumPy arrays) is faster as (b.T @ a.T).T."""
-    return (isinstance(a, np.ndarray) and 2 <= a.shape[0] <= _FEW_ROWS
+    return (isinstance(a, np.ndarray) and 2 <= a.shape[0] <= FEW_ROWS
             and b.flags.f_contiguous and not b.flags.c_contiguous and a.dtype == b.dtype
             and a.dtype in (np.float32, np.float64))
 

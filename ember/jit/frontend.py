@@ -10,7 +10,7 @@ from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad
 from ..nn.modules.module import Module
 from .ir import literal_key, substitute
-from .passes import fold_batch_norm, optimize
+from .passes import fold_batch_norm, optimize, prepack_weights
 from .passes.freeze import freeze_constants
 from .runtime import ScriptFunction, ScriptModule, _Method, module_layout
 from .tracer import (TracerWarning, TracingCheckError, as_tuple, flatten, trace_graph,
@@ -288,6 +288,7 @@ def freeze(mod: ScriptModule, preserved_attrs=None,
         optimize(graph, fuse=False)
         if optimize_numerics and fold_batch_norm(graph):
             optimize(graph, fuse=False)
+        prepack_weights(graph)
         graphs[name] = graph
     layout = mod.layout()
     keep = {n for n in tensors if n in kept or any(

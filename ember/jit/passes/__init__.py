@@ -1,8 +1,8 @@
 """Graph passes, one module each: dead-code elimination (dce), common-subexpression
 elimination (cse), constant folding (constant_folding), algebraic simplification (simplify),
 freezing of parameters (freeze), BatchNorm folding into frozen conv/linear layers (fold_bn),
-pointwise fusion (fusion) and the buffer-reuse plan codegen follows (memory). `optimize` runs
-the cleanups and fusion in order."""
+weight layouts for frozen matmuls (prepack), pointwise fusion (fusion) and the buffer-reuse
+plan codegen follows (memory). `optimize` runs the cleanups and fusion in order."""
 from __future__ import annotations
 
 from ..ir import Graph
@@ -13,11 +13,12 @@ from .freeze import freeze_constants
 from .fold_bn import fold_batch_norm
 from .fusion import fuse_pointwise
 from .memory import MemoryPlan, plan_memory
+from .prepack import prepack_weights
 from .simplify import simplify
 
 __all__ = ["optimize", "eliminate_dead_code", "eliminate_common_subexpressions",
            "fold_constants", "simplify", "freeze_constants", "fuse_pointwise",
-           "fold_batch_norm", "plan_memory", "MemoryPlan"]
+           "fold_batch_norm", "prepack_weights", "plan_memory", "MemoryPlan"]
 
 
 def optimize(graph: Graph, fuse: bool = True, fold_factories: bool = True) -> Graph:
