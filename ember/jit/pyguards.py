@@ -81,9 +81,9 @@ def _cell_value(cell):
 
 class ModuleReads:
     """While active, records the plain values read from module attributes (their first value
-    in this capture) and turns the assignment of a plain value to one into a GraphBreak, in
-    the capturing thread only. `training` is left out: the guard key holds every module's
-    flag."""
+    in this capture) and turns the assignment of a new plain value or tensor to one into a
+    GraphBreak, in the capturing thread only. `training` is left out: the guard key holds
+    every module's flag."""
 
     def __enter__(self):
         self.entries: list = []
