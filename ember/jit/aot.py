@@ -90,6 +90,10 @@ class _CaptureRecorder(_Recorder):
         self.grad_nodes: list = []
         self.rng = _rng_state()
 
+    def foreign_op(self) -> None:
+        # another thread's random draws move the shared generator: not this capture's
+        self.rng = _rng_state()
+
     def conversion(self, what: str) -> None:
         raise GraphBreak(f"a traced tensor is converted to {what} (data-dependent Python "
                          "control flow or a Python number); compute both branches and select "

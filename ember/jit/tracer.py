@@ -10,6 +10,7 @@ the version counter and recorded as in-place nodes. Python values computed from 
 from __future__ import annotations
 
 import inspect
+import threading
 import warnings
 
 import numpy as np
@@ -169,6 +170,10 @@ class _Recorder:
         self.pending = None
         self.depth = 0
         self.snapshots: dict = {}
+        self.thread = None  # the tracing thread's id, while a trace is active
+
+    def foreign_op(self) -> None:
+        """An op another thread ran while this trace was active (not recorded)."""
 
     # -- mapping tensors to values
     def bind(self, t: Tensor, v: Value) -> None:
@@ -345,7 +350,7 @@ def _overwrites(op: str, attrs: dict) -> bool:
 def _conversion_hook(original, what: str):
     def hooked(self, *args, **kwargs):
         rec = _active
-        if rec is None:
+        if rec is None or threading.get_ident() != rec.thread:
             return original(self, *args, **kwargs)
         if rec.depth == 0 and rec.is_dynamic(self):
             rec.conversion(what)
@@ -360,7 +365,8 @@ def _conversion_hook(original, what: str):
 
 
 class _Tracing:
-    """Context: install the recorder as an `apply` observer and hook Tensor conversions."""
+    """Context: install the recorder as an `apply` observer and hook Tensor conversions, for
+    the calling thread only (other threads' ops and conversions are not this trace's)."""
 
     def __init__(self, recorder: _Recorder):
         self.recorder = recorder
@@ -371,17 +377,26 @@ class _Tracing:
         if _active is not None:
             raise RuntimeError("ember.jit.trace cannot be called while another trace runs")
         _active = self.recorder
+        rec = self.recorder
+        rec.thread = threading.get_ident()
         for name, what in _CONVERSIONS.items():
             original = Tensor.__dict__.get(name)
             if original is not None:
                 self.saved[name] = original
                 setattr(Tensor, name, _conversion_hook(original, what))
-        dispatch.observers.append(self.recorder)
-        return self.recorder
+
+        def observe(op, args, attrs, outputs):
+            if threading.get_ident() == rec.thread:
+                rec(op, args, attrs, outputs)
+            else:
+                rec.foreign_op()
+        self.observe = observe
+        dispatch.observers.append(observe)
+        return rec
 
     def __exit__(self, *exc):
         global _active
-        dispatch.observers.remove(self.recorder)
+        dispatch.observers.remove(self.observe)
         for name, original in self.saved.items():
             setattr(Tensor, name, original)
         _active = None

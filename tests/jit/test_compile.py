@@ -506,3 +506,22 @@ def test_hooks_with_python_side_effects_run_every_call():
     (entry,) = compiled._compiled.cache.values()
     ((_, root),) = entry.parts.values()  # the Sequential's forward, compiled under its hooks
     assert all(len(p.cache) == 1 for _, p in root.cache[next(iter(root.cache))].parts.values())
+
+
+def test_other_threads_during_a_capture_are_not_recorded():
+    import threading
+    seen = []
+
+    def worker():
+        t = nn.functional.dropout(ember.randn(8), 0.5)  # random draws, then a conversion
+        seen.append(t.sum().item())
+
+    class Waits(nn.Module):
+        def forward(self, x):
+            thread = threading.Thread(target=worker)
+            thread.start()
+            thread.join()
+            return x * 3
+
+    fast = ember.compile(Waits(), fullgraph=True)  # the worker's ops would break the graph
+    assert fast(ember.ones(2)).tolist() == [3.0, 3.0] and len(seen) == 1
