@@ -126,9 +126,9 @@ def train_digits(epochs: int = 8, checkpoint: str = "digits_cnn.pt") -> float:
     acc = accuracy(model, test_loader)
     print(f"  trained in {time.perf_counter() - start:.1f} s: test accuracy {acc:.2%}")
     eager = sorted({where for where, *_ in compiled.graph_breaks})
-    print(f"  ember.compile ran the training steps as graphs; graph breaks (dropout's random "
-          f"draws) left these modules' own code eager: {', '.join(eager)}" if eager else
-          "  ember.compile ran the training steps as one graph")
+    print(f"  ember.compile ran the training steps as graphs; graph breaks left these "
+          f"modules' own code eager: {', '.join(eager)}" if eager else
+          "  ember.compile ran the training steps (dropout included) as one graph")
     ember.save(model.state_dict(), checkpoint)
     restored = DigitNet()
     restored.load_state_dict(ember.load(checkpoint))

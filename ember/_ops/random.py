@@ -1,7 +1,8 @@
 """Random numbers: Generator (NumPy's PCG64 behind torch's Generator API), the sampling
 functions (rand, randn, randint, randperm, normal, bernoulli, multinomial, poisson, *_like)
 and the in-place Tensor methods (uniform_, normal_, bernoulli_, random_, exponential_,
-geometric_, log_normal_, cauchy_).
+geometric_, log_normal_, cauchy_). Dropout's noise is an op (dropout_noise), so ember.compile
+records it and its graphs draw new noise on every call.
 
 Numbers are drawn on the host with NumPy and then moved to the tensor's device (one function,
 `_draw`, does it), so a seed gives the same numbers on every device and in every process.
@@ -23,8 +24,9 @@ from .._backend import move, namespace
 from .._device import CPU, to_device
 from .._tensor import Tensor
 from .creation import Fill, _check_out, _dtype_arg, _size_args
+from ..testing.opinfo import Arg, Sample
 from .dispatch import apply_, write_out
-from .registry import tensor_method
+from .registry import OpDef, register, tensor_method
 
 _DEFAULT_SEED = 67280421310721
 _UINT64 = (1 << 64) - 1
@@ -702,3 +704,37 @@ tensor_method("multinomial")(multinomial)
 __all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed",
            "get_rng_state", "set_rng_state", "rand", "randn", "randint", "randperm", "normal",
            "bernoulli", "multinomial", "poisson", "rand_like", "randn_like", "randint_like"]
+
+
+# ---- dropout's noise ----------------------------------------------------------------------
+_SELU_ALPHA = 1.7580993408473766  # -scale * alpha of selu: what a dropped unit becomes
+_ALMOST_NEVER = 1e-12  # a drop probability that, in float32, keeps every element
+
+
+@register("dropout_noise", promote=None, differentiable=False, changes_device=True, samples=(
+    Sample(lambda t, x: t.nn.functional.dropout(x, _ALMOST_NEVER), (Arg((3, 4)),)),
+    Sample(lambda t, x: t.nn.functional.alpha_dropout(x, _ALMOST_NEVER, training=True),
+           (Arg((2, 5)),), name="alpha"),
+    Sample(lambda t, x: t.nn.functional.dropout2d(x, _ALMOST_NEVER), (Arg((2, 3, 2, 2)),),
+           name="channels")))
+class DropoutNoise(OpDef):
+    """The noise of dropout with drop probability p: a multiplier of `size` (0 where dropped,
+    1 / (1 - p) elsewhere) or, for alpha dropout, (multiplier, offset) such that
+    x * multiplier + offset is the dropped-out x. Drawn from the default generator."""
+
+    creates = True
+
+    def forward(ctx, xp, size, p, dtype, device, alpha):
+        keep_prob = 1.0 - p
+
+        def sample(rng):
+            return rng.random(size, dtype=np.float32) < keep_prob
+        keep = _draw("dropout", None, device, sample).astype(dtype.np)
+        if not alpha:
+            keep *= dtype.np.type(1.0 / keep_prob)
+            return keep
+        a = 1.0 / math.sqrt((_SELU_ALPHA * _SELU_ALPHA * p + 1.0) * keep_prob)
+        offset = (keep - dtype.np.type(1)) * dtype.np.type(_SELU_ALPHA * a) + dtype.np.type(
+            _SELU_ALPHA * a * p)
+        keep *= dtype.np.type(a)
+        return keep, offset

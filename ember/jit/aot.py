@@ -113,8 +113,9 @@ class _CaptureRecorder(_Recorder):
         if state != self.rng:
             self.rng = state
             if not is_random(op.name):
-                raise GraphBreak("random numbers were drawn outside a graph op (e.g. by "
-                                 "dropout in training mode)", user_location())
+                raise GraphBreak("random numbers were drawn outside a graph op (e.g. "
+                                 "ember.randn inside the compiled code: pass the noise in as "
+                                 "an argument)", user_location())
         super().__call__(op, args, attrs, outputs)
         gf = outputs[0]._grad_fn if outputs else None
         if gf is not None and getattr(gf, "opdef", None) is op and self.graph.nodes:

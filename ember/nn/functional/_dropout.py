@@ -6,19 +6,14 @@ False) or with p = 0 the input itself is returned.
 """
 from __future__ import annotations
 
-import math
 import warnings
 
-import numpy as np
-
-from ..._ops.random import _draw
+from ..._ops.dispatch import apply
+from ..._ops.random import DropoutNoise
 from ..._tensor import Tensor
 
 __all__ = ["dropout", "alpha_dropout", "feature_alpha_dropout", "dropout1d", "dropout2d",
            "dropout3d"]
-
-# -scale * alpha of selu: the value a dropped unit takes in alpha dropout.
-_ALPHA = 1.7580993408473766
 
 
 def _check_p(p: float) -> None:
@@ -27,23 +22,10 @@ def _check_p(p: float) -> None:
 
 
 def _noise(like: Tensor, shape: tuple, p: float, alpha: bool) -> tuple:
-    """(multiplier, offset) tensors: x * multiplier + offset is the dropped-out x."""
-    keep_prob = 1.0 - p
-    dt = like._dtype
-
-    def sample(rng):
-        return rng.random(shape, dtype=np.float32) < keep_prob
-
-    keep = _draw("dropout", None, like._device, sample)
-    if not alpha:
-        scale = keep.astype(dt.np)
-        scale *= dt.np.type(1.0 / keep_prob)
-        return Tensor._wrap(scale, dt, like._device), None
-    a = 1.0 / math.sqrt((_ALPHA * _ALPHA * p + 1.0) * keep_prob)
-    mult = keep.astype(dt.np) * dt.np.type(a)
-    offset = (keep.astype(dt.np) - dt.np.type(1)) * dt.np.type(_ALPHA * a) + dt.np.type(
-        _ALPHA * a * p)
-    return Tensor._wrap(mult, dt, like._device), Tensor._wrap(offset, dt, like._device)
+    """(multiplier, offset or None) tensors: x * multiplier + offset is the dropped-out x."""
+    noise = apply(DropoutNoise, size=shape, p=p, dtype=like._dtype, device=like._device,
+                  alpha=alpha)
+    return noise if alpha else (noise, None)
 
 
 def _apply_noise(input: Tensor, p: float, inplace: bool, shape: tuple, alpha: bool) -> Tensor:
