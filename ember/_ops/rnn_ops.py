@@ -21,7 +21,7 @@ from ..autograd.grad_mode import GradState
 from ..testing.opinfo import Arg, Sample
 from .dispatch import apply
 from .linalg import addmm, mm
-from .random import rand_like
+from .random import DropoutNoise
 from .registry import OpDef, register
 from .shape import cat, stack
 
@@ -355,10 +355,12 @@ def _projection(x: Tensor, w_ih: Tensor, bias: Tensor | None) -> Tensor:
 
 
 def _dropout(x: Tensor, p: float) -> Tensor:
-    """Dropout between layers (training only): zero with probability p, scale by 1/(1-p)."""
+    """Dropout between layers (training only): zero with probability p, scale by 1/(1-p)
+    (dropout's noise op, so compiled graphs draw it anew each call)."""
     if p == 1:
         return x * 0
-    return x * (rand_like(x) >= p) / (1 - p)
+    return x * apply(DropoutNoise, size=tuple(x.shape), p=p, dtype=x._dtype, device=x._device,
+                     alpha=False)
 
 
 def _run(mode, input, batch_sizes, hx, params, has_biases, num_layers, dropout, train,

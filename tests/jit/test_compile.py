@@ -543,3 +543,17 @@ def test_random_draws_outside_ops_break_the_graph():
         ember.compile(noisy, fullgraph=True)(ember.zeros(3))
     fast = ember.compile(noisy)
     assert not _close(fast(ember.zeros(3)), fast(ember.zeros(3)))  # eager: new noise each call
+
+
+def test_lstm_dropout_between_layers_is_captured():
+    ember.manual_seed(0)
+    lstm = nn.LSTM(8, 16, num_layers=2, dropout=0.3)
+    compiled = ember.compile(copy.deepcopy(lstm), fullgraph=True)
+    x = ember.randn(5, 3, 8)
+    for seed in range(2):
+        ember.manual_seed(seed)
+        got, _ = compiled(x)
+        ember.manual_seed(seed)
+        want, _ = lstm(x)
+        assert _close(got, want)
+    assert compiled._compiled.compiled == 1
