@@ -122,8 +122,11 @@ def compile(model=None, *, fullgraph: bool = False, dynamic: bool | None = None,
             disable: bool = False, explain: bool = False):
     """Compile a module or function: each call runs graphs captured from it (forward and,
     when gradients are needed, backward), guarded on the inputs' shapes, dtypes, devices and
-    requires_grad. Parts that cannot be captured run eagerly (`fullgraph=True` makes that an
-    error); `explain=True` prints each graph break with its source line and reason.
+    requires_grad, on module hooks and training flags, and on the plain Python values the
+    capture read (module attributes, closure variables, globals). Dropout's noise is drawn
+    anew on every call. Parts that cannot be captured or replayed run eagerly (`fullgraph=True`
+    makes that an error); `explain=True` prints each graph break with its source line and
+    reason.
 
     dynamic: None (default) or True: when an input's sizes change, the two captures are
     compared and the sizes that changed become symbols of one dynamic graph (ember/jit/
