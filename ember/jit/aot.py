@@ -10,7 +10,9 @@ in `apply`, and its graph node runs the compiled backward.
 """
 from __future__ import annotations
 
+import builtins
 import sys
+import threading
 
 import numpy as np
 
@@ -147,31 +149,40 @@ class _CaptureRecorder(_Recorder):
 
 
 class _Unreplayable:
-    """While the captured function runs, calls whose effects would leave the graph break it:
-    backward() and autograd.grad() (gradients land in `.grad`), tensor hooks and retain_grad()
-    (Python run, and `.grad` set, during backward). capture's own backward pass keeps the
-    functions it imported before entering."""
+    """While the captured function runs (in its thread), calls whose effects would leave the
+    graph break it: backward() and autograd.grad() (gradients land in `.grad`), tensor hooks
+    and retain_grad() (Python run, and `.grad` set, during backward), and print() (output a
+    graph would not repeat). capture's own backward pass keeps the functions it imported
+    before entering; other threads call the originals."""
+
+    _BACKWARD = ("backward() or autograd.grad() is called inside the compiled code, whose "
+                 "gradients land in .grad, an effect a graph cannot replay (ember.compile "
+                 "captures the backward of what a compiled call returns)")
+    _HOOK = ("{} is called inside the compiled code: Python run during backward is an effect "
+             "a graph cannot replay")
 
     def __enter__(self):
         from .. import autograd
-        self.saved = (autograd.backward, autograd.grad, Tensor.register_hook,
-                      Tensor.retain_grad)
+        thread = threading.get_ident()
+        self.saved = [(autograd, "backward", self._BACKWARD), (autograd, "grad", self._BACKWARD),
+                      (Tensor, "register_hook", self._HOOK.format("Tensor.register_hook()")),
+                      (Tensor, "retain_grad", self._HOOK.format("Tensor.retain_grad()")),
+                      (builtins, "print", "print() inside the compiled code would run only "
+                                          "when a graph is captured")]
+        self.saved = [(owner, name, getattr(owner, name), why) for owner, name, why in self.saved]
 
-        def refuse(what):
+        def refuse(original, why):
             def call(*args, **kwargs):
-                raise GraphBreak(f"{what} is called inside the compiled code, whose effects "
-                                 "during backward (gradients stored in .grad, hooks run) a "
-                                 "graph cannot replay; ember.compile captures the backward of "
-                                 "what a compiled call returns", user_location())
+                if threading.get_ident() != thread:
+                    return original(*args, **kwargs)
+                raise GraphBreak(why, user_location())
             return call
-        autograd.backward = autograd.grad = refuse("backward() or autograd.grad()")
-        Tensor.register_hook = refuse("Tensor.register_hook()")
-        Tensor.retain_grad = refuse("Tensor.retain_grad()")
+        for owner, name, original, why in self.saved:
+            setattr(owner, name, refuse(original, why))
 
     def __exit__(self, *exc):
-        from .. import autograd
-        (autograd.backward, autograd.grad, Tensor.register_hook,
-         Tensor.retain_grad) = self.saved
+        for owner, name, original, _ in self.saved:
+            setattr(owner, name, original)
         return False
 
 

@@ -523,7 +523,9 @@ def test_other_threads_during_a_capture_are_not_recorded():
 
     def worker():
         t = nn.functional.dropout(ember.randn(8), 0.5)  # random draws, then a conversion
-        seen.append(t.sum().item())
+        w = ember.ones(2, requires_grad=True)
+        (w * 2).sum().backward()  # another thread's backward is its own business
+        seen.append(t.sum().item() + w.grad.sum().item())
 
     class Waits(nn.Module):
         def forward(self, x):
@@ -557,3 +559,15 @@ def test_lstm_dropout_between_layers_is_captured():
         want, _ = lstm(x)
         assert _close(got, want)
     assert compiled._compiled.compiled == 1
+
+
+def test_print_inside_compiled_code_runs_every_call(capsys):
+    def chatty(x):
+        print("step")
+        return x * 2
+    fast = ember.compile(chatty)
+    for _ in range(3):
+        assert fast(ember.ones(2)).tolist() == [2.0, 2.0]
+    assert capsys.readouterr().out.count("step") == 3
+    with pytest.raises(GraphBreak, match="print\\(\\) inside the compiled code"):
+        ember.compile(chatty, fullgraph=True)(ember.ones(2))
