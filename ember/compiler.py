@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import weakref
 
+from .jit.aot import GraphBreak, user_location
 from .jit.guarded import _Compiled, config, is_compiling
 from .nn.modules.module import Module
 
@@ -37,11 +38,22 @@ def reset() -> None:
 
 
 def disable(fn=None, recursive: bool = True):
-    """Mark `fn` to run eagerly: ember.compile never compiles it (usable as a decorator)."""
+    """Mark `fn` to run eagerly (usable as a decorator): ember.compile returns it as it is,
+    and calling it inside compiled code breaks the graph there, so it runs eagerly."""
     if fn is None:
         return functools.partial(disable, recursive=recursive)
-    fn._ember_compile_disabled = True
-    return fn
+    if isinstance(fn, Module):
+        fn._ember_compile_disabled = True
+        return fn
+
+    @functools.wraps(fn)
+    def eager_only(*args, **kwargs):
+        if is_compiling():
+            raise GraphBreak(f"{getattr(fn, '__qualname__', fn)} is marked "
+                             "ember.compiler.disable", user_location())
+        return fn(*args, **kwargs)
+    eager_only._ember_compile_disabled = True
+    return eager_only
 
 
 class OptimizedModule(Module):

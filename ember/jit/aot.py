@@ -70,7 +70,7 @@ def user_location(frame=None) -> str:
 
 
 # frames of the capture machinery itself, never the place a break comes from
-_MACHINERY = ("jit/", "_ops/", "_tensor.py", "nn/modules/module.py")
+_MACHINERY = ("jit/", "_ops/", "_tensor.py", "nn/modules/module.py", "compiler.py")
 
 
 def _rng_state() -> bytes:

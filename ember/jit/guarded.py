@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 import warnings
 
@@ -44,12 +45,12 @@ class config:
     cache_size_limit = 8  # graphs kept per compiled function before it runs eagerly
 
 
-_capturing = [0]
+_capturing: set = set()  # the threads capturing a graph now
 
 
 def is_compiling() -> bool:
-    """Whether ember.compile is capturing a graph right now."""
-    return _capturing[0] > 0
+    """Whether ember.compile is capturing a graph right now, in this thread."""
+    return threading.get_ident() in _capturing
 
 
 def _logs(kind: str) -> bool:
@@ -246,7 +247,7 @@ class _Compiled:
         return (GradState.enabled, skeleton, tuple(_describe(t) for t in leaves), flags, state)
 
     def __call__(self, *args, **kwargs):
-        if _capturing[0]:
+        if is_compiling():
             # inside another compiled call's capture: run the code, which that capture records
             # (inlined, as torch.compile inlines nested compiled functions)
             return self.eager(*args, **kwargs)
@@ -376,7 +377,7 @@ class _Compiled:
             a = _rebuild(skeleton, args, it)
             kw = _rebuild(_leaves(kwargs, []), kwargs, it) if kwargs else {}
             return self.fn(*a, **kw)
-        _capturing[0] += 1
+        _capturing.add(threading.get_ident())
         undo = _Snapshot(leaves + [t for _, t in self._state])
         code = [self.signature] + [type(m).forward for m in self._modules]
         try:
@@ -395,7 +396,7 @@ class _Compiled:
             undo.restore()
             raise
         finally:
-            _capturing[0] -= 1
+            _capturing.discard(threading.get_ident())
 
 
 def _family(key: tuple) -> tuple:

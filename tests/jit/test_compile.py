@@ -468,10 +468,20 @@ def test_module_compile_in_place_keeps_hooks():
 
 
 def test_disabled_functions_run_eagerly():
+    kept = []
+
     @ember.compiler.disable
     def f(x):
+        kept.append(x)  # a Python side effect: must run on every call
         return x + 1
     assert ember.compile(f) is f
+    fast = ember.compile(lambda x: f(x * 2) * 3)
+    for _ in range(3):
+        assert fast(ember.ones(2)).tolist() == [9.0, 9.0]
+    assert len(kept) == 3
+    (where, line, reason, _), = fast._ember_compiled.report
+    assert "f is marked ember.compiler.disable" in reason and "test_compile.py" in line
+    assert "inside ember" not in line
 
 
 def test_hooks_registered_after_compiling_run():
