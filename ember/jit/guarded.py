@@ -116,12 +116,16 @@ def _guard_difference(old: tuple, new: tuple, names: list) -> str:
     return "a parameter or buffer was replaced or its requires_grad changed"
 
 
-def _hooks_of(modules: list) -> tuple:
-    """The handles of the forward and backward hooks registered on the modules: a capture
-    ran (and recorded) the hooks there were, so adding or removing one captures again."""
-    return tuple((i, k, tuple(hooks)) for i, m in enumerate(modules)
-                 for k, hooks in enumerate((m._forward_pre_hooks, m._forward_hooks,
-                                            m._backward_pre_hooks, m._backward_hooks)) if hooks)
+def _hook_dicts(modules: list) -> list:
+    """The forward and backward hook dicts of the modules (Module edits them in place)."""
+    return [d for m in modules for d in (m._forward_pre_hooks, m._forward_hooks,
+                                         m._backward_pre_hooks, m._backward_hooks)]
+
+
+def _hooks_of(dicts: list) -> tuple:
+    """The handles of the hooks in `dicts` (from _hook_dicts): a capture ran the hooks there
+    were, so adding or removing one captures again."""
+    return tuple((k, tuple(d)) for k, d in enumerate(dicts) if d)
 
 
 def _fmt(x) -> str:
@@ -228,6 +232,7 @@ class _Compiled:
             self._modules = list(self.module.modules())
         else:
             self._state, self._slots, self._modules = [], [], []
+        self._hooks = _hook_dicts(self._modules)
 
     def child_name(self, sub: Module) -> str:
         for name, m in self.module.named_modules():
@@ -243,7 +248,7 @@ class _Compiled:
         if kwargs:
             skeleton = (skeleton, _leaves(kwargs, leaves))
         state = tuple((id(t), t._requires_grad) for t in (s[k] for s, k in self._slots))
-        flags = (tuple(m.training for m in self._modules), _hooks_of(self._modules))
+        flags = (tuple(m.training for m in self._modules), _hooks_of(self._hooks))
         return (GradState.enabled, skeleton, tuple(_describe(t) for t in leaves), flags, state)
 
     def __call__(self, *args, **kwargs):
@@ -337,7 +342,8 @@ class _Compiled:
         if self.options["fullgraph"]:
             raise GraphBreak(f"ember.compile(fullgraph=True): {self.name} cannot be "
                              f"captured as one graph: {brk.reason}", brk.where) from None
-        if self.module is not None and self.fn is self.module and _hooks_of([self.module]):
+        if self.module is not None and self.fn is self.module and \
+                _hooks_of(_hook_dicts([self.module])):
             children = [(self.name, self.module)]
             what = "its hooks run eagerly around its compiled forward"
         elif self.module is not None:
@@ -366,7 +372,7 @@ class _Compiled:
 
     def _capture(self, args, kwargs, leaves) -> Joint:
         for m in self._modules:
-            if (m is not self.module or self.fn is m) and _hooks_of([m]):
+            if (m is not self.module or self.fn is m) and _hooks_of(_hook_dicts([m])):
                 raise GraphBreak(f"{type(m).__name__} has forward or backward hooks, Python "
                                  "code a graph cannot replay; they run eagerly, around "
                                  "compiled code")
