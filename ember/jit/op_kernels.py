@@ -18,8 +18,6 @@ import numpy as np
 
 from .._ops.registry import REGISTRY
 
-_SQRT_HALF = math.sqrt(0.5)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 MIN_SIZE = 1 << 12  # below this NumPy's per-call cost is no worse than numba's
 _kernels = None
 
