@@ -21,14 +21,12 @@ from .._backend import namespace
 from .._backend.host_memory import retain_freed_memory
 from .._device import to_device
 from .._ops.dispatch import apply
-from .._ops.random import default_generator
 from .._ops.registry import OpDef
 from .._tensor import Tensor
 from ..autograd.grad_mode import GradState
 from .codegen import compile_graph
 from .ir import Graph, Saves, TensorType
 from .passes import optimize
-from .passes.analysis import is_random
 from .passes.dce import eliminate_dead_code
 from .tracer import (_protect_constants, _Recorder, _Tracing, flatten,
                      input_names)
@@ -73,10 +71,6 @@ def user_location(frame=None) -> str:
 _MACHINERY = ("jit/", "_ops/", "_tensor.py", "nn/modules/module.py", "compiler.py")
 
 
-def _rng_state() -> bytes:
-    return default_generator.get_state()._data.tobytes()
-
-
 class _CaptureRecorder(_Recorder):
     """The tracer's recorder with ember.compile's rules: converting a traced tensor to a
     Python value or drawing random numbers outside an op breaks the graph; tensors that need
@@ -90,11 +84,6 @@ class _CaptureRecorder(_Recorder):
         super().__init__(graph, {})
         self.lifted: list[Tensor] = []
         self.grad_nodes: list = []
-        self.rng = _rng_state()
-
-    def foreign_op(self) -> None:
-        # another thread's random draws move the shared generator: not this capture's
-        self.rng = _rng_state()
 
     def conversion(self, what: str) -> None:
         raise GraphBreak(f"a traced tensor is converted to {what} (data-dependent Python "
@@ -110,14 +99,12 @@ class _CaptureRecorder(_Recorder):
             return v
         return super()._new_value_for(t)
 
+    def drawn_outside_ops(self) -> None:
+        raise GraphBreak("random numbers were drawn outside a graph op (e.g. ember.randn "
+                         "inside the compiled code: pass the noise in as an argument)",
+                         user_location())
+
     def __call__(self, op, args, attrs, outputs) -> None:
-        state = _rng_state()
-        if state != self.rng:
-            self.rng = state
-            if not is_random(op.name):
-                raise GraphBreak("random numbers were drawn outside a graph op (e.g. "
-                                 "ember.randn inside the compiled code: pass the noise in as "
-                                 "an argument)", user_location())
         super().__call__(op, args, attrs, outputs)
         gf = outputs[0]._grad_fn if outputs else None
         if gf is not None and getattr(gf, "opdef", None) is op and self.graph.nodes:

@@ -20,7 +20,7 @@ from .._ops import dispatch
 from .._ops.registry import REGISTRY
 from .._tensor import Tensor
 from .ir import AsTensor, Graph, GraphError, TensorType, Value, check_literal, values_in
-from .passes.analysis import AliasInfo
+from .passes.analysis import AliasInfo, is_random
 from .passes.dce import eliminate_dead_code
 
 
@@ -171,9 +171,17 @@ class _Recorder:
         self.depth = 0
         self.snapshots: dict = {}
         self.thread = None  # the tracing thread's id, while a trace is active
+        self.rng = _rng_state()  # the generator's state as of the last op observed
+        self.random_outside = False  # random numbers were drawn outside a random op
 
     def foreign_op(self) -> None:
-        """An op another thread ran while this trace was active (not recorded)."""
+        """An op another thread ran while this trace was active (not recorded); its random
+        draws move the shared generator, and are not this trace's."""
+        self.rng = _rng_state()
+
+    def drawn_outside_ops(self) -> None:
+        """Random numbers were drawn outside a random op: their values become constants."""
+        self.random_outside = True
 
     # -- mapping tensors to values
     def bind(self, t: Tensor, v: Value) -> None:
@@ -261,6 +269,11 @@ class _Recorder:
 
     # -- the observer
     def __call__(self, op, args, attrs, outputs) -> None:
+        state = _rng_state()
+        if state != self.rng:
+            self.rng = state
+            if not is_random(op.name):
+                self.drawn_outside_ops()
         inplace = bool(outputs) and len(args) > 0 and outputs[0] is args[0]
         pending = self.pending
         # an in-place call observed here already bumped the version box it writes into
@@ -269,7 +282,7 @@ class _Recorder:
         if REGISTRY.get(op.name) is not op:
             self._through(op, outputs)
             return
-        if op.creates and not self.records_creation:
+        if op.creates and not self.records_creation and not is_random(op.name):
             return  # a factory's tensor becomes a constant where the graph first reads it
         written_unseen = inplace and self.lookup(args[0]) is None and \
             self.state.get(id(args[0])) is None
@@ -455,6 +468,8 @@ def trace_graph(fn, example, state: dict, strict: bool, signature_of=None):
         out = fn(*args)
         recorder.settle()
     drew_random = _rng_state() != before
+    if _rng_state() != recorder.rng:
+        recorder.drawn_outside_ops()  # after the last op
     flat_out, out_spec = flatten(out, "output", strict)
     graph.outputs = [recorder.value_of(t) for t in flat_out]
     graph.output_spec = out_spec
@@ -464,10 +479,10 @@ def trace_graph(fn, example, state: dict, strict: bool, signature_of=None):
         graph.verify()
     except GraphError as e:
         raise RuntimeError(f"ember.jit.trace produced an invalid graph: {e}") from None
-    if drew_random:
-        warnings.warn("Random numbers were drawn while tracing: they are constants in the graph, "
-                      "so every call of the traced function reuses them.", TracerWarning,
-                      stacklevel=3)
+    if recorder.random_outside:
+        warnings.warn("Random numbers were drawn while tracing outside a random op (dropout's "
+                      "noise is one): they are constants in the graph, so every call of the "
+                      "traced function reuses them.", TracerWarning, stacklevel=3)
     return graph, drew_random
 
 

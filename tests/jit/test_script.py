@@ -895,3 +895,20 @@ def test_rejected_construct_quotes_file_line_and_fix(fn, text, what, fix):
     first, *_, last = message.split("\n")
     assert re.search(what, first), message
     assert re.search(fix, last), message
+
+
+class Drops(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.drop = nn.Dropout(0.5)
+
+    def forward(self, x):
+        return self.drop(x) * 2
+
+
+def test_dropout_draws_new_noise_each_call():
+    s = ember.jit.script(Drops())
+    x = ember.ones(64)
+    assert not np.array_equal(s(x).numpy(), s(x).numpy())
+    s.eval()
+    assert np.array_equal(s(x).numpy(), (x * 2).numpy())

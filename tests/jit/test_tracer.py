@@ -118,6 +118,27 @@ def test_random_numbers_are_reported():
     assert _same(f(ember.zeros(3)), f(ember.zeros(3)))
 
 
+def test_dropout_noise_is_an_op_drawn_each_call():
+    import io
+    net = nn.Sequential(nn.Linear(6, 6), nn.Dropout(0.5))  # training mode
+    x = ember.ones(4, 6)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        traced = jit.trace(net, x)
+    assert not any("Random numbers" in str(w.message) for w in record)
+    assert "dropout_noise" in [n.op for n in traced.graph.nodes]
+    assert not _same(traced(x), traced(x))
+    buf = io.BytesIO()
+    traced.save(buf)
+    buf.seek(0)
+    loaded = jit.load(buf)
+    assert not _same(loaded(x), loaded(x))
+    ember.manual_seed(5)
+    a = traced(x)
+    ember.manual_seed(5)
+    assert _same(a, net(x))  # the same noise as eager, seed for seed
+
+
 def test_tensors_built_inside_are_constants():
     f = jit.trace(lambda x: x + ember.tensor([1.0, 2.0]), ember.zeros(2))
     assert [k for k in f.graph.constant_kind.values()] == ["constant"]

@@ -9,6 +9,7 @@ import numpy as np
 
 from ... import _dtype as D
 from .._types import is_float, lowest
+from ..._ops.random import _SELU_ALPHA
 from ..lowering import lowers
 from .pointwise import to_bool
 
@@ -274,6 +275,23 @@ def _masked_softmax(ctx):
     scores = b.op("Where", [hidden, b.scalar(-math.inf, dt), x])
     weights = b.op("Softmax", [scores], axis=ctx.attr("dim") % len(ctx.shape(0)))
     return b.op("Where", [hidden, b.scalar(0, dt), weights])
+
+
+@lowers("dropout_noise", via="RandomUniform, Less")
+def _dropout_noise(ctx):
+    """Dropout's noise drawn by the runtime on every run (a fresh stream, not ember's)."""
+    b = ctx.b
+    p, dt = ctx.attr("p"), ctx.attr("dtype")
+    keep_prob = 1.0 - p
+    uniform = b.op("RandomUniform", [], dtype=D.float32, shape=list(ctx.attr("size")))
+    keep = b.cast(b.op("Less", [uniform, b.scalar(keep_prob, D.float32)], dtype=D.bool), dt)
+    if not ctx.attr("alpha"):
+        return b.op("Mul", [keep, b.scalar(1.0 / keep_prob, dt)])
+    alpha = _SELU_ALPHA
+    a = 1.0 / math.sqrt((alpha * alpha * p + 1.0) * keep_prob)
+    offset = b.op("Add", [b.op("Mul", [b.op("Sub", [keep, b.scalar(1, dt)]),
+                                       b.scalar(alpha * a, dt)]), b.scalar(alpha * a * p, dt)])
+    return [b.op("Mul", [keep, b.scalar(a, dt)]), offset]
 
 
 @lowers("embedding", via="Gather")
