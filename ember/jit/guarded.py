@@ -145,10 +145,18 @@ class _Graph:
         self.seconds = seconds
         self.first_result = joint.result
         joint.result = None
+        # outputs that are inputs themselves come back as the caller's tensors, as in eager
+        graph = joint.graph
+        position = {v.id: j for j, v in enumerate(graph.inputs)}
+        self.passthrough = [(i, position[v.id]) for i, v in
+                            enumerate(graph.outputs[:joint.n_outputs]) if v.id in position]
 
     def run(self, owner, args, kwargs, leaves):
         from .tracer import unflatten
-        outs = self.call.run(leaves + owner.state_tensors() + self.lifted)
+        tensors = leaves + owner.state_tensors() + self.lifted
+        outs = self.call.run(tensors)
+        for i, j in self.passthrough:
+            outs[i] = tensors[j]
         if self.out_spec == ["tensor"]:
             return outs[0]
         return unflatten(self.out_spec, outs)

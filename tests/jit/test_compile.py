@@ -581,3 +581,13 @@ def test_print_inside_compiled_code_runs_every_call(capsys):
     assert capsys.readouterr().out.count("step") == 3
     with pytest.raises(GraphBreak, match="print\\(\\) inside the compiled code"):
         ember.compile(chatty, fullgraph=True)(ember.ones(2))
+
+
+def test_an_input_returned_as_it_is_comes_back_as_the_same_tensor():
+    x = ember.ones(3, requires_grad=True)
+    fast = ember.compile(lambda a, b: (a, a * b))
+    for _ in range(3):
+        same, product = fast(x, ember.full((3,), 2.0))
+        assert same is x and product.grad_fn is not None
+        (same.sum() + product.sum()).backward()
+    assert x.grad.tolist() == [9.0, 9.0, 9.0]
