@@ -79,8 +79,10 @@ class Tensor:
 
     @staticmethod
     def _zeros(shape, dtype, device):
-        from ._backend import namespace
-        return Tensor._wrap(namespace(device).zeros(shape, dtype.np), dtype, device)
+        """Zeros made by the `full` op, so a compile capture records them as an op that a
+        dynamic graph sizes at each call (backward formulas build their buffers here)."""
+        from ._ops.creation import _filled
+        return _filled(shape, 0, dtype, device, False)
 
     # ---- basic properties -------------------------------------------------------------
     @property

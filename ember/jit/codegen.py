@@ -180,8 +180,10 @@ class _Emitter:
             self.emit("".join(f"v{v.id}, " for v in g.inputs) + "= inputs")
         if self.state_names:
             self.emit("".join(f"v{g.constants[n].id}, " for n in self.state_names) + "= state")
-        for symbol, (k, dim, coeff) in g.symbols.items():
+        for symbol, (k, dim, coeff, offset) in g.symbols.items():
             size = f"v{g.inputs[k].id}.shape[{dim}]"
+            if offset:
+                size = f"({size} - {offset})"
             self.emit(f"{symbol} = {size}" + (f" // {coeff}" if coeff != 1 else ""))
         if fallback is not None:
             held = list(g.inputs) + [g.constants[n] for n in self.state_names]

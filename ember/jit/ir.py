@@ -210,7 +210,8 @@ class Graph:
         self.input_spec = None
         self.output_spec = None
         self._next = 0
-        # size symbol -> (input position, dim, coefficient) in a dynamic graph (symbolic.py)
+        # size symbol -> (input position, dim, coefficient, offset) in a dynamic graph
+        # (symbolic.py)
         self.symbols: dict = {}
 
     # ---- building ---------------------------------------------------------------------

@@ -47,8 +47,10 @@ class SymInt(int):
         """Python source computing the value from variables named like the symbols."""
         parts = []
         for symbols, coeff in self.terms:
-            factors = ([] if coeff == 1 and symbols else [str(coeff)]) + list(symbols)
-            parts.append("*".join(factors))
+            if symbols and coeff in (1, -1):
+                parts.append(("-" if coeff < 0 else "") + "*".join(symbols))
+            else:
+                parts.append("*".join([str(coeff)] + list(symbols)))
         return " + ".join(parts).replace("+ -", "- ")
 
     def symbols(self) -> set:
@@ -62,9 +64,10 @@ class SymInt(int):
 
 def _fit(a: int, b: int, samples: dict) -> SymInt | None:
     """An expression over the symbols (name -> (size in sample 1, size in sample 2)) that is
-    `a` in the first sample and `b` in the second: of s, s*t, c*s, c*s*t and c*s + d, the one
-    that fits with no offset and the smallest coefficient (a plain symbol before a multiple
-    of another whose sizes happen to be in the same ratio)."""
+    `a` in the first sample and `b` in the second: of s, s*t, c*s, c*s*t, c*s + d and
+    s*t + c*s (a size times another one less, B * (T - 1)), the one that fits with no offset
+    and the smallest coefficient (a plain symbol before a multiple of another whose sizes
+    happen to be in the same ratio)."""
     found = []
     names = list(samples)
     for i, s in enumerate(names):
@@ -75,9 +78,14 @@ def _fit(a: int, b: int, samples: dict) -> SymInt | None:
             terms = (((s,), c),) if d == 0 else (((s,), c), ((), d))
             found.append(((d != 0, abs(c), 0), terms))
         for t in names[i + 1:]:
-            c, rem = divmod(a, s1 * samples[t][0])
-            if rem == 0 and c != 0 and c * s2 * samples[t][1] == b:
+            t1, t2 = samples[t]
+            c, rem = divmod(a, s1 * t1)
+            if rem == 0 and c != 0 and c * s2 * t2 == b:
                 found.append(((False, abs(c), 1), (((s, t), c),)))
+            for u, u1, u2 in ((s, s1, s2), (t, t1, t2)):
+                c, rem = divmod(a - s1 * t1, u1)
+                if rem == 0 and c != 0 and s2 * t2 + c * u2 == b:
+                    found.append(((False, abs(c), 2), (((s, t), 1), ((u,), c))))
     return SymInt(a, min(found, key=lambda f: f[0])[1]) if found else None
 
 
@@ -234,8 +242,8 @@ class Symbols:
 
 def generalize(first: Graph, second: Graph, symbols: Symbols) -> Graph:
     """A copy of `first` with the ints that differ from `second` as size expressions; its
-    `symbols` maps each symbol it uses to (input position, dim, coefficient) to read it from.
-    Raises NotGeneral."""
+    `symbols` maps each symbol it uses to (input position, dim, coefficient, offset) to read
+    it from. Raises NotGeneral."""
     def fitted(a, b, where):
         if a == b:
             return a
@@ -283,8 +291,9 @@ def _symbols_in(obj, found: set) -> set:
 
 
 def _readable_from(g: Graph) -> dict:
-    """symbol -> (input position, dim, coefficient): where generated code reads each symbol
-    the graph uses (an input dim that is coefficient * symbol)."""
+    """symbol -> (input position, dim, coefficient, offset): where generated code reads each
+    symbol the graph uses, from an input dim that is coefficient * symbol + offset (a plain
+    multiple preferred; a backward graph may only hold T - 1 sized values, say)."""
     used: set = set()
     for node in g.nodes:
         _symbols_in(node.args, used)
@@ -294,9 +303,14 @@ def _readable_from(g: Graph) -> dict:
     found = {}
     for k, v in enumerate(g.inputs):
         for d, n in enumerate(v.type.shape):
-            if type(n) is SymInt and len(n.terms) == 1 and len(n.terms[0][0]) == 1:
-                (name,), coeff = n.terms[0]
-                found.setdefault(name, (k, d, coeff))
+            if type(n) is not SymInt:
+                continue
+            linear = [t for t in n.terms if t[0]]
+            offset = sum(c for names, c in n.terms if not names)
+            if len(linear) == 1 and len(linear[0][0]) == 1:
+                (name,), coeff = linear[0]
+                if name not in found or found[name][3] and not offset:
+                    found[name] = (k, d, coeff, offset)
     missing = used - set(found)
     if missing:
         raise NotGeneral(f"no input dim gives the size {sorted(missing)[0]}")

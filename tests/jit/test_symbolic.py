@@ -20,6 +20,7 @@ def test_fit_prefers_the_simplest_expression():
     assert repr(_fit(128, 64, samples)) == "2*s1"
     assert repr(_fit(17, 9, {"s0": (16, 8)})) == "s0 + 1"
     assert _fit(5, 7, {"s0": (16, 8)}) is None
+    assert repr(_fit(6, 28, {"s0": (2, 4), "s1": (4, 8)})) == "s0*s1 - s0"  # B * (T - 1)
     n = SymInt(18, ((("s0",), 3), ((), -6)))
     assert n == 18 and n.evaluate({"s0": 10}) == 24 and repr(n) == "3*s0 - 6"
 
@@ -51,7 +52,7 @@ def test_gpt_batch_and_sequence_sizes_share_one_dynamic_graph(capsys):
     (family,) = guarded.families.values()
     forward, backward = family.symbolic
     assert str(forward.inputs[0].type) == "Long(s0, s1)"
-    assert forward.symbols == {"s0": (0, 0, 1), "s1": (0, 1, 1)}
+    assert forward.symbols == {"s0": (0, 0, 1, 0), "s1": (0, 1, 1, 0)}
     assert any("s0*s1" in str(v.type) for n in backward.nodes for v in n.outputs)
     # the causal mask and the positions are rebuilt at each call's sizes, not constants
     assert {"full", "arange"} <= {n.op for n in forward.nodes}
@@ -118,3 +119,34 @@ def test_dynamic_argument_is_checked():
     assert ember.compile(lambda x: x + 1, dynamic=True)(ember.ones(2)).tolist() == [2.0, 2.0]
     with pytest.raises(TypeError, match="dynamic must be None, True or False, not str"):
         ember.compile(lambda x: x, dynamic="yes")
+
+
+class ShiftedTokens(nn.Module):
+    """Next-token style slicing: the model sees T - 1 positions and flattens B * (T - 1) rows,
+    so its backward graph only holds T - 1 sized values and must read T from them."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(50, 8)
+        self.lin = nn.Linear(8, 8)
+
+    def forward(self, idx):
+        x = self.emb(idx[:, :-1])
+        b, t, c = x.shape
+        y = self.lin(x).reshape(b * t, c)
+        return y.sum(0) + y[:b].sum(0)
+
+
+def test_sizes_read_from_shifted_dims_share_one_dynamic_graph():
+    ember.manual_seed(0)
+    model = ShiftedTokens()
+    twin = copy.deepcopy(model)
+    compiled = ember.compile(twin, fullgraph=True)
+    rng = np.random.default_rng(0)
+    for b, t in [(2, 4), (4, 8), (3, 5), (5, 9), (6, 3)]:
+        idx = ember.from_numpy(rng.integers(0, 50, (b, t)))
+        got, got_grads = _step(twin, compiled, idx)
+        want, want_grads = _step(model, model, idx)
+        assert _close(got, want)
+        assert all(_close(g, w) for g, w in zip(got_grads, want_grads))
+    assert compiled._compiled.compiled == 2  # the first size, then one dynamic graph
