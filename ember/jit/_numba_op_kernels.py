@@ -93,35 +93,19 @@ def layer_norm_backward(g, xhat, rstd, w, has_w, need_x, gx, gw, gb):
 
 @njit(**_OPTS)
 def softmax(rows, y):
+    """softmax of each row, in the rows' precision (float32: exp32, sums in float32 as
+    NumPy's)."""
     n, f = rows.shape
     for r in range(n):
         top = rows[r, 0]
         for j in range(1, f):
             top = max(top, rows[r, j])
-        total = 0.0
+        total = like(0.0, top)
         for j in range(f):
-            e = math.exp(rows[r, j] - top)
+            e = exp_of(rows[r, j] - top)
             y[r, j] = e
             total += e
-        inv = 1.0 / total
-        for j in range(f):
-            y[r, j] *= inv
-
-
-@njit(**_OPTS)
-def softmax32(rows, y):
-    """softmax for float32 rows: exp32 (vectorizable), sums in float32 as NumPy's."""
-    n, f = rows.shape
-    for r in range(n):
-        top = rows[r, 0]
-        for j in range(1, f):
-            top = max(top, rows[r, j])
-        for j in range(f):
-            y[r, j] = exp32(rows[r, j] - top)
-        total = np.float32(0.0)
-        for j in range(f):
-            total += y[r, j]
-        inv = np.float32(1.0) / total
+        inv = like(1.0, top) / total
         for j in range(f):
             y[r, j] *= inv
 
