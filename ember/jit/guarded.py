@@ -34,7 +34,8 @@ from ..autograd.grad_mode import GradState
 from ..nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList
 from ..nn.modules.module import Module
 from .aot import CompiledCall, GraphBreak, Joint, capture, prepare, user_location
-from .pyguards import Guards, ModuleReads, code_reads, names_of
+from .pyguards import (Guards, ModuleReads, code_reads, methods_of, names_of,
+                       user_functions)
 from .symbolic import NotGeneral, Symbols, conforms, generalize
 from .tracer import TraceError
 
@@ -80,15 +81,26 @@ _NOT_RUN = object()
 
 
 def _rebuild(skeleton, obj, it):
-    """The arguments again, with the tensors from `it` in the tensors' places."""
+    """The arguments again, with the tensors from `it` in the tensors' places (the caller's
+    own lists and dicts where nothing in them was replaced, so changes to them are seen)."""
     if skeleton is _TENSOR:
         return next(it)
     t = type(obj)
     if t is tuple or t is list:
-        return t(_rebuild(s, o, it) for s, o in zip(skeleton[1:], obj))
+        items = [_rebuild(s, o, it) for s, o in zip(skeleton[1:], obj)]
+        return obj if all(a is b for a, b in zip(items, obj)) else t(items)
     if t is dict:
-        return {k: _rebuild(s, obj[k], it) for k, s in skeleton[1:]}
+        items = {k: _rebuild(s, obj[k], it) for k, s in skeleton[1:]}
+        return obj if all(items[k] is obj[k] for k in items) else items
     return obj
+
+
+def _defined_at(fn) -> str:
+    """'file:line: def name' of a function, where a break found after its capture points."""
+    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+    if code is None:
+        return ""
+    return f"{code.co_filename}:{code.co_firstlineno}: def {code.co_name}"
 
 
 def _describe(t: Tensor) -> tuple:
@@ -321,6 +333,11 @@ class _Compiled:
             entry = self._broken(brk)
             self.cache[key] = entry
             return entry, _NOT_RUN
+        if joint.side_effect is not None:
+            # the capture ran the code eagerly, side effect included: its result stands
+            entry = self._broken(joint.side_effect)
+            self.cache[key] = entry
+            return entry, joint.result
         shapes = [t._data.shape for t in leaves]
         generic = family is not None and family.call is not None
         call, how = family.admit(shapes, joint) if family is not None else (None, "")
@@ -378,6 +395,21 @@ class _Compiled:
         except (TypeError, ValueError):
             return []
 
+    def _watch_python_state(self, watched, code: list, args, kwargs) -> None:
+        """Watch the containers and objects the captured code can reach by name, and its
+        arguments, for changes made while capturing."""
+        for fn in code:
+            for kind, name, value, _ in names_of(fn):
+                watched.watch(f"{kind} {name}", value)
+            defaults = list(fn.__defaults__ or ()) + list((fn.__kwdefaults__ or {}).values())
+            for value in defaults:
+                watched.watch(f"a default argument of {fn.__qualname__}", value)
+        for name, value in zip(self._input_names() or [f"#{i}" for i in range(len(args))],
+                               args):
+            watched.watch(f"argument {name}", value)
+        for name, value in kwargs.items():
+            watched.watch(f"argument {name}", value)
+
     def _capture(self, args, kwargs, leaves) -> Joint:
         for m in self._modules:
             if (m is not self.module or self.fn is m) and _hooks_of(_hook_dicts([m])):
@@ -393,11 +425,16 @@ class _Compiled:
             return self.fn(*a, **kw)
         _capturing.add(threading.get_ident())
         undo = _Snapshot(leaves + [t for _, t in self._state])
-        code = [self.signature] + [type(m).forward for m in self._modules]
+        code = user_functions([self.signature] + [type(m).forward for m in self._modules]
+                              + [f for m in self._modules for f in methods_of(m)])
         try:
             with ModuleReads() as reads:
+                self._watch_python_state(reads.watched, code, args, kwargs)
                 joint = capture(call, tuple(leaves), self._state, signature_of=self.signature)
             joint.guards = Guards(code_reads(code) + reads.entries)
+            changed = reads.watched.changed()
+            joint.side_effect = None if changed is None else GraphBreak(
+                changed, _defined_at(self.signature))
             return joint
         except TraceError as e:
             undo.restore()

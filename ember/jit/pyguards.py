@@ -6,12 +6,18 @@ still hold, and a call that finds one changed captures again (as torch.compile's
 Module attributes are recorded as the capture reads them (`ModuleReads`); closures and globals
 are those the code of the compiled function, and of the forwards of its modules, names.
 Assigning a plain value or a tensor to a module attribute inside captured code is a Python
-side effect a graph cannot replay, so it breaks the graph instead.
+side effect a graph cannot replay, so it breaks the graph instead. So does changing a Python
+container or object the code can reach (`self.features.append(h)`, `LOG[step] = loss`,
+`stats.calls += 1`): `Watched` keeps shallow copies of them from before the capture, and a
+capture that changed one is used for its own call only (its code ran eagerly, side effects
+included) and not replayed.
 """
 from __future__ import annotations
 
+import collections
 import functools
 import threading
+import types
 
 from .._tensor import Tensor
 from ..nn.modules.module import Module
@@ -59,6 +65,39 @@ def names_of(fn) -> list:
     return out
 
 
+def user_functions(roots) -> list:
+    """`roots` and the Python functions outside ember they reach by name (globals, closure
+    variables), transitively: the code a capture may run whose names guards and watches
+    cover."""
+    out, seen, todo = [], set(), [getattr(f, "__func__", f) for f in roots]
+    while todo:
+        fn = todo.pop()
+        if id(fn) in seen or not hasattr(fn, "__code__"):
+            continue
+        seen.add(id(fn))
+        out.append(fn)
+        todo += [value for _, _, value, _ in names_of(fn) if _is_user_function(value)]
+    return out
+
+
+def methods_of(module: Module) -> list:
+    """The functions a module's class defines outside ember (forward and its helpers)."""
+    out = []
+    for cls in type(module).__mro__:
+        if _from_ember(cls):
+            break
+        out += [f for f in vars(cls).values() if isinstance(f, types.FunctionType)]
+    return out
+
+
+def _from_ember(obj) -> bool:
+    return (getattr(obj, "__module__", None) or "").split(".")[0] == "ember"
+
+
+def _is_user_function(value) -> bool:
+    return isinstance(value, types.FunctionType) and not _from_ember(value)
+
+
 def code_reads(functions) -> list:
     """Guard entries for the plain closure values and globals the functions' code names."""
     entries, seen = [], set()
@@ -79,27 +118,98 @@ def _cell_value(cell):
         return _MISSING
 
 
+# ---- side effects on Python state -----------------------------------------------------------
+_CONTAINERS = (list, dict, set, collections.deque, bytearray)
+_OPAQUE = (Tensor, Module, type, types.ModuleType, types.FunctionType, types.MethodType,
+           types.BuiltinFunctionType, functools.partial)
+_DEPTH = 2      # containers inside watched ones are watched this many levels down
+_WIDE = 1000    # ... when they hold at most this many items (copies stay cheap)
+
+
+def _watchable(value) -> bool:
+    """Python state a capture can change without the graph knowing: a container, or an
+    object of a class from outside ember with attributes of its own."""
+    if isinstance(value, _CONTAINERS):
+        return True
+    return (not isinstance(value, _OPAQUE) and hasattr(value, "__dict__")
+            and not _from_ember(type(value)) and type(value).__module__ != "numpy")
+
+
+def _contents(value) -> list:
+    """What a shallow copy of `value` holds: (key, item) pairs."""
+    if isinstance(value, dict):
+        return list(value.items())
+    if isinstance(value, (list, collections.deque, bytearray)):
+        return list(enumerate(value))
+    if isinstance(value, set):
+        return [(None, v) for v in value]
+    return list(vars(value).items())
+
+
+def _unchanged(value, then: list) -> bool:
+    now = _contents(value)
+    if len(now) != len(then):
+        return False
+    if isinstance(value, set):
+        return all(v in value for _, v in then)
+    return all(a == b and _same(x, y) for (a, x), (b, y) in zip(now, then))
+
+
+class Watched:
+    """Shallow copies of the Python state a capture can reach (module attributes it reads,
+    globals and closure variables its code names, its arguments), taken before the code could
+    change them; `changed()` names one that differs afterwards, or gives None."""
+
+    def __init__(self):
+        self.copies: dict = {}
+
+    def watch(self, label: str, value, depth: int = 0) -> None:
+        if depth > _DEPTH or id(value) in self.copies or not _watchable(value):
+            return
+        contents = _contents(value)
+        self.copies[id(value)] = (label, value, contents)
+        if len(contents) <= _WIDE:
+            for key, item in contents:
+                sub = f"{label}.{key}" if isinstance(key, str) and not isinstance(
+                    value, dict) else f"{label}[{'...' if key is None else repr(key)}]"
+                self.watch(sub, item, depth + 1)
+
+    def changed(self) -> str | None:
+        for label, value, contents in self.copies.values():
+            if not _unchanged(value, contents):
+                return (f"{label} (a {type(value).__name__}) is changed inside the compiled "
+                        "code, a Python side effect a graph cannot replay (it would happen "
+                        "only when capturing); keep it out of the compiled code, or return "
+                        "the values and store them outside")
+        return None
+
+
 class ModuleReads:
     """While active, records the plain values read from module attributes (their first value
-    in this capture) and turns the assignment of a new plain value or tensor to one into a
-    GraphBreak, in the capturing thread only. `training` is left out: the guard key holds
-    every module's flag."""
+    in this capture), watches the containers and objects read from them (`watched`), and turns
+    the assignment of a new plain value or tensor to one into a GraphBreak, in the capturing
+    thread only. `training` is left out: the guard key holds every module's flag."""
 
     def __enter__(self):
         self.entries: list = []
+        self.watched = Watched()
         seen: set = set()
-        entries = self.entries
+        entries, watch = self.entries, self.watched.watch
         thread = threading.get_ident()  # other threads' modules are not this capture's
 
         def getattribute(module, name):
             value = object.__getattribute__(module, name)
-            if name != "training" and is_plain(value) and threading.get_ident() == thread \
+            if name != "training" and name not in _MODULE_INTERNALS \
+                    and threading.get_ident() == thread \
                     and name in object.__getattribute__(module, "__dict__"):
-                key = (id(module), name)
-                if key not in seen:
-                    seen.add(key)
-                    entries.append((f"{type(module).__name__}.{name}",
-                                    functools.partial(_attribute, module, name), value))
+                if is_plain(value):
+                    key = (id(module), name)
+                    if key not in seen:
+                        seen.add(key)
+                        entries.append((f"{type(module).__name__}.{name}",
+                                        functools.partial(_attribute, module, name), value))
+                else:
+                    watch(f"{type(module).__name__}.{name}", value)
             return value
 
         def setattr_(module, name, value):
@@ -128,6 +238,7 @@ class ModuleReads:
 
 
 _module_setattr = Module.__setattr__
+_MODULE_INTERNALS = frozenset(vars(Module()))  # parameter and hook dicts, ...
 
 
 def _attribute(module, name):

@@ -438,18 +438,15 @@ def test_double_backward_is_refused():
 
 
 def test_is_compiling_and_reset():
-    seen = []
-
-    def f(x):
-        seen.append(ember.compiler.is_compiling())
-        return x + 1
-    cf = ember.compile(f)
+    cf = ember.compile(lambda x: (x + 1, ember.compiler.is_compiling()))
+    assert cf(ember.ones(1))[1] is True  # read while capturing
+    assert not ember.compiler.is_compiling()
     cf(ember.ones(1))
-    cf(ember.ones(1))
-    assert seen == [True]
+    assert cf._ember_compiled.compiled == 1
     ember.compiler.reset()
+    assert cf._ember_compiled.compiled == 0
     cf(ember.ones(1))
-    assert seen == [True, True]
+    assert cf._ember_compiled.compiled == 1
     assert not ember.compiler.is_compiling()
 
 
@@ -531,21 +528,29 @@ def test_other_threads_during_a_capture_are_not_recorded():
     import threading
     seen = []
 
+    class Sync:  # a class's events: state the capture does not watch for changes
+        capturing, done = threading.Event(), threading.Event()
+
     def worker():
+        Sync.capturing.wait(10)
         t = nn.functional.dropout(ember.randn(8), 0.5)  # random draws, then a conversion
         w = ember.ones(2, requires_grad=True)
         (w * 2).sum().backward()  # another thread's backward is its own business
         seen.append(t.sum().item() + w.grad.sum().item())
+        Sync.done.set()
 
     class Waits(nn.Module):
         def forward(self, x):
-            thread = threading.Thread(target=worker)
-            thread.start()
-            thread.join()
+            Sync.capturing.set()
+            Sync.done.wait(10)
             return x * 3
 
+    thread = threading.Thread(target=worker)
+    thread.start()
     fast = ember.compile(Waits(), fullgraph=True)  # the worker's ops would break the graph
-    assert fast(ember.ones(2)).tolist() == [3.0, 3.0] and len(seen) == 1
+    assert fast(ember.ones(2)).tolist() == [3.0, 3.0]
+    thread.join()
+    assert len(seen) == 1
 
 
 def test_random_draws_outside_ops_break_the_graph():

@@ -117,19 +117,29 @@ def test_other_threads_are_not_part_of_the_capture():
     other = Counting()
     done = []
 
+    class Sync:  # a class's events: state the capture does not watch for changes
+        capturing, finished = threading.Event(), threading.Event()
+
+    def work():
+        Sync.capturing.wait(10)
+        done.append(other(ember.ones(1)))
+        Sync.finished.set()
+
     class Waits(nn.Module):
         def __init__(self):
             super().__init__()
             self.factor = 3.0
 
         def forward(self, x):
-            worker = threading.Thread(target=lambda: done.append(other(ember.ones(1))))
-            worker.start()
-            worker.join()
+            Sync.capturing.set()
+            Sync.finished.wait(10)
             return x * self.factor
 
+    worker = threading.Thread(target=work)
+    worker.start()
     fast = ember.compile(Waits(), fullgraph=True)
     assert fast(ember.ones(2)).tolist() == [3.0, 3.0]
+    worker.join()
     assert other.calls == 1 and len(done) == 1  # its assignment was not a graph break
     (entry,) = fast._compiled.cache.values()
     assert [label for label, _, _ in entry.guards.entries
@@ -166,3 +176,100 @@ def test_a_changed_value_drops_the_graphs_of_every_size():
             _check(fast, model, ember.randn(n, 4))
     # per value: one graph for the first size, one dynamic graph for the others
     assert fast._compiled.compiled == 4 and len(fast._compiled.cache) == 4
+
+
+# ---- side effects on Python containers and objects ---------------------------------------------
+class KeepsFeatures(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(3, 3)
+        self.features = []
+        self.stats = {"norms": []}
+
+    def forward(self, x):
+        h = self.lin(x)
+        self.features.append(h)
+        self.stats["norms"].append(h.norm())
+        return h.relu()
+
+
+def test_appending_to_a_module_list_runs_every_call():
+    ember.manual_seed(0)
+    model = KeepsFeatures()
+    twin = KeepsFeatures()
+    twin.load_state_dict(model.state_dict())
+    fast = ember.compile(twin)
+    for k in range(3):
+        x = ember.randn(2, 3)
+        _check(fast, model, x)
+        fast(x).sum().backward()
+    assert len(twin.features) == len(twin.stats["norms"]) == 6  # eager: each call appends
+    np.testing.assert_allclose(twin.features[-1].detach().numpy(),
+                               model.features[-1].detach().numpy(), rtol=1e-6)
+    assert twin.lin.weight.grad is not None
+    with pytest.raises(GraphBreak, match=r"KeepsFeatures.features \(a list\) is changed"):
+        ember.compile(KeepsFeatures(), fullgraph=True)(ember.ones(1, 3))
+
+
+class Tally:
+    def __init__(self):
+        self.calls = 0
+
+
+LOG: dict = {}
+TALLY = Tally()
+
+
+def _remember(key, value):
+    LOG[key] = value
+
+
+def test_changes_to_globals_closures_helpers_and_arguments_are_kept(capsys):
+    seen = []
+
+    def step(x, out):
+        y = x * 2
+        seen.append(y.sum())
+        _remember(len(seen), y)  # a helper the function calls, changing a global dict
+        TALLY.calls += 1
+        out.append(y + 1)
+        return y
+
+    fast = ember.compile(step, explain=True)
+    out = []
+    for k in range(3):
+        fast(ember.full((2,), float(k)), out)
+    assert [float(v) for v in seen] == [0.0, 4.0, 8.0]
+    assert sorted(LOG) == [1, 2, 3] and LOG[3].tolist() == [4.0, 4.0]
+    assert TALLY.calls == 3 and [o.tolist() for o in out] == [[1.0, 1.0], [3.0, 3.0],
+                                                              [5.0, 5.0]]
+    report = capsys.readouterr().err
+    assert "is changed inside the compiled" in report and "def step" in report
+
+
+def test_a_mutable_default_argument_is_watched():
+    def collect(x, acc=[]):  # noqa: B006 - the pattern under test
+        acc.append(x)
+        return x + 1
+    fast = ember.compile(collect)
+    for _ in range(3):
+        fast(ember.ones(1))
+    assert len(collect.__defaults__[0]) == 3
+
+
+class Sized(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.sizes = [3, 3]
+        self.table = {"scale": 2.0}
+        self.lin = nn.Linear(3, 3)
+
+    def forward(self, x):
+        return self.lin(x).view(-1, *self.sizes[1:]) * self.table["scale"]
+
+
+def test_reading_containers_without_changing_them_keeps_one_graph():
+    fast = ember.compile(Sized(), fullgraph=True)
+    for _ in range(3):
+        fast(ember.randn(2, 3))
+    assert fast._compiled.compiled == 1 and fast.graph_breaks == []
