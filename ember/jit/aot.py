@@ -73,17 +73,20 @@ _MACHINERY = ("jit/", "_ops/", "_tensor.py", "nn/modules/module.py", "compiler.p
 
 class _CaptureRecorder(_Recorder):
     """The tracer's recorder with ember.compile's rules: converting a traced tensor to a
-    Python value or drawing random numbers outside an op breaks the graph; tensors that need
-    gradients but are no input (closure-captured weights) become inputs; each op's autograd
+    Python value or drawing random numbers outside an op breaks the graph; tensors that are
+    no input but need gradients (closure-captured weights) or existed before the capture
+    (`foreign`: globals, module attributes; the graph reads them live) become inputs, while
+    other tensors built outside ops are constants; each op's autograd
     node is remembered so its saved arrays can join the graph. Factories are recorded as
     ops (OpDef.creates), so dynamic graphs rebuild their tensors at each call's sizes."""
 
     records_creation = True
 
-    def __init__(self, graph: Graph):
+    def __init__(self, graph: Graph, foreign: dict | None = None):
         super().__init__(graph, {})
         self.lifted: list[Tensor] = []
         self.grad_nodes: list = []
+        self.foreign = {} if foreign is None else foreign
 
     def conversion(self, what: str) -> None:
         raise GraphBreak(f"a traced tensor is converted to {what} (data-dependent Python "
@@ -91,7 +94,8 @@ class _CaptureRecorder(_Recorder):
                          "with ember.where, or keep the value a tensor", user_location())
 
     def _new_value_for(self, t: Tensor):
-        if t._requires_grad and self.by_array.get(id(t._data)) is None:
+        lifts = t._requires_grad or self.foreign.get(id(t)) is t
+        if lifts and self.by_array.get(id(t._data)) is None:
             v = self.graph.add_input(TensorType.of(t), f"lifted_{len(self.lifted)}")
             self.lifted.append(t)
             self.bind(t, v)
@@ -191,14 +195,17 @@ class Joint:
         self.backward_from = backward_from
 
 
-def capture(fn, args: tuple, state: list[tuple[str, Tensor]], signature_of=None) -> Joint:
+def capture(fn, args: tuple, state: list[tuple[str, Tensor]], signature_of=None,
+            foreign: dict | None = None) -> Joint:
     """Run fn(*args) once, recording forward and (when gradients are enabled and needed)
-    backward. `state` lists (name, tensor) for the parameters and buffers fn reads."""
+    backward. `state` lists (name, tensor) for the parameters and buffers fn reads; `foreign`
+    ({id: tensor}, may grow during the call) the other tensors it may read that existed
+    before."""
     from ..autograd import grad as autograd_grad
     flat, spec = flatten(args, "input")
     graph = Graph()
     graph.input_spec = spec
-    rec = _CaptureRecorder(graph)
+    rec = _CaptureRecorder(graph, foreign)
     names = input_names(signature_of or fn, [len(flatten(a, "input")[0]) for a in args])
     for t, name in zip(flat + [t for _, t in state], names + [n for n, _ in state]):
         v = graph.add_input(TensorType.of(t), name)

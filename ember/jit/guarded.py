@@ -430,8 +430,9 @@ class _Compiled:
         try:
             with ModuleReads() as reads:
                 self._watch_python_state(reads.watched, code, args, kwargs)
-                joint = capture(call, tuple(leaves), self._state, signature_of=self.signature)
-            joint.guards = Guards(code_reads(code) + reads.entries)
+                joint = capture(call, tuple(leaves), self._state, signature_of=self.signature,
+                                foreign=reads.watched.tensors)
+            joint.guards = Guards(code_reads(code) + reads.entries + reads.watched.entries)
             changed = reads.watched.changed()
             joint.side_effect = None if changed is None else GraphBreak(
                 changed, _defined_at(self.signature))

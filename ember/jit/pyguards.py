@@ -28,7 +28,9 @@ _MISSING = object()
 
 
 def _same(now, then) -> bool:
-    return now is then or (type(now) is type(then) and now == then)
+    """Whether a value still holds: plain values by equality, anything else (tensors,
+    containers, objects) by identity."""
+    return now is then or (is_plain(then) and type(now) is type(then) and now == then)
 
 
 class Guards:
@@ -41,6 +43,9 @@ class Guards:
         for label, read, value in self.entries:
             now = read()
             if not _same(now, value):
+                if isinstance(value, Tensor):
+                    gone = "is deleted" if now is _MISSING else "is another object now"
+                    return f"{label}, a tensor the graph reads, {gone}"
                 shown = "deleted" if now is _MISSING else repr(now)
                 return f"{label} changed ({value!r} -> {shown}), a value the graph baked in"
         return None
@@ -99,7 +104,8 @@ def _is_user_function(value) -> bool:
 
 
 def code_reads(functions) -> list:
-    """Guard entries for the plain closure values and globals the functions' code names."""
+    """Guard entries for the plain values and tensors that the closure variables and globals
+    the functions' code names hold (a tensor by identity: reassigning the name recompiles)."""
     entries, seen = [], set()
     for fn in functions:
         fn = getattr(fn, "__func__", fn)
@@ -107,7 +113,8 @@ def code_reads(functions) -> list:
             continue
         seen.add(id(fn))
         entries += [(f"{fn.__qualname__}: {kind} {name}", read, value)
-                    for kind, name, value, read in names_of(fn) if is_plain(value)]
+                    for kind, name, value, read in names_of(fn)
+                    if is_plain(value) or isinstance(value, Tensor)]
     return entries
 
 
@@ -155,15 +162,32 @@ def _unchanged(value, then: list) -> bool:
     return all(a == b and _same(x, y) for (a, x), (b, y) in zip(now, then))
 
 
+def _item(container, key):
+    """container's item or attribute `key` now (_MISSING once gone)."""
+    if isinstance(container, dict):
+        return container.get(key, _MISSING)
+    if isinstance(container, (list, collections.deque, bytearray)):
+        return container[key] if key < len(container) else _MISSING
+    return vars(container).get(key, _MISSING)
+
+
 class Watched:
     """Shallow copies of the Python state a capture can reach (module attributes it reads,
     globals and closure variables its code names, its arguments), taken before the code could
-    change them; `changed()` names one that differs afterwards, or gives None."""
+    change them; `changed()` names one that differs afterwards, or gives None. The tensors met
+    on the way existed before the capture: the graph reads them live, behind `entries`."""
 
     def __init__(self):
         self.copies: dict = {}
+        self.tensors: dict = {}  # id -> tensor: the tensors found, which the graph reads live
+        self.entries: list = []  # guards: tensors inside containers, by identity
 
-    def watch(self, label: str, value, depth: int = 0) -> None:
+    def watch(self, label: str, value, depth: int = 0, read=None) -> None:
+        if isinstance(value, Tensor):
+            self.tensors[id(value)] = value
+            if read is not None:
+                self.entries.append((label, read, value))
+            return
         if depth > _DEPTH or id(value) in self.copies or not _watchable(value):
             return
         contents = _contents(value)
@@ -172,7 +196,8 @@ class Watched:
             for key, item in contents:
                 sub = f"{label}.{key}" if isinstance(key, str) and not isinstance(
                     value, dict) else f"{label}[{'...' if key is None else repr(key)}]"
-                self.watch(sub, item, depth + 1)
+                item_now = None if key is None else functools.partial(_item, value, key)
+                self.watch(sub, item, depth + 1, item_now)
 
     def changed(self) -> str | None:
         for label, value, contents in self.copies.values():
@@ -202,14 +227,13 @@ class ModuleReads:
             if name != "training" and name not in _MODULE_INTERNALS \
                     and threading.get_ident() == thread \
                     and name in object.__getattribute__(module, "__dict__"):
-                if is_plain(value):
+                if is_plain(value) or isinstance(value, Tensor):
                     key = (id(module), name)
                     if key not in seen:
                         seen.add(key)
                         entries.append((f"{type(module).__name__}.{name}",
                                         functools.partial(_attribute, module, name), value))
-                else:
-                    watch(f"{type(module).__name__}.{name}", value)
+                watch(f"{type(module).__name__}.{name}", value)
             return value
 
         def setattr_(module, name, value):

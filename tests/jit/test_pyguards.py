@@ -273,3 +273,52 @@ def test_reading_containers_without_changing_them_keeps_one_graph():
     for _ in range(3):
         fast(ember.randn(2, 3))
     assert fast._compiled.compiled == 1 and fast.graph_breaks == []
+
+
+# ---- tensors the code reads that are no input, parameter or buffer ----------------------------
+BIAS = ember.zeros(2)
+TOTAL = ember.zeros(2)
+
+
+def test_a_global_tensor_is_read_live_and_guarded(capsys):
+    global BIAS
+    fast = ember.compile(lambda x: x + BIAS, explain=True)
+    assert fast(ember.ones(2)).tolist() == [1.0, 1.0]
+    BIAS.fill_(2.0)  # changed in place outside: the graph reads its current value
+    assert fast(ember.ones(2)).tolist() == [3.0, 3.0]
+    BIAS = ember.full((2,), 5.0)  # the name rebound: the graph is captured again
+    assert fast(ember.ones(2)).tolist() == [6.0, 6.0]
+    assert "BIAS, a tensor the graph reads, is another object now" in capsys.readouterr().err
+
+
+def test_writing_into_a_global_tensor_happens_every_call():
+    def accumulate(x):
+        TOTAL.add_(x)
+        return TOTAL * 2
+    fast = ember.compile(accumulate)
+    for k in range(3):
+        out = fast(ember.ones(2))
+    assert TOTAL.tolist() == [3.0, 3.0] and out.tolist() == [6.0, 6.0]
+
+
+class Table(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = ember.ones(2)  # a plain tensor attribute, not a buffer
+        self.shifts = {"shift": ember.zeros(2)}
+
+    def forward(self, x):
+        return x * self.scale + self.shifts["shift"]
+
+
+def test_tensor_attributes_and_tensors_in_containers_are_read_live():
+    model = Table()
+    fast = ember.compile(model, fullgraph=True)
+    assert fast(ember.ones(2)).tolist() == [1.0, 1.0]
+    model.scale.fill_(3.0)
+    assert fast(ember.ones(2)).tolist() == [3.0, 3.0]
+    model.scale = ember.full((2,), 4.0)
+    assert fast(ember.ones(2)).tolist() == [4.0, 4.0]
+    model.shifts["shift"] = ember.ones(2)
+    assert fast(ember.ones(2)).tolist() == [5.0, 5.0]
+    assert fast._compiled.compiled == 3
