@@ -162,6 +162,11 @@ class _Graph:
         position = {v.id: j for j, v in enumerate(graph.inputs)}
         self.passthrough = [(i, position[v.id]) for i, v in
                             enumerate(graph.outputs[:joint.n_outputs]) if v.id in position]
+        # a tensor returned twice comes back as one object, as in eager
+        first: dict = {}
+        self.repeated = [(i, first.setdefault(v.id, i)) for i, v in
+                         enumerate(graph.outputs[:joint.n_outputs])
+                         if first.setdefault(v.id, i) != i]
 
     def run(self, owner, args, kwargs, leaves):
         from .tracer import unflatten
@@ -169,6 +174,8 @@ class _Graph:
         outs = self.call.run(tensors)
         for i, j in self.passthrough:
             outs[i] = tensors[j]
+        for i, j in self.repeated:
+            outs[i] = outs[j]
         if self.out_spec == ["tensor"]:
             return outs[0]
         return unflatten(self.out_spec, outs)
@@ -396,8 +403,9 @@ class _Compiled:
             return []
 
     def _watch_python_state(self, watched, code: list, args, kwargs) -> None:
-        """Watch the containers and objects the captured code can reach by name, and its
-        arguments, for changes made while capturing."""
+        """Watch the containers and objects the captured code can reach by name, its
+        arguments and the global random generators, for changes made while capturing."""
+        watched.watch_process_state()
         for fn in code:
             for kind, name, value, _ in names_of(fn):
                 watched.watch(f"{kind} {name}", value)

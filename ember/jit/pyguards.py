@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import collections
 import functools
+import random
 import threading
 import types
+
+import numpy as np
 
 from .._tensor import Tensor
 from ..nn.modules.module import Module
@@ -134,16 +137,52 @@ _WIDE = 1000    # ... when they hold at most this many items (copies stay cheap)
 
 
 def _watchable(value) -> bool:
-    """Python state a capture can change without the graph knowing: a container, or an
-    object of a class from outside ember with attributes of its own."""
-    if isinstance(value, _CONTAINERS):
+    """Python state a capture can change without the graph knowing: a container, a random
+    generator or iterator, or an object of a class from outside ember with attributes of its
+    own."""
+    if isinstance(value, _CONTAINERS) or _hidden_state(value) is not None:
         return True
     return (not isinstance(value, _OPAQUE) and hasattr(value, "__dict__")
             and not _from_ember(type(value)) and type(value).__module__ != "numpy")
 
 
+def _hidden_state(value):
+    """A comparable fingerprint of the state of a random generator (Python's, NumPy's) or an
+    iterator (where Python exposes its position), which drawing or next() advances; None for
+    other values."""
+    if isinstance(value, random.Random):
+        return _frozen(value.getstate())
+    if isinstance(value, np.random.Generator):
+        return _frozen(value.bit_generator.state)
+    if isinstance(value, np.random.RandomState):
+        return _frozen(value.get_state(legacy=False))
+    if isinstance(value, types.GeneratorType):
+        frame = value.gi_frame
+        return ("done",) if frame is None else ("at", frame.f_lasti)
+    if hasattr(type(value), "__next__") and not hasattr(value, "__dict__"):
+        try:
+            return _frozen(value.__reduce__()[1:])  # builtin iterators: their position
+        except TypeError:
+            return None
+    return None
+
+
+def _frozen(state):
+    """state as nested tuples of plain values (arrays as bytes, other objects by id)."""
+    if isinstance(state, dict):
+        return tuple((k, _frozen(v)) for k, v in state.items())
+    if isinstance(state, (tuple, list)):
+        return tuple(_frozen(v) for v in state)
+    if isinstance(state, np.ndarray):
+        return (state.dtype.str, state.shape, state.tobytes())
+    return state if is_plain(state) else ("id", id(state))
+
+
 def _contents(value) -> list:
     """What a shallow copy of `value` holds: (key, item) pairs."""
+    hidden = _hidden_state(value)
+    if hidden is not None:
+        return [("state", hidden)]
     if isinstance(value, dict):
         return list(value.items())
     if isinstance(value, (list, collections.deque, bytearray)):
@@ -183,6 +222,10 @@ class Watched:
         self.entries: list = []  # guards: tensors inside containers, by identity
 
     def watch(self, label: str, value, depth: int = 0, read=None) -> None:
+        owner = getattr(value, "__self__", None)
+        if isinstance(value, (types.MethodType, types.BuiltinMethodType)) and \
+                owner is not None and not isinstance(owner, types.ModuleType):
+            value, label = owner, f"the object of {label}"  # a bound method: its object
         if isinstance(value, Tensor):
             self.tensors[id(value)] = value
             if read is not None:
@@ -199,13 +242,20 @@ class Watched:
                 item_now = None if key is None else functools.partial(_item, value, key)
                 self.watch(sub, item, depth + 1, item_now)
 
+    def watch_process_state(self) -> None:
+        """Watch the global random generators of Python and NumPy (random.random(),
+        np.random.rand() inside compiled code draw from them)."""
+        self.watch("Python's global random generator (random)", random._inst)
+        self.watch("NumPy's global random generator (np.random)", np.random.mtrand._rand)
+
     def changed(self) -> str | None:
         for label, value, contents in self.copies.values():
             if not _unchanged(value, contents):
-                return (f"{label} (a {type(value).__name__}) is changed inside the compiled "
+                how = "advanced" if _hidden_state(value) is not None else "changed"
+                return (f"{label} (a {type(value).__name__}) is {how} inside the compiled "
                         "code, a Python side effect a graph cannot replay (it would happen "
-                        "only when capturing); keep it out of the compiled code, or return "
-                        "the values and store them outside")
+                        "only when capturing); keep it out of the compiled code, or pass "
+                        "its values in and return what you store")
         return None
 
 

@@ -596,3 +596,13 @@ def test_an_input_returned_as_it_is_comes_back_as_the_same_tensor():
         assert same is x and product.grad_fn is not None
         (same.sum() + product.sum()).backward()
     assert x.grad.tolist() == [9.0, 9.0, 9.0]
+
+
+def test_a_tensor_returned_twice_comes_back_as_one_object():
+    w = ember.ones(2, requires_grad=True)
+    fast = ember.compile(lambda x: (lambda y: (y, y))(x * w))
+    for _ in range(2):
+        a, b = fast(ember.full((2,), 3.0))
+    assert a is b
+    (a.sum() + 2 * b.sum()).backward()
+    assert w.grad.tolist() == [9.0, 9.0]

@@ -322,3 +322,32 @@ def test_tensor_attributes_and_tensors_in_containers_are_read_live():
     model.shifts["shift"] = ember.ones(2)
     assert fast(ember.ones(2)).tolist() == [5.0, 5.0]
     assert fast._compiled.compiled == 3
+
+
+# ---- random generators and iterators the code advances -----------------------------------------
+def _three_calls(fn):
+    fast = ember.compile(fn)
+    return [fast(ember.ones(1)).item() for _ in range(3)]
+
+
+def test_python_and_numpy_random_draws_happen_every_call():
+    import random
+    rng = np.random.default_rng(0)
+    for draw in (random.random, np.random.rand, rng.random):
+        values = _three_calls(lambda x, draw=draw: x * float(draw()))
+        assert len(set(values)) == 3, draw  # new numbers each call, as in eager
+    with pytest.raises(GraphBreak, match="global random generator.*is advanced"):
+        ember.compile(lambda x: x * random.random(), fullgraph=True)(ember.ones(1))
+
+
+def test_iterators_and_generators_advance_every_call():
+    items = iter([1.0, 2.0, 3.0])
+    assert _three_calls(lambda x: x * next(items)) == [1.0, 2.0, 3.0]
+
+    def counting():
+        k = 0
+        while True:
+            k += 1
+            yield float(k)
+    numbers = counting()
+    assert _three_calls(lambda x: x * next(numbers)) == [1.0, 2.0, 3.0]
