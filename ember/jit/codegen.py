@@ -32,7 +32,7 @@ from .._device import device as Device
 from .._ops.dispatch import _as_array
 from .._ops.registry import REGISTRY
 from .._tensor import Tensor
-from .ir import FUSION_GROUP, AsTensor, Graph, Node, Value, values_in
+from .ir import FUSION_GROUP, IF, LOOP, AsTensor, Graph, Node, Value, values_in
 from .op_kernels import forward_for
 from .passes.memory import UFUNCS, MemoryPlan, plan_memory, write_form
 from .symbolic import SymInt, has_symbols
@@ -395,7 +395,8 @@ def _py_literal(obj, names: dict[int, str]) -> str:
 
 def python_code(graph: Graph, name: str = "forward", method: bool = True) -> str:
     """Readable Python for the graph: `ops.<name>` calls an op through apply (`ops.<name>_`
-    in place); parameters and buffers are module attributes, other constants CONSTANTS."""
+    in place); parameters and buffers are module attributes, other constants CONSTANTS;
+    prim::If and prim::Loop nodes read as `if` and `for ... in range(...)` statements."""
     names: dict[int, str] = {}
     taken: set[str] = set()
     for v in graph.inputs:
@@ -406,36 +407,99 @@ def python_code(graph: Graph, name: str = "forward", method: bool = True) -> str
             ident = f"{stem}_{k}"
         taken.add(ident)
         names[v.id] = ident
-    for cname, v in graph.constants.items():
-        if method and graph.constant_kind[cname] != "constant":
-            names[v.id] = _attr_path(cname)
-        else:
-            names[v.id] = f"CONSTANTS.{identifier(cname)}"
-    counter = itertools.count()
-    body = []
-    groups: list[Graph] = []
-    for node in graph.nodes:
-        for v in node.outputs:
-            names[v.id] = f"_{next(counter)}"
-        lhs = ", ".join(names[v.id] for v in node.outputs)
-        args = [_py_literal(a, names) for a in node.args]
-        args += [f"{k}={_py_literal(v, names)}" for k, v in node.attrs.items()]
-        if node.op == FUSION_GROUP:
-            fn = f"fusion_group_{len(groups)}"
-            groups.append(node.body)
-        else:
-            fn = f"ops.{node.display_op()}"
-        body.append(f"    {lhs} = {fn}({', '.join(args)})")
+    writer = _CodeWriter(names, method)
+    writer.constants(graph)
+    writer.statements(graph, "    ")
     params = ["self"] if method else []
     params += [f"{names[v.id]}: Tensor" for v in graph.inputs]
     ret = _py_literal(_spec_literal(graph.output_spec, graph.outputs), names) \
         if graph.output_spec is not None else \
         ", ".join(names[v.id] for v in graph.outputs)
-    lines = [f"def {name}({', '.join(params)}):"] + body + [f"    return {ret}"]
+    lines = [f"def {name}({', '.join(params)}):"] + writer.lines + [f"    return {ret}"]
     text = "\n".join(lines) + "\n"
-    for k, sub in enumerate(groups):
+    for k, sub in enumerate(writer.groups):
         text += "\n\n" + python_code(sub, f"fusion_group_{k}", method=False)
     return text
+
+
+class _CodeWriter:
+    """The statements of python_code, control-flow blocks nested as Python blocks."""
+
+    def __init__(self, names: dict, method: bool):
+        self.names = names
+        self.method = method
+        self.counter = itertools.count()
+        self.lines: list[str] = []
+        self.groups: list[Graph] = []
+
+    def fresh(self) -> str:
+        return f"_{next(self.counter)}"
+
+    def constants(self, graph: Graph) -> None:
+        for cname, v in graph.constants.items():
+            if self.method and graph.constant_kind[cname] != "constant":
+                self.names[v.id] = _attr_path(cname)
+            else:
+                self.names[v.id] = f"CONSTANTS.{identifier(cname)}"
+
+    def statements(self, graph: Graph, pad: str) -> None:
+        names = self.names
+        for node in graph.nodes:
+            for v in node.outputs:
+                names[v.id] = self.fresh()
+            lhs = ", ".join(names[v.id] for v in node.outputs)
+            args = [_py_literal(a, names) for a in node.args]
+            if node.op == IF:
+                self._if(node, args, lhs, pad)
+                continue
+            if node.op == LOOP:
+                self._loop(node, args, pad)
+                continue
+            args += [f"{k}={_py_literal(v, names)}" for k, v in node.attrs.items()]
+            if node.op == FUSION_GROUP:
+                fn = f"fusion_group_{len(self.groups)}"
+                self.groups.append(node.body)
+            else:
+                fn = f"ops.{node.display_op()}"
+            self.lines.append(f"{pad}{lhs} = {fn}({', '.join(args)})")
+
+    def _block(self, block: Graph, given: list[str], results: str, pad: str) -> None:
+        """A block's statements, its inputs bound to the expressions `given`, ending with its
+        outputs assigned to `results`."""
+        for v, expr in zip(block.inputs, given):
+            self.names[v.id] = expr
+        self.constants(block)
+        self.statements(block, pad)
+        outs = ", ".join(_py_literal(v, self.names) for v in block.outputs)
+        if results:
+            self.lines.append(f"{pad}{results} = {outs}")
+        elif not block.nodes:
+            self.lines.append(f"{pad}pass")
+
+    def _if(self, node: Node, args: list[str], lhs: str, pad: str) -> None:
+        then, other = node.blocks
+        self.lines.append(f"{pad}if bool({args[0]}):")
+        self._block(then, args[1:], lhs, pad + "    ")
+        self.lines.append(f"{pad}else:")
+        self._block(other, args[1:], lhs, pad + "    ")
+
+    def _loop(self, node: Node, args: list[str], pad: str) -> None:
+        n = node.attrs["carried"]
+        body = node.blocks[0]
+        carried = [self.names[v.id] for v in node.outputs]
+        cond, i = self.fresh(), self.fresh()
+        if carried:
+            self.lines.append(f"{pad}{', '.join(carried)} = {', '.join(args[2:2 + n])}")
+        self.lines.append(f"{pad}{cond} = {args[1]}")
+        trip = args[0]
+        steps = "itertools.count()" if trip == "None" else \
+            f"range({trip})" if trip.isdigit() else f"range(int({trip}))"
+        self.lines.append(f"{pad}for {i} in {steps}:")
+        inner = pad + "    "
+        self.lines.append(f"{inner}if not bool({cond}):")
+        self.lines.append(f"{inner}    break")
+        self._block(body, [i, cond] + carried + args[2 + n:],
+                    ", ".join([cond] + carried), inner)
 
 
 def _spec_literal(spec, values: list[Value]):

@@ -1777,9 +1777,6 @@ class StrongScriptFunction(ScriptFunction):
 
 
 def _code_of(graph: Graph) -> str:
-    if any(n.blocks for n in graph.nodes):
-        raise RuntimeError("ember.jit.script: .code is not available for graphs with control "
-                           "flow; print .graph to see the blocks")
     return python_code(graph, identifier("forward"), method=True)
 
 

@@ -199,7 +199,7 @@ def test_appending_to_a_module_list_runs_every_call():
     twin = KeepsFeatures()
     twin.load_state_dict(model.state_dict())
     fast = ember.compile(twin)
-    for k in range(3):
+    for _ in range(3):
         x = ember.randn(2, 3)
         _check(fast, model, x)
         fast(x).sum().backward()
@@ -296,7 +296,7 @@ def test_writing_into_a_global_tensor_happens_every_call():
         TOTAL.add_(x)
         return TOTAL * 2
     fast = ember.compile(accumulate)
-    for k in range(3):
+    for _ in range(3):
         out = fast(ember.ones(2))
     assert TOTAL.tolist() == [3.0, 3.0] and out.tolist() == [6.0, 6.0]
 

@@ -912,3 +912,52 @@ def test_dropout_draws_new_noise_each_call():
     assert not np.array_equal(s(x).numpy(), s(x).numpy())
     s.eval()
     assert np.array_equal(s(x).numpy(), (x * 2).numpy())
+
+
+class Halving(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(3, 3)
+
+    def forward(self, x):
+        h = self.lin(x)
+        while h.abs().sum() > 1.0:
+            h = h * 0.5
+        if h.sum() > 0:
+            h = h + 1
+        else:
+            h = h - 1
+        return h
+
+
+def test_code_of_a_graph_with_control_flow_runs_as_the_graph_does():
+    import itertools
+    import types
+
+    from ember._ops.dispatch import apply, apply_
+    from ember._ops.registry import REGISTRY
+
+    from ember.jit.codegen import identifier
+
+    model = Halving()
+    scripted = ember.jit.script(model)
+    x = ember.randn(4, 3) * 10
+    want = scripted(x)
+    code = scripted.code
+    assert "while" not in code and "if bool(" in code and "for " in code and "break" in code
+
+    def op(name):
+        return lambda *a, **k: (apply_(REGISTRY[name[:-1]], *a, **k) if name.endswith("_")
+                                else apply(REGISTRY[name], *a, **k))
+    ops = types.SimpleNamespace(**{n: op(n) for n in [*REGISTRY, *(k + "_" for k in REGISTRY)]})
+    graph = scripted.graph
+    constants = types.SimpleNamespace(**{
+        identifier(n): graph.constant_data[n] for n in graph.constants
+        if graph.constant_kind[n] == "constant"})
+    scope = {"ops": ops, "CONSTANTS": constants, "itertools": itertools, "ember": ember,
+             "Tensor": ember.Tensor}
+    exec(compile(code, "<code>", "exec"), scope)  # noqa: S102 - the code under test
+    for inputs in (x, ember.randn(4, 3) * 0.01, -ember.ones(4, 3)):
+        np.testing.assert_allclose(scope["forward"](model, inputs).detach().numpy(),
+                                   scripted(inputs).detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(want.detach().numpy(), model(x).detach().numpy(), rtol=1e-6)
