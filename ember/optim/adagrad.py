@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .._ops.creation import full_like
-from .optimizer import Optimizer, check_range, scalar_state
+from .optimizer import Optimizer, advance_step, check_range, scalar_state
 
 
 class Adagrad(Optimizer):
@@ -54,7 +54,7 @@ class Adagrad(Optimizer):
                 continue
             grad = p.grad if not group["maximize"] else -p.grad
             state = self.state[p] or self._init_state(p)
-            step = state["step"].add_(1).item()
+            step = advance_step(state)
             if wd != 0:
                 grad = grad.add(p, alpha=wd)
             clr = lr / (1 + (step - 1) * lr_decay)

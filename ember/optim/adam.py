@@ -5,7 +5,7 @@ import math
 
 from .._ops.creation import zeros_like
 from . import _fused
-from .optimizer import Optimizer, check_range, scalar_state
+from .optimizer import Optimizer, advance_step, check_range, scalar_state
 
 
 class Adam(Optimizer):
@@ -57,8 +57,7 @@ class Adam(Optimizer):
                 if amsgrad:
                     state["max_exp_avg_sq"] = zeros_like(p)
             exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-            state["step"].add_(1)
-            step = state["step"].item()
+            step = advance_step(state)
             bias_correction1 = 1 - beta1 ** step
             bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
             written = (p, exp_avg, exp_avg_sq) + ((state["max_exp_avg_sq"],) if amsgrad else ())

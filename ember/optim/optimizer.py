@@ -131,7 +131,7 @@ class Optimizer:
             if not state:
                 state["step"] = scalar_state(0.0)
                 state.update(init(p))
-            state["step"].add_(1)
+            advance_step(state)
             yield p, (-p.grad if group["maximize"] else p.grad), state
 
     def _run_step(self, update, closure):
@@ -255,3 +255,12 @@ def scalar_state(value: float = 0.0) -> Tensor:
     from .._ops.creation import tensor
     from .. import float32
     return tensor(value, dtype=float32)
+
+
+def advance_step(state: dict) -> float:
+    """Count one more step in a parameter's state (its 0-d "step" tensor, written in place as
+    add_ would, without an op dispatch per parameter per step) and return the new count."""
+    count = state["step"]
+    count._data += 1
+    count._vbox[0] += 1
+    return float(count._data)
