@@ -19,6 +19,7 @@ from .._backend.views import broadcast_view
 from .._device import CPU
 from .._tensor import Size, Tensor, _dim
 from ..testing.opinfo import ALL, FLOATS, INTS, Arg, Sample
+from . import dispatch
 from .dispatch import apply, apply_, result_type, write_out
 from .registry import OpDef, composite, register, tensor_method
 
@@ -1569,8 +1570,12 @@ def _convert_index(k, xp):
             return xp.asarray(k._data)
         if dt.category != D._INT:
             raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
-        # torch treats a 0-d integer tensor like a Python int: the result is a view.
-        return int(k._data) if k._data.ndim == 0 else xp.asarray(k._data)
+        # torch treats a 0-d integer tensor like a Python int: the result is a view. While a
+        # graph is recorded it stays an array (an index of the same meaning), so the graph
+        # reads the tensor each run instead of baking this run's number in.
+        if k._data.ndim == 0 and not dispatch.observers:
+            return int(k._data)
+        return xp.asarray(k._data)
     if k is None or k is Ellipsis:
         return k
     if isinstance(k, (bool, np.bool_)):

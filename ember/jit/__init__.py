@@ -12,9 +12,9 @@ from __future__ import annotations
 from .frontend import freeze, optimize_for_inference, trace, trace_module
 from .ir import Graph, GraphError, Node, TensorType, Value
 from .runtime import ScriptFunction, ScriptModule
-from .script import NotSupportedError, export, ignore, script, unused
+from .script import NotSupportedError, export, ignore, is_scripting, script, unused
 from .serialization import load
-from .tracer import TracerWarning, TracingCheckError
+from .tracer import TracerWarning, TracingCheckError, is_tracing
 
 
 def save(m: ScriptModule | ScriptFunction, f) -> None:
@@ -23,7 +23,8 @@ def save(m: ScriptModule | ScriptFunction, f) -> None:
     _save(m, f)
 
 
-__all__ = ["script", "ignore", "unused", "export", "NotSupportedError",
+__all__ = ["script", "ignore", "unused", "export", "NotSupportedError", "is_scripting",
+           "is_tracing",
            "trace", "trace_module", "freeze", "save", "load", "ScriptModule", "ScriptFunction",
            "optimize_for_inference", "TracerWarning", "TracingCheckError", "Graph", "GraphError",
            "Node", "TensorType", "Value"]

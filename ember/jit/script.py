@@ -42,7 +42,7 @@ from .interpreter import run_graph, run_loop
 from .ir import IF, LOOP, Graph, TensorType, Value, substitute
 from .passes.dce import eliminate_dead_code
 from .runtime import ScriptFunction, ScriptModule, _Method, module_layout
-from .tracer import _Recorder, _Tracing, flatten
+from .tracer import NumberLeaf, _Recorder, _Tracing, flatten
 
 _MARK = "_ember_jit_mark"
 
@@ -64,6 +64,12 @@ def ignore(drop=False, **kwargs):
         setattr(fn, _MARK, "unused" if drop else "ignore")
         return fn
     return mark
+
+
+def is_scripting() -> bool:
+    """False when run as Python; True in code ember.jit.script compiles, which evaluates the
+    call as a constant (torch.jit.is_scripting), so eager-only code can be guarded by it."""
+    return False
 
 
 def unused(fn):
@@ -1398,6 +1404,8 @@ class _Compiler:
             return _Scalar(out.to(_SCALAR_DTYPES[kind]), kind)
         if func is print:
             return None
+        if func is is_scripting:
+            return True
         if func is range and any(isinstance(a, _Scalar) for a in args):
             raise fn.error(e, "range() with a bound computed from tensors can only be "
                               "iterated by a for loop", "Use it directly in `for i in ...`.")
@@ -1651,11 +1659,12 @@ def compile_call(fn, sig: _Signature, bound: dict, self_obj, state: dict) -> Gra
 
 
 def _output(obj):
-    """What a scripted call returns: numbers (known or computed) as 0-d tensors."""
+    """What a scripted call returns: numbers (known or computed) as 0-d tensors that come
+    back to the caller as Python numbers, as TorchScript returns them."""
     if isinstance(obj, _Scalar):
-        return obj.t
+        return NumberLeaf(obj.t, obj.kind)
     if isinstance(obj, (bool, int, float)) and not isinstance(obj, Tensor):
-        return _const_tensor(obj)
+        return NumberLeaf(_const_tensor(obj), type(obj))
     if type(obj) in (tuple, list):
         return type(obj)(_output(o) for o in obj)
     if type(obj) is dict:

@@ -22,7 +22,7 @@ from .ir import CONTROL_OPS, FUSION_GROUP, Graph, GraphError, Node, TensorType, 
 from .runtime import ScriptFunction, ScriptModule
 
 FORMAT = "ember.jit"
-FORMAT_VERSION = 2  # 2: control-flow blocks (prim::If, prim::Loop); 1 still loads
+FORMAT_VERSION = 3  # 3: Python numbers among the outputs; 2: control-flow blocks; 1 and 2 load
 _IR = "ir.json"
 _WEIGHTS = "weights.safetensors"
 
@@ -75,11 +75,13 @@ def _require(cond, what: str) -> None:
 
 
 def _spec(obj, what: str):
-    """Validate a nesting spec (tensor / tuple / list / dict of specs)."""
+    """Validate a nesting spec (tensor / number / tuple / list / dict of specs)."""
     _require(isinstance(obj, list) and obj, f"malformed {what} spec")
     kind = obj[0]
     if kind == "tensor":
         _require(len(obj) == 1, f"malformed {what} spec")
+    elif kind == "number":
+        _require(len(obj) == 2 and obj[1] in ("int", "float", "bool"), f"malformed {what} spec")
     elif kind in ("tuple", "list"):
         _require(len(obj) == 2 and isinstance(obj[1], list), f"malformed {what} spec")
         for s in obj[1]:

@@ -59,6 +59,18 @@ def is_plain(value) -> bool:
     return kind in _PLAIN or kind is tuple and all(is_plain(v) for v in value)
 
 
+class NumberLeaf:
+    """A 0-d tensor that a graph returns in place of a Python number (a scripted function's
+    int, float or bool computed from tensors); callers get the number back."""
+
+    def __init__(self, tensor: Tensor, kind: type):
+        self.tensor = tensor
+        self.kind = kind.__name__
+
+
+_NUMBER_KINDS = {"int": int, "float": float, "bool": bool}
+
+
 def flatten(obj, what: str, strict: bool = True, python: bool = False):
     """The tensors inside nested tuples/lists/dicts, and a JSON-ready spec of the nesting.
     `python` (ember.compile, whose specs are never saved) also keeps plain Python values
@@ -69,6 +81,9 @@ def flatten(obj, what: str, strict: bool = True, python: bool = False):
         if isinstance(o, Tensor):
             tensors.append(o)
             return ["tensor"]
+        if isinstance(o, NumberLeaf):
+            tensors.append(o.tensor)
+            return ["number", o.kind]
         if python and type(o) is not tuple and isinstance(o, tuple) and hasattr(o, "_fields"):
             return ["namedtuple", type(o), [walk(x, f"{path}.{f}")
                                             for f, x in zip(o._fields, o)]]
@@ -111,6 +126,8 @@ def unflatten(spec, items):
             return [build(x) for x in s[1]]
         if kind == "value":
             return s[1]
+        if kind == "number":
+            return _NUMBER_KINDS[s[1]](next(it).item())
         if kind == "namedtuple":
             return s[1](*(build(x) for x in s[2]))
         return {k: build(v) for k, v in s[1]}
@@ -119,7 +136,7 @@ def unflatten(spec, items):
 
 def spec_arity(spec) -> int:
     """How many tensors a spec holds."""
-    if spec[0] == "tensor":
+    if spec[0] in ("tensor", "number"):
         return 1
     if spec[0] == "value":
         return 0
@@ -375,6 +392,13 @@ def _conversion_hook(original, what: str):
     hooked.__name__ = getattr(original, "__name__", "hooked")
     hooked.__doc__ = original.__doc__
     return hooked
+
+
+def is_tracing() -> bool:
+    """Whether ember.jit.trace is recording the calling thread's ops (torch.jit.is_tracing);
+    False in eager code, in ember.compile's captures and in scripted code."""
+    rec = _active
+    return type(rec) is _Recorder and rec.thread == threading.get_ident()
 
 
 class _Tracing:

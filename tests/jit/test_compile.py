@@ -606,3 +606,17 @@ def test_a_tensor_returned_twice_comes_back_as_one_object():
     assert a is b
     (a.sum() + 2 * b.sum()).backward()
     assert w.grad.tolist() == [9.0, 9.0]
+
+
+def test_a_zero_dim_index_tensor_is_read_each_call():
+    x = ember.arange(5.0)
+    pick = ember.compile(lambda v, i: v[i])
+    assert [pick(x, ember.tensor(k)).item() for k in (1, 4, 2)] == [1.0, 4.0, 2.0]
+    peak = ember.compile(lambda v: v[v.argmax()] * 2)
+    assert peak(ember.tensor([1.0, 5.0, 2.0])).item() == 10.0
+    assert peak(ember.tensor([9.0, 5.0, 2.0])).item() == 18.0
+    traced = ember.jit.trace(lambda v, i: v[i] + 1, (x, ember.tensor(1)))
+    assert traced(x, ember.tensor(3)).item() == 4.0
+    view = x[ember.tensor(2)]  # eager: a view, as in torch
+    view.add_(10)
+    assert x[2].item() == 12.0

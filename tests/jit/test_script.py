@@ -485,6 +485,9 @@ def test_control_flow_matches_eager_and_torch_script(fn):
             assert len(got) == len(want)
             for g, w in zip(got, want):
                 np.testing.assert_allclose(_number(g), _number(w), rtol=1e-5, atol=1e-5)
+                # a number comes back as the same Python type, a tensor as a tensor
+                assert isinstance(g, ember.Tensor) == isinstance(w, (ember.Tensor, torch.Tensor))
+                assert isinstance(g, ember.Tensor) or type(g) is type(w)
     # one graph served every call: the control flow is in the graph, not re-specialized
     assert len(ours._script.graphs) == len({tuple(a is None for a in args) + (len(args),)
                                             for args in ORACLE[fn]})
@@ -961,3 +964,38 @@ def test_code_of_a_graph_with_control_flow_runs_as_the_graph_does():
         np.testing.assert_allclose(scope["forward"](model, inputs).detach().numpy(),
                                    scripted(inputs).detach().numpy(), rtol=1e-6)
     np.testing.assert_allclose(want.detach().numpy(), model(x).detach().numpy(), rtol=1e-6)
+
+
+def counts_positive(x: Tensor) -> int:
+    n = 0
+    for i in range(x.shape[0]):
+        if x[i] > 0:
+            n += 1
+    return n
+
+
+def test_a_number_computed_from_tensors_comes_back_as_a_python_number(tmp_path):
+    ours, theirs = ember.jit.script(counts_positive), _torch_script(counts_positive)
+    x = np.array([1.0, -2.0, 3.0, 0.5], dtype=np.float32)
+    got, want = ours(ember.tensor(x)), theirs(torch.tensor(x))
+    assert type(got) is type(want) is int and got == want == 3
+    path = tmp_path / "count.ember"
+    ours.save(path)
+    loaded = ember.jit.load(path)
+    assert loaded(ember.tensor(-x)) == 1 and type(loaded(ember.tensor(x))) is int
+
+
+def _flags(x):
+    return x + 1 if ember.jit.is_scripting() else x - 1, ember.jit.is_tracing()
+
+
+def test_is_scripting_and_is_tracing():
+    x = ember.zeros(2)
+    assert not ember.jit.is_scripting() and not ember.jit.is_tracing()
+    out, tracing = ember.jit.script(_flags)(x)
+    assert out.tolist() == [1.0, 1.0] and tracing is False
+    seen = []
+    traced = ember.jit.trace(lambda t: seen.append(_flags(t)[1]) or t * 2, x, check_trace=False)
+    assert seen == [True] and traced(x).tolist() == [0.0, 0.0]
+    assert ember.compile(lambda t: _flags(t)[0])(x).tolist() == [-1.0, -1.0]
+    assert (torch.jit.is_scripting(), torch.jit.is_tracing()) == (False, False)
