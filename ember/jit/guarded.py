@@ -440,7 +440,8 @@ class _Compiled:
                 self._watch_python_state(reads.watched, code, args, kwargs)
                 joint = capture(call, tuple(leaves), self._state, signature_of=self.signature,
                                 foreign=reads.watched.tensors)
-            joint.guards = Guards(code_reads(code) + reads.entries + reads.watched.entries)
+            joint.guards = Guards(code_reads(code) + reads.entries + reads.watched.entries
+                                  + reads.watched.guards())
             changed = reads.watched.changed()
             joint.side_effect = None if changed is None else GraphBreak(
                 changed, _defined_at(self.signature))

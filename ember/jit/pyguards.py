@@ -28,6 +28,7 @@ from .aot import GraphBreak, user_location
 from .tracer import is_plain
 
 _MISSING = object()
+_CHANGED = object()  # what a contents guard reads once its container changed
 
 
 def _same(now, then) -> bool:
@@ -46,6 +47,9 @@ class Guards:
         for label, read, value in self.entries:
             now = read()
             if not _same(now, value):
+                if now is _CHANGED:
+                    return (f"{label} (a {type(value).__name__}) changed since the graph was "
+                            "captured, which baked in what it read from it")
                 if isinstance(value, Tensor):
                     gone = "is deleted" if now is _MISSING else "is another object now"
                     return f"{label}, a tensor the graph reads, {gone}"
@@ -107,8 +111,9 @@ def _is_user_function(value) -> bool:
 
 
 def code_reads(functions) -> list:
-    """Guard entries for the plain values and tensors that the closure variables and globals
-    the functions' code names hold (a tensor by identity: reassigning the name recompiles)."""
+    """Guard entries for the plain values, tensors, containers and objects that the closure
+    variables and globals the functions' code names hold (all but plain values by identity:
+    rebinding the name recompiles)."""
     entries, seen = [], set()
     for fn in functions:
         fn = getattr(fn, "__func__", fn)
@@ -117,7 +122,7 @@ def code_reads(functions) -> list:
         seen.add(id(fn))
         entries += [(f"{fn.__qualname__}: {kind} {name}", read, value)
                     for kind, name, value, read in names_of(fn)
-                    if is_plain(value) or isinstance(value, Tensor)]
+                    if is_plain(value) or isinstance(value, Tensor) or _watchable(value)]
     return entries
 
 
@@ -201,6 +206,11 @@ def _unchanged(value, then: list) -> bool:
     return all(a == b and _same(x, y) for (a, x), (b, y) in zip(now, then))
 
 
+def _contents_now(value, contents: list):
+    """value while it holds `contents`, else _CHANGED (a guard's reading)."""
+    return value if _unchanged(value, contents) else _CHANGED
+
+
 def _item(container, key):
     """container's item or attribute `key` now (_MISSING once gone)."""
     if isinstance(container, dict):
@@ -220,6 +230,9 @@ class Watched:
         self.copies: dict = {}
         self.tensors: dict = {}  # id -> tensor: the tensors found, which the graph reads live
         self.entries: list = []  # guards: tensors inside containers, by identity
+        self.thread = threading.get_ident()
+        self._classes: dict = {}  # class -> its own __getattribute__ (None: inherited)
+        self._read: set = set()
 
     def watch(self, label: str, value, depth: int = 0, read=None) -> None:
         owner = getattr(value, "__self__", None)
@@ -235,12 +248,60 @@ class Watched:
             return
         contents = _contents(value)
         self.copies[id(value)] = (label, value, contents)
+        if not isinstance(value, _CONTAINERS) and _hidden_state(value) is None:
+            self._track(type(value))
         if len(contents) <= _WIDE:
             for key, item in contents:
                 sub = f"{label}.{key}" if isinstance(key, str) and not isinstance(
                     value, dict) else f"{label}[{'...' if key is None else repr(key)}]"
                 item_now = None if key is None else functools.partial(_item, value, key)
                 self.watch(sub, item, depth + 1, item_now)
+
+    def guards(self) -> list:
+        """Guard entries for the containers watched: each must hold what it held at the
+        capture (the graph baked in the numbers and sizes it read from them)."""
+        return [(label, functools.partial(_contents_now, value, contents), value)
+                for label, value, contents in self.copies.values()
+                if isinstance(value, _CONTAINERS)]
+
+    def _track(self, cls) -> None:
+        """Record, as guard entries, the attributes the capture reads from watched objects of
+        class `cls` (a class from outside ember), as ModuleReads does for modules."""
+        if cls in self._classes:
+            return
+        own = cls.__dict__.get("__getattribute__")
+        inherited = cls.__getattribute__
+        watched = self
+
+        def getattribute(obj, name):
+            value = inherited(obj, name)
+            if threading.get_ident() == watched.thread and id(obj) in watched.copies:
+                watched._attribute_read(obj, name, value)
+            return value
+        try:
+            cls.__getattribute__ = getattribute
+        except TypeError:  # a class that cannot be changed: its objects stay contents-checked
+            return
+        self._classes[cls] = own
+
+    def _attribute_read(self, obj, name: str, value) -> None:
+        key = (id(obj), name)
+        if key in self._read or name not in object.__getattribute__(obj, "__dict__"):
+            return
+        self._read.add(key)
+        label = f"{self.copies[id(obj)][0]}.{name}"
+        if is_plain(value) or isinstance(value, Tensor) or _watchable(value):
+            self.entries.append((label, functools.partial(_item, obj, name), value))
+        self.watch(label, value)
+
+    def restore(self) -> None:
+        """Give the classes _track changed their own attribute lookup back."""
+        for cls, own in self._classes.items():
+            if own is None:
+                del cls.__getattribute__
+            else:
+                cls.__getattribute__ = own
+        self._classes.clear()
 
     def watch_process_state(self) -> None:
         """Watch the global random generators of Python and NumPy (random.random(),
@@ -277,7 +338,7 @@ class ModuleReads:
             if name != "training" and name not in _MODULE_INTERNALS \
                     and threading.get_ident() == thread \
                     and name in object.__getattribute__(module, "__dict__"):
-                if is_plain(value) or isinstance(value, Tensor):
+                if is_plain(value) or isinstance(value, Tensor) or _watchable(value):
                     key = (id(module), name)
                     if key not in seen:
                         seen.add(key)
@@ -308,6 +369,7 @@ class ModuleReads:
     def __exit__(self, *exc):
         del Module.__getattribute__
         Module.__setattr__ = _module_setattr
+        self.watched.restore()
         return False
 
 

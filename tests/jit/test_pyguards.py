@@ -351,3 +351,53 @@ def test_iterators_and_generators_advance_every_call():
             yield float(k)
     numbers = counting()
     assert _three_calls(lambda x: x * next(numbers)) == [1.0, 2.0, 3.0]
+
+
+# ---- what the graph read from containers and objects ------------------------------------------
+class Reshaping(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.dims = [2, 3]
+        self.cfg = {"scale": 2.0}
+
+    def forward(self, x):
+        return x.view(*self.dims) * self.cfg["scale"]
+
+
+SCALES = [1.0]
+
+
+class Settings:
+    def __init__(self):
+        self.scale = 1.0
+        self.step = 0
+
+
+SETTINGS = Settings()
+
+
+def test_changed_container_contents_recompile(capsys):
+    model = Reshaping()
+    fast = ember.compile(model, explain=True)
+    assert fast(ember.ones(6)).shape == (2, 3)
+    model.dims[0], model.dims[1] = 3, 2
+    model.cfg["scale"] = 5.0
+    out = fast(ember.ones(6))
+    assert out.shape == (3, 2) and out[0, 0].item() == 5.0
+    assert "changed since the graph was captured" in capsys.readouterr().err
+    model.dims = [6]  # a new list: the attribute's identity is guarded too
+    assert fast(ember.ones(6)).shape == (6,)
+    scaled = ember.compile(lambda x: x * SCALES[0])
+    assert scaled(ember.ones(1)).item() == 1.0
+    SCALES[0] = 7.0
+    assert scaled(ember.ones(1)).item() == 7.0
+
+
+def test_attributes_read_from_plain_objects_are_guarded_one_by_one():
+    fast = ember.compile(lambda x: x * SETTINGS.scale)
+    assert fast(ember.ones(1)).item() == 1.0
+    SETTINGS.step += 1  # not read by the graph: no recompile
+    assert fast(ember.ones(1)).item() == 1.0 and fast._ember_compiled.compiled == 1
+    SETTINGS.scale = 3.0
+    assert fast(ember.ones(1)).item() == 3.0 and fast._ember_compiled.compiled == 2
+    assert "__getattribute__" not in Settings.__dict__  # the class is given back
