@@ -3,8 +3,9 @@
 Each call computes a guard key (grad mode, and per tensor input its shape, dtype, device and
 requires_grad; the other arguments by value; for modules the training flags, the hooks
 registered, and the identity and requires_grad of parameters and buffers) and runs the graph
-compiled for that key, capturing one on a miss, or when a plain Python value the graph baked
-in has changed since (pyguards.py: module attributes, closure variables and globals).
+compiled for that key, capturing one on a miss, or when Python state the graph baked in has
+changed since (pyguards.py: attributes of modules and objects, closure variables, globals,
+container contents).
 
 When a call cannot be captured (a GraphBreak: data-dependent Python control flow, random draws
 outside ops, ops the tracer cannot record, backward() inside the code), the code that broke

@@ -1,16 +1,23 @@
-"""Guards on plain Python values for ember.compile.
+"""Guards on the Python state ember.compile's graphs read, and the side effects they cannot
+replay.
 
 A captured graph bakes in the numbers, strings and flags its capture read: a module's
-`self.scale`, a closure's `eps`, a global `CAUSAL`. So each graph runs only while those values
-still hold, and a call that finds one changed captures again (as torch.compile's guards do).
-Module attributes are recorded as the capture reads them (`ModuleReads`); closures and globals
-are those the code of the compiled function, and of the forwards of its modules, names.
+`self.scale`, a closure's `eps`, a global `CAUSAL`, `cfg.dims[0]`. So each graph runs only while
+those values still hold, and a call that finds one changed captures again (as torch.compile's
+guards do). Module attributes, and attributes of plain objects (instances of user classes), are
+recorded as the capture reads them (`ModuleReads`, `Watched._track`); closures and globals are
+those the code of the compiled function, of its modules' methods and of the helpers they name,
+names; the containers reached (`Watched`) must keep their contents, and names and attributes
+holding tensors, containers or objects must keep their identity. Tensors found this way are
+graph inputs read live.
+
 Assigning a plain value or a tensor to a module attribute inside captured code is a Python
-side effect a graph cannot replay, so it breaks the graph instead. So does changing a Python
+side effect a graph cannot replay, so it breaks the graph instead. So does changing a
 container or object the code can reach (`self.features.append(h)`, `LOG[step] = loss`,
-`stats.calls += 1`): `Watched` keeps shallow copies of them from before the capture, and a
-capture that changed one is used for its own call only (its code ran eagerly, side effects
-included) and not replayed.
+`stats.calls += 1`), drawing from Python's or NumPy's random generators and advancing an
+iterator: `Watched` keeps shallow copies from before the capture, and a capture that changed
+one is used for its own call only (its code ran eagerly, side effects included) and not
+replayed.
 """
 from __future__ import annotations
 
