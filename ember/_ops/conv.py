@@ -1471,30 +1471,23 @@ _ALIGN_WARNING = ("Default grid_sample and affine_grid behavior has changed to a
                   "See the documentation of grid_sample for details.")
 
 
-def _where_const(mask, a: Tensor, b) -> Tensor:
-    from .pointwise import where
-    return where(_const(mask, a), a, b)
-
-
 def _clip_coordinates(c: Tensor, size: int) -> Tensor:
     """Clamp to [0, size - 1]; the gradient is zero where clamped."""
-    xp = namespace(c._device)
-    clipped = xp.clip(c._data, 0, size - 1)
-    return _where_const(clipped == c._data, c, _const(clipped, c))
+    return c.clamp(0, size - 1)
 
 
 def _reflect_coordinates(c: Tensor, twice_low: int, twice_high: int) -> Tensor:
-    """Fold coordinates back into [low, high] by reflecting at the bounds."""
+    """Fold coordinates back into [low, high] by reflecting at the bounds (in ops of c, so
+    recorded graphs follow new grids)."""
+    from .pointwise import where
     if twice_low == twice_high:
         return c * 0
-    xp = namespace(c._device)
     low = twice_low / 2
     span = (twice_high - twice_low) / 2
     a = (c - low).abs()
-    flips = xp.floor(a._data / span)
-    extra = a - _const(flips * span, c)
-    even = flips % 2 == 0
-    return _where_const(even, extra + low, span - extra + low)
+    flips = (a / span).floor()
+    extra = a - flips * span
+    return where(flips.remainder(2) == 0, extra + low, span - extra + low)
 
 
 def _source_coordinates(g: Tensor, size: int, padding_mode, align_corners) -> Tensor:
@@ -1564,7 +1557,6 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if align_corners is None:
         warnings.warn(_ALIGN_WARNING, stacklevel=2)
         align_corners = False
-    xp = namespace(input._device)
     nd = input.ndim - 2
     n, c = input.shape[:2]
     spatial = tuple(input.shape[2:])
@@ -1574,27 +1566,28 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
                                   padding_mode, align_corners) for j in range(nd)]
     flat = input.reshape(n, c, math.prod(spatial))
     mults = [math.prod(spatial[j + 1:]) for j in range(nd)]
+    # corner positions and weights are ops of the grid, so a recorded graph follows new grids
     if mode == "nearest":
-        corners = [[(xp.rint(cj._data).astype(np.int64), None)] for cj in coords]
+        corners = [[(cj.round().long(), None)] for cj in coords]
     else:
         corners = []
         for cj in coords:
-            base = xp.floor(cj._data)
-            frac = cj - _const(base, cj)
-            base = base.astype(np.int64)
+            base = cj.floor()
+            frac = cj - base
+            base = base.long()
             corners.append([(base, 1 - frac), (base + 1, frac)])
     out = None
     for choice in _product(corners):
-        index = xp.zeros((n, length), dtype=np.int64)
-        valid = xp.ones((n, length), dtype=bool)
-        weight = None
+        index = valid = weight = None
         for j, (pos, w) in enumerate(choice):
-            valid &= (pos >= 0) & (pos < spatial[j])
-            index += xp.clip(pos, 0, spatial[j] - 1) * mults[j]
+            inside = (pos >= 0) & (pos < spatial[j])
+            valid = inside if valid is None else valid & inside
+            offset = pos.clamp(0, spatial[j] - 1) * mults[j]
+            index = offset if index is None else index + offset
             if w is not None:
                 weight = w if weight is None else weight * w
-        values = flat.gather(2, _const(xp.broadcast_to(index[:, None], (n, c, length)), input))
-        mask = _const(valid.astype(input._dtype.np), input)
+        values = flat.gather(2, index.unsqueeze(1).expand(n, c, length))
+        mask = valid.to(input.dtype)
         weight = mask if weight is None else weight * mask
         term = values * weight.unsqueeze(1)
         out = term if out is None else out + term

@@ -174,8 +174,9 @@ def apply(op, *args, **attrs):
         for t in results:
             t._inference = True
     if observers:
+        seen = tuple(results) if multi else results  # observers tell a 1-tuple by its type
         for observe in observers:
-            observe(op, args, attrs, results)
+            observe(op, args, attrs, seen)
     return tuple(results) if multi else results[0]
 
 

@@ -917,8 +917,26 @@ class MaskedScatter(OpDef):
             n = 1
             for s in ctx.src_shape:
                 n *= s
-            gs = _pad_to(masked_select(g, mask), (n,)).reshape(ctx.src_shape)
+            gs = apply(PadFlat, masked_select(g, mask), size=n).reshape(ctx.src_shape)
         return gx, None, gs
+
+
+@register("pad_flat", samples=(
+    Sample(lambda t, x, m, s: t.autograd.grad(x.masked_scatter(m, s.requires_grad_()).sum(),
+                                              s)[0],
+           (Arg((2, 3)), Arg((2, 3), dtype="bool", grad=False), Arg((2, 4))), grad=False),))
+class PadFlat(OpDef):
+    """A 1-d tensor zero-padded at the end to `size` elements, however many it has (its
+    length may depend on data, as masked_select's does, so it is read when the op runs)."""
+
+    def forward(ctx, xp, t, size):
+        ctx.length = t.shape[0]
+        out = xp.zeros(size, dtype=t.dtype)
+        out[:t.shape[0]] = t
+        return out
+
+    def backward(ctx, g):
+        return g[:ctx.length]
 
 
 def _masked_scatter(input, mask, source, op, run, shape):

@@ -748,22 +748,39 @@ class NllLoss(OpDef):
         x, target = _as_batched(_widen(x), target)
         targets = _Targets(xp, target, weight, ignore_index, x.shape[1], x.dtype)
         out = _reduce_loss(targets.weighted(-x[targets.index]), reduction, targets.total)
-        ctx.reduction, ctx.targets, ctx.batched, ctx.shape = reduction, targets, x.shape, shape
+        ctx.reduction, ctx.shape, ctx.ignore_index = reduction, shape, ignore_index
+        ctx.save(target, weight)
         out = out.reshape(()) if len(shape) == 1 and reduction == "none" else out
         return out.astype(dtype, copy=False)
 
     def backward(ctx, g):
-        targets = ctx.targets
-        xp = _namespace_of(g)
-        coef = xp.zeros(ctx.batched, dtype=g._data.dtype)
-        coef[targets.index] = -1.0 if targets.w is None else -targets.w
-        if ctx.reduction == "mean":
-            with _quiet():
-                coef /= targets.total
-        coef = Tensor._wrap(coef.reshape(ctx.shape), g._dtype, g._device)
+        target, weight = ctx.saved
+        coef = apply(NllLossCoefficients, target, weight, ignore_index=ctx.ignore_index,
+                     reduction=ctx.reduction, shape=tuple(ctx.shape), dtype=g._dtype)
         if ctx.reduction == "none" and g.ndim:
             g = g.unsqueeze(1)
         return g * coef, None, None
+
+
+@register("nll_loss_coefficients", promote=None, differentiable=False, samples=(
+    Sample(lambda t, x, y, g: t.autograd.grad(t.nn.functional.nll_loss(
+        x.requires_grad_(), y, reduction="none"), x, g)[0],
+           (Arg((4, 3)), Arg((4,), 0, 2, dtype="int64", grad=False), Arg((4,))),
+           grad=False),))
+class NllLossCoefficients(OpDef):
+    """d nll_loss / d input: -w[target] (over the mean's denominator) at each entry's target
+    class, zero elsewhere; an op of the target tensor, so recorded backwards read it."""
+
+    def forward(ctx, xp, target, weight, ignore_index, reduction, shape, dtype):
+        batched = (1,) + tuple(shape) if len(shape) == 1 else tuple(shape)
+        target = target.reshape(batched[:1] + batched[2:])
+        targets = _Targets(xp, target, weight, ignore_index, batched[1], dtype.np)
+        coef = xp.zeros(batched, dtype=dtype.np)
+        coef[targets.index] = -1.0 if targets.w is None else -targets.w
+        if reduction == "mean":
+            with _quiet():
+                coef /= targets.total
+        return coef.reshape(shape)
 
 
 def _namespace_of(t: Tensor):
@@ -815,17 +832,20 @@ class CrossEntropy(OpDef):
             losses -= (s * spread).sum(axis=1)
         out = _reduce_loss(losses, reduction, targets.total)
         ctx.reduction, ctx.eps, ctx.targets = reduction, label_smoothing, targets
-        ctx.save(x, weight, e, sums)
+        ctx.ignore_index = ignore_index
+        ctx.save(x, weight, e, sums, target)
         out = out.reshape(()) if len(shape) == 1 and reduction == "none" else out
         return out.astype(dtype, copy=False)
 
     def backward(ctx, g):
-        x, weight, p, sums = ctx.saved
+        x, weight, p, sums, target = ctx.saved
         targets = ctx.targets
         if not _recording():
-            return apply(CrossEntropyBackward, g, p, sums, weight, targets=targets,
-                         reduction=ctx.reduction, label_smoothing=ctx.eps,
-                         shape=tuple(x.shape)), None, None
+            # the targets are resolved again from the target tensor, so a recorded backward
+            # (ember.compile) reads each call's targets
+            return apply(CrossEntropyBackward, g, p, sums, weight, target,
+                         ignore_index=ctx.ignore_index, reduction=ctx.reduction,
+                         label_smoothing=ctx.eps, shape=tuple(x.shape)), None, None
         xp = _namespace_of(p)
         pa = p._data
         if ctx.eps:
@@ -856,7 +876,10 @@ class CrossEntropyBackward(OpDef):
     """(sum_c b * softmax - b) * dloss, b the smoothed, weighted target distribution; softmax
     comes as the exps `e` of the shifted logits and their sums over the class dim."""
 
-    def forward(ctx, xp, g, e, sums, weight, targets, reduction, label_smoothing, shape):
+    def forward(ctx, xp, g, e, sums, weight, target, ignore_index, reduction, label_smoothing,
+                shape):
+        target = target.reshape(e.shape[:1] + e.shape[2:])  # an unbatched 0-d one as (1,)
+        targets = _Targets(xp, target, weight, ignore_index, e.shape[1], e.dtype)
         scale = _grad_scale(xp, g, reduction, targets.total)
         if not label_smoothing and targets.w is None:
             # The common case in one pass over the classes: softmax * scale - onehot * scale.
@@ -1105,21 +1128,34 @@ class CtcLoss(OpDef):
         return out.astype(lp.dtype, copy=False)
 
     def backward(ctx, g):
-        lp, ext, ext_len, skip, input_lengths, target_lengths, alpha, emit, nll = (
-            t._data if t is not None else None for t in ctx.saved)
-        xp = _namespace_of(ctx.saved[0])
-        with _quiet():
-            grad = _ctc_grad(xp, lp, ext, ext_len, skip, input_lengths, alpha, emit, nll)
-        if ctx.zero_infinity:
-            grad = xp.where(xp.isinf(nll)[None, :, None], 0.0, grad)
-        per_entry = xp.ones(nll.shape, dtype=lp.dtype)
-        if ctx.reduction == "mean":
-            per_entry /= xp.maximum(target_lengths, 1) * nll.shape[0]
-        grad = grad * per_entry[None, :, None]
-        const = Tensor._wrap(grad[:, 0] if ctx.unbatched else grad, g._dtype, g._device)
+        # an op of the saved tensors, so a recorded backward (ember.compile) recomputes it
+        const = apply(CtcLossGrad, *ctx.saved, reduction=ctx.reduction,
+                      zero_infinity=ctx.zero_infinity, unbatched=ctx.unbatched)
         if ctx.reduction == "none" and not ctx.unbatched:
             g = g.unsqueeze(-1)
         return g * const, None, None, None
+
+
+@register("ctc_loss_grad", promote=None, differentiable=False, samples=(
+    Sample(lambda t, x, y, g: t.autograd.grad(t.nn.functional.ctc_loss(
+        x.requires_grad_().log_softmax(2), y, (6, 5), (3, 2), reduction="none"), x, g)[0],
+        (Arg((6, 2, 4)), Arg(values=[[1, 2, 2], [3, 1, 0]], dtype="int64", grad=False),
+         Arg((2,))), grad=False),))
+class CtcLossGrad(OpDef):
+    """d ctc_loss / d log_probs per entry (before the incoming gradient), from the forward's
+    alphas and the saved extended targets."""
+
+    def forward(ctx, xp, lp, ext, ext_len, skip, input_lengths, target_lengths, alpha, emit, nll,
+                reduction, zero_infinity, unbatched):
+        with _quiet():
+            grad = _ctc_grad(xp, lp, ext, ext_len, skip, input_lengths, alpha, emit, nll)
+        if zero_infinity:
+            grad = xp.where(xp.isinf(nll)[None, :, None], 0.0, grad)
+        per_entry = xp.ones(nll.shape, dtype=lp.dtype)
+        if reduction == "mean":
+            per_entry /= xp.maximum(target_lengths, 1) * nll.shape[0]
+        grad = grad * per_entry[None, :, None]
+        return grad[:, 0] if unbatched else grad
 
 
 __all__ = ["softmax", "log_softmax"]

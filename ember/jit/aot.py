@@ -121,9 +121,13 @@ class _CaptureRecorder(_Recorder):
             items = []
             found = [(("saved", k), entry[1]) for k, entry in enumerate(gf._saved or ())
                      if entry[0] is None and entry[2] < 0 and entry[1] is not None]
-            found += [(("attr", k), a) for k, a in vars(gf.ctx).items()
-                      if hasattr(a, "__array_interface__") and not isinstance(a, np.generic)
-                      or hasattr(a, "__cuda_array_interface__")]
+            for k, a in vars(gf.ctx).items():
+                if _is_array(a):
+                    found.append((("attr", k), a))
+                elif type(a) is tuple and not k.startswith("_") and not node.inplace:
+                    # an index key: its arrays
+                    found += [(("attr_item", (k, i)), x) for i, x in enumerate(a)
+                              if _is_array(x)]
             for key, arr in found:
                 entry = self.by_array.get(id(arr))
                 if entry is not None and entry[0] is arr:
@@ -137,6 +141,11 @@ class _CaptureRecorder(_Recorder):
                 self.by_array[id(arr)] = (arr, v)
             if items:
                 node.saves = Saves(tuple(gf.ctx.needs_input_grad), items)
+
+
+def _is_array(a) -> bool:
+    return (hasattr(a, "__array_interface__") and not isinstance(a, np.generic)
+            or hasattr(a, "__cuda_array_interface__"))
 
 
 class _Unreplayable:

@@ -256,7 +256,7 @@ class _Emitter:
         forward = (forward_for(node.op) if self.device == "cpu" else None) or op.forward
         call = (f"{self.bind(forward)}({ctx}, xp, "
                 + ", ".join(self._forward_args(node, op) + self._attrs(node)) + ")")
-        if len(own) == 1:
+        if len(own) == 1 and not node.tuple_out:
             self.emit(f"{self.var(own[0])} = {call}")
         else:
             self.emit("".join(self.var(v) + ", " for v in own) + f"= {call}")
@@ -264,7 +264,8 @@ class _Emitter:
             self._finish(node, v)
         if node.saves is not None:
             for v, (kind, key) in zip(node.outputs[len(own):], node.saves.items):
-                source = (f"sctx.saved_values[{key}]" if kind == "saved"
+                source = (f"sctx.saved_values[{key}]" if kind == "saved" else
+                          f"getattr(sctx, {self.bind(key[0])})[{key[1]}]" if kind == "attr_item"
                           else f"getattr(sctx, {self.bind(key)})")
                 self.emit(f"{self.var(v)} = {source}")
 

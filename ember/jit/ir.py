@@ -115,7 +115,8 @@ class AsTensor:
 
 class Saves:
     """Extra outputs of a node: values its op's forward kept for backward in `ctx` (entry k
-    of what it saved, ("saved", k), or an attribute, ("attr", name)). ember.compile's forward
+    of what it saved, ("saved", k), an attribute, ("attr", name), or item i of a tuple
+    attribute such as an index key, ("attr_item", (name, i))). ember.compile's forward
     graphs hand them to the backward graph; forward runs with `needs_input_grad` as traced."""
 
     __slots__ = ("needs_input_grad", "items")
@@ -128,10 +129,12 @@ class Saves:
 class Node:
     """One op call. `compute`/`result` record the promotion `apply` did: the dtype forward
     computed in, and the dtype floating outputs were cast back to (None when no cast).
-    `saves` (or None) describes outputs past the op's own: see Saves."""
+    `saves` (or None) describes outputs past the op's own: see Saves. `tuple_out`: the op
+    returns a tuple even with one output (split into one piece, a backward needing one
+    gradient), which the node's single output unpacks."""
 
     __slots__ = ("op", "args", "attrs", "outputs", "inplace", "compute", "result", "body",
-                 "blocks", "saves")
+                 "blocks", "saves", "tuple_out")
 
     def __init__(self, op: str, args: list, attrs: dict, inplace: bool = False,
                  compute: D.dtype | None = None, result: D.dtype | None = None, body=None,
@@ -148,6 +151,7 @@ class Node:
         # receive the node's arguments (see `verify`), so no block reads outer values
         self.blocks = list(blocks) if blocks else []
         self.saves = None
+        self.tuple_out = False
 
     def inputs(self) -> list[Value]:
         """Every value the node reads, in argument then attribute order (with repeats)."""
@@ -301,7 +305,7 @@ class Graph:
             c = Node(node.op, node.args, node.attrs, node.inplace, node.compute, node.result,
                      node.body.copy() if node.body is not None else None,
                      [b.copy() for b in node.blocks])
-            c.saves = node.saves
+            c.saves, c.tuple_out = node.saves, node.tuple_out
             c.map_inputs(lambda v: new[v.id])
             c.outputs = [clone(v, c) for v in node.outputs]
             g.nodes.append(c)

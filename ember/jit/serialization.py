@@ -61,6 +61,8 @@ def _nodes_to_json(graph: Graph) -> list:
                  "outputs": [value(v) for v in node.outputs], "inplace": node.inplace,
                  "compute": node.compute and node.compute.name,
                  "result": node.result and node.result.name}
+        if node.tuple_out:
+            entry["tuple"] = True
         if node.blocks:
             entry["blocks"] = [{"inputs": [value(v) for v in b.inputs],
                                 "nodes": _nodes_to_json(b),
@@ -167,6 +169,7 @@ def _nodes_from_json(entries: list, values: dict, define) -> list:
                     {k: decode(v, values) for k, v in attrs.items()},
                     inplace=entry.get("inplace") is True,
                     compute=_dtype(entry.get("compute")), result=_dtype(entry.get("result")))
+        node.tuple_out = entry.get("tuple") is True
         for block in entry.get("blocks", []) if op in CONTROL_OPS else ():
             _require(isinstance(block, dict), f"node {i} has a malformed block")
             b = Graph()

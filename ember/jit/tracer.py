@@ -325,6 +325,7 @@ class _Recorder:
         types = [TensorType.of(t) for t in outputs]
         node = self.graph.add_node(op.name, node_args, node_attrs, types, inplace=inplace,
                                    compute=compute, result=result)
+        node.tuple_out = type(outputs) is tuple and len(outputs) == 1
         if any(v.id in self.dynamic for v in node.inputs()):
             self.dynamic.update(v.id for v in node.outputs)
         for t, v in zip(outputs, node.outputs):
