@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import builtins
 import sys
-import threading
 
 import numpy as np
 
@@ -28,7 +27,7 @@ from .codegen import compile_graph
 from .ir import Graph, Saves, TensorType
 from .passes import optimize
 from .passes.dce import eliminate_dead_code
-from .tracer import (_protect_constants, _Recorder, _Tracing, flatten,
+from .tracer import (Refusing, _protect_constants, _Recorder, _Tracing, flatten,
                      input_names)
 
 _PACKAGE = __name__.rsplit(".", 2)[0].replace(".", "/")
@@ -148,42 +147,26 @@ def _is_array(a) -> bool:
             or hasattr(a, "__cuda_array_interface__"))
 
 
-class _Unreplayable:
+_BACKWARD = ("backward() or autograd.grad() is called inside the compiled code, whose "
+             "gradients land in .grad, an effect a graph cannot replay (ember.compile "
+             "captures the backward of what a compiled call returns)")
+_HOOK = ("{} is called inside the compiled code: Python run during backward is an effect a "
+         "graph cannot replay")
+
+
+def _unreplayable() -> Refusing:
     """While the captured function runs (in its thread), calls whose effects would leave the
     graph break it: backward() and autograd.grad() (gradients land in `.grad`), tensor hooks
     and retain_grad() (Python run, and `.grad` set, during backward), and print() (output a
     graph would not repeat). capture's own backward pass keeps the functions it imported
-    before entering; other threads call the originals."""
-
-    _BACKWARD = ("backward() or autograd.grad() is called inside the compiled code, whose "
-                 "gradients land in .grad, an effect a graph cannot replay (ember.compile "
-                 "captures the backward of what a compiled call returns)")
-    _HOOK = ("{} is called inside the compiled code: Python run during backward is an effect "
-             "a graph cannot replay")
-
-    def __enter__(self):
-        from .. import autograd
-        thread = threading.get_ident()
-        self.saved = [(autograd, "backward", self._BACKWARD), (autograd, "grad", self._BACKWARD),
-                      (Tensor, "register_hook", self._HOOK.format("Tensor.register_hook()")),
-                      (Tensor, "retain_grad", self._HOOK.format("Tensor.retain_grad()")),
-                      (builtins, "print", "print() inside the compiled code would run only "
-                                          "when a graph is captured")]
-        self.saved = [(owner, name, getattr(owner, name), why) for owner, name, why in self.saved]
-
-        def refuse(original, why):
-            def call(*args, **kwargs):
-                if threading.get_ident() != thread:
-                    return original(*args, **kwargs)
-                raise GraphBreak(why, user_location())
-            return call
-        for owner, name, original, why in self.saved:
-            setattr(owner, name, refuse(original, why))
-
-    def __exit__(self, *exc):
-        for owner, name, original, _ in self.saved:
-            setattr(owner, name, original)
-        return False
+    before entering."""
+    from .. import autograd
+    return Refusing([(autograd, "backward", _BACKWARD), (autograd, "grad", _BACKWARD),
+                     (Tensor, "register_hook", _HOOK.format("Tensor.register_hook()")),
+                     (Tensor, "retain_grad", _HOOK.format("Tensor.retain_grad()")),
+                     (builtins, "print", "print() inside the compiled code would run only "
+                                         "when a graph is captured")],
+                    lambda why: GraphBreak(why, user_location()))
 
 
 class Joint:
@@ -221,7 +204,7 @@ def capture(fn, args: tuple, state: list[tuple[str, Tensor]], signature_of=None,
         rec.bind(t, v)
         rec.dynamic.add(v.id)
     with _Tracing(rec):
-        with _Unreplayable():
+        with _unreplayable():
             out = fn(*args)
         rec.settle()
         flat_out, out_spec = flatten(out, "output", strict=False, python=True)

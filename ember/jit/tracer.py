@@ -395,6 +395,40 @@ def _conversion_hook(original, what: str):
     return hooked
 
 
+class Refusing:
+    """While active, calling one of `calls` ((owner, attribute, why) triples) from the thread
+    that entered raises `error(why)`; other threads call the originals."""
+
+    def __init__(self, calls: list, error):
+        self.calls = calls
+        self.error = error
+
+    def __enter__(self):
+        thread = threading.get_ident()
+        self.saved = [(owner, name, getattr(owner, name), why) for owner, name, why in self.calls]
+
+        def refuse(original, why):
+            def call(*args, **kwargs):
+                if threading.get_ident() != thread:
+                    return original(*args, **kwargs)
+                raise self.error(why)
+            return call
+        for owner, name, original, why in self.saved:
+            setattr(owner, name, refuse(original, why))
+        return self
+
+    def __exit__(self, *exc):
+        for owner, name, original, _ in self.saved:
+            setattr(owner, name, original)
+        return False
+
+
+_TRACE_BACKWARD = ("ember.jit.trace: backward() or autograd.grad() is called inside the traced "
+                   "function; the graph would keep the values the forward saved for it from "
+                   "this example. Trace the forward and differentiate the traced module, or "
+                   "use ember.compile, which captures forward and backward.")
+
+
 def is_tracing() -> bool:
     """Whether ember.jit.trace is recording the calling thread's ops (torch.jit.is_tracing);
     False in eager code, in ember.compile's captures and in scripted code."""
@@ -489,7 +523,9 @@ def trace_graph(fn, example, state: dict, strict: bool, signature_of=None):
         recorder.bind(t, v)
         recorder.dynamic.add(v.id)
     before = _rng_state()
-    with _Tracing(recorder):
+    from .. import autograd
+    with _Tracing(recorder), Refusing([(autograd, "backward", _TRACE_BACKWARD),
+                                       (autograd, "grad", _TRACE_BACKWARD)], TraceError):
         out = fn(*args)
         recorder.settle()
     drew_random = _rng_state() != before

@@ -350,3 +350,12 @@ def test_code_is_readable_python():
     assert code.startswith("def forward(self, x: Tensor):")
     assert "ops.matmul(x, _0)" in code and "self.fc1.weight" in code
     compile(code, "<code>", "exec")
+
+
+def test_backward_inside_a_traced_function_is_refused():
+    def gradient(x):
+        return ember.autograd.grad((x.requires_grad_() * x).sum(), x)[0]
+    with pytest.raises(RuntimeError, match="autograd.grad.*inside the traced function"):
+        jit.trace(gradient, ember.ones(3))
+    assert ember.autograd.grad((ember.ones(2, requires_grad=True) * 2).sum(),
+                               ember.ones(2, requires_grad=True), allow_unused=True) == (None,)
