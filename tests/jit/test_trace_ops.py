@@ -1,8 +1,10 @@
 """Every sample of every registry op through ember.jit.trace: the traced graph, run on new
 values of the same shapes, gives eager's outputs, unless the trace warned that it baked a
-value in (TracerWarning, as torch.jit.trace does). A silent difference is a bug."""
+value in (TracerWarning, as torch.jit.trace does); a silent difference is a bug. And every
+traced graph saves and loads (attributes of every kind) into a graph giving the same."""
 from __future__ import annotations
 
+import io
 import warnings
 
 import numpy as np
@@ -27,6 +29,13 @@ def _tensors(out):
     return [o for o in flatten(out) if isinstance(o, ember.Tensor)]
 
 
+def _trace(sample, fn, args):
+    try:
+        return ember.jit.trace(fn, tuple(args), check_trace=False, strict=False)
+    except Exception as e:  # noqa: BLE001 - what trace refuses, it refuses with a reason
+        pytest.skip(f"not traceable: {type(e).__name__}: {str(e)[:80]}")
+
+
 @pytest.mark.parametrize("name,i,sample", CASES, ids=IDS)
 def test_traced_sample_follows_new_values(name, i, sample):
     dtype = sample.dtypes[0]
@@ -34,10 +43,7 @@ def test_traced_sample_follows_new_values(name, i, sample):
     first = build(ember, make_values(sample, dtype, 0), False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        try:
-            traced = ember.jit.trace(fn, tuple(first), check_trace=False, strict=False)
-        except Exception as e:  # noqa: BLE001 - what trace refuses, it refuses with a reason
-            pytest.skip(f"not traceable: {type(e).__name__}: {str(e)[:80]}")
+        traced = _trace(sample, fn, first)
     if any(issubclass(w.category, TracerWarning) for w in caught):
         pytest.skip("the trace warned that it bakes a value in")
     values = make_values(sample, dtype, 1)
@@ -49,3 +55,22 @@ def test_traced_sample_follows_new_values(name, i, sample):
         assert g.dtype == w.dtype and g.shape == w.shape, f"output {k}"
         np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-4, atol=1e-5,
                                    equal_nan=True, err_msg=f"{name} output {k}")
+
+
+@pytest.mark.parametrize("name,i,sample", CASES, ids=IDS)
+def test_traced_sample_saves_and_loads(name, i, sample):
+    dtype = sample.dtypes[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TracerWarning)
+        traced = _trace(sample, lambda *args: sample.fn(ember, *args),
+                        build(ember, make_values(sample, dtype, 0), False))
+    buf = io.BytesIO()
+    traced.save(buf)
+    loaded = ember.jit.load(io.BytesIO(buf.getvalue()))
+    args = [a for a in build(ember, make_values(sample, dtype, 1), False)
+            if isinstance(a, ember.Tensor)]
+    got, want = _tensors(loaded(*args)), _tensors(traced(*args))
+    assert len(got) == len(want)
+    for k, (g, w) in enumerate(zip(got, want)):
+        assert g.dtype == w.dtype and g.shape == w.shape, f"output {k}"
+        np.testing.assert_array_equal(g.numpy(), w.numpy(), err_msg=f"{name} output {k}")
