@@ -69,7 +69,7 @@ def tanh32(x):
     p = p * z + _F(2.0 / 15.0)
     p = p * z - _F(1.0 / 3.0)
     small = x + x * z * p
-    e = exp32(_F(2.0) * min(a, _F(9.0)))
+    e = exp32(_F(2.0) * min(a, _F(10.0)))  # from |x| = 10 on, 1 - 2/(e + 1) rounds to 1
     big = math.copysign(_F(1.0) - _F(2.0) / (e + _F(1.0)), x)
     return small if a < _F(0.5) else big
 

@@ -1,11 +1,13 @@
-"""Fused pointwise kernels: one generated function runs a whole chain of elementwise ops.
+"""Fused pointwise kernels: one generated function runs a whole chain of elementwise ops
+(on the CPU; cuda_kernels.py builds them for CUDA devices).
 
 Each fusable op has a lowering here: a scalar expression for numba kernels and a NumPy ufunc
 for the fallback. (OpDefs carry `pointwise=True` but no scalar form, so the forms live in this
 table; an op without an entry is simply not fused.)
 
 With numba installed (`pip install 'ember[jit]'`) a fused node becomes an
-`njit(parallel=True, fastmath=True, error_model="numpy", cache=True)` loop nest whose source is
+`njit(parallel=True, fastmath={"nsz", "contract"}, error_model="numpy", cache=True)` loop
+nest (NaN and infinities kept as eager has them) whose source is
 written to a file named by a hash of the fused group's IR (and of this generator and numba's
 version) in the cache directory (`cache_dir()`: EMBER_CACHE_DIR, default ~/.cache/ember) and
 imported, so numba's on-disk cache makes a second process start warm (`cache_info()` counts
@@ -81,7 +83,8 @@ def _math(fn, fn32, ufunc):
                      fast64=False)
 
 
-def _add(sign):
+def add_form(sign):
+    """a + b (or a - b), times alpha when there is one: source text for numba and C alike."""
     def scalar(a, attrs, typed, f32):
         alpha = attrs.get("alpha", 1)
         return f"{a[0]} {sign} {a[1]}" if alpha == 1 else f"{a[0]} {sign} {typed(alpha)} * {a[1]}"
@@ -100,13 +103,18 @@ def _relu(a, attrs, typed, f32):
     return f"({typed(0)} if {a[0]} < {typed(0)} else {a[0]})"
 
 
-def _gelu(a, attrs, typed, f32):
-    x = a[0]
-    if attrs.get("approximate", "none") == "tanh":
+def gelu_expression(x: str, approximate: str, typed, tanh: str, erf: str) -> str:
+    """gelu of the expression `x` as source text (numba's Python and CUDA C alike): constants
+    through `typed`, with the named tanh and erf functions."""
+    if approximate == "tanh":
         inner = f"{typed(0.7978845608028654)} * ({x} + {typed(0.044715)} * {x} * {x} * {x})"
-        return f"{typed(0.5)} * {x} * ({typed(1)} + {'tanh32' if f32 else 'math.tanh'}({inner}))"
-    return (f"{typed(0.5)} * {x} * ({typed(1)} + "
-            f"{'erf32' if f32 else 'math.erf'}({x} * {typed(0.7071067811865476)}))")
+        return f"{typed(0.5)} * {x} * ({typed(1)} + {tanh}({inner}))"
+    return f"{typed(0.5)} * {x} * ({typed(1)} + {erf}({x} * {typed(0.7071067811865476)}))"
+
+
+def _gelu(a, attrs, typed, f32):
+    return gelu_expression(a[0], attrs.get("approximate", "none"), typed,
+                           "tanh32" if f32 else "math.tanh", "erf32" if f32 else "math.erf")
 
 
 def _clamp(a, attrs, typed, f32):
@@ -119,15 +127,17 @@ def _clamp(a, attrs, typed, f32):
 
 
 LOWERINGS = {
-    "add": _Lowering(2, _add("+"), "add", attrs=("alpha",)),
-    "sub": _Lowering(2, _add("-"), "subtract", attrs=("alpha",)),
+    "add": _Lowering(2, add_form("+"), "add", attrs=("alpha",)),
+    "sub": _Lowering(2, add_form("-"), "subtract", attrs=("alpha",)),
     "mul": _binary("*", "multiply"),
     "div": _Lowering(2, lambda a, attrs, typed, f32: f"{a[0]} / {a[1]}", "true_divide",
                      attrs=("rounding_mode",)),
     "pow": _Lowering(2, _pow, "power", fast64=False),
     "neg": _unary("-{}", "negative"),
     "abs": _unary("abs({})", "absolute"),
-    "sign": _unary("np.sign({})", "sign"),
+    "sign": _Lowering(1, lambda a, attrs, typed, f32: (  # torch: the sign of NaN is 0
+        f"({typed(1)} if {a[0]} > {typed(0)} else ({typed(-1)} if {a[0]} < {typed(0)} "
+        f"else {typed(0)}))"), None),
     "sqrt": _unary("math.sqrt({})", "sqrt"),
     "exp": _math("math.exp", "exp32", "exp"),
     "log": _math("math.log", "math.log", "log"),
@@ -138,8 +148,11 @@ LOWERINGS = {
     "sigmoid": _Lowering(1, _sigmoid, None, fast64=False),
     "relu": _Lowering(1, _relu, None),
     "gelu": _Lowering(1, _gelu, None, attrs=("approximate",), fast64=False),
-    "maximum": _Lowering(2, lambda a, attrs, typed, f32: f"max({a[0]}, {a[1]})", "maximum"),
-    "minimum": _Lowering(2, lambda a, attrs, typed, f32: f"min({a[0]}, {a[1]})", "minimum"),
+    # NaN wins either way round, as in torch (Python's max keeps its first argument)
+    "maximum": _Lowering(2, lambda a, attrs, typed, f32: (
+        f"({a[0]} if ({a[0]} != {a[0]} or {a[0]} > {a[1]}) else {a[1]})"), "maximum"),
+    "minimum": _Lowering(2, lambda a, attrs, typed, f32: (
+        f"({a[0]} if ({a[0]} != {a[0]} or {a[0]} < {a[1]}) else {a[1]})"), "minimum"),
     "reciprocal": _Lowering(1, lambda a, attrs, typed, f32: f"{typed(1)} / {a[0]}",
                             "reciprocal"),
     "rsqrt": _Lowering(1, lambda a, attrs, typed, f32: f"{typed(1)} / math.sqrt({a[0]})", None),
@@ -155,8 +168,9 @@ LOWERINGS = {
 }
 
 
-def compute_dtype(node: Node):
-    """The float dtype a fusable node computes in, or None when it is not fusable."""
+def compute_dtype(node: Node, any_device: bool = False):
+    """The float dtype a fusable node computes in, or None when it is not fusable (on the CPU,
+    or a CUDA device where cuda_kernels has its C form; `any_device`: wherever it is)."""
     low = LOWERINGS.get(node.op)
     opdef = REGISTRY.get(node.op)
     if low is None or opdef is None or not opdef.pointwise or node.inplace or \
@@ -182,8 +196,12 @@ def compute_dtype(node: Node):
         elif not isinstance(a, Value) and type(a) not in (int, float, bool):
             return None
     out = node.outputs[0].type
-    if out.device != "cpu" or out.dtype is not (D.bool if low.bool_out else cdt):
+    if out.dtype is not (D.bool if low.bool_out else cdt):
         return None
+    if not any_device and out.device != "cpu":
+        from .cuda_kernels import C_FORMS
+        if not out.device.startswith("cuda") or node.op not in C_FORMS:
+            return None
     return cdt
 
 
@@ -326,7 +344,10 @@ def _numba_source(plan: _Plan) -> str:
     params = ", ".join(outs + ins)
     text = ["import math", "", "import numpy as np", "from numba import njit, prange", "",
             "from ember.jit._numba_math import erf32, exp32, tanh32  # noqa: F401", ""]
-    opts = 'fastmath=True, error_model="numpy", cache=True'
+    # only sign-of-zero freedom and multiply-add contraction: the no-NaN/no-inf assumptions
+    # broke erf(inf), 1 / 0 and maximum with NaN, and approximate reciprocals 1 / sqrt(0)
+    opts = ('fastmath={"nsz", "contract"}, error_model="numpy", '
+            'cache=True')
     variants = []
     flat_ok = all(r in ("full", "unit") for r in plan.roles)
     if flat_ok:
@@ -571,9 +592,14 @@ def _padded(arr, ndim: int):
 
 
 def build_fused(node: Node, device: str):
-    """The callable that runs a fused node on `device`."""
+    """The callable that runs a fused node on `device`: numba or NumPy on the CPU, a CuPy
+    ElementwiseKernel on CUDA devices (cuda_kernels.py)."""
+    if device.startswith("cuda"):
+        from .cuda_kernels import CudaFusedKernel
+        return CudaFusedKernel(node)
     if device != "cpu":
-        raise RuntimeError(f"fused pointwise kernels run on the CPU only (got {device})")
+        raise RuntimeError(f"fused pointwise kernels run on the CPU and CUDA devices only "
+                           f"(got {device})")
     return FusedKernel(node, backend() == "numba")
 
 

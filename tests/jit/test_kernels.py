@@ -143,3 +143,16 @@ def test_backend_choice(monkeypatch):
     import importlib.util
     expected = "numba" if importlib.util.find_spec("numba") else "numpy"
     assert kernels.backend() == expected
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fused_kernels_keep_nan_and_infinities_as_eager(dtype, numba_fuser):
+    """Every fusable op (alone and in chains), run as one numba kernel on inputs holding NaN,
+    infinities and signed zeros, gives eager's results (no fast-math NaN/inf assumptions)."""
+    from .pointwise_chains import CHAINS, special_operands
+    x, y = special_operands(1 << 16, np.random.default_rng(0))
+    xt, yt = (ember.tensor(a, dtype=getattr(ember, dtype)) for a in (x, y))
+    for chain in CHAINS:
+        traced = ember.jit.trace(chain, (xt, yt), check_trace=False)
+        np.testing.assert_allclose(traced(xt, yt).numpy(), chain(xt, yt).numpy(), rtol=2e-5,
+                                   atol=1e-6, equal_nan=True, err_msg=chain.__name__)
