@@ -1,8 +1,8 @@
 """The CUDA C that ember.jit.cuda_kernels writes for fused pointwise groups, checked on the
 host: each group's operation and helpers are compiled as C++ (EMBER_DEVICE empty) into a loop
 over elements and compared with the group run op by op, NaN and infinities included, in
-float32 and float64. Every C form is exercised. Runs where a C++ compiler is installed; the
-GPU run itself is in tests/_backend's CUDA tests."""
+float32 and float64. Every C form is exercised. Runs where a C++ compiler is installed. On a
+machine with CuPy and a GPU, the chains also run traced on the device as CuPy kernels."""
 from __future__ import annotations
 
 import ctypes
@@ -21,7 +21,7 @@ from ember.jit.passes import optimize
 from .pointwise_chains import CHAINS
 
 CXX = shutil.which("c++") or shutil.which("g++")
-pytestmark = pytest.mark.skipif(CXX is None, reason="no C++ compiler to build the kernels")
+needs_cxx = pytest.mark.skipif(CXX is None, reason="no C++ compiler to build the kernels")
 
 _TYPES = {"float32": ("float", np.float32), "float64": ("double", np.float64),
           "bool": ("bool", np.bool_)}
@@ -56,6 +56,7 @@ def _host_kernel(source, tmp_path):
     return ctypes.CDLL(str(lib)).run, ins, outs
 
 
+@needs_cxx
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("chain", CHAINS, ids=lambda f: f.__name__)
 def test_generated_cuda_c_matches_the_ops(chain, dtype, tmp_path):
@@ -103,3 +104,20 @@ def test_every_c_form_is_exercised():
         for node in _groups(chain, x, ember.randn(4, 8)):
             seen |= {n.op for n in node.body.nodes}
     assert set(C_FORMS) <= seen, f"chains never use {sorted(set(C_FORMS) - seen)}"
+
+
+@pytest.mark.skipif(not ember._backend.cuda_available(), reason="needs CuPy and a GPU")
+@pytest.mark.parametrize("chain", CHAINS, ids=lambda f: f.__name__)
+def test_fused_chains_run_as_one_cuda_kernel(chain):
+    from ember.jit.cuda_kernels import CudaFusedKernel
+    from .pointwise_chains import special_operands
+    x, y = special_operands(4096, np.random.default_rng(0))
+    xt, yt = (ember.tensor(a, dtype=ember.float32, device="cuda") for a in (x, y))
+    traced = ember.jit.trace(chain, (xt, yt), check_trace=False)
+    got = traced(xt, yt)
+    _, _, _, code, _, _ = traced._methods["forward"].compiled()
+    fused = [k for k in code.fn.__wrapped__.__globals__.values()
+             if isinstance(k, CudaFusedKernel)]
+    assert fused and all(k.kernel is not None for k in fused)  # built, no fallback
+    np.testing.assert_allclose(got.cpu().numpy(), chain(xt, yt).cpu().numpy(), rtol=1e-5,
+                               atol=1e-6, equal_nan=True)
