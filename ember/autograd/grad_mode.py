@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 
 
-class GradState:
-    """Process-wide switches read by `apply` on every op (class attributes: the fastest read)."""
+class _Switches(threading.local):
+    """The switches `apply` reads on every op. Grad and inference mode are per thread, as in
+    torch (another thread's no_grad, or a backward pass running there, leaves this thread's
+    ops recording; a new thread starts with gradients on); anomaly detection is process-wide
+    (kept on the class, whichever thread sets it)."""
 
     enabled = True
     inference = False
     anomaly = False
     anomaly_check_nan = True
+
+    def __setattr__(self, name, value):
+        if name.startswith("anomaly"):
+            setattr(_Switches, name, value)
+        else:
+            super().__setattr__(name, value)
+
+
+GradState = _Switches()
 
 
 def is_grad_enabled() -> bool:

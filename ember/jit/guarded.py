@@ -48,6 +48,10 @@ class config:
 
 
 _capturing: set = set()  # the threads capturing a graph now
+# One capture at a time in the process (the tracer and the attribute hooks are global); a
+# call that needs a capture while another thread is capturing runs eagerly instead of
+# waiting, so a capture that waits on another thread cannot deadlock.
+_capture_lock = threading.RLock()
 
 
 def is_compiling() -> bool:
@@ -294,9 +298,12 @@ class _Compiled:
             self.families.clear()
             entry = None
         if entry is None:
-            if self.gave_up:
+            if self.gave_up or not _capture_lock.acquire(blocking=False):
                 return self.eager(*args, **kwargs)
-            entry, result = self._make(key, args, kwargs, leaves, changed)
+            try:
+                entry, result = self._make(key, args, kwargs, leaves, changed)
+            finally:
+                _capture_lock.release()
             self.last_key = key
             if result is not _NOT_RUN:
                 return result

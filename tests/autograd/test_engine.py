@@ -716,3 +716,21 @@ def test_grad_dtype_follows_input_dtype():
         return str(x.grad.dtype), str(w.grad.dtype)
     t, e = both(run)
     assert e == t
+
+
+def test_grad_mode_is_per_thread_and_anomaly_mode_is_not():
+    import threading
+    seen = []
+
+    def other():
+        seen.append((ember.is_grad_enabled(), ember.is_inference_mode_enabled(),
+                     ember.is_anomaly_enabled()))
+        y = ember.ones(2, requires_grad=True) * 2  # records although the main thread does not
+        seen.append(y.requires_grad)
+    with ember.no_grad(), ember.inference_mode(), ember.autograd.set_detect_anomaly(True):
+        worker = threading.Thread(target=other)
+        worker.start()
+        worker.join()
+        assert not ember.is_grad_enabled()
+    assert seen == [(True, False, True), True]  # as torch: a new thread starts recording
+    assert ember.is_grad_enabled() and not ember.is_anomaly_enabled()

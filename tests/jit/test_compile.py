@@ -620,3 +620,33 @@ def test_a_zero_dim_index_tensor_is_read_each_call():
     view = x[ember.tensor(2)]  # eager: a view, as in torch
     view.add_(10)
     assert x[2].item() == 12.0
+
+
+def test_threads_calling_a_compiled_model_at_once():
+    """First calls from many threads: one captures, the others run eagerly meanwhile (no
+    waiting, so no deadlock), and every result and gradient is eager's."""
+    import threading
+    ember.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 16), nn.GELU(), nn.Linear(16, 4))
+    fast = ember.compile(model)
+    failures = []
+
+    def work(k):
+        rng = np.random.default_rng(k)
+        try:
+            for _ in range(10):
+                x = ember.from_numpy(rng.standard_normal((3 + k % 2, 16)).astype(np.float32))
+                got, want = fast(x), model(x)
+                np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(),
+                                           rtol=1e-5, atol=1e-6)
+                assert got.requires_grad  # another thread's backward leaves this one recording
+                got.sum().backward()
+        except Exception as e:  # noqa: BLE001 - collected for the assertion below
+            failures.append(repr(e))
+    workers = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert failures == []
+    assert 1 <= fast._compiled.compiled <= 4
