@@ -8,6 +8,8 @@ module loaded from the torch module's state_dict.
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 
@@ -130,32 +132,45 @@ def compare_modules(make, inputs, dtypes=("float32", "float64"), train: bool = T
                     grad: bool = True, steps: int = 1, what: str = "") -> tuple:
     """make(lib) builds the same module in both libraries; the ember copy is loaded from the
     torch one's state_dict. Runs `steps` forwards (and backwards) on inputs (Arg specs),
-    comparing outputs, input and parameter gradients and the final state_dict."""
+    comparing outputs, input and parameter gradients and the final state_dict. A copy of the
+    ember module under ember.compile takes the same steps, and one more on new values (its
+    first call captures; the others run the graphs), and must agree with torch too."""
     for dt in dtypes:
         t_mod, e_mod = make(torch).to(getattr(torch, dt)), make(ember).to(getattr(ember, dt))
         with torch.no_grad():
             for p in t_mod.parameters():
                 p.uniform_(-1.0, 1.0)
         e_mod.load_state_dict(to_ember_state(t_mod))
+        c_mod = copy.deepcopy(e_mod)
+        fast = ember.compile(c_mod)
         t_mod.train(train)
         e_mod.train(train)
+        c_mod.train(train)
         tol, gtol = TOL[dt], GRAD_TOL[dt]
-        for step in range(steps):
+        for step in range(max(steps, 2)):
             data = arrays(inputs, dt, seed=step)
-            t_in, e_in = build(torch, data), build(ember, data)
-            t_out, e_out = t_mod(*t_in), e_mod(*e_in)
-            assert_close(e_out, t_out, *tol, f"{what} output step {step} [{dt}]")
-            if grad:
-                t_wrt = [a for a in t_in if isinstance(a, torch.Tensor) and a.requires_grad]
-                t_wrt += [p for p in t_mod.parameters() if p.requires_grad]
-                e_wrt = [a for a in e_in if isinstance(a, ember.Tensor) and a.requires_grad]
-                e_wrt += [p for p in e_mod.parameters() if p.requires_grad]
-                for k, (g_e, g_t) in enumerate(zip(_grads(ember, e_out, e_wrt, step),
-                                                   _grads(torch, t_out, t_wrt, step))):
-                    if g_t is not None:
-                        assert_close(g_e, g_t, *gtol, f"{what} grad {k} step {step} [{dt}]")
-        t_sd, e_sd = t_mod.state_dict(), e_mod.state_dict()
-        assert list(e_sd) == list(t_sd), f"{what}: state_dict keys {list(e_sd)} vs {list(t_sd)}"
-        for key in t_sd:
-            assert_close(e_sd[key], t_sd[key], *tol, f"{what} state {key} [{dt}]")
+            t_in = build(torch, data)
+            t_out = t_mod(*t_in)
+            t_wrt = [a for a in t_in if isinstance(a, torch.Tensor) and a.requires_grad]
+            t_wrt += [p for p in t_mod.parameters() if p.requires_grad]
+            t_grads = _grads(torch, t_out, t_wrt, step) if grad else []
+            for name, mod, call in (("", e_mod, e_mod), (" compiled", c_mod, fast)):
+                e_in = build(ember, data)
+                e_out = call(*e_in)
+                assert_close(e_out, t_out, *tol, f"{what}{name} output step {step} [{dt}]")
+                if grad:
+                    e_wrt = [a for a in e_in if isinstance(a, ember.Tensor) and a.requires_grad]
+                    e_wrt += [p for p in mod.parameters() if p.requires_grad]
+                    for k, (g_e, g_t) in enumerate(zip(_grads(ember, e_out, e_wrt, step),
+                                                       t_grads)):
+                        if g_t is not None:
+                            assert_close(g_e, g_t, *gtol,
+                                         f"{what}{name} grad {k} step {step} [{dt}]")
+        t_sd = t_mod.state_dict()
+        for name, mod in (("", e_mod), (" compiled", c_mod)):
+            e_sd = mod.state_dict()
+            assert list(e_sd) == list(t_sd), \
+                f"{what}: state_dict keys {list(e_sd)} vs {list(t_sd)}"
+            for key in t_sd:
+                assert_close(e_sd[key], t_sd[key], *tol, f"{what}{name} state {key} [{dt}]")
     return t_mod, e_mod
