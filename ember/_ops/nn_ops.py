@@ -986,15 +986,16 @@ class Embedding(OpDef):
 
 
 def _row_scale(flat, num, padding_idx, by_freq, like):
-    """Per-lookup gradient factor: 0 at padding_idx, 1 / (count of the index) by frequency."""
-    xp = _namespace_of(flat)
-    idx = flat._data
-    scale = xp.ones(idx.shape, dtype=like._data.dtype)
+    """Per-lookup gradient factor: 0 at padding_idx, 1 / (count of the index) by frequency;
+    ops of the indices, so a recorded backward (ember.compile) follows each call's."""
+    from .sorting import bincount
+    scale = None
     if by_freq:
-        scale /= xp.bincount(idx, minlength=num)[idx]
+        scale = bincount(flat, minlength=num).to(like.dtype)[flat].reciprocal()
     if padding_idx is not None:
-        scale[idx == padding_idx] = 0
-    return Tensor._wrap(scale[:, None], like._dtype, like._device)
+        keep = (flat != padding_idx).to(like.dtype)
+        scale = keep if scale is None else scale * keep
+    return scale.unsqueeze(1)
 
 
 # ---- ctc_loss ---------------------------------------------------------------------------------

@@ -142,6 +142,12 @@ class _CaptureRecorder(_Recorder):
                 node.saves = Saves(tuple(gf.ctx.needs_input_grad), items)
 
 
+def _contiguous(t: Tensor):
+    """The tensor's data as a C-contiguous array (itself when it already is one)."""
+    a = t._data
+    return a if a.flags.c_contiguous else namespace(t._device).ascontiguousarray(a)
+
+
 def _is_array(a) -> bool:
     return (hasattr(a, "__array_interface__") and not isinstance(a, np.generic)
             or hasattr(a, "__cuda_array_interface__"))
@@ -346,7 +352,9 @@ class CompiledCall:
                 raise RuntimeError("ember.compile: double backward through a compiled graph "
                                    "is not supported (torch.compile has the same limit); "
                                    "compute higher-order gradients eagerly")
-            seeds = [grads[i]._data for i in diff]
+            # the graph was captured with contiguous seeds; an incoming gradient may be a
+            # strided view (of a reshape's or transpose's backward), which its views need not fit
+            seeds = [_contiguous(grads[i]) for i in diff]
             got = bwd(tuple(ctx.saved_arrays) + tuple(seeds), ())
             out = [None] * n_sources
             k = 0

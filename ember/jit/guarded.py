@@ -38,7 +38,7 @@ from .aot import CompiledCall, GraphBreak, Joint, capture, prepare, user_locatio
 from .pyguards import (Guards, ModuleReads, code_reads, methods_of, names_of,
                        user_functions)
 from .symbolic import NotGeneral, Symbols, conforms, generalize
-from .tracer import TraceError
+from .tracer import TraceError, is_plain
 
 
 class config:
@@ -65,20 +65,35 @@ def _logs(kind: str) -> bool:
 
 # ---- arguments and guards -------------------------------------------------------------------
 def _leaves(obj, tensors: list):
-    """Split a call's arguments into tensor leaves and a hashable skeleton (the rest)."""
+    """Split a call's arguments into tensor leaves and a hashable skeleton (the rest): plain
+    values by value, tuples (namedtuples such as PackedSequence too), lists and dicts by
+    structure, any other object by identity."""
     if isinstance(obj, Tensor):
         tensors.append(obj)
         return _TENSOR
     t = type(obj)
-    if t is tuple or t is list:
-        return (t.__name__,) + tuple(_leaves(o, tensors) for o in obj)
+    if isinstance(obj, tuple) or t is list:
+        return (t,) + tuple(_leaves(o, tensors) for o in obj)
     if t is dict:
         return ("dict",) + tuple((k, _leaves(v, tensors)) for k, v in obj.items())
-    try:
-        hash(obj)
-    except TypeError:
-        return ("id", id(obj))
-    return ("value", t, obj)
+    if is_plain(obj):
+        return ("value", t, obj)
+    return ("object", _Identity(obj))
+
+
+class _Identity:
+    """An object in a guard key, equal only to itself (holding it keeps its id unreused)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __eq__(self, other):
+        return type(other) is _Identity and other.obj is self.obj
+
+    def __hash__(self):
+        return id(self.obj)
 
 
 _TENSOR = ("tensor",)
@@ -91,9 +106,11 @@ def _rebuild(skeleton, obj, it):
     if skeleton is _TENSOR:
         return next(it)
     t = type(obj)
-    if t is tuple or t is list:
+    if isinstance(obj, tuple) or t is list:
         items = [_rebuild(s, o, it) for s, o in zip(skeleton[1:], obj)]
-        return obj if all(a is b for a, b in zip(items, obj)) else t(items)
+        if all(a is b for a, b in zip(items, obj)):
+            return obj
+        return t(*items) if hasattr(obj, "_fields") else t(items)
     if t is dict:
         items = {k: _rebuild(s, obj[k], it) for k, s in skeleton[1:]}
         return obj if all(items[k] is obj[k] for k in items) else items

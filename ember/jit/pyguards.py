@@ -367,6 +367,13 @@ class ModuleReads:
                                      "inside the compiled code, which a graph cannot replay; "
                                      "update it in place (copy_) or keep it out of forward",
                                      user_location())
+                if not is_plain(value) and not isinstance(value, (Tensor, Module)) and \
+                        value is not now:
+                    raise GraphBreak(f"{type(module).__name__}.{name} is assigned a "
+                                     f"{type(value).__name__} inside the compiled code (state "
+                                     "carried to the next call?), a side effect a graph cannot "
+                                     "replay; return it and pass it back in instead",
+                                     user_location())
             _module_setattr(module, name, value)
 
         Module.__getattribute__ = getattribute
