@@ -492,11 +492,7 @@ def test_training_matches_torch(name):
 
 
 COMPILED_RUNS = ["mlp-sgd-nesterov", "cnn-sgd-momentum", "lstm_lm-adam",
-                 pytest.param("lstm_lm_tied-sgd-clipped", marks=pytest.mark.xfail(
-                     strict=True, raises=RuntimeError,
-                     reason="known bug: with the decoder tied to the embedding, a recompiled "
-                            "graph's backward receives its saved values in another order")),
-                 "gru_encoder-adamw", "transformer-adamw-warmup",
+                 "lstm_lm_tied-sgd-clipped", "gru_encoder-adamw", "transformer-adamw-warmup",
                  "transformer_prenorm_gelu-adam-amsgrad"]
 
 

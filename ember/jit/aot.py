@@ -221,6 +221,9 @@ def capture(fn, args: tuple, state: list[tuple[str, Tensor]], signature_of=None,
         wrt = [i for i, t in enumerate(sources) if t._requires_grad]
         grads = []
         if GradState.enabled and diff and wrt:
+            tied = _entangled([sources[j] for j in wrt])
+            if tied:
+                raise GraphBreak(tied)
             rec.adopt_saved_arrays()
             seeds = []
             for i in diff:
@@ -251,6 +254,32 @@ def capture(fn, args: tuple, state: list[tuple[str, Tensor]], signature_of=None,
                   wrt_present, backward_from)
     joint.result = out
     return joint
+
+
+def _entangled(sources: list) -> str | None:
+    """Why the capture's gradients cannot be taken, or None: one differentiable input was
+    computed from another (an input made from a parameter the code also uses, as a decoder
+    tied to the embedding that feeds it). Gradients of the captured code alone would then
+    also run back through that path, which the callers' own backward runs again."""
+    ids = {id(t) for t in sources}
+    starts = {id(t._grad_fn) for t in sources if t._grad_fn is not None}
+    for t in sources:
+        if t._grad_fn is None:
+            continue
+        seen: set = set()
+        todo = [c for c, _ in t._grad_fn.next_functions if c is not None]
+        while todo:
+            node = todo.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            variable = getattr(node, "variable", None)
+            if id(node) in starts or (variable is not None and id(variable) in ids):
+                return ("an input of the compiled code was computed from another of its inputs "
+                        "or parameters (tied weights?), whose gradients the captured graph "
+                        "alone cannot separate")
+            todo += [c for c, _ in node.next_functions if c is not None]
+    return None
 
 
 # ---- splitting ------------------------------------------------------------------------------
