@@ -67,7 +67,7 @@ def _logs(kind: str) -> bool:
 def _leaves(obj, tensors: list):
     """Split a call's arguments into tensor leaves and a hashable skeleton (the rest): plain
     values by value, tuples (namedtuples such as PackedSequence too), lists and dicts by
-    structure, any other object by identity."""
+    structure, other hashable objects by equality, the rest by identity."""
     if isinstance(obj, Tensor):
         tensors.append(obj)
         return _TENSOR
@@ -78,7 +78,10 @@ def _leaves(obj, tensors: list):
         return ("dict",) + tuple((k, _leaves(v, tensors)) for k, v in obj.items())
     if is_plain(obj):
         return ("value", t, obj)
-    return ("object", _Identity(obj))
+    try:
+        return ("value", _Equal(obj))
+    except TypeError:  # unhashable: by identity
+        return ("object", _Identity(obj))
 
 
 class _Identity:
@@ -94,6 +97,30 @@ class _Identity:
 
     def __hash__(self):
         return id(self.obj)
+
+
+class _Equal:
+    """A hashable object in a guard key (a frozen dataclass of settings, an enum member),
+    equal to objects of its type that compare equal; a comparison that fails or does not give
+    a bool (tensors inside compare elementwise) counts as different."""
+
+    __slots__ = ("obj", "hash")
+
+    def __init__(self, obj):
+        self.obj = obj
+        self.hash = hash((type(obj), obj))
+
+    def __eq__(self, other):
+        if type(other) is not _Equal or type(other.obj) is not type(self.obj):
+            return False
+        try:
+            same = self.obj == other.obj
+        except Exception:  # noqa: BLE001 - whatever the comparison raises: not the same
+            return False
+        return same is True
+
+    def __hash__(self):
+        return self.hash
 
 
 _TENSOR = ("tensor",)

@@ -668,3 +668,16 @@ def test_an_input_computed_from_another_is_not_differentiated_twice():
     tied.weight.grad = None
     tied(x @ tied.weight).sum().backward()
     np.testing.assert_allclose(want.numpy(), tied.weight.grad.numpy(), rtol=1e-6)
+
+
+def test_settings_objects_passed_in_are_keyed_by_equality():
+    import dataclasses
+
+    @dataclasses.dataclass(frozen=True)
+    class Settings:
+        scale: float
+
+    fast = ember.compile(lambda x, s: x * s.scale)
+    for scale in (2.0, 2.0, 3.0, 2.0):
+        assert fast(ember.ones(2), Settings(scale)).tolist() == [scale, scale]
+    assert fast._ember_compiled.compiled == 2  # equal settings reuse their graph
