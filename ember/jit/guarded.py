@@ -213,9 +213,11 @@ class _Graph:
                             enumerate(graph.outputs[:joint.n_outputs]) if v.id in position]
         # a tensor returned twice comes back as one object, as in eager
         first: dict = {}
-        self.repeated = [(i, first.setdefault(v.id, i)) for i, v in
-                         enumerate(graph.outputs[:joint.n_outputs])
-                         if first.setdefault(v.id, i) != i]
+        self.repeated = []
+        for i, v in enumerate(graph.outputs[:joint.n_outputs]):
+            j = first.setdefault(v.id, i)
+            if j != i:
+                self.repeated.append((i, j))
 
     def run(self, owner, args, kwargs, leaves):
         from .tracer import unflatten

@@ -128,8 +128,7 @@ def code_reads(functions) -> list:
             continue
         seen.add(id(fn))
         entries += [(f"{fn.__qualname__}: {kind} {name}", read, value)
-                    for kind, name, value, read in names_of(fn)
-                    if is_plain(value) or isinstance(value, Tensor) or _watchable(value)]
+                    for kind, name, value, read in names_of(fn) if _guarded(value)]
     return entries
 
 
@@ -146,6 +145,12 @@ _OPAQUE = (Tensor, Module, type, types.ModuleType, types.FunctionType, types.Met
            types.BuiltinFunctionType, functools.partial)
 _DEPTH = 2      # containers inside watched ones are watched this many levels down
 _WIDE = 1000    # ... when they hold at most this many items (copies stay cheap)
+
+
+def _guarded(value) -> bool:
+    """Whether a name or attribute holding `value` gets a guard entry: plain values by
+    equality, tensors, containers and objects by identity."""
+    return is_plain(value) or isinstance(value, Tensor) or _watchable(value)
 
 
 def _watchable(value) -> bool:
@@ -240,6 +245,7 @@ class Watched:
         self.thread = threading.get_ident()
         self._classes: dict = {}  # class -> its own __getattribute__ (None: inherited)
         self._read: set = set()
+        self._whole: set = set()  # ids of objects whose reads cannot be tracked
 
     def watch(self, label: str, value, depth: int = 0, read=None) -> None:
         owner = getattr(value, "__self__", None)
@@ -255,8 +261,9 @@ class Watched:
             return
         contents = _contents(value)
         self.copies[id(value)] = (label, value, contents)
-        if not isinstance(value, _CONTAINERS) and _hidden_state(value) is None:
-            self._track(type(value))
+        if not isinstance(value, _CONTAINERS) and _hidden_state(value) is None and \
+                not self._track(type(value)):
+            self._whole.add(id(value))
         if len(contents) <= _WIDE:
             for key, item in contents:
                 sub = f"{label}.{key}" if isinstance(key, str) and not isinstance(
@@ -265,17 +272,19 @@ class Watched:
                 self.watch(sub, item, depth + 1, item_now)
 
     def guards(self) -> list:
-        """Guard entries for the containers watched: each must hold what it held at the
-        capture (the graph baked in the numbers and sizes it read from them)."""
+        """Guard entries for the containers watched (and objects whose attribute reads could
+        not be tracked): each must hold what it held at the capture (the graph baked in the
+        numbers and sizes it read from them)."""
         return [(label, functools.partial(_contents_now, value, contents), value)
                 for label, value, contents in self.copies.values()
-                if isinstance(value, _CONTAINERS)]
+                if isinstance(value, _CONTAINERS) or id(value) in self._whole]
 
-    def _track(self, cls) -> None:
+    def _track(self, cls) -> bool:
         """Record, as guard entries, the attributes the capture reads from watched objects of
-        class `cls` (a class from outside ember), as ModuleReads does for modules."""
+        class `cls` (a class from outside ember), as ModuleReads does for modules; False
+        where the class cannot be changed."""
         if cls in self._classes:
-            return
+            return True
         own = cls.__dict__.get("__getattribute__")
         inherited = cls.__getattribute__
         watched = self
@@ -287,9 +296,10 @@ class Watched:
             return value
         try:
             cls.__getattribute__ = getattribute
-        except TypeError:  # a class that cannot be changed: its objects stay contents-checked
-            return
+        except TypeError:
+            return False
         self._classes[cls] = own
+        return True
 
     def _attribute_read(self, obj, name: str, value) -> None:
         key = (id(obj), name)
@@ -297,7 +307,7 @@ class Watched:
             return
         self._read.add(key)
         label = f"{self.copies[id(obj)][0]}.{name}"
-        if is_plain(value) or isinstance(value, Tensor) or _watchable(value):
+        if _guarded(value):
             self.entries.append((label, functools.partial(_item, obj, name), value))
         self.watch(label, value)
 
@@ -345,7 +355,7 @@ class ModuleReads:
             if name != "training" and name not in _MODULE_INTERNALS \
                     and threading.get_ident() == thread \
                     and name in object.__getattribute__(module, "__dict__"):
-                if is_plain(value) or isinstance(value, Tensor) or _watchable(value):
+                if _guarded(value):
                     key = (id(module), name)
                     if key not in seen:
                         seen.add(key)

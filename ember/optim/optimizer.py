@@ -260,7 +260,8 @@ def scalar_state(value: float = 0.0) -> Tensor:
 def advance_step(state: dict) -> float:
     """Count one more step in a parameter's state (its 0-d "step" tensor, written in place as
     add_ would, without an op dispatch per parameter per step) and return the new count."""
+    from ._fused import bump_versions
     count = state["step"]
     count._data += 1
-    count._vbox[0] += 1
+    bump_versions(count)
     return float(count._data)
