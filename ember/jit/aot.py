@@ -156,6 +156,9 @@ def _is_array(a) -> bool:
 _BACKWARD = ("backward() or autograd.grad() is called inside the compiled code, whose "
              "gradients land in .grad, an effect a graph cannot replay (ember.compile "
              "captures the backward of what a compiled call returns)")
+_OPTIMIZER = ("an optimizer's step() is called inside the compiled code; it runs eagerly, "
+              "since its fused kernels and step counts work on raw arrays a graph does not "
+              "record (they already make one pass per parameter)")
 _HOOK = ("{} is called inside the compiled code: Python run during backward is an effect a "
          "graph cannot replay")
 
@@ -163,11 +166,13 @@ _HOOK = ("{} is called inside the compiled code: Python run during backward is a
 def _unreplayable() -> Refusing:
     """While the captured function runs (in its thread), calls whose effects would leave the
     graph break it: backward() and autograd.grad() (gradients land in `.grad`), tensor hooks
-    and retain_grad() (Python run, and `.grad` set, during backward), and print() (output a
-    graph would not repeat). capture's own backward pass keeps the functions it imported
+    and retain_grad() (Python run, and `.grad` set, during backward), optimizer steps (raw
+    array updates) and print() (output a graph would not repeat). capture's own backward pass keeps the functions it imported
     before entering."""
     from .. import autograd
+    from ..optim.optimizer import Optimizer
     return Refusing([(autograd, "backward", _BACKWARD), (autograd, "grad", _BACKWARD),
+                     (Optimizer, "_run_step", _OPTIMIZER),
                      (Tensor, "register_hook", _HOOK.format("Tensor.register_hook()")),
                      (Tensor, "retain_grad", _HOOK.format("Tensor.retain_grad()")),
                      (builtins, "print", "print() inside the compiled code would run only "
@@ -180,7 +185,8 @@ class Joint:
 
     graph inputs: the flat call inputs, the state (parameters, buffers), lifted tensors, then
     one gradient seed per differentiable output; outputs: the flat call outputs, then one
-    gradient per input that requires grad (`wrt`, positions among the inputs)."""
+    gradient per input that requires grad (`wrt`, positions among the inputs). `lifted` holds
+    the lifted tensors; ember.compile then swaps in functions that fetch each at a call."""
 
     def __init__(self, graph, n_inputs, lifted, out_spec, n_outputs, diff, wrt, backward_from):
         self.graph = graph

@@ -35,7 +35,7 @@ from ..autograd.grad_mode import GradState
 from ..nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList
 from ..nn.modules.module import Module
 from .aot import CompiledCall, GraphBreak, Joint, capture, prepare, user_location
-from .pyguards import (Guards, ModuleReads, code_reads, methods_of, names_of,
+from .pyguards import (GradReads, Guards, ModuleReads, code_reads, methods_of, names_of,
                        user_functions)
 from .symbolic import NotGeneral, Symbols, conforms, generalize
 from .tracer import TraceError, is_plain
@@ -221,7 +221,7 @@ class _Graph:
 
     def run(self, owner, args, kwargs, leaves):
         from .tracer import unflatten
-        tensors = leaves + owner.state_tensors() + self.lifted
+        tensors = leaves + owner.state_tensors() + [read() for read in self.lifted]
         outs = self.call.run(tensors)
         for i, j in self.passthrough:
             outs[i] = tensors[j]
@@ -490,12 +490,14 @@ class _Compiled:
         code = user_functions([self.signature] + [type(m).forward for m in self._modules]
                               + [f for m in self._modules for f in methods_of(m)])
         try:
-            with ModuleReads() as reads:
+            with ModuleReads() as reads, GradReads(reads.watched.tensors) as grads:
                 self._watch_python_state(reads.watched, code, args, kwargs)
                 joint = capture(call, tuple(leaves), self._state, signature_of=self.signature,
                                 foreign=reads.watched.tensors)
             joint.guards = Guards(code_reads(code) + reads.entries + reads.watched.entries
-                                  + reads.watched.guards())
+                                  + reads.watched.guards() + grads.entries)
+            # from here on, lifted tensors are fetched at each call (gradients from their owner)
+            joint.lifted = [grads.reader(t) for t in joint.lifted]
             changed = reads.watched.changed()
             joint.side_effect = None if changed is None else GraphBreak(
                 changed, _defined_at(self.signature))

@@ -398,6 +398,81 @@ class ModuleReads:
 
 
 _module_setattr = Module.__setattr__
+
+
+class GradReads:
+    """While active, the `.grad` attributes the capturing thread reads become graph inputs
+    fetched from their tensors at every call, and setting one breaks the graph.
+
+    Every backward pass leaves a new gradient tensor (zero_grad sets it to None), so a graph
+    that baked in the one met while capturing (gradient clipping, a hand-written update)
+    would keep using it. Each `.grad` read is guarded instead: still None, or still a tensor
+    of the same dtype, shape and device. `foreign` is the capture's map of tensors it lifts
+    to graph inputs; the gradients read join it."""
+
+    def __init__(self, foreign: dict):
+        self.foreign = foreign
+        self.owners: dict = {}  # id(gradient) -> the tensor whose .grad it is
+        self.entries: list = []  # guards: the dtype, shape and device of each .grad read
+        self.thread = threading.get_ident()
+
+    def __enter__(self):
+        reads, seen = self, set()
+        self.saved = Tensor.__dict__["grad"]
+
+        def get(t):
+            g = t.__dict__.get("grad")
+            if threading.get_ident() == reads.thread:
+                if id(t) not in seen:
+                    seen.add(id(t))
+                    reads.entries.append((f"the .grad of a tensor of shape {list(t.shape)}",
+                                          functools.partial(_grad_meta, t), _grad_meta(t)))
+                if g is not None:
+                    reads.foreign[id(g)] = g
+                    reads.owners[id(g)] = t
+            return g
+
+        def refuse():
+            if threading.get_ident() == reads.thread:
+                raise GraphBreak(".grad is set inside the compiled code (zero_grad?), a side "
+                                 "effect a graph cannot replay; set gradients outside it",
+                                 user_location())
+
+        def put(t, value):
+            refuse()
+            t.__dict__["grad"] = value
+
+        def drop(t):
+            refuse()
+            t.__dict__.pop("grad", None)
+        Tensor.grad = property(get, put, drop)
+        return self
+
+    def __exit__(self, *exc):
+        Tensor.grad = self.saved
+        return False
+
+    def reader(self, lifted: Tensor):
+        """What gives a lifted tensor at each call: its owner's .grad now for a gradient, the
+        tensor itself otherwise."""
+        owner = self.owners.get(id(lifted))
+        if owner is None:
+            return functools.partial(_itself, lifted)
+        return functools.partial(_grad_now, owner)
+
+
+def _itself(t: Tensor) -> Tensor:
+    return t
+
+
+def _grad_now(owner: Tensor) -> Tensor:
+    return owner.__dict__["grad"]
+
+
+def _grad_meta(t: Tensor):
+    """(dtype, shape, device) of t's .grad as plain values, or None without one."""
+    g = t.__dict__.get("grad")
+    return None if g is None else (str(g.dtype), tuple(g.shape), str(g.device))
 _MODULE_INTERNALS = frozenset(vars(Module()))  # parameter and hook dicts, ...
 
 

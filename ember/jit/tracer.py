@@ -9,8 +9,11 @@ the version counter and recorded as in-place nodes. Python values computed from 
 """
 from __future__ import annotations
 
+import functools
 import inspect
+import sys
 import threading
+import types
 import warnings
 
 import numpy as np
@@ -397,7 +400,12 @@ def _conversion_hook(original, what: str):
 
 class Refusing:
     """While active, calling one of `calls` ((owner, attribute, why) triples) from the thread
-    that entered raises `error(why)`; other threads call the originals."""
+    that entered raises `error(why)`; other threads call the originals.
+
+    Python callables are swapped for a refusing stand-in. Built-in C functions (print) are
+    left in place, because libraries imported meanwhile look them up by name (numba
+    registers `print` at import): the calling thread's profile hook refuses them instead,
+    unless a profiler already holds that hook."""
 
     def __init__(self, calls: list, error):
         self.calls = calls
@@ -405,20 +413,35 @@ class Refusing:
 
     def __enter__(self):
         thread = threading.get_ident()
-        self.saved = [(owner, name, getattr(owner, name), why) for owner, name, why in self.calls]
+        saved = [(owner, name, getattr(owner, name), why) for owner, name, why in self.calls]
+        self.patched = [s for s in saved if not isinstance(s[2], types.BuiltinFunctionType)]
+        self.builtins = {id(original): why for _, _, original, why in saved
+                         if isinstance(original, types.BuiltinFunctionType)}
 
         def refuse(original, why):
+            @functools.wraps(original)
             def call(*args, **kwargs):
                 if threading.get_ident() != thread:
                     return original(*args, **kwargs)
                 raise self.error(why)
             return call
-        for owner, name, original, why in self.saved:
+        for owner, name, original, why in self.patched:
             setattr(owner, name, refuse(original, why))
+        self.profiling = bool(self.builtins) and sys.getprofile() is None
+        if self.profiling:
+            sys.setprofile(self._on_event)
         return self
 
+    def _on_event(self, frame, event, arg):
+        if event == "c_call":
+            why = self.builtins.get(id(arg))
+            if why is not None:
+                raise self.error(why)  # CPython drops the hook and skips the call
+
     def __exit__(self, *exc):
-        for owner, name, original, _ in self.saved:
+        if self.profiling and sys.getprofile() == self._on_event:
+            sys.setprofile(None)
+        for owner, name, original, _ in self.patched:
             setattr(owner, name, original)
         return False
 

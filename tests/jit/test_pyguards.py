@@ -401,3 +401,87 @@ def test_attributes_read_from_plain_objects_are_guarded_one_by_one():
     SETTINGS.scale = 3.0
     assert fast(ember.ones(1)).item() == 3.0 and fast._ember_compiled.compiled == 2
     assert "__getattribute__" not in Settings.__dict__  # the class is given back
+
+
+# ---- gradients, optimizers and imports inside compiled code ------------------------------------
+def _train_pair(update, steps=4):
+    """Two copies of a model take `steps` backward passes on new data each; `update(model,
+    compiled)` runs after each, eagerly for one copy and through ember.compile for the other.
+    Returns the largest weight and gradient differences."""
+    ember.manual_seed(0)
+    eager, twin = nn.Linear(4, 3), nn.Linear(4, 3)
+    twin.load_state_dict(eager.state_dict())
+    fast = ember.compile(lambda: update(twin))
+    for _ in range(steps):
+        x = ember.randn(5, 4)
+        for model, run in ((eager, lambda: update(eager)), (twin, fast)):
+            model.zero_grad()
+            model(x).pow(2).mean().backward()
+            run()
+    return fast, max((a - b).abs().max().item() for pair in (
+        (eager.weight, twin.weight), (eager.weight.grad, twin.weight.grad),
+        (eager.bias.grad, twin.bias.grad)) for a, b in [pair])
+
+
+def test_gradients_read_inside_compiled_code_are_the_current_ones():
+    """clip_grad_norm_ compiled reads each step's new .grad, not the capture's."""
+    fast, diff = _train_pair(lambda m: nn.utils.clip_grad_norm_(m.parameters(), 0.1))
+    assert diff == 0.0
+    assert ember.compiler.graph_breaks(fast) == [] and fast._ember_compiled.compiled == 1
+
+
+def test_a_hand_written_update_reads_gradients_live():
+    def sgd(model):
+        for p in model.parameters():
+            p.sub_(p.grad * 0.1)
+    fast, diff = _train_pair(lambda m: ember.no_grad()(sgd)(m))
+    assert diff < 1e-7 and fast._ember_compiled.compiled == 1
+
+
+def test_a_gradient_that_becomes_none_recompiles(capsys):
+    w = nn.Parameter(ember.ones(2))
+    fast = ember.compile(lambda: ember.zeros(2) if w.grad is None else w.grad * 2,
+                         explain=True)
+    (w * 3).sum().backward()
+    assert fast().tolist() == [6.0, 6.0]
+    w.grad = None
+    assert fast().tolist() == [0.0, 0.0]
+    (w * 5).sum().backward()
+    assert fast().tolist() == [10.0, 10.0]
+    assert "the .grad of a tensor of shape [2] changed" in capsys.readouterr().err
+
+
+def test_setting_grad_inside_compiled_code_breaks_the_graph():
+    model = nn.Linear(4, 3)
+    fast = ember.compile(lambda: model.zero_grad() or model.weight * 2)
+    for _ in range(3):
+        model(ember.ones(1, 4)).sum().backward()
+        fast()
+        assert model.weight.grad is None
+    (_, _, reason, what), = ember.compiler.graph_breaks(fast)
+    assert ".grad is set inside the compiled code" in reason and what.startswith("it runs eagerly")
+
+
+@pytest.mark.parametrize("make", [lambda p: ember.optim.AdamW(p, lr=0.01),
+                                  lambda p: ember.optim.SGD(p, lr=0.1, momentum=0.9)])
+def test_an_optimizer_step_inside_compiled_code_runs_eagerly(make):
+    """A step updates raw arrays a graph does not record: it must not be replayed as a graph
+    that does nothing (or applies the first step's gradients)."""
+    optims = {}
+
+    def step(model):
+        optims.setdefault(id(model), make(model.parameters())).step()
+    fast, diff = _train_pair(step)
+    assert diff == 0.0
+    (_, _, reason, what), = ember.compiler.graph_breaks(fast)
+    assert "optimizer's step() is called inside the compiled code" in reason
+
+
+def test_print_is_not_replaced_while_capturing():
+    """print stays the builtin while a capture runs: a library imported meanwhile (numba
+    registers print by name) must find it, and other threads print as usual."""
+    import builtins
+    seen = []
+    fast = ember.compile(lambda x: seen.append(builtins.print) or x + 1)
+    fast(ember.ones(1))
+    assert seen == [print]
