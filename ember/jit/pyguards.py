@@ -4,8 +4,8 @@ replay.
 A captured graph bakes in the numbers, strings and flags its capture read: a module's
 `self.scale`, a closure's `eps`, a global `CAUSAL`, `cfg.dims[0]`. So each graph runs only while
 those values still hold, and a call that finds one changed captures again (as torch.compile's
-guards do). Module attributes, and attributes of plain objects (instances of user classes), are
-recorded as the capture reads them (`ModuleReads`, `Watched._track`); closures and globals are
+guards do). Module attributes, and attributes of plain objects (instances of user classes,
+ember's optimizers and schedulers), are recorded as the capture reads them (`ModuleReads`, `Watched._track`); closures and globals are
 those the code of the compiled function, of its modules' methods and of the helpers they name,
 names; the containers reached (`Watched`) must keep their contents, and names and attributes
 holding tensors, containers or objects must keep their identity. Tensors found this way are
@@ -29,6 +29,9 @@ import types
 
 import numpy as np
 
+from .._dtype import dtype, finfo, iinfo
+from .._device import device
+from .._ops.random import Generator
 from .._tensor import Tensor
 from ..nn.modules.module import Module
 from .aot import GraphBreak, user_location
@@ -142,7 +145,7 @@ def _cell_value(cell):
 # ---- side effects on Python state -----------------------------------------------------------
 _CONTAINERS = (list, dict, set, collections.deque, bytearray)
 _OPAQUE = (Tensor, Module, type, types.ModuleType, types.FunctionType, types.MethodType,
-           types.BuiltinFunctionType, functools.partial)
+           types.BuiltinFunctionType, functools.partial, dtype, device, finfo, iinfo, Generator)
 _DEPTH = 2      # containers inside watched ones are watched this many levels down
 _WIDE = 1000    # ... when they hold at most this many items (copies stay cheap)
 
@@ -155,12 +158,13 @@ def _guarded(value) -> bool:
 
 def _watchable(value) -> bool:
     """Python state a capture can change without the graph knowing: a container, a random
-    generator or iterator, or an object of a class from outside ember with attributes of its
-    own."""
+    generator or iterator, or an object with attributes of its own (a user's, or ember's
+    optimizers, schedulers and data iterators), but not ember's value types or its random
+    generators (graphs draw from those themselves)."""
     if isinstance(value, _CONTAINERS) or _hidden_state(value) is not None:
         return True
     return (not isinstance(value, _OPAQUE) and hasattr(value, "__dict__")
-            and not _from_ember(type(value)) and type(value).__module__ != "numpy")
+            and type(value).__module__ != "numpy")
 
 
 def _hidden_state(value):
@@ -281,8 +285,8 @@ class Watched:
 
     def _track(self, cls) -> bool:
         """Record, as guard entries, the attributes the capture reads from watched objects of
-        class `cls` (a class from outside ember), as ModuleReads does for modules; False
-        where the class cannot be changed."""
+        class `cls`, as ModuleReads does for modules; False where the class cannot be
+        changed."""
         if cls in self._classes:
             return True
         own = cls.__dict__.get("__getattribute__")

@@ -485,3 +485,30 @@ def test_print_is_not_replaced_while_capturing():
     fast = ember.compile(lambda x: seen.append(builtins.print) or x + 1)
     fast(ember.ones(1))
     assert seen == [print]
+
+
+def test_a_scheduler_step_inside_compiled_code_happens_every_call():
+    model = nn.Linear(2, 1)
+    opt = ember.optim.SGD(model.parameters(), lr=0.1)
+    sched = ember.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    fast = ember.compile(lambda: sched.step())
+    for _ in range(3):
+        opt.step()
+        fast()
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 ** 3)
+    assert "changed inside the compiled code" in ember.compiler.graph_breaks(fast)[0][2]
+
+
+def test_a_learning_rate_read_from_an_optimizer_is_guarded():
+    w = nn.Parameter(ember.ones(2))
+    opt = ember.optim.SGD([w], lr=0.5)
+
+    @ember.no_grad()
+    def update():
+        w.sub_(w.grad * opt.param_groups[0]["lr"])
+    fast = ember.compile(update)
+    (w * 2).sum().backward()
+    fast()
+    opt.param_groups[0]["lr"] = 0.25
+    fast()
+    assert w.tolist() == [-0.5, -0.5]
