@@ -144,7 +144,7 @@ def _matmul(xp, a, b):
     if a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0]:
         return gemm.matmul(xp, a, b)
     try:
-        return xp.matmul(a, b)
+        return gemm.batched(xp, a, b)
     except ValueError:
         raise RuntimeError(_matmul_shape_error(a.shape, b.shape)) from None
 

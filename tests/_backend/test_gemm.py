@@ -27,3 +27,17 @@ def test_other_dtypes_and_layouts_keep_numpys_product():
     assert not gemm.transposes(a, np.ones((5, 3), dtype=np.int64).T)
     assert not gemm.transposes(a.astype(np.float32), np.ones((5, 3), dtype=np.float64).T)
     assert not gemm.transposes(a.astype(np.float32), np.ones((3, 5), dtype=np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+@pytest.mark.parametrize("m, k, n", [(6, 4, 6), (6, 5, 3), (3, 5, 6)])
+def test_batched_products_of_column_major_right_operands(dtype, m, k, n):
+    """Attention's q @ k.T: the right operand is a transposed view; whether gemm.batched
+    copies it or not, values match NumPy's, with broadcasting batch dims."""
+    rng = np.random.default_rng(m * k * n)
+    a = (rng.standard_normal((2, 3, m, k)) * 4).astype(dtype)
+    kt = (rng.standard_normal((3, n, k)) * 4).astype(dtype).swapaxes(-1, -2)
+    for b in (kt, kt[None], np.ascontiguousarray(kt)):
+        np.testing.assert_allclose(gemm.batched(np, a, b), np.matmul(a, b), rtol=1e-6)
+    np.testing.assert_allclose(gemm.batched(np, a[0, 0], kt), np.matmul(a[0, 0], kt),
+                               rtol=1e-6)
