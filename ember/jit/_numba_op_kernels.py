@@ -48,47 +48,54 @@ def gelu_backward(g, x, cdf, density, out):
 
 
 @njit(**_OPTS)
-def layer_norm(rows, w, b, has_w, has_b, eps, xhat, rstd, y):
+def layer_norm(rows, w, b, eps, xhat, rstd, y):
+    """Each row normalized, then scaled by w and shifted by b (ones and zeros when the op has
+    none). Mean and variance accumulate in float64; the per-element pass runs in the rows'
+    precision, so float32 rows take full-width SIMD."""
     n, f = rows.shape
     for r in range(n):
-        mean = 0.0
+        row = rows[r]
+        total = 0.0
         for j in range(f):
-            mean += rows[r, j]
-        mean /= max(f, 1)
+            total += row[j]
+        mean = total / max(f, 1)
         var = 0.0
         for j in range(f):
-            d = rows[r, j] - mean
+            d = row[j] - mean
             var += d * d
         inv = 1.0 / math.sqrt(var / max(f, 1) + eps)
         rstd[r, 0] = inv
+        m, s = like(mean, rstd[r, 0]), like(inv, rstd[r, 0])
+        hr, yr = xhat[r], y[r]
         for j in range(f):
-            h = (rows[r, j] - mean) * inv
-            xhat[r, j] = h
-            v = h * w[j] if has_w else h
-            y[r, j] = v + b[j] if has_b else v
+            h = (row[j] - m) * s
+            hr[j] = h
+            yr[j] = h * w[j] + b[j]
 
 
 @njit(**_OPTS)
-def layer_norm_backward(g, xhat, rstd, w, has_w, need_x, gx, gw, gb):
+def layer_norm_backward(g, xhat, rstd, w, need_x, gx, gw, gb):
+    """Gradients of layer_norm (w: ones when the op has no weight); gw and gb accumulate over
+    the rows into the arrays given."""
     n, f = g.shape
     for r in range(n):
+        gr, hr = g[r], xhat[r]
         mean = 0.0
         dot = 0.0
         for j in range(f):
-            gj = g[r, j]
-            h = xhat[r, j]
+            gj = gr[j]
+            h = hr[j]
             gw[j] += gj * h
             gb[j] += gj
-            t = gj * w[j] if has_w else gj
+            t = gj * w[j]
             mean += t
             dot += t * h
         if need_x:
-            mean /= max(f, 1)
-            dot /= max(f, 1)
             s = rstd[r, 0]
+            m, d = like(mean / max(f, 1), s), like(dot / max(f, 1), s)
+            xr = gx[r]
             for j in range(f):
-                t = g[r, j] * w[j] if has_w else g[r, j]
-                gx[r, j] = (t - mean - xhat[r, j] * dot) * s
+                xr[j] = (gr[j] * w[j] - m - hr[j] * d) * s
 
 
 @njit(**_OPTS)

@@ -71,6 +71,11 @@ def gelu_backward(ctx, xp, g, x, *parts, approximate="none"):
     return out
 
 
+def _flat_or(param, fill, size: int, dtype):
+    """A layer norm's weight or bias, flat, or `size` copies of `fill` when it has none."""
+    return param.reshape(-1) if param is not None else np.full(size, fill, dtype=dtype)
+
+
 def layer_norm(ctx, xp, x, weight, bias, ndim, eps):
     params = [p for p in (weight, bias) if p is not None]
     if not _fits(x, *params) or x.ndim < ndim:
@@ -80,11 +85,8 @@ def layer_norm(ctx, xp, x, weight, bias, ndim, eps):
     xhat = np.empty_like(rows)
     rstd = np.empty((rows.shape[0], 1), dtype=x.dtype)
     y = np.empty_like(rows)
-    one = np.ones(1, dtype=x.dtype)
-    zero = np.zeros(1, dtype=x.dtype)
-    _k().layer_norm(rows, weight.reshape(-1) if weight is not None else one,
-                    bias.reshape(-1) if bias is not None else zero, weight is not None,
-                    bias is not None, eps, xhat, rstd, y)
+    _k().layer_norm(rows, _flat_or(weight, 1, features, x.dtype),
+                    _flat_or(bias, 0, features, x.dtype), eps, xhat, rstd, y)
     ctx.ndim, ctx.eps = ndim, eps
     ctx.save(x, weight, xhat, rstd)
     return y.reshape(x.shape)
@@ -98,9 +100,8 @@ def layer_norm_backward(ctx, xp, g, xhat, rstd, weight, need, pshape):
     gx = np.empty_like(rows)
     gw = np.zeros(xhat.shape[1], dtype=g.dtype)
     gb = np.zeros(xhat.shape[1], dtype=g.dtype)
-    w = weight.reshape(-1) if weight is not None else np.ones(1, dtype=g.dtype)
-    _k().layer_norm_backward(rows, xhat, rstd, w, weight is not None, bool(need[0]), gx, gw,
-                             gb)
+    _k().layer_norm_backward(rows, xhat, rstd, _flat_or(weight, 1, xhat.shape[1], g.dtype),
+                             bool(need[0]), gx, gw, gb)
     out = []
     if need[0]:
         out.append(gx.reshape(g.shape))
