@@ -87,7 +87,7 @@ class _CaptureRecorder(_Recorder):
         self.grad_nodes: list = []
         self.foreign = {} if foreign is None else foreign
 
-    def conversion(self, what: str) -> None:
+    def conversion(self, what: str, t) -> None:
         raise GraphBreak(f"a traced tensor is converted to {what} (data-dependent Python "
                          "control flow or a Python number); compute both branches and select "
                          "with ember.where, or keep the value a tensor", user_location())
@@ -167,8 +167,8 @@ def _unreplayable() -> Refusing:
     """While the captured function runs (in its thread), calls whose effects would leave the
     graph break it: backward() and autograd.grad() (gradients land in `.grad`), tensor hooks
     and retain_grad() (Python run, and `.grad` set, during backward), optimizer steps (raw
-    array updates) and print() (output a graph would not repeat). capture's own backward pass keeps the functions it imported
-    before entering."""
+    array updates) and print() (output a graph would not repeat). capture's own backward
+    pass keeps the functions it imported before entering."""
     from .. import autograd
     from ..optim.optimizer import Optimizer
     return Refusing([(autograd, "backward", _BACKWARD), (autograd, "grad", _BACKWARD),

@@ -120,27 +120,40 @@ def _tensors_of(mod: Module) -> dict:
 
 
 # ---- check_trace -----------------------------------------------------------------------------
-def _clone(example):
+def _copied(example, copy):
+    """example with each distinct tensor replaced by copy(tensor), once: a tensor passed twice
+    (self-attention's query, key and value) stays one tensor, so code that checks `q is k`
+    takes the example's path."""
     flat, spec = flatten(as_tuple(example), "input")
-    return unflatten(spec, [t.detach().clone().requires_grad_(t.requires_grad) for t in flat])
+    made: dict = {}
+    out = []
+    for t in flat:
+        if id(t) not in made:
+            made[id(t)] = copy(t)
+        out.append(made[id(t)])
+    return unflatten(spec, out)
+
+
+def _clone(example):
+    return _copied(example, lambda t: t.detach().clone().requires_grad_(t.requires_grad))
 
 
 def _perturbed(example):
     """A copy with float inputs nudged by about 1% (seeded; ember's RNG is left alone)."""
-    flat, spec = flatten(as_tuple(example), "input")
     rng = np.random.default_rng(0)
-    out = []
-    changed = False
-    for t in flat:
+    changed = []
+
+    def nudge(t):
         grad = t.requires_grad
         t = t.detach().clone()
         if t.is_floating_point() and t.numel() and t.device.type == "cpu":
             data = t._data.astype(np.float64)
             scale = 0.01 * (np.abs(data).mean() + 1e-3)
             t._data[...] = (data + scale * rng.standard_normal(data.shape)).astype(t._data.dtype)
-            changed = True
-        out.append(t.requires_grad_(grad))
-    return unflatten(spec, out) if changed else None
+            changed.append(t)
+        return t.requires_grad_(grad)
+    out = _copied(example, nudge)
+    return out if changed else None
 
 
 def _structure(graph) -> list:

@@ -213,6 +213,7 @@ class Graph:
         self.constant_data: dict = {}
         self.input_spec = None
         self.output_spec = None
+        self.call_schema = None  # a scripted method's parameters (schema.CallSchema)
         self._next = 0
         # size symbol -> (input position, dim, coefficient, offset) in a dynamic graph
         # (symbolic.py)
@@ -289,6 +290,7 @@ class Graph:
         g = Graph()
         g._next = self._next
         g.input_spec, g.output_spec = self.input_spec, self.output_spec
+        g.call_schema = self.call_schema
         g.symbols = dict(self.symbols)
         new: dict[int, Value] = {}
 

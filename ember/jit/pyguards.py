@@ -5,11 +5,12 @@ A captured graph bakes in the numbers, strings and flags its capture read: a mod
 `self.scale`, a closure's `eps`, a global `CAUSAL`, `cfg.dims[0]`. So each graph runs only while
 those values still hold, and a call that finds one changed captures again (as torch.compile's
 guards do). Module attributes, and attributes of plain objects (instances of user classes,
-ember's optimizers and schedulers), are recorded as the capture reads them (`ModuleReads`, `Watched._track`); closures and globals are
-those the code of the compiled function, of its modules' methods and of the helpers they name,
-names; the containers reached (`Watched`) must keep their contents, and names and attributes
-holding tensors, containers or objects must keep their identity. Tensors found this way are
-graph inputs read live.
+ember's optimizers and schedulers), are recorded as the capture reads them (`ModuleReads`,
+`Watched._track`); closures and globals are those the code of the compiled function, of its
+modules' methods and of the helpers they name, names; the containers reached (`Watched`)
+must keep their contents, and names and attributes holding tensors, containers or objects
+must keep their identity. Tensors found this way are graph inputs read live; the gradients
+the code reads (`GradReads`) are fetched from their tensors at each call.
 
 Assigning a plain value or a tensor to a module attribute inside captured code is a Python
 side effect a graph cannot replay, so it breaks the graph instead. So does changing a

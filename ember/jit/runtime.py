@@ -65,7 +65,19 @@ class _Method:
                 f"{_describe_spec(spec)}")
         return flat
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        """Call as the original: a scripted method binds its arguments by its call schema
+        (keywords, defaults, numbers); a traced one takes its example's structure."""
+        schema = self.graph.call_schema
+        if schema is not None:
+            return self.run(*schema.flatten(args, kwargs))
+        if kwargs:
+            raise TypeError(f"{self.name}() was traced, so it takes its example inputs' "
+                            f"structure, positionally; got keyword arguments {sorted(kwargs)}")
+        return self.run(*args)
+
+    def run(self, *args):
+        """Run on the graph's own inputs (tensors; numbers as 0-d tensors)."""
         flat = self._flat_inputs(args)
         if GradState.enabled:
             state = self._state(self.state_names)
@@ -265,11 +277,11 @@ class ScriptModule(_Scripted, Module):
             out.append(ref[0][ref[1]])
         return out
 
-    def forward(self, *args):
+    def forward(self, *args, **kwargs):
         method = self._methods.get("forward")
         if method is None:
             raise RuntimeError(f"{self.original_name} was traced without a forward method")
-        return method(*args)
+        return method(*args, **kwargs)
 
     def _get_name(self) -> str:
         return self.original_name
@@ -311,8 +323,8 @@ class ScriptFunction(_Scripted):
         self._methods = {"forward": _Method(graph, "forward")}
         self.name = self.__name__ = name
 
-    def __call__(self, *args):
-        return self._methods["forward"](*args)
+    def __call__(self, *args, **kwargs):
+        return self._methods["forward"](*args, **kwargs)
 
     @property
     def code(self) -> str:

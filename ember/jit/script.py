@@ -29,7 +29,6 @@ import textwrap
 import types
 import typing
 
-import numpy as np
 
 from .. import _dtype as D
 from .._tensor import Tensor
@@ -42,6 +41,8 @@ from .interpreter import run_graph, run_loop
 from .ir import IF, LOOP, Graph, TensorType, Value, substitute
 from .passes.dce import eliminate_dead_code
 from .runtime import ScriptFunction, ScriptModule, _Method, module_layout
+from .schema import (SCALAR_DTYPES, SCALAR_CAST, CallSchema, check_arg, flat_inputs, scalar_tensor,
+                     tensor_items)
 from .tracer import NumberLeaf, _Recorder, _Tracing, flatten
 
 _MARK = "_ember_jit_mark"
@@ -96,25 +97,17 @@ class _Scalar:
         self.kind = kind
 
 
-_SCALAR_DTYPES = {int: D.int64, float: D.float64, bool: D.bool}
-
-
 def _kind_of_dtype(dt) -> type:
     if dt is D.bool:
         return bool
     return float if dt.category >= D._FLOAT else int
 
 
-def _const_tensor(x) -> Tensor:
-    kind = bool if isinstance(x, bool) else (int if isinstance(x, int) else float)
-    return Tensor._wrap_array(np.asarray(x, dtype=_SCALAR_DTYPES[kind].np))
-
-
 def _as_tensor(x):
     if isinstance(x, _Scalar):
         return x.t
     if isinstance(x, (bool, int, float)) and not isinstance(x, Tensor):
-        return _const_tensor(x)
+        return scalar_tensor(x)
     return x
 
 
@@ -167,6 +160,18 @@ class _ScriptRecorder(_Recorder):
         self.scopes = [_Scope(graph)]
         self.tensors: dict[int, Tensor] = {}
         self.paused = False
+        self.scalar_inputs: dict[int, str] = {}  # id of a number argument's tensor -> name
+        self.specialized: set[str] = set()  # number arguments library code turned into Python
+
+    def conversion(self, what: str, t: Tensor) -> None:
+        """A number argument that library code (not compiled from source: nn.functional)
+        reads as a Python value specializes the graph on its value; anything else is baked
+        with the tracer's warning."""
+        name = self.scalar_inputs.get(id(t))
+        if name is None:
+            super().conversion(what, t)
+        else:
+            self.specialized.add(name)
 
     @property
     def root(self) -> Graph:
@@ -319,10 +324,6 @@ _UNSUPPORTED = {
     ast.Delete: ("'del' is not supported", "Assign a new value instead."),
     ast.SetComp: ("sets are not supported", "Use a list or a tuple."),
     ast.Set: ("sets are not supported", "Use a list or a tuple."),
-    ast.GeneratorExp: ("generator expressions are not supported",
-                       "Use a list comprehension ([... for ... in ...]) or a for loop."),
-    ast.Starred: ("starred expressions (*args) are not supported",
-                  "Pass the arguments one by one."),
     ast.NamedExpr: ("':=' is not supported", "Assign in a statement of its own."),
 }
 
@@ -850,7 +851,7 @@ class _Compiler:
         for n in names:
             v = frame.env[n]
             if isinstance(v, (bool, int, float)) and not isinstance(v, Tensor):
-                frame.env[n] = _Scalar(_const_tensor(v), _scalar_kind(v))
+                frame.env[n] = _Scalar(scalar_tensor(v), _scalar_kind(v))
         return names
 
     def exec_while(self, s: ast.While, frame: _Frame) -> None:
@@ -1003,11 +1004,11 @@ class _Compiler:
             init += leaves
         init_t = [_as_tensor(v) for v in init]
         if can_return:
-            init_t.append(_const_tensor(False))
+            init_t.append(scalar_tensor(False))
         init_v = [rec.value_of(t) for t in init_t]
         trip_arg = trip if trip is None or isinstance(trip, int) else rec.value_of(trip)
         if cond is None:
-            cond = _const_tensor(True)
+            cond = scalar_tensor(True)
         cond_v = rec.value_of(cond)
         scope = rec.open()
         outer, frame.env = frame.env, dict(frame.env)
@@ -1015,8 +1016,8 @@ class _Compiler:
             g = scope.graph
             it_in = g.add_input(TensorType(D.int64, ()), "iteration")
             cond_in = g.add_input(TensorType(D.bool, ()), "cond")
-            it_t = _const_tensor(0)
-            for v, t in ((it_in, it_t), (cond_in, _const_tensor(True))):
+            it_t = scalar_tensor(0)
+            for v, t in ((it_in, it_t), (cond_in, scalar_tensor(True))):
                 rec.bind(t, v)
                 rec.define(v)
             placeholders = []
@@ -1190,8 +1191,11 @@ class _Compiler:
             return slice(*parts)
         if isinstance(e, ast.Call):
             return self.call(e, frame)
-        if isinstance(e, (ast.ListComp, ast.DictComp)):
+        if isinstance(e, (ast.ListComp, ast.DictComp, ast.GeneratorExp)):
             return self.comprehension(e, frame)
+        if isinstance(e, ast.Starred):
+            raise fn.error(e, "starred expressions are supported only as call arguments "
+                              "(f(*args, **kwargs))", "Build the list or tuple explicitly.")
         if isinstance(e, ast.JoinedStr):
             return "".join(str(self.eval(v, frame)) for v in e.values)
         if isinstance(e, ast.FormattedValue):
@@ -1201,7 +1205,9 @@ class _Compiler:
 
     def comprehension(self, e, frame):
         """A list or dict comprehension over sequences known at compile time, unrolled; its
-        loop variables stay local to it, as in Python."""
+        loop variables stay local to it, as in Python. A generator expression (any(...),
+        tuple(...), unpacking) gives the list of its items: scripted code has no side
+        effects whose order laziness would change."""
         fn = frame.fn
         out = {} if isinstance(e, ast.DictComp) else []
         outer, frame.env = frame.env, dict(frame.env)
@@ -1296,7 +1302,7 @@ class _Compiler:
             if cond is None:
                 if static != is_and:
                     return (not is_and) if result is None else \
-                        _Scalar(_const_tensor(not is_and), bool)
+                        _Scalar(scalar_tensor(not is_and), bool)
                 continue
             result = cond if result is None else (
                 result.logical_and(cond) if is_and else result.logical_or(cond))
@@ -1360,9 +1366,28 @@ class _Compiler:
                 raise fn.error(e, str(err), "Check the attribute name.") from None
         else:
             func = self.eval(e.func, frame)
-        args = [self.eval(a, frame) for a in e.args]
-        kwargs = {k.arg: self.eval(k.value, frame) for k in e.keywords}
+        args, kwargs = [], {}
+        for a in e.args:
+            if isinstance(a, ast.Starred):
+                args += self.unpacked(a.value, (list, tuple), frame)
+            else:
+                args.append(self.eval(a, frame))
+        for k in e.keywords:
+            if k.arg is None:
+                kwargs.update(self.unpacked(k.value, (dict,), frame))
+            else:
+                kwargs[k.arg] = self.eval(k.value, frame)
         return self.apply_call(func, args, kwargs, e, frame)
+
+    def unpacked(self, e, kinds: tuple, frame):
+        """The value of `*e` or `**e` in a call: a list, tuple or dict known at compile time."""
+        value = self.eval(e, frame)
+        if not isinstance(value, kinds):
+            raise frame.fn.error(e, f"*{'*' if dict in kinds else ''}{type(value).__name__} in a "
+                                    "call is not supported: only a list, tuple or dict known "
+                                    "at compile time unpacks",
+                                 "Pass the arguments one by one.")
+        return value
 
     def to_scalar(self, v, kind, node, frame):
         if isinstance(v, _Scalar):
@@ -1376,7 +1401,7 @@ class _Compiler:
         kind = kind or have
         if kind is bool:
             return _Scalar(t if t.dtype is D.bool else t != 0, bool)
-        dt = _SCALAR_DTYPES[kind]
+        dt = SCALAR_DTYPES[kind]
         if kind is int and t.dtype.category >= D._FLOAT:
             t = t.trunc()
         return _Scalar(t if t.dtype is dt else t.to(dt), kind)
@@ -1401,7 +1426,7 @@ class _Compiler:
             out = ts[0]
             for t in ts[1:]:
                 out = out.maximum(t) if func is max else out.minimum(t)
-            return _Scalar(out.to(_SCALAR_DTYPES[kind]), kind)
+            return _Scalar(out.to(SCALAR_DTYPES[kind]), kind)
         if func is print:
             return None
         if func is is_scripting:
@@ -1515,7 +1540,7 @@ def _arg_kind(name: str, annotation, default) -> str:
         return "optional" if default is None else "tensor"
     origin = typing.get_origin(annotation)
     targs = typing.get_args(annotation)
-    if origin is typing.Union and type(None) in targs:
+    if origin in (typing.Union, types.UnionType) and type(None) in targs:
         rest = [a for a in targs if a is not type(None)]
         return "optional" if rest == [Tensor] else "static"
     if origin in (list, tuple) and targs and all(a in (Tensor, Ellipsis) for a in targs):
@@ -1560,30 +1585,16 @@ class _Signature:
             except _BadDefault as e:
                 raise parsed.error(parsed.tree, e.what, e.fix) from None
         self.name = fn.__name__
+        # number arguments library code reads as Python values: graphs are per value of these
+        self.specialized: set[str] = set()
 
     def bind(self, args, kwargs) -> dict:
         bound = self.sig.bind(*args, **kwargs)
         bound.apply_defaults()
         out = dict(bound.arguments)
         for name, value in out.items():
-            self._check(name, self.kinds[name], value)
+            check_arg(self.name, name, self.kinds[name], value)
         return out
-
-    def _check(self, name, kind, value) -> None:
-        ok = {"tensor": isinstance(value, Tensor),
-              "optional": value is None or isinstance(value, Tensor),
-              "int": isinstance(value, int) and not isinstance(value, Tensor),
-              "bool": type(value) is bool,
-              "float": type(value) in (int, float),
-              "tensors": isinstance(value, (list, tuple)) and all(
-                  isinstance(v, Tensor) for v in value) or isinstance(value, dict) and all(
-                  isinstance(k, str) and isinstance(v, Tensor) for k, v in value.items()),
-              "static": True}[kind]
-        if not ok:
-            want = {"tensor": "Tensor (inferred)", "optional": "Optional[Tensor]",
-                    "tensors": "List[Tensor] or Dict[str, Tensor]"}.get(kind, kind)
-            raise RuntimeError(f"{self.name}() Expected a value of type '{want}' for argument "
-                               f"'{name}' but instead found type '{type(value).__name__}'.")
 
     def key(self, bound: dict) -> tuple:
         parts = []
@@ -1594,8 +1605,8 @@ class _Signature:
             elif kind == "tensors":
                 parts.append(("L", type(value).__name__, tuple(
                     (k, v.dtype.name, tuple(v.shape), str(v.device))
-                    for k, v in _tensor_items(value))))
-            elif kind in ("int", "float", "bool"):
+                    for k, v in tensor_items(value))))
+            elif kind in ("int", "float", "bool") and name not in self.specialized:
                 parts.append(("S", kind))
             else:
                 parts.append(("V", repr(value)))
@@ -1603,24 +1614,9 @@ class _Signature:
 
     def flat(self, bound: dict) -> list[Tensor]:
         """The graph's inputs for a call: tensors, and numbers as 0-d tensors."""
-        out = []
-        for name, value in bound.items():
-            kind = self.kinds[name]
-            if isinstance(value, Tensor):
-                out.append(value)
-            elif kind == "tensors":
-                out += [v for _, v in _tensor_items(value)]
-            elif kind in ("int", "float", "bool"):
-                out.append(_const_tensor(_SCALAR_CAST[kind](value)))
-        return out
+        return flat_inputs(self.kinds, bound)
 
 
-_SCALAR_CAST = {"int": int, "float": float, "bool": bool}
-
-
-def _tensor_items(value) -> list:
-    """(label, tensor) pairs of a list, tuple or dict of tensors."""
-    return list(value.items()) if type(value) is dict else list(enumerate(value))
 
 
 def compile_call(fn, sig: _Signature, bound: dict, self_obj, state: dict) -> Graph:
@@ -1634,11 +1630,12 @@ def compile_call(fn, sig: _Signature, bound: dict, self_obj, state: dict) -> Gra
         if isinstance(value, Tensor):
             env[name] = _input(rec, value, name)
         elif kind == "tensors":
-            made = {k: _input(rec, v, f"{name}_{k}") for k, v in _tensor_items(value)}
+            made = {k: _input(rec, v, f"{name}_{k}") for k, v in tensor_items(value)}
             env[name] = made if type(value) is dict else type(value)(made.values())
         elif kind in ("int", "float", "bool"):
-            t = _input(rec, _const_tensor(_SCALAR_CAST[kind](value)), name)
-            env[name] = _Scalar(t, _SCALAR_CAST[kind])
+            t = _input(rec, scalar_tensor(SCALAR_CAST[kind](value)), name)
+            rec.scalar_inputs[id(t)] = name
+            env[name] = _Scalar(t, SCALAR_CAST[kind])
         else:
             env[name] = value
     flat_in = len(root.inputs)
@@ -1647,7 +1644,7 @@ def compile_call(fn, sig: _Signature, bound: dict, self_obj, state: dict) -> Gra
         with no_grad(), _Tracing(rec):
             result = _Compiler(rec).call_function(parsed, env)
             rec.settle()
-            flat, spec = flatten(_output(result), "output", strict=False)
+            flat, spec = flatten(_output(result), "output", strict=False, none=True)
             root.outputs = [rec.value_of(t) for t in flat]
     finally:
         for t, data in saved:
@@ -1655,7 +1652,7 @@ def compile_call(fn, sig: _Signature, bound: dict, self_obj, state: dict) -> Gra
     root.output_spec = spec
     root.input_spec = ["tuple", [["tensor"]] * flat_in]
     _finish(root, root._counter[0])
-    return root
+    return root, rec.specialized
 
 
 def _output(obj):
@@ -1664,7 +1661,7 @@ def _output(obj):
     if isinstance(obj, _Scalar):
         return NumberLeaf(obj.t, obj.kind)
     if isinstance(obj, (bool, int, float)) and not isinstance(obj, Tensor):
-        return NumberLeaf(_const_tensor(obj), type(obj))
+        return NumberLeaf(scalar_tensor(obj), type(obj))
     if type(obj) in (tuple, list):
         return type(obj)(_output(o) for o in obj)
     if type(obj) is dict:
@@ -1708,19 +1705,26 @@ class _ScriptedMethod:
         self.last = None
 
     def method_for(self, bound: dict):
-        key = self.sig.key(bound)
-        if self.self_obj is not None:
-            key += (tuple(m.training for m in self.self_obj.modules()),)
-        method = self.graphs.get(key)
+        method = self.graphs.get(self._key(bound))
         if method is None:
             state = {}
             if self.self_obj is not None:
                 state = _module_state(self.self_obj)
-            graph = compile_call(self.fn, self.sig, bound, self.self_obj, state)
+            graph, specialized = compile_call(self.fn, self.sig, bound, self.self_obj, state)
+            self.sig.specialized |= specialized
+            graph.call_schema = CallSchema.of(self.name if self.self_obj is not None
+                                              else self.sig.name, self.sig.sig,
+                                              self.sig.kinds, bound, specialized)
             owner = self.owner if isinstance(self.owner, Module) else None
-            method = self.graphs[key] = _Method(graph, self.name, owner)
+            method = self.graphs[self._key(bound)] = _Method(graph, self.name, owner)
         self.last = method
         return method
+
+    def _key(self, bound: dict) -> tuple:
+        key = self.sig.key(bound)
+        if self.self_obj is not None:
+            key += (tuple(m.training for m in self.self_obj.modules()),)
+        return key
 
     def __call__(self, *args, **kwargs):
         if self.self_obj is not None:
@@ -1729,7 +1733,7 @@ class _ScriptedMethod:
         method = self.method_for(bound)
         if self.owner is not None and hasattr(self.owner, "_methods"):
             self.owner._methods[self.name] = method
-        return method(*self.sig.flat(bound))
+        return method.run(*self.sig.flat(bound))
 
     @property
     def graph(self) -> Graph:

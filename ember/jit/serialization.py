@@ -20,9 +20,12 @@ from .._tensor import Tensor
 from ..utils import safetensors
 from .ir import CONTROL_OPS, FUSION_GROUP, Graph, GraphError, Node, TensorType, decode, encode
 from .runtime import ScriptFunction, ScriptModule
+from .schema import CallSchema
 
 FORMAT = "ember.jit"
-FORMAT_VERSION = 3  # 3: Python numbers among the outputs; 2: control-flow blocks; 1 and 2 load
+# 4: None among the outputs, call schemas; 3: Python numbers among the outputs; 2: control-flow
+# blocks. Every older version loads.
+FORMAT_VERSION = 4
 _IR = "ir.json"
 _WEIGHTS = "weights.safetensors"
 
@@ -46,6 +49,7 @@ def graph_to_json(graph: Graph, constant_key) -> dict:
         "input_spec": graph.input_spec,
         "output_spec": graph.output_spec,
         "signature": {"inputs": spec_of(graph.inputs), "outputs": spec_of(graph.outputs)},
+        "call_schema": None if graph.call_schema is None else graph.call_schema.to_json(),
     }
 
 
@@ -80,7 +84,7 @@ def _spec(obj, what: str):
     """Validate a nesting spec (tensor / number / tuple / list / dict of specs)."""
     _require(isinstance(obj, list) and obj, f"malformed {what} spec")
     kind = obj[0]
-    if kind == "tensor":
+    if kind in ("tensor", "none"):
         _require(len(obj) == 1, f"malformed {what} spec")
     elif kind == "number":
         _require(len(obj) == 2 and obj[1] in ("int", "float", "bool"), f"malformed {what} spec")
@@ -148,6 +152,13 @@ def graph_from_json(data, weights: dict) -> tuple[Graph, dict]:
     g.output_spec = _spec(data.get("output_spec"), "output")
     _require(spec_arity(g.input_spec) == len(g.inputs) and
              spec_arity(g.output_spec) == len(g.outputs), "specs do not match the graph")
+    if data.get("call_schema") is not None:
+        try:
+            g.call_schema = CallSchema.from_json(data["call_schema"])
+        except ValueError as e:
+            _require(False, str(e))
+        _require(g.call_schema.arity() == len(g.inputs),
+                 "the call schema does not match the graph's inputs")
     g._next = top
     g.verify()
     return g, keys

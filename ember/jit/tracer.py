@@ -74,16 +74,19 @@ class NumberLeaf:
 _NUMBER_KINDS = {"int": int, "float": float, "bool": bool}
 
 
-def flatten(obj, what: str, strict: bool = True, python: bool = False):
+def flatten(obj, what: str, strict: bool = True, python: bool = False, none: bool = False):
     """The tensors inside nested tuples/lists/dicts, and a JSON-ready spec of the nesting.
     `python` (ember.compile, whose specs are never saved) also keeps plain Python values
-    (numbers, strings, None) and namedtuple types in the spec."""
+    (numbers, strings, None) and namedtuple types in the spec; `none` (scripted outputs,
+    Optional as in TorchScript) keeps None."""
     tensors: list = []
 
     def walk(o, path):
         if isinstance(o, Tensor):
             tensors.append(o)
             return ["tensor"]
+        if o is None and none and not python:
+            return ["none"]
         if isinstance(o, NumberLeaf):
             tensors.append(o.tensor)
             return ["number", o.kind]
@@ -129,6 +132,8 @@ def unflatten(spec, items):
             return [build(x) for x in s[1]]
         if kind == "value":
             return s[1]
+        if kind == "none":
+            return None
         if kind == "number":
             return _NUMBER_KINDS[s[1]](next(it).item())
         if kind == "namedtuple":
@@ -141,7 +146,7 @@ def spec_arity(spec) -> int:
     """How many tensors a spec holds."""
     if spec[0] in ("tensor", "number"):
         return 1
-    if spec[0] == "value":
+    if spec[0] in ("value", "none"):
         return 0
     if spec[0] == "dict":
         return sum(spec_arity(v) for _, v in spec[1])
@@ -251,8 +256,8 @@ class _Recorder:
                 "tensor, a .data assignment or a write to its NumPy array), so the graph would "
                 "read its old value. Use the out-of-place form of the operation.")
 
-    def conversion(self, what: str) -> None:
-        """A traced tensor became a Python value (`what`): it is baked into the graph."""
+    def conversion(self, what: str, t: Tensor) -> None:
+        """A traced tensor `t` became a Python value (`what`): it is baked into the graph."""
         warnings.warn(
             f"Converting a traced tensor to {what} bakes its current value into the "
             "graph as a constant: the trace will not follow other inputs (for control "
@@ -387,7 +392,7 @@ def _conversion_hook(original, what: str):
         if rec is None or threading.get_ident() != rec.thread:
             return original(self, *args, **kwargs)
         if rec.depth == 0 and rec.is_dynamic(self):
-            rec.conversion(what)
+            rec.conversion(what, self)
         rec.depth += 1
         try:
             return original(self, *args, **kwargs)

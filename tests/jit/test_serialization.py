@@ -51,7 +51,7 @@ def test_archive_layout_has_no_pickle(tmp_path):
         assert sorted(zf.namelist()) == ["ir.json", "weights.safetensors"]
         ir = json.loads(zf.read("ir.json"))
         assert not any(zf.read(n).startswith(b"\x80") for n in zf.namelist())
-    assert ir["format"] == "ember.jit" and ir["format_version"] == 3
+    assert ir["format"] == "ember.jit" and ir["format_version"] == 4
     assert ir["ember_version"] == ember.__version__
     sig = ir["methods"]["forward"]["signature"]
     assert sig["inputs"] == [{"dtype": "float32", "shape": [2, 8], "device": "cpu"}]

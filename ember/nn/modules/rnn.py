@@ -164,10 +164,8 @@ class RNNBase(Module):
                     raise RuntimeError(_hidden_dims_message("batched 3-D", 3, dims, lstm))
             batch = input.shape[0 if self.batch_first else 1]
         if hx is None:
-            zeros_like_input = lambda cell: zeros(  # noqa: E731
-                *self._hidden_shape(batch, cell), dtype=input.dtype, device=input.device)
-            hx = (zeros_like_input(False), zeros_like_input(True)) if lstm \
-                else zeros_like_input(False)
+            hx = (self._zero_state(input, batch, False), self._zero_state(input, batch, True)) \
+                if lstm else self._zero_state(input, batch, False)
         else:
             hx = self.permute_hidden(tuple(hx) if lstm else hx, sorted_indices)
         self.check_input(input, batch_sizes)
@@ -194,6 +192,10 @@ class RNNBase(Module):
             output = output.squeeze(0 if self.batch_first else 1)
             hidden = tuple(h.squeeze(1) for h in hidden) if lstm else hidden.squeeze(1)
         return output, hidden
+
+    def _zero_state(self, input, batch: int, cell: bool):
+        """The all-zero hidden (or, for LSTM, cell) state for a batch of `input`."""
+        return zeros(*self._hidden_shape(batch, cell), dtype=input.dtype, device=input.device)
 
     def _unsqueeze_hidden(self, hx, lstm: bool):
         if hx is None:
