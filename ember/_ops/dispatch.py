@@ -168,6 +168,10 @@ def apply(op, *args, **attrs):
         results = [_wrap(out, dev, out_dtype)]
     if op.is_view:
         _link_views(op, args[0], results, attrs)
+    if op.writes is not None:
+        for i in op.writes(attrs):
+            if isinstance(args[i], Tensor):
+                args[i]._vbox[0] += 1
     if record:
         _record(op, ctx, args, arrays, outs, results)
     if GradState.inference:

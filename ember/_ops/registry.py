@@ -31,6 +31,9 @@ class OpDef:
       creates      makes a new tensor from its attributes alone (factories: full, arange).
                    jit.trace keeps such tensors as constants; ember.compile records the op,
                    so a dynamic graph rebuilds the tensor at each call's sizes.
+      writes       None, or `writes(attrs)` giving the positions of the arguments forward
+                   writes into in place (batch norm's running statistics in training):
+                   apply bumps their versions, and a trace expects the write.
       quiet_fp     NumPy's floating-point warnings are silenced while forward runs, as
                    torch is silent about inf and nan (False for user code: autograd.Function).
       onnx         the ONNX lowering: an op name, or a function of (builder, node).
@@ -45,6 +48,7 @@ class OpDef:
     changes_device = False
     pointwise = False
     creates = False
+    writes = None
     quiet_fp = True
     onnx = None
     samples = ()
@@ -59,7 +63,7 @@ class OpDef:
         """Every OpDef, registered or private (autograd.Function, module hooks), gets its own
         graph-node class so `grad_fn` names it."""
         super().__init_subclass__(**kwargs)
-        for fn in ("forward", "backward", "forward_inplace"):
+        for fn in ("forward", "backward", "forward_inplace", "writes"):
             if fn in cls.__dict__ and not isinstance(cls.__dict__[fn], staticmethod):
                 setattr(cls, fn, staticmethod(cls.__dict__[fn]))
         cls.node_class = type(f"{cls.__name__}Backward0", (BackwardNode,),

@@ -15,6 +15,7 @@ class _Switches(threading.local):
 
     enabled = True
     inference = False
+    off_regions = 0  # grad-disabling contexts entered and not left (jit marks their ops)
     anomaly = False
     anomaly_check_nan = True
 
@@ -48,13 +49,20 @@ class _GradModeContext:
         return super().__new__(cls)
 
     def __enter__(self):
-        self._prev = (GradState.enabled, GradState.inference)
-        self._enter_state()
+        self._switch()
         return None
 
     def __exit__(self, *exc):
-        GradState.enabled, GradState.inference = self._prev
+        self._restore()
         return False
+
+    def _switch(self):
+        self._prev = (GradState.enabled, GradState.inference, GradState.off_regions)
+        self._enter_state()
+        GradState.off_regions = 0 if GradState.enabled else self._prev[2] + 1
+
+    def _restore(self):
+        GradState.enabled, GradState.inference, GradState.off_regions = self._prev
 
     def clone(self):
         return self.__class__()
@@ -109,8 +117,7 @@ class set_grad_enabled(_GradModeContext):
 
     def __init__(self, mode: bool):
         self.mode = bool(mode)
-        self._prev = (GradState.enabled, GradState.inference)
-        GradState.enabled = self.mode
+        self._switch()
 
     def __enter__(self):
         # __init__ already switched the mode and kept the state to restore (a clone did not).
@@ -120,7 +127,7 @@ class set_grad_enabled(_GradModeContext):
 
     def __call__(self, func):
         # As a decorator it must not leave the mode switched from the moment of decoration.
-        GradState.enabled, GradState.inference = self._prev
+        self._restore()
         return super().__call__(func)
 
     def _enter_state(self):

@@ -92,13 +92,26 @@ def trace_module(mod: Module, inputs: dict, optimize=None, check_trace: bool = T
         graphs[name], random[name] = trace_graph(fn, example, state, strict, sig)
     script = ScriptModule._build(module_layout(mod), _tensors_of(mod), graphs)
     if check_trace:
-        for name, example in inputs.items():
-            fn, sig = _method(mod, name)
-            extra = [c[name] for c in check_inputs or () if name in c]
-            call = script if name == "forward" else getattr(script, name)
-            _check(fn, call, example, extra, check_tolerance, random[name],
-                   lambda ex, fn=fn, sig=sig: trace_graph(fn, ex, state, strict, sig)[0])
+        # the checks rerun the module: its buffers (batch norm's running statistics) keep
+        # the values the traced call left, as after one call
+        kept = [(t, t._data.copy()) for t, _, kind in state.values() if kind == "buffer"]
+        try:
+            _check_methods(mod, script, inputs, check_inputs, check_tolerance, random, state,
+                           strict)
+        finally:
+            for t, data in kept:
+                t._data[...] = data
     return script
+
+
+def _check_methods(mod, script, inputs, check_inputs, check_tolerance, random, state,
+                   strict) -> None:
+    for name, example in inputs.items():
+        fn, sig = _method(mod, name)
+        extra = [c[name] for c in check_inputs or () if name in c]
+        call = script if name == "forward" else getattr(script, name)
+        _check(fn, call, example, extra, check_tolerance, random[name],
+               lambda ex, fn=fn, sig=sig: trace_graph(fn, ex, state, strict, sig)[0])
 
 
 def _method(mod: Module, name: str):

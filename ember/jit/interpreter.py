@@ -7,6 +7,7 @@ import numpy as np
 from .._ops.dispatch import apply, apply_
 from .._ops.registry import REGISTRY
 from .._tensor import Tensor
+from ..autograd.grad_mode import no_grad
 from .ir import FUSION_GROUP, IF, LOOP, AsTensor, Graph, Node, Value
 
 
@@ -40,7 +41,11 @@ def run_node(node: Node, env: dict) -> None:
     else:
         op = REGISTRY[node.op]
         attrs = {k: materialize(v, env) for k, v in node.attrs.items()}
-        out = apply_(op, *args, **attrs) if node.inplace else apply(op, *args, **attrs)
+        if node.no_grad:
+            with no_grad():
+                out = apply_(op, *args, **attrs) if node.inplace else apply(op, *args, **attrs)
+        else:
+            out = apply_(op, *args, **attrs) if node.inplace else apply(op, *args, **attrs)
         outs = out if type(out) is tuple else (out,)
     for v, t in zip(node.outputs, outs):
         env[v.id] = t

@@ -131,10 +131,12 @@ class Node:
     computed in, and the dtype floating outputs were cast back to (None when no cast).
     `saves` (or None) describes outputs past the op's own: see Saves. `tuple_out`: the op
     returns a tuple even with one output (split into one piece, a backward needing one
-    gradient), which the node's single output unpacks."""
+    gradient), which the node's single output unpacks. `no_grad`: the traced code ran it
+    inside a no_grad region of its own (an in-place update of a parameter, as embedding's
+    max_norm does), so a replay that records autograd runs it without recording."""
 
     __slots__ = ("op", "args", "attrs", "outputs", "inplace", "compute", "result", "body",
-                 "blocks", "saves", "tuple_out")
+                 "blocks", "saves", "tuple_out", "no_grad")
 
     def __init__(self, op: str, args: list, attrs: dict, inplace: bool = False,
                  compute: D.dtype | None = None, result: D.dtype | None = None, body=None,
@@ -152,6 +154,7 @@ class Node:
         self.blocks = list(blocks) if blocks else []
         self.saves = None
         self.tuple_out = False
+        self.no_grad = False
 
     def inputs(self) -> list[Value]:
         """Every value the node reads, in argument then attribute order (with repeats)."""
@@ -307,7 +310,7 @@ class Graph:
             c = Node(node.op, node.args, node.attrs, node.inplace, node.compute, node.result,
                      node.body.copy() if node.body is not None else None,
                      [b.copy() for b in node.blocks])
-            c.saves, c.tuple_out = node.saves, node.tuple_out
+            c.saves, c.tuple_out, c.no_grad = node.saves, node.tuple_out, node.no_grad
             c.map_inputs(lambda v: new[v.id])
             c.outputs = [clone(v, c) for v in node.outputs]
             g.nodes.append(c)

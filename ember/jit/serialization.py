@@ -23,8 +23,8 @@ from .runtime import ScriptFunction, ScriptModule
 from .schema import CallSchema
 
 FORMAT = "ember.jit"
-# 4: None among the outputs, call schemas; 3: Python numbers among the outputs; 2: control-flow
-# blocks. Every older version loads.
+# 4: None among the outputs, call schemas, nodes run without autograd; 3: Python numbers among
+# the outputs; 2: control-flow blocks. Every older version loads.
 FORMAT_VERSION = 4
 _IR = "ir.json"
 _WEIGHTS = "weights.safetensors"
@@ -67,6 +67,8 @@ def _nodes_to_json(graph: Graph) -> list:
                  "result": node.result and node.result.name}
         if node.tuple_out:
             entry["tuple"] = True
+        if node.no_grad:
+            entry["no_grad"] = True
         if node.blocks:
             entry["blocks"] = [{"inputs": [value(v) for v in b.inputs],
                                 "nodes": _nodes_to_json(b),
@@ -181,6 +183,7 @@ def _nodes_from_json(entries: list, values: dict, define) -> list:
                     inplace=entry.get("inplace") is True,
                     compute=_dtype(entry.get("compute")), result=_dtype(entry.get("result")))
         node.tuple_out = entry.get("tuple") is True
+        node.no_grad = entry.get("no_grad") is True
         for block in entry.get("blocks", []) if op in CONTROL_OPS else ():
             _require(isinstance(block, dict), f"node {i} has a malformed block")
             b = Graph()

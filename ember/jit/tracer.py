@@ -22,6 +22,7 @@ from .. import _dtype as D
 from .._ops import dispatch
 from .._ops.registry import REGISTRY
 from .._tensor import Tensor
+from ..autograd.grad_mode import GradState
 from .ir import AsTensor, Graph, GraphError, TensorType, Value, check_literal, values_in
 from .passes.analysis import AliasInfo, is_random
 from .passes.dce import eliminate_dead_code
@@ -198,6 +199,7 @@ class _Recorder:
         self.thread = None  # the tracing thread's id, while a trace is active
         self.rng = _rng_state()  # the generator's state as of the last op observed
         self.random_outside = False  # random numbers were drawn outside a random op
+        self.off_regions = 0
 
     def foreign_op(self) -> None:
         """An op another thread ran while this trace was active (not recorded); its random
@@ -311,10 +313,12 @@ class _Recorder:
             return  # a factory's tensor becomes a constant where the graph first reads it
         written_unseen = inplace and self.lookup(args[0]) is None and \
             self.state.get(id(args[0])) is None
+        written = () if op.writes is None else op.writes(attrs)  # bumped by apply already
         node_args = []
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
-                node_args.append(self.value_of(a, check=not (inplace and i == 0)))
+                node_args.append(self.value_of(a, check=not (inplace and i == 0)
+                                               and i not in written))
             else:
                 node_args.append(self.capture(a))
         node_attrs = {k: self.capture(v) for k, v in attrs.items()}
@@ -334,10 +338,15 @@ class _Recorder:
         node = self.graph.add_node(op.name, node_args, node_attrs, types, inplace=inplace,
                                    compute=compute, result=result)
         node.tuple_out = type(outputs) is tuple and len(outputs) == 1
+        node.no_grad = not GradState.enabled and GradState.off_regions > self.off_regions
         if any(v.id in self.dynamic for v in node.inputs()):
             self.dynamic.update(v.id for v in node.outputs)
         for t, v in zip(outputs, node.outputs):
             self.bind(t, v)
+        for i in written:
+            if isinstance(args[i], Tensor):
+                box = args[i]._vbox
+                self.versions[id(box)] = (box, box[0])
         if not inplace and args and isinstance(args[0], Tensor) and len(outputs) == 1:
             self.pending = (node, args[0], args[0]._vbox[0], outputs[0])
 
@@ -479,6 +488,7 @@ class _Tracing:
         _active = self.recorder
         rec = self.recorder
         rec.thread = threading.get_ident()
+        rec.off_regions = GradState.off_regions  # no_grad regions the traced code enters: more
         for name, what in _CONVERSIONS.items():
             original = Tensor.__dict__.get(name)
             if original is not None:

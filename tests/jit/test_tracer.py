@@ -359,3 +359,30 @@ def test_backward_inside_a_traced_function_is_refused():
         jit.trace(gradient, ember.ones(3))
     assert ember.autograd.grad((ember.ones(2, requires_grad=True) * 2).sum(),
                                ember.ones(2, requires_grad=True), allow_unused=True) == (None,)
+
+
+@pytest.mark.parametrize("kind", ["trace", "script"])
+def test_a_no_grad_update_inside_traced_code_replays_without_autograd(kind):
+    """Embedding's max_norm renormalizes the weight in place under no_grad: the graph marks
+    those nodes, so a replay that records autograd (the weight requires grad) neither fails
+    on the leaf nor records them, before and after save/load."""
+    import copy
+    import io
+    ember.manual_seed(0)
+    model = ember.nn.Embedding(10, 4, max_norm=1.0)
+    eager = copy.deepcopy(model)
+    idx = ember.tensor([[1, 2], [3, 1]])
+    compiled = ember.jit.trace(model, (idx,)) if kind == "trace" else ember.jit.script(model)
+    for _ in range(2):
+        out, want = compiled(idx), eager(idx)
+        np.testing.assert_allclose(out.detach().numpy(), want.detach().numpy(), rtol=1e-6)
+        out.pow(2).sum().backward()
+        want.pow(2).sum().backward()
+    weight = compiled.weight if kind == "trace" else model.weight
+    np.testing.assert_allclose(weight.grad.numpy(), eager.weight.grad.numpy(), rtol=1e-6)
+    assert any(n.no_grad for n in compiled.graph.nodes)
+    buf = io.BytesIO()
+    compiled.save(buf)
+    loaded = ember.jit.load(io.BytesIO(buf.getvalue()))
+    np.testing.assert_allclose(loaded(idx).detach().numpy(), eager(idx).detach().numpy(),
+                               rtol=1e-6)

@@ -9,6 +9,7 @@ module loaded from the torch module's state_dict.
 from __future__ import annotations
 
 import copy
+import io
 
 import numpy as np
 import torch
@@ -134,7 +135,9 @@ def compare_modules(make, inputs, dtypes=("float32", "float64"), train: bool = T
     torch one's state_dict. Runs `steps` forwards (and backwards) on inputs (Arg specs),
     comparing outputs, input and parameter gradients and the final state_dict. A copy of the
     ember module under ember.compile takes the same steps, and one more on new values (its
-    first call captures; the others run the graphs), and must agree with torch too."""
+    first call captures; the others run the graphs), and must agree with torch too. Scripted
+    and traced copies, and their saved files, must agree with the ember module
+    (`check_jit`)."""
     for dt in dtypes:
         t_mod, e_mod = make(torch).to(getattr(torch, dt)), make(ember).to(getattr(ember, dt))
         with torch.no_grad():
@@ -166,6 +169,7 @@ def compare_modules(make, inputs, dtypes=("float32", "float64"), train: bool = T
                         if g_t is not None:
                             assert_close(g_e, g_t, *gtol,
                                          f"{what}{name} grad {k} step {step} [{dt}]")
+        check_jit(e_mod, inputs, dt, f"{what} [{dt}]")
         t_sd = t_mod.state_dict()
         for name, mod in (("", e_mod), (" compiled", c_mod)):
             e_sd = mod.state_dict()
@@ -174,3 +178,40 @@ def compare_modules(make, inputs, dtypes=("float32", "float64"), train: bool = T
             for key in t_sd:
                 assert_close(e_sd[key], t_sd[key], *tol, f"{what}{name} state {key} [{dt}]")
     return t_mod, e_mod
+
+
+def check_jit(module, inputs, dtype: str, what: str = "") -> None:
+    """ember.jit.script and ember.jit.trace of a copy of `module`, and the files they save,
+    give the module's own outputs on values other than the example (each compiled copy and
+    its eager twin take the same calls, so buffers such as running statistics agree).
+    Modules that draw random numbers in their current mode are left out, and so is a trace
+    that check_trace refuses (the module reads a value into Python: batch norm's
+    momentum=None divides by its batch count)."""
+    tol = TOL[dtype]
+    example, later, last = (build(ember, arrays(inputs, dtype, seed=s), requires_grad=False)
+                            for s in (7, 8, 9))
+    twin = copy.deepcopy(module)
+    if not _deterministic(module, example):
+        return
+    for kind in ("script", "trace"):
+        mod, ref = copy.deepcopy(module), copy.deepcopy(twin)
+        if kind == "script":
+            compiled = ember.jit.script(mod)
+            compiled(*example)
+        else:
+            try:
+                compiled = ember.jit.trace(mod, tuple(example))
+            except ember.jit.TracingCheckError:
+                continue
+        ref(*example)
+        assert_close(compiled(*later), ref(*later), *tol, f"{what} {kind}d")
+        buffer = io.BytesIO()
+        compiled.save(buffer)
+        loaded = ember.jit.load(io.BytesIO(buffer.getvalue()))
+        assert_close(loaded(*last), copy.deepcopy(ref)(*last), *tol, f"{what} {kind}d, loaded")
+
+
+def _deterministic(module, example) -> bool:
+    a, b = (copy.deepcopy(module)(*example) for _ in range(2))
+    return all(np.array_equal(to_numpy(x), to_numpy(y), equal_nan=True)
+               for x, y in zip(flat(a), flat(b)))

@@ -24,7 +24,8 @@ def eliminate_common_subexpressions(graph: Graph) -> int:
             kept.append(node)
             continue
         key = (node.op, literal_key(node.args), literal_key(node.attrs), epoch,
-               node.compute and node.compute.name, node.result and node.result.name)
+               node.compute and node.compute.name, node.result and node.result.name,
+               node.no_grad)
         earlier = seen.get(key)
         if earlier is not None and [v.type for v in earlier.outputs] == \
                 [v.type for v in node.outputs]:

@@ -49,13 +49,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
         _check_stat(name, t, channels)
-    out = apply(BatchNorm, input, weight, bias, running_mean, running_var, training=training,
-                momentum=momentum, eps=eps)
-    if training:
-        for stat in (running_mean, running_var):
-            if stat is not None:
-                stat._vbox[0] += 1
-    return out
+    return apply(BatchNorm, input, weight, bias, running_mean, running_var, training=training,
+                 momentum=momentum, eps=eps)
 
 
 def instance_norm(input: Tensor, running_mean: Tensor | None = None,
