@@ -1128,3 +1128,58 @@ def test_optional_written_with_a_bar_is_an_optional_tensor():
     buf = io.BytesIO()
     s.save(buf)
     assert ember.jit.load(io.BytesIO(buf.getvalue()))(x, x > 1.5).item() == 1.0
+
+
+# ---- TorchScript's typing helpers ---------------------------------------------------------------
+def _helpers(x):
+    acc = ember.jit.annotate(List[Tensor], [])
+    for i in range(3):
+        acc.append(x * i)
+    fut = ember.jit.fork(_double, x)
+    total = ember.jit.wait(fut)
+    for t in acc:
+        total = total + t
+    if ember.jit.isinstance(acc, List[Tensor]):
+        total = total + 1
+    return total
+
+
+def _double(x):
+    return x * 2
+
+
+class WithAttributes(nn.Module):
+    limit: ember.jit.Final[float] = 2.5
+
+    def __init__(self):
+        super().__init__()
+        self.scale = ember.jit.Attribute(3.0, float)
+        self.names = ember.jit.Attribute({}, Dict[str, int])
+
+    def forward(self, x):
+        return ember.clamp(x * self.scale, max=self.limit)
+
+
+def test_typing_helpers_run_eagerly_and_scripted():
+    x = ember.tensor([1.0, -2.0])
+    want = _helpers(x)
+    _close(ember.jit.script(_helpers)(x), want)
+    np.testing.assert_allclose(want.numpy(), [6.0, -9.0])  # 2x + (0 + x + 2x) + 1
+    m = WithAttributes()
+    assert m.scale == 3.0 and m.names == {}
+    _close(ember.jit.script(m)(x), m(x))
+    assert ember.jit.fork(_double, x).done()
+
+
+@pytest.mark.parametrize("value, kind, expected", [
+    ([1, 2], List[int], True), ([1, "a"], List[int], False), ([], List[str], True),
+    ((1, "a"), "Tuple[int, str]", True), ((1, 2, 3), "Tuple[int, ...]", True),
+    ({"a": 1}, Dict[str, int], True), ({"a": "b"}, Dict[str, int], False),
+    (None, Optional[int], True), (3, Optional[int], True), ("x", Optional[int], False),
+    (ember.ones(1), Tensor, True), (ember.ones(1), "Tensor | None", True),
+])
+def test_jit_isinstance_checks_typing_generics_like_torch(value, kind, expected):
+    from typing import Tuple  # noqa: F401 - the string kinds use it
+    if isinstance(kind, str):
+        kind = eval(kind)
+    assert ember.jit.isinstance(value, kind) is expected
