@@ -366,7 +366,7 @@ class Graph:
             _verify_control(node, where)
         elif node.op not in REGISTRY:
             raise GraphError(f"{where}: no op named {node.op!r} in the registry")
-        if not node.outputs:
+        if not node.outputs and node.op not in CONTROL_OPS:  # a loop may only write in place
             raise GraphError(f"{where} has no outputs")
         if node.inplace:
             target = node.args[0] if node.args else None

@@ -153,7 +153,11 @@ class _Scope:
 
 class _ScriptRecorder(_Recorder):
     """The tracer's recorder, writing into the innermost open block; values of enclosing
-    blocks that a block reads become its inputs (captured), so blocks are self-contained."""
+    blocks that a block reads become its inputs (captured), so blocks are self-contained.
+    Factory calls in the source (ember.zeros(n)) are recorded as ops, so every call builds
+    its own tensor (a loop may write into it)."""
+
+    records_creation = True
 
     def __init__(self, graph: Graph, state: dict):
         super().__init__(graph, state)
@@ -1179,6 +1183,14 @@ class _Compiler:
             base = self.eval(e.value, frame)
             index = self.eval(e.slice, frame)
             if isinstance(base, Tensor):
+                if any(isinstance(k, slice) and any(isinstance(b, (_Scalar, Tensor)) for b in
+                                                    (k.start, k.stop, k.step))
+                       for k in (index if type(index) is tuple else (index,))):
+                    raise fn.error(e, "slicing a tensor with a bound computed from tensors or "
+                                      "from a loop is not supported: the result's shape would "
+                                      "depend on values",
+                                   "Return the whole tensor and the bound (x, n) and slice "
+                                   "outside, or use ember.where / a mask.")
                 return base[_unwrap(index)]
             if isinstance(index, _Scalar) or isinstance(index, Tensor):
                 raise fn.error(e, "indexing a list or tuple with a value computed from "

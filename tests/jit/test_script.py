@@ -669,6 +669,11 @@ def r_starred(x):
     return ember.stack([*[x, x]])
 
 
+def r_dynamic_slice(x):
+    n = x.argmax()
+    return x[:n]
+
+
 def r_walrus(x):
     if (y := x.sum()) > 0:
         return y
@@ -840,6 +845,7 @@ REJECTED = [
     (r_setcomp, "return {i for i in range(2)}", "sets", "list or a tuple"),
     (r_starred, "return ember.stack([*[x, x]])", "starred", "explicitly"),
     (r_walrus, "if (y := x.sum()) > 0:", "':='", "statement of its own"),
+    (r_dynamic_slice, "return x[:n]", "slicing a tensor with a bound computed", "outside"),
     (r_varargs, "def r_varargs(x, *rest):", r"\*args", "List the parameters"),
     (r_for_else, "for i in range(3):", r"for \.\.\. else", "flag"),
     (r_aug_attr, "_HOLDER.count += 1", "augmented assignment", "plain name"),
@@ -1183,3 +1189,81 @@ def test_jit_isinstance_checks_typing_generics_like_torch(value, kind, expected)
     if isinstance(kind, str):
         kind = eval(kind)
     assert ember.jit.isinstance(value, kind) is expected
+
+
+class GreedyDecoder(nn.Module):
+    """Greedy decoding as deployed TorchScript does it: a loop of input-valued length with a
+    data-dependent break, writing each token into a preallocated tensor."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(10, 8)
+        self.cell = nn.GRUCell(8, 8)
+        self.out = nn.Linear(8, 10)
+
+    def forward(self, h, max_len: int, eos: int):
+        tokens = ember.zeros(max_len, dtype=ember.int64)
+        tok = ember.zeros((), dtype=ember.int64)
+        n = 0
+        for i in range(max_len):
+            h = self.cell(self.emb(tok.unsqueeze(0)), h)
+            tok = self.out(h).argmax(-1).squeeze(0)
+            tokens[i] = tok
+            n = i + 1
+            if bool(tok == eos):
+                break
+        return tokens, n, h
+
+
+def test_greedy_decoding_loop_scripts_saves_and_loads():
+    """The loop stays a loop (eos and the break are runtime values); max_len sizes the token
+    buffer (ember.zeros reads it as a Python int), so each max_len gets its own graph and a
+    saved graph refuses another max_len by name."""
+    ember.manual_seed(0)
+    m = GreedyDecoder()
+    h = ember.randn(1, 8)
+    s = ember.jit.script(m)
+    stopped = False
+    for max_len, eos in ((6, 3), (9, 7), (4, 1), (12, 5), (12, 6)):
+        want = m(h, max_len, eos)
+        stopped |= want[1] < max_len
+        got = s(h, max_len, eos)
+        assert got[0].tolist() == want[0].tolist() and got[1] == want[1]
+        assert type(got[1]) is int
+        _close(got[2], want[2])
+    assert stopped  # some call broke out of the loop early
+    buf = io.BytesIO()
+    s.save(buf)
+    loaded = ember.jit.load(io.BytesIO(buf.getvalue()))
+    for eos in (5, 6, 1):
+        assert loaded(h, 12, eos)[0].tolist() == m(h, 12, eos)[0].tolist()
+    with pytest.raises(RuntimeError, match="scripted for max_len=12, not 9"):
+        loaded(h, 9, 7)
+
+
+class LoopCounter(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("count", ember.zeros(()))
+        self.lin = nn.Linear(2, 2)
+
+    def forward(self, x, n: int):
+        for _ in range(n):
+            self.count.add_(1)
+        return self.lin(x) * self.count
+
+
+def test_a_loop_that_only_writes_a_buffer_scripts_and_freezes():
+    """A loop whose only effect is an in-place write (no carried values) is a valid graph,
+    and freeze sees the write through the loop: the buffer stays live, not a constant."""
+    ember.manual_seed(0)
+    m = LoopCounter().eval()
+    eager = LoopCounter().eval()
+    eager.load_state_dict(m.state_dict())
+    x = ember.ones(1, 2)
+    s = ember.jit.script(m)
+    _close(s(x, 2), eager(x, 2))
+    frozen = ember.jit.freeze(s)
+    for n in (3, 1):
+        _close(frozen(x, n), eager(x, n))
+    assert frozen.count.item() == eager.count.item() == 6.0

@@ -7,7 +7,7 @@ attribute is honoured when present and otherwise random ops are recognised by na
 from __future__ import annotations
 
 from ..._ops.registry import REGISTRY
-from ..ir import FUSION_GROUP, Graph, Node, Value
+from ..ir import FUSION_GROUP, LOOP, Graph, Node, Value
 
 _RANDOM_WORDS = ("dropout", "rand", "bernoulli", "multinomial", "normal", "poisson", "uniform",
                  "exponential", "geometric", "cauchy", "random")
@@ -46,11 +46,15 @@ def aliases_input(node: Node) -> bool:
 
 class AliasInfo:
     """Groups values that may share memory (views and in-place results of one another) and
-    marks the groups some node writes into."""
+    marks the groups some node writes into, inside control-flow blocks too: a loop that
+    writes into a carried buffer writes into the value passed in."""
 
     def __init__(self, graph: Graph):
         self._parent: dict[int, int] = {}
+        written = set()
         for node in graph.nodes:
+            if node.blocks:
+                written |= self._through_blocks(node)
             if aliases_input(node) and node.args and isinstance(node.args[0], Value):
                 for out in node.outputs:
                     self._union(out.id, node.args[0].id)
@@ -61,6 +65,32 @@ class AliasInfo:
                         self._union(out.id, v.id)
         self.mutated = {self.root(n.args[0].id) for n in graph.nodes
                         if n.inplace and isinstance(n.args[0], Value)}
+        self.mutated |= {self.root(vid) for vid in written}
+
+    def _through_blocks(self, node: Node) -> set:
+        """The ids of a control-flow node's arguments its blocks write into; its outputs may
+        share memory with its arguments (a loop's with what it carries)."""
+        # block inputs receive the node's arguments: a loop body's from the third on (its
+        # first two are the counter and the condition), an if's branches' from the second
+        offset = 0 if node.op == LOOP else 1
+        written = set()
+        for block in node.blocks:
+            inner = AliasInfo(block)
+            for j, v in enumerate(block.inputs):
+                k = j + offset
+                if inner.is_mutated(v) and (node.op != LOOP or k >= 2) and k < len(node.args) \
+                        and isinstance(node.args[k], Value):
+                    written.add(node.args[k].id)
+        args = [a for a in node.args if isinstance(a, Value)]
+        for k, out in enumerate(node.outputs):
+            if node.op == LOOP:
+                carried = node.args[2 + k] if 2 + k < len(node.args) else None
+                if isinstance(carried, Value):
+                    self._union(out.id, carried.id)
+            else:
+                for a in args:
+                    self._union(out.id, a.id)
+        return written
 
     def root(self, vid: int) -> int:
         parent = self._parent
