@@ -16,7 +16,7 @@ from .._backend import namespace
 from .._backend.fp_errors import quiet, restore
 from .._device import CPU
 from .._tensor import Tensor
-from ..autograd.grad_mode import GradState
+from ..autograd.grad_mode import Anomaly, GradState
 from ..autograd.graph import Context, Node, saved_constant, saved_input, saved_output
 
 _PROMOTE = D._PROMOTE
@@ -262,7 +262,7 @@ def _record(op, ctx, args, arrays, outs, results):
             t._output_nr = k
             t._requires_grad = True
         k += 1
-    if GradState.anomaly:
+    if Anomaly.enabled:
         node.metadata["traceback_"] = traceback.extract_stack()[:-3]
 
 

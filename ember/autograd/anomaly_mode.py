@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import warnings
 
-from .grad_mode import GradState
+from .grad_mode import Anomaly
 
 __all__ = ["detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled",
            "is_anomaly_check_nan_enabled"]
@@ -16,12 +16,12 @@ __all__ = ["detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled",
 
 def is_anomaly_enabled() -> bool:
     """True while anomaly detection is on."""
-    return GradState.anomaly
+    return Anomaly.enabled
 
 
 def is_anomaly_check_nan_enabled() -> bool:
     """True while anomaly detection also checks backward results for NaN."""
-    return GradState.anomaly_check_nan
+    return Anomaly.check_nan
 
 
 class _AnomalySwitch:
@@ -34,13 +34,13 @@ class _AnomalySwitch:
         self._prev = None
 
     def __enter__(self):
-        self._prev = (GradState.anomaly, GradState.anomaly_check_nan)
-        GradState.anomaly = self.mode
-        GradState.anomaly_check_nan = self.check_nan
+        self._prev = (Anomaly.enabled, Anomaly.check_nan)
+        Anomaly.enabled = self.mode
+        Anomaly.check_nan = self.check_nan
         return None
 
     def __exit__(self, *exc):
-        GradState.anomaly, GradState.anomaly_check_nan = self._prev
+        Anomaly.enabled, Anomaly.check_nan = self._prev
         return False
 
     def __call__(self, func):
@@ -83,9 +83,9 @@ class set_detect_anomaly(_AnomalySwitch):
 
     def __init__(self, mode: bool, check_nan: bool = True):
         super().__init__(mode, check_nan)
-        self._prev = (GradState.anomaly, GradState.anomaly_check_nan)
-        GradState.anomaly = self.mode
-        GradState.anomaly_check_nan = self.check_nan
+        self._prev = (Anomaly.enabled, Anomaly.check_nan)
+        Anomaly.enabled = self.mode
+        Anomaly.check_nan = self.check_nan
 
     def __enter__(self):
         return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 import traceback
 
 from .._backend.host_memory import retain_freed_memory
-from .grad_mode import GradState
+from .grad_mode import Anomaly, GradState
 from .graph import AccumulateGrad, BackwardNode
 
 
@@ -136,7 +136,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                             new = hook(tuple(out), tuple(grads))
                             if new is not None:
                                 out = list(new)
-                    if GradState.anomaly and GradState.anomaly_check_nan:
+                    if Anomaly.enabled and Anomaly.check_nan:
                         _check_nan(node, out)
                     if not retain_graph and isinstance(node, BackwardNode):
                         node.release()

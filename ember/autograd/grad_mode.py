@@ -10,23 +10,21 @@ import threading
 class _Switches(threading.local):
     """The switches `apply` reads on every op. Grad and inference mode are per thread, as in
     torch (another thread's no_grad, or a backward pass running there, leaves this thread's
-    ops recording; a new thread starts with gradients on); anomaly detection is process-wide
-    (kept on the class, whichever thread sets it)."""
+    ops recording; a new thread starts with gradients on)."""
 
     enabled = True
     inference = False
     off_regions = 0  # grad-disabling contexts entered and not left (jit marks their ops)
-    anomaly = False
-    anomaly_check_nan = True
-
-    def __setattr__(self, name, value):
-        if name.startswith("anomaly"):
-            setattr(_Switches, name, value)
-        else:
-            super().__setattr__(name, value)
 
 
 GradState = _Switches()
+
+
+class Anomaly:
+    """Anomaly detection's switches: process-wide, as in torch (whichever thread sets them)."""
+
+    enabled = False
+    check_nan = True
 
 
 def is_grad_enabled() -> bool:

@@ -7,14 +7,14 @@ import torch
 
 import ember
 from ember.autograd import anomaly_mode
-from ember.autograd.grad_mode import GradState
+from ember.autograd.grad_mode import Anomaly
 
 
 @pytest.fixture(autouse=True)
 def _restore_flags():
-    saved = (GradState.anomaly, GradState.anomaly_check_nan)
+    saved = (Anomaly.enabled, Anomaly.check_nan)
     yield
-    GradState.anomaly, GradState.anomaly_check_nan = saved
+    Anomaly.enabled, Anomaly.check_nan = saved
 
 
 def nan_in_div_backward(lib):
@@ -75,9 +75,9 @@ def test_traceback_recorded_only_in_anomaly_mode():
 
 def test_detect_anomaly_restores_flags_after_error():
     with pytest.raises(ValueError), pytest.warns(UserWarning), ember.autograd.detect_anomaly():
-        assert GradState.anomaly
+        assert Anomaly.enabled
         raise ValueError("boom")
-    assert not GradState.anomaly
+    assert not Anomaly.enabled
 
 
 def test_detect_anomaly_as_decorator():
@@ -86,12 +86,12 @@ def test_detect_anomaly_as_decorator():
 
     @deco
     def inside():
-        return GradState.anomaly, GradState.anomaly_check_nan
+        return Anomaly.enabled, Anomaly.check_nan
 
-    assert not GradState.anomaly
+    assert not Anomaly.enabled
     assert inside() == (True, True)
     assert inside() == (True, True)
-    assert not GradState.anomaly
+    assert not Anomaly.enabled
 
 
 def test_set_detect_anomaly_matches_torch():
