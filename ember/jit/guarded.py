@@ -156,11 +156,29 @@ def _describe(t: Tensor) -> tuple:
     return (t._data.shape, t._dtype, t._device, t._requires_grad)
 
 
+def _first_change(old, new):
+    """The first plain values that differ between two argument skeletons of the same
+    nesting, as (old, new); None when the nesting itself differs."""
+    if type(old) is not tuple or type(new) is not tuple or len(old) != len(new):
+        return None
+    if len(old) == 3 and old[0] == "value" and new[0] == "value":
+        return (old[2], new[2]) if old[1] is new[1] else None
+    for a, b in zip(old, new):
+        if a != b:
+            return _first_change(a, b)
+    return None
+
+
 def _guard_difference(old: tuple, new: tuple, names: list) -> str:
     """Which guard of `old` the key `new` fails, in words."""
     if old[0] != new[0]:
         return f"grad mode changed ({'enabled' if new[0] else 'disabled'})"
     if old[1] != new[1]:
+        first = _first_change(old[1], new[1])
+        if first is not None:
+            return (f"a non-tensor argument changed ({first[0]!r} -> {first[1]!r}; a number "
+                    "that changes on every call belongs in a 0-d tensor, which the graph "
+                    "reads as an input)")
         return "the non-tensor arguments or the nesting of the arguments changed"
     for i, (a, b) in enumerate(zip(old[2], new[2])):
         if a != b:

@@ -164,6 +164,25 @@ def test_small_gpt_losses_match_eager_step_for_step():
 
 
 # ---- guards and recompiles ------------------------------------------------------------------
+def test_a_changed_number_argument_recompiles_and_says_which(capsys):
+    net = nn.Linear(3, 2)
+    compiled = ember.compile(lambda x, step: net(x) * 0.5 ** step, explain=True)
+    x = ember.randn(4, 3)
+    for step in (1, 2):
+        np.testing.assert_allclose(compiled(x, step).detach().numpy(),
+                                   (net(x) * 0.5 ** step).detach().numpy(), rtol=1e-6)
+    err = capsys.readouterr().err
+    assert "a non-tensor argument changed (1 -> 2; a number that changes on every call " \
+           "belongs in a 0-d tensor" in err
+    steps = [ember.tensor(1.0), ember.tensor(2.0), ember.tensor(3.0)]
+    compiled(x, steps[0])
+    capsys.readouterr()
+    for step in steps[1:]:
+        np.testing.assert_allclose(compiled(x, step).detach().numpy(),
+                                   (net(x) * 0.5 ** step).detach().numpy(), rtol=1e-6)
+    assert "recompiling" not in capsys.readouterr().err
+
+
 def test_recompiles_on_shape_dtype_and_mode_changes(capsys):
     net = nn.Linear(3, 2)
     compiled = ember.compile(net, explain=True, dynamic=False)
