@@ -159,6 +159,9 @@ _BACKWARD = ("backward() or autograd.grad() is called inside the compiled code, 
 _OPTIMIZER = ("an optimizer's step() is called inside the compiled code; it runs eagerly, "
               "since its fused kernels and step counts work on raw arrays a graph does not "
               "record (they already make one pass per parameter)")
+_REQUIRES_GRAD = ("requires_grad_() is called inside the compiled code: which tensors record "
+                  "gradients is fixed when a graph is captured, so a graph cannot replay the "
+                  "change; set it before calling the compiled code")
 _HOOK = ("{} is called inside the compiled code: Python run during backward is an effect a "
          "graph cannot replay")
 
@@ -166,13 +169,15 @@ _HOOK = ("{} is called inside the compiled code: Python run during backward is a
 def _unreplayable() -> Refusing:
     """While the captured function runs (in its thread), calls whose effects would leave the
     graph break it: backward() and autograd.grad() (gradients land in `.grad`), tensor hooks
-    and retain_grad() (Python run, and `.grad` set, during backward), optimizer steps (raw
-    array updates) and print() (output a graph would not repeat). capture's own backward
+    and retain_grad() (Python run, and `.grad` set, during backward), requires_grad_()
+    (which tensors record is fixed at capture), optimizer steps (raw array updates) and
+    print() (output a graph would not repeat). capture's own backward
     pass keeps the functions it imported before entering."""
     from .. import autograd
     from ..optim.optimizer import Optimizer
     return Refusing([(autograd, "backward", _BACKWARD), (autograd, "grad", _BACKWARD),
                      (Optimizer, "_run_step", _OPTIMIZER),
+                     (Tensor, "requires_grad_", _REQUIRES_GRAD),
                      (Tensor, "register_hook", _HOOK.format("Tensor.register_hook()")),
                      (Tensor, "retain_grad", _HOOK.format("Tensor.retain_grad()")),
                      (builtins, "print", "print() inside the compiled code would run only "

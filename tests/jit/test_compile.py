@@ -352,12 +352,18 @@ def test_tensor_hooks_and_retain_grad_inside_compiled_code_break():
 
 def test_autograd_grad_inside_compiled_code_breaks():
     def penalty(x):
-        x = x.detach().requires_grad_()
         (g,) = ember.autograd.grad((x ** 3).sum(), x, create_graph=True)
         return g.sum()
     with pytest.raises(GraphBreak, match="autograd.grad\\(\\) is called inside"):
-        ember.compile(penalty, fullgraph=True)(ember.ones(3))
-    assert ember.compile(penalty)(ember.ones(3)).item() == pytest.approx(9.0)
+        ember.compile(penalty, fullgraph=True)(ember.ones(3, requires_grad=True))
+    assert ember.compile(penalty)(ember.ones(3, requires_grad=True)).item() == \
+        pytest.approx(9.0)
+
+    def detached_penalty(x):  # a new leaf made inside breaks first, at requires_grad_()
+        return penalty(x.detach().requires_grad_())
+    with pytest.raises(GraphBreak, match="requires_grad_\\(\\) is called inside"):
+        ember.compile(detached_penalty, fullgraph=True)(ember.ones(3))
+    assert ember.compile(detached_penalty)(ember.ones(3)).item() == pytest.approx(9.0)
 
 
 @pytest.mark.parametrize("drop", [nn.Dropout(0.5), nn.AlphaDropout(0.3), nn.Dropout2d(0.4)],

@@ -512,3 +512,17 @@ def test_a_learning_rate_read_from_an_optimizer_is_guarded():
     opt.param_groups[0]["lr"] = 0.25
     fast()
     assert w.tolist() == [-0.5, -0.5]
+
+
+def test_requires_grad_inside_compiled_code_runs_eagerly():
+    """Which tensors record gradients is fixed at capture: flipping an input's flag inside
+    compiled code must happen on every call, not only when capturing."""
+    def f(x):
+        x.requires_grad_()
+        return (x * x).sum()
+    fast = ember.compile(f)
+    for i in range(3):
+        x = ember.ones(3) * (i + 1)
+        fast(x).backward()
+        assert x.grad.tolist() == [2.0 * (i + 1)] * 3
+    assert "requires_grad_() is called" in ember.compiler.graph_breaks(fast)[0][2]
