@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import inspect
 import operator
 import textwrap
@@ -32,7 +33,7 @@ import typing
 
 from .. import _dtype as D
 from .._tensor import Tensor
-from ..autograd.grad_mode import no_grad
+from ..autograd.grad_mode import inference_mode, no_grad, set_grad_enabled
 from ..nn.modules.container import ModuleList, Sequential
 from ..nn.modules.module import Module
 from .codegen import identifier, python_code
@@ -50,6 +51,9 @@ _MARK = "_ember_jit_mark"
 
 class NotSupportedError(RuntimeError):
     """A construct ember.jit.script cannot compile (the message quotes the source line)."""
+
+
+_GRAD_OFF = (no_grad, inference_mode, set_grad_enabled)  # what a scripted 'with' may enter
 
 
 # ---- decorators ------------------------------------------------------------------------------
@@ -314,7 +318,6 @@ class _Function:
 
 _UNSUPPORTED = {
     ast.Lambda: ("lambda expressions are not supported", "Define a function with def."),
-    ast.With: ("'with' statements are not supported", "Move the block out of the 'with'."),
     ast.Try: ("try/except is not supported", "Remove the try/except around tensor code."),
     ast.Global: ("'global' is not supported", "Pass the value as an argument."),
     ast.Nonlocal: ("'nonlocal' is not supported", "Pass the value as an argument."),
@@ -626,6 +629,8 @@ class _Compiler:
             self.exec_while(s, frame)
         elif isinstance(s, ast.For):
             self.exec_for(s, frame)
+        elif isinstance(s, ast.With):
+            self.exec_with(s, frame)
         elif isinstance(s, ast.Assert):
             test = self.eval(s.test, frame)
             if isinstance(test, (Tensor, _Scalar)):
@@ -639,6 +644,28 @@ class _Compiler:
         else:
             raise fn.error(s, f"the statement {type(s).__name__} is not supported",
                            "Rewrite it with assignments, if/while/for-range and calls.")
+
+    def exec_with(self, s: ast.With, frame: _Frame) -> None:
+        """`with ember.no_grad():` (or inference_mode(), set_grad_enabled(False)) around a
+        block: its ops are marked to run without recording autograd, as in TorchScript.
+        Other context managers have effects a graph cannot replay."""
+        fn = frame.fn
+        managers = []
+        for item in s.items:
+            manager = self.eval(item.context_expr, frame)
+            if not isinstance(manager, _GRAD_OFF) or \
+                    isinstance(manager, set_grad_enabled) and manager.mode:
+                raise fn.error(item.context_expr, "'with' is supported only for ember.no_grad(), "
+                                                  "inference_mode() and set_grad_enabled(False)",
+                               "Scripted code runs in its caller's grad mode; move the block "
+                               "out of the 'with' (or into an @ember.jit.ignore method).")
+            managers.append(manager)
+            if item.optional_vars is not None:
+                self.assign(item.optional_vars, None, frame)
+        with contextlib.ExitStack() as stack:
+            for manager in managers:
+                stack.enter_context(manager)
+            self.exec_stmts(s.body, frame)
 
     def assign(self, target, value, frame: _Frame) -> None:
         fn = frame.fn
