@@ -28,6 +28,7 @@ from ._ops.random import *  # noqa: F401,F403
 from ._ops.reduction import *  # noqa: F401,F403
 from ._ops.rnn_ops import *  # noqa: F401,F403
 from ._ops.misc import *  # noqa: F401,F403
+from ._ops.checks import _assert  # noqa: F401
 from ._ops.shape import *  # noqa: F401,F403
 from ._ops.sorting import *  # noqa: F401,F403
 from ._tensor import Size, Tensor

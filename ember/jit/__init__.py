@@ -10,6 +10,7 @@ eager overhead, and save it as one file that loads without the model's source.
 from __future__ import annotations
 
 from .hints import Attribute, Final, Future, annotate, fork, interface, isinstance, wait
+from .._ops.checks import ScriptError as Error
 from .frontend import freeze, optimize_for_inference, trace, trace_module
 from .ir import Graph, GraphError, Node, TensorType, Value
 from .runtime import ScriptFunction, ScriptModule
@@ -29,4 +30,4 @@ __all__ = ["script", "ignore", "unused", "export", "NotSupportedError", "is_scri
            "trace", "trace_module", "freeze", "save", "load", "ScriptModule", "ScriptFunction",
            "optimize_for_inference", "TracerWarning", "TracingCheckError", "Graph", "GraphError",
            "Node", "TensorType", "Value", "annotate", "Attribute", "Final", "isinstance",
-           "interface", "fork", "wait", "Future"]
+           "interface", "fork", "wait", "Future", "Error"]

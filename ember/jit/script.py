@@ -32,6 +32,8 @@ import typing
 
 
 from .. import _dtype as D
+from .._ops.checks import Assert
+from .._ops.dispatch import apply
 from .._tensor import Tensor
 from ..autograd.grad_mode import inference_mode, no_grad, set_grad_enabled
 from ..nn.modules.container import ModuleList, Sequential
@@ -416,6 +418,20 @@ def _assigned(stmts) -> list[str]:
     return names
 
 
+def _raised(stmts):
+    """The exception name when a statement list is exactly `raise Name(...)` or `raise
+    Name`, else None."""
+    if len(stmts) != 1 or not isinstance(stmts[0], ast.Raise) or stmts[0].exc is None:
+        return None
+    exc = stmts[0].exc
+    target = exc.func if isinstance(exc, ast.Call) else exc
+    if isinstance(target, ast.Name):
+        return target.id
+    if isinstance(target, ast.Attribute):
+        return target.attr
+    return None
+
+
 def _exits(stmts) -> bool:
     """Whether a statement list always leaves its block (return, break or continue)."""
     if not stmts:
@@ -633,10 +649,11 @@ class _Compiler:
             self.exec_with(s, frame)
         elif isinstance(s, ast.Assert):
             test = self.eval(s.test, frame)
-            if isinstance(test, (Tensor, _Scalar)):
-                raise fn.error(s, "assert on a tensor value is not supported",
-                               "Assert only on values known at compile time (shapes, flags).")
-            if not test:
+            if isinstance(test, (Tensor, _Scalar)):  # checked on each call's values
+                _, cond = self.condition(test, s.test, frame)
+                self.runtime_check(cond, self.message(s.msg, frame) if s.msg else
+                                   fn.line_of(s)[1], "AssertionError")
+            elif not test:
                 raise AssertionError(self.eval(s.msg, frame) if s.msg else fn.line_of(s)[1])
         elif isinstance(s, ast.Raise):
             raise fn.error(s, "a reachable 'raise' is not supported",
@@ -666,6 +683,28 @@ class _Compiler:
             for manager in managers:
                 stack.enter_context(manager)
             self.exec_stmts(s.body, frame)
+
+    def runtime_check(self, ok: Tensor, message: str, error: str) -> None:
+        """Record a check that raises `error` (AssertionError, or ScriptError naming it) when
+        `ok` is false on a call's values."""
+        apply(Assert, ok, message=message, error=error)
+
+    def message(self, node, frame: _Frame) -> str:
+        """A raise's or assert's message: its text where it is known at compile time, the
+        source of the parts computed from tensors (shown as {expression})."""
+        if node is None:
+            return ""
+        if isinstance(node, ast.JoinedStr):
+            return "".join(self.message(v, frame) for v in node.values)
+        if isinstance(node, ast.FormattedValue):
+            value = self.eval(node.value, frame)
+            if isinstance(value, (Tensor, _Scalar)):
+                return "{" + ast.unparse(node.value) + "}"
+            return str(value)
+        value = self.eval(node, frame)
+        if isinstance(value, (Tensor, _Scalar)):
+            return "{" + ast.unparse(node) + "}"
+        return str(value)
 
     def assign(self, target, value, frame: _Frame) -> None:
         fn = frame.fn
@@ -735,6 +774,16 @@ class _Compiler:
         if cond is None:
             self.exec_stmts(s.body if static else s.orelse, frame)
             return
+        for raising, rest, raises_when_true in ((s.body, s.orelse, True),
+                                                (s.orelse, s.body, False)):
+            error = _raised(raising)
+            if error is not None:  # validation: a check on each call's values, then the rest
+                exc = raising[0].exc
+                message = exc.args[0] if isinstance(exc, ast.Call) and exc.args else None
+                self.runtime_check(cond.logical_not() if raises_when_true else cond,
+                                   self.message(message, frame), error)
+                self.exec_stmts(rest, frame)
+                return
         self.branch(s, frame, cond, lambda: self.exec_stmts(s.body, frame),
                     lambda: self.exec_stmts(s.orelse, frame))
 

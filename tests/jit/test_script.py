@@ -708,11 +708,6 @@ def r_tuple_item(x):
     return t
 
 
-def r_assert(x):
-    assert x.sum() > 0
-    return x
-
-
 def r_raise(x):
     raise ValueError("no")
 
@@ -852,7 +847,6 @@ REJECTED = [
     (r_aug_attr, "_HOLDER.count += 1", "augmented assignment", "plain name"),
     (r_attr, "_HOLDER.count = 1", "assignment to an attribute", "local name"),
     (r_tuple_item, "t[0] = x", "item assignment into a tuple", "new tuple"),
-    (r_assert, "assert x.sum() > 0", "assert on a tensor", "compile time"),
     (r_raise, 'raise ValueError("no")', "reachable 'raise'", "condition known"),
     (r_iter_tensor, "for row in x:", "iterating over a tensor", "range"),
     (r_range_step, "for i in range(0, 4, n):", "nonzero step known", "constant step"),
@@ -1307,3 +1301,61 @@ def test_with_no_grad_inside_scripted_code():
     s.save(buf)
     x = ember.randn(4, 3)
     _close(ember.jit.load(io.BytesIO(buf.getvalue()))(x), eager(x))
+
+
+class Validated(nn.Module):
+    """Input validation as deployed TorchScript does it: an assert and a raise on values."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(3, 3)
+
+    def forward(self, x, limit: float = 100.0):
+        assert bool((x == x).all()), "input has NaN"
+        y = self.lin(x)
+        if bool(y.abs().max() > limit):
+            raise ValueError(f"activation above {limit}")
+        else:
+            y = y * 2
+        return y
+
+
+def test_asserts_and_raises_on_tensor_values_check_every_call():
+    """They become checks in the graph (ember._assert), raised on the values of each call,
+    also after save and load: AssertionError for assert, ember.jit.Error naming the type for
+    raise (as torch.jit.Error)."""
+    ember.manual_seed(0)
+    m = Validated()
+    s = ember.jit.script(m)
+    x = ember.randn(2, 3)
+    buf = io.BytesIO()
+    _close(s(x), m(x))
+    s.save(buf)
+    loaded = ember.jit.load(io.BytesIO(buf.getvalue()))
+    for run in (s, loaded):
+        _close(run(x), m(x))
+        with pytest.raises(AssertionError, match="input has NaN"):
+            run(x * float("nan"))
+        with pytest.raises(ember.jit.Error, match="ValueError: activation above {limit}"):
+            run(x * 1e6)
+    with pytest.raises(ember.jit.Error, match="ValueError"):
+        s(x, limit=0.0)
+    assert sum(n.op == "assert" for n in s.graph.nodes) == 2
+
+
+def test_torch_assert_is_kept_by_trace():
+    def f(x):
+        ember._assert((x > 0).all(), "positive inputs only")
+        return x.log()
+    traced = ember.jit.trace(f, (ember.ones(3),))
+    assert traced(ember.full((3,), 2.0)).tolist() == pytest.approx([0.6931472] * 3)
+    with pytest.raises(AssertionError, match="positive inputs only"):
+        traced(-ember.ones(3))
+
+
+def test_torch_assert_needs_one_value_like_torch():
+    for lib in (torch, ember):
+        with pytest.raises(RuntimeError, match="more than one value is ambiguous"):
+            lib._assert(lib.ones(2) > 0, "x")
+        with pytest.raises(AssertionError, match="plain"):
+            lib._assert(False, "plain")
