@@ -1017,9 +1017,13 @@ class _Compiler:
             self.build_loop(s, frame, names, trip, None, (s.target.id, start, step))
             return
         seq = self.eval(it, frame)
-        if isinstance(seq, (Tensor, _Scalar)):
-            raise fn.error(it, "iterating over a tensor is not supported",
-                           "Loop over range(x.size(0)) and index, or use tensor ops.")
+        if isinstance(seq, _Scalar) or isinstance(seq, Tensor) and seq.dim() == 0:
+            raise fn.error(it, "iteration over a 0-d tensor (a number computed from tensors)",
+                           "Loop over range(n) with n known at compile time, or use tensor "
+                           "ops.")
+        if isinstance(seq, Tensor):  # its first dim is known here: one step per row
+            self.unrolled_items(s, frame, list(seq.unbind(0)))
+            return
         self.unrolled_items(s, frame, self.items(seq, it, frame))
 
     def items(self, seq, node, frame) -> list:

@@ -713,8 +713,8 @@ def r_raise(x):
 
 
 def r_iter_tensor(x):
-    for row in x:
-        x = x + row
+    for v in x.sum():
+        x = x + v
     return x
 
 
@@ -848,7 +848,7 @@ REJECTED = [
     (r_attr, "_HOLDER.count = 1", "assignment to an attribute", "local name"),
     (r_tuple_item, "t[0] = x", "item assignment into a tuple", "new tuple"),
     (r_raise, 'raise ValueError("no")', "reachable 'raise'", "condition known"),
-    (r_iter_tensor, "for row in x:", "iterating over a tensor", "range"),
+    (r_iter_tensor, "for v in x.sum():", "iteration over a 0-d tensor", "known at compile"),
     (r_range_step, "for i in range(0, 4, n):", "nonzero step known", "constant step"),
     (r_list_index, "return parts[int(x.sum())]", "indexing a list", "known at compile"),
     (r_in_tensor, "return x in [x]", "'in' with tensors", "isin"),
@@ -1359,3 +1359,21 @@ def test_torch_assert_needs_one_value_like_torch():
             lib._assert(lib.ones(2) > 0, "x")
         with pytest.raises(AssertionError, match="plain"):
             lib._assert(False, "plain")
+
+
+def _row_sums(x):
+    total = ember.zeros(x.shape[1])
+    for i, row in enumerate(x):
+        total = total + row * i
+    for row in x.t():
+        total = total + row.sum()
+    return total
+
+
+def test_for_over_a_tensor_unrolls_over_its_rows():
+    """The first dim is known when a graph is built, so the loop runs once per row."""
+    x = ember.randn(4, 3)
+    s = ember.jit.script(_row_sums)
+    _close(s(x), _row_sums(x))
+    y = ember.randn(2, 3)
+    _close(s(y), _row_sums(y))
