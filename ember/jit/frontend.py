@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 
+from .._ops.shape import cat as ember_cat
 from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad
 from ..nn.modules.module import Module
@@ -199,7 +200,9 @@ class _Slot:
 
 def _check(fn, script_call, example, check_inputs, tol, drew_random, retrace) -> None:
     """torch's check_trace, our way: rerun, compare outputs; retrace on a perturbed copy and
-    compare graphs (a difference means the trace depends on input values)."""
+    compare graphs (a difference means the trace depends on input values); retrace with one
+    more row in every input to learn whether the graph bakes in sizes (`_check_sizes`)."""
+    _check_sizes(script_call, example, retrace)
     if drew_random:
         warnings.warn("check_trace skipped the output comparison: the traced function draws "
                       "random numbers, so outputs differ between runs.", TracerWarning,
@@ -209,16 +212,65 @@ def _check(fn, script_call, example, check_inputs, tol, drew_random, retrace) ->
     for extra in check_inputs or ():
         _compare_outputs(fn, script_call, extra, tol, "check_inputs")
     nudged = _perturbed(example)
-    if nudged is None:
+    other = None if nudged is None else _retraced(retrace, nudged)
+    if other is None:
         return
+    _compare_graphs(script_call, other)
+    _compare_outputs(fn, script_call, nudged, tol, "a perturbed copy of the example inputs")
+
+
+def _retraced(retrace, example):
+    """The graph traced from another example, or None when the code fails on it (then it is
+    no evidence either way); the retrace's own TracerWarnings are not the user's."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TracerWarning)
         try:
-            other = retrace(nudged)
-        except Exception:  # noqa: BLE001 - the function itself fails on the nudged copy
-            return
-    _compare_graphs(script_call, other)
-    _compare_outputs(fn, script_call, nudged, tol, "a perturbed copy of the example inputs")
+            return retrace(example)
+        except Exception:  # noqa: BLE001 - whatever the code raises on this example
+            return None
+
+
+def _grown(example):
+    """A copy with one more row (the last one repeated) in the inputs that share the first
+    input's leading size (the batch), or None when there is no such size."""
+    flat, _ = flatten(as_tuple(example), "input")
+    batch = next((t.shape[0] for t in flat if t.dim() > 0), 0)
+    if not batch:
+        return None
+
+    def grow(t):
+        t = t.detach()
+        if t.dim() == 0 or t.shape[0] != batch:
+            return t.clone()
+        return ember_cat((t, t[-1:]))
+    return _copied(example, grow)
+
+
+def _check_sizes(script_call, example, retrace) -> None:
+    """Retrace with one more row in the batched inputs: a graph whose ops, literals or
+    constant shapes then change bakes in sizes computed from the inputs' shapes
+    (x.view(x.shape[0], -1)), so it is marked to refuse other input shapes rather than
+    compute wrong results. Without that evidence (the same graph, or a retrace that fails,
+    as when an input is not batched) other shapes run as before."""
+    grown = _grown(example)
+    other = None if grown is None else _retraced(retrace, grown)
+    if other is None:
+        return
+    mine = script_call.graph
+    if _structure(mine) == _structure(other) and \
+            _constant_shapes(mine) == _constant_shapes(other):
+        return
+    mine.fixed_sizes = True
+    warnings.warn("The traced code computes sizes from its inputs' shapes (for example "
+                  "x.view(x.shape[0], -1)), which the graph keeps as constants: it runs only "
+                  f"on inputs of the traced shapes {[list(v.type.shape) for v in mine.inputs]}"
+                  ". Trace it at the shape you need, or script it.", TracerWarning,
+                  stacklevel=4)
+
+
+def _constant_shapes(graph) -> list:
+    return [(name, tuple(v.type.shape)) for name, v in graph.constants.items()
+            if graph.constant_kind[name] == "constant"]
 
 
 def _compare_graphs(script_call, other) -> None:

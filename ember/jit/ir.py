@@ -217,6 +217,7 @@ class Graph:
         self.input_spec = None
         self.output_spec = None
         self.call_schema = None  # a scripted method's parameters (schema.CallSchema)
+        self.fixed_sizes = False  # bakes sizes computed from its inputs' shapes (jit.trace)
         self._next = 0
         # size symbol -> (input position, dim, coefficient, offset) in a dynamic graph
         # (symbolic.py)
@@ -293,7 +294,7 @@ class Graph:
         g = Graph()
         g._next = self._next
         g.input_spec, g.output_spec = self.input_spec, self.output_spec
-        g.call_schema = self.call_schema
+        g.call_schema, g.fixed_sizes = self.call_schema, self.fixed_sizes
         g.symbols = dict(self.symbols)
         new: dict[int, Value] = {}
 

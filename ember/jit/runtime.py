@@ -79,6 +79,8 @@ class _Method:
     def run(self, *args):
         """Run on the graph's own inputs (tensors; numbers as 0-d tensors)."""
         flat = self._flat_inputs(args)
+        if self.graph.fixed_sizes:
+            self._check_sizes(flat)
         if GradState.enabled:
             state = self._state(self.state_names)
             if any(t._requires_grad for t in flat) or any(t._requires_grad for t in state) or \
@@ -96,6 +98,15 @@ class _Method:
             if out is not None:
                 return self._pack(out)
         return self._pack(self.replay(flat, self._state(self.state_names)))
+
+    def _check_sizes(self, flat) -> None:
+        traced = [list(v.type.shape) for v in self.graph.inputs]
+        given = [list(t.shape) for t in flat]
+        if given != traced:
+            raise RuntimeError(
+                f"{self.name}() was traced at input shapes {traced} and keeps sizes computed "
+                f"from them (its check_trace found them), so it cannot run on {given}: the "
+                "results would be wrong. Trace it again at the shape you need, or script it.")
 
     def _guard(self, flat) -> bool:
         for t, (dtype, ndim, device) in zip(flat, self.guard):

@@ -23,8 +23,9 @@ from .runtime import ScriptFunction, ScriptModule
 from .schema import CallSchema
 
 FORMAT = "ember.jit"
-# 4: None among the outputs, call schemas, nodes run without autograd; 3: Python numbers among
-# the outputs; 2: control-flow blocks. Every older version loads.
+# 4: None among the outputs, call schemas, nodes run without autograd, graphs fixed to their
+# input sizes; 3: Python numbers among the outputs; 2: control-flow blocks. Every older
+# version loads.
 FORMAT_VERSION = 4
 _IR = "ir.json"
 _WEIGHTS = "weights.safetensors"
@@ -50,6 +51,7 @@ def graph_to_json(graph: Graph, constant_key) -> dict:
         "output_spec": graph.output_spec,
         "signature": {"inputs": spec_of(graph.inputs), "outputs": spec_of(graph.outputs)},
         "call_schema": None if graph.call_schema is None else graph.call_schema.to_json(),
+        "fixed_sizes": graph.fixed_sizes,
     }
 
 
@@ -161,6 +163,7 @@ def graph_from_json(data, weights: dict) -> tuple[Graph, dict]:
             _require(False, str(e))
         _require(g.call_schema.arity() == len(g.inputs),
                  "the call schema does not match the graph's inputs")
+    g.fixed_sizes = data.get("fixed_sizes") is True
     g._next = top
     g.verify()
     return g, keys

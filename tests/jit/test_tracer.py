@@ -386,3 +386,29 @@ def test_a_no_grad_update_inside_traced_code_replays_without_autograd(kind):
     loaded = ember.jit.load(io.BytesIO(buf.getvalue()))
     np.testing.assert_allclose(loaded(idx).detach().numpy(), eager(idx).detach().numpy(),
                                rtol=1e-6)
+
+
+def test_a_trace_that_bakes_in_sizes_refuses_other_shapes():
+    """check_trace retraces with one more row: x.view(x.shape[0], -1) then gives another
+    graph, so the graph is marked and refuses other shapes (before: silently wrong sums),
+    also after save and load. A graph that does not change runs at any batch size."""
+    import io
+
+    def rows(x):
+        return x.view(x.shape[0], -1).sum(1)
+    with pytest.warns(jit.TracerWarning, match="computes sizes from its inputs' shapes"):
+        traced = jit.trace(rows, (ember.ones(2, 8),))
+    assert traced(ember.ones(2, 8)).tolist() == [8.0, 8.0]
+    buf = io.BytesIO()
+    traced.save(buf)
+    for run in (traced, jit.load(io.BytesIO(buf.getvalue()))):
+        with pytest.raises(RuntimeError, match=r"traced at input shapes \[\[2, 8\]\] and "
+                                               r"keeps sizes computed from them"):
+            run(ember.arange(16.0).reshape(4, 4))
+    net = nn.Sequential(nn.Linear(8, 4), nn.ReLU())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jit.TracerWarning)
+        generic = jit.trace(net, (ember.randn(1, 8),))
+    x = ember.randn(5, 8)
+    np.testing.assert_allclose(generic(x).detach().numpy(), net(x).detach().numpy(),
+                               rtol=1e-6)
