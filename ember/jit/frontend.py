@@ -179,7 +179,8 @@ def _structure(graph) -> list:
     for node in graph.nodes:
         rows.append((node.op, node.inplace,
                      literal_key(substitute(node.args, lambda v: _Slot(order.get(v.id)))),
-                     literal_key(substitute(node.attrs, lambda v: _Slot(order.get(v.id))))))
+                     literal_key(substitute(node.attrs, lambda v: _Slot(order.get(v.id)))),
+                     [_structure(b) for b in node.blocks]))
         for v in node.outputs:
             order[v.id] = len(order)
     return rows
@@ -234,7 +235,14 @@ def _grown(example):
     """A copy with one more row (the last one repeated) in the inputs that share the first
     input's leading size (the batch), or None when there is no such size."""
     flat, _ = flatten(as_tuple(example), "input")
-    batch = next((t.shape[0] for t in flat if t.dim() > 0), 0)
+    grow = row_grower(flat)
+    return None if grow is None else _copied(example, grow)
+
+
+def row_grower(tensors):
+    """A function adding one row to tensors whose leading size is the first tensor's (the
+    batch) and copying the others, or None when no tensor has rows."""
+    batch = next((t.shape[0] for t in tensors if t.dim() > 0), 0)
     if not batch:
         return None
 
@@ -243,22 +251,24 @@ def _grown(example):
         if t.dim() == 0 or t.shape[0] != batch:
             return t.clone()
         return ember_cat((t, t[-1:]))
-    return _copied(example, grow)
+    return grow
+
+
+def bakes_sizes(graph, grown, retrace) -> bool:
+    """Whether `graph` keeps sizes computed from its inputs' shapes (x.view(x.shape[0], -1)):
+    built again from `grown` (the example with one more row in its batched inputs), its ops,
+    literals or constant shapes change. Without that evidence (the same graph, or a rebuild
+    that fails, as when an input is not batched) it is taken to run at other shapes."""
+    other = None if grown is None else _retraced(retrace, grown)
+    return other is not None and (_structure(graph) != _structure(other) or
+                                  _constant_shapes(graph) != _constant_shapes(other))
 
 
 def _check_sizes(script_call, example, retrace) -> None:
-    """Retrace with one more row in the batched inputs: a graph whose ops, literals or
-    constant shapes then change bakes in sizes computed from the inputs' shapes
-    (x.view(x.shape[0], -1)), so it is marked to refuse other input shapes rather than
-    compute wrong results. Without that evidence (the same graph, or a retrace that fails,
-    as when an input is not batched) other shapes run as before."""
-    grown = _grown(example)
-    other = None if grown is None else _retraced(retrace, grown)
-    if other is None:
-        return
+    """A traced graph that bakes in sizes is marked to refuse other input shapes rather than
+    compute wrong results (`bakes_sizes`), with a warning."""
     mine = script_call.graph
-    if _structure(mine) == _structure(other) and \
-            _constant_shapes(mine) == _constant_shapes(other):
+    if not bakes_sizes(mine, _grown(example), retrace):
         return
     mine.fixed_sizes = True
     warnings.warn("The traced code computes sizes from its inputs' shapes (for example "

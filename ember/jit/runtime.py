@@ -104,9 +104,10 @@ class _Method:
         given = [list(t.shape) for t in flat]
         if given != traced:
             raise RuntimeError(
-                f"{self.name}() was traced at input shapes {traced} and keeps sizes computed "
-                f"from them (its check_trace found them), so it cannot run on {given}: the "
-                "results would be wrong. Trace it again at the shape you need, or script it.")
+                f"{self.name}() was built for input shapes {traced} and keeps sizes computed "
+                f"from them, so it cannot run on {given}: the results would be wrong. Trace "
+                "or script it again at the shape you need (in the process that has its "
+                "source, a scripted module builds a graph per shape by itself).")
 
     def _guard(self, flat) -> bool:
         for t, (dtype, ndim, device) in zip(flat, self.guard):

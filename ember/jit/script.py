@@ -39,7 +39,7 @@ from ..autograd.grad_mode import inference_mode, no_grad, set_grad_enabled
 from ..nn.modules.container import ModuleList, Sequential
 from ..nn.modules.module import Module
 from .codegen import identifier, python_code
-from .frontend import _module_state, _tensors_of
+from .frontend import _module_state, _tensors_of, bakes_sizes, row_grower
 from .interpreter import run_graph, run_loop
 from .ir import IF, LOOP, Graph, TensorType, Value, substitute
 from .passes.dce import eliminate_dead_code
@@ -1711,6 +1711,26 @@ class _Signature:
 
 
 
+def _grown_arguments(bound: dict, kinds: dict):
+    """Bound arguments with one more row in the batched tensors (frontend.row_grower), or
+    None when none has rows."""
+    tensors = [v for n, v in bound.items() if isinstance(v, Tensor)] + [
+        t for n, v in bound.items() if kinds[n] == "tensors" for _, t in tensor_items(v)]
+    grow = row_grower(tensors)
+    if grow is None:
+        return None
+    out = {}
+    for name, value in bound.items():
+        if isinstance(value, Tensor):
+            out[name] = grow(value)
+        elif kinds[name] == "tensors":
+            items = {k: grow(t) for k, t in tensor_items(value)}
+            out[name] = items if type(value) is dict else type(value)(items.values())
+        else:
+            out[name] = value
+    return out
+
+
 def compile_call(fn, sig: _Signature, bound: dict, self_obj, state: dict) -> Graph:
     """Build the graph of one call signature of `fn` (a function, or a method with self)."""
     parsed = _Function(fn, "method" if self_obj is not None else "function")
@@ -1804,6 +1824,10 @@ class _ScriptedMethod:
                 state = _module_state(self.self_obj)
             graph, specialized = compile_call(self.fn, self.sig, bound, self.self_obj, state)
             self.sig.specialized |= specialized
+            # this graph serves these shapes here; a saved copy must know if it serves others
+            graph.fixed_sizes = bakes_sizes(
+                graph, _grown_arguments(bound, self.sig.kinds),
+                lambda b: compile_call(self.fn, self.sig, b, self.self_obj, state)[0])
             graph.call_schema = CallSchema.of(self.name if self.self_obj is not None
                                               else self.sig.name, self.sig.sig,
                                               self.sig.kinds, bound, specialized)

@@ -1377,3 +1377,25 @@ def test_for_over_a_tensor_unrolls_over_its_rows():
     _close(s(x), _row_sums(x))
     y = ember.randn(2, 3)
     _close(s(y), _row_sums(y))
+
+
+def _rows_view(x):
+    return x.view(x.shape[0], -1).sum(1)
+
+
+def test_a_saved_scripted_graph_that_bakes_sizes_refuses_other_shapes():
+    """In-process, script builds a graph per shape; a saved graph that keeps sizes computed
+    from its inputs' shapes refuses other shapes (before: silently wrong after loading)."""
+    s = ember.jit.script(_rows_view)
+    s(ember.ones(2, 8))
+    assert s.graph.fixed_sizes
+    buf = io.BytesIO()
+    s.save(buf)
+    loaded = ember.jit.load(io.BytesIO(buf.getvalue()))
+    x = ember.arange(16.0).reshape(4, 4)
+    assert s(x).tolist() == _rows_view(x).tolist()
+    with pytest.raises(RuntimeError, match=r"built for input shapes \[\[2, 8\]\]"):
+        loaded(x)
+    generic = ember.jit.script(MLP())
+    generic(ember.randn(2, 6))
+    assert not generic.graph.fixed_sizes

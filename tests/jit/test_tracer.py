@@ -402,7 +402,7 @@ def test_a_trace_that_bakes_in_sizes_refuses_other_shapes():
     buf = io.BytesIO()
     traced.save(buf)
     for run in (traced, jit.load(io.BytesIO(buf.getvalue()))):
-        with pytest.raises(RuntimeError, match=r"traced at input shapes \[\[2, 8\]\] and "
+        with pytest.raises(RuntimeError, match=r"built for input shapes \[\[2, 8\]\] and "
                                                r"keeps sizes computed from them"):
             run(ember.arange(16.0).reshape(4, 4))
     net = nn.Sequential(nn.Linear(8, 4), nn.ReLU())
