@@ -171,8 +171,8 @@ def _unreplayable() -> Refusing:
     graph break it: backward() and autograd.grad() (gradients land in `.grad`), tensor hooks
     and retain_grad() (Python run, and `.grad` set, during backward), requires_grad_()
     (which tensors record is fixed at capture), optimizer steps (raw array updates) and
-    print() (output a graph would not repeat). capture's own backward
-    pass keeps the functions it imported before entering."""
+    print() (output a graph would not repeat). capture's own backward pass keeps the
+    functions it imported before entering."""
     from .. import autograd
     from ..optim.optimizer import Optimizer
     return Refusing([(autograd, "backward", _BACKWARD), (autograd, "grad", _BACKWARD),

@@ -202,7 +202,8 @@ class _Slot:
 def _check(fn, script_call, example, check_inputs, tol, drew_random, retrace) -> None:
     """torch's check_trace, our way: rerun, compare outputs; retrace on a perturbed copy and
     compare graphs (a difference means the trace depends on input values); retrace with one
-    more row in every input to learn whether the graph bakes in sizes (`_check_sizes`)."""
+    more row in the batched inputs to learn whether the graph bakes in sizes
+    (`_check_sizes`)."""
     _check_sizes(script_call, example, retrace)
     if drew_random:
         warnings.warn("check_trace skipped the output comparison: the traced function draws "

@@ -2,6 +2,8 @@
 evaluator constant folding uses. Slower than generated code, but it is eager execution."""
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from .._ops.dispatch import apply, apply_
@@ -41,10 +43,7 @@ def run_node(node: Node, env: dict) -> None:
     else:
         op = REGISTRY[node.op]
         attrs = {k: materialize(v, env) for k, v in node.attrs.items()}
-        if node.no_grad:
-            with no_grad():
-                out = apply_(op, *args, **attrs) if node.inplace else apply(op, *args, **attrs)
-        else:
+        with no_grad() if node.no_grad else contextlib.nullcontext():
             out = apply_(op, *args, **attrs) if node.inplace else apply(op, *args, **attrs)
         outs = out if type(out) is tuple else (out,)
     for v, t in zip(node.outputs, outs):

@@ -1704,10 +1704,6 @@ class _Signature:
                 parts.append(("V", repr(value)))
         return tuple(parts)
 
-    def flat(self, bound: dict) -> list[Tensor]:
-        """The graph's inputs for a call: tensors, and numbers as 0-d tensors."""
-        return flat_inputs(self.kinds, bound)
-
 
 
 
@@ -1849,7 +1845,7 @@ class _ScriptedMethod:
         method = self.method_for(bound)
         if self.owner is not None and hasattr(self.owner, "_methods"):
             self.owner._methods[self.name] = method
-        return method.run(*self.sig.flat(bound))
+        return method.run(*flat_inputs(self.sig.kinds, bound))
 
     @property
     def graph(self) -> Graph:

@@ -18,6 +18,7 @@ from ..autograd.grad_mode import no_grad
 from ..jit.interpreter import run_node
 from ..jit.ir import CONTROL_OPS, IF, AsTensor, Value
 from ..jit.passes.analysis import AliasInfo, is_pure
+from ..jit.schema import flat_inputs
 from ..jit.script import _sync_training
 from . import capture as _capture
 from .dynamic import ConstSpec, DynamicInfo, Monomial, SymInt, TraceMismatch, Varying, analyze
@@ -174,7 +175,7 @@ def _script_capture(method, args, kw):
         _sync_training(method.owner, method.self_obj)
     bound = method.sig.bind(args, kw)
     graph = method.method_for(bound).graph
-    flat = method.sig.flat(bound)
+    flat = flat_inputs(method.sig.kinds, bound)
     names = [v.name or f"input_{i}" for i, v in enumerate(graph.inputs)]
     return _capture.Capture(graph, flat, names, {})
 
