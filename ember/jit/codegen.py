@@ -13,7 +13,8 @@ max pooling are written (`out=`) into buffers of values that are dead by then, i
 an operand dies at that node. Other shapes run `<name>_any_shape`, the same code without reuse.
 
 A dynamic graph (symbolic.py) reads its size symbols from input shapes on entry and computes
-each SymInt literal from them, so one function runs every size its symbols cover.
+each SymInt literal from them, so one function runs every size its symbols cover; its memory
+plan tells size expressions apart from plain sizes, so it runs at all of them, unguarded.
 
 `python_code` renders a graph as readable Python for `ScriptModule.code`.
 """
@@ -161,10 +162,13 @@ class _Emitter:
                 self.names[v.id] = self.bind(g.constant_data[name]._data)
         plan = self.plan
         planned = plan is not None and (plan.reused or "ufunc" in plan.forms.values())
-        any_shape = f"{fn_name}_any_shape" if planned else fn_name
-        source = self._function(any_shape, None)
-        if planned:
-            source = self._function(fn_name, plan, any_shape) + "\n\n" + source
+        if planned and g.symbols:  # the plan holds at every size its callers let in
+            source = self._function(fn_name, plan)
+        else:
+            any_shape = f"{fn_name}_any_shape" if planned else fn_name
+            source = self._function(any_shape, None)
+            if planned:
+                source = self._function(fn_name, plan, any_shape) + "\n\n" + source
         filename = f"<ember.jit {fn_name} #{next(_counter)}>"
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         exec(compile(source, filename, "exec"), self.globals)  # noqa: S102 - generated above

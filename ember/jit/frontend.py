@@ -6,7 +6,6 @@ import warnings
 
 import numpy as np
 
-from .._ops.shape import cat as ember_cat
 from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad
 from ..nn.modules.module import Module
@@ -14,6 +13,7 @@ from .ir import literal_key, substitute
 from .passes import fold_batch_norm, optimize, prepack_weights
 from .passes.freeze import freeze_constants
 from .runtime import ScriptFunction, ScriptModule, _Method, module_layout
+from .symbolic import NotGeneral, Symbols, conforms, generalize
 from .tracer import (TracerWarning, TracingCheckError, as_tuple, flatten, trace_graph,
                      unflatten)
 
@@ -36,8 +36,10 @@ def trace(func, example_inputs=None, optimize=None, check_trace: bool = True,
     A Module gives a ScriptModule (its parameters and buffers become named constants of the
     graph); a function gives a ScriptFunction. Both are callable and have `.graph`, `.code`
     and `.save(path)`. Python control flow and values read out of tensors (`.item()`,
-    `bool()`, ...) are fixed at their traced values (a TracerWarning says where), and so are
-    sizes computed from the example's shapes (view/reshape targets).
+    `bool()`, ...) are fixed at their traced values (a TracerWarning says where). Sizes
+    computed from the batch size (x.view(x.shape[0], -1)) become expressions of each call's
+    batch size when check_trace finds that retraces at other batch sizes follow one (the
+    graph then prints them as s0); other sizes stay those of the example.
 
     Args:
         func: an nn.Module (traces forward) or a function of tensors.
@@ -46,6 +48,7 @@ def trace(func, example_inputs=None, optimize=None, check_trace: bool = True,
         check_trace: compare the result with `func` on the example inputs, on `check_inputs`
             and on a slightly perturbed copy of the example (retraced: a different graph
             means the trace depends on input values); a mismatch raises TracingCheckError.
+            It also retraces at other batch sizes to generalize sizes computed from it.
         check_inputs: more input tuples to compare on.
         check_tolerance: relative and absolute tolerance of the comparison.
         strict: refuse list and dict outputs (their structure is fixed by the trace).
@@ -202,8 +205,13 @@ class _Slot:
 def _check(fn, script_call, example, check_inputs, tol, drew_random, retrace) -> None:
     """torch's check_trace, our way: rerun, compare outputs; retrace on a perturbed copy and
     compare graphs (a difference means the trace depends on input values); retrace with one
-    more row in the batched inputs to learn whether the graph bakes in sizes
-    (`_check_sizes`)."""
+    more row in the batched inputs to learn whether the graph bakes in sizes, then at other
+    batch sizes to generalize them (`_check_sizes`); the outputs are compared last, from the
+    graph that will run."""
+    nudged = None if drew_random else _perturbed(example)
+    other = None if nudged is None else _retraced(retrace, nudged)
+    if other is not None:
+        _compare_graphs(script_call, other)
     _check_sizes(script_call, example, retrace)
     if drew_random:
         warnings.warn("check_trace skipped the output comparison: the traced function draws "
@@ -213,12 +221,9 @@ def _check(fn, script_call, example, check_inputs, tol, drew_random, retrace) ->
     _compare_outputs(fn, script_call, example, tol, "the example inputs")
     for extra in check_inputs or ():
         _compare_outputs(fn, script_call, extra, tol, "check_inputs")
-    nudged = _perturbed(example)
-    other = None if nudged is None else _retraced(retrace, nudged)
-    if other is None:
-        return
-    _compare_graphs(script_call, other)
-    _compare_outputs(fn, script_call, nudged, tol, "a perturbed copy of the example inputs")
+    if other is not None:
+        _compare_outputs(fn, script_call, nudged, tol,
+                         "a perturbed copy of the example inputs")
 
 
 def _retraced(retrace, example):
@@ -232,51 +237,103 @@ def _retraced(retrace, example):
             return None
 
 
-def _grown(example):
-    """A copy with one more row (the last one repeated) in the inputs that share the first
-    input's leading size (the batch), or None when there is no such size."""
-    flat, _ = flatten(as_tuple(example), "input")
-    grow = row_grower(flat)
-    return None if grow is None else _copied(example, grow)
-
-
-def row_grower(tensors):
-    """A function adding one row to tensors whose leading size is the first tensor's (the
-    batch) and copying the others, or None when no tensor has rows."""
+def row_resizer(tensors):
+    """(batch, resize) for tensors whose leading size is the first tensor's (the batch):
+    resize(t, rows) is such a tensor with `rows` rows (its own rows repeated in turn, so
+    values stay the example's) and a copy of any other tensor. None when no tensor has rows."""
     batch = next((t.shape[0] for t in tensors if t.dim() > 0), 0)
     if not batch:
         return None
 
-    def grow(t):
+    def resize(t, rows: int):
         t = t.detach()
         if t.dim() == 0 or t.shape[0] != batch:
             return t.clone()
-        return ember_cat((t, t[-1:]))
-    return grow
+        return t[[i % batch for i in range(rows)]]
+    return batch, resize
 
 
-def bakes_sizes(graph, grown, retrace) -> bool:
+def sized_graph(graph, tensors, rebuild):
+    """The graph to keep for `graph`, built from inputs that include `tensors`: itself when
+    it bakes in no sizes computed from the batch size (`bakes_sizes`), else the graph that
+    computes them from each call's batch size (`generalized`), else itself marked
+    `fixed_sizes` (it then refuses other shapes). `rebuild(resize, rows)` builds the graph
+    again from the inputs with each tensor t replaced by resize(t, rows) (row_resizer)."""
+    found = row_resizer(tensors)
+    if found is None:
+        return graph
+    batch, resize = found
+    made: dict = {}
+
+    def capture(rows: int):
+        if rows not in made:
+            made[rows] = _retraced(lambda r: rebuild(resize, r), rows)
+        return made[rows]
+    if not bakes_sizes(graph, capture(batch + 1)):
+        return graph
+    symbolic = generalized(graph, batch, capture)
+    if symbolic is not None:
+        return symbolic
+    graph.fixed_sizes = True
+    return graph
+
+
+def bakes_sizes(graph, other) -> bool:
     """Whether `graph` keeps sizes computed from its inputs' shapes (x.view(x.shape[0], -1)):
-    built again from `grown` (the example with one more row in its batched inputs), its ops,
-    literals or constant shapes change. Without that evidence (the same graph, or a rebuild
-    that fails, as when an input is not batched) it is taken to run at other shapes."""
-    other = None if grown is None else _retraced(retrace, grown)
+    `other`, the graph built again with one more row in its batched inputs, has other ops,
+    literals or constant shapes. Without that evidence (no rebuild, as when the code fails
+    on it or no input is batched, or the same graph) it is taken to run at other shapes."""
     return other is not None and (_structure(graph) != _structure(other) or
                                   _constant_shapes(graph) != _constant_shapes(other))
 
 
+def generalized(graph, batch: int, capture):
+    """`graph`, built with `batch` rows in its batched inputs, with the sizes it computed from
+    that batch as size expressions (symbolic.py), or None when builds at other batch sizes
+    follow none. `capture(rows)` builds it again at that many rows (None when it cannot).
+    Two builds of at least 2 rows give the expressions, a third checks them, and a build at
+    1 row decides whether the graph serves 1 row too (graph.min_size)."""
+    rows = max(batch, 2)
+    first = graph if batch == rows else capture(rows)
+    second, third = capture(rows + 1), capture(rows + 2)
+    if first is None or second is None or third is None:
+        return None
+    try:
+        symbols = Symbols(_input_shapes(first), _input_shapes(second))
+        symbolic = generalize(first, second, symbols)
+    except NotGeneral:
+        return None
+    sizes = symbols.sizes_of(_input_shapes(third))
+    if not symbolic.symbols or sizes is None or conforms(symbolic, third, sizes) is not None:
+        return None
+    one = graph if batch == 1 else capture(1)
+    sizes = None if one is None else symbols.sizes_of(_input_shapes(one), smallest=1)
+    symbolic.min_size = 1 if sizes is not None and conforms(symbolic, one, sizes) is None else 2
+    return symbolic
+
+
+def _input_shapes(graph) -> list:
+    return [tuple(v.type.shape) for v in graph.inputs]
+
+
 def _check_sizes(script_call, example, retrace) -> None:
-    """A traced graph that bakes in sizes is marked to refuse other input shapes rather than
-    compute wrong results (`bakes_sizes`), with a warning."""
-    mine = script_call.graph
-    if not bakes_sizes(mine, _grown(example), retrace):
-        return
-    mine.fixed_sizes = True
-    warnings.warn("The traced code computes sizes from its inputs' shapes (for example "
-                  "x.view(x.shape[0], -1)), which the graph keeps as constants: it runs only "
-                  f"on inputs of the traced shapes {[list(v.type.shape) for v in mine.inputs]}"
-                  ". Trace it at the shape you need, or script it.", TracerWarning,
-                  stacklevel=4)
+    """Keep the graph `sized_graph` gives: one that computes sizes from each call's batch
+    size, or the traced one refusing other shapes (with a warning) when no expression of the
+    batch size explains the sizes it baked in."""
+    method = script_call if isinstance(script_call, _Method) else script_call._methods["forward"]
+    mine = method.graph
+    flat, _ = flatten(as_tuple(example), "input")
+    kept = sized_graph(mine, flat, lambda resize, rows: retrace(
+        _copied(example, lambda t: resize(t, rows))))
+    if kept is not mine:
+        method.adopt(kept)
+    elif mine.fixed_sizes:
+        warnings.warn("The traced code computes sizes from its inputs' shapes (for example "
+                      "x.view(x.shape[0], -1)) in a way no expression of the batch size "
+                      "explains, so the graph keeps them as constants: it runs only on inputs "
+                      f"of the traced shapes {[list(v.type.shape) for v in mine.inputs]}. "
+                      "Trace it at the shape you need, or script it.", TracerWarning,
+                      stacklevel=4)
 
 
 def _constant_shapes(graph) -> list:

@@ -14,6 +14,7 @@ NumPy scalars. `encode`/`decode` map them to JSON and back without running any c
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -25,6 +26,7 @@ FUSION_GROUP = "prim::FusionGroup"
 IF = "prim::If"
 LOOP = "prim::Loop"
 CONTROL_OPS = (IF, LOOP)
+SYMBOL = re.compile(r"s[0-9]+")
 
 _SCALAR_NAMES = D.SCALAR_NAMES
 _CONSTANT_KINDS = {"parameter": "prim::Param", "buffer": "prim::Buffer",
@@ -64,7 +66,8 @@ class TensorType:
     __repr__ = __str__
 
     def to_json(self) -> dict:
-        return {"dtype": self.dtype.name, "shape": list(self.shape), "device": self.device}
+        return {"dtype": self.dtype.name, "device": self.device,
+                "shape": [s.to_json() if type(s) is SymInt else s for s in self.shape]}
 
     @classmethod
     def from_json(cls, obj) -> "TensorType":
@@ -74,8 +77,12 @@ class TensorType:
         shape = obj["shape"]
         if dtype is None:
             raise GraphError(f"unknown dtype {obj['dtype']!r}")
-        if not isinstance(shape, list) or not all(type(s) is int and s >= 0 for s in shape):
+        if not isinstance(shape, list):
             raise GraphError(f"malformed shape {shape!r}")
+        shape = [SymInt.from_json(s["$sym"]) if type(s) is dict and list(s) == ["$sym"] else s
+                 for s in shape]
+        if not all(isinstance(s, int) and type(s) is not bool and s >= 0 for s in shape):
+            raise GraphError(f"malformed shape {obj['shape']!r}")
         return cls(dtype, tuple(shape), _check_device(obj["device"]))
 
 
@@ -86,6 +93,64 @@ def _check_device(text) -> str:
         return str(Device(text))
     except (RuntimeError, ValueError, TypeError):
         raise GraphError(f"malformed device {text!r}") from None
+
+
+class SymInt(int):
+    """An integer that is an expression in size symbols: its int value is the size it had in
+    the first sample (so shape arithmetic done while compiling still works); `terms` are
+    (symbols, coefficient) pairs, the empty symbol tuple being the constant."""
+
+    terms: tuple
+
+    def __new__(cls, value: int, terms: tuple):
+        obj = super().__new__(cls, value)
+        obj.terms = terms
+        return obj
+
+    def evaluate(self, sizes: dict) -> int:
+        total = 0
+        for symbols, coeff in self.terms:
+            for s in symbols:
+                coeff *= sizes[s]
+            total += coeff
+        return total
+
+    def source(self) -> str:
+        """Python source computing the value from variables named like the symbols."""
+        parts = []
+        for symbols, coeff in self.terms:
+            if symbols and coeff in (1, -1):
+                parts.append(("-" if coeff < 0 else "") + "*".join(symbols))
+            else:
+                parts.append("*".join([str(coeff)] + list(symbols)))
+        return " + ".join(parts).replace("+ -", "- ")
+
+    def symbols(self) -> set:
+        return {s for symbols, _ in self.terms for s in symbols}
+
+    def __repr__(self) -> str:
+        return self.source()
+
+    __str__ = __repr__
+
+    def to_json(self) -> dict:
+        return {"$sym": {"value": int(self), "terms": [[list(s), c] for s, c in self.terms]}}
+
+    @classmethod
+    def from_json(cls, body) -> "SymInt":
+        """The inverse of to_json (its "$sym" body); raises GraphError on anything else."""
+        if type(body) is not dict or set(body) != {"value", "terms"} or \
+                type(body["value"]) is not int or type(body["terms"]) is not list or \
+                not body["terms"] or not all(_is_term(t) for t in body["terms"]):
+            raise GraphError(f"malformed size expression {body!r:.80}")
+        return cls(body["value"], tuple((tuple(s), c) for s, c in body["terms"]))
+
+
+def _is_term(term) -> bool:
+    """Whether JSON data is one [symbols, coefficient] term of a SymInt."""
+    return (type(term) is list and len(term) == 2 and type(term[1]) is int and
+            type(term[0]) is list and
+            all(type(s) is str and SYMBOL.fullmatch(s) for s in term[0]))
 
 
 class Value:
@@ -220,8 +285,9 @@ class Graph:
         self.fixed_sizes = False  # bakes sizes computed from its inputs' shapes (jit.trace)
         self._next = 0
         # size symbol -> (input position, dim, coefficient, offset) in a dynamic graph
-        # (symbolic.py)
+        # (symbolic.py), and the smallest size a symbol may take in a call
         self.symbols: dict = {}
+        self.min_size = 2
 
     # ---- building ---------------------------------------------------------------------
     def new_value(self, type: TensorType, node=None, index: int = 0, name=None) -> Value:
@@ -295,7 +361,7 @@ class Graph:
         g._next = self._next
         g.input_spec, g.output_spec = self.input_spec, self.output_spec
         g.call_schema, g.fixed_sizes = self.call_schema, self.fixed_sizes
-        g.symbols = dict(self.symbols)
+        g.symbols, g.min_size = dict(self.symbols), self.min_size
         new: dict[int, Value] = {}
 
         def clone(v, node=None):
@@ -568,6 +634,8 @@ def encode(obj):
         return obj
     if t is float:
         return _encode_float(obj)
+    if t is SymInt:
+        return obj.to_json()
     if isinstance(obj, bool) or isinstance(obj, int) and not isinstance(obj, np.generic):
         return int(obj)
     if isinstance(obj, Value):
@@ -629,9 +697,11 @@ def decode(obj, values: dict[int, Value]):
         return tuple(decode(o, values) for o in body)
     if tag == "$dict" and type(body) is dict:
         return {k: decode(v, values) for k, v in body.items()}
+    if tag == "$sym":
+        return SymInt.from_json(body)
     if tag == "$slice" and type(body) is list and len(body) == 3:
         parts = [decode(o, values) for o in body]
-        if not all(p is None or type(p) is int for p in parts):
+        if not all(p is None or type(p) in (int, SymInt) for p in parts):
             raise GraphError(f"malformed slice {body!r}")
         return slice(*parts)
     if tag == "$ellipsis" and body is None:
@@ -701,7 +771,9 @@ def literal_key(obj):
     if t is dict:
         return ("dict",) + tuple((k, literal_key(v)) for k, v in obj.items())
     if t is slice:
-        return ("slice", obj.start, obj.stop, obj.step)
+        return ("slice",) + tuple(literal_key(o) for o in (obj.start, obj.stop, obj.step))
+    if t is SymInt:
+        return ("sym", obj.terms)
     if isinstance(obj, np.ndarray):
         return ("array", obj.dtype.str, obj.shape, obj.tobytes())
     if t is float and math.isnan(obj):

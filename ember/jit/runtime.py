@@ -15,8 +15,9 @@ from ..nn.modules.module import Module
 from ..nn.parameter import Parameter
 from .codegen import identifier, compile_graph, python_code
 from .interpreter import run_graph
-from .ir import Graph
+from .ir import Graph, SymInt
 from .passes import optimize
+from .symbolic import symbol_sizes
 from .tracer import flatten, unflatten
 
 
@@ -24,9 +25,14 @@ class _Method:
     """One traced method: its graph, its compiled fast form and the autograd replay."""
 
     def __init__(self, graph: Graph, name: str, owner=None):
-        self.graph = graph
         self.name = name
         self.owner = owner
+        self.adopt(graph)
+
+    def adopt(self, graph: Graph) -> None:
+        """Run `graph` from now on (check_trace swaps in the graph that generalizes over the
+        batch size)."""
+        self.graph = graph
         self.state_names = [n for n, k in graph.constant_kind.items() if k != "constant"]
         self.captured = [graph.constant_data[n] for n, k in graph.constant_kind.items()
                          if k == "constant"]
@@ -81,6 +87,8 @@ class _Method:
         flat = self._flat_inputs(args)
         if self.graph.fixed_sizes:
             self._check_sizes(flat)
+        elif self.graph.symbols:
+            self._check_symbolic(flat)
         if GradState.enabled:
             state = self._state(self.state_names)
             if any(t._requires_grad for t in flat) or any(t._requires_grad for t in state) or \
@@ -108,6 +116,26 @@ class _Method:
                 f"from them, so it cannot run on {given}: the results would be wrong. Trace "
                 "or script it again at the shape you need (in the process that has its "
                 "source, a scripted module builds a graph per shape by itself).")
+
+    def _check_symbolic(self, flat) -> None:
+        """A graph with size symbols runs on inputs whose symbolic dims take any size from
+        graph.min_size on (consistently) and whose other dims keep their traced sizes."""
+        g = self.graph
+        shapes = [tuple(t.shape) for t in flat]
+        sizes = symbol_sizes(g, shapes) if all(
+            dim < len(shapes[k]) for k, dim, _, _ in g.symbols.values()) else None
+        if sizes is not None and min(sizes.values()) >= g.min_size and all(
+                len(v.type.shape) == len(shape) and all(
+                    (d.evaluate(sizes) if type(d) is SymInt else d) == n
+                    for d, n in zip(v.type.shape, shape))
+                for v, shape in zip(g.inputs, shapes)):
+            return
+        built = [list(v.type.shape) for v in g.inputs]
+        raise RuntimeError(
+            f"{self.name}() was built for input shapes {built}, where "
+            f"{', '.join(sorted(g.symbols))} may be any size from {g.min_size} on and the "
+            f"other sizes are fixed; it cannot run on {[list(s) for s in shapes]}. Trace or "
+            "script it again with an example of the shape you need.")
 
     def _guard(self, flat) -> bool:
         for t, (dtype, ndim, device) in zip(flat, self.guard):

@@ -39,7 +39,7 @@ from ..autograd.grad_mode import inference_mode, no_grad, set_grad_enabled
 from ..nn.modules.container import ModuleList, Sequential
 from ..nn.modules.module import Module
 from .codegen import identifier, python_code
-from .frontend import _module_state, _tensors_of, bakes_sizes, row_grower
+from .frontend import _module_state, _tensors_of, sized_graph
 from .interpreter import run_graph, run_loop
 from .ir import IF, LOOP, Graph, TensorType, Value, substitute
 from .passes.dce import eliminate_dead_code
@@ -1707,20 +1707,20 @@ class _Signature:
 
 
 
-def _grown_arguments(bound: dict, kinds: dict):
-    """Bound arguments with one more row in the batched tensors (frontend.row_grower), or
-    None when none has rows."""
-    tensors = [v for n, v in bound.items() if isinstance(v, Tensor)] + [
+def _batched_tensors(bound: dict, kinds: dict) -> list:
+    """The tensors among bound arguments (inside tensor lists and dicts too)."""
+    return [v for n, v in bound.items() if isinstance(v, Tensor)] + [
         t for n, v in bound.items() if kinds[n] == "tensors" for _, t in tensor_items(v)]
-    grow = row_grower(tensors)
-    if grow is None:
-        return None
+
+
+def _resized_arguments(bound: dict, kinds: dict, resize, rows: int) -> dict:
+    """Bound arguments with each tensor t replaced by resize(t, rows) (frontend.sized_graph)."""
     out = {}
     for name, value in bound.items():
         if isinstance(value, Tensor):
-            out[name] = grow(value)
+            out[name] = resize(value, rows)
         elif kinds[name] == "tensors":
-            items = {k: grow(t) for k, t in tensor_items(value)}
+            items = {k: resize(t, rows) for k, t in tensor_items(value)}
             out[name] = items if type(value) is dict else type(value)(items.values())
         else:
             out[name] = value
@@ -1820,10 +1820,12 @@ class _ScriptedMethod:
                 state = _module_state(self.self_obj)
             graph, specialized = compile_call(self.fn, self.sig, bound, self.self_obj, state)
             self.sig.specialized |= specialized
-            # this graph serves these shapes here; a saved copy must know if it serves others
-            graph.fixed_sizes = bakes_sizes(
-                graph, _grown_arguments(bound, self.sig.kinds),
-                lambda b: compile_call(self.fn, self.sig, b, self.self_obj, state)[0])
+            # sizes baked in from the batch size become expressions of it, so a saved copy
+            # serves other batch sizes too (or refuses them when none fits)
+            kinds = self.sig.kinds
+            graph = sized_graph(graph, _batched_tensors(bound, kinds), lambda resize, rows: (
+                compile_call(self.fn, self.sig, _resized_arguments(bound, kinds, resize, rows),
+                             self.self_obj, state)[0]))
             graph.call_schema = CallSchema.of(self.name if self.self_obj is not None
                                               else self.sig.name, self.sig.sig,
                                               self.sig.kinds, bound, specialized)

@@ -18,15 +18,17 @@ from .._device import device as Device
 from .._ops.registry import REGISTRY
 from .._tensor import Tensor
 from ..utils import safetensors
-from .ir import CONTROL_OPS, FUSION_GROUP, Graph, GraphError, Node, TensorType, decode, encode
+from .ir import (CONTROL_OPS, FUSION_GROUP, SYMBOL, Graph, GraphError, Node, TensorType,
+                 decode, encode)
 from .runtime import ScriptFunction, ScriptModule
 from .schema import CallSchema
+from .symbolic import used_symbols
 
 FORMAT = "ember.jit"
-# 4: None among the outputs, call schemas, nodes run without autograd, graphs fixed to their
-# input sizes; 3: Python numbers among the outputs; 2: control-flow blocks. Every older
-# version loads.
-FORMAT_VERSION = 4
+# 5: size symbols (graphs that generalize over the batch size); 4: None among the outputs,
+# call schemas, nodes run without autograd, graphs fixed to their input sizes; 3: Python
+# numbers among the outputs; 2: control-flow blocks. Every older version loads.
+FORMAT_VERSION = 5
 _IR = "ir.json"
 _WEIGHTS = "weights.safetensors"
 
@@ -52,6 +54,8 @@ def graph_to_json(graph: Graph, constant_key) -> dict:
         "signature": {"inputs": spec_of(graph.inputs), "outputs": spec_of(graph.outputs)},
         "call_schema": None if graph.call_schema is None else graph.call_schema.to_json(),
         "fixed_sizes": graph.fixed_sizes,
+        "symbols": {name: list(where) for name, where in graph.symbols.items()},
+        "min_size": graph.min_size,
     }
 
 
@@ -164,9 +168,29 @@ def graph_from_json(data, weights: dict) -> tuple[Graph, dict]:
         _require(g.call_schema.arity() == len(g.inputs),
                  "the call schema does not match the graph's inputs")
     g.fixed_sizes = data.get("fixed_sizes") is True
+    g.symbols = _symbols(data.get("symbols", {}), g)
+    _require(used_symbols(g) <= set(g.symbols), "the graph uses size symbols it does not define")
+    g.min_size = data.get("min_size", 2)
+    _require(g.min_size in (1, 2), "malformed min_size")
     g._next = top
     g.verify()
     return g, keys
+
+
+def _symbols(data, g: Graph) -> dict:
+    """A graph's size symbols from JSON: each is read from an input dim (position, dim,
+    coefficient >= 1, offset)."""
+    _require(isinstance(data, dict), "malformed size symbols")
+    out = {}
+    for name, where in data.items():
+        _require(SYMBOL.fullmatch(name) is not None and isinstance(where, list) and
+                 len(where) == 4 and all(type(n) is int for n in where),
+                 f"malformed size symbol {name!r}")
+        k, dim, coeff, _ = where
+        _require(0 <= k < len(g.inputs) and 0 <= dim < len(g.inputs[k].type.shape) and
+                 coeff >= 1, f"size symbol {name!r} reads no input dim")
+        out[name] = tuple(where)
+    return out
 
 
 def _nodes_from_json(entries: list, values: dict, define) -> list:

@@ -7,59 +7,22 @@ graphs (a view's target shape, a slice bound, a value's dim) is fitted as an exp
 those symbols: c*s, c*s*t or c*s + d. The result is the first graph with `SymInt`s in those
 places. Everything else must match exactly: ops, dataflow, dtypes, other literals, constants.
 
-Two samples cannot prove a fit, so a symbolic graph is only ever used for shapes it has been
-checked against: `conforms` compares the graph captured at a new shape with the symbolic one
-evaluated at that shape's sizes. Sizes 0 and 1 are never generalized (as torch, which
-specializes them): broadcasting and squeezing make them behave differently.
+Two samples cannot prove a fit, so ember.compile uses a symbolic graph only for shapes it has
+been checked against: `conforms` compares the graph captured at a new shape with the symbolic
+one evaluated at that shape's sizes. jit.trace, whose saved graphs must run without the
+source, checks a third batch size and size 1 before it keeps one (frontend.generalized).
+Sizes 0 and 1 are never generalized from (as torch, which specializes them): broadcasting and
+squeezing make them behave differently.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .ir import AsTensor, Graph, TensorType, Value
+from .ir import AsTensor, Graph, SymInt, TensorType, Value
 
 
 class NotGeneral(Exception):
     """Two captures differ in a way no size expression explains (the reason says where)."""
-
-
-class SymInt(int):
-    """An integer that is an expression in size symbols: its int value is the size it had in
-    the first sample (so shape arithmetic done while compiling still works); `terms` are
-    (symbols, coefficient) pairs, the empty symbol tuple being the constant."""
-
-    terms: tuple
-
-    def __new__(cls, value: int, terms: tuple):
-        obj = super().__new__(cls, value)
-        obj.terms = terms
-        return obj
-
-    def evaluate(self, sizes: dict) -> int:
-        total = 0
-        for symbols, coeff in self.terms:
-            for s in symbols:
-                coeff *= sizes[s]
-            total += coeff
-        return total
-
-    def source(self) -> str:
-        """Python source computing the value from variables named like the symbols."""
-        parts = []
-        for symbols, coeff in self.terms:
-            if symbols and coeff in (1, -1):
-                parts.append(("-" if coeff < 0 else "") + "*".join(symbols))
-            else:
-                parts.append("*".join([str(coeff)] + list(symbols)))
-        return " + ".join(parts).replace("+ -", "- ")
-
-    def symbols(self) -> set:
-        return {s for symbols, _ in self.terms for s in symbols}
-
-    def __repr__(self) -> str:
-        return self.source()
-
-    __str__ = __repr__
 
 
 def _fit(a: int, b: int, samples: dict) -> SymInt | None:
@@ -223,9 +186,9 @@ class Symbols:
                 dims.append(SymInt(a, (((name,), 1),)))
             self.input_dims.append(tuple(dims))
 
-    def sizes_of(self, shapes: list[tuple]) -> dict | None:
+    def sizes_of(self, shapes: list[tuple], smallest: int = 2) -> dict | None:
         """Each symbol's size for inputs of these shapes (None when dims that share a symbol
-        differ or a symbolic dim is 0 or 1)."""
+        differ or a symbolic dim is below `smallest`)."""
         sizes: dict[str, int] = {}
         for dims, shape in zip(self.input_dims, shapes):
             if len(dims) != len(shape):
@@ -233,7 +196,7 @@ class Symbols:
             for d, n in zip(dims, shape):
                 if type(d) is SymInt:
                     name = d.terms[0][0][0]
-                    if n <= 1 or sizes.setdefault(name, n) != n:
+                    if n < smallest or sizes.setdefault(name, n) != n:
                         return None
                 elif d != n:
                     return None
@@ -271,6 +234,13 @@ def conforms(symbolic: Graph, capture: Graph, sizes: dict) -> str | None:
     return None
 
 
+def symbol_sizes(graph: Graph, shapes: list) -> dict:
+    """Each symbol's size in a call whose inputs have these shapes (graph.symbols says which
+    input dim holds it, as coefficient * symbol + offset)."""
+    return {s: (shapes[k][dim] - offset) // coeff
+            for s, (k, dim, coeff, offset) in graph.symbols.items()}
+
+
 def has_symbols(obj) -> bool:
     """Whether a literal holds a SymInt (in containers and slices too)."""
     return bool(_symbols_in(obj, set()))
@@ -290,16 +260,24 @@ def _symbols_in(obj, found: set) -> set:
     return found
 
 
-def _readable_from(g: Graph) -> dict:
-    """symbol -> (input position, dim, coefficient, offset): where generated code reads each
-    symbol the graph uses, from an input dim that is coefficient * symbol + offset (a plain
-    multiple preferred; a backward graph may only hold T - 1 sized values, say)."""
+def used_symbols(g: Graph) -> set:
+    """The symbols a graph's nodes (and their blocks) use in literals and value types."""
     used: set = set()
     for node in g.nodes:
         _symbols_in(node.args, used)
         _symbols_in(node.attrs, used)
         for v in node.outputs:
             _symbols_in(v.type.shape, used)
+        for block in node.blocks:
+            used |= used_symbols(block)
+    return used
+
+
+def _readable_from(g: Graph) -> dict:
+    """symbol -> (input position, dim, coefficient, offset): where generated code reads each
+    symbol the graph uses, from an input dim that is coefficient * symbol + offset (a plain
+    multiple preferred; a backward graph may only hold T - 1 sized values, say)."""
+    used = used_symbols(g)
     found = {}
     for k, v in enumerate(g.inputs):
         for d, n in enumerate(v.type.shape):

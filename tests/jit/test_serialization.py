@@ -51,7 +51,7 @@ def test_archive_layout_has_no_pickle(tmp_path):
         assert sorted(zf.namelist()) == ["ir.json", "weights.safetensors"]
         ir = json.loads(zf.read("ir.json"))
         assert not any(zf.read(n).startswith(b"\x80") for n in zf.namelist())
-    assert ir["format"] == "ember.jit" and ir["format_version"] == 4
+    assert ir["format"] == "ember.jit" and ir["format_version"] == 5
     assert ir["ember_version"] == ember.__version__
     sig = ir["methods"]["forward"]["signature"]
     assert sig["inputs"] == [{"dtype": "float32", "shape": [2, 8], "device": "cpu"}]
@@ -149,8 +149,8 @@ def test_fresh_process_without_the_model_source(tmp_path):
     assert got.dtype == expected.dtype and np.array_equal(got, expected)
 
 
-def _archive(ir=None, weights=None, names=("ir.json", "weights.safetensors")):
-    s = jit.trace(MLP().eval(), ember.randn(2, 8))
+def _archive(ir=None, weights=None, names=("ir.json", "weights.safetensors"), s=None):
+    s = s or jit.trace(MLP().eval(), ember.randn(2, 8))
     buf = io.BytesIO()
     s.save(buf)
     with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as zf:
@@ -219,6 +219,39 @@ def test_unknown_ops_and_code_in_the_file_are_refused(tmp_path):
         d["methods"]["forward"]["nodes"][0]["args"] = [{"$value": 12345}]
     with pytest.raises(RuntimeError, match="undefined value"):
         _load_bytes(_archive(dangling), tmp_path)
+
+
+def _rows(x):
+    return x.view(x.shape[0], -1).sum(1)
+
+
+def test_size_symbols_in_the_file_are_checked(tmp_path):
+    """A graph that generalizes over the batch size saves its size expressions ({"$sym"})
+    and where each symbol is read; malformed ones, undefined symbols and symbols read from
+    no input are refused."""
+    traced = jit.trace(_rows, ember.ones(2, 8))
+    loaded = _load_bytes(_archive(s=traced), tmp_path)
+    assert loaded(ember.ones(5, 8)).tolist() == [8.0] * 5
+
+    def view_node(d):
+        return next(n for n in d["methods"]["forward"]["nodes"] if n["op"] == "view")
+
+    def bad_name(d):
+        view_node(d)["attrs"]["shape"]["$tuple"][0]["$sym"]["terms"] = [[["os.system"], 1]]
+
+    def undefined(d):
+        d["methods"]["forward"]["symbols"] = {}
+
+    def nowhere(d):
+        d["methods"]["forward"]["symbols"] = {"s0": [3, 0, 1, 0]}
+
+    def floor(d):
+        d["methods"]["forward"]["min_size"] = 0
+    for change, message in ((bad_name, "malformed size expression"),
+                            (undefined, "uses size symbols it does not define"),
+                            (nowhere, "reads no input dim"), (floor, "malformed min_size")):
+        with pytest.raises(RuntimeError, match=message):
+            _load_bytes(_archive(change, s=traced), tmp_path)
 
 
 def test_weights_must_match_the_graph(tmp_path):

@@ -388,27 +388,120 @@ def test_a_no_grad_update_inside_traced_code_replays_without_autograd(kind):
                                rtol=1e-6)
 
 
-def test_a_trace_that_bakes_in_sizes_refuses_other_shapes():
-    """check_trace retraces with one more row: x.view(x.shape[0], -1) then gives another
-    graph, so the graph is marked and refuses other shapes (before: silently wrong sums),
-    also after save and load. A graph that does not change runs at any batch size."""
+def test_a_trace_that_bakes_in_sizes_from_the_batch_generalizes_over_it():
+    """check_trace retraces at other batch sizes: x.view(x.shape[0], -1) becomes a view to
+    (s0, 8), s0 read from each call's input, so the trace (saved and loaded too) runs at any
+    batch size, 1 included (before: it refused them), and refuses other feature sizes by
+    name. Sizes no expression of the batch explains keep the refusal, with a warning."""
     import io
 
     def rows(x):
         return x.view(x.shape[0], -1).sum(1)
-    with pytest.warns(jit.TracerWarning, match="computes sizes from its inputs' shapes"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jit.TracerWarning)
         traced = jit.trace(rows, (ember.ones(2, 8),))
-    assert traced(ember.ones(2, 8)).tolist() == [8.0, 8.0]
+    assert traced.graph.symbols and traced.graph.min_size == 1
+    assert "Float(s0, 8)" in str(traced.graph)
     buf = io.BytesIO()
     traced.save(buf)
     for run in (traced, jit.load(io.BytesIO(buf.getvalue()))):
-        with pytest.raises(RuntimeError, match=r"built for input shapes \[\[2, 8\]\] and "
-                                               r"keeps sizes computed from them"):
+        for n in (1, 2, 7):
+            x = ember.arange(8.0 * n).reshape(n, 8)
+            assert run(x).tolist() == rows(x).tolist()
+        x = ember.arange(24.0).reshape(3, 8).requires_grad_()
+        (run(x) * ember.arange(3.0)).sum().backward()
+        assert x.grad.tolist() == [[0.0] * 8, [1.0] * 8, [2.0] * 8]
+        with pytest.raises(RuntimeError, match=r"built for input shapes \[\[s0, 8\]\], where s0 "
+                                               r"may be any size from 1 on"):
             run(ember.arange(16.0).reshape(4, 4))
+
+    def squares(x):
+        return x.new_ones(x.shape[0] ** 2) * x.sum()
+    with pytest.warns(jit.TracerWarning, match="no expression of the batch size explains"):
+        fixed = jit.trace(squares, (ember.ones(2, 3),))
+    assert fixed.graph.fixed_sizes and not fixed.graph.symbols
+    with pytest.raises(RuntimeError, match=r"built for input shapes \[\[2, 3\]\] and "
+                                           r"keeps sizes computed from them"):
+        fixed(ember.ones(3, 3))
     net = nn.Sequential(nn.Linear(8, 4), nn.ReLU())
     with warnings.catch_warnings():
         warnings.simplefilter("error", jit.TracerWarning)
         generic = jit.trace(net, (ember.randn(1, 8),))
     x = ember.randn(5, 8)
     np.testing.assert_allclose(generic(x).detach().numpy(), net(x).detach().numpy(),
+                               rtol=1e-6)
+
+
+def test_traced_attention_runs_and_trains_at_other_batch_sizes():
+    """MultiheadAttention views (b, t, h, d) from the batch size: traced at batch 2, the
+    graph (and its saved copy) runs at batches 1 and 5 with eager's outputs and gradients;
+    another sequence length is refused by name."""
+    import io
+    ember.manual_seed(0)
+    mha = nn.MultiheadAttention(16, 4, batch_first=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jit.TracerWarning)
+        traced = jit.trace(mha, (ember.randn(2, 5, 16),) * 3)
+    buf = io.BytesIO()
+    traced.save(buf)
+    loaded = jit.load(io.BytesIO(buf.getvalue()))
+    for run in (traced, loaded):
+        for n in (1, 5):
+            x = ember.randn(n, 5, 16, requires_grad=True)
+            y = x.detach().clone().requires_grad_()
+            got, _ = run(x, x, x)
+            want, _ = mha(y, y, y)
+            np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(),
+                                       rtol=1e-5, atol=1e-6)
+            got.square().sum().backward()
+            want.square().sum().backward()
+            np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=1e-4, atol=1e-6)
+        with pytest.raises(RuntimeError, match=r"s0 may be any size from 1 on"):
+            run(*(ember.randn(3, 7, 16),) * 3)
+
+
+def test_generalized_fast_path_serves_every_batch_size():
+    """A CNN that flattens (x.flatten(1)) traced at batch 4 and optimized for inference runs
+    its generated code (memory-planned at the traced size, generic at others) at any batch."""
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                        nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 4 * 4, 3)).eval()
+    with ember.no_grad():
+        fast = jit.optimize_for_inference(jit.trace(net, ember.randn(4, 3, 8, 8)))
+        assert fast.graph.symbols
+        for n in (4, 1, 9, 4):
+            x = ember.randn(n, 3, 8, 8)
+            np.testing.assert_allclose(fast(x).numpy(), net(x).numpy(), rtol=1e-5, atol=1e-6)
+    assert "s0 = " in fast.generated_code
+
+
+def test_a_graph_that_differs_at_one_row_serves_two_rows_and_more():
+    """At batch 1, squeeze(0) drops the batch dim, so the graph generalized from batches 2-4
+    does not describe batch 1: it refuses it and serves 2 rows and more."""
+    def f(x):
+        return x.view(x.shape[0], -1).squeeze(0) * 2
+
+    traced = jit.trace(f, ember.ones(3, 2, 2))
+    assert traced.graph.min_size == 2
+    assert traced(ember.ones(6, 2, 2)).shape == (6, 4)
+    with pytest.raises(RuntimeError, match="s0 may be any size from 2 on"):
+        traced(ember.ones(1, 2, 2))
+
+
+def test_trace_module_methods_generalize_too():
+    class Enc(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(6, 2)
+
+        def forward(self, x):
+            return self.lin(x)
+
+        def encode(self, x):
+            return self.lin(x.reshape(x.shape[0], -1))
+
+    m = Enc()
+    s = jit.trace_module(m, {"forward": ember.randn(2, 6), "encode": ember.randn(2, 3, 2)})
+    x = ember.randn(7, 3, 2)
+    np.testing.assert_allclose(s.encode(x).detach().numpy(), m.encode(x).detach().numpy(),
                                rtol=1e-6)

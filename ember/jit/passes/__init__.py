@@ -24,7 +24,9 @@ __all__ = ["optimize", "eliminate_dead_code", "eliminate_common_subexpressions",
 def optimize(graph: Graph, fuse: bool = True, fold_factories: bool = True) -> Graph:
     """Clean up and speed up `graph` in place: fold constants, simplify, merge repeats, drop
     dead code, then (optionally) fuse pointwise chains. Returns the verified graph.
-    `fold_factories=False` keeps factory ops (see OpDef.creates) for dynamic graphs."""
+    `fold_factories=False` keeps factory ops (see OpDef.creates) for dynamic graphs (always
+    for a graph with size symbols: its factories build tensors of each call's sizes)."""
+    fold_factories = fold_factories and not graph.symbols
     for _ in range(4):
         changed = fold_constants(graph, fold_factories=fold_factories)
         changed += simplify(graph)

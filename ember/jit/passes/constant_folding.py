@@ -2,6 +2,9 @@
 run once at compile time (through `apply`, i.e. eager semantics) and its outputs become new
 constants, so the nodes that read them may fold in turn.
 
+A node whose literals hold size expressions (a symbolic graph's view targets) never folds: its
+result depends on each call's sizes.
+
 Foldable constants are the anonymous ones (tensors the traced code built or captured).
 Parameters and buffers fold only once `freeze` has turned them into constants. A constant that
 some node writes into in place, or one that requires grad (a captured parameter), never folds.
@@ -13,6 +16,7 @@ from ..._tensor import Tensor
 from ...autograd.grad_mode import no_grad
 from ..interpreter import run_node
 from ..ir import Graph
+from ..symbolic import has_symbols
 from .analysis import AliasInfo, is_pure
 
 
@@ -35,7 +39,8 @@ def fold_constants(graph: Graph, max_elements: int = 1 << 26,
         factory = not inputs and fold_factories and getattr(REGISTRY.get(node.op), "creates",
                                                             False)
         if not (is_pure(node) and (inputs or factory) and all(v.id in foldable for v in inputs)) \
-                or any(info.is_mutated(v) for v in node.outputs) or \
+                or has_symbols(node.args) or has_symbols(node.attrs) or \
+                any(info.is_mutated(v) for v in node.outputs) or \
                 sum(_numel(v.type.shape) for v in node.outputs) > max_elements:
             kept.append(node)
             continue

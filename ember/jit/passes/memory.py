@@ -16,12 +16,13 @@ known to return fresh arrays. Never reused: graph inputs, constants (parameters,
 graph outputs, values a control-flow node reads or yields (their blocks are not planned), and
 values whose shape may depend on data (nonzero, unique, boolean indexing, and what follows),
 since the plan matches shapes statically. The generated code runs the plan only when the
-inputs have their traced shapes.
+inputs have their traced shapes, or, in a graph with size symbols, whose sizes are told apart
+from plain ones here, at every size.
 """
 from __future__ import annotations
 
 from ... import _dtype as D
-from ..ir import CONTROL_OPS, FUSION_GROUP, Graph, Node, Value
+from ..ir import CONTROL_OPS, FUSION_GROUP, Graph, Node, SymInt, Value
 
 # op -> (NumPy ufunc name, extra literal operands): the forward is exactly this ufunc on floats
 UFUNCS = {"add": ("add", ()), "sub": ("subtract", ()), "mul": ("multiply", ()),
@@ -194,20 +195,27 @@ def plan_memory(graph: Graph) -> MemoryPlan:
         for root in {groups.root(v.id) for v in node.inputs() + node.outputs}:
             if last_use.get(root) == k and root not in blocked:
                 for buf in held.pop(root, ()):
-                    free.setdefault((buf.type.shape, buf.type.dtype), []).append(buf)
+                    free.setdefault(_key(buf.type), []).append(buf)
     return plan
+
+
+def _key(t) -> tuple:
+    """A value type's shape and dtype, size expressions told apart from plain sizes (a
+    symbolic graph's plan must hold at every size, not only the traced one)."""
+    return (tuple(("sym", d.terms) if type(d) is SymInt else d for d in t.shape), t.dtype)
 
 
 def _claim(node, form, j, out, k, groups, last_use, blocked, buffer_of, held, free, plan):
     """The buffer output `out` (number j) of node k writes into, or None to allocate."""
-    key = (out.type.shape, out.type.dtype)
+    key = _key(out.type)
     if form in ("ufunc", "fused"):
         inputs = node.inputs()
         for i, a in enumerate(node.args):
             if not isinstance(a, Value) or a.id not in buffer_of or buffer_of[a.id] is None:
                 continue
             root = groups.root(a.id)
-            if a.type != out.type or root in blocked or last_use.get(root) != k or \
+            if _key(a.type) != key or a.type.device != out.type.device or \
+                    root in blocked or last_use.get(root) != k or \
                     any(v is not a and groups.root(v.id) == root for v in inputs) or \
                     not _in_place_ok(node, form, i, j):
                 continue
