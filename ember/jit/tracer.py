@@ -327,9 +327,10 @@ class _Recorder:
                 not _overwrites(op.name, node_attrs):
             raise TraceError(
                 f"ember.jit.trace: {op.name}_() writes in place into a tensor built without an "
-                f"op the tracer records (e.g. ember.zeros(...)), so its value before the write "
-                f"is unknown to the graph. Build it out of place (e.g. ember.zeros(...) + x, "
-                f"or ember.where) or fill it completely first with .copy_() / .fill_().")
+                f"op the tracer records (e.g. ember.from_numpy(...)), so its value before the "
+                f"write is unknown to the graph. Build it with a factory the trace records "
+                f"(ember.zeros(...)), out of place, or fill it completely first with "
+                f".copy_() / .fill_().")
         where = f"ember.jit.trace: op {op.name!r}"
         for a in node_args + list(node_attrs.values()):
             check_literal(a, where)
@@ -544,17 +545,22 @@ def as_tuple(example) -> tuple:
     return (example,)
 
 
-def trace_graph(fn, example, state: dict, strict: bool, signature_of=None):
+def trace_graph(fn, example, state: dict, strict: bool, signature_of=None,
+                records_creation: bool = True):
     """Run fn(*example) with the recorder on; return (graph, whether random numbers were drawn).
 
     `state` maps id(tensor) -> (tensor, qualified name, kind) for a module's parameters and
-    buffers; `signature_of` is the callable whose parameter names name the inputs.
+    buffers; `signature_of` is the callable whose parameter names name the inputs. Factory
+    calls (ember.zeros(x.shape[0], ...)) are recorded as ops, whose sizes can then follow the
+    inputs' (frontend.generalized), unless `records_creation` is False: then their tensors
+    are constants (ONNX export, which has its own size analysis).
     """
     args = as_tuple(example)
     flat, spec = flatten(args, "input")
     graph = Graph()
     graph.input_spec = spec
     recorder = _Recorder(graph, state)
+    recorder.records_creation = records_creation
     names = input_names(signature_of or fn, [len(flatten(a, "input")[0]) for a in args])
     for t, name in zip(flat, names):
         v = graph.add_input(TensorType.of(t), name)

@@ -133,7 +133,8 @@ def trace(model, args: tuple, kwargs: dict, record_sources: bool = True) -> Capt
 
     example = tuple(args) + tuple(kwargs[k] for k in keys)
     with no_grad():
-        graph, _ = tracer.trace_graph(call, example, module_state(model), False)
+        graph, _ = tracer.trace_graph(call, example, module_state(model), False,
+                                      records_creation=False)
     flat, _ = tracer.flatten(example, "input")
     counts = [len(tracer.flatten(a, "input")[0]) for a in args]
     if signature is None:

@@ -186,7 +186,7 @@ def test_inplace_with_grad_is_recognised_and_backpropagates():
 
 def test_constant_written_in_place_is_copied_each_call():
     def f(x):
-        z = ember.zeros(3)
+        z = ember.from_numpy(np.zeros(3, np.float32))  # no op: a constant of the graph
         z[1:] = x[1:]
         z.mul_(x)
         return z
@@ -199,11 +199,32 @@ def test_constant_written_in_place_is_copied_each_call():
 
 def test_unknown_initial_value_is_an_error():
     def f(x):
-        z = ember.zeros(3)
+        z = ember.from_numpy(np.zeros(3, np.float32))
         z.add_(x)
         return z
     with pytest.raises(RuntimeError, match="value before the write"):
         jit.trace(f, ember.ones(3))
+
+
+def test_factories_are_recorded_and_follow_the_batch_size():
+    """ember.zeros(x.shape[0], ...) is a node of the graph (as aten::zeros in torch's traces),
+    so a tensor it builds may be written in place, and its size follows each call's batch:
+    an LSTM's zero initial state, say (before: a constant of the traced batch size, so the
+    trace refused other batch sizes)."""
+    def f(x):
+        z = ember.zeros(x.shape[0], 3)
+        z.add_(x)
+        return z * 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jit.TracerWarning)
+        s = jit.trace(f, ember.ones(2, 3))
+    assert "full" in _ops(s.graph)  # ember.zeros is full(size, 0)
+    assert s(ember.full((4, 3), 3.0)).tolist() == [[6.0] * 3] * 4
+    lstm = nn.LSTM(4, 5, batch_first=True)
+    traced = jit.trace(lstm, ember.randn(2, 3, 4))
+    x = ember.randn(6, 3, 4)
+    np.testing.assert_allclose(traced(x)[0].detach().numpy(), lstm(x)[0].detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_buffers_updated_in_place_like_eager():
