@@ -228,53 +228,69 @@ def _check(fn, script_call, example, check_inputs, tol, drew_random, retrace) ->
 
 def _retraced(retrace, example):
     """The graph traced from another example, or None when the code fails on it (then it is
-    no evidence either way); the retrace's own TracerWarnings are not the user's."""
+    no evidence either way); the retrace's own warnings are not the user's (its inputs are
+    not theirs)."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", TracerWarning)
+        warnings.simplefilter("ignore")
         try:
             return retrace(example)
         except Exception:  # noqa: BLE001 - whatever the code raises on this example
             return None
 
 
-def row_resizer(tensors):
-    """(batch, resize) for tensors whose leading size is the first tensor's (the batch):
-    resize(t, rows) is such a tensor with `rows` rows (its own rows repeated in turn, so
-    values stay the example's) and a copy of any other tensor. None when no tensor has rows."""
-    batch = next((t.shape[0] for t in tensors if t.dim() > 0), 0)
-    if not batch:
-        return None
+def size_families(tensors) -> list[tuple]:
+    """The example sizes that may vary together, most general first, as their sizes in the
+    example: (batch, sequence) when the first tensor with dims has a dim 1 of another size
+    than its batch (dim 0), then (batch,)."""
+    first = next((t for t in tensors if t.dim() > 0), None)
+    if first is None:
+        return []
+    batch = first.shape[0]
+    if first.dim() > 1 and first.shape[1] != batch:
+        return [(batch, first.shape[1]), (batch,)]
+    return [(batch,)]
 
-    def resize(t, rows: int):
-        t = t.detach()
-        if t.dim() == 0 or t.shape[0] != batch:
-            return t.clone()
-        return t[[i % batch for i in range(rows)]]
-    return batch, resize
+
+def resized(t, base: tuple, sizes: tuple):
+    """A copy of tensor t with the dims of a size family changed from `base` to `sizes`
+    (size_families): dim 0 when it is the batch, and any dim of the sequence's size (dim 0
+    too: an attention mask is (T, T)). Entries are repeated in turn, so values stay the
+    example's (token ids stay valid)."""
+    t = t.detach()
+    out = t.clone()
+    for d, n in enumerate(t.shape):
+        k = 0 if d == 0 and n == base[0] else 1 if len(base) > 1 and n == base[1] else None
+        if k is not None and sizes[k] != n:
+            index = Tensor._wrap_array(np.arange(sizes[k], dtype=np.int64) % max(n, 1))
+            out = out.index_select(d, index.to(t.device))
+    return out
 
 
 def sized_graph(graph, tensors, rebuild):
     """The graph to keep for `graph`, built from inputs that include `tensors`: itself when
-    it bakes in no sizes computed from the batch size (`bakes_sizes`), else the graph that
-    computes them from each call's batch size (`generalized`), else itself marked
-    `fixed_sizes` (it then refuses other shapes). `rebuild(resize, rows)` builds the graph
-    again from the inputs with each tensor t replaced by resize(t, rows) (row_resizer)."""
-    found = row_resizer(tensors)
-    if found is None:
-        return graph
-    batch, resize = found
-    made: dict = {}
+    it bakes in no sizes computed from the batch (or sequence) size (`bakes_sizes`), else the
+    graph that computes them from each call's sizes (`generalized`, over batch and sequence
+    when that fits, else over the batch), else itself marked `fixed_sizes` (it then refuses
+    other shapes). `rebuild(resize)` builds the graph again from the inputs with each tensor
+    t replaced by resize(t)."""
+    for base in size_families(tensors):
+        made: dict = {}
 
-    def capture(rows: int):
-        if rows not in made:
-            made[rows] = _retraced(lambda r: rebuild(resize, r), rows)
-        return made[rows]
-    if not bakes_sizes(graph, capture(batch + 1)):
-        return graph
-    symbolic = generalized(graph, batch, capture)
-    if symbolic is not None:
-        return symbolic
-    graph.fixed_sizes = True
+        def capture(sizes: tuple, base=base, made=made):
+            if sizes not in made:
+                made[sizes] = _retraced(
+                    lambda s: rebuild(lambda t: resized(t, base, s)), sizes)
+            return made[sizes]
+        other = capture(tuple(n + k + 1 for k, n in enumerate(base)))
+        if other is None and len(base) > 1:
+            continue  # the code does not run at another sequence length: try the batch alone
+        if not bakes_sizes(graph, other):
+            return graph
+        symbolic = generalized(graph, base, capture)
+        if symbolic is not None:
+            return symbolic
+    if tensors and any(t.dim() > 0 for t in tensors):
+        graph.fixed_sizes = True
     return graph
 
 
@@ -287,15 +303,17 @@ def bakes_sizes(graph, other) -> bool:
                                   _constant_shapes(graph) != _constant_shapes(other))
 
 
-def generalized(graph, batch: int, capture):
-    """`graph`, built with `batch` rows in its batched inputs, with the sizes it computed from
-    that batch as size expressions (symbolic.py), or None when builds at other batch sizes
-    follow none. `capture(rows)` builds it again at that many rows (None when it cannot).
-    Two builds of at least 2 rows give the expressions, a third checks them, and a build at
-    1 row decides whether the graph serves 1 row too (graph.min_size)."""
-    rows = max(batch, 2)
-    first = graph if batch == rows else capture(rows)
-    second, third = capture(rows + 1), capture(rows + 2)
+def generalized(graph, base: tuple, capture):
+    """`graph`, built at the sizes `base` of a size family (size_families), with the sizes
+    it computed from them as size expressions (symbolic.py), or None when builds at other
+    sizes follow none. `capture(sizes)` builds it again at those sizes (None when it cannot).
+    Two builds with every size at least 2 give the expressions (the family's sizes step by
+    1, 2, ... so each gets a symbol of its own), a third checks them, and a build with every
+    size 1 decides whether the graph serves size 1 too (graph.min_size)."""
+    start = tuple(max(n, 2) for n in base)
+    at = [tuple(n + j * (k + 1) for k, n in enumerate(start)) for j in range(3)]
+    first = graph if start == base else capture(at[0])
+    second, third = capture(at[1]), capture(at[2])
     if first is None or second is None or third is None:
         return None
     try:
@@ -306,7 +324,8 @@ def generalized(graph, batch: int, capture):
     sizes = symbols.sizes_of(_input_shapes(third))
     if not symbolic.symbols or sizes is None or conforms(symbolic, third, sizes) is not None:
         return None
-    one = graph if batch == 1 else capture(1)
+    ones = tuple(1 for _ in base)
+    one = graph if base == ones else capture(ones)
     sizes = None if one is None else symbols.sizes_of(_input_shapes(one), smallest=1)
     symbolic.min_size = 1 if sizes is not None and conforms(symbolic, one, sizes) is None else 2
     return symbolic
@@ -323,8 +342,7 @@ def _check_sizes(script_call, example, retrace) -> None:
     method = script_call if isinstance(script_call, _Method) else script_call._methods["forward"]
     mine = method.graph
     flat, _ = flatten(as_tuple(example), "input")
-    kept = sized_graph(mine, flat, lambda resize, rows: retrace(
-        _copied(example, lambda t: resize(t, rows))))
+    kept = sized_graph(mine, flat, lambda resize: retrace(_copied(example, resize)))
     if kept is not mine:
         method.adopt(kept)
     elif mine.fixed_sizes:

@@ -1713,14 +1713,14 @@ def _batched_tensors(bound: dict, kinds: dict) -> list:
         t for n, v in bound.items() if kinds[n] == "tensors" for _, t in tensor_items(v)]
 
 
-def _resized_arguments(bound: dict, kinds: dict, resize, rows: int) -> dict:
-    """Bound arguments with each tensor t replaced by resize(t, rows) (frontend.sized_graph)."""
+def _resized_arguments(bound: dict, kinds: dict, resize) -> dict:
+    """Bound arguments with each tensor t replaced by resize(t) (frontend.sized_graph)."""
     out = {}
     for name, value in bound.items():
         if isinstance(value, Tensor):
-            out[name] = resize(value, rows)
+            out[name] = resize(value)
         elif kinds[name] == "tensors":
-            items = {k: resize(t, rows) for k, t in tensor_items(value)}
+            items = {k: resize(t) for k, t in tensor_items(value)}
             out[name] = items if type(value) is dict else type(value)(items.values())
         else:
             out[name] = value
@@ -1823,8 +1823,8 @@ class _ScriptedMethod:
             # sizes baked in from the batch size become expressions of it, so a saved copy
             # serves other batch sizes too (or refuses them when none fits)
             kinds = self.sig.kinds
-            graph = sized_graph(graph, _batched_tensors(bound, kinds), lambda resize, rows: (
-                compile_call(self.fn, self.sig, _resized_arguments(bound, kinds, resize, rows),
+            graph = sized_graph(graph, _batched_tensors(bound, kinds), lambda resize: (
+                compile_call(self.fn, self.sig, _resized_arguments(bound, kinds, resize),
                              self.self_obj, state)[0]))
             graph.call_schema = CallSchema.of(self.name if self.self_obj is not None
                                               else self.sig.name, self.sig.sig,
