@@ -273,25 +273,50 @@ def sized_graph(graph, tensors, rebuild):
     when that fits, else over the batch), else itself marked `fixed_sizes` (it then refuses
     other shapes). `rebuild(resize)` builds the graph again from the inputs with each tensor
     t replaced by resize(t)."""
+    baked = False
     for base in size_families(tensors):
-        made: dict = {}
-
-        def capture(sizes: tuple, base=base, made=made):
-            if sizes not in made:
-                made[sizes] = _retraced(
-                    lambda s: rebuild(lambda t: resized(t, base, s)), sizes)
-            return made[sizes]
-        other = capture(tuple(n + k + 1 for k, n in enumerate(base)))
-        if other is None and len(base) > 1:
-            continue  # the code does not run at another sequence length: try the batch alone
-        if not bakes_sizes(graph, other):
-            return graph
-        symbolic = generalized(graph, base, capture)
-        if symbolic is not None:
-            return symbolic
-    if tensors and any(t.dim() > 0 for t in tensors):
+        capture = _capturer(base, rebuild)
+        for steps in _directions(base):
+            other = capture(_sample(base, steps, 1))
+            if other is None:
+                continue  # no evidence: the code does not run at those sizes
+            if not bakes_sizes(graph, other):
+                if not baked:
+                    return graph  # the same graph at other sizes of this family
+                break
+            baked = True
+            symbolic = generalized(graph, base, steps, capture)
+            if symbolic is not None:
+                return symbolic
+    if baked:
         graph.fixed_sizes = True
     return graph
+
+
+def _capturer(base: tuple, rebuild):
+    """capture(sizes): the graph rebuilt with a size family's sizes changed from `base` to
+    `sizes` (None when the code fails there), each built once."""
+    made: dict = {}
+
+    def capture(sizes: tuple):
+        if sizes not in made:
+            made[sizes] = _retraced(lambda s: rebuild(lambda t: resized(t, base, s)), sizes)
+        return made[sizes]
+    return capture
+
+
+def _directions(base: tuple) -> list[tuple]:
+    """How a family's sizes step between builds: the batch up by 1; a sequence up by 2 or,
+    when the code cannot run longer (a full position table), down by 2."""
+    if len(base) == 1:
+        return [(1,)]
+    down = [(1, -2)] if base[1] - 4 >= 2 else []
+    return [(1, 2)] + down
+
+
+def _sample(base: tuple, steps: tuple, j: int) -> tuple:
+    """The sizes of build j (0, 1, 2) of a family: every size at least 2, stepped j times."""
+    return tuple(max(n, 2) + j * k for n, k in zip(base, steps))
 
 
 def bakes_sizes(graph, other) -> bool:
@@ -303,16 +328,16 @@ def bakes_sizes(graph, other) -> bool:
                                   _constant_shapes(graph) != _constant_shapes(other))
 
 
-def generalized(graph, base: tuple, capture):
+def generalized(graph, base: tuple, steps: tuple, capture):
     """`graph`, built at the sizes `base` of a size family (size_families), with the sizes
     it computed from them as size expressions (symbolic.py), or None when builds at other
     sizes follow none. `capture(sizes)` builds it again at those sizes (None when it cannot).
     Two builds with every size at least 2 give the expressions (the family's sizes step by
-    1, 2, ... so each gets a symbol of its own), a third checks them, and a build with every
-    size 1 decides whether the graph serves size 1 too (graph.min_size)."""
-    start = tuple(max(n, 2) for n in base)
-    at = [tuple(n + j * (k + 1) for k, n in enumerate(start)) for j in range(3)]
-    first = graph if start == base else capture(at[0])
+    `steps`, each by another amount, so each gets a symbol of its own), a third checks them,
+    and a build with one size at 1 decides whether the graph serves that size at 1 too
+    (graph.min_sizes)."""
+    at = [_sample(base, steps, j) for j in range(3)]
+    first = graph if at[0] == base else capture(at[0])
     second, third = capture(at[1]), capture(at[2])
     if first is None or second is None or third is None:
         return None
@@ -324,10 +349,13 @@ def generalized(graph, base: tuple, capture):
     sizes = symbols.sizes_of(_input_shapes(third))
     if not symbolic.symbols or sizes is None or conforms(symbolic, third, sizes) is not None:
         return None
-    ones = tuple(1 for _ in base)
-    one = graph if base == ones else capture(ones)
-    sizes = None if one is None else symbols.sizes_of(_input_shapes(one), smallest=1)
-    symbolic.min_size = 1 if sizes is not None and conforms(symbolic, one, sizes) is None else 2
+    for k in range(len(base)):
+        at_one = at[0][:k] + (1,) + at[0][k + 1:]
+        one = graph if at_one == base else capture(at_one)
+        sizes = None if one is None else symbols.sizes_of(_input_shapes(one), smallest=1)
+        if sizes is not None and conforms(symbolic, one, sizes) is None:
+            symbolic.min_sizes.update({s: 1 for s, pair in symbols.samples.items()
+                                       if pair == (at[0][k], at[1][k])})
     return symbolic
 
 

@@ -285,9 +285,9 @@ class Graph:
         self.fixed_sizes = False  # bakes sizes computed from its inputs' shapes (jit.trace)
         self._next = 0
         # size symbol -> (input position, dim, coefficient, offset) in a dynamic graph
-        # (symbolic.py), and the smallest size a symbol may take in a call
+        # (symbolic.py), and the smallest size each may take in a call (2 when not listed)
         self.symbols: dict = {}
-        self.min_size = 2
+        self.min_sizes: dict = {}
 
     # ---- building ---------------------------------------------------------------------
     def new_value(self, type: TensorType, node=None, index: int = 0, name=None) -> Value:
@@ -361,7 +361,7 @@ class Graph:
         g._next = self._next
         g.input_spec, g.output_spec = self.input_spec, self.output_spec
         g.call_schema, g.fixed_sizes = self.call_schema, self.fixed_sizes
-        g.symbols, g.min_size = dict(self.symbols), self.min_size
+        g.symbols, g.min_sizes = dict(self.symbols), dict(self.min_sizes)
         new: dict[int, Value] = {}
 
         def clone(v, node=None):

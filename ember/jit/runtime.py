@@ -119,23 +119,22 @@ class _Method:
 
     def _check_symbolic(self, flat) -> None:
         """A graph with size symbols runs on inputs whose symbolic dims take any size from
-        graph.min_size on (consistently) and whose other dims keep their traced sizes."""
+        their graph.min_sizes on (consistently) and whose other dims keep their traced
+        sizes."""
         g = self.graph
         shapes = [tuple(t.shape) for t in flat]
-        sizes = symbol_sizes(g, shapes) if all(
-            dim < len(shapes[k]) for k, dim, _, _ in g.symbols.values()) else None
-        if sizes is not None and min(sizes.values()) >= g.min_size and all(
-                len(v.type.shape) == len(shape) and all(
-                    (d.evaluate(sizes) if type(d) is SymInt else d) == n
-                    for d, n in zip(v.type.shape, shape))
-                for v, shape in zip(g.inputs, shapes)):
+        if _fits_symbols(g, shapes):
             return
         built = [list(v.type.shape) for v in g.inputs]
+        floors: dict = {}
+        for s in sorted(g.symbols):
+            floors.setdefault(g.min_sizes.get(s, 2), []).append(s)
+        free = "; ".join(f"{', '.join(names)} may be any size from {floor} on"
+                         for floor, names in sorted(floors.items()))
         raise RuntimeError(
-            f"{self.name}() was built for input shapes {built}, where "
-            f"{', '.join(sorted(g.symbols))} may be any size from {g.min_size} on and the "
-            f"other sizes are fixed; it cannot run on {[list(s) for s in shapes]}. Trace or "
-            "script it again with an example of the shape you need.")
+            f"{self.name}() was built for input shapes {built}, where {free}, and the other "
+            f"sizes are fixed; it cannot run on {[list(s) for s in shapes]}. Trace or script "
+            "it again with an example of the shape you need.")
 
     def _guard(self, flat) -> bool:
         for t, (dtype, ndim, device) in zip(flat, self.guard):
@@ -206,6 +205,16 @@ class _Method:
         """This method as readable Python."""
         return python_code(self.graph, identifier(self.name), method=self.owner is not None)
 
+
+
+def _fits_symbols(g: Graph, shapes: list) -> bool:
+    """Whether inputs of these shapes fit a symbolic graph's input types (see _check_symbolic)."""
+    if any(len(v.type.shape) != len(shape) for v, shape in zip(g.inputs, shapes)):
+        return False
+    sizes = symbol_sizes(g, shapes)
+    return all(n >= g.min_sizes.get(s, 2) for s, n in sizes.items()) and all(
+        (d.evaluate(sizes) if type(d) is SymInt else d) == n
+        for v, shape in zip(g.inputs, shapes) for d, n in zip(v.type.shape, shape))
 
 
 def _describe_spec(spec) -> str:

@@ -55,7 +55,7 @@ def graph_to_json(graph: Graph, constant_key) -> dict:
         "call_schema": None if graph.call_schema is None else graph.call_schema.to_json(),
         "fixed_sizes": graph.fixed_sizes,
         "symbols": {name: list(where) for name, where in graph.symbols.items()},
-        "min_size": graph.min_size,
+        "min_sizes": graph.min_sizes,
     }
 
 
@@ -170,8 +170,9 @@ def graph_from_json(data, weights: dict) -> tuple[Graph, dict]:
     g.fixed_sizes = data.get("fixed_sizes") is True
     g.symbols = _symbols(data.get("symbols", {}), g)
     _require(used_symbols(g) <= set(g.symbols), "the graph uses size symbols it does not define")
-    g.min_size = data.get("min_size", 2)
-    _require(g.min_size in (1, 2), "malformed min_size")
+    g.min_sizes = data.get("min_sizes", {})
+    _require(isinstance(g.min_sizes, dict) and set(g.min_sizes) <= set(g.symbols) and
+             all(n in (1, 2) for n in g.min_sizes.values()), "malformed min_sizes")
     g._next = top
     g.verify()
     return g, keys

@@ -246,10 +246,10 @@ def test_size_symbols_in_the_file_are_checked(tmp_path):
         d["methods"]["forward"]["symbols"] = {"s0": [3, 0, 1, 0]}
 
     def floor(d):
-        d["methods"]["forward"]["min_size"] = 0
+        d["methods"]["forward"]["min_sizes"] = {"s0": 0}
     for change, message in ((bad_name, "malformed size expression"),
                             (undefined, "uses size symbols it does not define"),
-                            (nowhere, "reads no input dim"), (floor, "malformed min_size")):
+                            (nowhere, "reads no input dim"), (floor, "malformed min_sizes")):
         with pytest.raises(RuntimeError, match=message):
             _load_bytes(_archive(change, s=traced), tmp_path)
 
