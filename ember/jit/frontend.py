@@ -315,7 +315,7 @@ def _directions(base: tuple) -> list[tuple]:
 
 
 def _sample(base: tuple, steps: tuple, j: int) -> tuple:
-    """The sizes of build j (0, 1, 2) of a family: every size at least 2, stepped j times."""
+    """The sizes of build j (0 or 1) of a family: every size at least 2, stepped j times."""
     return tuple(max(n, 2) + j * k for n, k in zip(base, steps))
 
 
@@ -333,22 +333,27 @@ def generalized(graph, base: tuple, steps: tuple, capture):
     it computed from them as size expressions (symbolic.py), or None when builds at other
     sizes follow none. `capture(sizes)` builds it again at those sizes (None when it cannot).
     Two builds with every size at least 2 give the expressions (the family's sizes step by
-    `steps`, each by another amount, so each gets a symbol of its own), a third checks them,
-    and a build with one size at 1 decides whether the graph serves that size at 1 too
-    (graph.min_sizes)."""
-    at = [_sample(base, steps, j) for j in range(3)]
+    `steps`, each by another amount, so each gets a symbol of its own); builds that step one
+    size further each check them (the first two move every size together, which cannot tell
+    5 * batch - 5 from 5 * channels / 2); a build with one size at 1 decides whether the
+    graph serves that size at 1 too (graph.min_sizes)."""
+    at = [_sample(base, steps, j) for j in range(2)]
     first = graph if at[0] == base else capture(at[0])
-    second, third = capture(at[1]), capture(at[2])
-    if first is None or second is None or third is None:
+    second = capture(at[1])
+    if first is None or second is None:
         return None
     try:
         symbols = Symbols(_input_shapes(first), _input_shapes(second))
         symbolic = generalize(first, second, symbols)
     except NotGeneral:
         return None
-    sizes = symbols.sizes_of(_input_shapes(third))
-    if not symbolic.symbols or sizes is None or conforms(symbolic, third, sizes) is not None:
+    if not symbolic.symbols:
         return None
+    for k, step in enumerate(steps):
+        check = capture(at[1][:k] + (at[1][k] + step,) + at[1][k + 1:])
+        sizes = None if check is None else symbols.sizes_of(_input_shapes(check))
+        if sizes is None or conforms(symbolic, check, sizes) is not None:
+            return None
     for k in range(len(base)):
         at_one = at[0][:k] + (1,) + at[0][k + 1:]
         one = graph if at_one == base else capture(at_one)

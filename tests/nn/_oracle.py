@@ -183,7 +183,8 @@ def compare_modules(make, inputs, dtypes=("float32", "float64"), train: bool = T
 def check_jit(module, inputs, dtype: str, what: str = "") -> None:
     """ember.jit.script and ember.jit.trace of a copy of `module`, and the files they save,
     give the module's own outputs on values other than the example (each compiled copy and
-    its eager twin take the same calls, so buffers such as running statistics agree).
+    its eager twin take the same calls, so buffers such as running statistics agree), and,
+    where the saved graph keeps sizes as expressions (s0, s1), at other sizes too.
     Modules that draw random numbers in their current mode are left out, and so is a trace
     that check_trace refuses (the module reads a value into Python: batch norm's
     momentum=None divides by its batch count)."""
@@ -208,7 +209,32 @@ def check_jit(module, inputs, dtype: str, what: str = "") -> None:
         buffer = io.BytesIO()
         compiled.save(buffer)
         loaded = ember.jit.load(io.BytesIO(buffer.getvalue()))
-        assert_close(loaded(*last), copy.deepcopy(ref)(*last), *tol, f"{what} {kind}d, loaded")
+        ref = copy.deepcopy(ref)
+        assert_close(loaded(*last), ref(*last), *tol, f"{what} {kind}d, loaded")
+        other = _other_sizes(loaded.graph, last)
+        if other is not None:
+            assert_close(loaded(*other), ref(*other), *tol, f"{what} {kind}d, at other sizes")
+
+
+def _other_sizes(graph, inputs):
+    """`inputs` grown in every dim a saved graph holds as a size expression (symbol + 2,
+    entries repeated in turn), or None when the graph has no symbols or the inputs are not
+    its flat tensors."""
+    from ember.jit.ir import SymInt
+    from ember.jit.symbolic import symbol_sizes
+    if not graph.symbols or len(inputs) != len(graph.inputs) or \
+            not all(isinstance(t, ember.Tensor) for t in inputs):
+        return None
+    sizes = {s: n + 2 for s, n in symbol_sizes(graph, [t.shape for t in inputs]).items()}
+    out = []
+    for t, v in zip(inputs, graph.inputs):
+        t = t.detach()
+        for d, dim in enumerate(v.type.shape):
+            if type(dim) is SymInt:
+                index = ember.arange(dim.evaluate(sizes)) % t.shape[d]
+                t = t.index_select(d, index)
+        out.append(t)
+    return out
 
 
 def _deterministic(module, example) -> bool:
