@@ -240,26 +240,29 @@ def _retraced(retrace, example):
 
 def size_families(tensors) -> list[tuple]:
     """The example sizes that may vary together, most general first, as their sizes in the
-    example: (batch, sequence) when the first tensor with dims has a dim 1 of another size
-    than its batch (dim 0), then (batch,)."""
+    example: (batch, sequence), the first tensor with dims having them as dims 0 and 1, then
+    (batch,). Each comes with that first tensor: (first, sizes)."""
     first = next((t for t in tensors if t.dim() > 0), None)
     if first is None:
         return []
-    batch = first.shape[0]
-    if first.dim() > 1 and first.shape[1] != batch:
-        return [(batch, first.shape[1]), (batch,)]
-    return [(batch,)]
+    batch = (first, (first.shape[0],))
+    return [(first, tuple(first.shape[:2])), batch] if first.dim() > 1 else [batch]
 
 
-def resized(t, base: tuple, sizes: tuple):
+def resized(t, first, base: tuple, sizes: tuple):
     """A copy of tensor t with the dims of a size family changed from `base` to `sizes`
-    (size_families): dim 0 when it is the batch, and any dim of the sequence's size (dim 0
-    too: an attention mask is (T, T)). Entries are repeated in turn, so values stay the
-    example's (token ids stay valid)."""
+    (size_families): in the family's first tensor, dim 0 (the batch) and dim 1 and any later
+    dim of its size (the sequence); in the others, dim 0 when it is of the batch's size and
+    any dim of the sequence's size (dim 0 too: an attention mask is (T, T)). Entries are
+    repeated in turn, so values stay the example's (token ids stay valid)."""
     t = t.detach()
     out = t.clone()
+    seq = len(base) > 1
     for d, n in enumerate(t.shape):
-        k = 0 if d == 0 and n == base[0] else 1 if len(base) > 1 and n == base[1] else None
+        if t is first:
+            k = 0 if d == 0 else 1 if seq and (d == 1 or n == base[1]) else None
+        else:
+            k = 0 if d == 0 and n == base[0] else 1 if seq and n == base[1] else None
         if k is not None and sizes[k] != n:
             index = Tensor._wrap_array(np.arange(sizes[k], dtype=np.int64) % max(n, 1))
             out = out.index_select(d, index.to(t.device))
@@ -274,8 +277,8 @@ def sized_graph(graph, tensors, rebuild):
     other shapes). `rebuild(resize)` builds the graph again from the inputs with each tensor
     t replaced by resize(t)."""
     baked = False
-    for base in size_families(tensors):
-        capture = _capturer(base, rebuild)
+    for first, base in size_families(tensors):
+        capture = _capturer(first, base, rebuild)
         for steps in _directions(base):
             other = capture(_sample(base, steps, 1))
             if other is None:
@@ -293,14 +296,15 @@ def sized_graph(graph, tensors, rebuild):
     return graph
 
 
-def _capturer(base: tuple, rebuild):
+def _capturer(first, base: tuple, rebuild):
     """capture(sizes): the graph rebuilt with a size family's sizes changed from `base` to
-    `sizes` (None when the code fails there), each built once."""
+    `sizes` (resized; None when the code fails there), each built once."""
     made: dict = {}
 
     def capture(sizes: tuple):
         if sizes not in made:
-            made[sizes] = _retraced(lambda s: rebuild(lambda t: resized(t, base, s)), sizes)
+            made[sizes] = _retraced(
+                lambda s: rebuild(lambda t: resized(t, first, base, s)), sizes)
         return made[sizes]
     return capture
 
@@ -358,7 +362,10 @@ def generalized(graph, base: tuple, steps: tuple, capture):
         at_one = at[0][:k] + (1,) + at[0][k + 1:]
         one = graph if at_one == base else capture(at_one)
         sizes = None if one is None else symbols.sizes_of(_input_shapes(one), smallest=1)
-        if sizes is not None and conforms(symbolic, one, sizes) is None:
+        serves_one = sizes is not None and conforms(symbolic, one, sizes) is None
+        if base[k] < 2 and not (base[k] == 1 and serves_one):
+            return None  # it would refuse the example's own sizes
+        if serves_one:
             symbolic.min_sizes.update({s: 1 for s, pair in symbols.samples.items()
                                        if pair == (at[0][k], at[1][k])})
     return symbolic

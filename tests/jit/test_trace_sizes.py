@@ -1,0 +1,62 @@
+"""Property: a trace that keeps sizes as expressions of the batch and sequence (frontend.
+generalized) computes, at every shape it accepts, what the eager code computes; at shapes it
+does not accept it refuses by name. Pipelines of size-reading code (views, flattening,
+slicing, factories from sizes) are drawn at random, traced at one shape and called at
+another."""
+import warnings
+
+import numpy as np
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import ember
+from ember import jit
+
+SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow])
+F = 4  # the feature size: fixed, as a layer's width is
+
+
+def _heads(x):  # (b, t, 4) -> (b, 2, t, 2) -> (b, t, 4): attention's head split and merge
+    b, t, f = x.shape
+    return x.view(b, t, 2, f // 2).transpose(1, 2).contiguous().transpose(1, 2).reshape(b, t, f)
+
+
+STAGES = {
+    "flatten": lambda x: x.flatten(1).view(x.shape[0], x.shape[1], -1),
+    "rows": lambda x: x.reshape(x.shape[0] * x.shape[1], -1).view(x.shape),
+    "heads": _heads,
+    "zeros": lambda x: x + ember.zeros(x.shape[0], x.shape[1], 1),
+    "positions": lambda x: x * ember.arange(x.shape[1]).view(1, -1, 1).float(),
+    "mean_rows": lambda x: x - x.sum(1, keepdim=True) / x.shape[1],
+    "half": lambda x: x[:, : max(x.shape[1] // 2, 1)].repeat(1, 2, 1)[:, : x.shape[1]],
+    "last": lambda x: x[:, x.shape[1] - 1:].expand(x.shape[0], x.shape[1], F) * 0.5 + x,
+    "batch_scale": lambda x: x * x.shape[0],
+}
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from(sorted(STAGES)), min_size=1, max_size=4),
+       st.integers(1, 4), st.integers(1, 6), st.integers(1, 5), st.integers(1, 7))
+def test_a_generalized_trace_is_eager_code_at_every_shape_it_accepts(stages, b, t, b2, t2):
+    def f(x):
+        for name in stages:
+            x = STAGES[name](x)
+        return x
+    rng = np.random.default_rng(0)
+    x = ember.from_numpy(rng.standard_normal((b, t, F)).astype(np.float32))
+    y = ember.from_numpy(rng.standard_normal((b2, t2, F)).astype(np.float32))
+    try:
+        want = f(y)
+    except (RuntimeError, IndexError, ValueError):
+        assume(False)  # the eager code itself does not run at this shape
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jit.TracerWarning)
+        traced = jit.trace(f, x)
+    np.testing.assert_allclose(traced(x).numpy(), f(x).numpy(), rtol=1e-5, atol=1e-6)
+    try:
+        got = traced(y)
+    except RuntimeError as e:
+        assert "built for input shapes" in str(e) or "was traced with input shapes" in str(e)
+        return
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
