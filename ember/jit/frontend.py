@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 
+from .._ops.random import get_rng_state, set_rng_state
 from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad
 from ..nn.modules.module import Module
@@ -37,9 +38,10 @@ def trace(func, example_inputs=None, optimize=None, check_trace: bool = True,
     graph); a function gives a ScriptFunction. Both are callable and have `.graph`, `.code`
     and `.save(path)`. Python control flow and values read out of tensors (`.item()`,
     `bool()`, ...) are fixed at their traced values (a TracerWarning says where). Sizes
-    computed from the batch size (x.view(x.shape[0], -1)) become expressions of each call's
-    batch size when check_trace finds that retraces at other batch sizes follow one (the
-    graph then prints them as s0); other sizes stay those of the example.
+    computed from the batch size and sequence length (x.view(x.shape[0], -1)) become
+    expressions of each call's when retraces at other sizes follow one (the graph then
+    prints them as s0, s1); a graph whose sizes follow none runs only at the example's
+    shapes and says so when called at others. Other sizes stay those of the example.
 
     Args:
         func: an nn.Module (traces forward) or a function of tensors.
@@ -48,7 +50,7 @@ def trace(func, example_inputs=None, optimize=None, check_trace: bool = True,
         check_trace: compare the result with `func` on the example inputs, on `check_inputs`
             and on a slightly perturbed copy of the example (retraced: a different graph
             means the trace depends on input values); a mismatch raises TracingCheckError.
-            It also retraces at other batch sizes to generalize sizes computed from it.
+            The retraces at other sizes run either way.
         check_inputs: more input tuples to compare on.
         check_tolerance: relative and absolute tolerance of the comparison.
         strict: refuse list and dict outputs (their structure is fixed by the trace).
@@ -69,9 +71,12 @@ def trace(func, example_inputs=None, optimize=None, check_trace: bool = True,
         raise ValueError("ember.jit.trace needs example_inputs (a Tensor or a tuple of them)")
     graph, drew_random = trace_graph(func, example_inputs, {}, strict)
     result = ScriptFunction(graph, getattr(func, "__name__", "forward"))
+    retrace = lambda ex: trace_graph(func, ex, {}, strict)[0]  # noqa: E731
     if check_trace:
         _check(func, result, example_inputs, check_inputs, check_tolerance, drew_random,
-               lambda ex: trace_graph(func, ex, {}, strict)[0])
+               retrace)
+    else:
+        _check_sizes(result, example_inputs, retrace)
     return result
 
 
@@ -95,27 +100,30 @@ def trace_module(mod: Module, inputs: dict, optimize=None, check_trace: bool = T
         fn, sig = _method(mod, name)
         graphs[name], random[name] = trace_graph(fn, example, state, strict, sig)
     script = ScriptModule._build(module_layout(mod), _tensors_of(mod), graphs)
-    if check_trace:
-        # the checks rerun the module: its buffers (batch norm's running statistics) keep
-        # the values the traced call left, as after one call
-        kept = [(t, t._data.copy()) for t, _, kind in state.values() if kind == "buffer"]
-        try:
-            _check_methods(mod, script, inputs, check_inputs, check_tolerance, random, state,
-                           strict)
-        finally:
-            for t, data in kept:
-                t._data[...] = data
+    # the checks and the retraces at other sizes rerun the module: its buffers (batch norm's
+    # running statistics) keep the values the traced call left, as after one call
+    kept = [(t, t._data.copy()) for t, _, kind in state.values() if kind == "buffer"]
+    try:
+        _check_methods(mod, script, inputs, check_inputs, check_tolerance, random, state,
+                       strict, check_trace)
+    finally:
+        for t, data in kept:
+            t._data[...] = data
     return script
 
 
 def _check_methods(mod, script, inputs, check_inputs, check_tolerance, random, state,
-                   strict) -> None:
+                   strict, check_trace: bool) -> None:
+    """check_trace for each traced method; without it, only the sizes (`_check_sizes`)."""
     for name, example in inputs.items():
         fn, sig = _method(mod, name)
         extra = [c[name] for c in check_inputs or () if name in c]
         call = script if name == "forward" else getattr(script, name)
-        _check(fn, call, example, extra, check_tolerance, random[name],
-               lambda ex, fn=fn, sig=sig: trace_graph(fn, ex, state, strict, sig)[0])
+        retrace = lambda ex, fn=fn, sig=sig: trace_graph(fn, ex, state, strict, sig)[0]  # noqa: E731
+        if check_trace:
+            _check(fn, call, example, extra, check_tolerance, random[name], retrace)
+        else:
+            _check_sizes(call, example, retrace)
 
 
 def _method(mod: Module, name: str):
@@ -228,14 +236,17 @@ def _check(fn, script_call, example, check_inputs, tol, drew_random, retrace) ->
 
 def _retraced(retrace, example):
     """The graph traced from another example, or None when the code fails on it (then it is
-    no evidence either way); the retrace's own warnings are not the user's (its inputs are
-    not theirs)."""
+    no evidence either way). The retrace's own warnings are not the user's (its inputs are
+    not theirs), and the random numbers it draws come back to the generator."""
+    rng = get_rng_state()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             return retrace(example)
         except Exception:  # noqa: BLE001 - whatever the code raises on this example
             return None
+        finally:
+            set_rng_state(rng)
 
 
 def size_families(tensors) -> list[tuple]:
@@ -283,14 +294,17 @@ def sized_graph(graph, tensors, rebuild):
             other = capture(_sample(base, steps, 1))
             if other is None:
                 continue  # no evidence: the code does not run at those sizes
-            if not bakes_sizes(graph, other):
-                if not baked:
-                    return graph  # the same graph at other sizes of this family
-                break
-            baked = True
+            same = not bakes_sizes(graph, other)
+            if same and not baked:
+                return graph  # the same graph at other sizes of this family
+            # (the same graph after a wider family baked sizes in: this family's sizes are
+            # free, the others fixed, which a graph generalized over this family says)
             symbolic = generalized(graph, base, steps, capture)
             if symbolic is not None:
                 return symbolic
+            baked = True
+            if same:
+                break
     if baked:
         graph.fixed_sizes = True
     return graph

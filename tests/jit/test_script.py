@@ -991,7 +991,8 @@ def test_is_scripting_and_is_tracing():
     assert out.tolist() == [1.0, 1.0] and tracing is False
     seen = []
     traced = ember.jit.trace(lambda t: seen.append(_flags(t)[1]) or t * 2, x, check_trace=False)
-    assert seen == [True] and traced(x).tolist() == [0.0, 0.0]
+    # (the trace runs the function again at other sizes, check_trace or not)
+    assert seen and all(seen) and traced(x).tolist() == [0.0, 0.0]
     assert ember.compile(lambda t: _flags(t)[0])(x).tolist() == [-1.0, -1.0]
     assert (torch.jit.is_scripting(), torch.jit.is_tracing()) == (False, False)
 

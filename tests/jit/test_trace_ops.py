@@ -49,7 +49,8 @@ def test_traced_sample_follows_new_values(name, i, sample):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         traced = _trace(sample, fn, first)
-    if any(issubclass(w.category, TracerWarning) for w in caught):
+    if any(issubclass(w.category, TracerWarning) and "computes sizes" not in str(w.message)
+           for w in caught):  # (a graph kept at its traced sizes still follows new values)
         pytest.skip("the trace warned that it bakes a value in")
     values = make_values(sample, dtype, 1)
     want = _tensors(fn(*build(ember, values, False)))

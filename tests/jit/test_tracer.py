@@ -453,6 +453,39 @@ def test_a_trace_that_bakes_in_sizes_from_the_batch_generalizes_over_it():
                                rtol=1e-6)
 
 
+def test_sizes_generalize_without_check_trace_and_retraces_leave_the_generator_alone():
+    """check_trace=False skips the comparisons, not the sizes: the graph still follows each
+    call's batch (before: silently wrong at other sizes). The retraces' random draws (dropout
+    in training mode) do not move the user's random stream."""
+    def f(x):
+        return nn.functional.dropout(x.view(x.shape[0], -1), 0.5).sum(1)
+    ember.manual_seed(3)
+    traced = jit.trace(f, ember.ones(2, 3, 4), check_trace=False)
+    after_trace = ember.rand(3)
+    ember.manual_seed(3)
+    f(ember.ones(2, 3, 4))
+    assert ember.equal(ember.rand(3), after_trace)
+    assert traced(ember.ones(5, 3, 4)).shape == (5,)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(12, 2))
+    m = jit.trace(net, ember.randn(2, 3, 4), check_trace=False)
+    x = ember.randn(6, 3, 4)
+    np.testing.assert_allclose(m(x).detach().numpy(), net(x).detach().numpy(), rtol=1e-6)
+
+
+def test_sizes_no_expression_explains_stay_fixed_while_the_batch_runs_free():
+    """ceil_mode pooling sizes its output ceil((h - 3) / 3) + 1, which no size expression
+    follows: the trace keeps h (and the channels, which moved with it) fixed, refusing other
+    values by name, and still serves every batch size."""
+    def f(x):
+        return nn.functional.avg_pool2d(x, 3, ceil_mode=True)
+    traced = jit.trace(f, ember.randn(2, 5, 5, 5))
+    assert sorted(traced.graph.symbols) == ["s0"]
+    x = ember.randn(4, 5, 5, 5)
+    np.testing.assert_allclose(traced(x).numpy(), f(x).numpy(), rtol=1e-6)
+    with pytest.raises(RuntimeError, match="s0 may be any size from 1 on, and the other"):
+        traced(ember.randn(2, 5, 7, 7))
+
+
 def test_traced_attention_runs_and_trains_at_other_batch_sizes():
     """MultiheadAttention views (b, t, h, d) from the batch size and sequence length: traced
     at (2, 5), the graph (and its saved copy) runs at other batch sizes and lengths with
