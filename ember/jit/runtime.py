@@ -123,7 +123,7 @@ class _Method:
         sizes."""
         g = self.graph
         shapes = [tuple(t.shape) for t in flat]
-        if _fits_symbols(g, shapes):
+        if fits_symbols(g, shapes):
             return
         built = [list(v.type.shape) for v in g.inputs]
         floors: dict = {}
@@ -207,7 +207,7 @@ class _Method:
 
 
 
-def _fits_symbols(g: Graph, shapes: list) -> bool:
+def fits_symbols(g: Graph, shapes: list) -> bool:
     """Whether inputs of these shapes fit a symbolic graph's input types (see _check_symbolic)."""
     if any(len(v.type.shape) != len(shape) for v, shape in zip(g.inputs, shapes)):
         return False

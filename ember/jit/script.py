@@ -43,7 +43,7 @@ from .frontend import _module_state, _tensors_of, sized_graph
 from .interpreter import run_graph, run_loop
 from .ir import IF, LOOP, Graph, TensorType, Value, substitute
 from .passes.dce import eliminate_dead_code
-from .runtime import ScriptFunction, ScriptModule, _Method, module_layout
+from .runtime import ScriptFunction, ScriptModule, _Method, fits_symbols, module_layout
 from .schema import (SCALAR_DTYPES, SCALAR_CAST, CallSchema, check_arg, flat_inputs, scalar_tensor,
                      tensor_items)
 from .tracer import NumberLeaf, _Recorder, _Tracing, flatten
@@ -1688,23 +1688,25 @@ class _Signature:
             check_arg(self.name, name, self.kinds[name], value)
         return out
 
-    def key(self, bound: dict) -> tuple:
+    def key(self, bound: dict, sizes: bool = True) -> tuple:
+        """What a graph is built for: tensor dtypes, shapes (ranks only without `sizes`) and
+        devices, and the values of the arguments the graph bakes in."""
+        def shape(t):
+            return tuple(t.shape) if sizes else t.dim()
         parts = []
         for name, value in bound.items():
             kind = self.kinds[name]
             if isinstance(value, Tensor):
-                parts.append(("T", value.dtype.name, tuple(value.shape), str(value.device)))
+                parts.append(("T", value.dtype.name, shape(value), str(value.device)))
             elif kind == "tensors":
                 parts.append(("L", type(value).__name__, tuple(
-                    (k, v.dtype.name, tuple(v.shape), str(v.device))
+                    (k, v.dtype.name, shape(v), str(v.device))
                     for k, v in tensor_items(value))))
             elif kind in ("int", "float", "bool") and name not in self.specialized:
                 parts.append(("S", kind))
             else:
                 parts.append(("V", repr(value)))
         return tuple(parts)
-
-
 
 
 def _batched_tensors(bound: dict, kinds: dict) -> list:
@@ -1810,10 +1812,12 @@ class _ScriptedMethod:
         self.name = name
         self.sig = _Signature(fn, self_obj is not None, parsed)
         self.graphs: dict = {}
+        self.dynamic: dict = {}  # key without sizes -> methods whose graphs have size symbols
         self.last = None
 
     def method_for(self, bound: dict):
-        method = self.graphs.get(self._key(bound))
+        key = self._key(bound)
+        method = self.graphs.get(key) or self._dynamic_for(bound)
         if method is None:
             state = {}
             if self.self_obj is not None:
@@ -1830,12 +1834,24 @@ class _ScriptedMethod:
                                               else self.sig.name, self.sig.sig,
                                               self.sig.kinds, bound, specialized)
             owner = self.owner if isinstance(self.owner, Module) else None
-            method = self.graphs[self._key(bound)] = _Method(graph, self.name, owner)
+            method = _Method(graph, self.name, owner)
+            if graph.symbols:
+                self.dynamic.setdefault(self._key(bound, sizes=False), []).append(method)
+        self.graphs[key] = method
         self.last = method
         return method
 
-    def _key(self, bound: dict) -> tuple:
-        key = self.sig.key(bound)
+    def _dynamic_for(self, bound: dict):
+        """A method built at other sizes whose size expressions cover these arguments (its
+        graph was checked at several sizes: frontend.generalized), or None."""
+        methods = self.dynamic.get(self._key(bound, sizes=False), ())
+        if not methods:
+            return None
+        shapes = [tuple(getattr(a, "shape", ())) for a in flat_inputs(self.sig.kinds, bound)]
+        return next((m for m in methods if fits_symbols(m.graph, shapes)), None)
+
+    def _key(self, bound: dict, sizes: bool = True) -> tuple:
+        key = self.sig.key(bound, sizes)
         if self.self_obj is not None:
             key += (tuple(m.training for m in self.self_obj.modules()),)
         return key

@@ -1384,6 +1384,22 @@ def _rows_view(x):
     return x.view(x.shape[0], -1).sum(1)
 
 
+def test_a_scripted_graph_with_size_expressions_serves_new_shapes_without_rebuilding():
+    """A scripted TransformerEncoder builds its graph once: calls at other batch sizes and
+    lengths fit its size expressions and reuse it (before: a graph per shape, each built
+    from the source again), with eager's results."""
+    ember.manual_seed(0)
+    enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0,
+                                                           batch_first=True), 1).eval()
+    scripted = ember.jit.script(enc)
+    for shape in ((2, 5, 16), (3, 7, 16), (1, 2, 16)):
+        x = ember.randn(*shape)
+        np.testing.assert_allclose(scripted(x).detach().numpy(), enc(x).detach().numpy(),
+                                   rtol=1e-5, atol=1e-6)
+    methods = scripted._script_methods["forward"].graphs.values()
+    assert len(methods) == 3 and len({id(m) for m in methods}) == 1
+
+
 class _Branchy(nn.Module):
     def __init__(self):
         super().__init__()
