@@ -124,6 +124,8 @@ def _conv_samples():
 class Convolution(OpDef):
     """y = conv(x, w) + b; padding holds a (lo, hi) pair per spatial dimension."""
 
+    blas = True
+
     def forward(ctx, xp, x, w, b, stride, padding, dilation, groups):
         ctx.save(x, w)
         ctx.geometry = (stride, padding, dilation, groups)
@@ -172,6 +174,8 @@ class ConvTranspose(OpDef):
     """The adjoint of convolution in its input: x (N, Cin, *in), w (Cin, Cout/groups, *k), and
     the spatial result `size` (which output_padding picks among the sizes that fit)."""
 
+    blas = True
+
     def forward(ctx, xp, x, w, b, stride, padding, dilation, groups, size):
         ctx.save(x, w)
         ctx.geometry = (stride, padding, dilation, groups, size)
@@ -214,6 +218,8 @@ def _weight_grad_sample(t, x, w, g, **kw):
 class ConvWeightGrad(OpDef):
     """d<conv(x, w), g>/dw as a function of the input x and the output gradient g; `cols`
     optionally passes x's im2col columns kept by the forward convolution."""
+
+    blas = True
 
     def forward(ctx, xp, x, g, kernel, stride, padding, dilation, groups, cols=None):
         ctx.save(x, g)

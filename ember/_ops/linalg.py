@@ -217,6 +217,8 @@ _MM_DTYPES = FLOAT_ALL + INTS
     Sample(lambda t, x, y: x.matmul(y), (Arg((0, 3)), Arg((3, 2))), grad=False, name="empty"),
     Sample(lambda t, x, y: x @ y, (Arg((2, 0)), Arg((0, 3))), grad=False, name="empty_k")))
 class Matmul(OpDef):
+    blas = True
+
     def forward(ctx, xp, a, b):
         ctx.save(a, b)
         return _matmul(xp, a, b)
@@ -481,6 +483,8 @@ def tensordot(a: Tensor, b: Tensor, dims=2, out=None) -> Tensor:
            (Arg((3, 2)), Arg((2, 3, 4)), Arg((2, 4, 2))), dtypes=_MM_DTYPES, name="addbmm")))
 class Addmm(OpDef):
     """beta * input + alpha * (a @ b) in one pass (addmm, addmv, baddbmm, addbmm)."""
+
+    blas = True
 
     def forward(ctx, xp, input, a, b, beta=1, alpha=1):
         out = _matmul(xp, a, b)
@@ -900,6 +904,8 @@ def _einsum_optimize(arrays) -> bool:
 class Einsum(OpDef):
     """Einstein summation on an explicit equation (the public wrapper resolves ellipsis,
     implicit output and sublists); the gradient of each operand is another einsum."""
+
+    blas = True
 
     def forward(ctx, xp, *operands, equation):
         if operands and operands[0].dtype.kind == "b":

@@ -29,8 +29,12 @@ class OpDef:
                    `xp.add(target, y, out=target, casting="unsafe")`).
       pointwise    elementwise, so the JIT may fuse it.
       creates      makes a new tensor from its attributes alone (factories: full, arange).
-                   jit.trace keeps such tensors as constants; ember.compile records the op,
-                   so a dynamic graph rebuilds the tensor at each call's sizes.
+                   jit.trace and ember.compile record the op, so a graph whose sizes follow
+                   its inputs' rebuilds the tensor at each call's sizes (ONNX export keeps
+                   such tensors as constants).
+      blas         forward runs BLAS matrix products, whose thread pool spins around each
+                   call: the JIT runs fused kernels beside them on one thread (two thread
+                   pools spinning for the same cores slow both several-fold).
       writes       None, or `writes(attrs)` giving the positions of the arguments forward
                    writes into in place (batch norm's running statistics in training):
                    apply bumps their versions, and a trace expects the write.
@@ -48,6 +52,7 @@ class OpDef:
     changes_device = False
     pointwise = False
     creates = False
+    blas = False
     writes = None
     quiet_fp = True
     onnx = None

@@ -299,6 +299,8 @@ class RnnLayer(OpDef):
     (LSTM only); w_hh; b_hh (GRU only); w_hr (LSTM projections only). Outputs: the hidden
     state of every row, h_n, and c_n (LSTM)."""
 
+    blas = True
+
     def forward(ctx, xp, xg, h0, c0, w_hh, b_hh, w_hr, mode, batch_sizes, reverse):
         K = _ArrayMath(xp)
         out, h, c, tapes = _run_layer(K, mode, xg, h0, c0, w_hh, b_hh, w_hr, batch_sizes,
@@ -334,6 +336,8 @@ def _unpack_grads(mode, proj, grads):
 class RnnLayerBackward(OpDef):
     """Backpropagation through time for rnn_layer on raw arrays: grads of xg, h0, (c0), w_hh,
     (b_hh for GRU), (w_hr for LSTM projections)."""
+
+    blas = True
 
     def forward(ctx, xp, dout, dh, dc, w_hh, w_hr, *tape, mode, batch_sizes, reverse):
         K = _ArrayMath(xp)

@@ -109,6 +109,7 @@ class _Emitter:
         self.state = set(state_names)
         self.state_names = state_names
         self.fused_builder = fused_builder
+        self.parallel = not _runs_blas(graph)  # (kernels.build_fused)
         self.lines: list[str] = []
         self.names: dict[int, str] = {}
         self._bound: dict[int, str] = {}
@@ -292,7 +293,8 @@ class _Emitter:
     def _fused(self, node: Node, plan) -> None:
         kernel = self.kernels.get(id(node))
         if kernel is None:
-            kernel = self.kernels[id(node)] = self.fused_builder(node, self.device)
+            kernel = self.kernels[id(node)] = self.fused_builder(node, self.device,
+                                                                 parallel=self.parallel)
         args = ", ".join(self.var(a) for a in node.args)
         targets = [self._target(v, plan) for v in node.outputs]
         if any(t != "None" for t in targets):
@@ -345,6 +347,12 @@ def compile_graph(graph: Graph, state_names: list[str], fn_name: str = "forward"
     if memory and graph_device(graph) == "cpu" and not any(n.blocks for n in graph.nodes):
         plan = plan_memory(graph)
     return _Emitter(graph, state_names, fused_builder, plan).build(fn_name)
+
+
+def _runs_blas(graph: Graph) -> bool:
+    """Whether a node of the graph (or of its blocks) runs BLAS products (OpDef.blas)."""
+    return any(getattr(REGISTRY.get(n.op), "blas", False) or any(_runs_blas(b) for b in n.blocks)
+               for n in graph.nodes)
 
 
 def _readers(graph: Graph) -> dict[int, int]:

@@ -20,7 +20,10 @@ there; an output array may be one of its full-shape operands (elementwise, so in
 A kernel checks its inputs' shapes against the broadcasting pattern it was built for and runs
 the chain op by op (each OpDef's forward) when they do not fit. Below NUMBA_MIN elements the
 NumPy form runs (numba's call overhead is larger than the work); from PARALLEL_MIN on, the
-parallel loop.
+parallel loop, unless the graph also runs BLAS products (OpDef.blas): OpenBLAS's threads spin
+between its calls and numba's OpenMP threads spin after each parallel loop, so alternating
+them slowed both several-fold (a jit MLP at batch 512 took 44-52 ms with parallel kernels,
+37-41 ms with sequential ones; eager 35-38 ms).
 """
 from __future__ import annotations
 
@@ -483,10 +486,11 @@ def _np_literal(a, bind) -> str:
 class FusedKernel:
     """Callable running one fused node on raw arrays; returns a tuple of output arrays."""
 
-    def __init__(self, node: Node, use_numba: bool):
+    def __init__(self, node: Node, use_numba: bool, parallel: bool = True):
         from .codegen import RunContext, compile_graph
         plan = _Plan(node)
         self.plan = plan
+        self.parallel = parallel
         self.unfused = compile_graph(node.body, [], "unfused", fused_builder=None, memory=False).fn
         glob = {"np": np, "Context": RunContext}
 
@@ -560,7 +564,8 @@ class FusedKernel:
         else:
             args = outs + [_padded(a, plan.ndim) for a in arrays]
             kind = "nd"
-        fn = getattr(self.numba, f"{kind}_{'par' if size >= PARALLEL_MIN else 'seq'}")
+        fn = getattr(self.numba,
+                     f"{kind}_{'par' if self.parallel and size >= PARALLEL_MIN else 'seq'}")
         try:
             fn(*args)
         except Exception as e:  # noqa: BLE001 - a numba typing failure: fall back for good
@@ -591,16 +596,17 @@ def _padded(arr, ndim: int):
     return arr.reshape((1,) * (ndim - arr.ndim) + arr.shape)
 
 
-def build_fused(node: Node, device: str):
+def build_fused(node: Node, device: str, parallel: bool = True):
     """The callable that runs a fused node on `device`: numba or NumPy on the CPU, a CuPy
-    ElementwiseKernel on CUDA devices (cuda_kernels.py)."""
+    ElementwiseKernel on CUDA devices (cuda_kernels.py). `parallel=False` keeps numba kernels
+    on one thread (beside BLAS products: OpDef.blas)."""
     if device.startswith("cuda"):
         from .cuda_kernels import CudaFusedKernel
         return CudaFusedKernel(node)
     if device != "cpu":
         raise RuntimeError(f"fused pointwise kernels run on the CPU and CUDA devices only "
                            f"(got {device})")
-    return FusedKernel(node, backend() == "numba")
+    return FusedKernel(node, backend() == "numba", parallel)
 
 
 # ---- out= forms of other ops (used by the memory plan) --------------------------------------
