@@ -185,11 +185,8 @@ class _Emitter:
             self.emit("".join(f"v{v.id}, " for v in g.inputs) + "= inputs")
         if self.state_names:
             self.emit("".join(f"v{g.constants[n].id}, " for n in self.state_names) + "= state")
-        for symbol, (k, dim, coeff, offset) in g.symbols.items():
-            size = f"v{g.inputs[k].id}.shape[{dim}]"
-            if offset:
-                size = f"({size} - {offset})"
-            self.emit(f"{symbol} = {size}" + (f" // {coeff}" if coeff != 1 else ""))
+        for line in _symbol_lines(g, [f"v{v.id}" for v in g.inputs]):
+            self.emit(line)
         if fallback is not None:
             held = list(g.inputs) + [g.constants[n] for n in self.state_names]
             if held:
@@ -406,6 +403,18 @@ def _py_literal(obj, names: dict[int, str]) -> str:
     return repr(obj)
 
 
+def _symbol_lines(graph: Graph, inputs: list[str]) -> list[str]:
+    """Statements binding a symbolic graph's size symbols from its inputs (named `inputs`),
+    each an input dim that is coefficient * symbol + offset."""
+    lines = []
+    for symbol, (k, dim, coeff, offset) in graph.symbols.items():
+        size = f"{inputs[k]}.shape[{dim}]"
+        if offset:
+            size = f"({size} - {offset})"
+        lines.append(f"{symbol} = {size}" + (f" // {coeff}" if coeff != 1 else ""))
+    return lines
+
+
 def python_code(graph: Graph, name: str = "forward", method: bool = True) -> str:
     """Readable Python for the graph: `ops.<name>` calls an op through apply (`ops.<name>_`
     in place); parameters and buffers are module attributes, other constants CONSTANTS;
@@ -422,6 +431,8 @@ def python_code(graph: Graph, name: str = "forward", method: bool = True) -> str
         names[v.id] = ident
     writer = _CodeWriter(names, method)
     writer.constants(graph)
+    writer.lines += ["    " + line for line in
+                     _symbol_lines(graph, [names[v.id] for v in graph.inputs])]
     writer.statements(graph, "    ")
     params = ["self"] if method else []
     params += [f"{names[v.id]}: Tensor" for v in graph.inputs]

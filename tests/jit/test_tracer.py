@@ -373,6 +373,28 @@ def test_code_is_readable_python():
     compile(code, "<code>", "exec")
 
 
+def test_code_of_a_graph_with_size_symbols_binds_them_from_its_inputs():
+    """A generalized trace's .code reads s0 and s1 from its input first, so the readable
+    Python runs at other sizes as the graph does (before: s0 and s1 were undefined names)."""
+    import types
+
+    from ember._ops.dispatch import apply
+    from ember._ops.registry import REGISTRY
+
+    def rows(x):
+        return x.view(x.shape[0], -1).sum(1) + ember.zeros(x.shape[0])
+    traced = jit.trace(rows, ember.ones(2, 8))
+    code = traced.code
+    assert "    s0 = x.shape[0]\n    s1 = x.shape[1]\n" in code
+    def op(name):
+        return lambda *a, **k: apply(REGISTRY[name], *a, **k)
+    ops = types.SimpleNamespace(**{n: op(n) for n in REGISTRY})
+    scope = {"ops": ops, "ember": ember, "Tensor": ember.Tensor}
+    exec(compile(code, "<code>", "exec"), scope)  # noqa: S102 - the code under test
+    x = ember.arange(15.0).reshape(5, 3)
+    assert scope["rows"](x).tolist() == rows(x).tolist()
+
+
 def test_backward_inside_a_traced_function_is_refused():
     def gradient(x):
         return ember.autograd.grad((x.requires_grad_() * x).sum(), x)[0]
