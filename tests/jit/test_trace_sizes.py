@@ -1,8 +1,8 @@
 """Property: a trace that keeps sizes as expressions of the batch and sequence (frontend.
 generalized) computes, at every shape it accepts, what the eager code computes; at shapes it
 does not accept it refuses by name. Pipelines of size-reading code (views, flattening,
-slicing, factories from sizes) are drawn at random, traced at one shape and called at
-another."""
+slicing, factories from sizes, causal attention) are drawn at random, traced at one shape
+and called at another."""
 import warnings
 
 import numpy as np
@@ -32,6 +32,9 @@ STAGES = {
     "half": lambda x: x[:, : max(x.shape[1] // 2, 1)].repeat(1, 2, 1)[:, : x.shape[1]],
     "last": lambda x: x[:, x.shape[1] - 1:].expand(x.shape[0], x.shape[1], F) * 0.5 + x,
     "batch_scale": lambda x: x * x.shape[0],
+    "causal": lambda x: (x @ x.transpose(1, 2) / F).masked_fill(
+        ember.ones(x.shape[1], x.shape[1]).triu(1).bool(), float("-inf")).softmax(-1) @ x,
+    "cumsum": lambda x: x.cumsum(1) / ember.arange(1, x.shape[1] + 1).view(-1, 1).float(),
 }
 
 
