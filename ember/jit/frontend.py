@@ -294,7 +294,9 @@ def sized_graph(graph, tensors, rebuild):
             other = capture(_sample(base, steps, 1))
             if other is None:
                 continue  # no evidence: the code does not run at those sizes
-            same = not bakes_sizes(graph, other)
+            flips = [capture(sizes) for sizes in _other_parities(base, steps)]
+            same = not bakes_sizes(graph, other) and \
+                not any(bakes_sizes(graph, flip) for flip in flips)
             if same and not baked:
                 return graph  # the same graph at other sizes of this family
             # (the same graph after a wider family baked sizes in: this family's sizes are
@@ -332,6 +334,15 @@ def _directions(base: tuple) -> list[tuple]:
     return [(1, 2)] + down
 
 
+def _other_parities(base: tuple, steps: tuple) -> list[tuple]:
+    """Builds that change a size stepped by 2 by 1 instead (`if t % 2:` in the code)."""
+    start, out = _sample(base, steps, 0), []
+    for k, step in enumerate(steps):
+        if abs(step) > 1:
+            out.append(start[:k] + (start[k] + (1 if step > 0 else -1),) + start[k + 1:])
+    return out
+
+
 def _sample(base: tuple, steps: tuple, j: int) -> tuple:
     """The sizes of build j (0 or 1) of a family: every size at least 2, stepped j times."""
     return tuple(max(n, 2) + j * k for n, k in zip(base, steps))
@@ -353,8 +364,10 @@ def generalized(graph, base: tuple, steps: tuple, capture):
     Two builds with every size at least 2 give the expressions (the family's sizes step by
     `steps`, each by another amount, so each gets a symbol of its own); builds that step one
     size further each check them (the first two move every size together, which cannot tell
-    5 * batch - 5 from 5 * channels / 2); a build with one size at 1 decides whether the
-    graph serves that size at 1 too (graph.min_sizes)."""
+    5 * batch - 5 from 5 * channels / 2), at both parities; a build with one size at 1
+    decides whether the graph serves that size at 1 too (graph.min_sizes). Python code that
+    branches on a size in other ways (a threshold) is not seen: as in torch, such a branch
+    is fixed at the traced sizes."""
     at = [_sample(base, steps, j) for j in range(2)]
     first = graph if at[0] == base else capture(at[0])
     second = capture(at[1])
@@ -368,10 +381,13 @@ def generalized(graph, base: tuple, steps: tuple, capture):
     if not symbolic.symbols:
         return None
     for k, step in enumerate(steps):
-        check = capture(at[1][:k] + (at[1][k] + step,) + at[1][k + 1:])
-        sizes = None if check is None else symbols.sizes_of(_input_shapes(check))
-        if sizes is None or conforms(symbolic, check, sizes) is not None:
-            return None
+        # one further step of this size alone, and one of the other parity (a sequence steps
+        # by 2, and `if t % 2:` in the code must not pass unseen)
+        for further in {step, 1 if step > 0 else -1}:
+            check = capture(at[1][:k] + (at[1][k] + further,) + at[1][k + 1:])
+            sizes = None if check is None else symbols.sizes_of(_input_shapes(check))
+            if sizes is None or conforms(symbolic, check, sizes) is not None:
+                return None
     for k in range(len(base)):
         at_one = at[0][:k] + (1,) + at[0][k + 1:]
         one = graph if at_one == base else capture(at_one)

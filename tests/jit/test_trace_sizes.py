@@ -35,6 +35,7 @@ STAGES = {
     "causal": lambda x: (x @ x.transpose(1, 2) / F).masked_fill(
         ember.ones(x.shape[1], x.shape[1]).triu(1).bool(), float("-inf")).softmax(-1) @ x,
     "cumsum": lambda x: x.cumsum(1) / ember.arange(1, x.shape[1] + 1).view(-1, 1).float(),
+    "odd_length": lambda x: x * 2 if x.shape[1] % 2 else x,
 }
 
 

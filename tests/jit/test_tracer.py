@@ -508,6 +508,21 @@ def test_sizes_no_expression_explains_stay_fixed_while_the_batch_runs_free():
         traced(ember.randn(2, 5, 7, 7))
 
 
+def test_a_branch_on_the_parity_of_a_length_is_seen():
+    """The sequence length steps by 2 between builds, so `if t % 2:` took the same branch in
+    all of them and a trace at t = 4 ran the even branch at t = 5. One more build at the
+    other parity sees the branch: the length stays fixed, the batch free."""
+    def f(x):
+        if x.shape[1] % 2:
+            x = x * 2
+        return x.view(x.shape[0], -1)
+    traced = jit.trace(f, ember.ones(2, 4, 3))
+    assert sorted(traced.graph.symbols) == ["s0"]
+    assert traced(ember.ones(3, 4, 3)).tolist() == f(ember.ones(3, 4, 3)).tolist()
+    with pytest.raises(RuntimeError, match="other sizes are fixed"):
+        traced(ember.ones(2, 5, 3))
+
+
 def test_traced_attention_runs_and_trains_at_other_batch_sizes():
     """MultiheadAttention views (b, t, h, d) from the batch size and sequence length: traced
     at (2, 5), the graph (and its saved copy) runs at other batch sizes and lengths with
