@@ -2,7 +2,7 @@
 generalized) computes, at every shape it accepts, what the eager code computes; at shapes it
 does not accept it refuses by name. Pipelines of size-reading code (views, flattening,
 slicing, factories from sizes, causal attention) are drawn at random, traced at one shape
-and called at another."""
+and called at another; scripted, they are called at several shapes and again after loading."""
 import warnings
 
 import numpy as np
@@ -64,3 +64,55 @@ def test_a_generalized_trace_is_eager_code_at_every_shape_it_accepts(stages, b, 
         assert "built for input shapes" in str(e) or "was traced with input shapes" in str(e)
         return
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+
+
+# the stages as source, for ember.jit.script (which compiles a function's source)
+SOURCES = {
+    "flatten": "x = x.flatten(1).view(x.shape[0], x.shape[1], -1)",
+    "rows": "x = x.reshape(x.shape[0] * x.shape[1], -1).view(x.shape)",
+    "zeros": "x = x + ember.zeros(x.shape[0], x.shape[1], 1)",
+    "positions": "x = x * ember.arange(x.shape[1]).view(1, -1, 1).float()",
+    "mean_rows": "x = x - x.sum(1, keepdim=True) / x.shape[1]",
+    "batch_scale": "x = x * x.shape[0]",
+    "cumsum": "x = x.cumsum(1) / ember.arange(1, x.shape[1] + 1).view(-1, 1).float()",
+    "odd_length": "x = x * 2 if x.shape[1] % 2 == 1 else x",
+}
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from(sorted(SOURCES)), min_size=1, max_size=4),
+       st.lists(st.tuples(st.integers(1, 5), st.integers(1, 7)), min_size=2, max_size=4))
+def test_a_scripted_pipeline_is_eager_code_at_every_shape_and_after_loading(stages, shapes):
+    """Scripted, the same pipelines build a graph per shape or reuse one whose size
+    expressions cover the new shape; either way, and after save and load, the results are
+    eager's (or, loaded, a refusal by name)."""
+    import importlib.util
+    import io
+    import os
+    import tempfile
+    source = "import ember\n\n\ndef f(x):\n" + "".join(
+        f"    {SOURCES[name]}\n" for name in stages) + "    return x\n"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "pipeline.py")
+        with open(path, "w") as fh:
+            fh.write(source)
+        spec = importlib.util.spec_from_file_location("pipeline", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        scripted = jit.script(module.f)
+        rng = np.random.default_rng(1)
+        inputs = [ember.from_numpy(rng.standard_normal((b, t, F)).astype(np.float32))
+                  for b, t in shapes]
+        for x in inputs:
+            np.testing.assert_allclose(scripted(x).numpy(), module.f(x).numpy(),
+                                       rtol=1e-5, atol=1e-6)
+        buffer = io.BytesIO()
+        scripted.save(buffer)
+        loaded = jit.load(io.BytesIO(buffer.getvalue()))
+        for x in inputs:
+            try:
+                got = loaded(x)
+            except RuntimeError as e:
+                assert "built for input shapes" in str(e)
+                continue
+            np.testing.assert_allclose(got.numpy(), module.f(x).numpy(), rtol=1e-5, atol=1e-6)
