@@ -350,9 +350,8 @@ def _sample(base: tuple, steps: tuple, j: int) -> tuple:
 
 def bakes_sizes(graph, other) -> bool:
     """Whether `graph` keeps sizes computed from its inputs' shapes (x.view(x.shape[0], -1)):
-    `other`, the graph built again with one more row in its batched inputs, has other ops,
-    literals or constant shapes. Without that evidence (no rebuild, as when the code fails
-    on it or no input is batched, or the same graph) it is taken to run at other shapes."""
+    `other`, the graph built again at other batch (or sequence) sizes, has other ops,
+    literals or constant shapes. No rebuild (the code fails there) is no evidence."""
     return other is not None and (_structure(graph) != _structure(other) or
                                   _constant_shapes(graph) != _constant_shapes(other))
 
@@ -407,8 +406,8 @@ def _input_shapes(graph) -> list:
 
 def _check_sizes(script_call, example, retrace) -> None:
     """Keep the graph `sized_graph` gives: one that computes sizes from each call's batch
-    size, or the traced one refusing other shapes (with a warning) when no expression of the
-    batch size explains the sizes it baked in."""
+    size and sequence length, or the traced one refusing other shapes (with a warning) when
+    no expression of them explains the sizes it baked in."""
     method = script_call if isinstance(script_call, _Method) else script_call._methods["forward"]
     mine = method.graph
     flat, _ = flatten(as_tuple(example), "input")
@@ -417,11 +416,11 @@ def _check_sizes(script_call, example, retrace) -> None:
         method.adopt(kept)
     elif mine.fixed_sizes:
         warnings.warn("The traced code computes sizes from its inputs' shapes (for example "
-                      "x.view(x.shape[0], -1)) in a way no expression of the batch size "
-                      "explains, so the graph keeps them as constants: it runs only on inputs "
-                      f"of the traced shapes {[list(v.type.shape) for v in mine.inputs]}. "
-                      "Trace it at the shape you need, or script it.", TracerWarning,
-                      stacklevel=4)
+                      "x.view(x.shape[0], -1)) in a way no expression of the batch size or "
+                      "sequence length explains, so the graph keeps them as constants: it "
+                      "runs only on inputs of the traced shapes "
+                      f"{[list(v.type.shape) for v in mine.inputs]}. Trace it at the shape "
+                      "you need, or script it.", TracerWarning, stacklevel=4)
 
 
 def _constant_shapes(graph) -> list:
