@@ -79,8 +79,6 @@ class _CaptureRecorder(_Recorder):
     node is remembered so its saved arrays can join the graph. Factories are recorded as
     ops (OpDef.creates), so dynamic graphs rebuild their tensors at each call's sizes."""
 
-    records_creation = True
-
     def __init__(self, graph: Graph, foreign: dict | None = None):
         super().__init__(graph, {})
         self.lifted: list[Tensor] = []

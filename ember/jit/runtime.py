@@ -31,7 +31,7 @@ class _Method:
 
     def adopt(self, graph: Graph) -> None:
         """Run `graph` from now on (check_trace swaps in the graph that generalizes over the
-        batch size)."""
+        batch size and sequence length)."""
         self.graph = graph
         self.state_names = [n for n, k in graph.constant_kind.items() if k != "constant"]
         self.captured = [graph.constant_data[n] for n, k in graph.constant_kind.items()
@@ -204,7 +204,6 @@ class _Method:
     def code(self) -> str:
         """This method as readable Python."""
         return python_code(self.graph, identifier(self.name), method=self.owner is not None)
-
 
 
 def fits_symbols(g: Graph, shapes: list) -> bool:

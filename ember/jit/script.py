@@ -163,8 +163,6 @@ class _ScriptRecorder(_Recorder):
     Factory calls in the source (ember.zeros(n)) are recorded as ops, so every call builds
     its own tensor (a loop may write into it)."""
 
-    records_creation = True
-
     def __init__(self, graph: Graph, state: dict):
         super().__init__(graph, state)
         self.scopes = [_Scope(graph)]

@@ -25,9 +25,10 @@ from .schema import CallSchema
 from .symbolic import used_symbols
 
 FORMAT = "ember.jit"
-# 5: size symbols (graphs that generalize over the batch size); 4: None among the outputs,
-# call schemas, nodes run without autograd, graphs fixed to their input sizes; 3: Python
-# numbers among the outputs; 2: control-flow blocks. Every older version loads.
+# 5: size symbols (graphs that generalize over batch size and sequence length); 4: None
+# among the outputs, call schemas, nodes run without autograd, graphs fixed to their input
+# sizes; 3: Python numbers among the outputs; 2: control-flow blocks. Every older version
+# loads.
 FORMAT_VERSION = 5
 _IR = "ir.json"
 _WEIGHTS = "weights.safetensors"

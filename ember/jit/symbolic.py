@@ -9,8 +9,9 @@ places. Everything else must match exactly: ops, dataflow, dtypes, other literal
 
 Two samples cannot prove a fit, so ember.compile uses a symbolic graph only for shapes it has
 been checked against: `conforms` compares the graph captured at a new shape with the symbolic
-one evaluated at that shape's sizes. jit.trace, whose saved graphs must run without the
-source, checks a third batch size and size 1 before it keeps one (frontend.generalized).
+one evaluated at that shape's sizes. jit.trace and script, whose saved graphs must run
+without the source, check more builds (each size stepped alone, at both parities, and at 1)
+before they keep one (frontend.generalized).
 Sizes 0 and 1 are never generalized from (as torch, which specializes them): broadcasting and
 squeezing make them behave differently.
 """

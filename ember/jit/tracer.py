@@ -181,9 +181,11 @@ def _promotion(op, args):
 
 
 class _Recorder:
-    """The observer installed on `apply` while a function is traced."""
+    """The observer installed on `apply` while a function is traced. Factory calls are
+    recorded as ops unless `records_creation` is False (then their tensors become constants
+    where the graph first reads them)."""
 
-    records_creation = False
+    records_creation = True
 
     def __init__(self, graph: Graph, state: dict):
         self.graph = graph
@@ -560,7 +562,8 @@ def trace_graph(fn, example, state: dict, strict: bool, signature_of=None,
     graph = Graph()
     graph.input_spec = spec
     recorder = _Recorder(graph, state)
-    recorder.records_creation = records_creation
+    if not records_creation:
+        recorder.records_creation = False
     names = input_names(signature_of or fn, [len(flatten(a, "input")[0]) for a in args])
     for t, name in zip(flat, names):
         v = graph.add_input(TensorType.of(t), name)
