@@ -59,7 +59,7 @@ def _gpt(lib, vocab: int, block: int, d_model: int, heads: int, layers: int):
             self.head = nn.Linear(d_model, vocab, bias=False)
 
         def forward(self, idx):
-            x = self.tok(idx) + self.pos(lib.arange(idx.shape[1]))
+            x = self.tok(idx) + self.pos(lib.arange(idx.shape[1], device=idx.device))
             for blk in self.blocks:
                 x = blk(x)
             return self.head(self.ln_f(x))

@@ -106,6 +106,7 @@ def test_every_c_form_is_exercised():
     assert set(C_FORMS) <= seen, f"chains never use {sorted(set(C_FORMS) - seen)}"
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not ember._backend.cuda_available(), reason="needs CuPy and a GPU")
 @pytest.mark.parametrize("chain", CHAINS, ids=lambda f: f.__name__)
 def test_fused_chains_run_as_one_cuda_kernel(chain):
