@@ -114,9 +114,9 @@ def _array(rng, spec):
     return rng.integers(0, spec[2], spec[1]).astype(np.int64)
 
 
-def build(key: str):
+def build(key: str, device: str = "cpu"):
     """The two models, optimizers and step closures of one workload, with identical weights
-    and data; returns (title, ember_step, torch_step, steps per round, target)."""
+    and data, on `device`; returns (title, ember_step, torch_step, steps per round, target)."""
     import numpy as np
     import torch
 
@@ -127,12 +127,14 @@ def build(key: str):
     em = model(ember)
     em.load_state_dict({k: ember.from_numpy(v.detach().numpy().copy())
                         for k, v in tm.state_dict().items()})
+    tm.to(device)
+    em.to(device)
     rng = np.random.default_rng(0)
     x, y = _array(rng, x_spec), _array(rng, y_spec)
 
     def stepper(lib, net, xa, ya):
         opt = optim(lib, net.parameters())
-        xs, ys = lib.from_numpy(xa), lib.from_numpy(ya)
+        xs, ys = lib.from_numpy(xa).to(device), lib.from_numpy(ya).to(device)
 
         def step():
             opt.zero_grad()
@@ -158,7 +160,8 @@ def interleaved_steps(e_step, t_step, number: int, rounds: int = 5) -> tuple[flo
         for k, step in enumerate((e_step, t_step)):
             start = time.perf_counter()
             for _ in range(number):
-                step()
+                loss = step()
+            loss.item()  # waits for the GPU's queued work
             best[k] = min(best[k], (time.perf_counter() - start) / number)
     return best[0], best[1]
 

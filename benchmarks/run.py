@@ -6,7 +6,7 @@ import sys
 
 from benchmarks.common import report
 
-SUITES = ["core", "jit", "train", "compile"]
+SUITES = ["core", "jit", "train", "compile", "cuda"]
 
 
 def main(argv: list[str]) -> None:

@@ -14,6 +14,7 @@ import operator
 import numpy as np
 
 from .. import _dtype as D
+from .._backend.clamp import clamp_array
 from .._tensor import Tensor
 from ..testing.opinfo import (ALL_INT, FLOAT_ALL, FLOATS, INTS, NUMERIC, Arg, Sample, binary,
                               unary)
@@ -385,10 +386,28 @@ def _any_negative(y) -> bool:
     return bool((y < 0).any()) if hasattr(y, "any") else y < 0
 
 
+def _is_half_power(y) -> bool:
+    """Whether the exponent is the scalar 0.5 or -0.5 (a Python float or a 0-d float array)."""
+    if isinstance(y, float):
+        return y in (0.5, -0.5)
+    return getattr(y, "ndim", None) == 0 and y.dtype.kind == "f" and float(y) in (0.5, -0.5)
+
+
+def _power(xp, x, y, out=None):
+    """x ** y, where a float tensor to the scalar power 0.5 or -0.5 is a (reciprocal) square
+    root, as torch computes it: (-inf) ** 0.5 is NaN and (-0.) ** -0.5 is -inf, not C pow's
+    inf and inf (which CuPy, and NumPy for -0.5, would give)."""
+    if x.dtype.kind == "f" and _is_half_power(y):
+        root = xp.sqrt(x, out=out)
+        return root if float(y) > 0 else xp.reciprocal(root, out=root)
+    return xp.power(x, y, out=out, casting="unsafe") if out is not None else x ** y
+
+
 @register("pow", pointwise=True, onnx="Pow", samples=(
     Sample(lambda t, x, y: x ** y, (Arg((3, 4), 0.5, 2), Arg((3, 4), -2, 2))),
     Sample(lambda t, x: x ** 2, (Arg((3, 4)),), dtypes=FLOATS + INTS, name="square"),
     Sample(lambda t, x: x ** 0.5, (Arg((3, 4), 0.5, 2),), name="sqrt"),
+    Sample(lambda t, x: x ** -0.5, (Arg((3, 4), 0.5, 2),), name="rsqrt"),
     Sample(lambda t, x: 2 ** x, (Arg((3, 4)),), name="rpow"),
     Sample(lambda t, x, y: t.pow(x, y), (Arg((3, 4), -2, 2), Arg((3, 4), 0, 3)),
            dtypes=ALL_INT, grad=False, name="ints"),
@@ -398,7 +417,7 @@ class Pow(OpDef):
     def forward(ctx, xp, x, y):
         if x.dtype.kind in "iu" and _any_negative(y):
             raise RuntimeError("Integers to negative integer powers are not allowed.")
-        out = x ** y
+        out = _power(xp, x, y)
         ctx.save(x, y, out)
         return out
 
@@ -415,7 +434,7 @@ class Pow(OpDef):
     def forward_inplace(xp, target, y):
         if target.dtype.kind in "iu" and _any_negative(y):
             raise RuntimeError("Integers to negative integer powers are not allowed.")
-        xp.power(target, y, out=target, casting="unsafe")
+        _power(xp, target, y, out=target)
 
 
 @register("addcmul", pointwise=True, samples=(
@@ -742,7 +761,7 @@ class Logit(OpDef):
     def forward(ctx, xp, x, eps=None):
         ctx.eps = eps
         ctx.save(x)
-        z = x if eps is None else xp.clip(x, eps, 1 - eps)
+        z = x if eps is None else clamp_array(xp, x, eps, 1 - eps)
         return xp.log(z / (1 - z))
 
     def backward(ctx, g):
@@ -988,7 +1007,7 @@ class Clamp(OpDef):
         _check_clamp(x)
         ctx.which = which
         ctx.save(x, *bounds)
-        return xp.clip(x, *_bounds(bounds, which))
+        return clamp_array(xp, x, *_bounds(bounds, which))
 
     def backward(ctx, g):
         x, *bounds = ctx.saved
@@ -1009,7 +1028,7 @@ class Clamp(OpDef):
     @_in_place("clamp")
     def forward_inplace(xp, target, *bounds, which="both"):
         _check_clamp(target)
-        xp.clip(target, *_bounds(bounds, which), out=target, casting="unsafe")
+        clamp_array(xp, target, *_bounds(bounds, which), out=target, casting="unsafe")
 
 
 def _check_clamp(x):

@@ -151,9 +151,10 @@ def cuda_source(node: Node) -> CudaSource | None:
             return None
         ctype = _C_TYPES[cdt]
         args = [names[a.id] if isinstance(a, Value) else _literal(a, ctype) for a in n.args]
-        if n.op == "pow" and not isinstance(n.args[1], Value) and n.args[1] in (2, 3, 0.5):
-            expr = (f"{'sqrtf' if ctype == 'float' else 'sqrt'}({args[0]})"
-                    if n.args[1] == 0.5 else " * ".join([args[0]] * int(n.args[1])))
+        if n.op == "pow" and not isinstance(n.args[1], Value) and n.args[1] in (2, 3, 0.5, -0.5):
+            root = f"{'sqrtf' if ctype == 'float' else 'sqrt'}({args[0]})"
+            expr = (root if n.args[1] == 0.5 else f"{_literal(1, ctype)} / {root}"
+                    if n.args[1] == -0.5 else " * ".join([args[0]] * int(n.args[1])))
         else:
             expr = form(args, n.attrs, lambda x, c=ctype: _literal(x, c), ctype)
         out = n.outputs[0]

@@ -327,9 +327,10 @@ def _scalar_program(plan: _Plan, loads: list[str]) -> list[str]:
         f32 = cdt is D.float32
         args = [names[a.id] if isinstance(a, Value) else _typed(a, cdt) for a in node.args]
         if node.op == "pow" and not isinstance(node.args[1], Value) and \
-                node.args[1] in (2, 3, 0.5):
+                node.args[1] in (2, 3, 0.5, -0.5):
             exponent = node.args[1]
             expr = (f"math.sqrt({args[0]})" if exponent == 0.5
+                    else f"{_typed(1, cdt)} / math.sqrt({args[0]})" if exponent == -0.5
                     else " * ".join([args[0]] * int(exponent)))
         else:
             expr = low.scalar(args, node.attrs, lambda x, cdt=cdt: _typed(x, cdt), f32)
@@ -440,7 +441,8 @@ def _numpy_source(plan: _Plan, fn_name: str, bind) -> str:
         ufunc = low.ufunc or ("maximum" if node.op == "relu" else None)
         if node.op == "relu":
             args.append("0")
-        ufunc = ufunc if not node.attrs else None
+        if node.attrs or node.op == "pow" and node.args[1] in (0.5, -0.5):
+            ufunc = None  # the OpDef's forward: attributes, or torch's (reciprocal) square root
         reuse = None
         if plan.ndim and ufunc:
             for a in node.args:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._backend import to_numpy
 from .ir import AsTensor, Graph, SymInt, TensorType, Value
 
 
@@ -117,7 +118,7 @@ class _Pairing:
     def constant(self, a, b, name: str) -> None:
         x, y = a._data, b._data
         if x is not y and (x.shape != y.shape or x.dtype != y.dtype or
-                           not np.array_equal(np.asarray(x), np.asarray(y), equal_nan=True)):
+                           not np.array_equal(to_numpy(x), to_numpy(y), equal_nan=True)):
             raise NotGeneral(f"constant {name} differs (a tensor built from a size inside "
                              "the function)")
 

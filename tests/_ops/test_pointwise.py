@@ -862,6 +862,23 @@ def test_out_for_bool_results():
     assert_same(ember.logical_and(ex, ex, out=eo2), torch.logical_and(tx, tx, out=to2), 0, 0)
 
 
+def _special_values(t, device="cpu"):
+    """NaN, infinities and signed zeros where C's pow and CuPy's clip differ from torch."""
+    s = t.tensor([float("nan"), float("-inf"), -0.0, 0.0, float("inf"), -2.0, 4.0],
+                 device=device)
+    with np.errstate(all="ignore"):
+        return [s ** 0.5, s ** -0.5, s.double() ** -0.5, s.clone().pow_(-0.5),
+                t.clamp(s, 0.5, -0.5), t.clamp(s, -0.5, 0.5), s.clone().clamp_(0.5, -0.5)]
+
+
+def test_half_powers_and_inverted_clamps_keep_torchs_special_values():
+    for k, (got, want) in enumerate(zip(_special_values(ember), _special_values(torch))):
+        assert_same(got, want, 0, 0, what=f"case {k}")
+        zero = want.numpy() == 0
+        np.testing.assert_array_equal(np.signbit(got.numpy()[zero]), np.signbit(want.numpy()[zero]),
+                                      err_msg=f"case {k}: the sign of a zero")
+
+
 # ---- CUDA (CuPy) ------------------------------------------------------------------------
 needs_gpu = pytest.mark.skipif(not ember._backend.cuda_available(), reason="needs CuPy and a GPU")
 
@@ -889,6 +906,7 @@ CUDA_CASES = {
                                   t.addcdiv(x, x, p, value=-2)],
     "clamp": lambda t, x, p, i: [t.clamp(x, -0.5, 0.5), x.clamp(min=0.1), t.clamp(x, x * 0.5, p),
                                  t.clamp_max(x, p - 1)],
+    "special": lambda t, x, p, i: _special_values(t, x.device),
     "logic": lambda t, x, p, i: [t.logical_and(x, i), t.logical_or(x, 0), t.logical_xor(x, p),
                                  t.logical_not(i), t.isclose(x, x + 1e-6), x > 0, x == p],
     "classify": lambda t, x, p, i: [f(x / (x > 0)) for f in (t.isnan, t.isinf, t.isfinite,

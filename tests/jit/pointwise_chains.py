@@ -44,6 +44,7 @@ SINGLE = {
     "mul": lambda x, y: x * y * 1.5, "div": lambda x, y: x / y * 1.5,
     "pow": lambda x, y: x.pow(y) * 1.5, "square": lambda x, y: (x ** 2) * 1.5,
     "cube": lambda x, y: (x ** 3) * 1.5, "root": lambda x, y: (x ** 0.5) * 1.5,
+    "inverse_root": lambda x, y: (x ** -0.5) * 1.5,
     "neg": lambda x, y: -x * 1.5, "abs": lambda x, y: x.abs() * 1.5,
     "sign": lambda x, y: x.sign() * 1.5, "sqrt": lambda x, y: x.sqrt() * 1.5,
     "exp": lambda x, y: x.exp() * 1.5, "log": lambda x, y: x.log() * 1.5,

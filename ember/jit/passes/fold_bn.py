@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..._backend import move, to_numpy
 from ..._tensor import Tensor
 from ..ir import Graph, Node, Value
 from .analysis import AliasInfo
@@ -63,7 +64,7 @@ def _constant(graph: Graph, obj, info: AliasInfo):
     data = graph.constant_data[name]
     if data._requires_grad or data._data.dtype.kind not in _FLOAT_KINDS:
         return False
-    return np.asarray(data._data)
+    return to_numpy(data._data)
 
 
 def _fold_one(graph: Graph, bn: Node, info: AliasInfo, readers: dict):
@@ -101,7 +102,8 @@ def _new_constant(graph: Graph, array: np.ndarray, like: Value) -> Value:
     """A fresh constant holding `array` in the dtype and on the device of constant `like`."""
     dtype = like.type.dtype
     device = graph.constant_data[graph.constant_name(like)]._device
-    tensor = Tensor._wrap(np.ascontiguousarray(array.astype(dtype.np)), dtype, device)
+    tensor = Tensor._wrap(move(np.ascontiguousarray(array.astype(dtype.np)), device), dtype,
+                          device)
     return graph.add_constant(graph.fresh_constant_name("_bn_folded"), tensor)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..._backend import to_numpy
 from ..ir import Graph, Node, Value
 from .analysis import AliasInfo, is_pure
 
@@ -24,7 +25,7 @@ def _scalar_is(a, target: float, graph: Graph) -> bool:
         name = graph.constant_name(a)
         if name is not None and graph.constant_kind[name] == "constant":
             data = graph.constant_data[name]._data
-            return data.size <= _SMALL and bool(np.all(np.asarray(data) == target))
+            return data.size <= _SMALL and bool(np.all(to_numpy(data) == target))
     return False
 
 
