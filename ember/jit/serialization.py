@@ -112,8 +112,10 @@ def _spec(obj, what: str):
     return obj
 
 
-def graph_from_json(data, weights: dict) -> tuple[Graph, dict]:
-    """Rebuild a graph; returns it and {constant name: weights key}."""
+def graph_from_json(data, weights: dict, device: str | None = None) -> tuple[Graph, dict]:
+    """Rebuild a graph; returns it and {constant name: weights key}. With `device` (where
+    map_location moved the weights) every value is retyped onto it; without, each weight in
+    `weights` goes to the device its constant was saved from, as torch.jit.load does."""
     from .tracer import spec_arity
     _require(isinstance(data, dict), "a method entry is not an object")
     g = Graph()
@@ -127,7 +129,10 @@ def graph_from_json(data, weights: dict) -> tuple[Graph, dict]:
         vid = entry["id"]
         _require(vid not in values, f"value {vid} is defined twice")
         from .ir import Value
-        v = Value(vid, TensorType.from_json(entry.get("type")), node, index, name)
+        t = TensorType.from_json(entry.get("type"))
+        if device is not None:
+            t = TensorType(t.dtype, t.shape, device)
+        v = Value(vid, t, node, index, name)
         values[vid] = v
         top = max(top, vid + 1)
         return v
@@ -146,9 +151,11 @@ def graph_from_json(data, weights: dict) -> tuple[Graph, dict]:
         _require(key in weights, f"constant {name!r} has no tensor {key!r} in "
                                  f"{_WEIGHTS}")
         v = define(entry, name=name)
-        _require(TensorType.of(weights[key]) == v.type,
-                 f"constant {name!r} is typed {v.type} but {_WEIGHTS} holds "
-                 f"{TensorType.of(weights[key])}")
+        held = TensorType.of(weights[key])
+        _require(held.dtype is v.type.dtype and held.shape == v.type.shape,
+                 f"constant {name!r} is typed {v.type} but {_WEIGHTS} holds {held}")
+        if held.device != v.type.device:
+            weights[key] = _placed(weights[key], v.type.device, name)
         g.constants[name] = v
         g.constant_kind[name] = kind
         g.constant_data[name] = weights[key]
@@ -377,9 +384,8 @@ def _load(raw: bytes, map_location):
     graphs = {}
     for name, data in methods.items():
         _require(isinstance(name, str) and name.isidentifier(), f"bad method name {name!r}")
-        graph, _ = graph_from_json(data, weights)
-        if map_location is not None:
-            _retarget(graph, str(target))
+        graph, _ = graph_from_json(data, weights,
+                                   str(target) if map_location is not None else None)
         graphs[name] = graph
     kind = ir.get("kind")
     if kind == "function":
@@ -426,9 +432,11 @@ def _layout(obj) -> dict:
     return obj
 
 
-def _retarget(graph: Graph, device: str) -> None:
-    """Retype every value onto `device` (the weights were moved by map_location)."""
-    values = list(graph.inputs) + list(graph.constants.values()) + [
-        v for n in graph.nodes for v in n.outputs]
-    for v in values:
-        v.type = TensorType(v.type.dtype, v.type.shape, device)
+def _placed(tensor, device: str, name: str):
+    """`tensor` moved to the device its constant was saved from."""
+    try:
+        return tensor.to(device)
+    except RuntimeError as e:
+        raise _LoadError(f"constant {name!r} was saved from {device}, which this machine "
+                         f"cannot use ({e}); pass map_location='cpu' to load it on the "
+                         "CPU") from None

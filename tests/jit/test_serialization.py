@@ -262,3 +262,23 @@ def test_weights_must_match_the_graph(tmp_path):
         _load_bytes(_archive(weights=safetensors.save(wrong)), tmp_path)
     with pytest.raises(RuntimeError, match="corrupt"):
         _load_bytes(_archive(weights=b"\x01\x02"), tmp_path)
+
+
+def test_graphs_saved_from_a_gpu_load_where_the_machine_can(tmp_path):
+    """Weights go back to the device their graph was saved from, as torch.jit.load does; a
+    file saved from a GPU loads on a machine without one through map_location='cpu', and
+    without it the error says so. (The weights file holds no device; the IR does.)"""
+    def on_gpu(d):
+        text = json.dumps(d).replace('"device": "cpu"', '"device": "cuda:0"')
+        d.clear()
+        d.update(json.loads(text))
+    raw = _archive(on_gpu)
+    path = tmp_path / "gpu.ember"
+    path.write_bytes(raw)
+    x = ember.randn(3, 8)
+    back = jit.load(str(path), map_location="cpu")
+    assert back.fc1.weight.device.type == "cpu"
+    assert back(x).shape == (3, 4)
+    if not ember.cuda.is_available():
+        with pytest.raises(RuntimeError, match="saved from cuda:0.*map_location='cpu'"):
+            jit.load(str(path))
