@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks.bench_train import _workloads, build, interleaved_steps
+from benchmarks.bench_train import timed_rows
 from benchmarks.common import report
 
 
@@ -19,15 +19,7 @@ def run(keys=None) -> list:
         print("cuda: skipped (needs CuPy, torch with CUDA and a GPU)")
         return []
     print(f"cuda: {ember.cuda.get_device_name()}")
-    rows = []
-    for key in keys or _workloads():
-        title, e_step, t_step, number, _ = build(key, device="cuda")
-        for _ in range(2):
-            e_step()
-            t_step()
-        e, t = interleaved_steps(e_step, t_step, number)
-        rows.append((f"cuda train {title}", e, t, None))
-    return rows
+    return timed_rows(keys, "cuda")
 
 
 if __name__ == "__main__":

@@ -172,14 +172,21 @@ def run(keys=None) -> list:
           f"{os.environ.get('OMP_NUM_THREADS')}, OPENBLAS_NUM_THREADS="
           f"{os.environ.get('OPENBLAS_NUM_THREADS')} (on a loaded machine, compare with "
           "OMP_NUM_THREADS=1: two-thread GEMMs slow down ~10x when another process competes)")
+    return timed_rows(keys, "cpu")
+
+
+def timed_rows(keys, device: str) -> list:
+    """(title, ember seconds, torch seconds, target) per workload, trained on `device`; GPU
+    rows have no target."""
     rows = []
     for key in keys or _workloads():
-        title, e_step, t_step, number, target = build(key)
+        title, e_step, t_step, number, target = build(key, device)
         for _ in range(2):
             e_step()
             t_step()
         e, t = interleaved_steps(e_step, t_step, number)
-        rows.append((f"train {title}", e, t, target))
+        rows.append((f"{device} train {title}" if device != "cpu" else f"train {title}", e, t,
+                     target if device == "cpu" else None))
     return rows
 
 

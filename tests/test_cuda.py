@@ -128,6 +128,31 @@ def test_compiled_training_on_the_gpu_matches_eager(task):
 
 @pytest.mark.gpu
 @needs_gpu
+def test_compiled_gpt_training_on_the_gpu_matches_eager():
+    ember.manual_seed(0)
+    eager = _gpt(ember).to("cuda")
+    twin = _gpt(ember).to("cuda")
+    twin.load_state_dict(eager.state_dict())
+    idx = ember.tensor(np.random.default_rng(0).integers(0, 17, (3, 8)), device="cuda")
+    losses = {}
+    for name, model, params in (("eager", eager, eager.parameters()),
+                                ("compiled", ember.compile(twin, fullgraph=True),
+                                 twin.parameters())):
+        opt = ember.optim.AdamW(params, lr=3e-3)
+        losses[name] = []
+        for _ in range(STEPS):
+            opt.zero_grad()
+            loss = ember.nn.functional.cross_entropy(model(idx)[:, :-1].reshape(-1, 17),
+                                                     idx[:, 1:].reshape(-1))
+            loss.backward()
+            opt.step()
+            losses[name].append(loss.item())
+    np.testing.assert_allclose(losses["compiled"], losses["eager"], **TOL)
+    assert all(p.device.type == "cuda" for p in twin.parameters())
+
+
+@pytest.mark.gpu
+@needs_gpu
 def test_gpt_trains_and_traces_on_the_gpu():
     ember.manual_seed(0)
     cpu = _gpt(ember)
