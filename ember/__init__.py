@@ -44,7 +44,7 @@ short, int, long = int16, int32, int64
 cfloat, cdouble = complex64, complex128
 
 _LAZY_SUBMODULES = ("autograd", "nn", "optim", "utils", "jit", "onnx", "cuda", "linalg",
-                    "testing", "vision", "special", "serialization", "compiler")
+                    "testing", "vision", "special", "serialization", "compiler", "_dynamo")
 
 
 def result_type(tensor1, tensor2) -> dtype:

@@ -69,6 +69,17 @@ class OptimizedModule(Module):
     def forward(self, *args, **kwargs):
         return self._compiled(*args, **kwargs)
 
+    def __getattr__(self, name: str):
+        """Attributes the wrapper lacks are the original module's (compiled.weight, a
+        custom method), as with torch's OptimizedModule."""
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            orig = self.__dict__.get("_modules", {}).get("_orig_mod")
+            if orig is None:
+                raise
+            return getattr(orig, name)
+
     @property
     def graph_breaks(self) -> list:
         return graph_breaks(self)

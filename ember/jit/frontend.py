@@ -514,23 +514,55 @@ def freeze(mod: ScriptModule, preserved_attrs=None,
         tensors[name] = t
     for name, t in mod.named_buffers():
         tensors.setdefault(name, t)
-    graphs, kept = {}, set()
-    for name, method in mod._methods.items():
-        graph = method.graph.copy()
-        kept.update(freeze_constants(graph, tensors, preserved))
-        optimize(graph, fuse=False)
-        if optimize_numerics and fold_batch_norm(graph):
-            optimize(graph, fuse=False)
-        prepack_weights(graph)
-        graphs[name] = graph
     layout = mod.layout()
-    keep = {n for n in tensors if n in kept or any(
-        n == p or n.startswith(p + ".") for p in preserved)}
-    layout["parameters"] = [e for e in layout["parameters"] if e["name"] in keep]
-    layout["buffers"] = [e for e in layout["buffers"] if e["name"] in keep]
-    frozen = ScriptModule._build(layout, tensors, graphs)
+    if hasattr(mod, "_script_methods"):
+        frozen = _freeze_scripted(mod, layout, tensors, preserved, optimize_numerics)
+    else:
+        graphs, kept = {}, set()
+        for name, method in mod._methods.items():
+            graphs[name], names = _frozen_graph(method.graph, tensors, preserved,
+                                                optimize_numerics)
+            kept.update(names)
+        keep = {n for n in tensors if n in kept or _under(n, preserved)}
+        layout["parameters"] = [e for e in layout["parameters"] if e["name"] in keep]
+        layout["buffers"] = [e for e in layout["buffers"] if e["name"] in keep]
+        frozen = ScriptModule._build(layout, tensors, graphs)
     object.__setattr__(frozen, "_frozen", True)
     return frozen
+
+
+def _under(name: str, prefixes) -> bool:
+    """Whether `name` is one of `prefixes` or inside a submodule they name."""
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def _frozen_graph(graph, tensors: dict, preserved, optimize_numerics: bool):
+    """A frozen copy of a method's graph, and the names it keeps as parameters/buffers."""
+    graph = graph.copy()
+    kept = freeze_constants(graph, tensors, preserved)
+    optimize(graph, fuse=False)
+    if optimize_numerics and fold_batch_norm(graph):
+        optimize(graph, fuse=False)
+    prepack_weights(graph)
+    return graph, kept
+
+
+def _freeze_scripted(mod, layout: dict, tensors: dict, preserved, optimize_numerics: bool):
+    """A scripted module frozen as torch freezes one: its graphs, built per call signature
+    (those built so far now, the others on first use), freeze the weights as they are now.
+    It keeps every buffer (a graph built later may write into one) and drops parameters."""
+    snapshot = {n: Tensor._wrap(t._data.copy(), t._dtype, t._device) for n, t in tensors.items()}
+    layout["parameters"] = [e for e in layout["parameters"] if _under(e["name"], preserved)]
+    held = {e["name"] for e in layout["parameters"] + layout["buffers"]}
+
+    def frozen(graph):
+        graph, kept = _frozen_graph(graph, snapshot, preserved, optimize_numerics)
+        lost = sorted(set(kept) - held)
+        if lost:
+            raise RuntimeError(f"ember.jit.freeze: the scripted graph writes into parameter "
+                               f"{lost[0]!r} in place; keep it with preserved_attrs")
+        return graph
+    return mod._rebuilt(layout, tensors, frozen)
 
 
 def optimize_for_inference(mod: ScriptModule, other_methods=None) -> ScriptModule:
@@ -553,7 +585,7 @@ def optimize_for_inference(mod: ScriptModule, other_methods=None) -> ScriptModul
         raise RuntimeError("optimize_for_inference expects a ScriptModule as input. Please use "
                            "ember.jit.script or ember.jit.trace to script your 'nn.Module'.")
     methods = ["forward"] + [m for m in other_methods or () if m != "forward"]
-    missing = [m for m in methods if m not in mod._methods]
+    missing = [m for m in methods if m not in getattr(mod, "_script_methods", mod._methods)]
     if missing:
         raise AttributeError(f"optimize_for_inference: the module has no traced method "
                              f"{missing[0]!r} (traced: {sorted(mod._methods)})")
@@ -561,11 +593,13 @@ def optimize_for_inference(mod: ScriptModule, other_methods=None) -> ScriptModul
         mod = freeze(mod.eval(), preserved_attrs=other_methods)
     else:
         for name in methods:
+            if name not in mod._methods:  # a scripted one not built yet
+                continue
             graph = mod._methods[name].graph.copy()
             if fold_batch_norm(graph):
                 mod._methods[name] = _Method(optimize(graph, fuse=False), name, mod)
     for name in methods:
-        method = mod._methods[name]
-        if not method.control:
+        method = mod._methods.get(name)  # a scripted one is built on its first call
+        if method is not None and not method.control:
             method.compiled()
     return mod

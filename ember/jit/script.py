@@ -1802,12 +1802,13 @@ def _finish(graph: Graph, top: int) -> None:
 class _ScriptedMethod:
     """A compiled method: one graph per input signature, built on first use."""
 
-    def __init__(self, fn, self_obj, owner, name: str):
+    def __init__(self, fn, self_obj, owner, name: str, transform=None):
         parsed = _Function(fn, "method" if self_obj is not None else "function")
         self.fn = fn
         self.self_obj = self_obj
         self.owner = owner
         self.name = name
+        self.transform = transform  # what each new graph goes through (freezing)
         self.sig = _Signature(fn, self_obj is not None, parsed)
         self.graphs: dict = {}
         self.dynamic: dict = {}  # key without sizes -> methods whose graphs have size symbols
@@ -1831,13 +1832,36 @@ class _ScriptedMethod:
             graph.call_schema = CallSchema.of(self.name if self.self_obj is not None
                                               else self.sig.name, self.sig.sig,
                                               self.sig.kinds, bound, specialized)
-            owner = self.owner if isinstance(self.owner, Module) else None
-            method = _Method(graph, self.name, owner)
-            if graph.symbols:
-                self.dynamic.setdefault(self._key(bound, sizes=False), []).append(method)
+            method = self._adopt(graph, self._key(bound, sizes=False))
         self.graphs[key] = method
         self.last = method
         return method
+
+    def _adopt(self, graph: Graph, unsized_key: tuple | None = None):
+        """A method of the owner running `graph` (after the transform); with `unsized_key`,
+        found again for other sizes when the graph has size symbols."""
+        if self.transform is not None:
+            graph = self.transform(graph)
+        method = _Method(graph, self.name, self.owner if isinstance(self.owner, Module) else None)
+        if graph.symbols and unsized_key is not None:
+            self.dynamic.setdefault(unsized_key, []).append(method)
+        return method
+
+    def rebuilt(self, owner, transform) -> "_ScriptedMethod":
+        """This method's code for another owner whose graphs go through `transform`; the
+        graphs built so far are carried over through it."""
+        other = _ScriptedMethod(self.fn, self.self_obj, owner, self.name, transform)
+        other.sig = self.sig
+        adopted = {}
+
+        def adopt(method):
+            if id(method) not in adopted:
+                adopted[id(method)] = other._adopt(method.graph)
+            return adopted[id(method)]
+        other.graphs = {key: adopt(m) for key, m in self.graphs.items()}
+        other.dynamic = {key: [adopt(m) for m in ms] for key, ms in self.dynamic.items()}
+        other.last = adopt(self.last) if self.last is not None else None
+        return other
 
     def _dynamic_for(self, bound: dict):
         """A method built at other sizes whose size expressions cover these arguments (its
@@ -1896,6 +1920,24 @@ class RecursiveScriptModule(ScriptModule):
     def code(self) -> str:
         return _code_of(self.graph)
 
+    def _rebuilt(self, layout: dict, tensors: dict, transform) -> "RecursiveScriptModule":
+        """A module of this layout and these tensors running this one's code, each of its
+        graphs (those built so far, and later ones on first use) passed through `transform`."""
+        mod = RecursiveScriptModule._build(layout, tensors, {})
+        methods = {n: m.rebuilt(mod, transform) for n, m in self._script_methods.items()}
+        _attach(mod, methods)
+        for name, method in methods.items():
+            if method.last is not None:
+                mod._methods[name] = method.last
+        return mod
+
+
+def _attach(mod: "RecursiveScriptModule", methods: dict) -> None:
+    """Give a scripted module its methods: forward, then @export ones as attributes."""
+    object.__setattr__(mod, "_script_methods", methods)
+    for name in list(methods)[1:]:
+        object.__setattr__(mod, name, methods[name])
+
 
 class StrongScriptFunction(ScriptFunction):
     """A scripted function (see `script`)."""
@@ -1951,10 +1993,7 @@ def script(obj, optimize=None, _frames_up=0, _rcb=None, example_inputs=None):
         mod = RecursiveScriptModule._build(module_layout(obj), _tensors_of(obj), {})
         names = ["forward"] + [n for n, f in vars(type(obj)).items()
                                if getattr(f, _MARK, None) == "export"]
-        methods = {n: _ScriptedMethod(getattr(type(obj), n), obj, mod, n) for n in names}
-        object.__setattr__(mod, "_script_methods", methods)
-        for n in names[1:]:
-            object.__setattr__(mod, n, methods[n])
+        _attach(mod, {n: _ScriptedMethod(getattr(type(obj), n), obj, mod, n) for n in names})
         for ex in examples:
             mod(*(ex if isinstance(ex, tuple) else (ex,)))
         return mod

@@ -452,6 +452,10 @@ def test_optimized_module_shares_state_with_the_original():
     assert compiled._orig_mod is net
     assert sorted(compiled.state_dict()) == ["_orig_mod.bias", "_orig_mod.weight"]
     assert [p is q for p, q in zip(compiled.parameters(), net.parameters())] == [True, True]
+    # attributes it lacks are the original's, as torch's OptimizedModule forwards them
+    assert compiled.weight is net.weight and compiled.in_features == 2
+    with pytest.raises(AttributeError, match="no_such"):
+        assert compiled.no_such is None
 
 
 def test_double_backward_is_refused():
@@ -473,6 +477,9 @@ def test_is_compiling_and_reset():
     cf(ember.ones(1))
     assert cf._ember_compiled.compiled == 1
     assert not ember.compiler.is_compiling()
+    ember._dynamo.reset()  # torch._dynamo's spelling, as user code writes it
+    assert cf._ember_compiled.compiled == 0
+    assert ember._dynamo.config is ember.compiler.config
 
 
 def test_module_compile_in_place_keeps_hooks():

@@ -55,3 +55,41 @@ def test_preserved_and_mutated_state_stays():
     with ember.no_grad():
         frozen(ember.ones(2, 3))
     assert int(frozen.count) == 2
+
+
+def _cnn():
+    nn = ember.nn
+    return nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.Flatten(),
+                         nn.Linear(18, 3)).eval()
+
+
+def test_freezing_a_scripted_module_before_any_call():
+    """torch's one-liner, jit.freeze(jit.script(model.eval())): ember builds scripted graphs
+    per call signature, so the frozen module freezes each on its first call, with the weights
+    as they were when it was frozen."""
+    m = _cnn()
+    x = ember.randn(2, 1, 5, 5)
+    with ember.no_grad():
+        expected = m(x).numpy()
+    frozen = jit.freeze(jit.script(m))
+    assert not list(frozen.parameters())
+    with ember.no_grad():
+        m[4].weight.mul_(0)  # after freezing: the frozen module keeps the weights it had
+    out = frozen(x)
+    assert not out.requires_grad
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-5, atol=1e-6)
+    assert frozen(ember.randn(4, 1, 5, 5)).shape == (4, 3)
+    assert frozen(ember.randn(1, 1, 5, 5)).shape == (1, 3)
+    assert [n.op for n in frozen.graph.nodes if n.op != "view"] == [
+        "convolution", "relu", "matmul", "add"]  # batch norm folded into the convolution
+
+
+def test_freezing_a_called_scripted_module_keeps_its_graphs():
+    m = _cnn()
+    scripted = jit.script(m)
+    x = ember.randn(2, 1, 5, 5)
+    scripted(x)
+    frozen = jit.freeze(scripted)
+    assert "batch_norm" not in [n.op for n in frozen.graph.nodes]  # no call needed
+    with ember.no_grad():
+        np.testing.assert_allclose(frozen(x).numpy(), m(x).numpy(), rtol=1e-5, atol=1e-6)

@@ -151,3 +151,14 @@ def test_equal_groups_share_a_kernel_key():
     b = group(lambda y: (y * 2).exp() + 1, ember.randn(4, 4))
     c = group(lambda y: (y * 3).exp() + 1, ember.randn(4, 4))
     assert kernels.ir_hash(a) == kernels.ir_hash(b) != kernels.ir_hash(c)
+
+
+def test_scripted_module_before_any_call():
+    """torch's documented use, optimize_for_inference(jit.script(model.eval()))."""
+    nn = ember.nn
+    m = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.GELU(), nn.Linear(8, 2)).eval()
+    fast = jit.optimize_for_inference(jit.script(m))
+    x = ember.randn(3, 4)
+    with ember.no_grad():
+        np.testing.assert_allclose(fast(x).numpy(), m(x).numpy(), rtol=1e-5, atol=1e-6)
+    assert "batch_norm" not in [n.op for n in fast.graph.nodes]
