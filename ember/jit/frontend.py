@@ -2,6 +2,8 @@
 checks trace runs."""
 from __future__ import annotations
 
+import functools
+import inspect
 import warnings
 
 import numpy as np
@@ -30,8 +32,8 @@ def _module_state(mod: Module) -> dict:
 
 
 def trace(func, example_inputs=None, optimize=None, check_trace: bool = True,
-          check_inputs=None, check_tolerance: float = 1e-5,
-          strict: bool = True) -> ScriptModule | ScriptFunction:
+          check_inputs=None, check_tolerance: float = 1e-5, strict: bool = True,
+          example_kwarg_inputs: dict | None = None) -> ScriptModule | ScriptFunction:
     """Record the ops `func` runs on `example_inputs` into a graph.
 
     A Module gives a ScriptModule (its parameters and buffers become named constants of the
@@ -54,19 +56,33 @@ def trace(func, example_inputs=None, optimize=None, check_trace: bool = True,
         check_inputs: more input tuples to compare on.
         check_tolerance: relative and absolute tolerance of the comparison.
         strict: refuse list and dict outputs (their structure is fixed by the trace).
+        example_kwarg_inputs: the example as {parameter name: value} instead (then
+            `check_inputs` holds such dicts too); the graph takes those parameters, in the
+            signature's order.
+
+    The result takes its arguments positionally or by parameter name, as `func` does.
 
     >>> import ember
     >>> f = ember.jit.trace(lambda x: x * 2 + 1, ember.ones(2))
     >>> f(ember.tensor([1., 2.]))
     tensor([3., 5.])
     """
+    if example_kwarg_inputs is not None:
+        if example_inputs is not None:
+            raise ValueError("ember.jit.trace takes example_inputs or example_kwarg_inputs, "
+                             "not both")
+        example_inputs = example_kwarg_inputs
     if isinstance(func, Module):
         return trace_module(func, {"forward": example_inputs}, optimize, check_trace,
                             [{"forward": c} for c in check_inputs] if check_inputs else None,
-                            check_tolerance, strict)
+                            check_tolerance, strict,
+                            example_inputs_is_kwarg=example_kwarg_inputs is not None)
     if not callable(func):
         raise TypeError(f"ember.jit.trace expects a Module or a function, got "
                         f"{type(func).__name__}")
+    if example_kwarg_inputs is not None:
+        func, example_inputs, check_inputs = _by_keyword(func, func, example_inputs,
+                                                         check_inputs)
     if example_inputs is None:
         raise ValueError("ember.jit.trace needs example_inputs (a Tensor or a tuple of them)")
     graph, drew_random = trace_graph(func, example_inputs, {}, strict)
@@ -81,9 +97,10 @@ def trace(func, example_inputs=None, optimize=None, check_trace: bool = True,
 
 
 def trace_module(mod: Module, inputs: dict, optimize=None, check_trace: bool = True,
-                 check_inputs=None, check_tolerance: float = 1e-5,
-                 strict: bool = True) -> ScriptModule:
-    """Trace several methods of a module: `inputs` maps method names to example inputs.
+                 check_inputs=None, check_tolerance: float = 1e-5, strict: bool = True,
+                 example_inputs_is_kwarg: bool = False) -> ScriptModule:
+    """Trace several methods of a module: `inputs` maps method names to example inputs
+    ({parameter name: value} dicts with `example_inputs_is_kwarg`).
 
     The ScriptModule shares the module's parameters and buffers (same tensors, same names);
     traced methods other than forward are attributes of it. The other arguments are those of
@@ -95,28 +112,39 @@ def trace_module(mod: Module, inputs: dict, optimize=None, check_trace: bool = T
     if not isinstance(inputs, dict) or not inputs:
         raise AttributeError("trace_module expects a dict of {method name: example inputs}")
     state = _module_state(mod)
+    methods = {name: _method(mod, name) for name in inputs}
+    if example_inputs_is_kwarg:
+        inputs, checks = dict(inputs), [dict(c) for c in check_inputs or ()]
+        for name in methods:
+            fn, sig = methods[name]
+            fn, inputs[name], extra = _by_keyword(fn, sig, inputs[name],
+                                                  [c[name] for c in checks if name in c])
+            for c, e in zip((c for c in checks if name in c), extra):
+                c[name] = e
+            methods[name] = (fn, fn)
+        check_inputs = checks
     graphs, random = {}, {}
     for name, example in inputs.items():
-        fn, sig = _method(mod, name)
+        fn, sig = methods[name]
         graphs[name], random[name] = trace_graph(fn, example, state, strict, sig)
     script = ScriptModule._build(module_layout(mod), _tensors_of(mod), graphs)
     # the checks and the retraces at other sizes rerun the module: its buffers (batch norm's
     # running statistics) keep the values the traced call left, as after one call
     kept = [(t, t._data.copy()) for t, _, kind in state.values() if kind == "buffer"]
     try:
-        _check_methods(mod, script, inputs, check_inputs, check_tolerance, random, state,
-                       strict, check_trace)
+        _check_methods(methods, script, inputs, check_inputs, check_tolerance, random,
+                       state, strict, check_trace)
     finally:
         for t, data in kept:
             t._data[...] = data
     return script
 
 
-def _check_methods(mod, script, inputs, check_inputs, check_tolerance, random, state,
+def _check_methods(methods, script, inputs, check_inputs, check_tolerance, random, state,
                    strict, check_trace: bool) -> None:
     """check_trace for each traced method; without it, only the sizes (`_check_sizes`)."""
     for name, example in inputs.items():
-        fn, sig = _method(mod, name)
+        fn, sig = methods[name]
         extra = [c[name] for c in check_inputs or () if name in c]
         call = script if name == "forward" else getattr(script, name)
         retrace = lambda ex, fn=fn, sig=sig: trace_graph(fn, ex, state, strict, sig)[0]  # noqa: E731
@@ -124,6 +152,37 @@ def _check_methods(mod, script, inputs, check_inputs, check_tolerance, random, s
             _check(fn, call, example, extra, check_tolerance, random[name], retrace)
         else:
             _check_sizes(call, example, retrace)
+
+
+def _by_keyword(fn, sig, example, checks):
+    """For an example given by parameter name: a positional wrapper of `fn` that passes its
+    arguments by those names (in the signature's order, which also names the graph's
+    inputs), the example and `checks` (more such dicts) as tuples in that order."""
+    if not isinstance(example, dict) or not all(isinstance(k, str) for k in example):
+        raise TypeError("example_kwarg_inputs must be a dict of {parameter name: value}")
+    try:
+        params = [p for p in inspect.signature(sig).parameters.values()
+                  if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    names = [p.name for p in params if p.name in example]
+    unknown = sorted(set(example) - set(names))
+    if unknown:
+        raise TypeError(f"example_kwarg_inputs names {unknown[0]!r}, which is not a parameter "
+                        f"of {getattr(sig, '__qualname__', sig)}")
+
+    @functools.wraps(fn)
+    def by_keyword(*args):
+        return fn(**dict(zip(names, args)))
+    by_keyword.__signature__ = inspect.Signature(
+        [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names])
+    ordered = []
+    for c in checks or ():
+        if not isinstance(c, dict) or set(c) != set(names):
+            raise TypeError(f"check_inputs must be dicts with the keys of "
+                            f"example_kwarg_inputs ({', '.join(names)})")
+        ordered.append(tuple(c[n] for n in names))
+    return by_keyword, tuple(example[n] for n in names), ordered
 
 
 def _method(mod: Module, name: str):

@@ -283,6 +283,7 @@ class Graph:
         self.output_spec = None
         self.call_schema = None  # a scripted method's parameters (schema.CallSchema)
         self.fixed_sizes = False  # bakes sizes computed from its inputs' shapes (jit.trace)
+        self.arg_names = None  # a traced graph's parameter names, to call it by keyword
         self._next = 0
         # size symbol -> (input position, dim, coefficient, offset) in a dynamic graph
         # (symbolic.py), and the smallest size each may take in a call (2 when not listed)
@@ -361,6 +362,7 @@ class Graph:
         g._next = self._next
         g.input_spec, g.output_spec = self.input_spec, self.output_spec
         g.call_schema, g.fixed_sizes = self.call_schema, self.fixed_sizes
+        g.arg_names = self.arg_names
         g.symbols, g.min_sizes = dict(self.symbols), dict(self.min_sizes)
         new: dict[int, Value] = {}
 

@@ -78,9 +78,27 @@ class _Method:
         if schema is not None:
             return self.run(*schema.flatten(args, kwargs))
         if kwargs:
-            raise TypeError(f"{self.name}() was traced, so it takes its example inputs' "
-                            f"structure, positionally; got keyword arguments {sorted(kwargs)}")
+            args = self._bound(args, kwargs)
         return self.run(*args)
+
+    def _bound(self, args: tuple, kwargs: dict) -> tuple:
+        """A traced method's arguments in order: positional, then the rest by parameter name."""
+        names = self.graph.arg_names
+        if names is None:
+            raise TypeError(f"{self.name}() was traced from a callable whose parameters have "
+                            f"no names, so it takes its example inputs' structure, "
+                            f"positionally; got keyword arguments {sorted(kwargs)}")
+        for name in kwargs:
+            if name not in names:
+                raise TypeError(f"{self.name}() got an unexpected keyword argument {name!r} "
+                                f"(it was traced with arguments {', '.join(names)})")
+            if names.index(name) < len(args):
+                raise TypeError(f"{self.name}() got multiple values for argument {name!r}")
+        missing = [n for n in names[len(args):] if n not in kwargs]
+        if missing:
+            raise TypeError(f"{self.name}() is missing value for argument {missing[0]!r} "
+                            f"(it was traced with arguments {', '.join(names)})")
+        return tuple(args) + tuple(kwargs[n] for n in names[len(args):])
 
     def run(self, *args):
         """Run on the graph's own inputs (tensors; numbers as 0-d tensors)."""

@@ -32,7 +32,7 @@ import typing
 
 
 from .. import _dtype as D
-from .._ops.checks import Assert
+from .._ops.checks import Assert, ScriptError
 from .._ops.dispatch import apply
 from .._tensor import Tensor
 from ..autograd.grad_mode import inference_mode, no_grad, set_grad_enabled
@@ -654,8 +654,16 @@ class _Compiler:
             elif not test:
                 raise AssertionError(self.eval(s.msg, frame) if s.msg else fn.line_of(s)[1])
         elif isinstance(s, ast.Raise):
-            raise fn.error(s, "a reachable 'raise' is not supported",
-                           "Only raise under a condition known at compile time.")
+            error = _raised([s])
+            if error is None:
+                raise fn.error(s, "only `raise SomeError(message)` is supported",
+                               "Name the exception class in the raise.")
+            # reached whatever the tensors hold (the condition was known when compiling):
+            # this call fails as the check on a call's values would
+            exc = s.exc
+            message = self.message(exc.args[0] if isinstance(exc, ast.Call) and exc.args
+                                   else None, frame)
+            raise ScriptError(f"{error}: {message}" if message else error)
         else:
             raise fn.error(s, f"the statement {type(s).__name__} is not supported",
                            "Rewrite it with assignments, if/while/for-range and calls.")

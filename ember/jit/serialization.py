@@ -55,6 +55,7 @@ def graph_to_json(graph: Graph, constant_key) -> dict:
         "signature": {"inputs": spec_of(graph.inputs), "outputs": spec_of(graph.outputs)},
         "call_schema": None if graph.call_schema is None else graph.call_schema.to_json(),
         "fixed_sizes": graph.fixed_sizes,
+        "arg_names": graph.arg_names,
         "symbols": {name: list(where) for name, where in graph.symbols.items()},
         "min_sizes": graph.min_sizes,
     }
@@ -176,6 +177,10 @@ def graph_from_json(data, weights: dict, device: str | None = None) -> tuple[Gra
         _require(g.call_schema.arity() == len(g.inputs),
                  "the call schema does not match the graph's inputs")
     g.fixed_sizes = data.get("fixed_sizes") is True
+    g.arg_names = data.get("arg_names")
+    _require(g.arg_names is None or isinstance(g.arg_names, list) and all(
+        isinstance(n, str) and n.isidentifier() for n in g.arg_names) and
+        len(set(g.arg_names)) == len(g.arg_names), "malformed arg_names")
     g.symbols = _symbols(data.get("symbols", {}), g)
     _require(used_symbols(g) <= set(g.symbols), "the graph uses size symbols it does not define")
     g.min_sizes = data.get("min_sizes", {})

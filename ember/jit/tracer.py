@@ -521,14 +521,19 @@ def _rng_state():
     return default_generator.get_state()._data.tobytes()
 
 
-def input_names(fn, counts: list[int]) -> list[str]:
-    """Names for the flattened inputs, from the function's parameter names."""
+def _positional_parameters(fn) -> tuple[list, object]:
+    """The parameters `fn` takes by position, and its *args parameter (or None)."""
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
         params = []
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    star = next((p for p in params if p.kind == p.VAR_POSITIONAL), None)
+    return positional, next((p for p in params if p.kind == p.VAR_POSITIONAL), None)
+
+
+def input_names(fn, counts: list[int]) -> list[str]:
+    """Names for the flattened inputs, from the function's parameter names."""
+    positional, star = _positional_parameters(fn)
     names = []
     for i, n in enumerate(counts):
         if i < len(positional):
@@ -539,6 +544,16 @@ def input_names(fn, counts: list[int]) -> list[str]:
             stem = f"input_{i}"
         names += [stem] if n == 1 else [f"{stem}_{k}" for k in range(n)]
     return names
+
+
+def argument_names(fn, count: int) -> list[str] | None:
+    """The parameter names of `fn`'s first `count` arguments, by which a traced graph can
+    be called with keywords (as torch's traced modules are), or None when some of them
+    have none (an *args tail, an unreadable signature)."""
+    positional, _ = _positional_parameters(fn)
+    if count > len(positional) or positional and positional[0].name == "self":
+        return None
+    return [p.name for p in positional[:count]]
 
 
 def as_tuple(example) -> tuple:
@@ -561,6 +576,7 @@ def trace_graph(fn, example, state: dict, strict: bool, signature_of=None,
     flat, spec = flatten(args, "input")
     graph = Graph()
     graph.input_spec = spec
+    graph.arg_names = argument_names(signature_of or fn, len(args))
     recorder = _Recorder(graph, state)
     if not records_creation:
         recorder.records_creation = False

@@ -709,7 +709,10 @@ def r_tuple_item(x):
 
 
 def r_raise(x):
-    raise ValueError("no")
+    raise _ERRORS[0]("no")
+
+
+_ERRORS = [ValueError]
 
 
 def r_iter_tensor(x):
@@ -847,7 +850,7 @@ REJECTED = [
     (r_aug_attr, "_HOLDER.count += 1", "augmented assignment", "plain name"),
     (r_attr, "_HOLDER.count = 1", "assignment to an attribute", "local name"),
     (r_tuple_item, "t[0] = x", "item assignment into a tuple", "new tuple"),
-    (r_raise, 'raise ValueError("no")', "reachable 'raise'", "condition known"),
+    (r_raise, 'raise _ERRORS[0]("no")', "only `raise SomeError", "Name the exception"),
     (r_iter_tensor, "for v in x.sum():", "iteration over a 0-d tensor", "known at compile"),
     (r_range_step, "for i in range(0, 4, n):", "nonzero step known", "constant step"),
     (r_list_index, "return parts[int(x.sum())]", "indexing a list", "known at compile"),
@@ -1067,10 +1070,56 @@ def test_a_loaded_scripted_module_takes_keywords_defaults_and_numbers():
         loaded(x, scale="big")
 
 
-def test_a_traced_module_refuses_keywords_by_name():
-    t = ember.jit.trace(nn.Linear(2, 2), (ember.ones(1, 2),))
-    with pytest.raises(TypeError, match="was traced, so it takes .* positionally"):
-        t(input=ember.ones(1, 2))
+def test_a_traced_module_takes_keywords_by_parameter_name():
+    """As torch's traced modules do, also after save and load; wrong names are refused."""
+    lin = nn.Linear(2, 2)
+    t = ember.jit.trace(lin, (ember.ones(1, 2),))
+    x = ember.randn(3, 2)
+    _close(t(input=x), lin(x))
+    loaded = ember.jit.load(io.BytesIO(_saved(t)))
+    _close(loaded(input=x), lin(x))
+    with pytest.raises(TypeError, match="unexpected keyword argument 'inp'.*traced with "
+                                        "arguments input"):
+        loaded(inp=x)
+    with pytest.raises(TypeError, match="multiple values for argument 'input'"):
+        t(x, input=x)
+    star = ember.jit.trace(lambda *xs: xs[0] + 1, (ember.ones(2),))
+    with pytest.raises(TypeError, match="parameters have no names.*positionally"):
+        star(xs=ember.ones(2))
+
+
+def _saved(script) -> bytes:
+    buf = io.BytesIO()
+    script.save(buf)
+    return buf.getvalue()
+
+
+class TwoInputs(nn.Module):
+    def forward(self, x, y=None, *, scale: float = 2.0):
+        return x * scale + (0 if y is None else y)
+
+
+def test_trace_with_example_kwarg_inputs():
+    """torch's example_kwarg_inputs: the graph takes the named parameters in the
+    signature's order, positionally or by name."""
+    m = TwoInputs()
+    x, y = ember.randn(3), ember.randn(3)
+    t = ember.jit.trace(m, example_kwarg_inputs={"y": ember.ones(2), "x": ember.ones(2)},
+                        check_inputs=[{"x": x, "y": y}])
+    assert [v.name for v in t.graph.inputs] == ["x", "y"]
+    _close(t(x=x, y=y), m(x, y))
+    _close(t(x, y), m(x, y))
+    _close(t(x, y=y), m(x, y))
+    with pytest.raises(TypeError, match="missing value for argument 'y'"):
+        t(x=x)
+    f = ember.jit.trace(lambda a, b: a - b, example_kwarg_inputs={"b": y, "a": x})
+    _close(f(b=y, a=x), x - y)
+    with pytest.raises(TypeError, match="'z', which is not a parameter"):
+        ember.jit.trace(m, example_kwarg_inputs={"z": x})
+    with pytest.raises(ValueError, match="not both"):
+        ember.jit.trace(m, (x,), example_kwarg_inputs={"x": x})
+    with pytest.raises(TypeError, match="check_inputs must be dicts"):
+        ember.jit.trace(m, example_kwarg_inputs={"x": x}, check_inputs=[(x,)])
 
 
 def test_a_malformed_call_schema_is_refused():
@@ -1342,6 +1391,25 @@ def test_asserts_and_raises_on_tensor_values_check_every_call():
     with pytest.raises(ember.jit.Error, match="ValueError"):
         s(x, limit=0.0)
     assert sum(n.op == "assert" for n in s.graph.nodes) == 2
+
+
+def reduce_by(x, mode: str = "sum"):
+    if mode == "sum":
+        return x.sum(1)
+    elif mode == "mean":
+        return x.mean(1)
+    raise ValueError("unknown mode " + mode)
+
+
+def test_a_raise_known_when_compiling_fails_the_call():
+    """A raise that a call's Python arguments reach (here a string mode) fails that call as
+    a check on values does (ember.jit.Error naming the type); other calls still run."""
+    f = ember.jit.script(reduce_by)
+    x = ember.ones(2, 3)
+    with pytest.raises(ember.jit.Error, match="ValueError: unknown mode max"):
+        f(x, "max")
+    assert f(x, "mean").tolist() == [1.0, 1.0]
+    assert f(x).tolist() == [3.0, 3.0]
 
 
 def test_torch_assert_is_kept_by_trace():
