@@ -14,7 +14,8 @@ from .._ops.checks import ScriptError as Error
 from .frontend import freeze, optimize_for_inference, trace, trace_module
 from .ir import Graph, GraphError, Node, TensorType, Value
 from .runtime import ScriptFunction, ScriptModule
-from .script import NotSupportedError, export, ignore, is_scripting, script, unused
+from .script import (NotSupportedError, export, ignore, is_scripting, script,
+                     script_if_tracing, unused)
 from .serialization import load
 from .tracer import TracerWarning, TracingCheckError, is_tracing
 
@@ -25,8 +26,8 @@ def save(m: ScriptModule | ScriptFunction, f) -> None:
     _save(m, f)
 
 
-__all__ = ["script", "ignore", "unused", "export", "NotSupportedError", "is_scripting",
-           "is_tracing",
+__all__ = ["script", "script_if_tracing", "ignore", "unused", "export", "NotSupportedError",
+           "is_scripting", "is_tracing",
            "trace", "trace_module", "freeze", "save", "load", "ScriptModule", "ScriptFunction",
            "optimize_for_inference", "TracerWarning", "TracingCheckError", "Graph", "GraphError",
            "Node", "TensorType", "Value", "annotate", "Attribute", "Final", "isinstance",

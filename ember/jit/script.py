@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import functools
 import inspect
 import operator
 import textwrap
@@ -46,7 +47,9 @@ from .passes.dce import eliminate_dead_code
 from .runtime import ScriptFunction, ScriptModule, _Method, fits_symbols, module_layout
 from .schema import (SCALAR_DTYPES, SCALAR_CAST, CallSchema, check_arg, flat_inputs, scalar_tensor,
                      tensor_items)
-from .tracer import NumberLeaf, _Recorder, _Tracing, flatten
+from .guarded import is_compiling
+from .tracer import (NumberLeaf, _Recorder, _Tracing, flatten, is_tracing, record_graph_call,
+                     suspended)
 
 _MARK = "_ember_jit_mark"
 
@@ -1887,13 +1890,36 @@ class _ScriptedMethod:
         return key
 
     def __call__(self, *args, **kwargs):
+        if is_compiling():
+            # ember.compile captures the Python code (its graph breaks where values decide)
+            return self.fn(*(() if self.self_obj is None else (self.self_obj,)), *args,
+                           **kwargs)
         if self.self_obj is not None:
             _sync_training(self.owner, self.self_obj)
         bound = self.sig.bind(args, kwargs)
+        if is_tracing():
+            return self._traced_call(bound)
         method = self.method_for(bound)
         if self.owner is not None and hasattr(self.owner, "_methods"):
             self.owner._methods[self.name] = method
         return method.run(*flat_inputs(self.sig.kinds, bound))
+
+    def _traced_call(self, bound: dict):
+        """A call inside ember.jit.trace: the graph built for these arguments (at their very
+        sizes: the trace generalizes sizes itself) goes into the trace with its control
+        flow, as torch's traced code calling script code."""
+        flat = flat_inputs(self.sig.kinds, bound)
+        with suspended():
+            state = {} if self.self_obj is None else _module_state(self.self_obj)
+            graph, specialized = compile_call(self.fn, self.sig, bound, self.self_obj, state)
+            self.sig.specialized |= specialized
+            method = _Method(graph, self.name, self.owner if isinstance(self.owner, Module)
+                             else None)
+            result = method.run(*flat)
+        names = method.state_names
+        record_graph_call(graph, flat, dict(zip(names, method._state(names))),
+                          flatten(result, "output")[0])
+        return result
 
     @property
     def graph(self) -> Graph:
@@ -1969,6 +1995,33 @@ class StrongScriptFunction(ScriptFunction):
 
 def _code_of(graph: Graph) -> str:
     return python_code(graph, identifier("forward"), method=True)
+
+
+def script_if_tracing(fn):
+    """`fn` as it is, except inside ember.jit.trace, where it runs scripted (compiled on that
+    first call) so that its control flow stays in the traced graph, as torch's does.
+
+    >>> import ember
+    >>> @ember.jit.script_if_tracing
+    ... def halve_until_small(x):
+    ...     while x.abs().max() > 1:
+    ...         x = x / 2
+    ...     return x
+    >>> traced = ember.jit.trace(lambda x: halve_until_small(x) + 1, ember.tensor([0.5]))
+    >>> traced(ember.tensor([6.0]))
+    tensor([1.7500])
+    """
+    scripted = None
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        nonlocal scripted
+        if not is_tracing():
+            return fn(*args, **kwargs)
+        if scripted is None:
+            scripted = script(fn)
+        return scripted(*args, **kwargs)
+    return wrapper
 
 
 def script(obj, optimize=None, _frames_up=0, _rcb=None, example_inputs=None):

@@ -9,6 +9,7 @@ the version counter and recorded as in-place nodes. Python values computed from 
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import sys
@@ -51,6 +52,7 @@ _CONVERSIONS = {"item": "a Python number", "tolist": "a Python list",
                 "__float__": "a Python float", "__complex__": "a Python complex",
                 "__index__": "a Python index"}
 _active = None
+_active_tracing = None  # the _Tracing context of the active trace
 
 
 # ---- nested inputs and outputs ---------------------------------------------------------------
@@ -485,10 +487,10 @@ class _Tracing:
         self.saved: dict = {}
 
     def __enter__(self):
-        global _active
+        global _active, _active_tracing
         if _active is not None:
             raise RuntimeError("ember.jit.trace cannot be called while another trace runs")
-        _active = self.recorder
+        _active, _active_tracing = self.recorder, self
         rec = self.recorder
         rec.thread = threading.get_ident()
         rec.off_regions = GradState.off_regions  # no_grad regions the traced code enters: more
@@ -508,12 +510,85 @@ class _Tracing:
         return rec
 
     def __exit__(self, *exc):
-        global _active
+        global _active, _active_tracing
         dispatch.observers.remove(self.observe)
         for name, original in self.saved.items():
             setattr(Tensor, name, original)
-        _active = None
+        self.saved.clear()
+        _active = _active_tracing = None
         return False
+
+
+@contextlib.contextmanager
+def suspended():
+    """The active trace paused: ops run unrecorded and another capture (a scripted graph's
+    build) may run; then it records again."""
+    tracing = _active_tracing
+    if tracing is None:
+        yield
+        return
+    rec = tracing.recorder
+    off_regions = rec.off_regions
+    tracing.__exit__(None, None, None)
+    try:
+        yield
+    finally:
+        tracing.__enter__()
+        rec.off_regions = off_regions
+        rec.rng = _rng_state()  # what the paused code drew is not the trace's
+
+
+def record_graph_call(graph: Graph, inputs: list, state: dict, outputs: list) -> None:
+    """Record a call of a scripted graph inside the active trace (torch's traced code calling
+    script code): its nodes, if/loop blocks included, go into the traced graph, reading the
+    traced values of `inputs` and of its parameters and buffers (`state`: constant name ->
+    tensor), and define the traced values of `outputs` (the call's results). Its control
+    flow then follows every input, where traced Python code would be fixed."""
+    rec = _active
+    rec.settle()
+    rec.pending = None
+    mapping = {v.id: rec.value_of(t) for v, t in zip(graph.inputs, inputs)}
+    for name, v in graph.constants.items():
+        t = graph.constant_data[name] if graph.constant_kind[name] == "constant" else state[name]
+        mapping[v.id] = rec.value_of(t)
+    for node in graph.nodes:
+        copy = rec.graph.create_node(
+            node.op, node.args, node.attrs, [v.type for v in node.outputs],
+            inplace=node.inplace, compute=node.compute, result=node.result,
+            blocks=[_renumbered(b, rec.graph) for b in node.blocks])
+        copy.saves, copy.tuple_out, copy.no_grad = node.saves, node.tuple_out, node.no_grad
+        copy.map_inputs(lambda v: mapping[v.id])
+        rec.graph.nodes.append(copy)
+        mapping.update((old.id, new) for old, new in zip(node.outputs, copy.outputs))
+        if any(v.id in rec.dynamic for v in copy.inputs()):
+            rec.dynamic.update(v.id for v in copy.outputs)
+    for t, v in zip(outputs, graph.outputs):
+        rec.bind(t, mapping[v.id])
+
+
+def _renumbered(block: Graph, outer: Graph) -> Graph:
+    """A copy of a block whose values (its nested blocks' too) take fresh ids from `outer`:
+    ids are unique across a graph and all its blocks."""
+    copy = block.copy()
+
+    def renumber(g: Graph) -> None:
+        for v in [*g.inputs, *g.constants.values(), *(u for n in g.nodes for u in n.outputs)]:
+            v.id = outer._next
+            outer._next += 1
+        for n in g.nodes:
+            for b in n.blocks:
+                renumber(b)
+    renumber(copy)
+    return copy
+
+
+def _share_counter(graph: Graph, top: int) -> None:
+    """Blocks number new values from `top`, past every id of the graph, as scripted graphs'
+    blocks do."""
+    for node in graph.nodes:
+        for block in node.blocks:
+            block._next = top
+            _share_counter(block, top)
 
 
 def _rng_state():
@@ -599,6 +674,7 @@ def trace_graph(fn, example, state: dict, strict: bool, signature_of=None,
     graph.output_spec = out_spec
     _protect_constants(graph, recorder.snapshots)
     eliminate_dead_code(graph)
+    _share_counter(graph, graph._next)
     try:
         graph.verify()
     except GraphError as e:

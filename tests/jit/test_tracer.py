@@ -633,3 +633,98 @@ def test_trace_module_methods_generalize_too():
     x = ember.randn(7, 3, 2)
     np.testing.assert_allclose(s.encode(x).detach().numpy(), m.encode(x).detach().numpy(),
                                rtol=1e-6)
+
+
+# ---- traced code calling script code ---------------------------------------------------------
+@jit.script
+def _halve_until_small(x):
+    while x.abs().max() > 1:
+        x = x / 2
+    return x
+
+
+class _Gate(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+
+    def forward(self, x):
+        if x.sum() > 0:
+            return self.lin(x)
+        return -x
+
+
+class _GatedNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.pre = nn.Linear(4, 4)
+        self.gate = jit.script(_Gate())
+        self.post = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.post(self.gate(self.pre(x)))
+
+
+def test_traced_code_keeps_the_control_flow_of_script_code_it_calls():
+    """As in TorchScript: the scripted function's loop goes into the traced graph, so inputs
+    that loop a different number of times than the example still get eager's results."""
+    traced = jit.trace(lambda x: _halve_until_small(x * 3) + 1, (ember.tensor([0.1, 0.2]),))
+    assert "prim::Loop" in _ops(traced.graph)
+    for x in (ember.tensor([0.1, 0.2]), ember.tensor([5.0, -9.0]), ember.randn(5) * 40):
+        assert np.allclose(traced(x).numpy(), (_halve_until_small(x * 3) + 1).numpy())
+
+
+def test_scripted_submodule_inside_a_traced_module(tmp_path):
+    """Both branches of the scripted submodule run after tracing, with eager's gradients,
+    at other batch sizes and after save and load (parameters under their qualified names)."""
+    ember.manual_seed(0)
+    net = _GatedNet()
+    x = ember.randn(3, 4)
+    traced = jit.trace(net, (x,))
+    assert "prim::If" in _ops(traced.graph)
+    path = tmp_path / "gated.ember"
+    traced.save(path)
+    loaded = jit.load(path)
+    assert "gate.lin.weight" in loaded.state_dict()
+    branches = set()
+    for v in (x, -x * 10, x * 10, ember.randn(6, 4)):
+        branches.add(bool(net.pre(v).sum() > 0))
+        want = net(v)
+        np.testing.assert_allclose(traced(v).detach().numpy(), want.detach().numpy(),
+                                   rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(loaded(v).detach().numpy(), want.detach().numpy(),
+                                   rtol=1e-6, atol=1e-6)
+        net.zero_grad()
+        want.sum().backward()
+        eager = [p.grad.clone() if p.grad is not None else None for p in net.parameters()]
+        net.zero_grad()
+        traced(v).sum().backward()
+        for (name, p), g in zip(net.named_parameters(), eager):
+            assert (p.grad is None) == (g is None), name
+            if g is not None:
+                np.testing.assert_allclose(p.grad.numpy(), g.numpy(), rtol=1e-5, atol=1e-6)
+    assert branches == {True, False}
+
+
+def test_script_if_tracing():
+    calls = []
+
+    @jit.script_if_tracing
+    def scale_down(x):
+        calls.append(1)
+        while x.abs().max() > 1:
+            x = x / 2
+        return x
+    x = ember.tensor([8.0])
+    assert scale_down(x).tolist() == [1.0] and len(calls) == 1  # eager: plain Python
+    traced = jit.trace(lambda x: scale_down(x) * 2, (ember.tensor([0.5]),))
+    assert "prim::Loop" in _ops(traced.graph)
+    assert traced(ember.tensor([12.0])).tolist() == [1.5]
+
+
+def test_compiled_code_calling_script_code_matches_eager():
+    """ember.compile captures the scripted function's Python code (breaking the graph where
+    its values decide), so both paths of its loop give eager's results."""
+    compiled = ember.compile(lambda x: _halve_until_small(x * 3) + 1)
+    for x in (ember.tensor([0.1, 0.2]), ember.tensor([5.0, -9.0])):
+        assert np.allclose(compiled(x).numpy(), (_halve_until_small(x * 3) + 1).numpy())
