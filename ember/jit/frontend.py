@@ -308,35 +308,62 @@ def _retraced(retrace, example):
             set_rng_state(rng)
 
 
-def size_families(tensors) -> list[tuple]:
-    """The example sizes that may vary together, most general first, as their sizes in the
-    example: (batch, sequence), the first tensor with dims having them as dims 0 and 1, then
-    (batch,). Each comes with that first tensor: (first, sizes)."""
+class SizeFamily:
+    """Example sizes that may vary together: dims `dims` of the first input tensor `first`,
+    of sizes `base` in the example (the batch first)."""
+
+    def __init__(self, first, dims: tuple):
+        self.first = first
+        self.dims = dims
+        self.base = tuple(first.shape[d] for d in dims)
+
+    def member(self, t, d: int, n: int):
+        """Which of the family's sizes dim d (of size n) of tensor t is, or None: in the first
+        tensor its own dims, and a later dim of another member's size (a sequence's (T, T)
+        scores); in the others, dim 0 when it is of the batch's size and any dim of another
+        member's size (dim 0 too: an attention mask is (T, T))."""
+        if t is self.first and d in self.dims:
+            return self.dims.index(d)
+        if t is not self.first and d == 0 and n == self.base[0]:
+            return 0
+        if t is self.first and d < max(self.dims):
+            return None
+        return next((k for k in range(1, len(self.base)) if self.base[k] == n), None)
+
+    def resized(self, t, sizes: tuple):
+        """A copy of tensor t with the family's dims changed from `base` to `sizes`. Entries
+        are repeated in turn, so values stay the example's (token ids stay valid)."""
+        return _stepped(t, {d: sizes[k] for d, n in enumerate(t.shape)
+                            if (k := self.member(t, d, n)) is not None and sizes[k] != n})
+
+    def rest(self, t):
+        """A copy of tensor t with every dim outside the family one larger."""
+        return _stepped(t, {d: n + 1 for d, n in enumerate(t.shape)
+                            if self.member(t, d, n) is None})
+
+
+def _stepped(t, sizes: dict):
+    """t with dim d resized to sizes[d], its entries repeated in turn."""
+    out = t.detach().clone()
+    for d, size in sizes.items():
+        index = Tensor._wrap_array(np.arange(size, dtype=np.int64) % max(t.shape[d], 1))
+        out = out.index_select(d, index.to(t.device))
+    return out
+
+
+def size_families(tensors) -> list[SizeFamily]:
+    """The dims of the first input tensor whose sizes may vary together, most general first:
+    all of them; all but dim 1 (an image's channels: N, H, W); (batch, sequence) as dims 0 and
+    1; the batch alone."""
     first = next((t for t in tensors if t.dim() > 0), None)
     if first is None:
         return []
-    batch = (first, (first.shape[0],))
-    return [(first, tuple(first.shape[:2])), batch] if first.dim() > 1 else [batch]
-
-
-def resized(t, first, base: tuple, sizes: tuple):
-    """A copy of tensor t with the dims of a size family changed from `base` to `sizes`
-    (size_families): in the family's first tensor, dim 0 (the batch) and dim 1 and any later
-    dim of its size (the sequence); in the others, dim 0 when it is of the batch's size and
-    any dim of the sequence's size (dim 0 too: an attention mask is (T, T)). Entries are
-    repeated in turn, so values stay the example's (token ids stay valid)."""
-    t = t.detach()
-    out = t.clone()
-    seq = len(base) > 1
-    for d, n in enumerate(t.shape):
-        if t is first:
-            k = 0 if d == 0 else 1 if seq and (d == 1 or n == base[1]) else None
-        else:
-            k = 0 if d == 0 and n == base[0] else 1 if seq and n == base[1] else None
-        if k is not None and sizes[k] != n:
-            index = Tensor._wrap_array(np.arange(sizes[k], dtype=np.int64) % max(n, 1))
-            out = out.index_select(d, index.to(t.device))
-    return out
+    n = first.dim()
+    families = []
+    for dims in (tuple(range(n)), (0,) + tuple(range(2, n)), (0, 1)[:n], (0,)):
+        if dims not in families:
+            families.append(dims)
+    return [SizeFamily(first, d) for d in families]
 
 
 def sized_graph(graph, tensors, rebuild):
@@ -346,49 +373,61 @@ def sized_graph(graph, tensors, rebuild):
     when that fits, else over the batch), else itself marked `fixed_sizes` (it then refuses
     other shapes). `rebuild(resize)` builds the graph again from the inputs with each tensor
     t replaced by resize(t)."""
-    baked = False
-    for first, base in size_families(tensors):
-        capture = _capturer(first, base, rebuild)
+    tried = False
+    for family in size_families(tensors):
+        base = family.base
+        capture = _capturer(family, rebuild)
         for steps in _directions(base):
             other = capture(_sample(base, steps, 1))
             if other is None:
                 continue  # no evidence: the code does not run at those sizes
+            tried = True
             flips = [capture(sizes) for sizes in _other_parities(base, steps)]
             same = not bakes_sizes(graph, other) and \
                 not any(bakes_sizes(graph, flip) for flip in flips)
-            if same and not baked:
-                return graph  # the same graph at other sizes of this family
-            # (the same graph after a wider family baked sizes in: this family's sizes are
-            # free, the others fixed, which a graph generalized over this family says)
+            if same and _rest_is_free(graph, tensors, family, rebuild):
+                return graph  # the same graph at other sizes of every dim
+            # the family's sizes are free, the others fixed, which a graph generalized over
+            # the family says
             symbolic = generalized(graph, base, steps, capture)
             if symbolic is not None:
                 return symbolic
-            baked = True
-            if same:
-                break
-    if baked:
+    if tried:
         graph.fixed_sizes = True
     return graph
 
 
-def _capturer(first, base: tuple, rebuild):
-    """capture(sizes): the graph rebuilt with a size family's sizes changed from `base` to
-    `sizes` (resized; None when the code fails there), each built once."""
+def _rest_is_free(graph, tensors, family: SizeFamily, rebuild) -> bool:
+    """Whether the graph built with every input dim outside the family one larger is the same
+    graph: then no size is baked in (a pooling's output size, say), and it may run at any
+    shape. A build that fails is no proof (a channel count that must match a weight)."""
+    if not any(family.member(t, d, n) is None for t in tensors for d, n in enumerate(t.shape)):
+        return True
+    other = _retraced(lambda _: rebuild(family.rest), None)
+    return other is not None and not bakes_sizes(graph, other)
+
+
+def _capturer(family: SizeFamily, rebuild):
+    """capture(sizes): the graph rebuilt with a size family's sizes changed from its base to
+    `sizes` (None when the code fails there), each built once."""
     made: dict = {}
 
     def capture(sizes: tuple):
         if sizes not in made:
             made[sizes] = _retraced(
-                lambda s: rebuild(lambda t: resized(t, first, base, s)), sizes)
+                lambda s: rebuild(lambda t: family.resized(t, s)), sizes)
         return made[sizes]
     return capture
 
 
 def _directions(base: tuple) -> list[tuple]:
-    """How a family's sizes step between builds: the batch up by 1; a sequence up by 2 or,
-    when the code cannot run longer (a full position table), down by 2."""
+    """How a family's sizes step between builds, each by another amount (so that each gets
+    a symbol of its own): the batch up by 1; a sequence up by 2 or, when the code cannot run
+    longer (a full position table), down by 2; spatial sizes up by 2, 4, ..."""
     if len(base) == 1:
         return [(1,)]
+    if len(base) > 2:
+        return [(1,) + tuple(2 * k for k in range(1, len(base)))]
     down = [(1, -2)] if base[1] - 4 >= 2 else []
     return [(1, 2)] + down
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .._device import to_device
 from .._ops.dispatch import _wrap
+from .._ops.registry import REGISTRY
 from .._tensor import Tensor
 from ..autograd.grad_mode import GradState
 from ..nn.modules.module import Module
@@ -44,7 +45,10 @@ class _Method:
         self.mutates = any(n.inplace for n in graph.nodes)
         # control-flow graphs (ember.jit.script) run through the interpreter only
         self.control = any(n.blocks for n in graph.nodes)
+        # elementwise ops alone (no dims among their attributes) run at any rank
+        self.any_rank = all(getattr(REGISTRY.get(n.op), "pointwise", False) for n in graph.nodes)
         self._compiled = None
+        self._fitted = None
 
     def _pack(self, flat_outputs):
         """The outputs in the traced nesting (a bare tensor and flat tuples directly)."""
@@ -107,6 +111,8 @@ class _Method:
             self._check_sizes(flat)
         elif self.graph.symbols:
             self._check_symbolic(flat)
+        elif not self.any_rank and any(t._data.ndim != g[1] for t, g in zip(flat, self.guard)):
+            self._check_ranks(flat)
         if GradState.enabled:
             state = self._state(self.state_names)
             if any(t._requires_grad for t in flat) or any(t._requires_grad for t in state) or \
@@ -125,6 +131,15 @@ class _Method:
                 return self._pack(out)
         return self._pack(self.replay(flat, self._state(self.state_names)))
 
+    def _check_ranks(self, flat) -> None:
+        """A graph runs only on inputs of the ranks it was built for: its dims (a softmax's,
+        a sum's) are those ranks' dims."""
+        raise RuntimeError(
+            f"{self.name}() was built for inputs of shapes "
+            f"{[list(v.type.shape) for v in self.graph.inputs]} and cannot run on "
+            f"{[list(t.shape) for t in flat]}: the number of dims differs. Trace or script it "
+            "again with an example of the rank you need.")
+
     def _check_sizes(self, flat) -> None:
         traced = [list(v.type.shape) for v in self.graph.inputs]
         given = [list(t.shape) for t in flat]
@@ -140,8 +155,9 @@ class _Method:
         their graph.min_sizes on (consistently) and whose other dims keep their traced
         sizes."""
         g = self.graph
-        shapes = [tuple(t.shape) for t in flat]
-        if fits_symbols(g, shapes):
+        shapes = [t._data.shape for t in flat]
+        if shapes == self._fitted or fits_symbols(g, shapes):
+            self._fitted = shapes  # the common case: the shapes of the last call again
             return
         built = [list(v.type.shape) for v in g.inputs]
         floors: dict = {}

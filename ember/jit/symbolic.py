@@ -277,9 +277,12 @@ def used_symbols(g: Graph) -> set:
 
 def _readable_from(g: Graph) -> dict:
     """symbol -> (input position, dim, coefficient, offset): where generated code reads each
-    symbol the graph uses, from an input dim that is coefficient * symbol + offset (a plain
-    multiple preferred; a backward graph may only hold T - 1 sized values, say)."""
+    symbol the graph uses or its inputs' types hold, from an input dim that is coefficient *
+    symbol + offset (a plain multiple preferred; a backward graph may only hold T - 1 sized
+    values, say)."""
     used = used_symbols(g)
+    for v in g.inputs:
+        _symbols_in(tuple(v.type.shape), used)
     found = {}
     for k, v in enumerate(g.inputs):
         for d, n in enumerate(v.type.shape):

@@ -512,14 +512,14 @@ def test_sizes_no_expression_explains_stay_fixed_while_the_batch_runs_free():
 def test_a_branch_on_the_parity_of_a_length_is_seen():
     """The sequence length steps by 2 between builds, so `if t % 2:` took the same branch in
     all of them and a trace at t = 4 ran the even branch at t = 5. One more build at the
-    other parity sees the branch: the length stays fixed, the batch free."""
+    other parity sees the branch: the length stays fixed, the batch and features free."""
     def f(x):
         if x.shape[1] % 2:
             x = x * 2
         return x.view(x.shape[0], -1)
     traced = jit.trace(f, ember.ones(2, 4, 3))
-    assert sorted(traced.graph.symbols) == ["s0"]
-    assert traced(ember.ones(3, 4, 3)).tolist() == f(ember.ones(3, 4, 3)).tolist()
+    assert sorted(dim for _, dim, _, _ in traced.graph.symbols.values()) == [0, 2]
+    assert traced(ember.ones(3, 4, 5)).tolist() == f(ember.ones(3, 4, 5)).tolist()
     with pytest.raises(RuntimeError, match="other sizes are fixed"):
         traced(ember.ones(2, 5, 3))
 
@@ -587,7 +587,7 @@ def test_a_graph_that_differs_at_one_row_serves_two_rows_and_more():
         return x.view(x.shape[0], -1).squeeze(0) * 2
 
     traced = jit.trace(f, ember.ones(3, 2, 2))
-    assert traced.graph.min_sizes == {}
+    assert "s0" not in traced.graph.min_sizes
     assert traced(ember.ones(6, 2, 2)).shape == (6, 4)
     with pytest.raises(RuntimeError, match="s0 may be any size from 2 on"):
         traced(ember.ones(1, 2, 2))
@@ -728,3 +728,47 @@ def test_compiled_code_calling_script_code_matches_eager():
     compiled = ember.compile(lambda x: _halve_until_small(x * 3) + 1)
     for x in (ember.tensor([0.1, 0.2]), ember.tensor([5.0, -9.0])):
         assert np.allclose(compiled(x).numpy(), (_halve_until_small(x * 3) + 1).numpy())
+
+
+# ---- which input dims may change -------------------------------------------------------------
+def test_a_fully_convolutional_trace_runs_at_other_image_sizes(tmp_path):
+    """Its sizes follow the batch and the image's height and width (not the channels, which
+    the weights fix), also after save and load."""
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(),
+                        nn.Conv2d(4, 2, 3, padding=1)).eval()
+    traced = jit.trace(net, ember.randn(1, 3, 16, 16))
+    assert sorted(dim for _, dim, _, _ in traced.graph.symbols.values()) == [0, 2, 3]
+    path = tmp_path / "fcn.ember"
+    traced.save(path)
+    loaded = jit.load(path)
+    with ember.no_grad():
+        for shape in ((2, 3, 24, 32), (1, 3, 7, 5)):
+            x = ember.randn(*shape)
+            np.testing.assert_allclose(loaded(x).numpy(), net(x).numpy(), rtol=1e-5, atol=1e-5)
+        with pytest.raises(RuntimeError, match="other sizes are fixed"):
+            loaded(ember.randn(1, 4, 16, 16))  # the channels
+
+
+def test_sizes_baked_outside_the_batch_are_refused_not_silently_wrong():
+    """A pooling computes its output size from the height and width when traced: a graph
+    that kept it would give a wrong result at another image size, so that size is fixed (the
+    batch stays free) and another one is refused by name."""
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.MaxPool2d(2),
+                        nn.Conv2d(4, 4, 3, padding=1))
+    traced = jit.trace(net, ember.randn(1, 3, 16, 16))
+    x = ember.randn(3, 3, 16, 16)
+    with ember.no_grad():
+        np.testing.assert_allclose(traced(x).numpy(), net(x).numpy(), rtol=1e-5, atol=1e-5)
+    with pytest.raises(RuntimeError, match=r"s0 may be any size .* other sizes are fixed"):
+        traced(ember.randn(2, 3, 24, 32))
+
+
+def test_a_sequence_of_channels_generalizes_over_its_length():
+    """Conv1d input (N, C, L): the batch and the length are free."""
+    net = nn.Sequential(nn.Conv1d(2, 3, 3, padding=1), nn.Tanh())
+    traced = jit.trace(lambda x: net(x).mean(-1), ember.randn(2, 2, 9))
+    x = ember.randn(5, 2, 20)
+    with ember.no_grad():
+        np.testing.assert_allclose(traced(x).numpy(), net(x).mean(-1).numpy(), rtol=1e-5,
+                                   atol=1e-6)

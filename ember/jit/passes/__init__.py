@@ -24,9 +24,8 @@ __all__ = ["optimize", "eliminate_dead_code", "eliminate_common_subexpressions",
 def optimize(graph: Graph, fuse: bool = True, fold_factories: bool = True) -> Graph:
     """Clean up and speed up `graph` in place: fold constants, simplify, merge repeats, drop
     dead code, then (optionally) fuse pointwise chains. Returns the verified graph.
-    `fold_factories=False` keeps factory ops (see OpDef.creates) for dynamic graphs (always
-    for a graph with size symbols: its factories build tensors of each call's sizes)."""
-    fold_factories = fold_factories and not graph.symbols
+    `fold_factories=False` keeps factory ops (see OpDef.creates) for dynamic graphs (a symbolic
+    graph's factories of sizes that follow its inputs never fold)."""
     for _ in range(4):
         changed = fold_constants(graph, fold_factories=fold_factories)
         changed += simplify(graph)

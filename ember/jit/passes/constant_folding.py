@@ -2,8 +2,8 @@
 run once at compile time (through `apply`, i.e. eager semantics) and its outputs become new
 constants, so the nodes that read them may fold in turn.
 
-A node whose literals hold size expressions (a symbolic graph's view targets) never folds: its
-result depends on each call's sizes.
+A node whose literals or result types hold size expressions (a symbolic graph's view targets,
+a factory of the batch size) never folds: its result depends on each call's sizes.
 
 Foldable constants are the anonymous ones (tensors the traced code built or captured).
 Parameters and buffers fold only once `freeze` has turned them into constants. A constant that
@@ -40,7 +40,7 @@ def fold_constants(graph: Graph, max_elements: int = 1 << 26,
                                                             False)
         if not (is_pure(node) and (inputs or factory) and all(v.id in foldable for v in inputs)) \
                 or has_symbols(node.args) or has_symbols(node.attrs) or \
-                any(info.is_mutated(v) for v in node.outputs) or \
+                any(has_symbols(v.type.shape) or info.is_mutated(v) for v in node.outputs) or \
                 sum(_numel(v.type.shape) for v in node.outputs) > max_elements:
             kept.append(node)
             continue
