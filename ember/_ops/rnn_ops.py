@@ -186,10 +186,18 @@ def _order(n: int, reverse: bool) -> list:
     return list(range(n - 1, -1, -1) if reverse else range(n))
 
 
+def _steps(batch_sizes, rows: int, batch: int) -> tuple:
+    """The rows active at each time step: `batch_sizes` (packed input), or, for None, every
+    one of the `batch` rows at each of rows // batch steps: an op of padded input keeps no
+    sequence length or batch size of its own, so traced graphs follow the input's."""
+    return batch_sizes if batch_sizes is not None else (batch,) * (rows // batch)
+
+
 def _run_layer(K, mode, xg, h0, c0, w_hh, b_hh, w_hr, batch_sizes, reverse):
     """The forward time loop: (out rows in time order, h_n, c_n, tapes by time step)."""
     step = _STEPS[mode][0]
     relu = mode == "RNN_RELU"
+    batch_sizes = _steps(batch_sizes, xg.shape[0], h0.shape[0])
     xs = K.split_rows(xg, batch_sizes)
     h, c = h0, c0
     outs = [None] * len(xs)
@@ -210,6 +218,7 @@ def _layer_grads(K, mode, tapes, dout, dh, dc, w_hh, w_hr, batch_sizes, reverse)
     GRU (other modes fold it into xg), w_hr only for LSTM with projections."""
     grad_step = _STEPS[mode][1]
     relu = mode == "RNN_RELU"
+    batch_sizes = _steps(batch_sizes, dout.shape[0], dh.shape[0])
     douts = K.split_rows(dout, batch_sizes)
     n = len(douts)
     gx, gh, gm = [None] * n, [None] * n, [None] * n
@@ -341,6 +350,7 @@ class RnnLayerBackward(OpDef):
 
     def forward(ctx, xp, dout, dh, dc, w_hh, w_hr, *tape, mode, batch_sizes, reverse):
         K = _ArrayMath(xp)
+        batch_sizes = _steps(batch_sizes, dout.shape[0], dh.shape[0])
         pieces = [K.split_rows(item, batch_sizes) for item in tape]
         tapes = list(zip(*pieces))
         g_xg, g_h, g_c, g_whh, g_bhh, g_whr = _layer_grads(K, mode, tapes, dout, dh, dc, w_hh,
@@ -402,7 +412,8 @@ def _run(mode, input, batch_sizes, hx, params, has_biases, num_layers, dropout, 
             xg = _projection(x, w_ih, bias)
             res = apply(RnnLayer, xg, h0s[k], None if c0s is None else c0s[k], w_hh,
                         b_hh if mode == "GRU" else None, w[-1] if proj else None, mode=mode,
-                        batch_sizes=sizes, reverse=d == 1)
+                        batch_sizes=sizes if batch_sizes is not None or not batch else None,
+                        reverse=d == 1)
             outs.append(res[0])
             h_n.append(res[1])
             if c0s is not None:

@@ -772,3 +772,28 @@ def test_a_sequence_of_channels_generalizes_over_its_length():
     with ember.no_grad():
         np.testing.assert_allclose(traced(x).numpy(), net(x).mean(-1).numpy(), rtol=1e-5,
                                    atol=1e-6)
+
+
+def test_a_traced_lstm_language_model_serves_other_lengths_and_batches(tmp_path):
+    """Padded input's rnn_layer keeps no sequence length or batch size of its own, so the
+    saved graph follows both (time-major input: (T, B))."""
+    ember.manual_seed(0)
+
+    class LM(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed, self.rnn = nn.Embedding(20, 6), nn.LSTM(6, 5, num_layers=2)
+            self.head = nn.Linear(5, 20)
+
+        def forward(self, tokens):
+            out, _ = self.rnn(self.embed(tokens))
+            return self.head(out)
+    lm = LM().eval()
+    path = tmp_path / "lm.ember"
+    jit.trace(lm, ember.randint(0, 20, (7, 4))).save(path)
+    loaded = jit.load(path)
+    with ember.no_grad():
+        for shape in ((7, 4), (12, 3), (2, 9)):
+            tokens = ember.randint(0, 20, shape)
+            np.testing.assert_allclose(loaded(tokens).numpy(), lm(tokens).numpy(), rtol=1e-5,
+                                       atol=1e-6)

@@ -41,8 +41,8 @@ def _rnn_layer(ctx):
     b = ctx.b
     mode = ctx.attr("mode")
     reverse = bool(ctx.attr("reverse"))
-    steps = base_of(ctx.attr_dyn("batch_sizes"))
-    if len(set(steps)) > 1:
+    steps = base_of(ctx.attr_dyn("batch_sizes"))  # None: padded input, every row each step
+    if steps is not None and len(set(steps)) > 1:
         ctx.unsupported("packed sequences (time steps with different batch sizes)")
     xg, h0 = ctx.input(0), ctx.input(1)
     dt = b.dtype(xg)
