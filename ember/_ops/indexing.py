@@ -809,7 +809,8 @@ class MaskedFill(OpDef):
 
     def forward(ctx, xp, x, mask, value):
         ctx.save(mask)
-        return xp.where(mask, _scalar(xp, value, x.dtype), x)
+        # astype: CuPy's where widens bfloat16
+        return xp.where(mask, _scalar(xp, value, x.dtype), x).astype(x.dtype, copy=False)
 
     def forward_inplace(xp, x, mask, value):
         xp.copyto(x, _scalar(xp, value, x.dtype), where=mask)

@@ -65,7 +65,10 @@ _BLAS_MIN = 1 << 14
 
 
 def _sum_along(xp, a, dim):
-    """a summed over dim, kept as a size-1 dim."""
+    """a summed over dim, kept as a size-1 dim (a 0-d array is its own sum: NumPy allows
+    dim 0 there, CuPy does not)."""
+    if not a.ndim:
+        return a.copy()
     if a.size >= _BLAS_MIN and dim == a.ndim - 1 and a.flags.c_contiguous:
         rows = a.reshape(-1, a.shape[-1]) @ xp.ones(a.shape[-1], dtype=a.dtype)
         return rows.reshape(a.shape[:-1] + (1,))
@@ -103,7 +106,7 @@ def _dot_along(xp, a, b, dim):
     dim."""
     if dim == a.ndim - 1 and a.ndim:
         return xp.einsum("...i,...i->...", a, b)[..., None]
-    return (a * b).sum(axis=dim, keepdims=True)
+    return _sum_along(xp, a * b, dim)
 
 
 @register("softmax", promote="float", onnx="Softmax",

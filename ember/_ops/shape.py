@@ -1141,7 +1141,7 @@ def _check_matrix(input, op):
 class Tril(OpDef):
     def forward(ctx, xp, x, diagonal=0):
         ctx.diagonal = diagonal
-        return xp.tril(x, diagonal)
+        return xp.tril(x, diagonal).astype(x.dtype, copy=False)  # CuPy's bfloat16 widens
 
     def forward_inplace(xp, x, diagonal=0):
         x[...] = xp.tril(x, diagonal)
@@ -1157,7 +1157,7 @@ class Tril(OpDef):
 class Triu(OpDef):
     def forward(ctx, xp, x, diagonal=0):
         ctx.diagonal = diagonal
-        return xp.triu(x, diagonal)
+        return xp.triu(x, diagonal).astype(x.dtype, copy=False)  # CuPy's bfloat16 widens
 
     def forward_inplace(xp, x, diagonal=0):
         x[...] = xp.triu(x, diagonal)
