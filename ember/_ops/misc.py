@@ -25,6 +25,7 @@ import numpy as np
 from .. import _device
 from .. import _dtype as D
 from .._backend import cuda_available, namespace, to_numpy
+from .._backend.portable import frexp_array, lcm_array, nextafter_array
 from .._device import device, to_device
 from .._tensor import Tensor, _dim
 from ..testing.opinfo import ALL_INT, FLOAT_ALL, FLOATS, INTS, NUMERIC, Arg, Sample, unary
@@ -633,7 +634,7 @@ _SINC_SLOPE = tuple((-1) ** k * 2 * k * math.pi ** (2 * k) / math.factorial(2 * 
 class Nextafter(OpDef):
     def forward(ctx, xp, x, y):
         _real_float_only("nextafter", x)
-        return xp.nextafter(x, y)
+        return nextafter_array(xp, x, y)
 
 
 _FrexpResult = _named_result("frexp", "mantissa exponent")
@@ -649,7 +650,7 @@ class Frexp(OpDef):
         if x.dtype.kind not in "fV":
             raise RuntimeError("torch.frexp() only supports floating-point dtypes (got "
                                f"{D.from_numpy_dtype(x.dtype)})")
-        mantissa, exponent = xp.frexp(x)
+        mantissa, exponent = frexp_array(xp, x)
         ctx.save(exponent)
         return mantissa, exponent.astype(np.int32, copy=False)
 
@@ -707,7 +708,7 @@ def _integer_binary(name: str, ufunc: str):
         for a in (x, y):
             if a.dtype.kind not in "iu":
                 raise _kind_error(name, a, "integer tensors")
-        return getattr(xp, ufunc)(x, y)
+        return lcm_array(xp, x, y) if ufunc == "lcm" else getattr(xp, ufunc)(x, y)
 
     cls = type(name.capitalize(), (OpDef,), {"forward": forward})
     fn = lambda t, x, y: getattr(t, name)(x, y)  # noqa: E731

@@ -14,7 +14,7 @@ import operator
 import numpy as np
 
 from .. import _dtype as D
-from .._backend.clamp import clamp_array
+from .._backend.portable import clamp_array
 from .._tensor import Tensor
 from ..testing.opinfo import (ALL_INT, FLOAT_ALL, FLOATS, INTS, NUMERIC, Arg, Sample, binary,
                               unary)
