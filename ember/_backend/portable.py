@@ -46,13 +46,37 @@ def frexp_array(xp, x):
     return _frexp(xp, x)
 
 
+def _layout(dtype) -> tuple:
+    """(same-width integer dtype, mantissa bits, exponent bias) of a float dtype."""
+    fi = np.finfo(dtype)
+    return np.dtype(f"int{dtype.itemsize * 8}"), fi.nmant, fi.maxexp - 1
+
+
 def _frexp(xp, x):
-    shift = np.finfo(x.dtype).nmant + 1  # scales every subnormal into the normal range
-    tiny = x.dtype.type(np.finfo(x.dtype).tiny)
-    small = (xp.abs(x) < tiny) & (x != 0)
-    scaled = xp.ldexp(xp.where(small, x, x.dtype.type(0)), shift)
-    mantissa, exponent = xp.frexp(xp.where(small, scaled, x))
-    return mantissa, xp.where(small, exponent - shift, exponent)
+    """Normal numbers through xp.frexp; subnormals from their bits alone (a device that
+    flushes them to zero in float arithmetic sees zeros there): the mantissa's bits shifted
+    up to the implicit one give both parts."""
+    ints, nmant, bias = _layout(x.dtype)
+    bits = x.view(ints)
+    frac = bits & ints.type((1 << nmant) - 1)
+    subnormal = ((bits >> nmant) & ints.type(2 * bias + 1)) == 0
+    subnormal &= frac != 0
+    top = _top_bit(xp, xp.where(subnormal, frac, ints.type(1)))  # highest set bit's index
+    shift = ints.type(nmant) - top
+    norm_frac = (frac << shift) & ints.type((1 << nmant) - 1)
+    sign = bits & ints.type(np.iinfo(ints).min)
+    half = sign | (ints.type(bias - 1) << ints.type(nmant)) | norm_frac  # in [0.5, 1)
+    mantissa, exponent = xp.frexp(x)
+    mantissa = xp.where(subnormal, half.view(x.dtype), mantissa)
+    sub_exp = (ints.type(2 - bias) - shift).astype(exponent.dtype)
+    return mantissa, xp.where(subnormal, sub_exp, exponent)
+
+
+def _top_bit(xp, n):
+    """The index of the highest set bit of positive integers (float64 log2, corrected where
+    it rounds up near a power of two)."""
+    top = xp.floor(xp.log2(n.astype(np.float64))).astype(n.dtype)
+    return xp.where((n >> top) == 0, top - n.dtype.type(1), top)
 
 
 def nextafter_array(xp, x, y):
@@ -63,14 +87,17 @@ def nextafter_array(xp, x, y):
 
 
 def _nextafter(xp, x, y):
+    """From the bits alone (a device that flushes subnormals to zero in float comparisons
+    would take them for zeros): floats ordered as integers, one step in the magnitude bits."""
     x, y = xp.broadcast_arrays(x, y)
-    ints = np.dtype(f"int{x.dtype.itemsize * 8}")
-    bits = x.view(ints)
-    smallest = xp.where(xp.signbit(y), ints.type(np.iinfo(ints).min + 1), ints.type(1))
-    # away from zero is one more in the magnitude bits, towards zero one less (bits are
-    # sign and magnitude); from zero, the smallest subnormal with y's sign
-    away = (y > x) == (x > 0)
-    stepped = xp.where(x == 0, smallest, bits + xp.where(away, ints.type(1), ints.type(-1)))
-    out = stepped.view(x.dtype)
-    out = xp.where(x == y, y, out)
+    ints, _, _ = _layout(x.dtype)
+    bits, ybits = x.view(ints), y.view(ints)
+    low = ints.type(np.iinfo(ints).min)
+    kx, ky = (xp.where(b < 0, -(b & ~low), b) for b in (bits, ybits))  # order of the values
+    one = ints.type(1)
+    smallest = xp.where(ybits < 0, low | one, one)  # from zero: the smallest subnormal
+    # away from zero is one more in the magnitude bits, towards zero one less
+    stepped = bits + xp.where((ky > kx) == (kx > 0), one, -one)
+    out = xp.where(kx == 0, smallest, stepped)
+    out = xp.where(kx == ky, ybits, out).view(x.dtype)
     return xp.where(xp.isnan(x) | xp.isnan(y), x.dtype.type(np.nan), out)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._backend import to_numpy
+
 
 class GradcheckError(RuntimeError):
     """Raised when analytical and numerical gradients disagree."""
@@ -16,6 +18,11 @@ def _differentiable_outputs(outputs):
     return [o for o in _as_tuple(outputs) if hasattr(o, "_data") and o.requires_grad]
 
 
+def _host(array) -> np.ndarray:
+    """A flat float64 host copy (Jacobians are assembled with NumPy, for GPU tensors too)."""
+    return to_numpy(array).astype(np.float64).ravel()
+
+
 def _numerical_jacobian(func, inputs, i, eps):
     """d(all outputs, flattened)/d(inputs[i]) by central differences, shape (n_in, n_out)."""
     x = inputs[i]
@@ -24,11 +31,9 @@ def _numerical_jacobian(func, inputs, i, eps):
     for k in range(flat.size):
         orig = flat[k].item()
         flat[k] = orig + eps
-        plus = [o._data.astype(np.float64).ravel().copy()
-                for o in _differentiable_like(func(*inputs))]
+        plus = [_host(o._data) for o in _differentiable_like(func(*inputs))]
         flat[k] = orig - eps
-        minus = [o._data.astype(np.float64).ravel().copy()
-                 for o in _differentiable_like(func(*inputs))]
+        minus = [_host(o._data) for o in _differentiable_like(func(*inputs))]
         flat[k] = orig
         cols.append(np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
                     if plus else np.zeros(0))
@@ -52,8 +57,7 @@ def _analytical_jacobian(func, inputs, wrt):
             gs = grad([out], [inputs[i] for i in wrt], [seed], retain_graph=True,
                       allow_unused=True)
             for i, g in zip(wrt, gs):
-                rows[i].append(np.zeros(inputs[i].numel()) if g is None
-                               else g._data.astype(np.float64).ravel())
+                rows[i].append(np.zeros(inputs[i].numel()) if g is None else _host(g._data))
     return {i: np.stack(r, axis=1) if r else np.zeros((inputs[i].numel(), 0))
             for i, r in rows.items()}
 
