@@ -107,6 +107,10 @@ class SymInt(int):
         obj.terms = terms
         return obj
 
+    def __getnewargs__(self) -> tuple:
+        """copy.deepcopy (of a traced module, say) rebuilds it with its terms."""
+        return int(self), self.terms
+
     def evaluate(self, sizes: dict) -> int:
         total = 0
         for symbols, coeff in self.terms:

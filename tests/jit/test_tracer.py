@@ -797,3 +797,12 @@ def test_a_traced_lstm_language_model_serves_other_lengths_and_batches(tmp_path)
             tokens = ember.randint(0, 20, shape)
             np.testing.assert_allclose(loaded(tokens).numpy(), lm(tokens).numpy(), rtol=1e-5,
                                        atol=1e-6)
+
+
+def test_a_traced_module_deep_copies_with_its_size_expressions():
+    import copy
+    lin = nn.Linear(3, 2)
+    twin = copy.deepcopy(jit.trace(lin, ember.randn(2, 3)))
+    assert str(twin.graph.inputs[0].type) == "Float(s0, 3)"
+    x = ember.randn(5, 3)
+    assert np.allclose(twin(x).detach().numpy(), lin(x).detach().numpy())
