@@ -125,6 +125,7 @@ class Convolution(OpDef):
     """y = conv(x, w) + b; padding holds a (lo, hi) pair per spatial dimension."""
 
     blas = True
+    check_dtypes = staticmethod(lambda x, w, b, *options: _dtype_checks(x, w, b))
 
     def forward(ctx, xp, x, w, b, stride, padding, dilation, groups):
         ctx.save(x, w)

@@ -133,6 +133,8 @@ def apply(op, *args, **attrs):
         else:
             same = False
             arrays.append(a)
+    if not same and op.check_dtypes is not None:
+        op.check_dtypes(*args)
     xp = np
     if dev is None:
         dev = _device_of(args, op)

@@ -40,6 +40,10 @@ class OpDef:
                    apply bumps their versions, and a trace expects the write.
       quiet_fp     NumPy's floating-point warnings are silenced while forward runs, as
                    torch is silent about inf and nan (False for user code: autograd.Function).
+      check_dtypes a function of the call's arguments that raises when their dtypes may not
+                   mix (matmul, convolution), run by `apply` whenever they differ: the
+                   public functions check first with their own messages, and graphs that
+                   replay the op (a trace called with float64) refuse as eager does.
       onnx         the ONNX lowering: an op name, or a function of (builder, node).
       samples      test cases for the generated suite (see ember.testing.opinfo).
     """
@@ -55,6 +59,7 @@ class OpDef:
     blas = False
     writes = None
     quiet_fp = True
+    check_dtypes = None
     onnx = None
     samples = ()
     forward_inplace = None

@@ -184,8 +184,9 @@ class _Method:
         except Exception as e:
             traced = [list(v.type.shape) for v in self.graph.inputs]
             given = [list(t.shape) for t in flat]
-            if traced == given:
-                raise
+            if traced == given or self.graph.symbols and fits_symbols(
+                    self.graph, [t._data.shape for t in flat]):
+                raise  # not a matter of shapes: eager's own error
             raise RuntimeError(
                 f"{self.name}() was traced with input shapes {traced} and fails on {given}: "
                 f"{e}\nA traced graph keeps the sizes the traced code computed from its "

@@ -806,3 +806,17 @@ def test_a_traced_module_deep_copies_with_its_size_expressions():
     assert str(twin.graph.inputs[0].type) == "Float(s0, 3)"
     x = ember.randn(5, 3)
     assert np.allclose(twin(x).detach().numpy(), lin(x).detach().numpy())
+
+
+def test_a_traced_linear_or_conv_refuses_other_dtypes_as_eager_does():
+    """The dtype rules of matmul and convolution are op facts (OpDef.check_dtypes), so a
+    graph replaying them with a float64 or int input raises eager's error instead of
+    promoting."""
+    lin, conv = nn.Linear(3, 2), nn.Conv2d(1, 2, 3)
+    traced_lin = jit.trace(lin, ember.randn(2, 3))
+    traced_conv = jit.trace(conv, ember.randn(1, 1, 5, 5))
+    for x in (ember.randn(2, 3).double(), ember.ones(2, 3, dtype=ember.int64)):
+        with pytest.raises(RuntimeError, match="expected m1 and m2 to have the same dtype"):
+            traced_lin(x)
+    with pytest.raises(RuntimeError, match=r"^Input type \(torch.DoubleTensor\) and weight"):
+        traced_conv(ember.randn(1, 1, 5, 5).double())
