@@ -1820,6 +1820,7 @@ class _ScriptedMethod:
         self.owner = owner
         self.name = name
         self.transform = transform  # what each new graph goes through (freezing)
+        self.traced: dict = {}  # graphs for calls inside ember.jit.trace, at exact sizes
         self.sig = _Signature(fn, self_obj is not None, parsed)
         self.graphs: dict = {}
         self.dynamic: dict = {}  # key without sizes -> methods whose graphs have size symbols
@@ -1910,14 +1911,18 @@ class _ScriptedMethod:
         flow, as torch's traced code calling script code."""
         flat = flat_inputs(self.sig.kinds, bound)
         with suspended():
-            state = {} if self.self_obj is None else _module_state(self.self_obj)
-            graph, specialized = compile_call(self.fn, self.sig, bound, self.self_obj, state)
-            self.sig.specialized |= specialized
-            method = _Method(graph, self.name, self.owner if isinstance(self.owner, Module)
-                             else None)
+            key = self._key(bound)
+            method = self.traced.get(key)
+            if method is None:
+                state = {} if self.self_obj is None else _module_state(self.self_obj)
+                graph, specialized = compile_call(self.fn, self.sig, bound, self.self_obj,
+                                                  state)
+                self.sig.specialized |= specialized
+                method = self.traced[key] = _Method(
+                    graph, self.name, self.owner if isinstance(self.owner, Module) else None)
             result = method.run(*flat)
         names = method.state_names
-        record_graph_call(graph, flat, dict(zip(names, method._state(names))),
+        record_graph_call(method.graph, flat, dict(zip(names, method._state(names))),
                           flatten(result, "output")[0])
         return result
 
