@@ -300,6 +300,9 @@ class _TracedSubmodule(Module):
     def _get_name(self) -> str:
         return self.original_name
 
+    def extra_repr(self) -> str:
+        return f"original_name={self.original_name}"
+
 
 class ScriptModule(_Scripted, Module):
     """A traced module: a Module whose methods run recorded graphs.
@@ -368,6 +371,9 @@ class ScriptModule(_Scripted, Module):
 
     def _get_name(self) -> str:
         return self.original_name
+
+    def extra_repr(self) -> str:
+        return f"original_name={self.original_name}"
 
     @property
     def code(self) -> str:

@@ -50,7 +50,7 @@ def test_script_module_shares_and_names_state():
     assert all(p is q for (_, p), (_, q) in zip(s.named_parameters(), m.named_parameters()))
     assert s.training and not s.eval().training and not s.fc1.training
     assert s.train().training
-    assert "fc1" in repr(s) and repr(s).startswith("MLP(")
+    assert repr(s).startswith("MLP(\n  original_name=MLP\n  (fc1): Linear(original_name=Linear)")
 
 
 def test_load_state_dict_changes_the_traced_module():
