@@ -64,18 +64,24 @@ def _logs(kind: str) -> bool:
 
 
 # ---- arguments and guards -------------------------------------------------------------------
-def _leaves(obj, tensors: list):
+def _leaves(obj, tensors: list, dynamic: frozenset = frozenset(), path: tuple = ()):
     """Split a call's arguments into tensor leaves and a hashable skeleton (the rest): plain
     values by value, tuples (namedtuples such as PackedSequence too), lists and dicts by
-    structure, other hashable objects by equality, the rest by identity."""
+    structure, other hashable objects by equality, the rest by identity. A number at a path
+    in `dynamic` (one that changed between calls) becomes a 0-d tensor leaf, which the graph
+    reads as an input, as torch.compile makes such numbers dynamic."""
     if isinstance(obj, Tensor):
         tensors.append(obj)
         return _TENSOR
     t = type(obj)
     if isinstance(obj, tuple) or t is list:
-        return (t,) + tuple(_leaves(o, tensors) for o in obj)
+        return (t,) + tuple(_leaves(o, tensors, dynamic, path + (i,)) for i, o in enumerate(obj))
     if t is dict:
-        return ("dict",) + tuple((k, _leaves(v, tensors)) for k, v in obj.items())
+        return ("dict",) + tuple((k, _leaves(v, tensors, dynamic, path + (k,)))
+                                 for k, v in obj.items())
+    if t in (int, float) and path in dynamic:
+        tensors.append(_number_tensor(obj))
+        return ("number", t)
     if is_plain(obj):
         return ("value", t, obj)
     try:
@@ -127,10 +133,58 @@ _TENSOR = ("tensor",)
 _NOT_RUN = object()
 
 
+def _number_tensor(value):
+    """A dynamic number as the 0-d tensor the graph reads: int64 for ints, float64 for floats
+    (a 0-d tensor promotes as the Python number would, and float64 keeps its digits)."""
+    from .._ops.creation import tensor
+    from .. import _dtype as D
+    return tensor(value, dtype=D.int64 if type(value) is int else D.float64)
+
+
+def _changed_numbers(old: tuple, new: tuple) -> set:
+    """Paths of the ints and floats (not bools) whose values differ between the (args,
+    kwargs) skeletons of two calls that are otherwise the same; empty when anything else
+    differs."""
+    found: set = set()
+    for root, a, b in (("args", old[0], new[0]), ("kwargs", old[1], new[1])):
+        if a != b:
+            inner = _numbers_in(a, b, (root,))
+            if not inner:
+                return set()
+            found |= inner
+    return found
+
+
+def _numbers_in(old, new, path: tuple) -> set:
+    if type(old) is not tuple or type(new) is not tuple or len(old) != len(new):
+        return set()
+    if len(old) == 3 and old[0] == "value" and new[0] == "value":
+        same_kind = old[1] is new[1] and old[1] in (int, float)
+        return {path} if same_kind and old[2] != new[2] else set()
+    if old[:1] != new[:1] or old[0] in ("value", "object", "number"):
+        return set()
+    if old[0] == "dict":
+        if [k for k, _ in old[1:]] != [k for k, _ in new[1:]]:
+            return set()
+        pairs = [((k,), a, b) for (k, a), (_, b) in zip(old[1:], new[1:])]
+    else:
+        pairs = [((i,), a, b) for i, (a, b) in enumerate(zip(old[1:], new[1:]))]
+    found: set = set()
+    for step, a, b in pairs:
+        if a == b:
+            continue
+        inner = _numbers_in(a, b, path + step)
+        if not inner:
+            return set()
+        found |= inner
+    return found
+
+
 def _rebuild(skeleton, obj, it):
     """The arguments again, with the tensors from `it` in the tensors' places (the caller's
-    own lists and dicts where nothing in them was replaced, so changes to them are seen)."""
-    if skeleton is _TENSOR:
+    own lists and dicts where nothing in them was replaced, so changes to them are seen);
+    dynamic numbers become their 0-d tensors."""
+    if skeleton is _TENSOR or type(skeleton) is tuple and skeleton[:1] == ("number",):
         return next(it)
     t = type(obj)
     if isinstance(obj, tuple) or t is list:
@@ -305,6 +359,10 @@ def _named_modules_of(fn) -> list:
 
 
 # ---- the compiled callable ------------------------------------------------------------------
+class _NumbersNeeded(Exception):
+    """A capture with dynamic numbers broke: the code uses them as Python numbers."""
+
+
 class _Compiled:
     """fn (a function, or a module's forward) compiled behind guards."""
 
@@ -321,6 +379,9 @@ class _Compiled:
         self.compiled = 0  # graphs compiled (a dynamic graph once, whatever sizes it runs)
         self.last_key = None
         self.gave_up = False
+        # argument paths of numbers that changed between calls, passed as 0-d tensors
+        self.dynamic_numbers: frozenset = frozenset()
+        self.static_numbers = False  # the code needs them as Python numbers
         if self.module is not None:
             self._state = [(n, t) for n, t in self.module.named_parameters()] + \
                 [(n, t) for n, t in self.module.named_buffers()]
@@ -340,9 +401,9 @@ class _Compiled:
         return [store[key] for store, key in self._slots]
 
     def _key(self, args, kwargs, leaves) -> tuple:
-        skeleton = _leaves(args, leaves)
-        if kwargs:
-            skeleton = (skeleton, _leaves(kwargs, leaves))
+        dynamic = self.dynamic_numbers
+        skeleton = (_leaves(args, leaves, dynamic, ("args",)),
+                    _leaves(kwargs, leaves, dynamic, ("kwargs",)) if kwargs else None)
         state = tuple((id(t), t._requires_grad) for t in (s[k] for s, k in self._slots))
         flags = (tuple(m.training for m in self._modules), _hooks_of(self._hooks))
         return (GradState.enabled, skeleton, tuple(_describe(t) for t in leaves), flags, state)
@@ -355,6 +416,11 @@ class _Compiled:
         leaves: list = []
         key = self._key(args, kwargs, leaves)
         entry = self.cache.get(key)
+        dynamic = self._numbers_became_dynamic(key) if entry is None else None
+        if dynamic:
+            leaves = []
+            key = self._key(args, kwargs, leaves)
+            entry = self.cache.get(key)
         changed = entry.guards.failure() if isinstance(entry, _Graph) else None
         if changed:
             # the graphs of every size baked the old value in: start again from this call
@@ -365,7 +431,14 @@ class _Compiled:
             if self.gave_up or not _capture_lock.acquire(blocking=False):
                 return self.eager(*args, **kwargs)
             try:
-                entry, result = self._make(key, args, kwargs, leaves, changed)
+                try:
+                    entry, result = self._make(key, args, kwargs, leaves, changed or dynamic)
+                except _NumbersNeeded:
+                    # the code needs those numbers as Python numbers: they stay guards
+                    self.dynamic_numbers, self.static_numbers = frozenset(), True
+                    leaves = []
+                    key = self._key(args, kwargs, leaves)
+                    entry, result = self._make(key, args, kwargs, leaves, changed)
             finally:
                 _capture_lock.release()
             self.last_key = key
@@ -376,6 +449,25 @@ class _Compiled:
         self.last_key = key
         return entry.run(self, args, kwargs, leaves)
 
+    def _numbers_became_dynamic(self, key: tuple) -> str | None:
+        """When this call differs from the last one only in the values of some numbers,
+        they become dynamic (0-d tensor inputs) from now on, as with torch.compile's automatic
+        dynamic shapes, unless dynamic=False or the code needs them as Python numbers (then
+        they stay guards, `_NumbersNeeded`): the reason, in words, else None."""
+        if self.last_key is None or self.static_numbers or \
+                self.options["dynamic"] is False:
+            return None
+        old, new = self.last_key, key
+        if (old[0], old[2], old[3], old[4]) != (new[0], new[2], new[3], new[4]):
+            return None
+        paths = _changed_numbers(old[1], new[1])
+        if not paths or paths <= self.dynamic_numbers:
+            return None
+        self.dynamic_numbers |= paths
+        was, now = _first_change(old[1], new[1])
+        return (f"a number argument changed ({was!r} -> {now!r}); from now on it is an input "
+                "of the graph (a 0-d tensor), so its other values run the same graph")
+
     def clear(self) -> None:
         """Forget every graph: the next call captures again."""
         self.cache.clear()
@@ -383,6 +475,7 @@ class _Compiled:
         self.compiled = 0
         self.last_key = None
         self.gave_up = False
+        self.dynamic_numbers, self.static_numbers = frozenset(), False
 
     def _give_up(self, reason: str) -> None:
         self.gave_up = True
@@ -409,6 +502,8 @@ class _Compiled:
         try:
             joint = self._capture(args, kwargs, leaves)
         except GraphBreak as brk:
+            if self.dynamic_numbers:
+                raise _NumbersNeeded from brk
             entry = self._broken(brk)
             self.cache[key] = entry
             return entry, _NOT_RUN
@@ -496,12 +591,14 @@ class _Compiled:
                 raise GraphBreak(f"{type(m).__name__} has forward or backward hooks, Python "
                                  "code a graph cannot replay; they run eagerly, around "
                                  "compiled code")
-        skeleton = _leaves(args, [])
+        dynamic = self.dynamic_numbers
+        skeleton = _leaves(args, [], dynamic, ("args",))
+        kw_skeleton = _leaves(kwargs, [], dynamic, ("kwargs",)) if kwargs else None
 
         def call(*tensors):
             it = iter(tensors)
             a = _rebuild(skeleton, args, it)
-            kw = _rebuild(_leaves(kwargs, []), kwargs, it) if kwargs else {}
+            kw = _rebuild(kw_skeleton, kwargs, it) if kwargs else {}
             return self.fn(*a, **kw)
         _capturing.add(threading.get_ident())
         undo = _Snapshot(leaves + [t for _, t in self._state])

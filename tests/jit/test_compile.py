@@ -164,16 +164,18 @@ def test_small_gpt_losses_match_eager_step_for_step():
 
 
 # ---- guards and recompiles ------------------------------------------------------------------
-def test_a_changed_number_argument_recompiles_and_says_which(capsys):
+def test_a_changed_number_argument_becomes_an_input_and_says_so(capsys):
+    """As torch.compile's automatic dynamic shapes: a number that changes between calls is
+    compiled once more, as a 0-d tensor input, and its other values run that graph."""
     net = nn.Linear(3, 2)
     compiled = ember.compile(lambda x, step: net(x) * 0.5 ** step, explain=True)
     x = ember.randn(4, 3)
-    for step in (1, 2):
+    for step in (1, 2, 3, 4, 5):
         np.testing.assert_allclose(compiled(x, step).detach().numpy(),
                                    (net(x) * 0.5 ** step).detach().numpy(), rtol=1e-6)
     err = capsys.readouterr().err
-    assert "a non-tensor argument changed (1 -> 2; a number that changes on every call " \
-           "belongs in a 0-d tensor" in err
+    assert "a number argument changed (1 -> 2); from now on it is an input of the graph" in err
+    assert compiled._ember_compiled.compiled == 2
     steps = [ember.tensor(1.0), ember.tensor(2.0), ember.tensor(3.0)]
     compiled(x, steps[0])
     capsys.readouterr()
@@ -181,6 +183,38 @@ def test_a_changed_number_argument_recompiles_and_says_which(capsys):
         np.testing.assert_allclose(compiled(x, step).detach().numpy(),
                                    (net(x) * 0.5 ** step).detach().numpy(), rtol=1e-6)
     assert "recompiling" not in capsys.readouterr().err
+
+
+def test_numbers_the_code_needs_as_python_numbers_stay_guards():
+    """range(t), slicing by t or math on t need the Python number: the dynamic capture
+    breaks, so t goes back to being a guard (one graph per value, as before); floats and
+    numbers inside tuples and keywords become inputs like ints."""
+    import math
+    x = ember.randn(4, 6)
+    cases = [
+        (lambda x, t: sum(x * i for i in range(t)) + x, [(x, t) for t in (1, 2, 3)], False),
+        (lambda x, t: x[:, :t].sum(1), [(x, t) for t in (1, 2, 3)], False),
+        (lambda x, t: x * math.sin(t), [(x, t) for t in (1, 2, 3)], False),
+        (lambda x, ab: x * ab[0] + ab[1], [(x, (i, i / 2)) for i in range(4)], True),
+        (lambda x, t: x + ember.arange(6) * t, [(x, t) for t in range(4)], True),
+    ]
+    for fn, calls, dynamic in cases:
+        compiled = ember.compile(fn)
+        for args in calls:
+            np.testing.assert_allclose(compiled(*args).numpy(), fn(*args).numpy(), rtol=1e-6)
+        state = compiled._ember_compiled
+        assert bool(state.dynamic_numbers) is dynamic and state.static_numbers is not dynamic
+        assert state.compiled == (2 if dynamic else len(calls))
+    scale = ember.compile(lambda x, *, scale: x * scale)
+    for s in (0.5, 1.5, 2.5):
+        assert np.allclose(scale(x, scale=s).numpy(), (x * s).numpy())
+    assert scale._ember_compiled.dynamic_numbers == {("kwargs", "scale")}
+    fixed = ember.compile(lambda x, t: x * t, dynamic=False)
+    for t in range(3):
+        fixed(x, t)
+    assert fixed._ember_compiled.compiled == 3 and not fixed._ember_compiled.dynamic_numbers
+    ember.compiler.reset()
+    assert not scale._ember_compiled.dynamic_numbers
 
 
 def test_recompiles_on_shape_dtype_and_mode_changes(capsys):
