@@ -501,10 +501,12 @@ class _Compiled:
         start = time.perf_counter()
         try:
             joint = self._capture(args, kwargs, leaves)
-        except GraphBreak as brk:
-            if self.dynamic_numbers:
-                raise _NumbersNeeded from brk
-            entry = self._broken(brk)
+        except Exception as e:
+            if self.dynamic_numbers:  # a break, or an error (a dict keyed by the number)
+                raise _NumbersNeeded from e
+            if not isinstance(e, GraphBreak):
+                raise
+            entry = self._broken(e)
             self.cache[key] = entry
             return entry, _NOT_RUN
         if joint.side_effect is not None:

@@ -195,6 +195,7 @@ def test_numbers_the_code_needs_as_python_numbers_stay_guards():
         (lambda x, t: sum(x * i for i in range(t)) + x, [(x, t) for t in (1, 2, 3)], False),
         (lambda x, t: x[:, :t].sum(1), [(x, t) for t in (1, 2, 3)], False),
         (lambda x, t: x * math.sin(t), [(x, t) for t in (1, 2, 3)], False),
+        (lambda x, t: x * {1: 2.0, 2: 3.0, 3: 4.0}[t], [(x, t) for t in (1, 2, 3)], False),
         (lambda x, ab: x * ab[0] + ab[1], [(x, (i, i / 2)) for i in range(4)], True),
         (lambda x, t: x + ember.arange(6) * t, [(x, t) for t in range(4)], True),
     ]
