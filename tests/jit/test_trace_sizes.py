@@ -172,3 +172,35 @@ def test_a_traced_image_pipeline_is_eager_code_at_every_shape_it_accepts(stages,
                 str(e), str(e)
             return
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+
+
+# ember.compile with number arguments that change between calls (automatic dynamic numbers)
+NUMBER_STAGES = {
+    "mul": lambda x, t: x * t,
+    "add": lambda x, t: x + t,
+    "power": lambda x, t: x ** (t % 3),
+    "scaled": lambda x, t: x * (t * 0.5),
+    "arange": lambda x, t: x + ember.arange(x.shape[-1]) * t,
+    "range": lambda x, t: x + sum(x * i for i in range(int(t) % 3)),
+    "slice": lambda x, t: x + x[:, : int(t) % 3 + 1].sum(1, keepdim=True),
+    "branch": lambda x, t: x * 2 if t > 2 else x - 1,
+}
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from(sorted(NUMBER_STAGES)), min_size=1, max_size=3),
+       st.lists(st.integers(0, 6), min_size=2, max_size=6))
+def test_compiled_code_with_changing_numbers_is_eager_code(stages, values):
+    """Whether a number becomes a graph input or stays a guard (the code needs it as a
+    Python number), every call gives eager's result."""
+    def f(x, t):
+        for name in stages:
+            x = NUMBER_STAGES[name](x, t)
+        return x
+    compiled = ember.compile(f)
+    x = ember.from_numpy(np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the recompile limit, in long runs
+        for t in values:
+            np.testing.assert_allclose(compiled(x, t).numpy(), f(x, t).numpy(), rtol=1e-6,
+                                       atol=1e-6)
