@@ -8,12 +8,14 @@ import warnings
 
 import numpy as np
 
+from .._backend import to_numpy
 from .._ops.random import get_rng_state, set_rng_state
 from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad
 from ..nn.modules.module import Module
 from .ir import literal_key, substitute
 from .passes import fold_batch_norm, optimize, prepack_weights
+from .passes.analysis import AliasInfo
 from .passes.freeze import freeze_constants
 from .runtime import ScriptFunction, ScriptModule, _Method, module_layout
 from .symbolic import NotGeneral, Symbols, conforms, generalize
@@ -223,17 +225,28 @@ def _clone(example):
 
 
 def _perturbed(example):
-    """A copy with float inputs nudged by about 1% (seeded; ember's RNG is left alone)."""
+    """A copy with float inputs nudged by about 1% (seeded; ember's RNG is left alone),
+    positive integers one smaller and bool entries moved one place along: token ids stay
+    valid ids and lengths valid lengths, so code that reads their values (as
+    pack_padded_sequence reads its lengths) shows in another graph."""
     rng = np.random.default_rng(0)
     changed = []
 
     def nudge(t):
         grad = t.requires_grad
         t = t.detach().clone()
-        if t.is_floating_point() and t.numel() and t.device.type == "cpu":
+        if t.device.type != "cpu" or not t.numel():
+            return t.requires_grad_(grad)
+        if t.is_floating_point():
             data = t._data.astype(np.float64)
             scale = 0.01 * (np.abs(data).mean() + 1e-3)
             t._data[...] = (data + scale * rng.standard_normal(data.shape)).astype(t._data.dtype)
+            changed.append(t)
+        elif t._data.dtype.kind == "b" and t.numel() > 1:
+            t._data[...] = np.roll(t._data.reshape(-1), 1).reshape(t._data.shape)
+            changed.append(t)
+        elif t._data.dtype.kind in "iu":
+            t._data[...] = np.where(t._data > 0, t._data - 1, t._data)
             changed.append(t)
         return t.requires_grad_(grad)
     out = _copied(example, nudge)
@@ -526,21 +539,50 @@ def _constant_shapes(graph) -> list:
             if graph.constant_kind[name] == "constant"]
 
 
+def _differing_constant(graph, other) -> str | None:
+    """The first tensor the traced code built (an anonymous constant) whose values differ
+    between two traces of the same structure, by name and shape, or None. Constants the
+    graph writes into (or into a copy of) are left out: the trace snapshots them after an
+    in-place write that each call redoes."""
+    info = AliasInfo(graph)
+    written = {a.id for n in graph.nodes if n.op == "clone" and n.args
+               and info.root(n.outputs[0].id) in info.mutated for a in n.inputs()}
+    for name, v in graph.constants.items():
+        if graph.constant_kind[name] != "constant" or name not in other.constants or \
+                v.id in written or info.root(v.id) in info.mutated:
+            continue
+        mine, theirs = graph.constant_data[name]._data, other.constant_data[name]._data
+        if mine.shape != theirs.shape or mine.dtype != theirs.dtype or not np.array_equal(
+                to_numpy(mine), to_numpy(theirs), equal_nan=mine.dtype.kind in "fc"):
+            return f"{name} {list(v.type.shape)}"
+    return None
+
+
 def _compare_graphs(script_call, other) -> None:
     mine = script_call.graph
     a, b = _structure(mine), _structure(other)
     if a == b:
-        return
+        baked = _differing_constant(mine, other)
+        if baked is None:
+            return
+        raise TracingCheckError(
+            f"The constant {baked} holds other values when the inputs' values change.\n",
+            _VALUE_DEPENDENT)
     k = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
     ours = mine.format_node(mine.nodes[k]) if k < len(mine.nodes) else "(end of graph)"
     theirs = other.format_node(other.nodes[k]) if k < len(other.nodes) else "(end of graph)"
     raise TracingCheckError(
         f"First difference, node {k}:\n  example inputs:   {ours}\n"
-        f"  perturbed inputs: {theirs}\n",
-        "Graphs differed across invocations! The traced code takes another path or bakes in "
-        "other values (Python control flow on tensor values, .item(), bool(), int()) when the "
-        "input values change, so the graph is only right for the example inputs. Compute "
-        "with tensor ops (e.g. ember.where) instead.\n")
+        f"  perturbed inputs: {theirs}\n", "Graphs differed across invocations! " +
+        _VALUE_DEPENDENT)
+
+
+_VALUE_DEPENDENT = (
+    "The traced code takes another path or bakes in other values when the input values "
+    "change (Python control flow on tensor values; .item(), bool(), int(), .tolist(), "
+    ".numpy(); pack_padded_sequence reads its lengths so), so the graph is only right for "
+    "the example inputs. Compute with tensor ops (e.g. ember.where), script that code, or "
+    "pass check_trace=False to keep the example's values.\n")
 
 
 def _compare_outputs(fn, script_call, example, tol, what) -> None:

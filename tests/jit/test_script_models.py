@@ -166,6 +166,8 @@ class _Logits(ember.nn.Module):
 
 @pytest.mark.parametrize("make", ["lstm", "transformer"])
 def test_traced_models_match_eager_on_the_traced_path(make):
+    """Traced, their value-dependent loops are fixed at the example's path (check_trace
+    would refuse the transformer: other token ids take another path, see below)."""
     if make == "lstm":
         model, x = _lstm()
         wrapped = _Logits(model, 0, 0.5)
@@ -173,7 +175,7 @@ def test_traced_models_match_eager_on_the_traced_path(make):
         model, x = _transformer(), _tokens(0)
         wrapped = _Logits(model, 0.4, 3)
     wrapped.eval()
-    traced = jit.trace(wrapped, x)
+    traced = jit.trace(wrapped, x, check_trace=False)
     with ember.no_grad():
         _same(traced(x), wrapped(x))
         _same(_round_trip(traced)(x), wrapped(x))

@@ -820,3 +820,32 @@ def test_a_traced_linear_or_conv_refuses_other_dtypes_as_eager_does():
             traced_lin(x)
     with pytest.raises(RuntimeError, match=r"^Input type \(torch.DoubleTensor\) and weight"):
         traced_conv(ember.randn(1, 1, 5, 5).double())
+
+
+def test_check_trace_sees_code_that_reads_integer_inputs():
+    """check_trace retraces with positive integers one smaller (ids stay ids, lengths stay
+    lengths): a packed sequence's lengths read into Python, or a branch on token ids, give
+    another graph, so the trace is refused instead of serving other values wrongly."""
+    from ember.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    class Packed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = nn.LSTM(4, 5, batch_first=True)
+
+        def forward(self, x, lengths):
+            packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            return pad_packed_sequence(self.rnn(packed)[0], batch_first=True)[0]
+
+    def first_token(ids):
+        return ids * 2 if int(ids[0]) == 3 else ids
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jit.TracerWarning)
+        with pytest.raises(jit.TracingCheckError, match="pack_padded_sequence reads"):
+            jit.trace(Packed(), (ember.randn(3, 6, 4), ember.tensor([6, 4, 2])))
+        with pytest.raises(jit.TracingCheckError, match="Graphs differed"):
+            jit.trace(first_token, ember.tensor([3, 1, 2]))
+        embed = nn.Embedding(10, 3)  # reading ids as a tensor is fine
+        traced = jit.trace(embed, ember.tensor([[1, 2, 3]]))
+    ids = ember.tensor([[4, 5], [6, 7]])
+    assert np.allclose(traced(ids).detach().numpy(), embed(ids).detach().numpy())
