@@ -13,7 +13,7 @@ from .hints import Attribute, Final, Future, annotate, fork, interface, isinstan
 from .._ops.checks import ScriptError as Error
 from .frontend import freeze, optimize_for_inference, trace, trace_module
 from .ir import Graph, GraphError, Node, TensorType, Value
-from .runtime import ScriptFunction, ScriptModule
+from .runtime import ScriptFunction, ScriptModule, optimized_execution
 from .script import (NotSupportedError, export, ignore, is_scripting, script,
                      script_if_tracing, unused)
 from .serialization import load
@@ -31,4 +31,4 @@ __all__ = ["script", "script_if_tracing", "ignore", "unused", "export", "NotSupp
            "trace", "trace_module", "freeze", "save", "load", "ScriptModule", "ScriptFunction",
            "optimize_for_inference", "TracerWarning", "TracingCheckError", "Graph", "GraphError",
            "Node", "TensorType", "Value", "annotate", "Attribute", "Final", "isinstance",
-           "interface", "fork", "wait", "Future", "Error"]
+           "interface", "fork", "wait", "Future", "Error", "optimized_execution"]

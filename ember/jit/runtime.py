@@ -1,11 +1,15 @@
 """ScriptModule and ScriptFunction: run a traced graph.
 
 A call runs the generated code of the optimized graph (OpDef forwards on raw arrays, fused
-kernels) when no gradient is needed and the inputs have the traced dtypes, ranks and devices.
+kernels) when no gradient is needed, the inputs have the traced dtypes, ranks and devices,
+and `optimized_execution(False)` is not in effect.
 Otherwise it replays the graph through `apply`, which records autograd like eager code does
 (and follows any shapes the ops accept).
 """
 from __future__ import annotations
+
+import contextlib
+import threading
 
 from .._device import to_device
 from .._ops.dispatch import _wrap
@@ -20,6 +24,35 @@ from .ir import Graph, SymInt
 from .passes import optimize
 from .symbolic import symbol_sizes
 from .tracer import flatten, unflatten
+
+
+class _Executor(threading.local):
+    """Whether graphs run their optimized, generated code (torch.jit.optimized_execution),
+    per thread."""
+
+    optimize = True
+
+
+_executor = _Executor()
+
+
+@contextlib.contextmanager
+def optimized_execution(should_optimize: bool):
+    """Within the block, graphs of this thread run optimized generated code (True, the
+    default) or op by op through the interpreter, as eager code (False).
+
+    >>> import ember
+    >>> f = ember.jit.trace(lambda x: x * 2 + 1, ember.ones(2))
+    >>> with ember.jit.optimized_execution(False):
+    ...     f(ember.ones(2))
+    tensor([3., 3.])
+    """
+    before = _executor.optimize
+    _executor.optimize = bool(should_optimize)
+    try:
+        yield
+    finally:
+        _executor.optimize = before
 
 
 class _Method:
@@ -118,7 +151,7 @@ class _Method:
             if any(t._requires_grad for t in flat) or any(t._requires_grad for t in state) or \
                     any(t._requires_grad for t in self.captured):
                 return self._pack(self.replay(flat, state))
-        if not self.control and self._guard(flat):
+        if not self.control and _executor.optimize and self._guard(flat):
             try:
                 out = self.fast(flat)
             except Exception:

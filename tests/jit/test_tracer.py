@@ -849,3 +849,19 @@ def test_check_trace_sees_code_that_reads_integer_inputs():
         traced = jit.trace(embed, ember.tensor([[1, 2, 3]]))
     ids = ember.tensor([[4, 5], [6, 7]])
     assert np.allclose(traced(ids).detach().numpy(), embed(ids).detach().numpy())
+
+
+def test_optimized_execution_off_runs_the_graph_op_by_op():
+    """As torch.jit.optimized_execution(False): the generated code does not run inside the
+    block (the interpreter replays the ops), with the same results; it is back on exit."""
+    f = jit.trace(lambda x: (x * 2 + 1).tanh(), ember.ones(3))
+    method = f._methods["forward"]
+    runs = []
+    fast = method.fast
+    method.fast = lambda flat: runs.append(1) or fast(flat)
+    x = ember.randn(3)
+    with jit.optimized_execution(False):
+        got = f(x)
+    assert not runs and np.allclose(got.numpy(), (x * 2 + 1).tanh().numpy())
+    f(x)
+    assert runs
