@@ -703,12 +703,13 @@ def _ldexp_dtype(input, other) -> D.dtype:
     return dt if dt.category >= D._FLOAT else D.get_default_dtype()
 
 
-def _integer_binary(name: str, ufunc: str):
+def _integer_binary(name: str, kernel):
+    """An op of two integer tensors computed by kernel(xp, x, y)."""
     def forward(ctx, xp, x, y):
         for a in (x, y):
             if a.dtype.kind not in "iu":
                 raise _kind_error(name, a, "integer tensors")
-        return lcm_array(xp, x, y) if ufunc == "lcm" else getattr(xp, ufunc)(x, y)
+        return kernel(xp, x, y)
 
     cls = type(name.capitalize(), (OpDef,), {"forward": forward})
     fn = lambda t, x, y: getattr(t, name)(x, y)  # noqa: E731
@@ -720,8 +721,8 @@ def _integer_binary(name: str, ufunc: str):
                dtypes=INTS, grad=False, name="signs")))(cls)
 
 
-Gcd = _integer_binary("gcd", "gcd")
-Lcm = _integer_binary("lcm", "lcm")
+Gcd = _integer_binary("gcd", lambda xp, x, y: xp.gcd(x, y))
+Lcm = _integer_binary("lcm", lcm_array)
 
 
 @tensor_method()

@@ -387,9 +387,11 @@ def _run(mode, input, batch_sizes, hx, params, has_biases, num_layers, dropout, 
         seq = input.transpose(0, 1) if batch_first else input
         steps, batch = seq.shape[0], seq.shape[1]
         sizes = (batch,) * steps
+        # every row at each step: rnn_layer keeps no length or batch size (unless empty)
+        layer_steps = None if batch else sizes
         x = seq.reshape(steps * batch, seq.shape[2])
     else:
-        sizes = tuple(int(b) for b in batch_sizes.tolist())
+        sizes = layer_steps = tuple(int(b) for b in batch_sizes.tolist())
         x = input
     if not sizes:
         raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
@@ -412,8 +414,7 @@ def _run(mode, input, batch_sizes, hx, params, has_biases, num_layers, dropout, 
             xg = _projection(x, w_ih, bias)
             res = apply(RnnLayer, xg, h0s[k], None if c0s is None else c0s[k], w_hh,
                         b_hh if mode == "GRU" else None, w[-1] if proj else None, mode=mode,
-                        batch_sizes=sizes if batch_sizes is not None or not batch else None,
-                        reverse=d == 1)
+                        batch_sizes=layer_steps, reverse=d == 1)
             outs.append(res[0])
             h_n.append(res[1])
             if c0s is not None:

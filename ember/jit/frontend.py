@@ -381,11 +381,11 @@ def size_families(tensors) -> list[SizeFamily]:
 
 def sized_graph(graph, tensors, rebuild):
     """The graph to keep for `graph`, built from inputs that include `tensors`: itself when
-    it bakes in no sizes computed from the batch (or sequence) size (`bakes_sizes`), else the
-    graph that computes them from each call's sizes (`generalized`, over batch and sequence
-    when that fits, else over the batch), else itself marked `fixed_sizes` (it then refuses
-    other shapes). `rebuild(resize)` builds the graph again from the inputs with each tensor
-    t replaced by resize(t)."""
+    builds with a size family's dims changed and with every other dim changed bake in no
+    sizes (`bakes_sizes`, `_rest_is_free`), else the graph that computes them from each
+    call's sizes over the widest family that fits (`generalized`; the other dims fixed), else
+    itself marked `fixed_sizes` (it then refuses other shapes). `rebuild(resize)` builds the
+    graph again from the inputs with each tensor t replaced by resize(t)."""
     tried = False
     for family in size_families(tensors):
         base = family.base

@@ -37,6 +37,7 @@ from ..nn.modules.module import Module
 from .aot import CompiledCall, GraphBreak, Joint, capture, prepare, user_location
 from .pyguards import (GradReads, Guards, ModuleReads, code_reads, methods_of, names_of,
                        user_functions)
+from .schema import scalar_tensor
 from .symbolic import NotGeneral, Symbols, conforms, generalize
 from .tracer import TraceError, is_plain
 
@@ -80,7 +81,7 @@ def _leaves(obj, tensors: list, dynamic: frozenset = frozenset(), path: tuple = 
         return ("dict",) + tuple((k, _leaves(v, tensors, dynamic, path + (k,)))
                                  for k, v in obj.items())
     if t in (int, float) and path in dynamic:
-        tensors.append(_number_tensor(obj))
+        tensors.append(scalar_tensor(obj))  # promotes as the Python number would
         return ("number", t)
     if is_plain(obj):
         return ("value", t, obj)
@@ -131,14 +132,6 @@ class _Equal:
 
 _TENSOR = ("tensor",)
 _NOT_RUN = object()
-
-
-def _number_tensor(value):
-    """A dynamic number as the 0-d tensor the graph reads: int64 for ints, float64 for floats
-    (a 0-d tensor promotes as the Python number would, and float64 keeps its digits)."""
-    from .._ops.creation import tensor
-    from .. import _dtype as D
-    return tensor(value, dtype=D.int64 if type(value) is int else D.float64)
 
 
 def _changed_numbers(old: tuple, new: tuple) -> set:
