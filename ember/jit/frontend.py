@@ -364,6 +364,22 @@ def _stepped(t, sizes: dict):
     return out
 
 
+def _moduli(base: tuple) -> list[int]:
+    """The total strides tried in turn when a family's sizes follow no expression at every
+    size: 1, then 2, 4, ... 32 while the example's sizes after the batch are at least twice
+    as large (see generalized)."""
+    smallest = min(base[1:], default=0)
+    return [1] + [q for q in (2, 4, 8, 16, 32) if 2 * q <= smallest]
+
+
+def _modulus_steps(base: tuple, q: int) -> tuple:
+    """Steps for a family generalized with modulus q: the batch up by 1, the size at
+    position k by k * q, down when two such steps keep it at least 2 * q (smaller builds
+    trace faster), else up."""
+    return (1,) + tuple(-k * q if n - 2 * k * q >= 2 * q else k * q
+                        for k, n in enumerate(base[1:], 1))
+
+
 def size_families(tensors) -> list[SizeFamily]:
     """The dims of the first input tensor whose sizes may vary together, most general first:
     all of them; all but dim 1 (an image's channels: N, H, W); (batch, sequence) as dims 0 and
@@ -401,10 +417,12 @@ def sized_graph(graph, tensors, rebuild):
             if same and _rest_is_free(graph, tensors, family, rebuild):
                 return graph  # the same graph at other sizes of every dim
             # the family's sizes are free, the others fixed, which a graph generalized over
-            # the family says
-            symbolic = generalized(graph, base, steps, capture)
-            if symbolic is not None:
-                return symbolic
+            # the family says; with strided downsampling, over sizes one apart by a multiple
+            # of its total stride
+            for modulus in _moduli(base):
+                symbolic = generalized(graph, base, steps, capture, modulus)
+                if symbolic is not None:
+                    return symbolic
     if tried:
         graph.fixed_sizes = True
     return graph
@@ -467,7 +485,7 @@ def bakes_sizes(graph, other) -> bool:
                                   _constant_shapes(graph) != _constant_shapes(other))
 
 
-def generalized(graph, base: tuple, steps: tuple, capture):
+def generalized(graph, base: tuple, steps: tuple, capture, modulus: int = 1):
     """`graph`, built at the sizes `base` of a size family (size_families), with the sizes
     it computed from them as size expressions (symbolic.py), or None when builds at other
     sizes follow none. `capture(sizes)` builds it again at those sizes (None when it cannot).
@@ -477,37 +495,44 @@ def generalized(graph, base: tuple, steps: tuple, capture):
     5 * batch - 5 from 5 * channels / 2), at both parities; a build with one size at 1
     decides whether the graph serves that size at 1 too (graph.min_sizes). Python code that
     branches on a size in other ways (a threshold) is not seen: as in torch, such a branch
-    is fixed at the traced sizes."""
+    is fixed at the traced sizes. A `modulus` q > 1 steps every size after the batch by
+    multiples of q, each then q * symbol + (its size mod q) (see Symbols): the graph serves
+    those sizes only, a strided network's sizes being exact there."""
+    if modulus > 1:
+        steps = _modulus_steps(base, modulus)
+    unit = (1,) + (modulus,) * (len(base) - 1)  # one step of each size's symbol
     at = [_sample(base, steps, j) for j in range(2)]
     first = graph if at[0] == base else capture(at[0])
     second = capture(at[1])
     if first is None or second is None:
         return None
     try:
-        symbols = Symbols(_input_shapes(first), _input_shapes(second))
+        symbols = Symbols(_input_shapes(first), _input_shapes(second), modulus)
         symbolic = generalize(first, second, symbols)
     except NotGeneral:
         return None
     if not symbolic.symbols:
         return None
     for k, step in enumerate(steps):
-        # one further step of this size alone, and one of the other parity (a sequence steps
-        # by 2, and `if t % 2:` in the code must not pass unseen)
-        for further in {step, 1 if step > 0 else -1}:
+        # one further step of this size alone, and one of the other parity of its symbol (a
+        # sequence steps by 2, and `if t % 2:` in the code must not pass unseen)
+        for further in {step, unit[k] if step > 0 else -unit[k]}:
             check = capture(at[1][:k] + (at[1][k] + further,) + at[1][k + 1:])
             sizes = None if check is None else symbols.sizes_of(_input_shapes(check))
             if sizes is None or conforms(symbolic, check, sizes) is not None:
                 return None
     for k in range(len(base)):
-        at_one = at[0][:k] + (1,) + at[0][k + 1:]
+        # the size whose symbol is 1 (the size 1 itself when the symbol is the size)
+        at_one = at[0][:k] + (unit[k] + at[0][k] % unit[k],) + at[0][k + 1:]
         one = graph if at_one == base else capture(at_one)
         sizes = None if one is None else symbols.sizes_of(_input_shapes(one), smallest=1)
         serves_one = sizes is not None and conforms(symbolic, one, sizes) is None
-        if base[k] < 2 and not (base[k] == 1 and serves_one):
+        if base[k] < 2 * unit[k] and not (base[k] == at_one[k] and serves_one):
             return None  # it would refuse the example's own sizes
         if serves_one:
             symbolic.min_sizes.update({s: 1 for s, pair in symbols.samples.items()
-                                       if pair == (at[0][k], at[1][k])})
+                                       if pair == ((at[0][k] - at[0][k] % unit[k]) // unit[k],
+                                                   (at[1][k] - at[0][k] % unit[k]) // unit[k])})
     return symbolic
 
 

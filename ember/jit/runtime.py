@@ -198,10 +198,14 @@ class _Method:
             floors.setdefault(g.min_sizes.get(s, 2), []).append(s)
         free = "; ".join(f"{', '.join(names)} may be any size from {floor} on"
                          for floor, names in sorted(floors.items()))
+        strided = {str(d): d for v in g.inputs for d in v.type.shape
+                   if type(d) is SymInt and d.terms[0][1] != 1}
+        steps = "".join(f" (a size of {text} is one of {_first_sizes(d, g.min_sizes)}, ...)"
+                        for text, d in strided.items())
         raise RuntimeError(
-            f"{self.name}() was built for input shapes {built}, where {free}, and the other "
-            f"sizes are fixed; it cannot run on {[list(s) for s in shapes]}. Trace or script "
-            "it again with an example of the shape you need.")
+            f"{self.name}() was built for input shapes {built}, where {free}{steps}, and the "
+            f"other sizes are fixed; it cannot run on {[list(s) for s in shapes]}. Trace or "
+            "script it again with an example of the shape you need.")
 
     def _guard(self, flat) -> bool:
         for t, (dtype, ndim, device) in zip(flat, self.guard):
@@ -282,6 +286,13 @@ def fits_symbols(g: Graph, shapes: list) -> bool:
     return all(n >= g.min_sizes.get(s, 2) for s, n in sizes.items()) and all(
         (d.evaluate(sizes) if type(d) is SymInt else d) == n
         for v, shape in zip(g.inputs, shapes) for d, n in zip(v.type.shape, shape))
+
+
+def _first_sizes(dim: SymInt, min_sizes: dict) -> str:
+    """The three smallest sizes an input dim of the form q * symbol + r takes."""
+    ((symbol,), _) = dim.terms[0]
+    floor = min_sizes.get(symbol, 2)
+    return ", ".join(str(dim.evaluate({symbol: n})) for n in range(floor, floor + 3))
 
 
 def _describe_spec(spec) -> str:

@@ -160,9 +160,11 @@ class _Pairing:
 
 class Symbols:
     """The size symbols of a family of captures: which input dims they are, and their sizes
-    in the first two samples."""
+    in the first two samples. With a `modulus` q > 1, a dim that steps by a multiple of q is
+    q * symbol + r (r its size mod q): the graph then serves the sizes r + q * n, which keeps
+    the sizes stride-q downsampling computes from it exact multiples of the symbol."""
 
-    def __init__(self, first: list[tuple], second: list[tuple]):
+    def __init__(self, first: list[tuple], second: list[tuple], modulus: int = 1):
         self.where: dict[str, tuple[int, int]] = {}  # symbol -> (input position, dim)
         self.samples: dict[str, tuple[int, int]] = {}
         by_pair: dict[tuple[int, int], str] = {}
@@ -180,25 +182,30 @@ class Symbols:
                 if min(a, b) <= 1:
                     raise NotGeneral(f"input {k} dim {d} changes between {a} and {b}; sizes "
                                      "0 and 1 are compiled specially")
+                q = modulus if (b - a) % modulus == 0 else 1
+                r = a % q
+                if min(a, b) < 2 * q:
+                    raise NotGeneral(f"input {k} dim {d} is below twice the modulus {q}")
                 name = by_pair.get((a, b))
                 if name is None:
                     name = by_pair[(a, b)] = f"s{len(by_pair)}"
                     self.where[name] = (k, d)
-                    self.samples[name] = (a, b)
-                dims.append(SymInt(a, (((name,), 1),)))
+                    self.samples[name] = ((a - r) // q, (b - r) // q)
+                dims.append(SymInt(a, (((name,), q),) + ((((), r),) if r else ())))
             self.input_dims.append(tuple(dims))
 
     def sizes_of(self, shapes: list[tuple], smallest: int = 2) -> dict | None:
         """Each symbol's size for inputs of these shapes (None when dims that share a symbol
-        differ or a symbolic dim is below `smallest`)."""
+        differ, a dim is not q * symbol + r, or a symbol is below `smallest`)."""
         sizes: dict[str, int] = {}
         for dims, shape in zip(self.input_dims, shapes):
             if len(dims) != len(shape):
                 return None
             for d, n in zip(dims, shape):
                 if type(d) is SymInt:
-                    name = d.terms[0][0][0]
-                    if n < smallest or sizes.setdefault(name, n) != n:
+                    ((name,), q) = d.terms[0]
+                    size, rest = divmod(n - d.evaluate({name: 0}), q)
+                    if rest or size < smallest or sizes.setdefault(name, size) != size:
                         return None
                 elif d != n:
                     return None

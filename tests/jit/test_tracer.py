@@ -751,17 +751,42 @@ def test_a_fully_convolutional_trace_runs_at_other_image_sizes(tmp_path):
 
 
 def test_sizes_baked_outside_the_batch_are_refused_not_silently_wrong():
-    """A pooling computes its output size from the height and width when traced: a graph
-    that kept it would give a wrong result at another image size, so that size is fixed (the
-    batch stays free) and another one is refused by name."""
+    """A pooling computes its output size from the height and width when traced: the graph
+    keeps it as half the input's size, which holds at even sizes only, so it serves those
+    (and any batch) and refuses an odd one by name instead of giving a wrong result."""
     net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.MaxPool2d(2),
                         nn.Conv2d(4, 4, 3, padding=1))
     traced = jit.trace(net, ember.randn(1, 3, 16, 16))
-    x = ember.randn(3, 3, 16, 16)
     with ember.no_grad():
-        np.testing.assert_allclose(traced(x).numpy(), net(x).numpy(), rtol=1e-5, atol=1e-5)
-    with pytest.raises(RuntimeError, match=r"s0 may be any size .* other sizes are fixed"):
-        traced(ember.randn(2, 3, 24, 32))
+        for shape in [(3, 3, 16, 16), (2, 3, 24, 32)]:
+            x = ember.randn(*shape)
+            np.testing.assert_allclose(traced(x).numpy(), net(x).numpy(), rtol=1e-5,
+                                       atol=1e-5)
+    with pytest.raises(RuntimeError, match=r"s0, s1, s2 may be any size .*a size of 2\*s1 "
+                                           r"is one of 2, 4, 6, .* other sizes are fixed"):
+        traced(ember.randn(2, 3, 25, 32))
+
+
+def test_a_strided_network_serves_the_sizes_its_total_stride_divides(tmp_path):
+    """Three stride-2 steps: a trace at 32 x 48 keeps every size as a multiple of size / 8, so
+    it serves heights and widths that are multiples of 8 (before and after save/load) and
+    refuses others."""
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                        nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(),
+                        nn.Flatten()).eval()
+    traced = jit.trace(net, ember.randn(2, 3, 32, 48))
+    traced.save(tmp_path / "net.pt")
+    loaded = jit.load(tmp_path / "net.pt")
+    with ember.no_grad():
+        for shape in [(3, 3, 40, 56), (1, 3, 64, 16), (2, 3, 8, 24)]:
+            x = ember.randn(*shape)
+            for model in (traced, loaded):
+                np.testing.assert_allclose(model(x).numpy(), net(x).numpy(), rtol=1e-5,
+                                           atol=1e-5)
+        for shape in [(2, 3, 36, 48), (2, 3, 32, 47)]:
+            with pytest.raises(RuntimeError, match=r"8\*s1 is one of 8, 16, 24"):
+                loaded(ember.randn(*shape))
 
 
 def test_a_sequence_of_channels_generalizes_over_its_length():
