@@ -366,10 +366,10 @@ def _stepped(t, sizes: dict):
 
 def _moduli(base: tuple) -> list[int]:
     """The total strides tried in turn when a family's sizes follow no expression at every
-    size: 1, then 2, 4, ... 32 while the example's sizes after the batch are at least twice
-    as large (see generalized)."""
+    size: 2, 4, ... 32 while the example's sizes after the batch are at least twice as large
+    (see generalized)."""
     smallest = min(base[1:], default=0)
-    return [1] + [q for q in (2, 4, 8, 16, 32) if 2 * q <= smallest]
+    return [q for q in (2, 4, 8, 16, 32) if 2 * q <= smallest]
 
 
 def _modulus_steps(base: tuple, q: int) -> tuple:
@@ -410,19 +410,23 @@ def sized_graph(graph, tensors, rebuild):
             other = capture(_sample(base, steps, 1))
             if other is None:
                 continue  # no evidence: the code does not run at those sizes
-            tried = True
             flips = [capture(sizes) for sizes in _other_parities(base, steps)]
             same = not bakes_sizes(graph, other) and \
                 not any(bakes_sizes(graph, flip) for flip in flips)
             if same and _rest_is_free(graph, tensors, family, rebuild):
                 return graph  # the same graph at other sizes of every dim
             # the family's sizes are free, the others fixed, which a graph generalized over
-            # the family says; with strided downsampling, over sizes one apart by a multiple
-            # of its total stride
-            for modulus in _moduli(base):
-                symbolic = generalized(graph, base, steps, capture, modulus)
-                if symbolic is not None:
-                    return symbolic
+            # the family says
+            symbolic = generalized(graph, base, steps, capture)
+            if symbolic is not None:
+                return symbolic
+        # a network that downsamples computes sizes like (h + 1) // 2, exact multiples of a
+        # symbol at sizes a multiple of its total stride apart (it may run only there)
+        for modulus in _moduli(base):
+            symbolic = generalized(graph, base, _modulus_steps(base, modulus), capture, modulus)
+            if symbolic is not None:
+                return symbolic
+        tried = tried or any(other is not None for other in capture.made.values())
     if tried:
         graph.fixed_sizes = True
     return graph
@@ -448,6 +452,7 @@ def _capturer(family: SizeFamily, rebuild):
             made[sizes] = _retraced(
                 lambda s: rebuild(lambda t: family.resized(t, s)), sizes)
         return made[sizes]
+    capture.made = made
     return capture
 
 
@@ -495,11 +500,10 @@ def generalized(graph, base: tuple, steps: tuple, capture, modulus: int = 1):
     5 * batch - 5 from 5 * channels / 2), at both parities; a build with one size at 1
     decides whether the graph serves that size at 1 too (graph.min_sizes). Python code that
     branches on a size in other ways (a threshold) is not seen: as in torch, such a branch
-    is fixed at the traced sizes. A `modulus` q > 1 steps every size after the batch by
-    multiples of q, each then q * symbol + (its size mod q) (see Symbols): the graph serves
-    those sizes only, a strided network's sizes being exact there."""
-    if modulus > 1:
-        steps = _modulus_steps(base, modulus)
+    is fixed at the traced sizes. With a `modulus` q > 1 (`steps` then multiples of q after
+    the batch, _modulus_steps), each size after the batch is q * symbol + (its size mod q)
+    (see Symbols): the graph serves those sizes only, a strided network's sizes being exact
+    there."""
     unit = (1,) + (modulus,) * (len(base) - 1)  # one step of each size's symbol
     at = [_sample(base, steps, j) for j in range(2)]
     first = graph if at[0] == base else capture(at[0])

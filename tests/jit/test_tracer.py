@@ -789,6 +789,35 @@ def test_a_strided_network_serves_the_sizes_its_total_stride_divides(tmp_path):
                 loaded(ember.randn(*shape))
 
 
+def test_a_unet_that_runs_only_on_its_stride_lattice_serves_that_lattice():
+    """Skip connections concatenate down- and upsampled maps, so the net runs only at sizes a
+    multiple of 4: no build at odd sizes succeeds, yet the trace is kept over 4 * s."""
+    class UNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.down = nn.Conv2d(3, 4, 3, padding=1)
+            self.mid = nn.Conv2d(4, 4, 3, padding=1)
+            self.up1 = nn.ConvTranspose2d(4, 4, 2, stride=2)
+            self.up2 = nn.ConvTranspose2d(8, 4, 2, stride=2)
+
+        def forward(self, x):
+            a = self.down(x)
+            b = self.mid(nn.functional.max_pool2d(a, 2))
+            c = ember.cat([self.up1(nn.functional.max_pool2d(b, 2)), b], 1)
+            return ember.cat([self.up2(c), a], 1)
+
+    ember.manual_seed(0)
+    net = UNet().eval()
+    traced = jit.trace(net, ember.randn(1, 3, 16, 12))
+    with ember.no_grad():
+        for shape in [(2, 3, 8, 24), (1, 3, 20, 12)]:
+            x = ember.randn(*shape)
+            np.testing.assert_allclose(traced(x).numpy(), net(x).numpy(), rtol=1e-5,
+                                       atol=1e-6)
+    with pytest.raises(RuntimeError, match=r"4\*s1 is one of"):
+        traced(ember.randn(1, 3, 18, 12))
+
+
 def test_a_sequence_of_channels_generalizes_over_its_length():
     """Conv1d input (N, C, L): the batch and the length are free."""
     net = nn.Sequential(nn.Conv1d(2, 3, 3, padding=1), nn.Tanh())
