@@ -750,6 +750,16 @@ def test_a_fully_convolutional_trace_runs_at_other_image_sizes(tmp_path):
             loaded(ember.randn(1, 4, 16, 16))  # the channels
 
 
+def _match_eager(net, graphs, shapes) -> None:
+    """Each traced or loaded graph gives net's result on a random input of each shape."""
+    with ember.no_grad():
+        for shape in shapes:
+            x = ember.randn(*shape)
+            for graph in graphs:
+                np.testing.assert_allclose(graph(x).numpy(), net(x).numpy(), rtol=1e-5,
+                                           atol=1e-5)
+
+
 def test_sizes_baked_outside_the_batch_are_refused_not_silently_wrong():
     """A pooling computes its output size from the height and width when traced: the graph
     keeps it as half the input's size, which holds at even sizes only, so it serves those
@@ -757,11 +767,7 @@ def test_sizes_baked_outside_the_batch_are_refused_not_silently_wrong():
     net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.MaxPool2d(2),
                         nn.Conv2d(4, 4, 3, padding=1))
     traced = jit.trace(net, ember.randn(1, 3, 16, 16))
-    with ember.no_grad():
-        for shape in [(3, 3, 16, 16), (2, 3, 24, 32)]:
-            x = ember.randn(*shape)
-            np.testing.assert_allclose(traced(x).numpy(), net(x).numpy(), rtol=1e-5,
-                                       atol=1e-5)
+    _match_eager(net, [traced], [(3, 3, 16, 16), (2, 3, 24, 32)])
     with pytest.raises(RuntimeError, match=r"s0, s1, s2 may be any size .*a size of 2\*s1 "
                                            r"is one of 2, 4, 6, .* other sizes are fixed"):
         traced(ember.randn(2, 3, 25, 32))
@@ -778,15 +784,10 @@ def test_a_strided_network_serves_the_sizes_its_total_stride_divides(tmp_path):
     traced = jit.trace(net, ember.randn(2, 3, 32, 48))
     traced.save(tmp_path / "net.pt")
     loaded = jit.load(tmp_path / "net.pt")
-    with ember.no_grad():
-        for shape in [(3, 3, 40, 56), (1, 3, 64, 16), (2, 3, 8, 24)]:
-            x = ember.randn(*shape)
-            for model in (traced, loaded):
-                np.testing.assert_allclose(model(x).numpy(), net(x).numpy(), rtol=1e-5,
-                                           atol=1e-5)
-        for shape in [(2, 3, 36, 48), (2, 3, 32, 47)]:
-            with pytest.raises(RuntimeError, match=r"8\*s1 is one of 8, 16, 24"):
-                loaded(ember.randn(*shape))
+    _match_eager(net, [traced, loaded], [(3, 3, 40, 56), (1, 3, 64, 16), (2, 3, 8, 24)])
+    for shape in [(2, 3, 36, 48), (2, 3, 32, 47)]:
+        with pytest.raises(RuntimeError, match=r"8\*s1 is one of 8, 16, 24"):
+            loaded(ember.randn(*shape))
 
 
 def test_a_unet_that_runs_only_on_its_stride_lattice_serves_that_lattice():
@@ -809,11 +810,7 @@ def test_a_unet_that_runs_only_on_its_stride_lattice_serves_that_lattice():
     ember.manual_seed(0)
     net = UNet().eval()
     traced = jit.trace(net, ember.randn(1, 3, 16, 12))
-    with ember.no_grad():
-        for shape in [(2, 3, 8, 24), (1, 3, 20, 12)]:
-            x = ember.randn(*shape)
-            np.testing.assert_allclose(traced(x).numpy(), net(x).numpy(), rtol=1e-5,
-                                       atol=1e-6)
+    _match_eager(net, [traced], [(2, 3, 8, 24), (1, 3, 20, 12)])
     with pytest.raises(RuntimeError, match=r"4\*s1 is one of"):
         traced(ember.randn(1, 3, 18, 12))
 
