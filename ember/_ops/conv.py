@@ -18,9 +18,11 @@ import numpy as np
 from .. import _dtype as D
 from .._backend import conv_kernels as K
 from .._backend import move, namespace
+from .._backend.kernels import reduce_at
 from .._tensor import Tensor
 from ..testing.opinfo import FLOATS, INTS, Arg, Sample
 from .dispatch import apply
+from .indexing import _linear_index
 from .registry import OpDef, composite, register
 
 _LEGACY_NAMES = {D.float32: "FloatTensor", D.float64: "DoubleTensor", D.float16: "HalfTensor",
@@ -1371,19 +1373,19 @@ def _interpolate_taps(mode, n, o, scale, align_corners, real):
     return [(i0, 1 - lam), (i0 + (i0 < n - 1), lam)]
 
 
-def _resample(x, dim, taps):
-    """Sum over taps of weight * x.index_select(dim, index) (weights broadcast along dim)."""
-    shape = (-1,) + (1,) * (x.ndim - dim - 1)
-    out = None
-    for index, weight in taps:
-        v = x.index_select(dim, _const(index, x))
-        if weight is not None:
-            v = v * _const(weight.astype(x._dtype.np).reshape(shape), x)
-        out = v if out is None else out + v
-    return out
+def _taps(xp, mode, n, o, scale, align_corners, dtype):
+    """_interpolate_taps on xp's device, the weights in `dtype`."""
+    real = np.float64 if dtype == np.float64 else np.float32
+    return [(xp.asarray(index), None if weight is None else xp.asarray(weight.astype(dtype)))
+            for index, weight in _interpolate_taps(mode, n, o, scale, align_corners, real)]
 
 
-@composite(samples=(
+def _along(weight, ndim: int, dim: int):
+    """A 1-D weight shaped to broadcast along `dim` of an ndim-array."""
+    return weight.reshape((-1,) + (1,) * (ndim - dim - 1))
+
+
+_RESAMPLE_SAMPLES = (
     Sample(lambda t, x: t.nn.functional.interpolate(x, scale_factor=2), (Arg((1, 2, 3, 2)),)),
     Sample(lambda t, x: t.nn.functional.interpolate(x, size=(5, 3), mode="nearest-exact"),
            (Arg((1, 2, 3, 4)),), name="nearest_exact"),
@@ -1398,9 +1400,68 @@ def _resample(x, dim, taps):
                                                     recompute_scale_factor=True),
            (Arg((1, 1, 3, 4)),), name="bicubic"),
     Sample(lambda t, x: t.nn.functional.interpolate(x, size=(3, 2, 4), mode="trilinear"),
-           (Arg((1, 1, 2, 3, 2)),), name="trilinear"),
+           (Arg((1, 1, 2, 3, 2)),), name="trilinear"))
+
+
+@register("resample", promote=None, samples=_RESAMPLE_SAMPLES)
+class Resample(OpDef):
+    """interpolate along one dim: output position i is the sum over its taps of weight * the
+    input at the tap's index. The taps are computed here from the sizes, so a traced graph
+    keeps sizes (which follow its inputs' shapes) rather than arrays of the traced ones."""
+
+    def forward(ctx, xp, x, dim, size, mode, scale, align_corners):
+        ctx.args = (dim, x.shape[dim], mode, scale, align_corners)
+        out = None
+        for index, weight in _taps(xp, mode, x.shape[dim], size, scale, align_corners,
+                                   x.dtype):
+            v = xp.take(x, index, axis=dim)
+            if weight is not None:
+                v *= _along(weight, x.ndim, dim)
+            out = v if out is None else out + v
+        return out
+
+    def backward(ctx, g):
+        dim, n, mode, scale, align_corners = ctx.args
+        return apply(ResampleBackward, g, dim=dim, size=n, mode=mode, scale=scale,
+                     align_corners=align_corners)
+
+
+@register("resample_backward", promote=None, samples=(
+    Sample(lambda t, x, g: t.autograd.grad(t.nn.functional.interpolate(
+        x.requires_grad_(), scale_factor=(1.5, 0.7), mode="bilinear"), x, g)[0],
+        (Arg((1, 2, 4, 5)), Arg((1, 2, 6, 3))), grad=False),
+    Sample(lambda t, x, g: t.autograd.grad(t.nn.functional.interpolate(
+        x.requires_grad_(), size=(5, 3), mode="bicubic", align_corners=True), x, g)[0],
+        (Arg((1, 1, 3, 4)), Arg((1, 1, 5, 3))), grad=False, name="bicubic"),
+    Sample(lambda t, x, g: t.autograd.grad(t.nn.functional.interpolate(
+        x.requires_grad_(), scale_factor=2), x, g)[0],
+        (Arg((2, 3, 5)), Arg((2, 3, 10))), grad=False, name="nearest")))
+class ResampleBackward(OpDef):
+    """The input gradient of resample: each output gradient added back, weighted, at its taps
+    (an input of `size` along dim)."""
+
+    def forward(ctx, xp, g, dim, size, mode, scale, align_corners):
+        ctx.args = (dim, g.shape[dim], mode, scale, align_corners)
+        shape = g.shape[:dim] + (size,) + g.shape[dim + 1:]
+        out = xp.zeros(shape, dtype=g.dtype)
+        for index, weight in _taps(xp, mode, size, g.shape[dim], scale, align_corners,
+                                   g.dtype):
+            v = g if weight is None else g * _along(weight, g.ndim, dim)
+            along = xp.broadcast_to(_along(index, g.ndim, dim), g.shape)
+            reduce_at(out.reshape(-1), _linear_index(xp, shape, along, dim),
+                      xp.ascontiguousarray(v).reshape(-1))
+        return out
+
+    def backward(ctx, g):
+        dim, o, mode, scale, align_corners = ctx.args
+        return apply(Resample, g, dim=dim, size=o, mode=mode, scale=scale,
+                     align_corners=align_corners)
+
+
+# the other modes are the samples of resample, which interpolate runs once per resized dim
+@composite(samples=(
     Sample(lambda t, x: t.nn.functional.interpolate(x, size=(2, 3), mode="area"),
-           (Arg((1, 2, 5, 4)),), name="area")))
+           (Arg((1, 2, 5, 4)),), name="area"),))
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False) -> Tensor:
     """Resize (N, C, *spatial) to `size` or by `scale_factor` ('nearest', 'nearest-exact',
@@ -1441,13 +1502,13 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         kind = "nearest" if nearest else mode
         raise NotImplementedError(f"\"upsample_{kind}{nd}d\" not implemented for "
                                   f"'{_SCALAR_NAMES.get(input._dtype, input._dtype.name)}'")
-    real = np.float64 if input._dtype is D.float64 else np.float32
     x = input
     for j, (o, scale) in enumerate(zip(sizes, scales)):
         n = input.shape[2 + j]
         if o == n and (nearest or scale in (None, 1.0) or align_corners):
             continue
-        x = _resample(x, 2 + j, _interpolate_taps(mode, n, o, scale, align_corners, real))
+        x = apply(Resample, x, dim=2 + j, size=o, mode=mode, scale=scale,
+                  align_corners=align_corners)
     return x if x is not input else input.clone()
 
 

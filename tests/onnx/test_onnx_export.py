@@ -174,6 +174,20 @@ def test_constant_that_cannot_follow_a_dynamic_axis():
                           dynamic_axes={"x": {0: "n"}})
 
 
+def test_interpolate_exports_with_a_dynamic_batch_and_refuses_dynamic_sizes():
+    """Its taps are constants of the traced height and width: the batch may vary, the
+    resized dims may not (refused by name, not exported wrong)."""
+    model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.Upsample(scale_factor=2,
+                                                                     mode="bilinear")).eval()
+    sess = session(export_bytes(model, (ember.randn(1, 2, 4, 6),), input_names=["x"],
+                                dynamic_axes={"x": {0: "n"}}))
+    x = ember.randn(3, 2, 4, 6)
+    assert_close(run(sess, {"x": x}), expected_outputs(model, (x,)))
+    with pytest.raises(UnsupportedOperatorError, match="interpolate along dim 2, which changes"):
+        ember.onnx.export(model, (ember.randn(1, 2, 4, 6),), io.BytesIO(), input_names=["x"],
+                          dynamic_axes={"x": {0: "n", 2: "h"}})
+
+
 def test_model_that_breaks_at_another_size():
     def fn(x):
         return x.view(3, 2) * 2

@@ -9,6 +9,7 @@ import numpy as np
 
 from ... import _dtype as D
 from .._types import is_float, lowest
+from ..._ops.conv import _interpolate_taps
 from ..._ops.random import _SELU_ALPHA
 from ..lowering import lowers
 from .pointwise import to_bool
@@ -275,6 +276,30 @@ def _masked_softmax(ctx):
     scores = b.op("Where", [hidden, b.scalar(-math.inf, dt), x])
     weights = b.op("Softmax", [scores], axis=ctx.attr("dim") % len(ctx.shape(0)))
     return b.op("Where", [hidden, b.scalar(0, dt), weights])
+
+
+@lowers("resample", via="Gather, Mul, Add")
+def _resample(ctx):
+    """interpolate along one dim: the taps (indices and weights) of the traced sizes as
+    constants, each gathered, weighted and summed. A dim that follows the dynamic axes would
+    need taps computed at run time, which this lowering does not build."""
+    b = ctx.b
+    dim = ctx.attr("dim")
+    if ctx.is_dynamic(0, dim):
+        ctx.unsupported(f"interpolate along dim {dim}, which changes with the dynamic axes")
+    x = ctx.input(0)
+    n, ndim = ctx.shape(0)[dim], len(ctx.shape(0))
+    dt = ctx.out_dtype()
+    out = None
+    for index, weight in _interpolate_taps(ctx.attr("mode"), n, ctx.attr("size"),
+                                           ctx.attr("scale"), ctx.attr("align_corners"),
+                                           np.float64 if dt is D.float64 else np.float32):
+        v = b.op("Gather", [x, b.const(index.astype(np.int64))], axis=dim)
+        if weight is not None:
+            shaped = weight.astype(dt.np).reshape((-1,) + (1,) * (ndim - dim - 1))
+            v = b.op("Mul", [v, b.const(shaped, dt)])
+        out = v if out is None else b.op("Add", [out, v])
+    return out
 
 
 @lowers("dropout_noise", via="RandomUniform, Less")
