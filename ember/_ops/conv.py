@@ -950,20 +950,68 @@ def _adaptive_avg(input, output_size, nd, op):
     if input._dtype.category < 2:
         raise NotImplementedError(f"\"{op}\" not implemented for "
                                   f"'{_SCALAR_NAMES.get(input._dtype, input._dtype.name)}'")
-    x = input
-    for j, o in enumerate(outs):
-        dim = x.ndim - nd + j
-        n = x.shape[dim]
-        if o == n:
-            continue
-        if o == 1:
-            x = x.mean(dim, keepdim=True)
-        elif n % o == 0:
-            x = x.unflatten(dim, (o, n // o)).mean(dim + 1)
-        else:
-            p = _const(_adaptive_matrix(n, o).T.astype(x._dtype.np), x)
-            x = x.transpose(dim, -1).matmul(p).transpose(dim, -1)
-    return x if x is not input else input.clone()
+    if outs == tuple(input.shape[-nd:]):
+        return input.clone()
+    return apply(AdaptiveAvgPool, input, outs=outs)
+
+
+def _average_along(xp, x, dim: int, o: int):
+    """x averaged over torch's o adaptive windows along dim: a mean when the windows tile
+    the dim evenly, else a product with the averaging matrix."""
+    n = x.shape[dim]
+    if n % o == 0:
+        split = x.shape[:dim] + (o, n // o) + x.shape[dim + 1:]
+        return x.reshape(split).mean(axis=dim + 1)
+    p = xp.asarray(_adaptive_matrix(n, o).T.astype(x.dtype))
+    return xp.swapaxes(xp.swapaxes(x, dim, -1) @ p, dim, -1)
+
+
+@register("adaptive_avg_pool", promote=None, samples=(
+    Sample(lambda t, x: t.nn.functional.adaptive_avg_pool2d(x, (3, 2)), (Arg((2, 2, 7, 4)),)),
+    Sample(lambda t, x: t.nn.functional.adaptive_avg_pool2d(x, 1), (Arg((2, 3, 3, 4)),),
+           name="global"),
+    Sample(lambda t, x: t.nn.functional.interpolate(x, size=(2, 3), mode="area"),
+           (Arg((1, 2, 6, 5)),), name="area"),
+    Sample(lambda t, x: t.adaptive_avg_pool1d(x, 3), (Arg((3, 5)),), name="unbatched_1d")))
+class AdaptiveAvgPool(OpDef):
+    """Average over torch's adaptive windows of the last len(outs) dims, [floor(i n / o),
+    ceil((i + 1) n / o)) along each. The windows are found here from the sizes, so a traced
+    graph keeps only the output sizes and serves any input size."""
+
+    def forward(ctx, xp, x, outs):
+        nd = len(outs)
+        ctx.sizes = x.shape[-nd:]
+        for j, o in enumerate(outs):
+            dim = x.ndim - nd + j
+            if x.shape[dim] != o:
+                x = _average_along(xp, x, dim, o)
+        return xp.ascontiguousarray(x)
+
+    def backward(ctx, g):
+        return apply(AdaptiveAvgPoolBackward, g, sizes=tuple(ctx.sizes))
+
+
+@register("adaptive_avg_pool_backward", promote=None, samples=(
+    Sample(lambda t, x, g: t.autograd.grad(t.nn.functional.adaptive_avg_pool2d(
+        x.requires_grad_(), (3, 2)), x, g)[0], (Arg((2, 2, 7, 4)), Arg((2, 2, 3, 2))),
+        grad=False),))
+class AdaptiveAvgPoolBackward(OpDef):
+    """The input gradient of adaptive_avg_pool: each window's gradient spread evenly over it
+    (an input of `sizes` in the last dims)."""
+
+    def forward(ctx, xp, g, sizes):
+        nd = len(sizes)
+        ctx.outs = g.shape[-nd:]
+        for j, n in enumerate(sizes):
+            dim = g.ndim - nd + j
+            o = g.shape[dim]
+            if o != n:
+                p = xp.asarray(_adaptive_matrix(n, o).astype(g.dtype))
+                g = xp.swapaxes(xp.swapaxes(g, dim, -1) @ p, dim, -1)
+        return xp.ascontiguousarray(g)
+
+    def backward(ctx, g):
+        return apply(AdaptiveAvgPool, g, outs=tuple(ctx.outs))
 
 
 @composite(samples=(

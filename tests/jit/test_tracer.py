@@ -816,6 +816,16 @@ def test_a_unet_that_runs_only_on_its_stride_lattice_serves_that_lattice():
         traced(ember.randn(1, 3, 18, 12))
 
 
+def test_a_classifier_with_adaptive_pooling_serves_other_image_sizes():
+    """AdaptiveAvgPool2d((3, 3)) before the Linear fixes the features whatever the image size:
+    its windows are found from each call's sizes, so the trace serves other resolutions."""
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.AdaptiveAvgPool2d((3, 3)), nn.Flatten(), nn.Linear(36, 5)).eval()
+    traced = jit.trace(net, ember.randn(2, 3, 16, 16))
+    _match_eager(net, [traced], [(1, 3, 22, 40), (3, 3, 10, 8)])
+
+
 def test_a_sequence_of_channels_generalizes_over_its_length():
     """Conv1d input (N, C, L): the batch and the length are free."""
     net = nn.Sequential(nn.Conv1d(2, 3, 3, padding=1), nn.Tanh())

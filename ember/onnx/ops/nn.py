@@ -9,7 +9,7 @@ import numpy as np
 
 from ... import _dtype as D
 from .._types import is_float, lowest
-from ..._ops.conv import _interpolate_taps
+from ..._ops.conv import _adaptive_matrix, _interpolate_taps
 from ..._ops.random import _SELU_ALPHA
 from ..lowering import lowers
 from .pointwise import to_bool
@@ -300,6 +300,32 @@ def _resample(ctx):
             v = b.op("Mul", [v, b.const(shaped, dt)])
         out = v if out is None else b.op("Add", [out, v])
     return out
+
+
+@lowers("adaptive_avg_pool", via="ReduceMean / Transpose, MatMul")
+def _adaptive_avg_pool(ctx):
+    """A mean over each dim pooled to 1 (any size, dynamic axes too); other dims through
+    their averaging matrix of the traced size."""
+    b = ctx.b
+    x = ctx.input(0)
+    outs = ctx.attr("outs")
+    ndim = len(ctx.shape(0))
+    dt = ctx.out_dtype()
+    for j, o in enumerate(outs):
+        dim = ndim - len(outs) + j
+        n = ctx.shape(0)[dim]
+        if o == 1:
+            x = b.reduce("ReduceMean", x, [dim], True)
+        elif ctx.is_dynamic(0, dim):
+            ctx.unsupported(f"adaptive pooling to {o} along dim {dim}, which changes with the "
+                            "dynamic axes")
+        elif o != n:
+            perm = list(range(ndim))
+            perm[dim], perm[-1] = perm[-1], perm[dim]
+            moved = b.op("Transpose", [x], perm=perm)
+            pooled = b.op("MatMul", [moved, b.const(_adaptive_matrix(n, o).T.astype(dt.np), dt)])
+            x = b.op("Transpose", [pooled], perm=perm)
+    return x
 
 
 @lowers("dropout_noise", via="RandomUniform, Less")
