@@ -1194,7 +1194,7 @@ def _pad_indices(n: int, lo: int, hi: int, mode: str) -> np.ndarray:
 
 
 def _pad_by_index(input, pad, mode):
-    """reflect / replicate / circular padding as one index_select per padded dimension."""
+    """reflect / replicate / circular padding as one pad_along per padded dimension."""
     nd = len(pad) // 2
     if not (1 <= nd <= 3 and input.ndim in (nd + 1, nd + 2)):
         raise NotImplementedError(
@@ -1209,27 +1209,30 @@ def _pad_by_index(input, pad, mode):
                            f"{list(input.shape)}")
     x = input
     for j in range(nd):
-        dim = input.ndim - 1 - j
-        n = input.shape[dim]
         lo, hi = pad[2 * j], pad[2 * j + 1]
-        if mode == "reflect" and (lo >= n or hi >= n):
-            raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding "
-                               f"input dimension, but got: padding ({lo}, {hi}) at dimension "
-                               f"{dim} of input {list(input.shape)}")
-        if mode == "circular" and (lo > n or hi > n):
-            raise RuntimeError("Padding value causes wrapping around more than once.")
-        if n + lo + hi < 0:
-            raise RuntimeError(f"The input size {n}, plus negative padding {lo} and {hi} "
-                               "resulted in a negative output size, which is invalid. Check "
-                               f"dimension {dim} of your input.")
-        if lo == 0 and hi == 0:
-            continue
-        index = _const(_pad_indices(n, lo, hi, mode).astype(np.int64), input)
-        x = x.index_select(dim, index)
+        if lo or hi:
+            x = apply(PadAlong, x, dim=input.ndim - 1 - j, lo=lo, hi=hi, mode=mode)
     return x if x is not input else input.clone()
 
 
-@composite(samples=(
+def _pad_index(xp, shape, dim: int, lo: int, hi: int, mode: str):
+    """The input positions of dim padded by (lo, hi) in `mode`, on xp's device; raises
+    torch's errors for pads the size does not allow (checked at every call's size)."""
+    n = shape[dim]
+    if mode == "reflect" and (lo >= n or hi >= n):
+        raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding "
+                           f"input dimension, but got: padding ({lo}, {hi}) at dimension "
+                           f"{dim} of input {list(shape)}")
+    if mode == "circular" and (lo > n or hi > n):
+        raise RuntimeError("Padding value causes wrapping around more than once.")
+    if n + lo + hi < 0:
+        raise RuntimeError(f"The input size {n}, plus negative padding {lo} and {hi} "
+                           "resulted in a negative output size, which is invalid. Check "
+                           f"dimension {dim} of your input.")
+    return xp.asarray(_pad_indices(n, lo, hi, mode).astype(np.int64))
+
+
+_PAD_SAMPLES = (
     Sample(lambda t, x: t.nn.functional.pad(x, (2, 1), mode="reflect"), (Arg((2, 3, 4)),)),
     Sample(lambda t, x: t.nn.functional.pad(x, (1, 1, 2, 0), mode="reflect"),
            (Arg((1, 2, 3, 4)),), name="reflect2d"),
@@ -1240,7 +1243,50 @@ def _pad_by_index(input, pad, mode):
     Sample(lambda t, x: t.nn.functional.pad(x, (2, 3, -1, 1), mode="circular"),
            (Arg((1, 2, 3, 3)),), name="circular"),
     Sample(lambda t, x: t.nn.functional.pad(x, (1, 2), mode="circular"), (Arg((2, 3, 4)),),
-           dtypes=INTS, grad=False, name="int")))
+           dtypes=INTS, grad=False, name="int"))
+
+
+@register("pad_along", promote=None, samples=_PAD_SAMPLES)
+class PadAlong(OpDef):
+    """reflect / replicate / circular padding of one dim by (lo, hi), negative pads cropping:
+    a gather whose positions are found here from the size, so a traced graph serves other
+    sizes."""
+
+    def forward(ctx, xp, x, dim, lo, hi, mode):
+        ctx.args = (dim, x.shape[dim], lo, hi, mode)
+        return xp.take(x, _pad_index(xp, x.shape, dim, lo, hi, mode), axis=dim)
+
+    def backward(ctx, g):
+        dim, n, lo, hi, mode = ctx.args
+        return apply(PadAlongBackward, g, dim=dim, size=n, lo=lo, hi=hi, mode=mode)
+
+
+@register("pad_along_backward", promote=None, samples=(
+    Sample(lambda t, x, g: t.autograd.grad(t.nn.functional.pad(
+        x.requires_grad_(), (2, 1), mode="reflect"), x, g)[0],
+        (Arg((2, 3, 4)), Arg((2, 3, 7))), grad=False),
+    Sample(lambda t, x, g: t.autograd.grad(t.nn.functional.pad(
+        x.requires_grad_(), (3, -1), mode="circular"), x, g)[0],
+        (Arg((2, 4)), Arg((2, 6))), grad=False, name="circular")))
+class PadAlongBackward(OpDef):
+    """The input gradient of pad_along: each padded position's gradient added back at the
+    input position it copied (an input of `size` along dim)."""
+
+    def forward(ctx, xp, g, dim, size, lo, hi, mode):
+        ctx.args = (dim, lo, hi, mode)
+        shape = g.shape[:dim] + (size,) + g.shape[dim + 1:]
+        return _scatter_along(xp, g, dim, size, [(_pad_index(xp, shape, dim, lo, hi, mode),
+                                                  None)])
+
+    def backward(ctx, g):
+        dim, lo, hi, mode = ctx.args
+        return apply(PadAlong, g, dim=dim, lo=lo, hi=hi, mode=mode)
+
+
+# the reflect, replicate and circular modes are the samples of pad_along
+@composite(samples=(
+    Sample(lambda t, x: t.nn.functional.pad(x, (1, 2, 0, 1), value=0.5), (Arg((2, 3, 4)),),
+           name="constant"),))
 def pad(input, pad, mode="constant", value=None) -> Tensor:
     """Pad `input`: `pad` lists (before, after) pairs starting from the last dimension; modes
     'constant' (with `value`), 'reflect', 'replicate', 'circular'.
@@ -1433,6 +1479,19 @@ def _along(weight, ndim: int, dim: int):
     return weight.reshape((-1,) + (1,) * (ndim - dim - 1))
 
 
+def _scatter_along(xp, g, dim: int, size: int, taps):
+    """The transpose of gathering `taps` along dim: zeros with g.shape but `size` along dim,
+    each slice of g added (times its tap's weight, if any) at its tap's index."""
+    shape = g.shape[:dim] + (size,) + g.shape[dim + 1:]
+    out = xp.zeros(shape, dtype=g.dtype)
+    for index, weight in taps:
+        v = g if weight is None else g * _along(weight, g.ndim, dim)
+        along = xp.broadcast_to(_along(index, g.ndim, dim), g.shape)
+        reduce_at(out.reshape(-1), _linear_index(xp, shape, along, dim),
+                  xp.ascontiguousarray(v).reshape(-1))
+    return out
+
+
 _RESAMPLE_SAMPLES = (
     Sample(lambda t, x: t.nn.functional.interpolate(x, scale_factor=2), (Arg((1, 2, 3, 2)),)),
     Sample(lambda t, x: t.nn.functional.interpolate(x, size=(5, 3), mode="nearest-exact"),
@@ -1490,15 +1549,8 @@ class ResampleBackward(OpDef):
 
     def forward(ctx, xp, g, dim, size, mode, scale, align_corners):
         ctx.args = (dim, g.shape[dim], mode, scale, align_corners)
-        shape = g.shape[:dim] + (size,) + g.shape[dim + 1:]
-        out = xp.zeros(shape, dtype=g.dtype)
-        for index, weight in _taps(xp, mode, size, g.shape[dim], scale, align_corners,
-                                   g.dtype):
-            v = g if weight is None else g * _along(weight, g.ndim, dim)
-            along = xp.broadcast_to(_along(index, g.ndim, dim), g.shape)
-            reduce_at(out.reshape(-1), _linear_index(xp, shape, along, dim),
-                      xp.ascontiguousarray(v).reshape(-1))
-        return out
+        return _scatter_along(xp, g, dim, size, _taps(xp, mode, size, g.shape[dim], scale,
+                                                      align_corners, g.dtype))
 
     def backward(ctx, g):
         dim, o, mode, scale, align_corners = ctx.args

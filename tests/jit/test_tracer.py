@@ -826,6 +826,18 @@ def test_a_classifier_with_adaptive_pooling_serves_other_image_sizes():
     _match_eager(net, [traced], [(1, 3, 22, 40), (3, 3, 10, 8)])
 
 
+def test_reflection_and_replication_padding_serve_any_image_size():
+    """The padded positions are found from each call's size: the trace serves any height and
+    width, and one too small to reflect raises eager's error."""
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(3, 4, 7), nn.InstanceNorm2d(4),
+                        nn.ReplicationPad2d((1, 2, 0, 1)), nn.Conv2d(4, 3, 3)).eval()
+    traced = jit.trace(net, ember.randn(1, 3, 16, 12))
+    _match_eager(net, [traced], [(2, 3, 9, 30), (1, 3, 5, 5)])
+    with pytest.raises(RuntimeError, match=r"Padding size should be less than"):
+        traced(ember.randn(1, 3, 3, 12))
+
+
 def test_a_sequence_of_channels_generalizes_over_its_length():
     """Conv1d input (N, C, L): the batch and the length are free."""
     net = nn.Sequential(nn.Conv1d(2, 3, 3, padding=1), nn.Tanh())

@@ -188,6 +188,15 @@ def test_interpolate_exports_with_a_dynamic_batch_and_refuses_dynamic_sizes():
                           dynamic_axes={"x": {0: "n", 2: "h"}})
 
 
+def test_reflection_padding_follows_dynamic_image_sizes():
+    model = nn.Sequential(nn.ReflectionPad2d((2, 1, 1, 2)), nn.Conv2d(2, 3, 3),
+                          nn.ReplicationPad2d(1)).eval()
+    sess = session(export_bytes(model, (ember.randn(1, 2, 6, 5),), input_names=["x"],
+                                dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}}))
+    x = ember.randn(2, 2, 9, 4)
+    assert_close(run(sess, {"x": x}), expected_outputs(model, (x,)))
+
+
 def test_model_that_breaks_at_another_size():
     def fn(x):
         return x.view(3, 2) * 2

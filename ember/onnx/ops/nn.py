@@ -9,7 +9,7 @@ import numpy as np
 
 from ... import _dtype as D
 from .._types import is_float, lowest
-from ..._ops.conv import _adaptive_matrix, _interpolate_taps
+from ..._ops.conv import _adaptive_matrix, _interpolate_taps, _pad_indices
 from ..._ops.random import _SELU_ALPHA
 from ..lowering import lowers
 from .pointwise import to_bool
@@ -326,6 +326,25 @@ def _adaptive_avg_pool(ctx):
             pooled = b.op("MatMul", [moved, b.const(_adaptive_matrix(n, o).T.astype(dt.np), dt)])
             x = b.op("Transpose", [pooled], perm=perm)
     return x
+
+
+@lowers("pad_along", via="Pad / Gather")
+def _pad_along(ctx):
+    """reflect and replicate by non-negative pads as Pad (mode reflect / edge), which follows
+    dynamic axes; otherwise a Gather of the traced size's positions."""
+    b = ctx.b
+    x = ctx.input(0)
+    dim, lo, hi, mode = ctx.attr("dim"), ctx.attr("lo"), ctx.attr("hi"), ctx.attr("mode")
+    ndim = len(ctx.shape(0))
+    if mode in ("reflect", "replicate") and lo >= 0 and hi >= 0:
+        pads = [0] * (2 * ndim)
+        pads[dim], pads[ndim + dim] = lo, hi
+        return b.op("Pad", [x, b.ints(pads)], mode="reflect" if mode == "reflect" else "edge")
+    if ctx.is_dynamic(0, dim):
+        ctx.unsupported(f"{mode} padding by ({lo}, {hi}) along dim {dim}, which changes with "
+                        "the dynamic axes")
+    index = _pad_indices(ctx.shape(0)[dim], lo, hi, mode).astype(np.int64)
+    return b.op("Gather", [x, b.const(index)], axis=dim)
 
 
 @lowers("dropout_noise", via="RandomUniform, Less")
