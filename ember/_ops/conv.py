@@ -836,6 +836,21 @@ def _avg_divisor(size, kernel, stride, padding, outs, count_include_pad):
     return divisor
 
 
+@register("avg_pool_divisor", promote=None, differentiable=False, samples=(
+    Sample(lambda t, x: t.nn.functional.avg_pool2d(x, 3, 1, 1, count_include_pad=False),
+           (Arg((1, 2, 5, 4)),)),
+    Sample(lambda t, x: t.avg_pool1d(x, 2, ceil_mode=True, count_include_pad=False),
+           (Arg((2, 5)),), name="ceil")))
+class AvgPoolDivisor(OpDef):
+    """What avg_pool divides each window's sum by, where that differs between windows
+    (padding left out, ceil mode's partial windows): computed here from x's spatial size, so
+    a traced graph holds no array of the traced size."""
+
+    def forward(ctx, xp, x, kernel, stride, padding, outs, count_include_pad):
+        counts = _avg_divisor(x.shape[2:], kernel, stride, padding, outs, count_include_pad)
+        return xp.asarray(counts.astype(x.dtype))
+
+
 def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override, nd, op):
     batched = _pool_rank(input, nd, op)
@@ -859,7 +874,8 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
     else:
         counts = _avg_divisor(x.shape[2:], kernel, stride, padding, outs, count_include_pad)
         divisor = int(counts.flat[0]) if (counts == counts.flat[0]).all() else \
-            _const(counts.astype(x._dtype.np), x)
+            apply(AvgPoolDivisor, x, kernel=kernel, stride=stride, padding=padding, outs=outs,
+                  count_include_pad=count_include_pad)
     if x._dtype.category < 2:
         out = summed.div(divisor, rounding_mode="trunc")
     else:

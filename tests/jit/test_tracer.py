@@ -838,6 +838,14 @@ def test_reflection_and_replication_padding_serve_any_image_size():
         traced(ember.randn(1, 3, 3, 12))
 
 
+def test_average_pooling_without_its_padding_serves_any_image_size():
+    """count_include_pad=False divides edge windows by fewer elements: the counts are found
+    from each call's size (Inception's branch pooling)."""
+    net = nn.Sequential(nn.Conv2d(2, 3, 1), nn.AvgPool2d(3, 1, 1, count_include_pad=False))
+    traced = jit.trace(net, ember.randn(1, 2, 6, 5))
+    _match_eager(net, [traced], [(2, 2, 9, 4), (1, 2, 3, 11)])
+
+
 def test_a_sequence_of_channels_generalizes_over_its_length():
     """Conv1d input (N, C, L): the batch and the length are free."""
     net = nn.Sequential(nn.Conv1d(2, 3, 3, padding=1), nn.Tanh())

@@ -9,7 +9,7 @@ import numpy as np
 
 from ... import _dtype as D
 from .._types import is_float, lowest
-from ..._ops.conv import _adaptive_matrix, _interpolate_taps, _pad_indices
+from ..._ops.conv import _adaptive_matrix, _avg_divisor, _interpolate_taps, _pad_indices
 from ..._ops.random import _SELU_ALPHA
 from ..lowering import lowers
 from .pointwise import to_bool
@@ -345,6 +345,20 @@ def _pad_along(ctx):
                         "the dynamic axes")
     index = _pad_indices(ctx.shape(0)[dim], lo, hi, mode).astype(np.int64)
     return b.op("Gather", [x, b.const(index)], axis=dim)
+
+
+@lowers("avg_pool_divisor", via="Constant")
+def _avg_pool_divisor(ctx):
+    """The window counts of the traced spatial size, as a constant."""
+    spatial = range(2, len(ctx.shape(0)))
+    if any(ctx.is_dynamic(0, d) for d in spatial):
+        ctx.unsupported("average pooling whose divisors differ between windows, over a spatial "
+                        "size that changes with the dynamic axes")
+    counts = _avg_divisor([ctx.shape(0)[d] for d in spatial], ctx.attr("kernel"),
+                          ctx.attr("stride"), ctx.attr("padding"), ctx.attr("outs"),
+                          ctx.attr("count_include_pad"))
+    dt = ctx.out_dtype()
+    return ctx.b.const(counts.astype(dt.np), dt)
 
 
 @lowers("dropout_noise", via="RandomUniform, Less")
