@@ -188,9 +188,11 @@ def test_interpolate_exports_with_a_dynamic_batch_and_refuses_dynamic_sizes():
                           dynamic_axes={"x": {0: "n", 2: "h"}})
 
 
-def test_reflection_padding_follows_dynamic_image_sizes():
-    model = nn.Sequential(nn.ReflectionPad2d((2, 1, 1, 2)), nn.Conv2d(2, 3, 3),
-                          nn.ReplicationPad2d(1)).eval()
+def test_reflection_padding_and_instance_norm_follow_dynamic_batch_and_image_sizes():
+    """A style-transfer block: the padding is Pad (reflect / edge), and instance_norm's folded
+    (batch x channels) dim follows the dynamic batch."""
+    model = nn.Sequential(nn.ReflectionPad2d((2, 0, 1, 1)), nn.Conv2d(2, 3, 3),
+                          nn.InstanceNorm2d(3, affine=True), nn.ReplicationPad2d(1)).eval()
     sess = session(export_bytes(model, (ember.randn(1, 2, 6, 5),), input_names=["x"],
                                 dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}}))
     x = ember.randn(2, 2, 9, 4)

@@ -211,22 +211,28 @@ def _batch_norm(ctx):
     _require_float(ctx)
     x = ctx.input(0)
     dt = b.dtype(x)
-    c = _channels(ctx)
-    weight = ctx.input(1, dt) if ctx.is_tensor(1) else b.const(np.ones(c), dt)
-    bias = ctx.input(2, dt) if ctx.is_tensor(2) else b.const(np.zeros(c), dt)
     eps = ctx.attr("eps")
     if not ctx.attr("training") and ctx.is_tensor(3) and ctx.is_tensor(4):
+        c = _channels(ctx)
+        weight = ctx.input(1, dt) if ctx.is_tensor(1) else b.const(np.ones(c), dt)
+        bias = ctx.input(2, dt) if ctx.is_tensor(2) else b.const(np.zeros(c), dt)
         return b.op("BatchNormalization", [x, weight, bias, ctx.input(3, dt), ctx.input(4, dt)],
                     epsilon=eps)
+    # batch statistics: no size of the channels is needed (instance_norm folds the batch
+    # into them, so they follow a dynamic batch)
     ndim = len(ctx.shape(0))
     axes = [0] + list(range(2, ndim))
     mean = b.reduce("ReduceMean", x, axes, True)
     dev = b.op("Sub", [x, mean])
     var = b.reduce("ReduceMean", b.op("Mul", [dev, dev]), axes, True)
     rstd = b.op("Reciprocal", [b.op("Sqrt", [b.op("Add", [var, b.scalar(eps, dt)])])])
-    shape = b.ints([1, c] + [1] * (ndim - 2))
-    y = b.op("Mul", [b.op("Mul", [dev, rstd]), b.op("Reshape", [weight, shape])])
-    return b.op("Add", [y, b.op("Reshape", [bias, shape])])
+    y = b.op("Mul", [dev, rstd])
+    shape = b.ints([1, -1] + [1] * (ndim - 2))
+    if ctx.is_tensor(1):
+        y = b.op("Mul", [y, b.op("Reshape", [ctx.input(1, dt), shape])])
+    if ctx.is_tensor(2):
+        y = b.op("Add", [y, b.op("Reshape", [ctx.input(2, dt), shape])])
+    return y
 
 
 @lowers("layer_norm", via="LayerNormalization")
