@@ -606,17 +606,24 @@ def _pool_geometry(input, kernel_size, stride, padding, dilation, ceil_mode, nd,
         if p > (d * (k - 1) + 1) // 2:
             raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
                                f"pad={p}, kernel_size={k} and dilation={d}")
-    size = input.shape[-nd:]
+    pads, outs = pool_window(input.shape[-nd - 1:], kernel, stride, padding, dilation,
+                             ceil_mode)
+    return kernel, stride, pads, dilation, outs
+
+
+def pool_window(shape, kernel, stride, padding, dilation, ceil_mode):
+    """The (low, high) padding each spatial dim of `shape` (channels first) is swept with,
+    and the output size; raises torch's error when an output size would be below 1."""
+    size = tuple(shape[1:])
     outs = tuple(_pool_out(n, k, s, p, d, ceil_mode)
                  for n, k, s, p, d in zip(size, kernel, stride, padding, dilation))
     if any(o < 1 for o in outs):
-        lead = input.shape[-nd - 1]
-        raise RuntimeError(f"Given input size: ({'x'.join(map(str, (lead,) + tuple(size)))}). "
-                           f"Calculated output size: "
-                           f"({'x'.join(map(str, (lead,) + outs))}). Output size is too small")
+        raise RuntimeError(f"Given input size: ({'x'.join(map(str, shape))}). Calculated "
+                           f"output size: ({'x'.join(map(str, (shape[0],) + outs))}). Output "
+                           "size is too small")
     pads = tuple((p, (o - 1) * s + d * (k - 1) + 1 - n - p)
                  for n, o, k, s, p, d in zip(size, outs, kernel, stride, padding, dilation))
-    return kernel, stride, pads, dilation, outs
+    return pads, outs
 
 
 def _pool_rank(input, nd, op):
@@ -645,9 +652,14 @@ def _pool_rank(input, nd, op):
     Sample(lambda t, x: t.max_pool3d(x, 2, padding=1), (Arg((1, 2, 3, 3, 3)),), name="3d")))
 class MaxPool(OpDef):
     """Max over windows of (N, C, *spatial); outputs the values and each maximum's flat index
-    within its input plane."""
+    within its input plane. The output size follows from each call's input size (a traced
+    graph keeps no size of its own). Graphs saved before ceil_mode was an attribute give
+    `padding` as (low, high) pairs and `outs` instead."""
 
-    def forward(ctx, xp, x, kernel, stride, padding, dilation, outs):
+    def forward(ctx, xp, x, kernel, stride, padding, dilation, ceil_mode=False, outs=None):
+        if outs is None:
+            padding, outs = pool_window(x.shape[1:], kernel, stride, padding, dilation,
+                                        ceil_mode)
         out, idx = K.max_pool(xp, x, kernel, stride, padding, dilation, outs)
         ctx.save(idx)
         ctx.size = x.shape[2:]
@@ -661,11 +673,12 @@ class MaxPool(OpDef):
 
 def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd, op):
     batched = _pool_rank(input, nd, op)
-    kernel, stride, pads, dilation, outs = _pool_geometry(input, kernel_size, stride, padding,
-                                                          dilation, ceil_mode, nd, op)
+    kernel, stride, pads, dilation, _ = _pool_geometry(input, kernel_size, stride, padding,
+                                                       dilation, ceil_mode, nd, op)
     x = input if batched else input.unsqueeze(0)
-    out, idx = apply(MaxPool, x, kernel=kernel, stride=stride, padding=pads, dilation=dilation,
-                     outs=outs)
+    out, idx = apply(MaxPool, x, kernel=kernel, stride=stride,
+                     padding=tuple(lo for lo, _ in pads), dilation=dilation,
+                     ceil_mode=bool(ceil_mode))
     if not batched:
         out, idx = out.squeeze(0), idx.squeeze(0)
     return (out, idx) if return_indices else out

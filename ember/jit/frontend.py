@@ -420,6 +420,11 @@ def sized_graph(graph, tensors, rebuild):
             symbolic = generalized(graph, base, steps, capture)
             if symbolic is not None:
                 return symbolic
+            if same:
+                # the same graph at the family's other sizes, whose values' sizes (a strided
+                # convolution's) no expression follows: their ops compute them per call
+                graph.free_dims = _differing_dims(graph, other)
+                return graph
         # a network that downsamples computes sizes like (h + 1) // 2, exact multiples of a
         # symbol at sizes a multiple of its total stride apart (it may run only there)
         for modulus in _moduli(base):
@@ -430,6 +435,12 @@ def sized_graph(graph, tensors, rebuild):
     if tried:
         graph.fixed_sizes = True
     return graph
+
+
+def _differing_dims(graph, other) -> tuple:
+    """The (input position, dim) pairs whose sizes differ between two builds of a graph."""
+    return tuple((k, d) for k, (u, v) in enumerate(zip(graph.inputs, other.inputs))
+                 for d, (n, m) in enumerate(zip(u.type.shape, v.type.shape)) if n != m)
 
 
 def _rest_is_free(graph, tensors, family: SizeFamily, rebuild) -> bool:

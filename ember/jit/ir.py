@@ -287,6 +287,9 @@ class Graph:
         self.output_spec = None
         self.call_schema = None  # a scripted method's parameters (schema.CallSchema)
         self.fixed_sizes = False  # bakes sizes computed from its inputs' shapes (jit.trace)
+        # (input position, dim) pairs that may take any size, every other input dim its
+        # traced one; None: no such limit (jit.trace, see frontend.sized_graph)
+        self.free_dims = None
         self.arg_names = None  # a traced graph's parameter names, to call it by keyword
         self._next = 0
         # size symbol -> (input position, dim, coefficient, offset) in a dynamic graph
@@ -366,6 +369,7 @@ class Graph:
         g._next = self._next
         g.input_spec, g.output_spec = self.input_spec, self.output_spec
         g.call_schema, g.fixed_sizes = self.call_schema, self.fixed_sizes
+        g.free_dims = self.free_dims
         g.arg_names = self.arg_names
         g.symbols, g.min_sizes = dict(self.symbols), dict(self.min_sizes)
         new: dict[int, Value] = {}

@@ -42,6 +42,7 @@ from .. import _dtype as D
 from .._backend import conv_kernels as CK
 from .._backend import gemm
 from .._backend.accel import cpu_fuser as backend
+from .._ops.conv import pool_window
 from .._ops.dispatch import _as_array
 from .._ops.registry import REGISTRY
 from .ir import Graph, Node, Value, encode, substitute
@@ -623,10 +624,13 @@ def matmul_into(a, b, out):
     return np.matmul(a, b, out=out)
 
 
-def max_pool_values(x, kernel, stride, padding, dilation, outs, out=None):
+def max_pool_values(x, kernel, stride, padding, dilation, ceil_mode=False, outs=None,
+                    out=None):
     """The values of the max_pool op without its argmax indices (inference needs only these).
     A max over a window box is a max over each of its dimensions in turn, so this runs
     sum(kernel) elementwise maxima instead of prod(kernel); NaN propagates, as in torch."""
+    if outs is None:
+        padding, outs = pool_window(x.shape[1:], kernel, stride, padding, dilation, ceil_mode)
     lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     cur = CK.pad(np, x, padding, lowest)
     nd = len(kernel)

@@ -144,6 +144,8 @@ class _Method:
             self._check_sizes(flat)
         elif self.graph.symbols:
             self._check_symbolic(flat)
+        elif self.graph.free_dims is not None:
+            self._check_free_dims(flat)
         elif not self.any_rank and any(t._data.ndim != g[1] for t, g in zip(flat, self.guard)):
             self._check_ranks(flat)
         if GradState.enabled:
@@ -182,6 +184,23 @@ class _Method:
                 f"from them, so it cannot run on {given}: the results would be wrong. Trace "
                 "or script it again at the shape you need (in the process that has its "
                 "source, a scripted module builds a graph per shape by itself).")
+
+    def _check_free_dims(self, flat) -> None:
+        """The graph computes every size at run time but was only seen to follow some input
+        dims (graph.free_dims): the others keep their traced sizes."""
+        free = set(self.graph.free_dims)
+        traced = [v.type.shape for v in self.graph.inputs]
+        if all(len(t._data.shape) == len(shape) and all(
+                n == m or (k, d) in free for d, (n, m) in enumerate(zip(t._data.shape, shape)))
+                for k, (t, shape) in enumerate(zip(flat, traced))):
+            return
+        built = ", ".join("[" + ", ".join("*" if (k, d) in free else str(n)
+                                          for d, n in enumerate(shape)) + "]"
+                          for k, shape in enumerate(traced))
+        raise RuntimeError(
+            f"{self.name}() was built for input shapes [{built}], where a * may be any size and "
+            f"the other sizes are fixed; it cannot run on {[list(t.shape) for t in flat]}. "
+            "Trace or script it again with an example of the shape you need.")
 
     def _check_symbolic(self, flat) -> None:
         """A graph with size symbols runs on inputs whose symbolic dims take any size from

@@ -55,6 +55,7 @@ def graph_to_json(graph: Graph, constant_key) -> dict:
         "signature": {"inputs": spec_of(graph.inputs), "outputs": spec_of(graph.outputs)},
         "call_schema": None if graph.call_schema is None else graph.call_schema.to_json(),
         "fixed_sizes": graph.fixed_sizes,
+        "free_dims": None if graph.free_dims is None else [list(d) for d in graph.free_dims],
         "arg_names": graph.arg_names,
         "symbols": {name: list(where) for name, where in graph.symbols.items()},
         "min_sizes": graph.min_sizes,
@@ -177,6 +178,12 @@ def graph_from_json(data, weights: dict, device: str | None = None) -> tuple[Gra
         _require(g.call_schema.arity() == len(g.inputs),
                  "the call schema does not match the graph's inputs")
     g.fixed_sizes = data.get("fixed_sizes") is True
+    free = data.get("free_dims")
+    _require(free is None or isinstance(free, list) and all(
+        isinstance(d, list) and len(d) == 2 and all(type(i) is int for i in d) and
+        0 <= d[0] < len(g.inputs) and 0 <= d[1] < len(g.inputs[d[0]].type.shape)
+        for d in free), "malformed free_dims")
+    g.free_dims = None if free is None else tuple(tuple(d) for d in free)
     g.arg_names = data.get("arg_names")
     _require(g.arg_names is None or isinstance(g.arg_names, list) and all(
         isinstance(n, str) and n.isidentifier() for n in g.arg_names) and

@@ -761,11 +761,10 @@ def _match_eager(net, graphs, shapes) -> None:
 
 
 def test_sizes_baked_outside_the_batch_are_refused_not_silently_wrong():
-    """A pooling computes its output size from the height and width when traced: the graph
-    keeps it as half the input's size, which holds at even sizes only, so it serves those
-    (and any batch) and refuses an odd one by name instead of giving a wrong result."""
-    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.MaxPool2d(2),
-                        nn.Conv2d(4, 4, 3, padding=1))
+    """Flattening a pooled map bakes 4 * (h // 2) * (w // 2) into the graph: that is 4 * s1 *
+    s2 for even sizes only (h = 2 * s1), so the graph serves those (and any batch) and
+    refuses an odd one by name instead of giving a wrong result."""
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.MaxPool2d(2), nn.Flatten())
     traced = jit.trace(net, ember.randn(1, 3, 16, 16))
     _match_eager(net, [traced], [(3, 3, 16, 16), (2, 3, 24, 32)])
     with pytest.raises(RuntimeError, match=r"s0, s1, s2 may be any size .*a size of 2\*s1 "
@@ -844,6 +843,22 @@ def test_average_pooling_without_its_padding_serves_any_image_size():
     net = nn.Sequential(nn.Conv2d(2, 3, 1), nn.AvgPool2d(3, 1, 1, count_include_pad=False))
     traced = jit.trace(net, ember.randn(1, 2, 6, 5))
     _match_eager(net, [traced], [(2, 2, 9, 4), (1, 2, 3, 11)])
+
+
+def test_a_fully_convolutional_net_that_downsamples_serves_any_image_size(tmp_path):
+    """Strided convolution and ceil-mode pooling compute their output sizes per call and the
+    graph holds no size: built again at other sizes it is the same graph, so it serves any
+    height, width and batch (after save/load too). Its channels stay fixed (a build with
+    others fails at the weights)."""
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.ReLU(),
+                        nn.MaxPool2d(2, ceil_mode=True), nn.Conv2d(4, 2, 1)).eval()
+    traced = jit.trace(net, ember.randn(1, 3, 16, 16))
+    traced.save(tmp_path / "fcn.pt")
+    loaded = jit.load(tmp_path / "fcn.pt")
+    _match_eager(net, [traced, loaded], [(2, 3, 17, 23), (1, 3, 5, 40)])
+    with pytest.raises(RuntimeError, match=r"\[\*, 3, \*, \*\]\], where a \* may be any size"):
+        loaded(ember.randn(1, 4, 16, 16))
 
 
 def test_a_sequence_of_channels_generalizes_over_its_length():

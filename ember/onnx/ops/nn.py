@@ -9,7 +9,8 @@ import numpy as np
 
 from ... import _dtype as D
 from .._types import is_float, lowest
-from ..._ops.conv import _adaptive_matrix, _avg_divisor, _interpolate_taps, _pad_indices
+from ..._ops.conv import (_adaptive_matrix, _avg_divisor, _interpolate_taps, _pad_indices,
+                          pool_window)
 from ..._ops.random import _SELU_ALPHA
 from ..lowering import lowers
 from .pointwise import to_bool
@@ -73,7 +74,20 @@ def _max_pool(ctx):
     kernel, stride = ctx.attr("kernel"), ctx.attr("stride")
     padding, dilation = ctx.attr("padding"), ctx.attr("dilation")
     spatial = ctx.shape(0)[2:]
-    outs = ctx.attr("outs")
+    outs = ctx.attr("outs", None)
+    if outs is None and not ctx.attr("ceil_mode"):
+        # floor mode with the same padding at both ends: MaxPool's own output size is
+        # torch's at every size, so the spatial dims may follow dynamic axes
+        values, index = b.op("MaxPool", [x], outputs=2, dtype=[b.dtype(x), D.int64],
+                             kernel_shape=list(kernel), strides=list(stride),
+                             pads=list(padding) * 2, dilations=list(dilation))
+        return b.cast(values, dt), (_plane_indices(ctx, index, x) if ctx.used(1)
+                                    else None)
+    if outs is None:
+        if any(ctx.is_dynamic(0, d) for d in range(2, 2 + len(kernel))):
+            ctx.unsupported("max_pool in ceil mode over spatial sizes that change with the "
+                            "dynamic axes")
+        padding, outs = pool_window(ctx.shape(0)[1:], kernel, stride, padding, dilation, True)
     padding = [(lo, max(hi, 0)) for lo, hi in padding]
     if any(lo >= k or hi >= k for (lo, hi), k in zip(padding, kernel)):
         if ctx.used(1):
