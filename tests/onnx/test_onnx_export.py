@@ -199,6 +199,28 @@ def test_reflection_padding_and_instance_norm_follow_dynamic_batch_and_image_siz
     assert_close(run(sess, {"x": x}), expected_outputs(model, (x,)))
 
 
+def test_a_resnet_style_classifier_follows_dynamic_batch_and_image_sizes():
+    """Strided convs, a max pool in floor mode (MaxPool with the symmetric padding) and a
+    global average pool (ReduceMean): the exported graph runs at any image size."""
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(4, 8, 3, stride=2, padding=1)
+            self.down = nn.Conv2d(4, 8, 1, stride=2)
+
+        def forward(self, x):
+            return (self.conv(x) + self.down(x)).relu()
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 7, stride=2, padding=3), nn.BatchNorm2d(4),
+                          nn.ReLU(), nn.MaxPool2d(3, 2, 1), Block(), nn.AdaptiveAvgPool2d(1),
+                          nn.Flatten(), nn.Linear(8, 5)).eval()
+    sess = session(export_bytes(model, (ember.randn(1, 3, 32, 32),), input_names=["x"],
+                                dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}}))
+    for shape in [(2, 3, 40, 24), (1, 3, 29, 37)]:
+        x = ember.randn(*shape)
+        assert_close(run(sess, {"x": x}), expected_outputs(model, (x,)))
+
+
 def test_model_that_breaks_at_another_size():
     def fn(x):
         return x.view(3, 2) * 2
