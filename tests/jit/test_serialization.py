@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import ember
-from ember import jit
+from ember import jit, nn
 
 from .models import MLP, Stats, gelu_chain
 
@@ -282,3 +282,37 @@ def test_graphs_saved_from_a_gpu_load_where_the_machine_can(tmp_path):
     if not ember.cuda.is_available():
         with pytest.raises(RuntimeError, match="saved from cuda:0.*map_location='cpu'"):
             jit.load(str(path))
+
+
+def test_max_pool_saved_with_its_older_attributes_still_runs(tmp_path):
+    """Graphs saved before max_pool took ceil_mode hold its swept (low, high) padding and its
+    output size instead; they load and run at their traced shape."""
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(3, 2, 1, ceil_mode=True)).eval()
+    x = ember.randn(1, 1, 8, 7)
+    traced = jit.trace(net, x)
+
+    def older(d):
+        node = next(n for n in d["methods"]["forward"]["nodes"] if n["op"] == "max_pool")
+        attrs = node["attrs"]
+        del attrs["ceil_mode"]
+        attrs["padding"] = {"$tuple": [{"$tuple": [1, 2]}, {"$tuple": [1, 1]}]}
+        attrs["outs"] = {"$tuple": [4, 3]}
+    loaded = _load_bytes(_archive(older, s=traced), tmp_path)
+    with ember.no_grad():
+        np.testing.assert_array_equal(loaded(x).numpy(), net(x).numpy())
+
+
+def test_free_dims_in_the_file_are_checked(tmp_path):
+    """A graph kept as traced whose spatial dims are free saves which input dims those are;
+    pairs that name no input dim are refused."""
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, stride=2), nn.MaxPool2d(2)).eval()
+    traced = jit.trace(net, ember.randn(1, 1, 9, 9))
+    loaded = _load_bytes(_archive(s=traced), tmp_path)
+    x = ember.randn(2, 1, 13, 11)
+    with ember.no_grad():
+        np.testing.assert_array_equal(loaded(x).numpy(), net(x).numpy())
+
+    def outside(d):
+        d["methods"]["forward"]["free_dims"] = [[0, 7]]
+    with pytest.raises(RuntimeError, match="malformed free_dims"):
+        _load_bytes(_archive(outside, s=traced), tmp_path)
