@@ -364,12 +364,28 @@ def _stepped(t, sizes: dict):
     return out
 
 
-def _moduli(base: tuple) -> list[int]:
+def _moduli(base: tuple, graph) -> list[int]:
     """The total strides tried in turn when a family's sizes follow no expression at every
-    size: 2, 4, ... 32 while the example's sizes after the batch are at least twice as large
-    (see generalized)."""
+    size: the graph's own (_total_stride) first, then 2, 4, ... 128, each while the
+    example's sizes after the batch are at least twice as large (see generalized)."""
     smallest = min(base[1:], default=0)
-    return [q for q in (2, 4, 8, 16, 32) if 2 * q <= smallest]
+    first = _total_stride(graph)
+    return [q for q in dict.fromkeys((first, 2, 4, 8, 16, 32, 64, 128))
+            if 1 < q and 2 * q <= smallest]
+
+
+def _total_stride(graph) -> int:
+    """The largest product of strides along a path from the inputs through convolutions and
+    max pools: the sizes a strided network computes are exact multiples of a symbol at input
+    sizes that many apart."""
+    factor: dict[int, int] = {}
+    for node in graph.nodes:
+        f = max((factor.get(v.id, 1) for v in node.inputs()), default=1)
+        if node.op in ("convolution", "max_pool"):
+            f *= max(node.attrs["stride"], default=1)
+        for v in node.outputs:
+            factor[v.id] = f
+    return max(factor.values(), default=1)
 
 
 def _modulus_steps(base: tuple, q: int) -> tuple:
@@ -427,7 +443,7 @@ def sized_graph(graph, tensors, rebuild):
                 return graph
         # a network that downsamples computes sizes like (h + 1) // 2, exact multiples of a
         # symbol at sizes a multiple of its total stride apart (it may run only there)
-        for modulus in _moduli(base):
+        for modulus in _moduli(base, graph):
             symbolic = generalized(graph, base, _modulus_steps(base, modulus), capture, modulus)
             if symbolic is not None:
                 return symbolic
