@@ -18,7 +18,7 @@ from .passes import fold_batch_norm, optimize, prepack_weights
 from .passes.analysis import AliasInfo
 from .passes.freeze import freeze_constants
 from .runtime import ScriptFunction, ScriptModule, _Method, module_layout
-from .symbolic import NotGeneral, Symbols, conforms, generalize
+from .symbolic import NotGeneral, Symbols, conforms, generalize, total_stride
 from .tracer import (TracerWarning, TracingCheckError, as_tuple, flatten, trace_graph,
                      unflatten)
 
@@ -366,26 +366,12 @@ def _stepped(t, sizes: dict):
 
 def _moduli(base: tuple, graph) -> list[int]:
     """The total strides tried in turn when a family's sizes follow no expression at every
-    size: the graph's own (_total_stride) first, then 2, 4, ... 128, each while the
+    size: the graph's own (symbolic.total_stride) first, then 2, 4, ... 128, each while the
     example's sizes after the batch are at least twice as large (see generalized)."""
     smallest = min(base[1:], default=0)
-    first = _total_stride(graph)
+    first = total_stride(graph)
     return [q for q in dict.fromkeys((first, 2, 4, 8, 16, 32, 64, 128))
             if 1 < q and 2 * q <= smallest]
-
-
-def _total_stride(graph) -> int:
-    """The largest product of strides along a path from the inputs through convolutions and
-    max pools: the sizes a strided network computes are exact multiples of a symbol at input
-    sizes that many apart."""
-    factor: dict[int, int] = {}
-    for node in graph.nodes:
-        f = max((factor.get(v.id, 1) for v in node.inputs()), default=1)
-        if node.op in ("convolution", "max_pool"):
-            f *= max(node.attrs["stride"], default=1)
-        for v in node.outputs:
-            factor[v.id] = f
-    return max(factor.values(), default=1)
 
 
 def _modulus_steps(base: tuple, q: int) -> tuple:

@@ -38,7 +38,7 @@ from .aot import CompiledCall, GraphBreak, Joint, capture, prepare, user_locatio
 from .pyguards import (GradReads, Guards, ModuleReads, code_reads, methods_of, names_of,
                        user_functions)
 from .schema import scalar_tensor
-from .symbolic import NotGeneral, Symbols, conforms, generalize
+from .symbolic import NotGeneral, Symbols, conforms, generalize, total_stride
 from .tracer import TraceError, is_plain
 
 
@@ -655,14 +655,11 @@ class _Family:
         graphs = prepare(joint, dynamic=True)
         try:
             if self.call is None:
-                symbols = Symbols(self.shapes, shapes)
                 first = prepare(self.first, dynamic=True)
-                symbolic = tuple(None if g is None else generalize(g, h, symbols)
-                                 for g, h in zip(first, graphs))
-                self.symbols, self.symbolic = symbols, symbolic
+                self.symbols, self.symbolic = _generalized(first, graphs, self.shapes, shapes)
                 dims = ", ".join(f"{s} = input {k} dim {d}" for s, (k, d) in
-                                 symbols.where.items())
-                self.call = CompiledCall(joint, symbolic)
+                                 self.symbols.where.items())
+                self.call = CompiledCall(joint, self.symbolic)
                 return self.call, f"compiled a dynamic graph ({dims})"
             sizes = self.symbols.sizes_of(shapes)
             if sizes is None:
@@ -677,6 +674,21 @@ class _Family:
             return None, f"no dynamic graph: {e}"
         sizes_text = ", ".join(f"{s} = {n}" for s, n in sizes.items())
         return self.call, f"the dynamic graph runs it ({sizes_text})"
+
+
+def _generalized(first: tuple, second: tuple, shapes: list, other: list) -> tuple:
+    """(Symbols, symbolic graphs) from the (forward, backward) graphs of two captures at
+    input shapes `shapes` and `other`: sizes as they are, else, for a strided network
+    (multi-scale training), each size that moved by a multiple of the forward graph's total
+    stride q as q * symbol + r (see Symbols). Raises NotGeneral."""
+    for modulus in dict.fromkeys((1, total_stride(first[0]))):
+        try:
+            symbols = Symbols(shapes, other, modulus)
+            return symbols, tuple(None if g is None else generalize(g, h, symbols)
+                                  for g, h in zip(first, second))
+        except NotGeneral as e:
+            why = e
+    raise why
 
 
 def _layout(joint: Joint) -> tuple:

@@ -212,6 +212,20 @@ class Symbols:
         return sizes
 
 
+def total_stride(graph: Graph) -> int:
+    """The largest product of strides along a path from the inputs through convolutions and
+    max pools: the sizes a strided network computes are exact multiples of a symbol at input
+    sizes that many apart."""
+    factor: dict[int, int] = {}
+    for node in graph.nodes:
+        f = max((factor.get(v.id, 1) for v in node.inputs()), default=1)
+        if node.op in ("convolution", "max_pool"):
+            f *= max(node.attrs["stride"], default=1)
+        for v in node.outputs:
+            factor[v.id] = f
+    return max(factor.values(), default=1)
+
+
 def generalize(first: Graph, second: Graph, symbols: Symbols) -> Graph:
     """A copy of `first` with the ints that differ from `second` as size expressions; its
     `symbols` maps each symbol it uses to (input position, dim, coefficient, offset) to read
