@@ -349,9 +349,9 @@ class SizeFamily:
         return _stepped(t, {d: sizes[k] for d, n in enumerate(t.shape)
                             if (k := self.member(t, d, n)) is not None and sizes[k] != n})
 
-    def rest(self, t):
-        """A copy of tensor t with every dim outside the family one larger."""
-        return _stepped(t, {d: n + 1 for d, n in enumerate(t.shape)
+    def rest(self, t, grow):
+        """A copy of tensor t with every dim n outside the family grow(n) long."""
+        return _stepped(t, {d: grow(n) for d, n in enumerate(t.shape)
                             if self.member(t, d, n) is None})
 
 
@@ -446,13 +446,18 @@ def _differing_dims(graph, other) -> tuple:
 
 
 def _rest_is_free(graph, tensors, family: SizeFamily, rebuild) -> bool:
-    """Whether the graph built with every input dim outside the family one larger is the same
-    graph: then no size is baked in (a pooling's output size, say), and it may run at any
-    shape. A build that fails is no proof (a channel count that must match a weight)."""
+    """Whether the graph built with every input dim n outside the family n + 1 and 2n + 1
+    long is the same graph: then no size is baked in (a pooling's output size, say), and it
+    may run at any shape. One step alone cannot show it: a pooling by 2 gives the same size
+    at n = 2 and 3. A build that fails is no proof (a channel count that must match a
+    weight)."""
     if not any(family.member(t, d, n) is None for t in tensors for d, n in enumerate(t.shape)):
         return True
-    other = _retraced(lambda _: rebuild(family.rest), None)
-    return other is not None and not bakes_sizes(graph, other)
+    for grow in (lambda n: n + 1, lambda n: 2 * n + 1):
+        other = _retraced(lambda _, grow=grow: rebuild(lambda t: family.rest(t, grow)), None)
+        if other is None or bakes_sizes(graph, other):
+            return False
+    return True
 
 
 def _capturer(family: SizeFamily, rebuild):

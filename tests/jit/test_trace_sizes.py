@@ -3,6 +3,7 @@ generalized) computes, at every shape it accepts, what the eager code computes; 
 does not accept it refuses by name. Pipelines of size-reading code (views, flattening,
 slicing, factories from sizes, causal attention) are drawn at random, traced at one shape
 and called at another; scripted, they are called at several shapes and again after loading."""
+import io
 import warnings
 
 import numpy as np
@@ -135,6 +136,12 @@ IMAGE_STAGES = {
     "resize": lambda x: ember.nn.functional.interpolate(
         x, size=(x.shape[2] + 1, x.shape[3]), mode="bilinear", align_corners=False),
     "pad": lambda x: ember.nn.functional.pad(x, (1, 0, 0, 1)),
+    "reflect": lambda x: ember.nn.functional.pad(x, (1, 1, 1, 0), mode="reflect"),
+    "replicate": lambda x: ember.nn.functional.pad(x, (2, 0, 1, 1), mode="replicate"),
+    "avg_pool_exclude": lambda x: ember.nn.functional.avg_pool2d(x, 3, 1, 1,
+                                                                 count_include_pad=False),
+    "bilinear": lambda x: ember.nn.functional.interpolate(x, scale_factor=2, mode="bilinear"),
+    "adaptive_max": lambda x: ember.nn.functional.adaptive_max_pool2d(x, 2),
     "crop": lambda x: x[:, :, 1:, : max(x.shape[3] - 1, 1)],
     "flatten": lambda x: x.flatten(2).view(x.shape),
     "centre": lambda x: x - x.mean((2, 3), keepdim=True),
@@ -147,8 +154,9 @@ IMAGE_STAGES = {
        st.tuples(st.integers(1, 3), st.integers(2, 9), st.integers(2, 9)),
        st.tuples(st.integers(1, 3), st.integers(2, 9), st.integers(2, 9)))
 def test_a_traced_image_pipeline_is_eager_code_at_every_shape_it_accepts(stages, at, other):
-    """Traced at one (N, 2, H, W) and called at another: eager's result, or a refusal by
-    name; never a result computed with the traced sizes (a pooling's output size)."""
+    """Traced at one (N, 2, H, W) and called at another, before and after save and load:
+    eager's result, or a refusal by name; never a result computed with the traced sizes (a
+    pooling's output size)."""
     def f(x):
         for name in stages:
             x = IMAGE_STAGES[name](x)
@@ -165,13 +173,16 @@ def test_a_traced_image_pipeline_is_eager_code_at_every_shape_it_accepts(stages,
             warnings.simplefilter("ignore", jit.TracerWarning)
             traced = jit.trace(f, x)
         np.testing.assert_allclose(traced(x).numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
-        try:
-            got = traced(y)
-        except RuntimeError as e:
-            assert "built for input shapes" in str(e) or "was traced with input shapes" in \
-                str(e), str(e)
-            return
-        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+        buffer = io.BytesIO()
+        traced.save(buffer)
+        for graph in (traced, jit.load(io.BytesIO(buffer.getvalue()))):
+            try:
+                got = graph(y)
+            except RuntimeError as e:
+                assert "built for input shapes" in str(e) or "was traced with input shapes" \
+                    in str(e), str(e)
+                continue
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
 
 
 # ember.compile with number arguments that change between calls (automatic dynamic numbers)

@@ -861,6 +861,23 @@ def test_a_fully_convolutional_net_that_downsamples_serves_any_image_size(tmp_pa
         loaded(ember.randn(1, 4, 16, 16))
 
 
+def test_a_pooled_size_that_one_step_cannot_tell_apart_is_not_taken_as_free():
+    """Traced at 2x2, a 2x2 pool then a 2x upsample: rebuilt at 3x3 it is the same graph
+    (3 // 2 == 2 // 2), yet at 2x4 it upsamples to another size. The trace must give eager's
+    result there or refuse, never the traced size's."""
+    def f(x):
+        x = nn.functional.max_pool2d(x, 2)
+        return nn.functional.interpolate(x, scale_factor=2)
+    traced = jit.trace(f, ember.randn(1, 2, 2, 2))
+    x = ember.randn(1, 2, 2, 4)
+    try:
+        got = traced(x)
+    except RuntimeError as e:
+        assert "built for input shapes" in str(e)
+    else:
+        np.testing.assert_array_equal(got.numpy(), f(x).numpy())
+
+
 def test_a_sequence_of_channels_generalizes_over_its_length():
     """Conv1d input (N, C, L): the batch and the length are free."""
     net = nn.Sequential(nn.Conv1d(2, 3, 3, padding=1), nn.Tanh())
