@@ -414,7 +414,8 @@ def sized_graph(graph, tensors, rebuild):
                 continue  # no evidence: the code does not run at those sizes
             flips = [capture(sizes) for sizes in _other_parities(base, steps)]
             same = not bakes_sizes(graph, other) and \
-                not any(bakes_sizes(graph, flip) for flip in flips)
+                not any(bakes_sizes(graph, flip) for flip in flips) and \
+                not any(bakes_sizes(graph, capture(sizes)) for sizes in _far_sizes(base))
             if same and _rest_is_free(graph, tensors, family, rebuild):
                 return graph  # the same graph at other sizes of every dim
             # the family's sizes are free, the others fixed, which a graph generalized over
@@ -486,6 +487,14 @@ def _directions(base: tuple) -> list[tuple]:
     return [(1, 2)] + down
 
 
+def _far_sizes(base: tuple) -> list[tuple]:
+    """Builds away from the example's sizes, below (where at least 2) and at 2n + 1: sizes
+    computed by chains of floor and ceil divisions can stay the same over a few steps
+    (pooling 3, 4 and 5 twice in ceil mode gives 2 each time) and change further off."""
+    below = tuple(max(n - 1, 2) for n in base)
+    return [sizes for sizes in (below, tuple(2 * n + 1 for n in base)) if sizes != base]
+
+
 def _other_parities(base: tuple, steps: tuple) -> list[tuple]:
     """Builds that change a size stepped by 2 by 1 instead (`if t % 2:` in the code)."""
     start, out = _sample(base, steps, 0), []
@@ -542,6 +551,17 @@ def generalized(graph, base: tuple, steps: tuple, capture, modulus: int = 1):
             check = capture(at[1][:k] + (at[1][k] + further,) + at[1][k + 1:])
             sizes = None if check is None else symbols.sizes_of(_input_shapes(check))
             if sizes is None or conforms(symbolic, check, sizes) is not None:
+                return None
+    for k, u in enumerate(unit):
+        # the sizes one symbol step below the first build's and the smallest served (symbol
+        # 2): a threshold under the example's size (max(w - 1, 1)) shows there
+        for size in {at[0][k] - u, 2 * u + at[0][k] % u}:
+            if size < 2 * u:
+                continue
+            check = capture(at[0][:k] + (size,) + at[0][k + 1:])
+            sizes = None if check is None else symbols.sizes_of(_input_shapes(check))
+            if check is not None and (sizes is None or
+                                      conforms(symbolic, check, sizes) is not None):
                 return None
     for k in range(len(base)):
         # the size whose symbol is 1 (the size 1 itself when the symbol is the size)
