@@ -402,8 +402,10 @@ def sized_graph(graph, tensors, rebuild):
     builds with a size family's dims changed and with every other dim changed bake in no
     sizes (`bakes_sizes`, `_rest_is_free`), else the graph that computes them from each
     call's sizes over the widest family that fits (`generalized`; the other dims fixed), else
-    itself marked `fixed_sizes` (it then refuses other shapes). `rebuild(resize)` builds the
-    graph again from the inputs with each tensor t replaced by resize(t)."""
+    itself with the family's dims as `free_dims` when its builds there are the same graph,
+    else one generalized over the family's stride lattice (`_moduli`), else itself marked
+    `fixed_sizes` (it then refuses other shapes). `rebuild(resize)` builds the graph again
+    from the inputs with each tensor t replaced by resize(t)."""
     tried = False
     for family in size_families(tensors):
         base = family.base
@@ -525,9 +527,11 @@ def generalized(graph, base: tuple, steps: tuple, capture, modulus: int = 1):
     `steps`, each by another amount, so each gets a symbol of its own); builds that step one
     size further each check them (the first two move every size together, which cannot tell
     5 * batch - 5 from 5 * channels / 2), at both parities; a build with one size at 1
-    decides whether the graph serves that size at 1 too (graph.min_sizes). Python code that
-    branches on a size in other ways (a threshold) is not seen: as in torch, such a branch
-    is fixed at the traced sizes. With a `modulus` q > 1 (`steps` then multiples of q after
+    decides whether the graph serves that size at 1 too (graph.min_sizes); builds one step
+    below the first and at the smallest size served (symbol 2) must follow the expressions
+    too. Python code that branches on a size in other ways (a threshold) is seen only where
+    a build falls on its other side: as in torch, such a branch is otherwise fixed at the
+    traced sizes. With a `modulus` q > 1 (`steps` then multiples of q after
     the batch, _modulus_steps), each size after the batch is q * symbol + (its size mod q)
     (see Symbols): the graph serves those sizes only, a strided network's sizes being exact
     there."""
