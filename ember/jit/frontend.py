@@ -417,7 +417,7 @@ def sized_graph(graph, tensors, rebuild):
             flips = [capture(sizes) for sizes in _other_parities(base, steps)]
             same = not bakes_sizes(graph, other) and \
                 not any(bakes_sizes(graph, flip) for flip in flips) and \
-                not any(bakes_sizes(graph, capture(sizes)) for sizes in _far_sizes(base))
+                not any(bakes_sizes(graph, capture(sizes)) for sizes in _far_sizes(base, graph))
             if same and _rest_is_free(graph, tensors, family, rebuild):
                 return graph  # the same graph at other sizes of every dim
             # the family's sizes are free, the others fixed, which a graph generalized over
@@ -449,14 +449,15 @@ def _differing_dims(graph, other) -> tuple:
 
 
 def _rest_is_free(graph, tensors, family: SizeFamily, rebuild) -> bool:
-    """Whether the graph built with every input dim n outside the family n + 1 and 2n + 1
-    long is the same graph: then no size is baked in (a pooling's output size, say), and it
-    may run at any shape. One step alone cannot show it: a pooling by 2 gives the same size
-    at n = 2 and 3. A build that fails is no proof (a channel count that must match a
-    weight)."""
+    """Whether the graph built with every input dim n outside the family n + 1 and n + 2q + 1
+    long (q its total stride) is the same graph: then no size is baked in (a pooling's
+    output size, say), and it may run at any shape. One step alone cannot show it: a
+    pooling by 2 gives the same size at n = 2 and 3. A build that fails is no proof (a
+    channel count that must match a weight)."""
     if not any(family.member(t, d, n) is None for t in tensors for d, n in enumerate(t.shape)):
         return True
-    for grow in (lambda n: n + 1, lambda n: 2 * n + 1):
+    far = 2 * total_stride(graph) + 1
+    for grow in (lambda n: n + 1, lambda n: n + far):
         other = _retraced(lambda _, grow=grow: rebuild(lambda t: family.rest(t, grow)), None)
         if other is None or bakes_sizes(graph, other):
             return False
@@ -489,12 +490,14 @@ def _directions(base: tuple) -> list[tuple]:
     return [(1, 2)] + down
 
 
-def _far_sizes(base: tuple) -> list[tuple]:
-    """Builds away from the example's sizes, below (where at least 2) and at 2n + 1: sizes
-    computed by chains of floor and ceil divisions can stay the same over a few steps
-    (pooling 3, 4 and 5 twice in ceil mode gives 2 each time) and change further off."""
+def _far_sizes(base: tuple, graph) -> list[tuple]:
+    """Builds away from the example's sizes, below (where at least 2) and past the stride:
+    sizes computed by chains of floor and ceil divisions stay the same over up to the
+    graph's total stride q of steps (pooling 3, 4 and 5 twice in ceil mode gives 2 each
+    time) and change further off, at n + 2q + 1."""
+    far = 2 * total_stride(graph) + 1
     below = tuple(max(n - 1, 2) for n in base)
-    return [sizes for sizes in (below, tuple(2 * n + 1 for n in base)) if sizes != base]
+    return [sizes for sizes in (below, tuple(n + far for n in base)) if sizes != base]
 
 
 def _other_parities(base: tuple, steps: tuple) -> list[tuple]:
