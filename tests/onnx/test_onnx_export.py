@@ -174,17 +174,20 @@ def test_constant_that_cannot_follow_a_dynamic_axis():
                           dynamic_axes={"x": {0: "n"}})
 
 
-def test_interpolate_exports_with_a_dynamic_batch_and_refuses_dynamic_sizes():
-    """Its taps are constants of the traced height and width: the batch may vary, the
-    resized dims may not (refused by name, not exported wrong)."""
-    model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.Upsample(scale_factor=2,
-                                                                     mode="bilinear")).eval()
-    sess = session(export_bytes(model, (ember.randn(1, 2, 4, 6),), input_names=["x"],
-                                dynamic_axes={"x": {0: "n"}}))
-    x = ember.randn(3, 2, 4, 6)
-    assert_close(run(sess, {"x": x}), expected_outputs(model, (x,)))
-    with pytest.raises(UnsupportedOperatorError, match="interpolate along dim 2, which changes"):
-        ember.onnx.export(model, (ember.randn(1, 2, 4, 6),), io.BytesIO(), input_names=["x"],
+def test_interpolate_by_a_scale_follows_dynamic_image_sizes():
+    """By a scale factor, nearest and (bi)linear upsampling lower to Resize, which computes
+    torch's sizes and positions at any size; to a fixed size, or with align_corners, the taps
+    are constants of the traced size, refused by name on a dynamic axis."""
+    for mode in ("nearest", "bilinear"):
+        model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1),
+                              nn.Upsample(scale_factor=1.5, mode=mode)).eval()
+        sess = session(export_bytes(model, (ember.randn(1, 2, 4, 6),), input_names=["x"],
+                                    dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}}))
+        x = ember.randn(3, 2, 5, 7)
+        assert_close(run(sess, {"x": x}), expected_outputs(model, (x,)))
+    fixed = nn.Upsample(size=(8, 12), mode="bilinear")
+    with pytest.raises(UnsupportedOperatorError, match="by a size or with align_corners"):
+        ember.onnx.export(fixed, (ember.randn(1, 2, 4, 6),), io.BytesIO(), input_names=["x"],
                           dynamic_axes={"x": {0: "n", 2: "h"}})
 
 

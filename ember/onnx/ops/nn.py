@@ -298,17 +298,33 @@ def _masked_softmax(ctx):
     return b.op("Where", [hidden, b.scalar(0, dt), weights])
 
 
-@lowers("resample", via="Gather, Mul, Add")
+# interpolate modes by a scale factor that Resize computes as torch does at any size: its
+# output is floor(n * scale) and its source position dst / scale (nearest, floored) or
+# (dst + 0.5) / scale - 0.5 (linear, clamped to the edges)
+_RESIZE = {"nearest": dict(mode="nearest", coordinate_transformation_mode="asymmetric",
+                           nearest_mode="floor"),
+           "linear": dict(mode="linear", coordinate_transformation_mode="pytorch_half_pixel")}
+
+
+@lowers("resample", via="Gather, Mul, Add / Resize")
 def _resample(ctx):
     """interpolate along one dim: the taps (indices and weights) of the traced sizes as
-    constants, each gathered, weighted and summed. A dim that follows the dynamic axes would
-    need taps computed at run time, which this lowering does not build."""
+    constants, each gathered, weighted and summed; along a dim that follows the dynamic axes,
+    Resize by the scale factor (nearest, and linear without align_corners)."""
     b = ctx.b
     dim = ctx.attr("dim")
-    if ctx.is_dynamic(0, dim):
-        ctx.unsupported(f"interpolate along dim {dim}, which changes with the dynamic axes")
     x = ctx.input(0)
     n, ndim = ctx.shape(0)[dim], len(ctx.shape(0))
+    if ctx.is_dynamic(0, dim):
+        mode, scale = ctx.attr("mode"), ctx.attr("scale")
+        kind = "nearest" if mode == "nearest" else \
+            "linear" if mode in ("linear", "bilinear", "trilinear") else None
+        if kind is None or not scale or ctx.attr("align_corners"):
+            ctx.unsupported(f"interpolate ({mode}, by a size or with align_corners) along dim "
+                            f"{dim}, which changes with the dynamic axes")
+        scales = np.ones(ndim, dtype=np.float32)
+        scales[dim] = scale
+        return b.op("Resize", [x, "", b.const(scales, D.float32)], **_RESIZE[kind])
     dt = ctx.out_dtype()
     out = None
     for index, weight in _interpolate_taps(ctx.attr("mode"), n, ctx.attr("size"),
