@@ -36,11 +36,12 @@ def matmul(xp, a, b, out=None):
     return out
 
 
-def batched(xp, a, b):
-    """a @ b where either operand has batch dimensions (NumPy arrays of one float dtype)."""
+def batched(xp, a, b, out=None):
+    """a @ b where either operand has batch dimensions (NumPy arrays of one float dtype),
+    into `out` when given (any strides: BLAS writes rows of unit stride in place)."""
     if (isinstance(a, np.ndarray) and a.ndim >= 2 and b.ndim >= 2 and a.dtype == b.dtype
             and a.dtype in (np.float32, np.float64) and a.strides[-1] == a.itemsize
             and b.strides[-2] == b.itemsize and b.strides[-1] != b.itemsize
             and a.shape[-2] >= b.shape[-1]):
         b = np.ascontiguousarray(b)
-    return xp.matmul(a, b)
+    return xp.matmul(a, b, out=out)

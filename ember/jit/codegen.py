@@ -162,7 +162,8 @@ class _Emitter:
             else:
                 self.names[v.id] = self.bind(g.constant_data[name]._data)
         plan = self.plan
-        planned = plan is not None and (plan.reused or "ufunc" in plan.forms.values())
+        planned = plan is not None and (plan.reused or "ufunc" in plan.forms.values()
+                                        or plan.concat.slots)
         if planned and g.symbols:  # the plan holds at every size its callers let in
             source = self._function(fn_name, plan)
         else:
@@ -198,7 +199,11 @@ class _Emitter:
             for v in node.outputs:
                 self.names[v.id] = f"v{v.id}"
             form = plan.forms.get(id(node)) if plan is not None else None
-            if node.saves is not None:
+            if plan is not None and id(node) in plan.concat.elided:
+                continue
+            if plan is not None and node.outputs[0].id in plan.concat.slots:
+                self._into_slot(node, plan)
+            elif node.saves is not None:
                 self._call(node)  # only the op's own forward fills the saving ctx
             elif id(node) in self.lowered:
                 self._lowered(node, plan)
@@ -318,6 +323,21 @@ class _Emitter:
         a, b = (self.var(v) for v in node.args)
         self.emit(f"{self.var(node.outputs[0])} = {self.bind(matmul_into)}({a}, {b}, "
                   f"{self._target(node.outputs[0], plan)})")
+
+    def _into_slot(self, node: Node, plan) -> None:
+        """A product written into its slice of a concatenation (passes/concat.py), the
+        concatenation's buffer allocated first when this is its earliest piece."""
+        from .kernels import matmul_into
+        from .passes.concat import slot_view
+        for buf in plan.concat.allocate.get(id(node), ()):
+            self.names[buf.id] = f"v{buf.id}"
+            self.emit(f"{self.var(buf)} = xp.empty({tuple(buf.type.shape)!r}, "
+                      f"dtype={self.bind(buf.type.dtype.np)})")
+        slot = plan.concat.slots[node.outputs[0].id]
+        a, b = (self.var(v) for v in node.args)
+        self.emit(f"{self.var(node.outputs[0])} = {self.bind(matmul_into)}({a}, {b}, "
+                  f"{self.bind(slot_view)}({self.var(slot.buffer)}, "
+                  f"{self.bind(slot.index)}, {self.bind(slot.steps)}))")
 
     def _lowered(self, node: Node, plan) -> None:
         """max_pool whose indices nobody reads (the values only), and 2-D convolution, through

@@ -614,8 +614,10 @@ def build_fused(node: Node, device: str, parallel: bool = True):
 
 # ---- out= forms of other ops (used by the memory plan) --------------------------------------
 def matmul_into(a, b, out):
-    """a @ b written into `out` (b 2-D); a contiguous batch of rows runs as one GEMM, and a
-    few rows times a transposed matrix as gemm.matmul does."""
+    """a @ b written into `out`; with b 2-D, a contiguous batch of rows runs as one GEMM, and
+    a few rows times a transposed matrix as gemm.matmul does."""
+    if b.ndim > 2:
+        return gemm.batched(np, a, b, out=out)
     if a.ndim > 2 and a.flags.c_contiguous and out.flags.c_contiguous:
         gemm.matmul(np, a.reshape(-1, a.shape[-1]), b, out=out.reshape(-1, out.shape[-1]))
         return out

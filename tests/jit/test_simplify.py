@@ -1,4 +1,5 @@
 """Algebraic simplification."""
+import numpy as np
 import pytest
 
 import ember
@@ -70,3 +71,39 @@ def test_simplified_function_still_matches():
     x = ember.randn(2, 3)
     with ember.no_grad():
         assert bool((s(x) == f(x)).all())
+
+
+def test_transposed_batched_product_swaps_its_operands():
+    a, b = ember.randn(2, 3, 4), ember.randn(2, 4, 5)
+    g = _graph(lambda a, b: (a @ b).transpose(1, 2).exp(), a, b)
+    assert simplify(g) >= 1
+    ops = [n.op for n in g.nodes]
+    assert ops.count("matmul") == 1 and ops[-2:] == ["matmul", "exp"]
+    mm = g.nodes[-2]
+    assert [x.node.op for x in mm.args] == ["transpose", "transpose"]
+    assert mm.args[0].node.args[0] is g.inputs[1] and mm.args[1].node.args[0] is g.inputs[0]
+    assert mm.outputs[0].type.shape == (2, 5, 3)
+    # an operand that is itself a transpose is read directly
+    g = _graph(lambda a, b: (a.transpose(1, 2) @ b).transpose(1, 2),
+               ember.randn(2, 4, 3), ember.randn(2, 4, 5))
+    simplify(g)
+    assert [n.op for n in g.nodes] == ["transpose", "matmul"]
+    assert g.nodes[1].args[1] is g.inputs[0]
+
+
+@pytest.mark.parametrize("fn", [lambda a, b: (a[0] @ b[0]).t(),
+                                lambda a, b: (lambda p: (p.transpose(1, 2), p))(a @ b),
+                                lambda a, b: (a @ b).transpose(0, 1)])
+def test_product_transposes_that_stay(fn):
+    """2-D products (BLAS speed depends on orientation), products read elsewhere, and
+    transposes of batch dims keep their form."""
+    a, b = ember.randn(2, 3, 4), ember.randn(2, 4, 3)
+    g = _graph(fn, a, b)
+    simplify(g)
+    assert [n.op for n in g.nodes][-1] == "transpose"
+
+
+def test_swapped_product_computes_the_same():
+    a, b = ember.randn(2, 3, 4, dtype=ember.float64), ember.randn(2, 4, 5, dtype=ember.float64)
+    s = jit.trace(lambda a, b: (a @ b).transpose(-1, -2) * 2, (a, b))
+    np.testing.assert_allclose(s(a, b).numpy(), ((a @ b).transpose(-1, -2) * 2).numpy())

@@ -107,3 +107,14 @@ class AliasInfo:
     def is_mutated(self, value: Value) -> bool:
         """Whether any node writes into memory this value may share."""
         return self.root(value.id) in self.mutated
+
+
+def reader_counts(graph: Graph) -> dict[int, int]:
+    """How many times each value is read (by nodes, counting repeats, and as a graph output)."""
+    counts: dict[int, int] = {}
+    for node in graph.nodes:
+        for v in node.inputs():
+            counts[v.id] = counts.get(v.id, 0) + 1
+    for v in graph.outputs:
+        counts[v.id] = counts.get(v.id, 0) + 1
+    return counts

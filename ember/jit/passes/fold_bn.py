@@ -18,7 +18,7 @@ import numpy as np
 from ..._backend import move, to_numpy
 from ..._tensor import Tensor
 from ..ir import Graph, Node, Value
-from .analysis import AliasInfo
+from .analysis import AliasInfo, reader_counts
 
 _FLOAT_KINDS = "f"
 
@@ -27,7 +27,7 @@ def fold_batch_norm(graph: Graph) -> int:
     """Fold every eligible eval-mode batch_norm into the convolution or linear layer before
     it; returns how many were folded. Unused constants are left to dead-code elimination."""
     info = AliasInfo(graph)
-    readers = _reader_counts(graph)
+    readers = reader_counts(graph)
     folded = 0
     kept = []
     for node in graph.nodes:
@@ -38,17 +38,6 @@ def fold_batch_norm(graph: Graph) -> int:
             kept.append(node)
     graph.nodes = kept
     return folded
-
-
-def _reader_counts(graph: Graph) -> dict[int, int]:
-    """How many times each value is read (by nodes, counting repeats, and as a graph output)."""
-    counts: dict[int, int] = {}
-    for node in graph.nodes:
-        for v in node.inputs():
-            counts[v.id] = counts.get(v.id, 0) + 1
-    for v in graph.outputs:
-        counts[v.id] = counts.get(v.id, 0) + 1
-    return counts
 
 
 def _constant(graph: Graph, obj, info: AliasInfo):

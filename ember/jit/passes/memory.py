@@ -15,14 +15,16 @@ memory: views and in-place results (AliasInfo), and, conservatively, the results
 known to return fresh arrays. Never reused: graph inputs, constants (parameters, buffers),
 graph outputs, values a control-flow node reads or yields (their blocks are not planned), and
 values whose shape may depend on data (nonzero, unique, boolean indexing, and what follows),
-since the plan matches shapes statically. The generated code runs the plan only when the
-inputs have their traced shapes, or, in a graph with size symbols, whose sizes are told apart
-from plain ones here, at every size.
+since the plan matches shapes statically. Products read only by a concatenation write into
+its slices instead (passes/concat.py); their results are never reused. The generated code
+runs the plan only when the inputs have their traced shapes, or, in a graph with size
+symbols, whose sizes are told apart from plain ones here, at every size.
 """
 from __future__ import annotations
 
 from ... import _dtype as D
 from ..ir import CONTROL_OPS, FUSION_GROUP, Graph, Node, SymInt, Value
+from .concat import ConcatPlan, plan_concat
 
 # op -> (NumPy ufunc name, extra literal operands): the forward is exactly this ufunc on floats
 UFUNCS = {"add": ("add", ()), "sub": ("subtract", ()), "mul": ("multiply", ()),
@@ -48,6 +50,7 @@ class MemoryPlan:
         self.target: dict[int, Value] = {}
         self.inplace: set[int] = set()
         self.fresh = 0
+        self.concat = ConcatPlan()
 
     @property
     def reused(self) -> int:
@@ -56,7 +59,7 @@ class MemoryPlan:
 
     def __repr__(self) -> str:
         return (f"MemoryPlan(reused={self.reused}, in_place={len(self.inplace)}, "
-                f"fresh={self.fresh})")
+                f"fresh={self.fresh}, written_through={len(self.concat.slots)})")
 
 
 def _float_value(a) -> bool:
@@ -138,6 +141,7 @@ def _is_dynamic(node: Node) -> bool:
 def plan_memory(graph: Graph) -> MemoryPlan:
     """Plan buffer reuse for the top-level nodes of `graph` (see the module docstring)."""
     plan = MemoryPlan()
+    plan.concat = plan_concat(graph)
     nodes = graph.nodes
     readers: dict[int, int] = {}
     for node in nodes:
@@ -149,10 +153,11 @@ def plan_memory(graph: Graph) -> MemoryPlan:
     groups = _Groups()
     unsafe: set[int] = {v.id for v in graph.inputs} | {v.id for v in graph.constants.values()}
     unsafe |= {v.id for v in graph.outputs}
+    unsafe |= set(plan.concat.slots)  # views of a concatenation's buffer
     dynamic: set[int] = set()
     for node in nodes:
         form = write_form(node, readers)
-        if form is not None:
+        if form is not None and node.outputs[0].id not in plan.concat.slots:
             plan.forms[id(node)] = form
         inputs = node.inputs()
         if _is_dynamic(node) or any(v.id in dynamic for v in inputs):

@@ -1,7 +1,10 @@
 """Algebraic simplification: x * 1, x + 0, x - 0 and x / 1 become x; a transpose of the same
 transpose, or a permute whose composition is the identity, becomes its input; a permute of a
 permute becomes one permute; a view/reshape of a view/reshape reads the original tensor (and
-disappears when the shape does not change).
+disappears when the shape does not change); a transpose of a batched product,
+(a @ b).mT, becomes b.mT @ a.mT, so the product is computed in the layout its readers get
+(attention's backward returns the key gradient that way: without the rewrite it is a
+transposed view, and copying it into the concatenated qkv gradient is a slow gather).
 
 A rewrite that would make a result share memory with another value is only done when nothing
 writes into either in place and the result is not a graph output aliasing an input or constant.
@@ -11,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..._backend import to_numpy
-from ..ir import Graph, Node, Value
-from .analysis import AliasInfo, is_pure
+from ..ir import Graph, Node, TensorType, Value
+from .analysis import AliasInfo, is_pure, reader_counts
 
 _SMALL = 64
 
@@ -74,8 +77,12 @@ def _simplify_once(graph: Graph) -> int:
             return False
         return not (out.id in outputs and info.root(x.id) in held)
 
-    for node in graph.nodes:
+    readers = reader_counts(graph)
+    for node in list(graph.nodes):
         node.map_inputs(resolve)
+        if _swap_product(graph, node, producers, readers, info):
+            made += 1
+            continue
         if not is_pure(node) or node.body is not None or len(node.outputs) != 1:
             continue
         out = node.outputs[0]
@@ -97,6 +104,43 @@ def _simplify_once(graph: Graph) -> int:
         from .dce import eliminate_dead_code
         eliminate_dead_code(graph)
     return made
+
+
+def _last_two(node: Node) -> bool:
+    """Whether a transpose node swaps the last two dims of its input."""
+    ndim = len(node.args[0].type.shape)
+    dims = {node.attrs.get("dim0", 0) % ndim, node.attrs.get("dim1", 1) % ndim}
+    return ndim >= 3 and dims == {ndim - 2, ndim - 1}
+
+
+def _swap_product(graph: Graph, node: Node, producers: dict, readers: dict,
+                  info: AliasInfo) -> bool:
+    """Rewrite transpose(a @ b) (a batched product read only there) into b.mT @ a.mT, the
+    transposes placed just before; True when done. Operands written in place are left alone:
+    the product moves to the transpose's position."""
+    if node.op != "transpose" or node.saves is not None or node.inplace or \
+            not isinstance(node.args[0], Value) or not _last_two(node):
+        return False
+    mm = producers.get(node.args[0].id)
+    if mm is None or mm.op != "matmul" or not is_pure(mm) or readers.get(mm.outputs[0].id) != 1:
+        return False
+    operands = mm.args
+    if len(operands) != 2 or not all(isinstance(v, Value) and len(v.type.shape) >= 2
+                                     and not info.is_mutated(v) for v in operands):
+        return False
+    swapped = []
+    for v in reversed(operands):
+        shape = v.type.shape
+        t = TensorType(v.type.dtype, shape[:-2] + (shape[-1], shape[-2]), v.type.device)
+        nd = len(shape)
+        swapped.append(graph.create_node("transpose", [v], {"dim0": nd - 2, "dim1": nd - 1},
+                                         [t]))
+    at = graph.nodes.index(node)
+    graph.nodes[at:at] = swapped
+    node.op, node.attrs = "matmul", dict(mm.attrs)
+    node.args = [t.outputs[0] for t in swapped]
+    node.compute, node.result = mm.compute, mm.result
+    return True
 
 
 def _fold_pair(node: Node, inner: Node):

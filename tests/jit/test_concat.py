@@ -1,0 +1,106 @@
+"""Concatenation without copies (passes/concat.py): products that reach a cat or a contiguous
+clone only through views write into their slices, and the results are unchanged."""
+import re
+
+import numpy as np
+import pytest
+
+import ember
+from ember import jit
+from ember.jit.codegen import compile_graph
+from ember.jit.passes import plan_memory
+
+
+def _graph(fn, *example):
+    graph = jit.trace(fn, example, check_trace=False).optimized_graph
+    assert not graph.symbols
+    return graph
+
+
+def _run(graph, arrays, memory=True):
+    code = compile_graph(graph, [], "f", memory=memory)
+    return code, code.fn([a._data for a in arrays], [])
+
+
+def _called(code) -> set:
+    """Qualified names of the functions the planned code (before its any-shape fallback)
+    calls."""
+    body = code.source.split("def f_any_shape")[0]
+    bound = code.fn.__wrapped__.__globals__
+    return {getattr(bound[name], "__qualname__", name) for name in re.findall(r"\b(g\d+)\(", body)}
+
+
+def _heads(b=2, h=3, t=5, d=4):
+    """Attention-shaped operands: (b, h, t, t) scores and (b, h, t, d) values."""
+    return ember.randn(b, h, t, t), ember.randn(b, h, t, d), ember.randn(b, h, d, t)
+
+
+def _qkv_grad(s, v, kt):
+    """The shape of attention's backward: three products, transposed to (b, t, h*d) and
+    concatenated along channels; the middle one transposed twice, as a key gradient is.
+    Literal sizes keep the traced graph static (a symbolic graph is not written through)."""
+    b, h, t, d = 2, 3, 5, 4
+    pieces = [s @ v, (kt @ s.transpose(-1, -2)).transpose(-1, -2), s.transpose(-1, -2) @ v]
+    return ember.cat([p.transpose(1, 2).reshape(b, t, h * d) for p in pieces], dim=2)
+
+
+def test_attention_gradient_pieces_write_into_the_concatenation():
+    args = _heads()
+    graph = _graph(_qkv_grad, *args)
+    plan = plan_memory(graph)
+    assert len(plan.concat.slots) == 3
+    code, (got,) = _run(graph, args)
+    assert "slot_view" in _called(code) and "Cat.forward" not in _called(code)
+    np.testing.assert_allclose(got, _qkv_grad(*args).numpy(), rtol=1e-5, atol=1e-6)
+    _, (plain,) = _run(graph, args, memory=False)
+    np.testing.assert_array_equal(got, plain)
+
+
+def test_contiguous_copy_of_a_transposed_product():
+    def f(p, v):
+        return (p @ v).transpose(1, 2).contiguous().view(2, 5, 12) * 2
+    s, v, _ = _heads()
+    graph = _graph(f, s, v)
+    assert len(plan_memory(graph).concat.slots) == 1
+    _, (got,) = _run(graph, [s, v])
+    np.testing.assert_allclose(got, f(s, v).numpy(), rtol=1e-5, atol=1e-6)
+    assert got.flags.c_contiguous
+
+
+@pytest.mark.parametrize("case", ["read_twice", "not_a_product", "not_blas_layout",
+                                  "promoted"])
+def test_pieces_that_stay_copied(case):
+    a, b = ember.randn(3, 4), ember.randn(4, 2)
+
+    def f(a, b):
+        p = (a @ b).view(3, 2)
+        if case == "read_twice":
+            return ember.cat([p, p.exp()]), p
+        if case == "not_a_product":
+            return ember.cat([p, a.exp()[:, :2]]),
+        if case == "not_blas_layout":  # the slice seen as p would step by columns
+            return ember.cat([p.t().reshape(6), b.reshape(8)]),
+        return ember.cat([p, b[:3].double()]),
+    graph = _graph(f, a, b)
+    assert not plan_memory(graph).concat.slots
+    _, got = _run(graph, [a, b])
+    for g, w in zip(got, f(a, b)):
+        np.testing.assert_allclose(g, w.numpy(), rtol=1e-6)
+
+
+def test_compiled_attention_gradients_match_eager():
+    b, h, t, d = 2, 2, 6, 4
+    x = ember.randn(b, t, 3 * h * d, requires_grad=True)
+
+    def attend(x):
+        q, k, v = (z.view(b, t, h, d).transpose(1, 2) for z in x.split(h * d, dim=2))
+        y = ember.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return y.transpose(1, 2).contiguous().view(b, t, h * d)
+    fast = ember.compile(attend, fullgraph=True)
+    for _ in range(2):
+        x.grad = None
+        (fast(x) ** 2).sum().backward()
+        got = x.grad.numpy().copy()
+    x.grad = None
+    (attend(x) ** 2).sum().backward()
+    np.testing.assert_allclose(got, x.grad.numpy(), rtol=1e-5, atol=1e-6)
