@@ -154,3 +154,18 @@ def masked_softmax(rows, hidden, scale, y):
         inv = one / total if total > zero else zero
         for j in range(f):
             y[r, j] *= inv
+
+
+@njit(**_OPTS)
+def index_add_rows(out, index, src, alpha):
+    """out[index[i]] += alpha * src[i] for each row i, in order (negative indices count from
+    the end; the caller checked the bounds)."""
+    n, f = src.shape
+    rows = out.shape[0]
+    for i in range(n):
+        r = index[i]
+        if r < 0:
+            r += rows
+        row, s = out[r], src[i]
+        for j in range(f):
+            row[j] += alpha * s[j]

@@ -1,7 +1,8 @@
 """One-pass numba forms of ops whose NumPy forwards make several passes over memory: gelu,
 layer norm, softmax and attention's masked softmax over the last dim, and their backward
-ops. Generated CPU code calls them instead of the OpDef's forward when numba is installed
-(`forward_for`).
+ops, and index_add of rows (an embedding's backward, which NumPy runs as a scatter over an
+index of every element). Generated CPU code calls them instead of the OpDef's forward when
+numba is installed (`forward_for`).
 
 Each form takes the forward's arguments, returns what it returns and saves what it saves, so
 backward ops and compiled backward graphs read the same values; inputs it does not cover
@@ -154,6 +155,23 @@ def masked_softmax(ctx, xp, x, hidden, dim, scale):
     return y
 
 
+def index_add(ctx, xp, x, index, src, dim, alpha=1):
+    """Rows of src added into a copy of x at index along dim 0 (an embedding's backward)
+    in one pass, in index order as the OpDef's scatter adds them."""
+    rows = x.shape[0] if x.ndim else 0
+    if (dim != 0 or x.ndim < 2 or not _fits(x, src) or x.shape[1:] != src.shape[1:]
+            or index.ndim != 1 or index.dtype.kind != "i" or index.size != src.shape[0]
+            or (index.size and (index.min() < -rows or index.max() >= rows))):
+        return REGISTRY["index_add"].forward(ctx, xp, x, index, src, dim, alpha)
+    ctx.save(index)
+    ctx.dim, ctx.alpha = dim, alpha
+    out = x.copy()
+    f = out.size // max(rows, 1)
+    _k().index_add_rows(out.reshape(rows, f), index, src.reshape(-1, f), x.dtype.type(alpha))
+    return out
+
+
 _FORMS = {"gelu": gelu, "gelu_backward": gelu_backward, "layer_norm": layer_norm,
           "layer_norm_backward": layer_norm_backward, "softmax": softmax,
-          "softmax_backward": softmax_backward, "masked_softmax": masked_softmax}
+          "softmax_backward": softmax_backward, "masked_softmax": masked_softmax,
+          "index_add": index_add}

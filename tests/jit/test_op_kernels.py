@@ -1,5 +1,5 @@
-"""The numba forms of gelu, layer_norm, softmax and their backward ops return and save what
-the OpDefs' forwards do (float32 within a few ulps, float64 to rounding)."""
+"""The numba forms of gelu, layer_norm, softmax, their backward ops and index_add return and
+save what the OpDefs' forwards do (float32 within a few ulps, float64 to rounding)."""
 import numpy as np
 import pytest
 
@@ -94,6 +94,29 @@ def test_masked_softmax_and_scaled_backward(dtype, tol, mask_shape):
     _same(ga, gb, tol)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("alpha", [1, 0.5])
+def test_index_add_of_rows(dtype, alpha):
+    """An embedding's backward: repeated and negative indices add up in order, exactly as
+    the scatter does."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((65, 32, 4)).astype(dtype)
+    index = rng.integers(-65, 65, 300)
+    src = rng.standard_normal((300, 32, 4)).astype(dtype)
+    (ya, sa), (yb, sb) = _both("index_add", x, index, src, dim=0, alpha=alpha)
+    assert np.array_equal(ya[0], yb[0]) and np.array_equal(sa[0], sb[0])
+
+
+def test_index_add_out_of_bounds_raises_as_the_op():
+    x, src = np.zeros((65, 64)), np.ones((2, 64))
+    with pytest.raises(Exception) as want:
+        REGISTRY["index_add"].forward(SavingContext((True,) * 3), np, x, np.array([0, 65]),
+                                      src, dim=0)
+    with pytest.raises(type(want.value)):
+        K.forward_for("index_add")(SavingContext((True,) * 3), np, x, np.array([0, 65]),
+                                   src, dim=0)
+
+
 def test_uncovered_inputs_go_to_the_op():
     x = np.linspace(-2, 2, 5000).astype(np.float16)
     (ya, _), (yb, _) = _both("gelu", x)
@@ -105,4 +128,6 @@ def test_uncovered_inputs_go_to_the_op():
     assert np.array_equal(ya[0], yb[0])
     key_padding = np.zeros((50, 1), dtype=bool)  # repeats along the last dim: not rows
     (ya, _), (yb, _) = _both("masked_softmax", t, key_padding, dim=-1, scale=1.0)
+    assert np.array_equal(ya[0], yb[0])
+    (ya, _), (yb, _) = _both("index_add", t, np.array([1, 3]), t[:, :2], dim=1)  # not rows
     assert np.array_equal(ya[0], yb[0])
