@@ -98,23 +98,42 @@ def layer_norm_backward(g, xhat, rstd, w, need_x, gx, gw, gb):
                 xr[j] = (gr[j] * w[j] - m - hr[j] * d) * s
 
 
+@njit(**_OPTS, inline="always")
+def _row_max(row):
+    """The largest entry of a row in eight independent chains (a single chain of max runs
+    one compare at a time: 73 -> 40 us over 4096 rows of 64). A NaN may be passed over here;
+    the exp pass after it brings it back into the whole row."""
+    f = row.shape[0]
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = row[0]
+    j = 0
+    while j + 8 <= f:
+        a0, a1 = max(a0, row[j]), max(a1, row[j + 1])
+        a2, a3 = max(a2, row[j + 2]), max(a3, row[j + 3])
+        a4, a5 = max(a4, row[j + 4]), max(a5, row[j + 5])
+        a6, a7 = max(a6, row[j + 6]), max(a7, row[j + 7])
+        j += 8
+    while j < f:
+        a0 = max(a0, row[j])
+        j += 1
+    return max(max(max(a0, a1), max(a2, a3)), max(max(a4, a5), max(a6, a7)))
+
+
 @njit(**_OPTS)
 def softmax(rows, y):
     """softmax of each row, in the rows' precision (float32: exp32, sums in float32 as
     NumPy's)."""
     n, f = rows.shape
     for r in range(n):
-        top = rows[r, 0]
-        for j in range(1, f):
-            top = max(top, rows[r, j])
+        row, yr = rows[r], y[r]
+        top = _row_max(row)
         total = like(0.0, top)
         for j in range(f):
-            e = exp_of(rows[r, j] - top)
-            y[r, j] = e
+            e = exp_of(row[j] - top)
+            yr[j] = e
             total += e
         inv = like(1.0, top) / total
         for j in range(f):
-            y[r, j] *= inv
+            yr[j] *= inv
 
 
 @njit(**_OPTS)
@@ -131,29 +150,27 @@ def softmax_backward(g, y, scale, out):
 @njit(**_OPTS)
 def masked_softmax(rows, hidden, scale, y):
     """softmax(rows * scale) with hidden positions (row r reads hidden row r % len(hidden))
-    at 0 and rows with nothing left all 0, as MaskedSoftmax's forward. Hidden scores are
-    -inf, whose exp is 0 (exp32 included), so the exp pass has no branch to vectorize around;
-    float32 rows stay in float32."""
+    at 0 and rows with nothing left all 0, as MaskedSoftmax's forward; a NaN makes its whole
+    row NaN, as there. Hidden scores are -inf, whose exp is 0 (exp32 included), so the exp
+    pass has no branch to vectorize around; float32 rows stay in float32."""
     n, f = rows.shape
     m = hidden.shape[0]
     zero, one, ninf = like(0.0, scale), like(1.0, scale), like(-np.inf, scale)
     for r in range(n):
-        hr = r % m
-        top = ninf
+        xr, hr, yr = rows[r], hidden[r % m], y[r]
         for j in range(f):
-            s = ninf if hidden[hr, j] else rows[r, j] * scale
-            y[r, j] = s
-            top = max(top, s)
+            yr[j] = ninf if hr[j] else xr[j] * scale
+        top = _row_max(yr)
         if top == ninf:
             top = zero
         total = zero
         for j in range(f):
-            e = exp_of(y[r, j] - top)
-            y[r, j] = e
+            e = exp_of(yr[j] - top)
+            yr[j] = e
             total += e
-        inv = one / total if total > zero else zero
+        inv = zero if total == zero else one / total
         for j in range(f):
-            y[r, j] *= inv
+            yr[j] *= inv
 
 
 @njit(**_OPTS)

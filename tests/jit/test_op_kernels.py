@@ -94,6 +94,27 @@ def test_masked_softmax_and_scaled_backward(dtype, tol, mask_shape):
     _same(ga, gb, tol)
 
 
+@pytest.mark.parametrize("dtype,tol", DTYPES)
+def test_softmax_rows_with_nan_and_inf_as_the_op(dtype, tol):
+    """A NaN anywhere in a visible row, or a +inf, makes the row NaN (as torch); a row with
+    every position hidden is 0 in the masked form."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 3, 64, 64)).astype(dtype)
+    x[0, 0, 5, 3] = np.nan
+    x[0, 1, 40, 17] = np.nan
+    x[0, 2, 9, 0] = np.inf
+    x[1, 0, 2, :] = -np.inf
+    hidden = ~np.tril(np.ones((64, 64), dtype=bool))
+    hidden[7] = True
+    (ya, _), (yb, _) = _both("masked_softmax", x, hidden, dim=-1, scale=0.5)
+    _same(ya, yb, tol)
+    assert np.isnan(yb[0][0, 0, 5]).all() and np.isnan(yb[0][0, 1, 40]).all()
+    assert (yb[0][:, :, 7] == 0).all()
+    (ya, _), (yb, _) = _both("softmax", x, dim=-1)
+    _same(ya, yb, tol)
+    assert np.isnan(yb[0][0, 2, 9]).all()
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("alpha", [1, 0.5])
 def test_index_add_of_rows(dtype, alpha):
