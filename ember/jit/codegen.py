@@ -331,13 +331,13 @@ class _Emitter:
         from .passes.concat import slot_view
         for buf in plan.concat.allocate.get(id(node), ()):
             self.names[buf.id] = f"v{buf.id}"
-            self.emit(f"{self.var(buf)} = xp.empty({tuple(buf.type.shape)!r}, "
+            self.emit(f"{self.var(buf)} = xp.empty({self.literal(tuple(buf.type.shape))}, "
                       f"dtype={self.bind(buf.type.dtype.np)})")
         slot = plan.concat.slots[node.outputs[0].id]
         a, b = (self.var(v) for v in node.args)
         self.emit(f"{self.var(node.outputs[0])} = {self.bind(matmul_into)}({a}, {b}, "
                   f"{self.bind(slot_view)}({self.var(slot.buffer)}, "
-                  f"{self.bind(slot.index)}, {self.bind(slot.steps)}))")
+                  f"{self.literal(slot.index)}, {self.literal(slot.steps)}))")
 
     def _lowered(self, node: Node, plan) -> None:
         """max_pool whose indices nobody reads (the values only), and 2-D convolution, through

@@ -104,3 +104,52 @@ def test_compiled_attention_gradients_match_eager():
     x.grad = None
     (attend(x) ** 2).sum().backward()
     np.testing.assert_allclose(got, x.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def _qkv_grad_any(s, v, kt):
+    """_qkv_grad with the sizes read from the inputs, so a trace follows them (symbols)."""
+    b, h, t, d = v.shape
+    pieces = [s @ v, (kt @ s.transpose(-1, -2)).transpose(-1, -2), s.transpose(-1, -2) @ v]
+    return ember.cat([p.transpose(1, 2).reshape(b, t, h * d) for p in pieces], dim=2)
+
+
+def test_symbolic_graph_writes_through_at_every_size():
+    traced = jit.trace(_qkv_grad_any, _heads(), check_trace=False)
+    graph = traced.optimized_graph
+    assert graph.symbols
+    plan = plan_memory(graph)
+    assert len(plan.concat.slots) == 3
+    code = compile_graph(graph, [], "f")
+    for sizes in [(2, 3, 5, 4), (1, 2, 5, 4), (3, 1, 5, 4), (4, 5, 5, 4)]:  # b and h follow
+        args = _heads(*sizes)
+        (got,) = code.fn([a._data for a in args], [])
+        np.testing.assert_allclose(got, _qkv_grad_any(*args).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_reshape_that_merges_symbolic_dims_is_not_written_through():
+    """Taken back through the chain, a slice reshaped by merging dims is a view only for
+    some strides; a symbolic graph's plan must hold at every size, so only splits pass
+    there (a static graph checks its one shape)."""
+    def f(p, v, w):
+        b, h, t, d = v.shape
+        return ember.cat([(p @ v).reshape(b, h, t, 2, d // 2),
+                          (p @ w).reshape(b, h, t, 2, d // 2)]) * 1
+    s, v, _ = _heads()
+    w = ember.randn(v.shape)
+    graph = jit.trace(f, (s, v, w), check_trace=False).optimized_graph
+    assert graph.symbols and not plan_memory(graph).concat.slots
+    code = compile_graph(graph, [], "f")
+    for sizes in [(2, 3, 5, 4), (1, 2, 5, 4), (3, 1, 5, 4)]:
+        s, v, _ = _heads(*sizes)
+        w = ember.randn(v.shape)
+        (got,) = code.fn([s._data, v._data, w._data], [])
+        np.testing.assert_allclose(got, f(s, v, w).numpy(), rtol=1e-5, atol=1e-6)
+
+    def fixed(p, v, w):
+        return ember.cat([(p @ v).reshape(2, 3, 5, 2, 2), (p @ w).reshape(2, 3, 5, 2, 2)]) * 1
+    s, v, _ = _heads()
+    w = ember.randn(v.shape)
+    graph = _graph(fixed, s, v, w)
+    assert len(plan_memory(graph).concat.slots) == 2
+    _, (got,) = _run(graph, [s, v, w])
+    np.testing.assert_allclose(got, fixed(s, v, w).numpy(), rtol=1e-5, atol=1e-6)

@@ -11,10 +11,12 @@ Likewise the forward's `y.transpose(1, 2).contiguous()` after the attention prod
 
 A piece is written through only when: its chain is views (view/reshape, transpose, permute)
 each read once, down to a matmul read once; every dtype is the concatenation's float dtype
-with no promotion; the slice, taken back through the chain, is a view (checked on a stand-in
-array at the traced shapes) whose rows BLAS can write; and the graph's shapes are plain
-numbers (a symbolic graph's plan must hold at every size). The products keep their places;
-the buffer is allocated just before the first of them.
+with no promotion; and the slice, taken back through the chain, is a view whose rows BLAS can
+write (checked on a stand-in array at the traced shapes). In a graph with size symbols the
+plan must hold at every size, so each reshape on the way back must also split dims into
+others whose sizes multiply to them as polynomials in the symbols (a split is a view at any
+strides); buffer shapes and slices are then computed from the symbols at run time. The
+products keep their places; the buffer is allocated just before the first of them.
 """
 from __future__ import annotations
 
@@ -69,8 +71,7 @@ def plan_concat(graph: Graph) -> ConcatPlan:
     for node in graph.nodes:
         out = node.outputs[0] if len(node.outputs) == 1 else None
         if out is None or node.compute is not None or node.result is not None or \
-                out.type.device != "cpu" or out.type.dtype not in _FLOATS or \
-                not _plain(out.type.shape):
+                out.type.device != "cpu" or out.type.dtype not in _FLOATS:
             continue
         if node.op == "cat" and not node.inplace:
             pieces = _cat_pieces(node)
@@ -94,6 +95,49 @@ def _plain(shape) -> bool:
     return all(type(d) is not SymInt for d in shape)
 
 
+def _poly(d) -> dict:
+    """A size (int or SymInt) as {sorted symbol tuple: coefficient}."""
+    terms = d.terms if type(d) is SymInt else (((), int(d)),)
+    out: dict = {}
+    for symbols, coeff in terms:
+        key = tuple(sorted(symbols))
+        out[key] = out.get(key, 0) + coeff
+    return {k: c for k, c in out.items() if c}
+
+
+def _times(a: dict, b: dict) -> dict:
+    out: dict = {}
+    for ka, ca in a.items():
+        for kb, cb in b.items():
+            key = tuple(sorted(ka + kb))
+            out[key] = out.get(key, 0) + ca * cb
+    return {k: c for k, c in out.items() if c}
+
+
+def _plus(a, b):
+    """a + b for sizes, kept symbolic when either is."""
+    if type(a) is not SymInt and type(b) is not SymInt:
+        return a + b
+    total = _poly(a)
+    for k, c in _poly(b).items():
+        total[k] = total.get(k, 0) + c
+    return SymInt(int(a) + int(b), tuple((k, c) for k, c in total.items() if c) or (((), 0),))
+
+
+def _splits(src: tuple, dst: tuple) -> bool:
+    """Whether reshaping `src` to `dst` only splits dims: each src dim is the product of a
+    run of dst dims, as polynomials in the size symbols."""
+    j = 0
+    for d in src:
+        want, got = _poly(d), {(): 1}
+        while j < len(dst) and got != want:
+            got = _times(got, _poly(dst[j]))
+            j += 1
+        if got != want:
+            return False
+    return all(_poly(d) == {(): 1} for d in dst[j:])
+
+
 def _cat_pieces(node: Node) -> list:
     """[(piece value, its index into the result)] of a cat whose pieces are all values of the
     result's rank (no skipped legacy empties)."""
@@ -104,9 +148,9 @@ def _cat_pieces(node: Node) -> list:
     for v in node.args:
         if not isinstance(v, Value) or len(v.type.shape) != ndim:
             return []
-        size = v.type.shape[dim]
-        pieces.append((v, (slice(None),) * dim + (slice(start, start + size),)))
-        start += size
+        stop = _plus(start, v.type.shape[dim])
+        pieces.append((v, (slice(None),) * dim + (slice(start, stop),)))
+        start = stop
     return pieces
 
 
@@ -143,9 +187,10 @@ def _inverse(chain: list) -> tuple | None:
     for node in chain:
         src = node.args[0].type.shape
         ndim = len(src)
-        if not _plain(src):
-            return None
         if node.op == "view":
+            if not (_plain(src) and _plain(node.outputs[0].type.shape)
+                    or _splits(node.outputs[0].type.shape, src)):
+                return None
             steps.append(("reshape", tuple(src)))
             continue
         if node.op == "transpose":
@@ -167,20 +212,24 @@ def _writable_through(out: Value, index: tuple, steps: tuple, shape: tuple) -> b
     dtype = out.type.dtype.np
     itemsize = np.dtype(dtype).itemsize
     strides, acc = [], itemsize
-    for n in reversed(out.type.shape):
+    full = tuple(int(n) for n in out.type.shape)  # a SymInt's int is its traced size
+    for n in reversed(full):
         strides.append(acc)
-        acc *= max(int(n), 1)
-    view = as_strided(np.zeros(1, dtype), tuple(out.type.shape), tuple(reversed(strides)),
+        acc *= max(n, 1)
+    index = tuple(slice(None if s.start is None else int(s.start),
+                        None if s.stop is None else int(s.stop)) for s in index)
+    view = as_strided(np.zeros(1, dtype), full, tuple(reversed(strides)),
                       writeable=False)[index]
     for kind, arg in steps:
         if kind == "permute":
             view = view.transpose(arg)
             continue
-        view = _reshaped_view(view, arg)
+        view = _reshaped_view(view, tuple(int(n) for n in arg))
         if view is None:
             return False
-    return view.shape == tuple(shape) and (view.shape[-1] <= 1 or view.strides[-1] == itemsize) \
-        and view.strides[-2] >= view.shape[-1] * itemsize
+    return view.shape == tuple(int(n) for n in shape) and \
+        (view.shape[-1] <= 1 or view.strides[-1] == itemsize) and \
+        view.strides[-2] >= view.shape[-1] * itemsize
 
 
 def _reshaped_view(view, shape):
