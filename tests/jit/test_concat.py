@@ -4,6 +4,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import ember
 from ember import jit
@@ -153,3 +155,49 @@ def test_reshape_that_merges_symbolic_dims_is_not_written_through():
     assert len(plan_memory(graph).concat.slots) == 2
     _, (got,) = _run(graph, [s, v, w])
     np.testing.assert_allclose(got, fixed(s, v, w).numpy(), rtol=1e-5, atol=1e-6)
+
+
+# ---- property: random products, view chains and concatenations train as eager code ------
+PRODUCTS = {  # each (b, h, t, d) from two (b, h, t, d) inputs
+    "scores_values": lambda x, y: (x @ y.transpose(-1, -2)) @ y,
+    "transposed": lambda x, y: (y.transpose(-1, -2) @ (x @ x.transpose(-1, -2)).softmax(-1))
+    .transpose(-1, -2),
+    "key_grad": lambda x, y: (x.transpose(-1, -2) @ (y @ x.transpose(-1, -2))).transpose(-1, -2),
+    "elementwise": lambda x, y: x * y,  # not a product: stays a copy
+}
+CHAINS = {  # (view chain on a (b, h, t, d) piece, the dims a cat may join along)
+    "heads": (lambda p: p.transpose(1, 2).reshape(p.shape[0], p.shape[2], -1), (0, 1, 2)),
+    "plain": (lambda p: p, (0, 1, 2, 3)),
+    "contiguous": (lambda p: p.transpose(1, 2).contiguous(), (0, 1, 2, 3)),
+    "rows": (lambda p: p.reshape(-1, p.shape[-1]), (0, 1)),
+    "permuted": (lambda p: p.permute(0, 2, 3, 1), (1, 2, 3)),
+}
+
+
+@settings(max_examples=80, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(CHAINS)), st.integers(0, 3),
+       st.lists(st.sampled_from(sorted(PRODUCTS)), min_size=1, max_size=3),
+       st.lists(st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 5)),
+                min_size=2, max_size=3))
+def test_compiled_concatenations_of_products_train_as_eager_code(chain, dim, products,
+                                                                 sizes):
+    view, dims = CHAINS[chain]
+    dim = dims[dim % len(dims)]
+
+    def f(x, y):
+        return ember.cat([view(PRODUCTS[name](x, y)) for name in products], dim=dim) * 1.5
+    compiled = ember.compile(f)
+    rng = np.random.default_rng(0)
+    for b, h, t in sizes:
+        x, y = (rng.standard_normal((b, h, t, 2)).astype(np.float32) for _ in range(2))
+        eager = [ember.from_numpy(a.copy()).requires_grad_() for a in (x, y)]
+        fast = [ember.from_numpy(a.copy()).requires_grad_() for a in (x, y)]
+        want, got = f(*eager), compiled(*fast)
+        np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-5,
+                                   atol=1e-5)
+        g = ember.from_numpy(rng.standard_normal(tuple(want.shape)).astype(np.float32))
+        want.backward(g)
+        got.backward(g)
+        for a, e in zip(fast, eager):
+            np.testing.assert_allclose(a.grad.numpy(), e.grad.numpy(), rtol=1e-4, atol=1e-5)
