@@ -122,7 +122,7 @@ def _conv_samples():
     return tuple(conv)
 
 
-@register("convolution", promote=None, samples=_conv_samples())
+@register("convolution", fresh=True, promote=None, samples=_conv_samples())
 class Convolution(OpDef):
     """y = conv(x, w) + b; padding holds a (lo, hi) pair per spatial dimension."""
 
@@ -639,7 +639,7 @@ def _pool_rank(input, nd, op):
     return input.ndim == nd + 2
 
 
-@register("max_pool", promote=None, samples=(
+@register("max_pool", fresh=True, promote=None, samples=(
     Sample(lambda t, x: t.max_pool2d(x, 2), (Arg((2, 2, 4, 4)),), dtypes=FLOATS + INTS),
     Sample(lambda t, x: t.nn.functional.max_pool2d(x, 3, 2, 1, return_indices=True),
            (Arg((1, 2, 5, 4)),), name="indices"),

@@ -610,7 +610,7 @@ def index_select(input, dim, index, *, out=None):
     return write_out(apply(IndexSelect, input, index, dim=dim), out)
 
 
-@register("index_add", promote=None, samples=(
+@register("index_add", fresh=True, promote=None, samples=(
     Sample(lambda t, x, i, s: x.index_add(1, i, s),
            (Arg((3, 4)), Arg(values=[0, 2, 0], dtype="int64", grad=False), Arg((3, 3))),
            dtypes=NUMERIC),

@@ -199,7 +199,7 @@ def _matmul_grads(a, b, g, need_a, need_b, alpha=1):
 _MM_DTYPES = FLOAT_ALL + INTS
 
 
-@register("matmul", onnx="MatMul", samples=(
+@register("matmul", fresh=True, onnx="MatMul", samples=(
     Sample(lambda t, x, y: t.matmul(x, y), (Arg((3, 4)), Arg((4, 5))), dtypes=_MM_DTYPES),
     Sample(lambda t, x, y: x @ y, (Arg((4,)), Arg((4,))), dtypes=FLOATS + INTS, name="1d_1d"),
     Sample(lambda t, x, y: x @ y, (Arg((3, 4)), Arg((4,))), name="2d_1d"),
@@ -465,7 +465,7 @@ def tensordot(a: Tensor, b: Tensor, dims=2, out=None) -> Tensor:
 
 
 # ---- addmm family ---------------------------------------------------------------------------
-@register("addmm", samples=(
+@register("addmm", fresh=True, samples=(
     Sample(lambda t, c, x, y: t.addmm(c, x, y), (Arg((3, 2)), Arg((3, 4)), Arg((4, 2))),
            dtypes=_MM_DTYPES),
     Sample(lambda t, c, x, y: t.addmm(c, x, y, beta=0.5, alpha=-2),

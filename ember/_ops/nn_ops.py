@@ -109,7 +109,7 @@ def _dot_along(xp, a, b, dim):
     return _sum_along(xp, a * b, dim)
 
 
-@register("softmax", promote="float", onnx="Softmax",
+@register("softmax", fresh=True, promote="float", onnx="Softmax",
           samples=_softmax_samples(lambda d: lambda t, x: t.softmax(x, d)))
 class Softmax(OpDef):
     def forward(ctx, xp, x, dim):
@@ -130,7 +130,7 @@ class Softmax(OpDef):
         return apply(SoftmaxBackward, g, y, dim=ctx.dim)
 
 
-@register("softmax_backward", differentiable=False, samples=(
+@register("softmax_backward", fresh=True, differentiable=False, samples=(
     Sample(lambda t, x, g: t.autograd.grad(t.softmax(x.requires_grad_(), 1), x, g)[0],
            (Arg((3, 4)), Arg((3, 4))), grad=False),))
 class SoftmaxBackward(OpDef):
@@ -149,7 +149,7 @@ def _sdpa(**options):
     return lambda t, q, k, v: t.nn.functional.scaled_dot_product_attention(q, k, v, **options)
 
 
-@register("masked_softmax", promote=None, samples=(
+@register("masked_softmax", fresh=True, promote=None, samples=(
     Sample(_sdpa(is_causal=True), ((2, 4, 3), (2, 5, 3), (2, 5, 3)), name="causal"),
     Sample(_sdpa(is_causal=True, scale=0.7), ((1, 2, 6, 4), (1, 2, 6, 4), (1, 2, 6, 4)),
            dtypes=("float32", "float64"), name="causal_heads"),
@@ -334,7 +334,7 @@ def _gelu_grad(x, approximate):
     return cdf + x * (x * x * -0.5).exp() * _INV_SQRT_2PI
 
 
-@register("gelu", promote="float", pointwise=True, onnx="Gelu", samples=(
+@register("gelu", fresh=True, promote="float", pointwise=True, onnx="Gelu", samples=(
     Sample(lambda t, x: t.nn.functional.gelu(x), (Arg((3, 4), -4, 4),), dtypes=FLOAT_ALL),
     Sample(lambda t, x: t.nn.functional.gelu(x, approximate="tanh"), (Arg((3, 4), -4, 4),),
            dtypes=FLOAT_ALL, name="tanh"),
@@ -354,7 +354,7 @@ class Gelu(OpDef):
         return apply(GeluBackward, g, x, *parts, approximate=ctx.approximate)
 
 
-@register("gelu_backward", differentiable=False, pointwise=True, samples=(
+@register("gelu_backward", fresh=True, differentiable=False, pointwise=True, samples=(
     Sample(lambda t, x, g: t.autograd.grad(t.nn.functional.gelu(x.requires_grad_()), x, g)[0],
            (Arg((3, 4), -4, 4), Arg((3, 4))), grad=False),
     Sample(lambda t, x, g: t.autograd.grad(
@@ -433,7 +433,7 @@ def _layer_norm_samples():
                    grad=False, name="empty"))
 
 
-@register("layer_norm", promote=None, onnx="LayerNormalization",
+@register("layer_norm", fresh=True, promote=None, onnx="LayerNormalization",
           samples=_layer_norm_samples())
 class LayerNorm(OpDef):
     """Normalize over the trailing `ndim` dims, then scale and shift elementwise."""
@@ -467,7 +467,7 @@ class LayerNorm(OpDef):
                                  pshape=tuple(x.shape[x.ndim - ctx.ndim:])), need)
 
 
-@register("layer_norm_backward", promote=None, differentiable=False, samples=(
+@register("layer_norm_backward", fresh=True, promote=None, differentiable=False, samples=(
     Sample(lambda t, x, w, b, g: t.autograd.grad(
         t.nn.functional.layer_norm(x.requires_grad_(), (4,), w.requires_grad_(),
                                    b.requires_grad_()), (x, w, b), g),
@@ -530,7 +530,7 @@ def _per_channel(v):
     return v.reshape(1, -1, 1)
 
 
-@register("batch_norm", promote=None, onnx="BatchNormalization",
+@register("batch_norm", fresh=True, promote=None, onnx="BatchNormalization",
           samples=_batch_norm_samples())
 class BatchNorm(OpDef):
     """Normalize each channel (dim 1) by the batch statistics (training) or the running ones;

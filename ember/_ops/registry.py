@@ -28,6 +28,8 @@ class OpDef:
                    the caller; it must cast its result into target's dtype, e.g. with
                    `xp.add(target, y, out=target, casting="unsafe")`).
       pointwise    elementwise, so the JIT may fuse it.
+      fresh        forward always returns newly allocated arrays, never an input or a view
+                   of one: the JIT's memory plan may hand them to later results once dead.
       creates      makes a new tensor from its attributes alone (factories: full, arange).
                    jit.trace and ember.compile record the op, so a graph whose sizes follow
                    its inputs' rebuilds the tensor at each call's sizes (ONNX export keeps
@@ -55,6 +57,7 @@ class OpDef:
     is_view = False
     changes_device = False
     pointwise = False
+    fresh = False
     creates = False
     blas = False
     writes = None

@@ -282,7 +282,7 @@ def _channels_last_order(ndim: int) -> tuple:
     return (0,) + tuple(range(2, ndim)) + (1,)
 
 
-@register("clone", promote=None, samples=(
+@register("clone", fresh=True, promote=None, samples=(
     Sample(lambda t, x: x.clone(), (Arg((3, 4)),), dtypes=ALL),
     Sample(lambda t, x: t.clone(x.t()), (Arg((3, 4)),), name="strided"),
     Sample(lambda t, x: x.t().contiguous() * 2, (Arg((3, 4)),), name="contiguous"),
@@ -648,7 +648,7 @@ def _skipped(a) -> bool:
     return a.ndim == 1 and a.shape[0] == 0
 
 
-@register("cat", samples=(
+@register("cat", fresh=True, samples=(
     Sample(lambda t, x, y: t.cat([x, y]), (Arg((2, 3)), Arg((1, 3))), dtypes=ALL),
     Sample(lambda t, x, y, z: t.cat((x, y, z), dim=-1), (Arg((2, 1)), Arg((2, 3)), Arg((2, 2))),
            name="dim"),

@@ -43,6 +43,27 @@ def test_samples_exercise_their_op(name):
     assert name in seen, f"no sample of {name!r} calls it (called: {sorted(seen)})"
 
 
+@pytest.mark.parametrize("name", sorted(n for n, op in REGISTRY.items() if op.fresh))
+def test_fresh_ops_return_new_memory(name):
+    """OpDef.fresh lets the JIT's memory plan reuse an op's results once dead: no result may
+    share memory with an input."""
+    calls = []
+    observer = lambda op, args, attrs, outs: calls.append((op, args, outs))  # noqa: E731
+    dispatch.observers.append(observer)
+    try:
+        for s in REGISTRY[name].samples:
+            for dtype in s.dtypes:
+                s.fn(ember, *build(ember, make_values(s, dtype), requires_grad=False))
+    finally:
+        dispatch.observers.remove(observer)
+    ours = [(args, outs) for op, args, outs in calls if op.name == name]
+    assert ours
+    for args, outs in ours:
+        arrays = [a._data for a in flatten(args) if isinstance(a, ember.Tensor)]
+        for out in flatten(outs):
+            assert not any(np.shares_memory(out._data, a) for a in arrays), name
+
+
 @pytest.mark.parametrize("name,sample,dtype", FORWARD, ids=FORWARD_IDS)
 def test_forward_matches_torch(name, sample, dtype):
     values = make_values(sample, dtype)

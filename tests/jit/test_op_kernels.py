@@ -19,7 +19,11 @@ def _both(name, *args, **attrs):
         ctx = SavingContext((True, True, True))
         with np.errstate(all="ignore"):
             result = fn(ctx, np, *args, **attrs)
-        out.append((result if isinstance(result, tuple) else (result,), ctx.saved_values))
+        result = result if isinstance(result, tuple) else (result,)
+        if REGISTRY[name].fresh:  # the memory plan may reuse the results' buffers
+            assert not any(np.shares_memory(r, a) for r in result for a in args
+                           if isinstance(a, np.ndarray))
+        out.append((result, ctx.saved_values))
     return out
 
 

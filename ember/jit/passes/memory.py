@@ -10,7 +10,7 @@ where each element is read before it is written), or one freed earlier. Everythi
 allocates as before.
 
 A buffer is only ever one that a node of known behaviour allocated itself (a planned form or
-an op in FRESH_OPS), and it becomes free after the last read of every value that may share its
+a `fresh` OpDef), and it becomes free after the last read of every value that may share its
 memory: views and in-place results (AliasInfo), and, conservatively, the results of any op not
 known to return fresh arrays. Never reused: graph inputs, constants (parameters, buffers),
 graph outputs, values a control-flow node reads or yields (their blocks are not planned), and
@@ -23,6 +23,7 @@ symbols, whose sizes are told apart from plain ones here, at every size.
 from __future__ import annotations
 
 from ... import _dtype as D
+from ..._ops.registry import REGISTRY
 from ..ir import CONTROL_OPS, FUSION_GROUP, Graph, Node, SymInt, Value
 from .concat import ConcatPlan, plan_concat
 
@@ -32,9 +33,6 @@ UFUNCS = {"add": ("add", ()), "sub": ("subtract", ()), "mul": ("multiply", ()),
           "relu": ("maximum", (0,)), "maximum": ("maximum", ()), "minimum": ("minimum", ()),
           "sqrt": ("sqrt", ()), "exp": ("exp", ()), "log": ("log", ()), "tanh": ("tanh", ()),
           "sin": ("sin", ()), "cos": ("cos", ()), "reciprocal": ("reciprocal", ())}
-# ops whose forward always returns newly allocated arrays (never a view of an operand)
-FRESH_OPS = frozenset({"convolution", "batch_norm", "layer_norm", "softmax", "max_pool",
-                       "matmul", "addmm", "clone", "cat"})
 DYNAMIC_SHAPE_OPS = frozenset({"nonzero", "unique", "unique_consecutive", "bincount",
                                "histogram", "masked_select"})
 _FLOATS = (D.float32, D.float64)
@@ -60,6 +58,18 @@ class MemoryPlan:
     def __repr__(self) -> str:
         return (f"MemoryPlan(reused={self.reused}, in_place={len(self.inplace)}, "
                 f"fresh={self.fresh}, written_through={len(self.concat.slots)})")
+
+
+def _fresh(node: Node) -> bool:
+    """Whether the node's op always returns newly allocated arrays (OpDef.fresh)."""
+    op = REGISTRY.get(node.op)
+    return op is not None and op.fresh
+
+
+def _own(node: Node) -> list:
+    """The node's outputs that its op returns (not the arrays it kept for backward)."""
+    return node.outputs[:len(node.outputs) - len(node.saves.items)] if node.saves else \
+        node.outputs
 
 
 def _float_value(a) -> bool:
@@ -165,9 +175,13 @@ def plan_memory(graph: Graph) -> MemoryPlan:
         if node.op in CONTROL_OPS:
             unsafe.update(v.id for v in inputs)
             unsafe.update(v.id for v in node.outputs)
-        if form is None and (node.inplace or node.op not in FRESH_OPS) and \
+        if form is None and (node.inplace or not _fresh(node)) and \
                 node.op != FUSION_GROUP:
             for out in node.outputs:
+                for v in inputs:
+                    groups.union(out.id, v.id)
+        else:  # arrays the op kept for backward may be views of its inputs
+            for out in node.outputs[len(_own(node)):]:
                 for v in inputs:
                     groups.union(out.id, v.id)
     unsafe |= dynamic
@@ -183,8 +197,8 @@ def plan_memory(graph: Graph) -> MemoryPlan:
     buffer_of: dict[int, Value] = {}
     for k, node in enumerate(nodes):
         form = plan.forms.get(id(node))
-        if form is not None or (node.op in FRESH_OPS and not node.inplace):
-            for j, out in enumerate(node.outputs):
+        if form is not None or (_fresh(node) and not node.inplace):
+            for j, out in enumerate(_own(node)):
                 if out.id in dynamic or not out.type.shape or \
                         form == "pool" and j == 1:
                     continue
