@@ -1,8 +1,8 @@
-"""One-pass numba forms of ops whose NumPy forwards make several passes over memory: gelu,
-layer norm, softmax and attention's masked softmax over the last dim, and their backward
-ops, and index_add of rows (an embedding's backward, which NumPy runs as a scatter over an
-index of every element). Generated CPU code calls them instead of the OpDef's forward when
-numba is installed (`forward_for`).
+"""One-pass numba forms of ops whose NumPy forwards make several passes over memory: gelu
+(with its derivative), layer norm, softmax and attention's masked softmax over the last dim,
+the backward ops of the last three, and index_add of rows (an embedding's backward, which
+NumPy runs as a scatter over an index of every element). Generated CPU code calls them
+instead of the OpDef's forward when numba is installed (`forward_for`).
 
 Each form takes the forward's arguments, returns what it returns and saves what it saves, so
 backward ops and compiled backward graphs read the same values; inputs it does not cover
@@ -57,19 +57,10 @@ def gelu(ctx, xp, x, approximate="none"):
         return REGISTRY["gelu"].forward(ctx, xp, x, approximate)
     ctx.approximate = approximate
     flat = x.reshape(-1)
-    y, cdf, density = (np.empty_like(flat) for _ in range(3))
-    (_k().gelu32 if x.dtype == np.float32 else _k().gelu64)(flat, y, cdf, density)
-    ctx.save(x, cdf, density)
+    y, slope = np.empty_like(flat), np.empty_like(flat)
+    (_k().gelu32 if x.dtype == np.float32 else _k().gelu64)(flat, y, slope)
+    ctx.save(x, slope.reshape(x.shape))
     return y.reshape(x.shape)
-
-
-def gelu_backward(ctx, xp, g, x, *parts, approximate="none"):
-    if approximate != "none" or not _fits(g, x, *parts):
-        return REGISTRY["gelu_backward"].forward(ctx, xp, g, x, *parts,
-                                                 approximate=approximate)
-    out = np.empty_like(g)
-    _k().gelu_backward(g.reshape(-1), x.reshape(-1), parts[0], parts[1], out.reshape(-1))
-    return out
 
 
 def _flat_or(param, fill, size: int, dtype):
@@ -171,7 +162,7 @@ def index_add(ctx, xp, x, index, src, dim, alpha=1):
     return out
 
 
-_FORMS = {"gelu": gelu, "gelu_backward": gelu_backward, "layer_norm": layer_norm,
+_FORMS = {"gelu": gelu, "layer_norm": layer_norm,
           "layer_norm_backward": layer_norm_backward, "softmax": softmax,
           "softmax_backward": softmax_backward, "masked_softmax": masked_softmax,
           "index_add": index_add}

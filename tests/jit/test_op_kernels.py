@@ -39,15 +39,12 @@ def _same(a, b, tol):
 
 @pytest.mark.parametrize("dtype,tol", DTYPES)
 @pytest.mark.parametrize("shape", [(64, 128), (3, 50, 40)])
-def test_gelu_and_backward(dtype, tol, shape):
+def test_gelu_and_its_derivative(dtype, tol, shape):
     rng = np.random.default_rng(0)
     x = (rng.standard_normal(shape) * 3).astype(dtype)
-    g = rng.standard_normal(shape).astype(dtype)
     (ya, sa), (yb, sb) = _both("gelu", x)
     _same(ya, yb, tol)
-    _same(sa, sb, tol)
-    (ga, _), (gb, _) = _both("gelu_backward", g, *sa)
-    _same(ga, gb, tol * 4)
+    _same(sa, sb, tol * 4)  # (x, d gelu / dx)
 
 
 @pytest.mark.parametrize("dtype,tol", DTYPES)
