@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from ._numba_math import erf32_given, exp32, exp_of, like
 
@@ -16,28 +17,42 @@ _SQRT_HALF = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-@njit(**_OPTS)
-def gelu32(x, y, slope):
-    """y = x * Phi(x) and its derivative Phi(x) + x * phi(x) (float32). The exp(-x^2 / 2)
-    in phi is also the one erf(x / sqrt 2) needs, so it is computed once."""
-    half, s = np.float32(0.5), np.float32(_SQRT_HALF)
-    k = np.float32(_INV_SQRT_2PI)
-    for i in range(x.size):
-        v = x[i]
+def gelu_point(v):
+    """(gelu(v), d gelu / dv) inside numba code, in v's precision (the overload below)."""
+    c = 0.5 * (1.0 + math.erf(v * _SQRT_HALF))
+    return v * c, c + v * math.exp(-0.5 * v * v) * _INV_SQRT_2PI
+
+
+@overload(gelu_point, inline="always")
+def _gelu_point(v):
+    if v != types.float32:
+        return gelu_point
+
+    def single(v):
+        """float32: exp32 and erf32_given, whose exp(-v^2 / 2) is the one the derivative's
+        density needs, so it is computed once."""
+        half = np.float32(0.5)
         e = exp32(-min(half * v * v, np.float32(100.0)))
-        c = half * (np.float32(1.0) + erf32_given(v * s, e))
-        slope[i] = c + v * e * k
-        y[i] = v * c
+        c = half * (np.float32(1.0) + erf32_given(v * np.float32(_SQRT_HALF), e))
+        return v * c, c + v * e * np.float32(_INV_SQRT_2PI)
+    return single
 
 
 @njit(**_OPTS)
-def gelu64(x, y, slope):
-    """gelu32 for float64, with the C library's erf and exp."""
+def gelu(x, y, slope):
+    """y = gelu(x) and slope = its derivative, elementwise over flat arrays."""
     for i in range(x.size):
-        v = x[i]
-        c = 0.5 * (1.0 + math.erf(v * _SQRT_HALF))
-        slope[i] = c + v * math.exp(-0.5 * v * v) * _INV_SQRT_2PI
-        y[i] = v * c
+        y[i], slope[i] = gelu_point(x[i])
+
+
+@njit(**_OPTS)
+def gelu_biased(rows, bias, y, slope):
+    """gelu of rows + bias (one bias per column) and its derivative."""
+    n, f = rows.shape
+    for r in range(n):
+        row, yr, dr = rows[r], y[r], slope[r]
+        for j in range(f):
+            yr[j], dr[j] = gelu_point(row[j] + bias[j])
 
 
 @njit(**_OPTS)

@@ -34,8 +34,10 @@ from .._ops.dispatch import _as_array
 from .._ops.registry import REGISTRY
 from .._tensor import Tensor
 from .ir import FUSION_GROUP, IF, LOOP, AsTensor, Graph, Node, Value, values_in
+from . import op_kernels
 from .op_kernels import forward_for
 from .passes.memory import UFUNCS, MemoryPlan, plan_memory, write_form
+from .passes.prologue import bias_prologues
 from .symbolic import SymInt, has_symbols
 
 _counter = itertools.count()
@@ -104,6 +106,11 @@ class _Emitter:
         self.lowered = {id(n): form for n in graph.nodes
                         if (form := write_form(n, readers)) in ("pool", "conv")}
         self.device = graph_device(graph)
+        # bias adds that run inside the next node's kernel: {id(that node): the add}
+        folded = bias_prologues(graph) if self.device == "cpu" and op_kernels.available() \
+            else {}
+        self.biased = {id(nxt): add for add in graph.nodes if (nxt := folded.get(id(add)))}
+        self.folded = set(folded)
         self.xp = namespace(Device(self.device))
         self.globals = {"xp": self.xp, "Context": RunContext, "_asarray": self.xp.asarray}
         self.state = set(state_names)
@@ -199,7 +206,7 @@ class _Emitter:
             for v in node.outputs:
                 self.names[v.id] = f"v{v.id}"
             form = plan.forms.get(id(node)) if plan is not None else None
-            if plan is not None and id(node) in plan.concat.elided:
+            if plan is not None and id(node) in plan.concat.elided or id(node) in self.folded:
                 continue
             if plan is not None and node.outputs[0].id in plan.concat.slots:
                 self._into_slot(node, plan)
@@ -261,8 +268,11 @@ class _Emitter:
             self.emit(f"sctx = {self.bind(SavingContext)}"
                       f"({self.bind(node.saves.needs_input_grad)})")
         forward = (forward_for(node.op) if self.device == "cpu" else None) or op.forward
-        call = (f"{self.bind(forward)}({ctx}, xp, "
-                + ", ".join(self._forward_args(node, op) + self._attrs(node)) + ")")
+        args = self._forward_args(node, op)
+        add = self.biased.get(id(node))
+        if add is not None:  # passes/prologue.py: the bias add runs inside this kernel
+            forward, args = op_kernels.gelu_biased, [self.var(v) for v in add.args]
+        call = f"{self.bind(forward)}({ctx}, xp, " + ", ".join(args + self._attrs(node)) + ")"
         if len(own) == 1 and not node.tuple_out:
             self.emit(f"{self.var(own[0])} = {call}")
         else:

@@ -58,8 +58,22 @@ def gelu(ctx, xp, x, approximate="none"):
     ctx.approximate = approximate
     flat = x.reshape(-1)
     y, slope = np.empty_like(flat), np.empty_like(flat)
-    (_k().gelu32 if x.dtype == np.float32 else _k().gelu64)(flat, y, slope)
+    _k().gelu(flat, y, slope)
     ctx.save(x, slope.reshape(x.shape))
+    return y.reshape(x.shape)
+
+
+def gelu_biased(ctx, xp, x, bias, approximate="none"):
+    """gelu(x + bias) for a bias along the last dim (passes/prologue.py), keeping what gelu
+    keeps but the biased input itself, which nothing reads after it."""
+    f = x.shape[-1] if x.ndim else 0
+    if approximate != "none" or not _fits(x, bias) or bias.shape != (f,) or not f:
+        return gelu(ctx, xp, x + bias, approximate)
+    ctx.approximate = approximate
+    rows = x.reshape(-1, f)
+    y, slope = np.empty_like(rows), np.empty_like(rows)
+    _k().gelu_biased(rows, bias, y, slope)
+    ctx.save(None, slope.reshape(x.shape))
     return y.reshape(x.shape)
 
 
