@@ -55,6 +55,44 @@ def gelu_biased(rows, bias, y, slope):
             yr[j], dr[j] = gelu_point(row[j] + bias[j])
 
 
+@njit(**_OPTS, inline="always")
+def _combine(code, x, y):
+    """x + y, x - y, x * y or y - x for code 0, 1, 2, 3."""
+    if code == 0:
+        return x + y
+    if code == 1:
+        return x - y
+    if code == 2:
+        return x * y
+    return y - x
+
+
+@njit(**_OPTS)
+def row_sum(code, a, b, out, sums):
+    """out = a (op code) b row by row, adding each row into sums (rows in order, as NumPy
+    sums over leading dims); out is a new array."""
+    n, f = a.shape
+    for r in range(n):
+        ar, br, orow = a[r], b[r], out[r]
+        for j in range(f):
+            v = _combine(code, ar[j], br[j])
+            orow[j] = v
+            sums[j] += v
+
+
+@njit(**_OPTS)
+def row_sum_into(code, a, b, sums):
+    """row_sum writing into a itself (with a and b of one shape, LLVM vectorizes a read and
+    write of one array at one index; a third array that may be a or b it does not)."""
+    n, f = a.shape
+    for r in range(n):
+        ar, br = a[r], b[r]
+        for j in range(f):
+            v = _combine(code, ar[j], br[j])
+            ar[j] = v
+            sums[j] += v
+
+
 @njit(**_OPTS)
 def layer_norm(rows, w, b, eps, xhat, rstd, y):
     """Each row normalized, then scaled by w and shifted by b (ones and zeros when the op has

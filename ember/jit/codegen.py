@@ -37,6 +37,7 @@ from .ir import FUSION_GROUP, IF, LOOP, AsTensor, Graph, Node, Value, values_in
 from . import op_kernels
 from .op_kernels import forward_for
 from .passes.memory import UFUNCS, MemoryPlan, plan_memory, write_form
+from .passes.epilogue import row_sums
 from .passes.prologue import bias_prologues
 from .symbolic import SymInt, has_symbols
 
@@ -110,7 +111,10 @@ class _Emitter:
         folded = bias_prologues(graph) if self.device == "cpu" and op_kernels.available() \
             else {}
         self.biased = {id(nxt): add for add in graph.nodes if (nxt := folded.get(id(add)))}
-        self.folded = set(folded)
+        # sums of rows computed by the elementwise op that makes their input
+        self.summed = row_sums(graph) if self.device == "cpu" and op_kernels.available() \
+            else {}
+        self.folded = set(folded) | {id(n) for n in self.summed.values()}
         self.xp = namespace(Device(self.device))
         self.globals = {"xp": self.xp, "Context": RunContext, "_asarray": self.xp.asarray}
         self.state = set(state_names)
@@ -218,6 +222,8 @@ class _Emitter:
                 self._fused(node, plan)
             elif node.inplace:
                 self._inplace(node)
+            elif id(node) in self.summed:
+                self._with_row_sum(node, plan)
             elif form == "ufunc" and node.outputs[0].type.shape:
                 self._ufunc(node, plan)
             elif form == "matmul" and node.outputs[0].id in plan.target:
@@ -327,6 +333,18 @@ class _Emitter:
         if out != "None":
             args.append(f"out={out}")
         self.emit(f"{self.var(node.outputs[0])} = xp.{name}({', '.join(args)})")
+
+    def _with_row_sum(self, node: Node, plan) -> None:
+        """An add, sub or mul that also computes the leading-dims sum a later node takes of
+        its result (passes/epilogue.py); that node then emits nothing."""
+        total = self.summed[id(node)]
+        out, s = node.outputs[0], total.outputs[0]
+        self.names[s.id] = f"v{s.id}"
+        a, b = (self.var(v) for v in node.args)
+        lead = len(total.attrs["dims"])
+        self.emit(f"{self.var(out)}, {self.var(s)} = {self.bind(op_kernels.elementwise_row_sum)}"
+                  f"({node.op!r}, {a}, {b}, {lead}, {self._target(out, plan)})")
+        self.emit(f"{self.var(s)} = {self.var(s)}.reshape({self.literal(tuple(s.type.shape))})")
 
     def _matmul(self, node: Node, plan) -> None:
         from .kernels import matmul_into

@@ -1,8 +1,9 @@
 """One-pass numba forms of ops whose NumPy forwards make several passes over memory: gelu
 (with its derivative), layer norm, softmax and attention's masked softmax over the last dim,
-the backward ops of the last three, and index_add of rows (an embedding's backward, which
-NumPy runs as a scatter over an index of every element). Generated CPU code calls them
-instead of the OpDef's forward when numba is installed (`forward_for`).
+the backward ops of the last three, an elementwise op with the sum of its rows, and
+index_add of rows (an embedding's backward, which NumPy runs as a scatter over an index of
+every element). Generated CPU code calls them instead of the OpDef's forward when numba is
+installed (`forward_for`).
 
 Each form takes the forward's arguments, returns what it returns and saves what it saves, so
 backward ops and compiled backward graphs read the same values; inputs it does not cover
@@ -75,6 +76,29 @@ def gelu_biased(ctx, xp, x, bias, approximate="none"):
     _k().gelu_biased(rows, bias, y, slope)
     ctx.save(None, slope.reshape(x.shape))
     return y.reshape(x.shape)
+
+
+_ELEMENTWISE = {"add": (0, np.add), "sub": (1, np.subtract), "mul": (2, np.multiply)}
+
+
+def elementwise_row_sum(op, a, b, lead, out=None):
+    """(a op b, its sum over the first `lead` dims) in one pass (passes/epilogue.py); a and
+    b have one shape. `out` optionally receives the elementwise result (it may be a or b)."""
+    code, ufunc = _ELEMENTWISE[op]
+    if not _fits(a, b) or (out is not None and not _fits(out)):
+        out = ufunc(a, b, out=out)
+        return out, out.sum(axis=tuple(range(lead)))
+    cols = math.prod(a.shape[lead:])
+    sums = np.zeros(cols, dtype=a.dtype)
+    a2, b2 = a.reshape(-1, cols), b.reshape(-1, cols)
+    if out is a:
+        _k().row_sum_into(code, a2, b2, sums)
+    elif out is b:  # b = a - b is b = (reversed sub) a; add and mul commute
+        _k().row_sum_into(3 if code == 1 else code, b2, a2, sums)
+    else:
+        out = np.empty_like(a) if out is None else out
+        _k().row_sum(code, a2, b2, out.reshape(-1, cols), sums)
+    return out, sums.reshape(a.shape[lead:])
 
 
 def _flat_or(param, fill, size: int, dtype):

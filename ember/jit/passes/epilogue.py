@@ -1,0 +1,57 @@
+"""Sums folded into the elementwise op that produces their input: `(a + b).sum(leading dims)`,
+a bias's gradient taken from the gradient flowing past it, runs as one pass that writes the
+sum of rows while it writes the rows.
+
+A bias gradient reads the whole gradient again after the op that made it wrote it (in a
+transformer's backward: the residual stream's gradient and the MLP's gelu backward). The sum
+is folded when its input comes from an add, sub or mul of two same-shape float32/float64
+values (no broadcasting, no promotion), it sums the leading dims in the input's dtype, and
+nothing writes that input in place. The other readers of the elementwise result still get
+it. The numba form checks the arrays at run time (op_kernels.elementwise_row_sum).
+"""
+from __future__ import annotations
+
+from ... import _dtype as D
+from ..ir import Graph, Node, Value
+from .analysis import AliasInfo
+
+_FLOATS = (D.float32, D.float64)
+ELEMENTWISE = ("add", "sub", "mul")
+
+
+def row_sums(graph: Graph) -> dict[int, Node]:
+    """{id(elementwise node): the sum node folded into it} for `graph`'s top-level nodes."""
+    producers = {v.id: n for n in graph.nodes for v in n.outputs}
+    info = AliasInfo(graph)
+    found: dict[int, Node] = {}
+    for node in graph.nodes:
+        if node.op != "sum" or not node.args or not isinstance(node.args[0], Value):
+            continue
+        source = producers.get(node.args[0].id)
+        if source is not None and id(source) not in found and _elementwise(source) and \
+                _leading_sum(node) and not info.is_mutated(node.args[0]):
+            found[id(source)] = node
+    return found
+
+
+def _elementwise(node: Node) -> bool:
+    if node.op not in ELEMENTWISE or node.inplace or node.saves is not None or \
+            node.compute is not None or node.result is not None or len(node.outputs) != 1 \
+            or node.attrs not in ({}, {"alpha": 1}) or len(node.args) != 2:
+        return False
+    out = node.outputs[0].type
+    return out.dtype in _FLOATS and out.device == "cpu" and all(
+        isinstance(a, Value) and a.type == out for a in node.args)
+
+
+def _leading_sum(node: Node) -> bool:
+    """A sum over the first k < ndim dims, in its input's dtype."""
+    x = node.args[0].type
+    ndim = len(x.shape)
+    dims = node.attrs.get("dims")
+    if node.saves is not None or node.compute is not None or node.result is not None or \
+            node.attrs.get("dtype") is not None or not isinstance(dims, tuple) or \
+            not 0 < len(dims) < ndim:
+        return False
+    return sorted(d % ndim for d in dims) == list(range(len(dims))) and \
+        node.outputs[0].type.dtype is x.dtype
