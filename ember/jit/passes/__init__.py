@@ -2,7 +2,9 @@
 elimination (cse), constant folding (constant_folding), algebraic simplification (simplify),
 freezing of parameters (freeze), BatchNorm folding into frozen conv/linear layers (fold_bn),
 weight layouts for frozen matmuls (prepack), pointwise fusion (fusion) and the buffer-reuse
-plan codegen follows (memory). `optimize` runs the cleanups and fusion in order."""
+plan codegen follows (memory, with products written into concatenations: concat). Codegen
+also folds a bias add into the gelu after it (prologue) and a leading-dims sum into the
+elementwise op before it (epilogue). `optimize` runs the cleanups and fusion in order."""
 from __future__ import annotations
 
 from ..ir import Graph
