@@ -85,7 +85,8 @@ def elementwise_row_sum(op, a, b, lead, out=None):
     """(a op b, its sum over the first `lead` dims) in one pass (passes/epilogue.py); a and
     b have one shape. `out` optionally receives the elementwise result (it may be a or b)."""
     code, ufunc = _ELEMENTWISE[op]
-    if not _fits(a, b) or (out is not None and not _fits(out)):
+    if not _fits(a, b) or a.shape != b.shape or (out is not None and (
+            not _fits(out) or out.shape != a.shape)):
         out = ufunc(a, b, out=out)
         return out, out.sum(axis=tuple(range(lead)))
     cols = math.prod(a.shape[lead:])

@@ -62,6 +62,9 @@ def test_form_matches_numpy(dtype, op, ufunc):
         assert got is into
         np.testing.assert_array_equal(got, want)
         np.testing.assert_allclose(total, want.sum(0), rtol=1e-5, atol=1e-4)
+    row = b[:1]  # a graph fits shapes at its traced sizes; a call that broadcasts goes to NumPy
+    got, total = op_kernels.elementwise_row_sum(op, a, np.ascontiguousarray(row), 1)
+    np.testing.assert_allclose(total, ufunc(a, row).sum(0), rtol=1e-5, atol=1e-4)
     strided = a.transpose(1, 0, 2)  # not a layout the kernel takes: NumPy runs it
     got, total = op_kernels.elementwise_row_sum(op, strided, b.transpose(1, 0, 2), 1)
     np.testing.assert_allclose(total, ufunc(strided, b.transpose(1, 0, 2)).sum(0), rtol=1e-5)
@@ -83,5 +86,6 @@ def test_compiled_residual_block_trains_as_eager(monkeypatch):
             return x + self.out(self.fc(x).tanh())
 
     ember.manual_seed(0)
-    assert_compiled_trains_as_eager(Block, ember.randn(4, 32, 32))
+    assert_compiled_trains_as_eager(Block, ember.randn(4, 32, 32), ember.randn(4, 32, 32),
+                                    ember.randn(2, 40, 32), ember.randn(3, 24, 32))
     assert calls

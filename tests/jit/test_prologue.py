@@ -66,5 +66,6 @@ def test_compiled_mlp_trains_as_eager(monkeypatch):
     ember.manual_seed(0)
     assert_compiled_trains_as_eager(
         lambda: nn.Sequential(nn.Linear(32, 64), nn.GELU(), nn.Linear(64, 8)),
-        ember.randn(4, 32, 32))
+        ember.randn(4, 32, 32), ember.randn(4, 32, 32), ember.randn(2, 40, 32),
+        ember.randn(3, 24, 32))
     assert calls
