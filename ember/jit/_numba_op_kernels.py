@@ -165,6 +165,37 @@ def _row_max(row):
 
 
 @njit(**_OPTS)
+def layer_norm_backward_add(g, xhat, rstd, w, other, out, gw, gb, sums, with_sums):
+    """layer_norm_backward's input gradient plus `other` (the residual stream's gradient),
+    written once into out, with gw and gb accumulated as there and, when with_sums, the rows
+    of out added into sums."""
+    n, f = g.shape
+    for r in range(n):
+        gr, hr = g[r], xhat[r]
+        mean = 0.0
+        dot = 0.0
+        for j in range(f):
+            gj = gr[j]
+            h = hr[j]
+            gw[j] += gj * h
+            gb[j] += gj
+            t = gj * w[j]
+            mean += t
+            dot += t * h
+        s = rstd[r, 0]
+        m, d = like(mean / max(f, 1), s), like(dot / max(f, 1), s)
+        orow, xr = out[r], other[r]
+        if with_sums:
+            for j in range(f):
+                v = (gr[j] * w[j] - m - hr[j] * d) * s + xr[j]
+                orow[j] = v
+                sums[j] += v
+        else:
+            for j in range(f):
+                orow[j] = (gr[j] * w[j] - m - hr[j] * d) * s + xr[j]
+
+
+@njit(**_OPTS)
 def softmax(rows, y):
     """softmax of each row, in the rows' precision (float32: exp32, sums in float32 as
     NumPy's)."""

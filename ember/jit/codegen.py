@@ -37,7 +37,7 @@ from .ir import FUSION_GROUP, IF, LOOP, AsTensor, Graph, Node, Value, values_in
 from . import op_kernels
 from .op_kernels import forward_for
 from .passes.memory import UFUNCS, MemoryPlan, plan_memory, write_form
-from .passes.epilogue import row_sums
+from .passes.epilogue import residual_grads, row_sums
 from .passes.prologue import bias_prologues
 from .symbolic import SymInt, has_symbols
 
@@ -112,9 +112,12 @@ class _Emitter:
             else {}
         self.biased = {id(nxt): add for add in graph.nodes if (nxt := folded.get(id(add)))}
         # sums of rows computed by the elementwise op that makes their input
-        self.summed = row_sums(graph) if self.device == "cpu" and op_kernels.available() \
-            else {}
-        self.folded = set(folded) | {id(n) for n in self.summed.values()}
+        numba_cpu = self.device == "cpu" and op_kernels.available()
+        self.summed = row_sums(graph) if numba_cpu else {}
+        # layer-norm backward nodes whose input gradient is added inside them: {id: the add}
+        self.residual = residual_grads(graph) if numba_cpu else {}
+        self.folded = set(folded) | {id(n) for n in self.summed.values()} | \
+            {id(add) for add in self.residual.values()}
         self.xp = namespace(Device(self.device))
         self.globals = {"xp": self.xp, "Context": RunContext, "_asarray": self.xp.asarray}
         self.state = set(state_names)
@@ -224,6 +227,8 @@ class _Emitter:
                 self._inplace(node)
             elif id(node) in self.summed:
                 self._with_row_sum(node, plan)
+            elif id(node) in self.residual:
+                self._residual_add(node)
             elif form == "ufunc" and node.outputs[0].type.shape:
                 self._ufunc(node, plan)
             elif form == "matmul" and node.outputs[0].id in plan.target:
@@ -345,6 +350,29 @@ class _Emitter:
         self.emit(f"{self.var(out)}, {self.var(s)} = {self.bind(op_kernels.elementwise_row_sum)}"
                   f"({node.op!r}, {a}, {b}, {lead}, {self._target(out, plan)})")
         self.emit(f"{self.var(s)} = {self.var(s)}.reshape({self.literal(tuple(s.type.shape))})")
+
+    def _residual_add(self, node: Node) -> None:
+        """A layer norm's backward that adds its input gradient to another gradient (and sums
+        the rows when that add's sum was folded: passes/epilogue.py); the add emits nothing."""
+        add = self.residual[id(node)]
+        gx = node.outputs[0]
+        other = add.args[1] if add.args[0] is gx else add.args[0]
+        total = self.summed.get(id(add))
+        self.names[add.outputs[0].id] = f"v{add.outputs[0].id}"
+        names = [self.var(add.outputs[0])]
+        rest = iter(node.outputs[1:])
+        names += [self.var(next(rest)) if n else "_" for n in node.attrs["need"][1:]]
+        lead = len(total.attrs["dims"]) if total is not None else 0
+        if total is not None:
+            self.names[total.outputs[0].id] = f"v{total.outputs[0].id}"
+        names.append(self.var(total.outputs[0]) if total is not None else "_")
+        g, xhat, rstd, weight = (self.literal(a) for a in node.args[:4])
+        self.emit(", ".join(names) + f" = {self.bind(op_kernels.layer_norm_backward_add)}"
+                  f"(ctx, xp, {g}, {xhat}, {rstd}, {weight}, {self.var(other)}, {lead}, "
+                  + ", ".join(self._attrs(node)) + ")")
+        if total is not None:
+            s = total.outputs[0]
+            self.emit(f"{self.var(s)} = {self.var(s)}.reshape({self.literal(tuple(s.type.shape))})")
 
     def _matmul(self, node: Node, plan) -> None:
         from .kernels import matmul_into

@@ -143,6 +143,36 @@ def layer_norm_backward(ctx, xp, g, xhat, rstd, weight, need, pshape):
     return tuple(out)
 
 
+def layer_norm_backward_add(ctx, xp, g, xhat, rstd, weight, other, lead, need, pshape):
+    """(layer_norm_backward's input gradient + other, its weight and bias gradients where
+    `need` asks for them (else None), the sum of the first over its leading `lead` dims
+    when lead) in one pass over the rows (passes/epilogue.py)."""
+    w = [weight] if weight is not None else []
+    if not need[0] or not _fits(g, xhat, rstd, other, *w) or other.shape != g.shape:
+        grads = iter(layer_norm_backward(ctx, xp, g, xhat, rstd, weight, need, pshape))
+        total = next(grads) + other
+        gw, gb = (next(grads) if n else None for n in need[1:])
+        return total, gw, gb, total.sum(axis=tuple(range(lead))) if lead else None
+    f = xhat.shape[1]
+    rows = g.reshape(xhat.shape)
+    out = np.empty_like(other)
+    gw, gb = np.zeros(f, dtype=g.dtype), np.zeros(f, dtype=g.dtype)
+    cols = math.prod(other.shape[lead:]) if lead else f
+    sums = np.zeros(cols, dtype=g.dtype)
+    if lead and cols != f:  # the sum's rows are not the norm's rows: add it up afterwards
+        sums = None
+    _k().layer_norm_backward_add(rows, xhat, rstd, _flat_or(weight, 1, f, g.dtype),
+                                 other.reshape(xhat.shape), out.reshape(xhat.shape), gw, gb,
+                                 sums if sums is not None else gw, bool(lead) and
+                                 sums is not None)
+    if lead and sums is None:
+        total_sum = out.sum(axis=tuple(range(lead)))
+    else:
+        total_sum = sums.reshape(other.shape[lead:]) if lead else None
+    return (out, gw.reshape(pshape) if need[1] else None, gb.reshape(pshape) if need[2]
+            else None, total_sum)
+
+
 def softmax(ctx, xp, x, dim):
     if not _fits(x) or x.ndim == 0 or dim not in (-1, x.ndim - 1):
         return REGISTRY["softmax"].forward(ctx, xp, x, dim)

@@ -6,6 +6,7 @@ import pytest
 import ember
 from ember import jit, nn
 from ember.jit import op_kernels
+from ember.jit.codegen import SavingContext
 from ember.jit.passes.epilogue import row_sums
 
 from .models import assert_compiled_trains_as_eager
@@ -70,22 +71,55 @@ def test_form_matches_numpy(dtype, op, ufunc):
     np.testing.assert_allclose(total, ufunc(strided, b.transpose(1, 0, 2)).sum(0), rtol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("affine", [True, False])
+def test_layer_norm_backward_add_matches_the_two_steps(dtype, affine):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((8, 64, 48)).astype(dtype)
+    g, other = (rng.standard_normal(x.shape).astype(dtype) for _ in range(2))
+    w = rng.standard_normal(48).astype(dtype) if affine else None
+    ctx = SavingContext((True, True, True))
+    op_kernels.layer_norm(ctx, np, x, w, None, ndim=1, eps=1e-5)
+    _, _, xhat, rstd = ctx.saved_values
+    need = (True, affine, affine)
+    want = op_kernels.layer_norm_backward(ctx, np, g, xhat, rstd, w, need, (48,))
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for lead, other_in in [(0, other), (2, other), (1, other), (2, np.asfortranarray(other))]:
+        total, gw, gb, sums = op_kernels.layer_norm_backward_add(
+            ctx, np, g, xhat, rstd, w, other_in, lead, need=need, pshape=(48,))
+        np.testing.assert_allclose(total, want[0] + other_in, rtol=tol, atol=tol)
+        if affine:
+            np.testing.assert_allclose(gw, want[1], rtol=tol * 10, atol=tol * 10)
+            np.testing.assert_allclose(gb, want[2], rtol=tol * 10, atol=tol * 10)
+        else:
+            assert gw is None and gb is None
+        if lead:
+            np.testing.assert_allclose(sums, (want[0] + other_in).sum(tuple(range(lead))),
+                                       rtol=tol * 10, atol=tol * 100)
+        else:
+            assert sums is None
+
+
 def test_compiled_residual_block_trains_as_eager(monkeypatch):
     calls = []
-    folded = op_kernels.elementwise_row_sum
-    monkeypatch.setattr(op_kernels, "elementwise_row_sum",
-                        lambda *a, **k: calls.append(1) or folded(*a, **k))
+    for name in ("elementwise_row_sum", "layer_norm_backward_add"):
+        monkeypatch.setattr(op_kernels, name, lambda *a, _f=getattr(op_kernels, name), **k:
+                            calls.append(_f.__name__) or _f(*a, **k))
 
     class Block(nn.Module):
+        """Two pre-norm residual branches: the second norm's input gradient joins the
+        residual stream's."""
+
         def __init__(self):
             super().__init__()
             self.norm, self.fc, self.out = nn.LayerNorm(32), nn.Linear(32, 64), nn.Linear(64, 32)
+            self.norm2 = nn.LayerNorm(32)
 
         def forward(self, x):
             x = x + self.out(nn.functional.gelu(self.fc(self.norm(x))))
-            return x + self.out(self.fc(x).tanh())
+            return x + self.out(self.fc(self.norm2(x)).tanh())
 
     ember.manual_seed(0)
     assert_compiled_trains_as_eager(Block, ember.randn(4, 32, 32), ember.randn(4, 32, 32),
                                     ember.randn(2, 40, 32), ember.randn(3, 24, 32))
-    assert calls
+    assert set(calls) == {"elementwise_row_sum", "layer_norm_backward_add"}

@@ -8,6 +8,12 @@ is folded when its input comes from an add, sub or mul of two same-shape float32
 values (no broadcasting, no promotion), it sums the leading dims in the input's dtype, and
 nothing writes that input in place. The other readers of the elementwise result still get
 it. The numba form checks the arrays at run time (op_kernels.elementwise_row_sum).
+
+Likewise a layer norm's input gradient that is only added to another gradient (the residual
+stream's, in a pre-norm block's backward) is added inside the layer norm's backward kernel,
+with that sum's row sums when it has them (op_kernels.layer_norm_backward_add): the input
+gradient is never written on its own. The other gradient must exist before the layer norm's
+backward runs; the memory plan never reuses the unwritten gradient's buffer.
 """
 from __future__ import annotations
 
@@ -31,6 +37,35 @@ def row_sums(graph: Graph) -> dict[int, Node]:
         if source is not None and id(source) not in found and _elementwise(source) and \
                 _leading_sum(node) and not info.is_mutated(node.args[0]):
             found[id(source)] = node
+    return found
+
+
+def residual_grads(graph: Graph) -> dict[int, Node]:
+    """{id(layer_norm_backward node): the add its input gradient goes to} (see above)."""
+    position = {id(n): k for k, n in enumerate(graph.nodes)}
+    producers = {v.id: n for n in graph.nodes for v in n.outputs}
+    readers: dict[int, list] = {}
+    for node in graph.nodes:
+        for v in node.inputs():
+            readers.setdefault(v.id, []).append(node)
+    outputs = {v.id for v in graph.outputs}
+    found = {}
+    for node in graph.nodes:
+        if node.op != "layer_norm_backward" or node.inplace or node.saves is not None or \
+                node.compute is not None or node.result is not None:
+            continue
+        need = node.attrs.get("need")
+        gx = node.outputs[0]
+        users = readers.get(gx.id, [])
+        if not (isinstance(need, tuple) and need and need[0]) or gx.id in outputs or \
+                len(users) != 1 or users[0].op != "add" or not _elementwise(users[0]):
+            continue
+        add = users[0]
+        other = add.args[1] if add.args[0] is gx else add.args[0]
+        source = producers.get(other.id)
+        if other is gx or source is not None and position[id(source)] > position[id(node)]:
+            continue
+        found[id(node)] = add
     return found
 
 

@@ -26,6 +26,7 @@ from ... import _dtype as D
 from ..._ops.registry import REGISTRY
 from ..ir import CONTROL_OPS, FUSION_GROUP, Graph, Node, SymInt, Value
 from .concat import ConcatPlan, plan_concat
+from .epilogue import residual_grads
 
 # op -> (NumPy ufunc name, extra literal operands): the forward is exactly this ufunc on floats
 UFUNCS = {"add": ("add", ()), "sub": ("subtract", ()), "mul": ("multiply", ()),
@@ -164,9 +165,14 @@ def plan_memory(graph: Graph) -> MemoryPlan:
     unsafe: set[int] = {v.id for v in graph.inputs} | {v.id for v in graph.constants.values()}
     unsafe |= {v.id for v in graph.outputs}
     unsafe |= set(plan.concat.slots)  # views of a concatenation's buffer
+    residual = residual_grads(graph)  # input gradients added inside their kernel: never written
+    unsafe |= {v.id for n in nodes if id(n) in residual for v in n.outputs[:1]}
+    folded_adds = {id(add) for add in residual.values()}
     dynamic: set[int] = set()
     for node in nodes:
         form = write_form(node, readers)
+        if id(node) in folded_adds:
+            form = None
         if form is not None and node.outputs[0].id not in plan.concat.slots:
             plan.forms[id(node)] = form
         inputs = node.inputs()
