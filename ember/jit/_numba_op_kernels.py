@@ -119,26 +119,33 @@ def layer_norm(rows, w, b, eps, xhat, rstd, y):
             yr[j] = h * w[j] + b[j]
 
 
+@njit(**_OPTS, inline="always")
+def _norm_row(gr, hr, w, s, gw, gb):
+    """For one row of layer_norm's backward: accumulate the weight and bias gradients and
+    return (mean, dot) of g * w and of g * w * xhat, in the row's precision (s: its rstd)."""
+    f = gr.shape[0]
+    mean = 0.0
+    dot = 0.0
+    for j in range(f):
+        gj = gr[j]
+        h = hr[j]
+        gw[j] += gj * h
+        gb[j] += gj
+        t = gj * w[j]
+        mean += t
+        dot += t * h
+    return like(mean / max(f, 1), s), like(dot / max(f, 1), s)
+
+
 @njit(**_OPTS)
 def layer_norm_backward(g, xhat, rstd, w, need_x, gx, gw, gb):
     """Gradients of layer_norm (w: ones when the op has no weight); gw and gb accumulate over
     the rows into the arrays given."""
     n, f = g.shape
     for r in range(n):
-        gr, hr = g[r], xhat[r]
-        mean = 0.0
-        dot = 0.0
-        for j in range(f):
-            gj = gr[j]
-            h = hr[j]
-            gw[j] += gj * h
-            gb[j] += gj
-            t = gj * w[j]
-            mean += t
-            dot += t * h
+        gr, hr, s = g[r], xhat[r], rstd[r, 0]
+        m, d = _norm_row(gr, hr, w, s, gw, gb)
         if need_x:
-            s = rstd[r, 0]
-            m, d = like(mean / max(f, 1), s), like(dot / max(f, 1), s)
             xr = gx[r]
             for j in range(f):
                 xr[j] = (gr[j] * w[j] - m - hr[j] * d) * s
@@ -171,19 +178,8 @@ def layer_norm_backward_add(g, xhat, rstd, w, other, out, gw, gb, sums, with_sum
     of out added into sums."""
     n, f = g.shape
     for r in range(n):
-        gr, hr = g[r], xhat[r]
-        mean = 0.0
-        dot = 0.0
-        for j in range(f):
-            gj = gr[j]
-            h = hr[j]
-            gw[j] += gj * h
-            gb[j] += gj
-            t = gj * w[j]
-            mean += t
-            dot += t * h
-        s = rstd[r, 0]
-        m, d = like(mean / max(f, 1), s), like(dot / max(f, 1), s)
+        gr, hr, s = g[r], xhat[r], rstd[r, 0]
+        m, d = _norm_row(gr, hr, w, s, gw, gb)
         orow, xr = out[r], other[r]
         if with_sums:
             for j in range(f):
