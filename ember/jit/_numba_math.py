@@ -92,14 +92,21 @@ def erf32_given(x, e):
     p = p * z - _F(1.0 / 10.0)
     p = p * z + _F(1.0 / 3.0)
     small = _F(1.1283791670955126) * (x - x * z * p)
+    big = math.copysign(_F(1.0) - erfc32_given(a, e), x)
+    return small if a < _F(0.5) else big
+
+
+@njit(**_OPTS)
+def erfc32_given(a, e):
+    """erfc(a) for float32 a >= 0 given e = exp(-min(a*a, 100)) (A&S 7.1.26): no
+    cancellation, so it keeps its relative accuracy where erfc is small."""
     t = _F(1.0) / (_F(1.0) + _F(0.3275911) * a)
     q = _F(1.061405429)
     q = q * t - _F(1.453152027)
     q = q * t + _F(1.421413741)
     q = q * t - _F(0.284496736)
     q = q * t + _F(0.254829592)
-    big = math.copysign(_F(1.0) - q * t * e, x)
-    return small if a < _F(0.5) else big
+    return q * t * e
 
 
 def exp_of(x):

@@ -8,7 +8,7 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from ._numba_math import erf32_given, exp32, exp_of, like
+from ._numba_math import erfc32_given, exp32, exp_of, like
 
 # fast math without the no-inf/no-nan assumptions: masked scores are -inf
 _OPTS = {"fastmath": {"nsz", "arcp", "contract", "afn", "reassoc"}, "error_model": "numpy",
@@ -29,11 +29,13 @@ def _gelu_point(v):
         return gelu_point
 
     def single(v):
-        """float32: exp32 and erf32_given, whose exp(-v^2 / 2) is the one the derivative's
-        density needs, so it is computed once."""
+        """float32: Phi(v) as erfc(|v| / sqrt 2) / 2, taken from 1 for v >= 0, so the
+        negative tail has no cancellation (1 + erf(v / sqrt 2) lost up to 7% of gelu
+        there); its exp(-v^2 / 2) is also the derivative's density."""
         half = np.float32(0.5)
         e = exp32(-min(half * v * v, np.float32(100.0)))
-        c = half * (np.float32(1.0) + erf32_given(v * np.float32(_SQRT_HALF), e))
+        tail = half * erfc32_given(abs(v) * np.float32(_SQRT_HALF), e)
+        c = np.float32(1.0) - tail if v >= np.float32(0.0) else tail
         return v * c, c + v * e * np.float32(_INV_SQRT_2PI)
     return single
 

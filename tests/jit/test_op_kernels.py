@@ -47,6 +47,19 @@ def test_gelu_and_its_derivative(dtype, tol, shape):
     _same(sa, sb, tol * 4)  # (x, d gelu / dx)
 
 
+def test_gelu_keeps_its_relative_accuracy_in_the_negative_tail():
+    """float32 gelu takes Phi from erfc, so x * Phi(x) stays accurate where Phi is tiny
+    (1 + erf(x / sqrt 2) cancels there: the first form lost all digits below x = -6)."""
+    import math
+    x = np.linspace(-9, 9, 8001).astype(np.float32)  # above the forms' MIN_SIZE
+    (y,), _ = _both("gelu", x)[1]
+    exact = np.array([v * 0.5 * math.erfc(-v / math.sqrt(2)) for v in x.tolist()])
+    rel = np.abs(y - exact) / np.maximum(np.abs(exact), 1e-300)
+    for lo, hi, bound in [(-9, -4, 2e-2), (-4, -1, 1e-3), (-1, 9, 1e-6)]:
+        band = (x >= lo) & (x < hi) & (exact != 0)
+        assert rel[band].max() < bound, (lo, hi, rel[band].max())
+
+
 @pytest.mark.parametrize("dtype,tol", DTYPES)
 @pytest.mark.parametrize("affine", [(True, True), (True, False), (False, False)])
 def test_layer_norm_and_backward(dtype, tol, affine):
