@@ -107,3 +107,40 @@ def test_swapped_product_computes_the_same():
     a, b = ember.randn(2, 3, 4, dtype=ember.float64), ember.randn(2, 4, 5, dtype=ember.float64)
     s = jit.trace(lambda a, b: (a @ b).transpose(-1, -2) * 2, (a, b))
     np.testing.assert_allclose(s(a, b).numpy(), ((a @ b).transpose(-1, -2) * 2).numpy())
+
+
+def test_max_pool_of_relu_pools_first():
+    x = ember.randn(2, 3, 8, 8)
+    g = _graph(lambda x: ember.nn.functional.max_pool2d(x.relu(), 2) * 2, x)
+    assert simplify(g) >= 1
+    ops = [n.op for n in g.nodes]
+    assert ops.index("max_pool") < ops.index("relu")
+    pool = g.nodes[ops.index("max_pool")]
+    assert pool.args[0] is g.inputs[0]
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: ember.nn.functional.max_pool2d(x.relu(), 2, return_indices=True),
+    lambda x: (lambda r: (ember.nn.functional.max_pool2d(r, 2), r))(x.relu()),
+])
+def test_relu_pools_that_stay(fn):
+    """Indices someone reads, or a relu read elsewhere, keep the order."""
+    g = _graph(fn, ember.randn(2, 3, 8, 8))
+    simplify(g)
+    ops = [n.op for n in g.nodes]
+    assert ops.index("relu") < ops.index("max_pool")
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"padding": 1}, {"ceil_mode": True, "stride": 2},
+                                    {"kernel_size": 3, "stride": 2, "dilation": 2}])
+def test_pooled_first_computes_the_same(kwargs):
+    x = ember.randn(2, 3, 9, 9)
+    x[0, 0, 0, 0] = float("nan")
+    x[1, 2] = -float("inf")
+    args = {"kernel_size": 2, **kwargs}
+
+    def f(x):
+        return ember.nn.functional.max_pool2d(x.relu(), **args)
+    s = jit.trace(f, (x,), check_trace=False)
+    assert [n.op for n in s.optimized_graph.nodes][:2] == ["max_pool", "relu"]
+    np.testing.assert_array_equal(s(x).numpy(), f(x).numpy())
