@@ -340,16 +340,17 @@ def _gelu_grad(x, approximate):
            dtypes=FLOAT_ALL, name="tanh"),
     Sample(lambda t, x: t.nn.functional.gelu(x), (Arg(()),), name="0d")))
 class Gelu(OpDef):
-    """Keeps its derivative at x (made from the same intermediates as the value), so the
-    backward is one product g * d: one saved array instead of two, and one pass over memory
-    instead of four."""
+    """Keeps its derivative at x (made from the same intermediates as the value) when a
+    gradient is wanted, so the backward is one product g * d: one saved array instead of
+    two, and one pass over memory instead of four."""
 
     def forward(ctx, xp, x, approximate="none"):
         ctx.approximate = approximate
         # Flat views: the in-place kernels need arrays, and 0-d arithmetic yields scalars.
         flat = x.reshape(-1)
         y, parts = _gelu_parts(xp, flat, approximate)
-        ctx.save(x, _gelu_grad_array(flat, parts, approximate).reshape(x.shape))
+        if ctx.needs_input_grad:
+            ctx.save(x, _gelu_grad_array(flat, parts, approximate).reshape(x.shape))
         return y.reshape(x.shape)
 
     def backward(ctx, g):

@@ -41,20 +41,29 @@ def _gelu_point(v):
 
 
 @njit(**_OPTS)
-def gelu(x, y, slope):
-    """y = gelu(x) and slope = its derivative, elementwise over flat arrays."""
-    for i in range(x.size):
-        y[i], slope[i] = gelu_point(x[i])
+def gelu(x, y, slope, with_slope):
+    """y = gelu(x), and slope = its derivative when with_slope, elementwise over flat
+    arrays."""
+    if with_slope:
+        for i in range(x.size):
+            y[i], slope[i] = gelu_point(x[i])
+    else:
+        for i in range(x.size):
+            y[i] = gelu_point(x[i])[0]
 
 
 @njit(**_OPTS)
-def gelu_biased(rows, bias, y, slope):
-    """gelu of rows + bias (one bias per column) and its derivative."""
+def gelu_biased(rows, bias, y, slope, with_slope):
+    """gelu of rows + bias (one bias per column), and its derivative when with_slope."""
     n, f = rows.shape
     for r in range(n):
         row, yr, dr = rows[r], y[r], slope[r]
-        for j in range(f):
-            yr[j], dr[j] = gelu_point(row[j] + bias[j])
+        if with_slope:
+            for j in range(f):
+                yr[j], dr[j] = gelu_point(row[j] + bias[j])
+        else:
+            for j in range(f):
+                yr[j] = gelu_point(row[j] + bias[j])[0]
 
 
 @njit(**_OPTS, inline="always")

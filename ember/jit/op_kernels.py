@@ -58,9 +58,11 @@ def gelu(ctx, xp, x, approximate="none"):
         return REGISTRY["gelu"].forward(ctx, xp, x, approximate)
     ctx.approximate = approximate
     flat = x.reshape(-1)
-    y, slope = np.empty_like(flat), np.empty_like(flat)
-    _k().gelu(flat, y, slope)
-    ctx.save(x, slope.reshape(x.shape))
+    y = np.empty_like(flat)
+    slope = np.empty_like(flat) if ctx.needs_input_grad else y  # y: a stand-in, unwritten
+    _k().gelu(flat, y, slope, bool(ctx.needs_input_grad))
+    if ctx.needs_input_grad:
+        ctx.save(x, slope.reshape(x.shape))
     return y.reshape(x.shape)
 
 
@@ -72,9 +74,11 @@ def gelu_biased(ctx, xp, x, bias, approximate="none"):
         return gelu(ctx, xp, x + bias, approximate)
     ctx.approximate = approximate
     rows = x.reshape(-1, f)
-    y, slope = np.empty_like(rows), np.empty_like(rows)
-    _k().gelu_biased(rows, bias, y, slope)
-    ctx.save(None, slope.reshape(x.shape))
+    y = np.empty_like(rows)
+    slope = np.empty_like(rows) if ctx.needs_input_grad else y  # y: a stand-in, unwritten
+    _k().gelu_biased(rows, bias, y, slope, bool(ctx.needs_input_grad))
+    if ctx.needs_input_grad:
+        ctx.save(None, slope.reshape(x.shape))
     return y.reshape(x.shape)
 
 

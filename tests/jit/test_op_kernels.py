@@ -47,6 +47,24 @@ def test_gelu_and_its_derivative(dtype, tol, shape):
     _same(sa, sb, tol * 4)  # (x, d gelu / dx)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gelu_without_a_gradient_keeps_nothing(dtype):
+    """Inference (no input needs a gradient) computes no derivative, in the op and its
+    forms, and the values are those computed with one."""
+    from ember.jit.codegen import RunContext
+    x = np.random.default_rng(5).standard_normal((64, 96)).astype(dtype)
+    b = np.random.default_rng(6).standard_normal(96).astype(dtype)
+    def keep(*values):
+        raise AssertionError("kept values without a gradient to compute")
+    for fn, args in [(REGISTRY["gelu"].forward, (x,)), (K.gelu, (x,)),
+                     (K.gelu_biased, (x, b))]:
+        bare, saving = RunContext(), SavingContext((True,))
+        bare.save = keep
+        y = fn(bare, np, *args)
+        np.testing.assert_array_equal(y, fn(saving, np, *args))
+        assert len(saving.saved_values) == 2
+
+
 def test_gelu_keeps_its_relative_accuracy_in_the_negative_tail():
     """float32 gelu takes Phi from erfc, so x * Phi(x) stays accurate where Phi is tiny
     (1 + erf(x / sqrt 2) cancels there: the first form lost all digits below x = -6)."""
