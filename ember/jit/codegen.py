@@ -107,15 +107,16 @@ class _Emitter:
         self.lowered = {id(n): form for n in graph.nodes
                         if (form := write_form(n, readers)) in ("pool", "conv")}
         self.device = graph_device(graph)
-        # bias adds that run inside the next node's kernel: {id(that node): the add}
-        folded = bias_prologues(graph) if self.device == "cpu" and op_kernels.available() \
-            else {}
-        self.biased = {id(nxt): add for add in graph.nodes if (nxt := folded.get(id(add)))}
-        # sums of rows computed by the elementwise op that makes their input
+        # kernels that take a neighbour's work (passes/prologue.py, passes/epilogue.py)
         numba_cpu = self.device == "cpu" and op_kernels.available()
+        folded = bias_prologues(graph) if numba_cpu else {}
+        # {id(gelu): the bias add it runs}
+        self.biased = {id(nxt): add for add in graph.nodes if (nxt := folded.get(id(add)))}
+        # {id(add, sub or mul): the leading-dims sum it also computes}
         self.summed = row_sums(graph) if numba_cpu else {}
-        # layer-norm backward nodes whose input gradient is added inside them: {id: the add}
+        # {id(layer_norm_backward): the add its input gradient joins}
         self.residual = residual_grads(graph) if numba_cpu else {}
+        # nodes that emit nothing: their work runs in one of the above
         self.folded = set(folded) | {id(n) for n in self.summed.values()} | \
             {id(add) for add in self.residual.values()}
         self.xp = namespace(Device(self.device))
@@ -343,13 +344,22 @@ class _Emitter:
         """An add, sub or mul that also computes the leading-dims sum a later node takes of
         its result (passes/epilogue.py); that node then emits nothing."""
         total = self.summed[id(node)]
-        out, s = node.outputs[0], total.outputs[0]
-        self.names[s.id] = f"v{s.id}"
+        out, s = node.outputs[0], self._ahead(total.outputs[0])
         a, b = (self.var(v) for v in node.args)
         lead = len(total.attrs["dims"])
-        self.emit(f"{self.var(out)}, {self.var(s)} = {self.bind(op_kernels.elementwise_row_sum)}"
+        self.emit(f"{self.var(out)}, {s} = {self.bind(op_kernels.elementwise_row_sum)}"
                   f"({node.op!r}, {a}, {b}, {lead}, {self._target(out, plan)})")
-        self.emit(f"{self.var(s)} = {self.var(s)}.reshape({self.literal(tuple(s.type.shape))})")
+        self._as_typed(total.outputs[0])
+
+    def _ahead(self, value: Value) -> str:
+        """The variable of a later node's output that this node's emission defines."""
+        self.names[value.id] = f"v{value.id}"
+        return self.var(value)
+
+    def _as_typed(self, value: Value) -> None:
+        """Reshape a kernel's flat or squeezed result to the value's (keepdim) shape."""
+        self.emit(f"{self.var(value)} = {self.var(value)}.reshape("
+                  f"{self.literal(tuple(value.type.shape))})")
 
     def _residual_add(self, node: Node) -> None:
         """A layer norm's backward that adds its input gradient to another gradient (and sums
@@ -358,21 +368,17 @@ class _Emitter:
         gx = node.outputs[0]
         other = add.args[1] if add.args[0] is gx else add.args[0]
         total = self.summed.get(id(add))
-        self.names[add.outputs[0].id] = f"v{add.outputs[0].id}"
-        names = [self.var(add.outputs[0])]
         rest = iter(node.outputs[1:])
+        names = [self._ahead(add.outputs[0])]
         names += [self.var(next(rest)) if n else "_" for n in node.attrs["need"][1:]]
+        names.append(self._ahead(total.outputs[0]) if total is not None else "_")
         lead = len(total.attrs["dims"]) if total is not None else 0
-        if total is not None:
-            self.names[total.outputs[0].id] = f"v{total.outputs[0].id}"
-        names.append(self.var(total.outputs[0]) if total is not None else "_")
         g, xhat, rstd, weight = (self.literal(a) for a in node.args[:4])
         self.emit(", ".join(names) + f" = {self.bind(op_kernels.layer_norm_backward_add)}"
                   f"(ctx, xp, {g}, {xhat}, {rstd}, {weight}, {self.var(other)}, {lead}, "
                   + ", ".join(self._attrs(node)) + ")")
         if total is not None:
-            s = total.outputs[0]
-            self.emit(f"{self.var(s)} = {self.var(s)}.reshape({self.literal(tuple(s.type.shape))})")
+            self._as_typed(total.outputs[0])
 
     def _matmul(self, node: Node, plan) -> None:
         from .kernels import matmul_into
@@ -386,8 +392,7 @@ class _Emitter:
         from .kernels import matmul_into
         from .passes.concat import slot_view
         for buf in plan.concat.allocate.get(id(node), ()):
-            self.names[buf.id] = f"v{buf.id}"
-            self.emit(f"{self.var(buf)} = xp.empty({self.literal(tuple(buf.type.shape))}, "
+            self.emit(f"{self._ahead(buf)} = xp.empty({self.literal(tuple(buf.type.shape))}, "
                       f"dtype={self.bind(buf.type.dtype.np)})")
         slot = plan.concat.slots[node.outputs[0].id]
         a, b = (self.var(v) for v in node.args)

@@ -319,3 +319,33 @@ def _readable_from(g: Graph) -> dict:
     if missing:
         raise NotGeneral(f"no input dim gives the size {sorted(missing)[0]}")
     return {s: found[s] for s in sorted(used)}
+
+
+def size_terms(d) -> dict:
+    """A size (int or SymInt) as a polynomial: {sorted symbol tuple: coefficient}."""
+    terms = d.terms if type(d) is SymInt else (((), int(d)),)
+    out: dict = {}
+    for symbols, coeff in terms:
+        key = tuple(sorted(symbols))
+        out[key] = out.get(key, 0) + coeff
+    return {k: c for k, c in out.items() if c}
+
+
+def terms_product(a: dict, b: dict) -> dict:
+    """The product of two size polynomials (size_terms)."""
+    out: dict = {}
+    for ka, ca in a.items():
+        for kb, cb in b.items():
+            key = tuple(sorted(ka + kb))
+            out[key] = out.get(key, 0) + ca * cb
+    return {k: c for k, c in out.items() if c}
+
+
+def add_sizes(a, b):
+    """a + b for sizes, kept symbolic when either is."""
+    if type(a) is not SymInt and type(b) is not SymInt:
+        return a + b
+    total = size_terms(a)
+    for k, c in size_terms(b).items():
+        total[k] = total.get(k, 0) + c
+    return SymInt(int(a) + int(b), tuple((k, c) for k, c in total.items() if c) or (((), 0),))

@@ -6,9 +6,12 @@ attribute is honoured when present and otherwise random ops are recognised by na
 """
 from __future__ import annotations
 
+from ... import _dtype as D
 from ..._ops.registry import REGISTRY
 from ..ir import FUSION_GROUP, LOOP, Graph, Node, Value
 
+# the dtypes the CPU kernels that passes plan for take (out= forms, numba forms)
+FLOATS = (D.float32, D.float64)
 _RANDOM_WORDS = ("dropout", "rand", "bernoulli", "multinomial", "normal", "poisson", "uniform",
                  "exponential", "geometric", "cauchy", "random")
 

@@ -23,12 +23,11 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ... import _dtype as D
-from ..ir import Graph, Node, SymInt, Value
-from .analysis import AliasInfo, reader_counts
+from ..ir import Graph, Node, Value
+from ..symbolic import add_sizes, has_symbols, size_terms, terms_product
+from .analysis import AliasInfo, FLOATS, reader_counts
 
 _VIEWS = ("view", "transpose", "permute")
-_FLOATS = (D.float32, D.float64)
 
 
 class Slot:
@@ -71,7 +70,7 @@ def plan_concat(graph: Graph) -> ConcatPlan:
     for node in graph.nodes:
         out = node.outputs[0] if len(node.outputs) == 1 else None
         if out is None or node.compute is not None or node.result is not None or \
-                out.type.device != "cpu" or out.type.dtype not in _FLOATS:
+                out.type.device != "cpu" or out.type.dtype not in FLOATS:
             continue
         if node.op == "cat" and not node.inplace:
             pieces = _cat_pieces(node)
@@ -91,51 +90,18 @@ def plan_concat(graph: Graph) -> ConcatPlan:
     return plan
 
 
-def _plain(shape) -> bool:
-    return all(type(d) is not SymInt for d in shape)
-
-
-def _poly(d) -> dict:
-    """A size (int or SymInt) as {sorted symbol tuple: coefficient}."""
-    terms = d.terms if type(d) is SymInt else (((), int(d)),)
-    out: dict = {}
-    for symbols, coeff in terms:
-        key = tuple(sorted(symbols))
-        out[key] = out.get(key, 0) + coeff
-    return {k: c for k, c in out.items() if c}
-
-
-def _times(a: dict, b: dict) -> dict:
-    out: dict = {}
-    for ka, ca in a.items():
-        for kb, cb in b.items():
-            key = tuple(sorted(ka + kb))
-            out[key] = out.get(key, 0) + ca * cb
-    return {k: c for k, c in out.items() if c}
-
-
-def _plus(a, b):
-    """a + b for sizes, kept symbolic when either is."""
-    if type(a) is not SymInt and type(b) is not SymInt:
-        return a + b
-    total = _poly(a)
-    for k, c in _poly(b).items():
-        total[k] = total.get(k, 0) + c
-    return SymInt(int(a) + int(b), tuple((k, c) for k, c in total.items() if c) or (((), 0),))
-
-
 def _splits(src: tuple, dst: tuple) -> bool:
     """Whether reshaping `src` to `dst` only splits dims: each src dim is the product of a
     run of dst dims, as polynomials in the size symbols."""
     j = 0
     for d in src:
-        want, got = _poly(d), {(): 1}
+        want, got = size_terms(d), {(): 1}
         while j < len(dst) and got != want:
-            got = _times(got, _poly(dst[j]))
+            got = terms_product(got, size_terms(dst[j]))
             j += 1
         if got != want:
             return False
-    return all(_poly(d) == {(): 1} for d in dst[j:])
+    return all(size_terms(d) == {(): 1} for d in dst[j:])
 
 
 def _cat_pieces(node: Node) -> list:
@@ -148,7 +114,7 @@ def _cat_pieces(node: Node) -> list:
     for v in node.args:
         if not isinstance(v, Value) or len(v.type.shape) != ndim:
             return []
-        stop = _plus(start, v.type.shape[dim])
+        stop = add_sizes(start, v.type.shape[dim])
         pieces.append((v, (slice(None),) * dim + (slice(start, stop),)))
         start = stop
     return pieces
@@ -188,7 +154,7 @@ def _inverse(chain: list) -> tuple | None:
         src = node.args[0].type.shape
         ndim = len(src)
         if node.op == "view":
-            if not (_plain(src) and _plain(node.outputs[0].type.shape)
+            if not (not has_symbols(src) and not has_symbols(node.outputs[0].type.shape)
                     or _splits(node.outputs[0].type.shape, src)):
                 return None
             steps.append(("reshape", tuple(src)))

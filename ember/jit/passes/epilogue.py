@@ -17,11 +17,9 @@ backward runs; the memory plan never reuses the unwritten gradient's buffer.
 """
 from __future__ import annotations
 
-from ... import _dtype as D
 from ..ir import Graph, Node, Value
-from .analysis import AliasInfo
+from .analysis import AliasInfo, FLOATS
 
-_FLOATS = (D.float32, D.float64)
 ELEMENTWISE = ("add", "sub", "mul")
 
 
@@ -75,7 +73,7 @@ def _elementwise(node: Node) -> bool:
             or node.attrs not in ({}, {"alpha": 1}) or len(node.args) != 2:
         return False
     out = node.outputs[0].type
-    return out.dtype in _FLOATS and out.device == "cpu" and all(
+    return out.dtype in FLOATS and out.device == "cpu" and all(
         isinstance(a, Value) and a.type == out for a in node.args)
 
 

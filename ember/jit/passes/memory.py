@@ -25,6 +25,7 @@ from __future__ import annotations
 from ... import _dtype as D
 from ..._ops.registry import REGISTRY
 from ..ir import CONTROL_OPS, FUSION_GROUP, Graph, Node, SymInt, Value
+from .analysis import FLOATS
 from .concat import ConcatPlan, plan_concat
 from .epilogue import residual_grads
 
@@ -36,7 +37,6 @@ UFUNCS = {"add": ("add", ()), "sub": ("subtract", ()), "mul": ("multiply", ()),
           "sin": ("sin", ()), "cos": ("cos", ()), "reciprocal": ("reciprocal", ())}
 DYNAMIC_SHAPE_OPS = frozenset({"nonzero", "unique", "unique_consecutive", "bincount",
                                "histogram", "masked_select"})
-_FLOATS = (D.float32, D.float64)
 
 
 class MemoryPlan:
@@ -74,7 +74,7 @@ def _own(node: Node) -> list:
 
 
 def _float_value(a) -> bool:
-    return isinstance(a, Value) and a.type.dtype in _FLOATS
+    return isinstance(a, Value) and a.type.dtype in FLOATS
 
 
 def write_form(node: Node, readers: dict) -> str | None:
@@ -89,7 +89,7 @@ def write_form(node: Node, readers: dict) -> str | None:
     if node.op in UFUNCS:
         attrs_ok = not node.attrs or node.attrs == {"alpha": 1} and \
             type(node.attrs["alpha"]) is int
-        if not attrs_ok or len(node.outputs) != 1 or out.type.dtype not in _FLOATS:
+        if not attrs_ok or len(node.outputs) != 1 or out.type.dtype not in FLOATS:
             return None
         for a in node.args:
             if isinstance(a, Value) and a.type.dtype is not out.type.dtype or \
@@ -102,9 +102,9 @@ def write_form(node: Node, readers: dict) -> str | None:
             return "matmul"
         return None
     if node.op == "max_pool" and readers.get(node.outputs[1].id, 0) == 0 and \
-            out.type.dtype in _FLOATS:
+            out.type.dtype in FLOATS:
         return "pool"
-    if node.op == "convolution" and len(out.type.shape) == 4 and out.type.dtype in _FLOATS:
+    if node.op == "convolution" and len(out.type.shape) == 4 and out.type.dtype in FLOATS:
         return "conv"
     return None
 

@@ -10,11 +10,9 @@ the arrays at run time and otherwise adds first (op_kernels.gelu_biased).
 """
 from __future__ import annotations
 
-from ... import _dtype as D
 from ..ir import Graph, Node, Value
-from .analysis import reader_counts
+from .analysis import FLOATS, reader_counts
 
-_FLOATS = (D.float32, D.float64)
 
 
 def bias_prologues(graph: Graph) -> dict[int, Node]:
@@ -40,6 +38,6 @@ def _biased(node: Node) -> bool:
     if not (isinstance(x, Value) and isinstance(b, Value)):
         return False
     shape = x.type.shape
-    return (x.type.dtype in _FLOATS and b.type.dtype is x.type.dtype and len(shape) >= 1
+    return (x.type.dtype in FLOATS and b.type.dtype is x.type.dtype and len(shape) >= 1
             and len(b.type.shape) == 1 and b.type.shape[0] == shape[-1]
             and node.outputs[0].type == x.type and x.type.device == "cpu")
