@@ -158,23 +158,17 @@ def layer_norm_backward_add(ctx, xp, g, xhat, rstd, weight, other, lead, need, p
         gw, gb = (next(grads) if n else None for n in need[1:])
         return total, gw, gb, total.sum(axis=tuple(range(lead))) if lead else None
     f = xhat.shape[1]
-    rows = g.reshape(xhat.shape)
     out = np.empty_like(other)
-    gw, gb = np.zeros(f, dtype=g.dtype), np.zeros(f, dtype=g.dtype)
-    cols = math.prod(other.shape[lead:]) if lead else f
-    sums = np.zeros(cols, dtype=g.dtype)
-    if lead and cols != f:  # the sum's rows are not the norm's rows: add it up afterwards
-        sums = None
-    _k().layer_norm_backward_add(rows, xhat, rstd, _flat_or(weight, 1, f, g.dtype),
-                                 other.reshape(xhat.shape), out.reshape(xhat.shape), gw, gb,
-                                 sums if sums is not None else gw, bool(lead) and
-                                 sums is not None)
-    if lead and sums is None:
-        total_sum = out.sum(axis=tuple(range(lead)))
-    else:
-        total_sum = sums.reshape(other.shape[lead:]) if lead else None
-    return (out, gw.reshape(pshape) if need[1] else None, gb.reshape(pshape) if need[2]
-            else None, total_sum)
+    gw, gb, sums = (np.zeros(f, dtype=g.dtype) for _ in range(3))
+    # the kernel sums the norm's rows: a sum whose rows differ is taken afterwards
+    in_kernel = bool(lead) and math.prod(other.shape[lead:]) == f
+    _k().layer_norm_backward_add(g.reshape(xhat.shape), xhat, rstd,
+                                 _flat_or(weight, 1, f, g.dtype), other.reshape(xhat.shape),
+                                 out.reshape(xhat.shape), gw, gb, sums, in_kernel)
+    total = sums.reshape(other.shape[lead:]) if in_kernel else \
+        out.sum(axis=tuple(range(lead))) if lead else None
+    return (out, gw.reshape(pshape) if need[1] else None,
+            gb.reshape(pshape) if need[2] else None, total)
 
 
 def softmax(ctx, xp, x, dim):
