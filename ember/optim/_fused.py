@@ -1,11 +1,12 @@
-"""Per-parameter update kernels on raw arrays for the hot optimizers (Adam/AdamW, SGD).
+"""Update kernels on raw arrays for the hot optimizers (Adam/AdamW, SGD), a call per group.
 
 An update written in tensor ops costs one dispatch and one full pass over memory per op, plus
 tensor-sized temporaries. These kernels compute the same formulas, in torch's order, block by
 block: each block's operands and temporaries stay in cache, and there is no per-op dispatch.
 They run under the optimizer's no_grad step, so they only bump the version counters of the
 tensors they write. Callers fall back to the tensor-op path when `arrays_of` refuses. With
-numba on (_backend.accel), CPU arrays go through the one-pass forms of _numba_fused instead.
+numba on (_backend.accel), CPU arrays go through the one-pass forms of _numba_fused instead,
+several parameters a call.
 """
 from __future__ import annotations
 
@@ -19,10 +20,11 @@ from .._backend.accel import cpu_fuser
 # Elements per block: five float32 operands of a block (param, grad, two moments, a temporary)
 # take ~640 KB, inside a 1-2 MB L2 cache.
 _BLOCK = 1 << 15
-# A parameter from this size on brings in the numba forms; once they are loaded, parameters
-# of every size take them (3-5 us a call where the NumPy form takes 9-15 us). Models of only
-# small parameters never pay for importing numba.
+# An update of this many elements brings in the numba forms; once they are loaded, updates
+# of every size take them. Models of only a few small parameters never pay for importing numba.
 _ONE_PASS_MIN = 1 << 12
+# Parameters per numba call: one compiled signature per dtype, and few calls per group.
+_WIDTH = 8
 
 
 def arrays_of(*tensors):
@@ -54,8 +56,8 @@ def _blocks(n: int):
 
 
 def _one_pass(xp, size: int):
-    """The numba kernels when they apply (CPU arrays, numba on, and this parameter large or
-    the kernels loaded already), else None."""
+    """The numba kernels when they apply (CPU arrays, numba on, and an update of `size`
+    elements or the kernels loaded already), else None."""
     if xp is not np or cpu_fuser() != "numba":
         return None
     loaded = sys.modules.get(f"{__package__}._numba_fused")
@@ -63,6 +65,19 @@ def _one_pass(xp, size: int):
         return loaded
     from . import _numba_fused
     return _numba_fused
+
+
+def _chunks(rows: list, width: int):
+    """The numba kernels' operands, `width` parameters at a time: per chunk, one tuple per
+    column of `rows`, padded with empty arrays (numbers: zeros), so that every call has the
+    one signature the kernels were compiled and cached for."""
+    empty = np.empty(0, dtype=rows[0][0].dtype)
+    for start in range(0, len(rows), width):
+        chunk = rows[start:start + width]
+        pad = width - len(chunk)
+        yield [tuple(column) + ((empty,) * pad if isinstance(column[0], np.ndarray)
+                                else (0.0,) * pad)
+               for column in zip(*chunk)]
 
 
 def _lerp_into(xp, m, g, weight, tmp) -> None:
@@ -76,20 +91,34 @@ def _lerp_into(xp, m, g, weight, tmp) -> None:
         xp.subtract(g, tmp, out=m)
 
 
-def adam(xp, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, beta1, beta2, lr, eps,
-         weight_decay, decoupled, maximize, bias_correction1, bias_correction2_sqrt) -> None:
-    """One Adam/AdamW update (flat arrays; max_exp_avg_sq None without AMSGrad)."""
-    kernels = _one_pass(xp, param.size)
-    if kernels is not None:
-        dt = param.dtype.type
-        kernels.adam(param, grad, exp_avg, exp_avg_sq,
-                     exp_avg_sq if max_exp_avg_sq is None else max_exp_avg_sq,
-                     max_exp_avg_sq is not None, maximize,
+def adam(xp, updates: list, *, beta1, beta2, lr, eps, weight_decay, decoupled,
+         maximize) -> None:
+    """Adam/AdamW updates of parameters of one dtype on one device. `updates` holds, per
+    parameter, (param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq or None without AMSGrad)
+    as flat arrays, then its bias_correction1 and bias_correction2_sqrt."""
+    kernels = _one_pass(xp, sum(u[0].size for u in updates))
+    if kernels is None:
+        for update in updates:
+            _adam_blocks(xp, *update, beta1=beta1, beta2=beta2, lr=lr, eps=eps,
+                         weight_decay=weight_decay, decoupled=decoupled, maximize=maximize)
+        return
+    dtype = updates[0][0].dtype
+    dt = dtype.type
+    amsgrad = updates[0][4] is not None
+    rows = [(p, g, m, v, v if vmax is None else vmax, -lr / bc1, bc2_sqrt)
+            for p, g, m, v, vmax, bc1, bc2_sqrt in updates]
+    for ps, gs, ms, vs, vmaxs, step_sizes, bc2s in _chunks(rows, _WIDTH):
+        kernels.adam(ps, gs, ms, vs, vmaxs, np.array(step_sizes, dtype),
+                     np.array(bc2s, dtype), amsgrad, maximize,
                      dt(0 if decoupled else weight_decay),
                      dt(1 - lr * weight_decay if decoupled else 1), dt(1 - beta1),
-                     dt(1 - (1 - beta1)), dt(beta2), dt(1 - beta2), dt(bias_correction2_sqrt),
-                     dt(eps), dt(-lr / bias_correction1))
-        return
+                     dt(1 - (1 - beta1)), dt(beta2), dt(1 - beta2), dt(eps))
+
+
+def _adam_blocks(xp, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, bias_correction1,
+                 bias_correction2_sqrt, *, beta1, beta2, lr, eps, weight_decay, decoupled,
+                 maximize) -> None:
+    """One parameter's Adam/AdamW update in array ops, block by block."""
     size = min(param.size, _BLOCK)
     tmp = xp.empty(size, dtype=param.dtype)
     adjust = maximize or (weight_decay != 0 and not decoupled)
@@ -127,15 +156,26 @@ def adam(xp, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, beta1, beta2, 
         p += t
 
 
-def sgd_momentum(xp, param, grad, buf, *, lr, momentum, dampening, weight_decay, nesterov,
+def sgd_momentum(xp, updates: list, *, lr, momentum, dampening, weight_decay, nesterov,
                  maximize) -> None:
-    """One SGD update with an existing momentum buffer (flat arrays)."""
-    kernels = _one_pass(xp, param.size)
-    if kernels is not None:
-        dt = param.dtype.type
-        kernels.sgd_momentum(param, grad, buf, maximize, dt(weight_decay), dt(momentum),
-                             dt(1 - dampening), nesterov, dt(-lr))
+    """SGD updates with existing momentum buffers, of parameters of one dtype on one device:
+    `updates` holds (param, grad, buffer) flat arrays per parameter."""
+    kernels = _one_pass(xp, sum(u[0].size for u in updates))
+    if kernels is None:
+        for update in updates:
+            _sgd_momentum_blocks(xp, *update, lr=lr, momentum=momentum, dampening=dampening,
+                                 weight_decay=weight_decay, nesterov=nesterov,
+                                 maximize=maximize)
         return
+    dt = updates[0][0].dtype.type
+    for ps, gs, bs in _chunks(updates, _WIDTH):
+        kernels.sgd_momentum(ps, gs, bs, maximize, dt(weight_decay), dt(momentum),
+                             dt(1 - dampening), nesterov, dt(-lr))
+
+
+def _sgd_momentum_blocks(xp, param, grad, buf, *, lr, momentum, dampening, weight_decay,
+                         nesterov, maximize) -> None:
+    """One parameter's SGD momentum update in array ops, block by block."""
     size = min(param.size, _BLOCK)
     tmp = xp.empty(size, dtype=param.dtype)
     adjust = maximize or weight_decay != 0

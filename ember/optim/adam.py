@@ -46,6 +46,8 @@ class Adam(Optimizer):
         lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
         amsgrad, maximize = group["amsgrad"], group["maximize"]
         decoupled = group.get("decoupled_weight_decay", self.decoupled_weight_decay)
+        fusable = not group.get("differentiable")
+        batches: dict = {}  # (namespace, dtype) -> the updates the fused kernels make
         for p in group["params"]:
             if p.grad is None:
                 continue
@@ -61,14 +63,12 @@ class Adam(Optimizer):
             bias_correction1 = 1 - beta1 ** step
             bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
             written = (p, exp_avg, exp_avg_sq) + ((state["max_exp_avg_sq"],) if amsgrad else ())
-            fused = None if group.get("differentiable") else _fused.arrays_of(p.grad, *written)
+            fused = _fused.arrays_of(p.grad, *written) if fusable else None
             if fused is not None:
-                xp, (grad, *arrays) = fused
-                _fused.adam(xp, arrays[0], grad, arrays[1], arrays[2],
-                            arrays[3] if amsgrad else None, beta1=beta1, beta2=beta2, lr=lr,
-                            eps=eps, weight_decay=wd, decoupled=decoupled, maximize=maximize,
-                            bias_correction1=bias_correction1,
-                            bias_correction2_sqrt=bias_correction2_sqrt)
+                xp, (grad, param, *moments) = fused
+                batches.setdefault((xp, grad.dtype), []).append(
+                    (param, grad, moments[0], moments[1], moments[2] if amsgrad else None,
+                     bias_correction1, bias_correction2_sqrt))
                 _fused.bump_versions(*written)
                 continue
             grad = p.grad if not maximize else -p.grad
@@ -86,6 +86,9 @@ class Adam(Optimizer):
             else:
                 denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
             p.addcdiv_(exp_avg, denom, value=-lr / bias_correction1)
+        for (xp, _), updates in batches.items():
+            _fused.adam(xp, updates, beta1=beta1, beta2=beta2, lr=lr, eps=eps, weight_decay=wd,
+                        decoupled=decoupled, maximize=maximize)
 
 
 class AdamW(Adam):

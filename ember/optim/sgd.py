@@ -37,10 +37,16 @@ class SGD(Optimizer):
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
         wd, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
         fusable = momentum != 0 and not group.get("differentiable")
+        batches: dict = {}  # (namespace, dtype) -> the updates the fused kernels make
         for p in group["params"]:
             if p.grad is None:
                 continue
-            if fusable and self._fused_update(p, group):
+            buf = self.state[p].get("momentum_buffer") if fusable else None
+            fused = None if buf is None else _fused.arrays_of(p.grad, p, buf)
+            if fused is not None:
+                xp, (grad, param, buffer) = fused
+                batches.setdefault((xp, grad.dtype), []).append((param, grad, buffer))
+                _fused.bump_versions(p, buf)
                 continue
             d_p = p.grad if not maximize else -p.grad
             if wd != 0:
@@ -54,17 +60,6 @@ class SGD(Optimizer):
                     buf.mul_(momentum).add_(d_p, alpha=1 - dampening)
                 d_p = d_p.add(buf, alpha=momentum) if nesterov else buf
             p.add_(d_p, alpha=-lr)
-
-    def _fused_update(self, p, group) -> bool:
-        """The momentum update on raw arrays, once the buffer exists; False where the
-        tensors do not fit the kernel (the tensor-op path runs instead)."""
-        buf = self.state[p].get("momentum_buffer")
-        fused = None if buf is None else _fused.arrays_of(p.grad, p, buf)
-        if fused is None:
-            return False
-        xp, (grad, param, buffer) = fused
-        _fused.sgd_momentum(xp, param, grad, buffer, lr=group["lr"], momentum=group["momentum"],
-                            dampening=group["dampening"], weight_decay=group["weight_decay"],
-                            nesterov=group["nesterov"], maximize=group["maximize"])
-        _fused.bump_versions(p, buf)
-        return True
+        for (xp, _), updates in batches.items():
+            _fused.sgd_momentum(xp, updates, lr=lr, momentum=momentum, dampening=dampening,
+                                weight_decay=wd, nesterov=nesterov, maximize=maximize)

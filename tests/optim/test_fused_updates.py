@@ -83,3 +83,28 @@ def test_step_bumps_versions_of_written_tensors(name, kwargs):
     opt.step()
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.sum().backward()
+
+
+@pytest.mark.parametrize("name,kwargs", [CASES[1], CASES[3], CASES[6]])
+def test_many_parameters_of_mixed_sizes_and_dtypes_match_torch(name, kwargs, fuser):
+    """A group's fused updates run several parameters a call (numba) and group them by dtype:
+    more parameters than one call takes, float32 and float64 together, some without grads."""
+    rng = np.random.default_rng(2)
+    shapes = [(300, 250), (7,), (3, 5), (1,), (64, 33), (2, 2, 2), (5000,)] * 2 + [(4, 4)]
+    dtypes = ["float32" if i % 3 else "float64" for i in range(len(shapes))]
+    inits = [rng.standard_normal(s) for s in shapes]
+    grads = [[None if (i + step) % 5 == 0 else rng.standard_normal(s)
+              for i, s in enumerate(shapes)] for step in range(4)]
+
+    def run(lib):
+        ws = [lib.nn.Parameter(lib.tensor(w, dtype=getattr(lib, d))) for w, d in zip(inits, dtypes)]
+        opt = getattr(lib.optim, name)(ws, **kwargs)
+        for step_grads in grads:
+            for w, g, d in zip(ws, step_grads, dtypes):
+                w.grad = None if g is None else lib.tensor(g, dtype=getattr(lib, d))
+            opt.step()
+        return [w.detach().numpy() for w in ws]
+
+    for we, wt, d in zip(run(ember), run(torch), dtypes):
+        tol = dict(rtol=1e-5, atol=1e-6) if d == "float32" else dict(rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(we, wt, **tol)
