@@ -23,7 +23,7 @@ def gelu_point(v):
     return v * c, c + v * math.exp(-0.5 * v * v) * _INV_SQRT_2PI
 
 
-@overload(gelu_point, inline="always")
+@overload(gelu_point)
 def _gelu_point(v):
     if v != types.float32:
         return gelu_point

@@ -184,3 +184,24 @@ def test_uncovered_inputs_go_to_the_op():
     assert np.array_equal(ya[0], yb[0])
     (ya, _), (yb, _) = _both("index_add", t, np.array([1, 3]), t[:, :2], dim=1)  # not rows
     assert np.array_equal(ya[0], yb[0])
+
+
+def test_float32_gelu_kernels_compile_without_numba_warnings():
+    """Their first compile in a new environment printed a NumbaIRAssumptionWarning (numba's
+    IR-level inlining of the float32 gelu's branch; LLVM inlines it now): fresh, uncached
+    copies compile silently."""
+    import warnings
+
+    import numba
+
+    from ember.jit import _numba_op_kernels as NK
+    x = np.linspace(-9, 9, 24, dtype=np.float32).reshape(4, 6)
+    for kernel, args in [(NK.gelu, (x.ravel(),)), (NK.gelu_biased, (x, np.ones(6, np.float32)))]:
+        fresh = numba.njit(fastmath=NK._OPTS["fastmath"], error_model="numpy")(kernel.py_func)
+        y, slope = np.empty_like(x), np.empty_like(x)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", numba.core.errors.NumbaWarning)
+            fresh(*args, y.reshape(args[0].shape), slope.reshape(args[0].shape), True)
+        expect = x + (1 if kernel is NK.gelu_biased else 0)
+        np.testing.assert_allclose(y, REGISTRY["gelu"].forward(SavingContext((False,)), np,
+                                                               expect), rtol=1e-5, atol=1e-30)
