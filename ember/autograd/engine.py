@@ -109,8 +109,8 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
             ready.append(node)
     results = [None] * len(inputs) if inputs is not None else None
     owned = {id(g._data) for g in root_grads if g is not None}
-    prev_enabled = GradState.enabled
-    GradState.enabled = create_graph
+    prev_enabled, prev_keep = GradState.enabled, GradState.keep_graph
+    GradState.enabled, GradState.keep_graph = create_graph, retain_graph
     try:
         while ready:
             node = ready.pop()
@@ -156,7 +156,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 if left == 0:
                     ready.append(child)
     finally:
-        GradState.enabled = prev_enabled
+        GradState.enabled, GradState.keep_graph = prev_enabled, prev_keep
     if results is not None and not allow_unused:
         for r in results:
             if r is None:

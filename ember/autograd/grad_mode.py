@@ -15,6 +15,7 @@ class _Switches(threading.local):
     enabled = True
     inference = False
     off_regions = 0  # grad-disabling contexts entered and not left (jit marks their ops)
+    keep_graph = False  # the backward pass running here keeps saved values (retain_graph)
 
 
 GradState = _Switches()

@@ -135,6 +135,13 @@ class Context:
         return self._node._unpack_saved()
 
 
+FREED = ("Trying to backward through the graph a second time (or directly access saved "
+         "tensors after they have already been freed). Saved intermediate values of the graph "
+         "are freed when you call .backward() or autograd.grad(). Specify retain_graph=True if "
+         "you need to backward through the graph a second time or if you need to access saved "
+         "tensors after calling backward.")
+
+
 def _tensor_class():
     """Tensor sits above the graph in the import order; fetch it once it exists."""
     global _Tensor
@@ -170,12 +177,7 @@ class BackwardNode(Node):
     def _unpack_saved(self) -> tuple:
         Tensor = _tensor_class()
         if self._released:
-            raise RuntimeError(
-                "Trying to backward through the graph a second time (or directly access saved "
-                "tensors after they have already been freed). Saved intermediate values of the "
-                "graph are freed when you call .backward() or autograd.grad(). Specify "
-                "retain_graph=True if you need to backward through the graph a second time or "
-                "if you need to access saved tensors after calling backward.")
+            raise RuntimeError(FREED)
         out = []
         for tensor, array, output_nr, box, version in self._saved or ():
             if box is not None and box[0] != version:

@@ -23,6 +23,7 @@ from .._ops.dispatch import apply
 from .._ops.registry import OpDef
 from .._tensor import Tensor
 from ..autograd.grad_mode import GradState
+from ..autograd.graph import FREED
 from .codegen import compile_graph
 from .ir import Graph, Saves, TensorType
 from .passes import optimize
@@ -366,7 +367,8 @@ class CompiledCall:
         self.forward_graph, self.backward_graph = graphs
         self.fwd = compile_graph(self.forward_graph, [], "compiled_forward").fn
         if self.backward_graph is not None:
-            self.bwd = compile_graph(self.backward_graph, [], "compiled_backward").fn
+            self.bwd = compile_graph(self.backward_graph, [], "compiled_backward",
+                                     consumes_inputs=True).fn
             self.op = self._opdef()
 
     def _opdef(self):
@@ -390,10 +392,14 @@ class CompiledCall:
                 raise RuntimeError("ember.compile: double backward through a compiled graph "
                                    "is not supported (torch.compile has the same limit); "
                                    "compute higher-order gradients eagerly")
+            if ctx.saved_arrays is None:
+                raise RuntimeError(FREED)
             # the graph was captured with contiguous seeds; an incoming gradient may be a
             # strided view (of a reshape's or transpose's backward), which its views need not fit
-            seeds = [_contiguous(grads[i]) for i in diff]
-            got = bwd(tuple(ctx.saved_arrays) + tuple(seeds), ())
+            arrays = list(ctx.saved_arrays) + [_contiguous(grads[i]) for i in diff]
+            if not GradState.keep_graph:  # the backward frees each as it reads it last
+                ctx.saved_arrays = None
+            got = bwd(arrays, ())
             out = [None] * n_sources
             k = 0
             for j, present in wrt:

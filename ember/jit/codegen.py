@@ -7,6 +7,12 @@ creates no Tensors and records no autograd graph. Identifiers in the source are 
 (v<id>, g<k>); every object from the graph (op functions, attributes, constants) is bound in
 the function's globals, so no text from a loaded file ever becomes code.
 
+Each value's variable is deleted after the statement that reads it last, so its array goes back
+to the allocator while still in cache, for the next result to reuse, instead of every
+intermediate living until the call returns (as eager's refcounting frees them). A function
+compiled with `consumes_inputs` empties the `inputs` list it is given once it has read it, so
+the inputs are freed as they die too (a backward's saved activations).
+
 With a memory plan (passes.memory, on by default) the function first checks that its inputs
 and state have their traced shapes; then results of elementwise ops, matmuls, fused kernels and
 max pooling are written (`out=`) into buffers of values that are dead by then, in place where
@@ -20,9 +26,11 @@ plan tells size expressions apart from plain sizes, so it runs at all of them, u
 """
 from __future__ import annotations
 
+import ast
 import itertools
 import linecache
 import math
+import re
 
 import numpy as np
 
@@ -98,9 +106,10 @@ def graph_device(graph: Graph) -> str:
 
 class _Emitter:
     def __init__(self, graph: Graph, state_names: list[str], fused_builder,
-                 plan: MemoryPlan | None = None):
+                 plan: MemoryPlan | None = None, consumes_inputs: bool = False):
         self.graph = graph
         self.plan = plan
+        self.consumes_inputs = consumes_inputs
         self.kernels: dict[int, object] = {}
         readers = _readers(graph)
         # inference forms that pay at any shape (the memory plan adds out= at traced shapes)
@@ -210,6 +219,8 @@ class _Emitter:
                 traced = tuple(tuple(int(n) for n in v.type.shape) for v in held)
                 self.emit(f"if {now} != {traced!r}:")
                 self.emit(f"    return {fallback}(inputs, state)")
+        if self.consumes_inputs:
+            self.emit("inputs.clear()")
         for node in g.nodes:
             for v in node.outputs:
                 self.names[v.id] = f"v{v.id}"
@@ -237,7 +248,7 @@ class _Emitter:
             else:
                 self._call(node)
         self.emit("return (" + "".join(self.var(v) + ", " for v in g.outputs) + ")")
-        return "\n".join(head + self.lines) + "\n"
+        return _freeing_dead("\n".join(head + self.lines) + "\n")
 
     # -- nodes
     def _forward_args(self, node: Node, op) -> list[str]:
@@ -413,18 +424,50 @@ class _Emitter:
 
 
 def compile_graph(graph: Graph, state_names: list[str], fn_name: str = "forward",
-                  fused_builder=None, memory: bool = True) -> CompiledGraph:
+                  fused_builder=None, memory: bool = True,
+                  consumes_inputs: bool = False) -> CompiledGraph:
     """Compile `graph` once. The function takes the input arrays in graph-input order and the
     arrays of the constants named in `state_names` (read live each call: parameters and
     buffers); every other constant is bound at compile time. `memory` plans buffer reuse
-    (graphs with control flow or on other devices than the CPU are compiled without it)."""
+    (graphs with control flow or on other devices than the CPU are compiled without it).
+    `consumes_inputs`: the function takes its inputs as a list it may empty (see above)."""
     if fused_builder is None:
         from .kernels import build_fused
         fused_builder = build_fused
     plan = None
     if memory and graph_device(graph) == "cpu" and not any(n.blocks for n in graph.nodes):
         plan = plan_memory(graph)
-    return _Emitter(graph, state_names, fused_builder, plan).build(fn_name)
+    return _Emitter(graph, state_names, fused_builder, plan, consumes_inputs).build(fn_name)
+
+
+_VALUE = re.compile(r"v\d+")
+
+
+def _freeing_dead(source: str) -> str:
+    """`source` (one generated function) with `del` after the top-level statement that last
+    reads each value variable a top-level statement binds. Python frees an array when its last
+    reference goes, so a dead intermediate's memory is reused while still in cache."""
+    lines = source.splitlines()
+    body = ast.parse(source).body[0].body
+    last: dict[str, int] = {}
+    bound: set[str] = set()
+    for k, stmt in enumerate(body):
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and _VALUE.fullmatch(node.id):
+                last[node.id] = k
+        if isinstance(stmt, ast.Assign):
+            bound.update(node.id for target in stmt.targets for node in ast.walk(target)
+                         if isinstance(node, ast.Name))
+    dead: dict[int, list[str]] = {}
+    for name, k in last.items():
+        if name in bound and not isinstance(body[k], ast.Return):
+            dead.setdefault(k, []).append(name)
+    out = lines[:body[0].lineno - 1]
+    for k, stmt in enumerate(body):
+        out += lines[stmt.lineno - 1:stmt.end_lineno]
+        if k in dead:
+            out.append(" " * stmt.col_offset + "del " + ", ".join(sorted(dead[k])))
+    return "\n".join(out) + "\n"
 
 
 def _runs_blas(graph: Graph) -> bool:

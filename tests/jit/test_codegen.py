@@ -117,6 +117,23 @@ def test_compile_graph_directly():
     assert "def f(inputs, state):" in code.source
 
 
+@pytest.mark.parametrize("memory", [False, True])
+def test_consumed_inputs_are_freed_after_their_last_read(memory):
+    """A function that consumes its inputs empties the list and frees each input once read
+    for the last time: the 4 MiB repeat is allocated after the four 1 MiB inputs are gone."""
+    import tracemalloc
+    s = jit.trace(lambda a, b, c, d: (a + b + c + d).repeat(4, 1), (ember.ones(512, 512),) * 4)
+    code = compile_graph(s.graph, [], "f", memory=memory, consumes_inputs=True)
+    size = 512 * 512 * 4
+    tracemalloc.start()
+    inputs = [np.ones((512, 512), np.float32) for _ in range(4)]
+    (out,) = code.fn(inputs, [])
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert inputs == [] and out.shape == (2048, 512) and bool((out == 4).all())
+    assert peak < 7.5 * size  # holding the inputs to the end would peak at 9
+
+
 @pytest.mark.parametrize("batch", [1, 64])
 def test_mlp_batch_sizes(batch):
     m = MLP((784, 512, 256, 10)).eval()
