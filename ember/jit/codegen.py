@@ -44,6 +44,7 @@ from .._tensor import Tensor
 from .ir import FUSION_GROUP, IF, LOOP, AsTensor, Graph, Node, Value, values_in
 from . import op_kernels
 from .op_kernels import forward_for
+from .passes.analysis import reader_counts
 from .passes.memory import UFUNCS, MemoryPlan, plan_memory, write_form
 from .passes.epilogue import residual_grads, row_sums
 from .passes.prologue import bias_prologues
@@ -111,7 +112,7 @@ class _Emitter:
         self.plan = plan
         self.consumes_inputs = consumes_inputs
         self.kernels: dict[int, object] = {}
-        readers = _readers(graph)
+        readers = reader_counts(graph)
         # inference forms that pay at any shape (the memory plan adds out= at traced shapes)
         self.lowered = {id(n): form for n in graph.nodes
                         if (form := write_form(n, readers)) in ("pool", "conv")}
@@ -446,7 +447,8 @@ _VALUE = re.compile(r"v\d+")
 def _freeing_dead(source: str) -> str:
     """`source` (one generated function) with `del` after the top-level statement that last
     reads each value variable a top-level statement binds. Python frees an array when its last
-    reference goes, so a dead intermediate's memory is reused while still in cache."""
+    reference goes, so a dead intermediate's memory is reused while still in cache. Read from
+    the emitted code, not the graph: the memory plan names dead values again as out= targets."""
     lines = source.splitlines()
     body = ast.parse(source).body[0].body
     last: dict[str, int] = {}
@@ -474,13 +476,6 @@ def _runs_blas(graph: Graph) -> bool:
     """Whether a node of the graph (or of its blocks) runs BLAS products (OpDef.blas)."""
     return any(getattr(REGISTRY.get(n.op), "blas", False) or any(_runs_blas(b) for b in n.blocks)
                for n in graph.nodes)
-
-
-def _readers(graph: Graph) -> dict[int, int]:
-    counts: dict[int, int] = {}
-    for v in [v for n in graph.nodes for v in n.inputs()] + list(graph.outputs):
-        counts[v.id] = counts.get(v.id, 0) + 1
-    return counts
 
 
 # ---- readable code ---------------------------------------------------------------------------
