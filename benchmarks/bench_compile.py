@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import copy
 import sys
-import time
 
 from benchmarks.bench_train import _array, _workloads
-from benchmarks.common import report
+from benchmarks.common import interleaved_rounds, report
 
 TARGETS = {"gpt": (1 / 1.5, 1.0)}  # (vs ember eager, vs torch eager)
 
@@ -56,24 +55,11 @@ def build(key: str):
     return title, entry.seconds, steps, number
 
 
-def _interleaved(steps, number: int, rounds: int = 5) -> list[float]:
-    best = [float("inf")] * len(steps)
-    for _ in range(rounds):
-        for k, step in enumerate(steps):
-            start = time.perf_counter()
-            for _ in range(number):
-                step()
-            best[k] = min(best[k], (time.perf_counter() - start) / number)
-    return best
-
-
 def run(keys=None) -> list:
     rows = []
     for key in keys or ("gpt", "lstm"):
         title, seconds, steps, number = build(key)
-        for step in steps:
-            step()
-        eager, compiled, torch_eager = _interleaved(steps, number)
+        eager, compiled, torch_eager = interleaved_rounds(steps, number)
         vs_eager, vs_torch = TARGETS.get(key, (None, None))
         rows.append((f"compile {key} step vs ember eager", compiled, eager, vs_eager))
         rows.append((f"compile {key} step vs torch eager", compiled, torch_eager, vs_torch))

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
-from benchmarks.common import report
+from benchmarks.common import interleaved_rounds, report
 
 
 def _mlp(lib):
@@ -151,21 +150,6 @@ def build(key: str, device: str = "cpu"):
     return title, e_step, t_step, number, target
 
 
-def interleaved_steps(e_step, t_step, number: int, rounds: int = 5) -> tuple[float, float]:
-    """Best per-step seconds of both, alternating rounds. Unlike timeit, the garbage collector
-    stays on, as in a training loop: ember's graph nodes and their contexts form reference
-    cycles, and with the collector off their memory piles up and slows ember's steps down."""
-    best = [float("inf"), float("inf")]
-    for _ in range(rounds):
-        for k, step in enumerate((e_step, t_step)):
-            start = time.perf_counter()
-            for _ in range(number):
-                loss = step()
-            loss.item()  # waits for the GPU's queued work
-            best[k] = min(best[k], (time.perf_counter() - start) / number)
-    return best[0], best[1]
-
-
 def run(keys=None) -> list:
     import torch
     print(f"train: torch threads {torch.get_num_threads()}, OMP_NUM_THREADS="
@@ -181,10 +165,8 @@ def timed_rows(keys, device: str) -> list:
     rows = []
     for key in keys or _workloads():
         title, e_step, t_step, number, target = build(key, device)
-        for _ in range(2):
-            e_step()
-            t_step()
-        e, t = interleaved_steps(e_step, t_step, number)
+        e, t = interleaved_rounds((e_step, t_step), number,
+                                  finish=lambda loss: loss.item())  # waits for a GPU
         rows.append((f"{device} train {title}" if device != "cpu" else f"train {title}", e, t,
                      target if device == "cpu" else None))
     return rows
