@@ -1,17 +1,9 @@
 """Shared timing helpers: every workload runs under ember and torch in the same process."""
 from __future__ import annotations
 
-import gc
 import time
-import timeit
 
 IDLE = 0.2  # a process using less than this many cores is idle (settle)
-
-
-def best_time(fn, number: int, repeat: int = 7) -> float:
-    """Best per-call time in seconds over `repeat` rounds of `number` calls (after a warm-up)."""
-    fn()
-    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number
 
 
 def settle(limit: float = 1.0, window: float = 0.01) -> None:
@@ -31,27 +23,21 @@ def interleaved_rounds(fns, number: int, rounds: int = 5, finish=None) -> list[f
     """Best per-call seconds of each of `fns` (called once first, to warm up) over `rounds`
     rounds of `number` calls. The functions take turns, so machine noise hits all alike, and
     each round starts from an idle process (settle), so no library's spinning threads slow
-    another's round. The garbage collector stays on, as in a real program (ember's autograd
-    graphs form reference cycles; timeit would switch it off). `finish(last result)` ends a
+    another's round. Unlike timeit, it leaves the garbage collector on, as in a real program
+    (ember's autograd graphs form reference cycles). `finish(last result)` ends a
     round, e.g. waiting for a GPU's queued work."""
     for fn in fns:
         fn()
     best = [float("inf")] * len(fns)
-    enabled = gc.isenabled()
-    gc.enable()
-    try:
-        for _ in range(rounds):
-            for k, fn in enumerate(fns):
-                settle()
-                start = time.perf_counter()
-                for _ in range(number):
-                    result = fn()
-                if finish is not None:
-                    finish(result)
-                best[k] = min(best[k], (time.perf_counter() - start) / number)
-    finally:
-        if not enabled:
-            gc.disable()
+    for _ in range(rounds):
+        for k, fn in enumerate(fns):
+            settle()
+            start = time.perf_counter()
+            for _ in range(number):
+                result = fn()
+            if finish is not None:
+                finish(result)
+            best[k] = min(best[k], (time.perf_counter() - start) / number)
     return best
 
 
