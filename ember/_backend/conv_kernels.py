@@ -16,10 +16,15 @@ import threading
 
 import numpy as np
 
+from .accel import numba_forms
 from .kernels import reduce_at
 
 # Scratch arrays kept per thread for reuse, up to this many bytes in all.
 _SCRATCH_BYTES = 128 << 20
+# Pooling work (elements) that brings in the numba forms (_numba_pool); smaller work stays in
+# NumPy unless they are loaded already.
+_POOL_NUMBA_MIN = 1 << 14
+_FLOATS = (np.float32, np.float64)
 _local = threading.local()
 
 
@@ -320,8 +325,31 @@ def _winner_buffers(xp, shape, dtype, count):
     return xp.empty(shape, dtype=dtype), scratch(xp, "winner", shape, arg_dtype)
 
 
+def _pool_forms(xp, size: int):
+    return numba_forms(f"{__package__}._numba_pool", xp, size, _POOL_NUMBA_MIN)
+
+
+def _pooled_2x2(xp, x, kernel, stride, pads, dilation, outs):
+    """max_pool's (values, indices) by the numba 2x2 kernel when it applies (2-D windows of 2
+    at stride 2 inside a C-contiguous float plane, numba on, no NaN in x), else None."""
+    if not (x.ndim == 4 and kernel == (2, 2) and stride == (2, 2) and dilation == (1, 1)
+            and all(lo == 0 for lo, _ in pads) and all(2 * o <= n for o, n in
+                                                       zip(outs, x.shape[2:]))
+            and x.dtype in _FLOATS and x.flags.c_contiguous):
+        return None
+    forms = _pool_forms(xp, x.size)
+    if forms is None:
+        return None
+    best = np.empty(x.shape[:2] + tuple(outs), dtype=x.dtype)
+    idx = np.empty(best.shape, dtype=np.int64)
+    return None if forms.max_pool_2x2(x, best, idx) else (best, idx)
+
+
 def max_pool(xp, x, kernel, stride, pads, dilation, outs):
     """Max over windows (N, C, *outs) and the flat index of each maximum in its input plane."""
+    fast = _pooled_2x2(xp, x, tuple(kernel), tuple(stride), pads, tuple(dilation), outs)
+    if fast is not None:
+        return fast
     xpd = pad(xp, x, pads, _lowest(xp, x.dtype))
     views = [xpd[sl] for sl in offset_slices(kernel, stride, dilation, outs)]
     best, arg = _winner_buffers(xp, x.shape[:2] + tuple(outs), x.dtype, len(views))
@@ -379,6 +407,16 @@ def unpool(xp, g, index, size, accumulate):
     positions sum when `accumulate`, else the last write wins."""
     n, c = g.shape[:2]
     plane = math.prod(size)
+    forms = _pool_forms(xp, g.size) if g.dtype in _FLOATS else None
+    if forms is not None:
+        out = np.zeros((n * c, plane), dtype=g.dtype)
+        bad = forms.unpool(np.ascontiguousarray(g).reshape(n * c, -1),
+                           np.ascontiguousarray(index, dtype=np.int64).reshape(n * c, -1),
+                           out, accumulate)
+        if bad:
+            raise RuntimeError(f"max_unpool: {bad} indices fall outside the output planes of "
+                               f"size {'x'.join(map(str, size))}")
+        return out.reshape((n, c) + tuple(size))
     out = xp.zeros(n * c * plane, dtype=g.dtype)
     flat = (index.reshape(n * c, math.prod(index.shape[2:]))
             + (xp.arange(n * c, dtype=np.int64) * plane)[:, None]).reshape(-1)

@@ -10,12 +10,10 @@ several parameters a call.
 """
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
 from .._backend import namespace
-from .._backend.accel import cpu_fuser
+from .._backend.accel import numba_forms
 
 # Elements per block: five float32 operands of a block (param, grad, two moments, a temporary)
 # take ~640 KB, inside a 1-2 MB L2 cache.
@@ -58,13 +56,7 @@ def _blocks(n: int):
 def _one_pass(xp, size: int):
     """The numba kernels when they apply (CPU arrays, numba on, and an update of `size`
     elements or the kernels loaded already), else None."""
-    if xp is not np or cpu_fuser() != "numba":
-        return None
-    loaded = sys.modules.get(f"{__package__}._numba_fused")
-    if loaded is not None or size < _ONE_PASS_MIN:
-        return loaded
-    from . import _numba_fused
-    return _numba_fused
+    return numba_forms(f"{__package__}._numba_fused", xp, size, _ONE_PASS_MIN)
 
 
 def _chunks(rows: list, width: int):

@@ -1,10 +1,13 @@
 """Pooling modules and functions against torch: values, indices, gradients, errors, repr."""
+import importlib.util
+
 import numpy as np
 import pytest
 import torch
 
 import ember
 from ember import nn
+from ember._backend import conv_kernels
 
 from .conv_helpers import compare, raises_like_torch
 
@@ -37,15 +40,28 @@ MAX_CASES = [
 ]
 
 
+@pytest.fixture(params=["numpy", "numba"])
+def pool_forms(request, monkeypatch):
+    """Run max pooling and its scatter as NumPy, then (where numba is installed) through the
+    numba forms, which then take even these small inputs."""
+    if request.param == "numba" and importlib.util.find_spec("numba") is None:
+        pytest.skip("numba is not installed")
+    monkeypatch.setenv("EMBER_JIT_FUSER", request.param)
+    monkeypatch.setattr(conv_kernels, "_POOL_NUMBA_MIN", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("name,args,kwargs,shape", MAX_CASES)
-def test_max_pool_matches_torch(name, args, kwargs, shape):
+def test_max_pool_matches_torch(name, args, kwargs, shape, pool_forms):
     em, tm = modules(name, *args, **kwargs)
     compare(em, tm, rand(*shape))
 
 
-def test_max_pool_ties_pick_first_like_torch():
+def test_max_pool_ties_pick_first_like_torch(pool_forms):
     x = np.zeros((1, 1, 5, 6))
     x[0, 0, 1:4, 1:4] = 1.0
+    x[0, 0, 0, 4:] = 1.0
+    x[0, 0, 4, 2:4] = -np.inf
     for kwargs in ({"kernel_size": 2}, {"kernel_size": 3, "stride": 1, "padding": 1},
                    {"kernel_size": 2, "stride": 1}):
         compare(lambda t, kw=kwargs: ember.nn.functional.max_pool2d(t, return_indices=True, **kw),
@@ -53,14 +69,14 @@ def test_max_pool_ties_pick_first_like_torch():
                 x)
 
 
-def test_max_pool_nan_propagates_like_torch():
+def test_max_pool_nan_propagates_like_torch(pool_forms):
     x = rand(1, 2, 4, 6)
     x[0, 0, 1, 1] = np.nan
     x[0, 1, 2, 4] = np.nan
     x[0, 1, 3, 5] = np.nan
-    for k in (2, 3):
-        oe, ie = ember.nn.functional.max_pool2d(ember.tensor(x), k, 1, return_indices=True)
-        ot, it = torch.nn.functional.max_pool2d(torch.tensor(x), k, 1, return_indices=True)
+    for k, s in ((2, 1), (3, 1), (2, 2)):
+        oe, ie = ember.nn.functional.max_pool2d(ember.tensor(x), k, s, return_indices=True)
+        ot, it = torch.nn.functional.max_pool2d(torch.tensor(x), k, s, return_indices=True)
         np.testing.assert_array_equal(np.isnan(oe.numpy()), np.isnan(ot.numpy()))
         np.testing.assert_array_equal(ie.numpy(), it.numpy())
 
@@ -143,7 +159,31 @@ def test_adaptive_pool_matches_torch(name, args, shape):
     compare(em, tm, rand(*shape))
 
 
-def test_max_unpool_roundtrip_matches_torch():
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_max_pool_2x2_batch_matches_torch(dtype, pool_forms):
+    """A CNN-sized 2x2 pool (the numba form's tournament) with its gradient; odd sizes drop
+    the last row and column."""
+    x = rand(4, 3, 10, 11)
+    x[0, 0, :4, :4] = 0.0
+    out = compare(lambda t: ember.nn.functional.max_pool2d(t, 2, return_indices=True),
+                  lambda t: torch.nn.functional.max_pool2d(t, 2, return_indices=True),
+                  x, dtype=dtype)
+    assert out[0].shape == (4, 3, 5, 5)
+    fast = conv_kernels._pooled_2x2(np, x.astype(dtype), (2, 2), (2, 2), ((0, 0), (0, 0)),
+                                    (1, 1), (5, 5))
+    assert (fast is not None) == (pool_forms == "numba")
+
+
+def test_unpool_refuses_indices_outside_the_plane(pool_forms):
+    """The scatter never writes outside its output, whichever form runs (the public
+    max_unpool checks its indices before; this guards graphs that feed the op directly)."""
+    g = np.ones((1, 1, 2, 2))
+    index = np.array([[[[0, 3], [99, 1]]]])
+    with pytest.raises((RuntimeError, IndexError)):
+        conv_kernels.unpool(np, g, index, (2, 2), True)
+
+
+def test_max_unpool_roundtrip_matches_torch(pool_forms):
     x = rand(2, 3, 8, 8)
 
     def roundtrip(lib, t, **kw):
@@ -160,7 +200,7 @@ def test_max_unpool_roundtrip_matches_torch():
 @pytest.mark.parametrize("nd,kernel,stride,padding,shape", [
     (1, 3, 2, 1, (2, 3, 9)), (2, 3, 2, 1, (2, 2, 7, 8)), (2, 2, None, 0, (3, 6, 6)),
     (3, 2, None, 0, (1, 2, 4, 4, 4))])
-def test_max_unpool_modules(nd, kernel, stride, padding, shape):
+def test_max_unpool_modules(nd, kernel, stride, padding, shape, pool_forms):
     pe, pt = modules(f"MaxPool{nd}d", kernel, stride, padding, return_indices=True)
     ue, ut = modules(f"MaxUnpool{nd}d", kernel, stride, padding)
     x = rand(*shape)
