@@ -12,9 +12,10 @@ _OPTS = {"fastmath": {"nsz"}, "error_model": "numpy", "cache": True}
 
 
 @njit(**_OPTS)
-def max_pool_2x2(x, best, idx):
-    """2x2 windows at stride 2 of x (N, C, H, W) into best and idx (N, C, OH, OW), windows
-    inside x: the max and its flat index in the plane, the first one on ties, as torch.
+def max_pool_2x2(x, best, idx, with_idx):
+    """2x2 windows at stride 2 of x (N, C, H, W) into best (N, C, OH, OW), windows inside x:
+    the max and, when with_idx, its flat index in the plane into idx (the first one on ties,
+    as torch).
 
     The window is a branch-free tournament (left beats right, top beats bottom on ties,
     which is scan order), so the loop runs in SIMD lanes. Returns whether it saw a NaN, where
@@ -27,21 +28,29 @@ def max_pool_2x2(x, best, idx):
             plane = x[i, j]
             for a in range(oh):
                 top, bottom = plane[2 * a], plane[2 * a + 1]
-                out, at = best[i, j, a], idx[i, j, a]
-                base = 2 * a * w
-                for b in range(ow):
-                    v0, v1 = top[2 * b], top[2 * b + 1]
-                    v2, v3 = bottom[2 * b], bottom[2 * b + 1]
-                    right = v1 > v0
-                    upper = v1 if right else v0
-                    k_upper = 1 if right else 0
-                    right = v3 > v2
-                    lower = v3 if right else v2
-                    k_lower = w + 1 if right else w
-                    down = lower > upper
-                    out[b] = lower if down else upper
-                    at[b] = base + 2 * b + (k_lower if down else k_upper)
-                    nan |= (v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3)
+                out = best[i, j, a]
+                if with_idx:
+                    at = idx[i, j, a]
+                    base = 2 * a * w
+                    for b in range(ow):
+                        v0, v1 = top[2 * b], top[2 * b + 1]
+                        v2, v3 = bottom[2 * b], bottom[2 * b + 1]
+                        right = v1 > v0
+                        upper = v1 if right else v0
+                        k_upper = 1 if right else 0
+                        right = v3 > v2
+                        lower = v3 if right else v2
+                        k_lower = w + 1 if right else w
+                        down = lower > upper
+                        out[b] = lower if down else upper
+                        at[b] = base + 2 * b + (k_lower if down else k_upper)
+                        nan |= (v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3)
+                else:
+                    for b in range(ow):
+                        v0, v1 = top[2 * b], top[2 * b + 1]
+                        v2, v3 = bottom[2 * b], bottom[2 * b + 1]
+                        out[b] = max(max(v0, v1), max(v2, v3))
+                        nan |= (v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3)
     return nan
 
 

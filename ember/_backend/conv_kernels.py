@@ -329,25 +329,32 @@ def _pool_forms(xp, size: int):
     return numba_forms(f"{__package__}._numba_pool", xp, size, _POOL_NUMBA_MIN)
 
 
-def _pooled_2x2(xp, x, kernel, stride, pads, dilation, outs):
-    """max_pool's (values, indices) by the numba 2x2 kernel when it applies (2-D windows of 2
-    at stride 2 inside a C-contiguous float plane, numba on, no NaN in x), else None."""
-    if not (x.ndim == 4 and kernel == (2, 2) and stride == (2, 2) and dilation == (1, 1)
-            and all(lo == 0 for lo, _ in pads) and all(2 * o <= n for o, n in
-                                                       zip(outs, x.shape[2:]))
+def max_pool_2x2(xp, x, kernel, stride, pads, dilation, outs, indices=True, out=None):
+    """max_pool's (values, indices), or (values, None) without `indices`, by the numba 2x2
+    kernel when it applies (2-D windows of 2 at stride 2 inside a C-contiguous float plane,
+    numba on, no NaN in x), else None. Values go into `out` when it is C-contiguous."""
+    if not (x.ndim == 4 and tuple(kernel) == (2, 2) and tuple(stride) == (2, 2)
+            and tuple(dilation) == (1, 1) and all(lo == 0 for lo, _ in pads)
+            and all(2 * o <= n for o, n in zip(outs, x.shape[2:]))
             and x.dtype in _FLOATS and x.flags.c_contiguous):
         return None
     forms = _pool_forms(xp, x.size)
     if forms is None:
         return None
-    best = np.empty(x.shape[:2] + tuple(outs), dtype=x.dtype)
-    idx = np.empty(best.shape, dtype=np.int64)
-    return None if forms.max_pool_2x2(x, best, idx) else (best, idx)
+    shape = x.shape[:2] + tuple(outs)
+    best = out if out is not None and out.flags.c_contiguous else np.empty(shape, x.dtype)
+    idx = np.empty(shape if indices else (0, 0, 0, 0), dtype=np.int64)
+    if forms.max_pool_2x2(x, best, idx, indices):
+        return None
+    if out is not None and best is not out:
+        out[...] = best
+        best = out
+    return best, (idx if indices else None)
 
 
 def max_pool(xp, x, kernel, stride, pads, dilation, outs):
     """Max over windows (N, C, *outs) and the flat index of each maximum in its input plane."""
-    fast = _pooled_2x2(xp, x, tuple(kernel), tuple(stride), pads, tuple(dilation), outs)
+    fast = max_pool_2x2(xp, x, kernel, stride, pads, dilation, outs)
     if fast is not None:
         return fast
     xpd = pad(xp, x, pads, _lowest(xp, x.dtype))

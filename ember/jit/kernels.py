@@ -630,9 +630,14 @@ def max_pool_values(x, kernel, stride, padding, dilation, ceil_mode=False, outs=
                     out=None):
     """The values of the max_pool op without its argmax indices (inference needs only these).
     A max over a window box is a max over each of its dimensions in turn, so this runs
-    sum(kernel) elementwise maxima instead of prod(kernel); NaN propagates, as in torch."""
+    sum(kernel) elementwise maxima instead of prod(kernel); NaN propagates, as in torch.
+    2x2 windows at stride 2 take the numba kernel where it applies."""
     if outs is None:
         padding, outs = pool_window(x.shape[1:], kernel, stride, padding, dilation, ceil_mode)
+    fast = CK.max_pool_2x2(np, x, kernel, stride, padding, dilation, outs, indices=False,
+                           out=out)
+    if fast is not None:
+        return fast[0]
     lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     cur = CK.pad(np, x, padding, lowest)
     nd = len(kernel)

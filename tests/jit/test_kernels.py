@@ -7,6 +7,7 @@ import pytest
 
 import ember
 from ember import jit
+from ember._backend import conv_kernels as CK
 from ember.jit import kernels
 from ember.jit.ir import FUSION_GROUP
 
@@ -177,3 +178,25 @@ def test_fused_kernels_keep_nan_and_infinities_as_eager(dtype, numba_fuser):
         traced = ember.jit.trace(chain, (xt, yt), check_trace=False)
         np.testing.assert_allclose(traced(xt, yt).numpy(), chain(xt, yt).numpy(), rtol=2e-5,
                                    atol=1e-6, equal_nan=True, err_msg=chain.__name__)
+
+
+@pytest.mark.parametrize("form", ["numpy", "numba"])
+@pytest.mark.parametrize("shape", [(2, 3, 8, 8), (2, 3, 9, 7)])
+def test_max_pool_values_match_the_op(form, shape, monkeypatch, request):
+    """Inference max pooling (values only, into a planned buffer) gives the op's values in
+    NumPy and in the numba 2x2 form, NaN included."""
+    if form == "numba":
+        request.getfixturevalue("numba_fuser")
+        monkeypatch.setattr(CK, "_POOL_NUMBA_MIN", 0)
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    want = ember.nn.functional.max_pool2d(ember.from_numpy(x), 2).numpy()
+    out = np.empty_like(want)
+    got = kernels.max_pool_values(x, (2, 2), (2, 2), (0, 0), (1, 1), out=out)
+    assert got is out
+    np.testing.assert_array_equal(got, want)
+    fast = CK.max_pool_2x2(np, x, (2, 2), (2, 2), ((0, 0), (0, 0)), (1, 1), want.shape[2:],
+                           indices=False)
+    assert (fast is not None) == (form == "numba")
+    x[0, 1, 2, 3] = np.nan
+    got = kernels.max_pool_values(x, (2, 2), (2, 2), (0, 0), (1, 1))
+    assert np.isnan(got[0, 1, 1, 1]) and np.isnan(got).sum() == 1

@@ -169,7 +169,7 @@ def test_max_pool_2x2_batch_matches_torch(dtype, pool_forms):
                   lambda t: torch.nn.functional.max_pool2d(t, 2, return_indices=True),
                   x, dtype=dtype)
     assert out[0].shape == (4, 3, 5, 5)
-    fast = conv_kernels._pooled_2x2(np, x.astype(dtype), (2, 2), (2, 2), ((0, 0), (0, 0)),
+    fast = conv_kernels.max_pool_2x2(np, x.astype(dtype), (2, 2), (2, 2), ((0, 0), (0, 0)),
                                     (1, 1), (5, 5))
     assert (fast is not None) == (pool_forms == "numba")
 
