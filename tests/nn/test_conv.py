@@ -343,3 +343,21 @@ def test_batch_64_float32_matches_torch():
         tm.zero_grad()
         compare_module(em, tm, rand(64, 16, 16, 16).astype(np.float32), dtype="float32",
                        tol=(2e-3, 1e-4))
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_input_gradient_in_image_chunks_matches_torch(groups, monkeypatch):
+    """The stride-1 input gradient sums its GEMM columns a few images at a time: chunks of
+    two over a batch of five (a short last chunk), with groups, against torch."""
+    from ember._backend import conv_kernels
+    # an image's columns: (4 input channels x 9 taps) rows, 6 rows of a 10-wide padded pitch
+    monkeypatch.setattr(conv_kernels, "_COLS_CHUNK_BYTES", 2 * (4 * 9) * (6 * 10) * 8)
+    calls = []
+    gemm = np.matmul
+    monkeypatch.setattr(conv_kernels.np, "matmul",
+                        lambda *a, **k: calls.append(a[1].shape) or gemm(*a, **k))
+    em = nn.Conv2d(4, 6, 3, padding=1, groups=groups, dtype=ember.float64)
+    tm = torch.nn.Conv2d(4, 6, 3, padding=1, groups=groups, dtype=torch.float64)
+    compare_module(em, tm, rand(5, 4, 6, 8))
+    widths = [shape[-1] for shape in calls]
+    assert any(widths[i:i + 3] == [2 * 60, 2 * 60, 60] for i in range(len(widths)))
