@@ -459,15 +459,20 @@ class Addcmul(OpDef):
 
     @_in_place("addcmul")
     def forward_inplace(xp, target, t1, t2, value=1):
-        value = _check_addc("addcmul", target, value)
-        dt = _opmath(target, t1, t2)
+        _addc_inplace(xp, xp.multiply, target, t1, t2, _check_addc("addcmul", target, value))
 
-        def step(out, a, b):
-            tmp = xp.multiply(a, b, dtype=dt)
-            if value != 1:
-                xp.multiply(tmp, value, out=tmp)
-            xp.add(out, tmp, out=out, dtype=dt, casting="unsafe")
-        _blockwise(step, target, t1, t2)
+
+def _addc_inplace(xp, combine, target, t1, t2, value):
+    """target += value * combine(t1, t2) block by block, in the ops' compute dtype (the
+    combined block is an array even for 0-d operands, which NumPy would make a scalar)."""
+    dt = _opmath(target, t1, t2)
+
+    def step(out, a, b):
+        tmp = xp.asarray(combine(a, b, dtype=dt))
+        if value != 1:
+            xp.multiply(tmp, value, out=tmp)
+        xp.add(out, tmp, out=out, dtype=dt, casting="unsafe")
+    _blockwise(step, target, t1, t2)
 
 
 def _check_addc(op, x, value):
@@ -498,15 +503,7 @@ class Addcdiv(OpDef):
 
     @_in_place("addcdiv")
     def forward_inplace(xp, target, t1, t2, value=1):
-        value = _check_addc("addcdiv", target, value)
-        dt = _opmath(target, t1, t2)
-
-        def step(out, a, b):
-            tmp = xp.true_divide(a, b, dtype=dt)
-            if value != 1:
-                xp.multiply(tmp, value, out=tmp)
-            xp.add(out, tmp, out=out, dtype=dt, casting="unsafe")
-        _blockwise(step, target, t1, t2)
+        _addc_inplace(xp, xp.true_divide, target, t1, t2, _check_addc("addcdiv", target, value))
 
 
 def _lerp(xp, x, end, w):

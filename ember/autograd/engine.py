@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import traceback
 
+import numpy as np
+
 from .._backend.host_memory import retain_freed_memory
 from .grad_mode import Anomaly, GradState
 from .graph import AccumulateGrad, BackwardNode
@@ -182,4 +184,6 @@ def _accumulate(node, g, create_graph, owned):
     elif create_graph or var.grad._requires_grad:
         var.grad = var.grad + g
     else:
-        var.grad._data = var.grad._data + g._data
+        total = var.grad._data + g._data
+        # NumPy adds two 0-d arrays into a scalar; a Tensor holds an array
+        var.grad._data = np.asarray(total) if isinstance(total, np.generic) else total

@@ -91,6 +91,25 @@ def test_matches_torch_step_for_step(name, kwargs):
                                        err_msg=key)
 
 
+@pytest.mark.parametrize("name,kwargs", CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES)])
+def test_zero_dim_parameter_matches_torch(name, kwargs):
+    """A 0-d parameter whose gradient accumulates over two backward calls per step (NumPy
+    turns arithmetic on 0-d arrays into scalars, which a Tensor must never hold)."""
+    values = {}
+    for lib in (torch, ember):
+        w = lib.nn.Parameter(lib.tensor(1.5))
+        opt = getattr(lib.optim, name)([w], **kwargs)
+        for _ in range(5):
+            opt.zero_grad()
+            (w * w).backward()
+            (w ** 3 * 0.1).backward()
+            opt.step()
+        values[lib.__name__] = (w.item(), w.grad.item(), w.grad.shape)
+    (we, ge, se), (wt, gt, st) = values["ember"], values["torch"]
+    assert tuple(se) == tuple(st) == ()
+    assert abs(we - wt) <= 1e-5 * max(1, abs(wt)) and abs(ge - gt) <= 1e-5 * max(1, abs(gt))
+
+
 def test_state_dict_roundtrip_resumes_identically():
     w0, b0, x, y = _problem(1)
     w = ember.nn.Parameter(ember.tensor(w0))
