@@ -22,6 +22,19 @@ def _as_tuple(x):
     return tuple(x) if isinstance(x, (tuple, list)) else (x,)
 
 
+_ONES: dict = {}  # (shape, NumPy dtype) -> the array of one 1 an implicit root grad copies
+
+
+def _ones_like_scalar(out):
+    """A fresh all-ones array of a one-element output's shape and dtype (a copy of a cached
+    one: np.ones costs about half of a tiny backward's own bookkeeping)."""
+    key = (out._data.shape, out._dtype.np)
+    one = _ONES.get(key)
+    if one is None:
+        one = _ONES[key] = np.ones(*key)
+    return one.copy()
+
+
 def _root_grads(outputs, grad_outputs, create_graph):
     grads = []
     for i, out in enumerate(outputs):
@@ -33,8 +46,9 @@ def _root_grads(outputs, grad_outputs, create_graph):
             if not out._requires_grad:
                 raise RuntimeError("element 0 of tensors does not require grad and does not "
                                    "have a grad_fn")
-            xp = np if out._device is CPU else namespace(out._device)
-            g = type(out)._wrap(xp.ones(out._data.shape, out._dtype.np), out._dtype, out._device)
+            ones = (_ones_like_scalar(out) if out._device is CPU else
+                    namespace(out._device).ones(out._data.shape, out._dtype.np))
+            g = type(out)._wrap(ones, out._dtype, out._device)
         elif g.shape != out.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
                                f"{list(g.shape)} and output[{i}] has a shape of "

@@ -734,3 +734,19 @@ def test_grad_mode_is_per_thread_and_anomaly_mode_is_not():
         assert not ember.is_grad_enabled()
     assert seen == [(True, False, True), True]  # as torch: a new thread starts recording
     assert ember.is_grad_enabled() and not ember.is_anomaly_enabled()
+
+
+def test_implicit_root_gradient_is_fresh_each_backward():
+    """The ones an implicit root gradient starts from are a new array each call: a hook that
+    scales it in place changes only that backward."""
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    for _ in range(2):
+        y = (x * 3).sum()
+        y.register_hook(lambda g: g.mul_(2))
+        y.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [12.0, 12.0])
+    w = ember.tensor(2.0, requires_grad=True)
+    w.backward()
+    w.grad.add_(5)
+    w.backward()
+    assert w.grad.item() == 7.0
