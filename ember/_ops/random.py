@@ -188,8 +188,9 @@ def _rng(generator, device, op: str) -> np.random.Generator:
 
 def _draw(op: str, generator, device, sample):
     """Run `sample(rng)` on the host and return its array on `device`: the one place that
-    decides where random numbers are made."""
-    return move(sample(_rng(generator, device, op)), device)
+    decides where random numbers are made. A 0-d draw comes back an array, not the scalar
+    NumPy's samplers and arithmetic give for shape ()."""
+    return move(np.asarray(sample(_rng(generator, device, op))), device)
 
 
 def _uniform(rng, shape, dt: D.dtype, low=0.0, high=1.0):
@@ -469,7 +470,8 @@ def _bernoulli_like(like: Tensor, probs, generator, op: str) -> Tensor:
                                f"expanded to the tensor's shape {list(shape)}")
         xp = namespace(like._device)
         u = _draw(op, generator, like._device, lambda rng: rng.random(shape))
-        data = (u < xp.asarray(_compute_array(probs.to(like._device)))).astype(like._dtype.np)
+        data = xp.asarray((u < xp.asarray(_compute_array(probs.to(like._device))))
+                          .astype(like._dtype.np))
     else:
         data = _draw(op, generator, like._device,
                      lambda rng: (rng.random(shape) < probs).astype(like._dtype.np))

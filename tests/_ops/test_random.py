@@ -612,3 +612,18 @@ def test_error_messages_name_the_problem():
         ember.multinomial(ember.tensor([0.5, -0.5]), 1)
     with pytest.raises(RuntimeError, match="std >= 0.0"):
         ember.normal(0.0, -2.0, (2,))
+
+
+@pytest.mark.parametrize("method,args", [
+    ("uniform_", ()), ("normal_", ()), ("bernoulli_", ()), ("bernoulli_", (0.3,)),
+    ("random_", (5,)), ("exponential_", ()), ("geometric_", (0.3,)), ("log_normal_", ()),
+    ("cauchy_", ())])
+def test_in_place_fills_of_a_0d_tensor_keep_it_0d(method, args):
+    """NumPy's samplers give a scalar for shape (); the tensor must keep a 0-d array (its
+    repr and .item() used to raise)."""
+    x = ember.tensor(0.5)
+    assert getattr(x, method)(*args) is x
+    assert isinstance(x._data, np.ndarray) and x.shape == ()
+    assert isinstance(x.item(), float) and repr(x).startswith("tensor(")
+    p = ember.tensor(0.25)
+    assert isinstance(ember.tensor(0.5).bernoulli_(p)._data, np.ndarray)
