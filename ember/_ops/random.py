@@ -544,7 +544,7 @@ def poisson(input: Tensor, generator=None) -> Tensor:
     if not (rates >= 0).all():
         raise RuntimeError("poisson(): invalid Poisson rate, expected rate to be non-negative")
     data = _draw("poisson", generator, input._device,
-                 lambda rng: rng.poisson(rates).astype(input._dtype.np))
+                 lambda rng: rng.poisson(rates, rates.shape).astype(input._dtype.np))
     return Tensor._wrap(data, input._dtype, input._device)
 
 

@@ -627,3 +627,5 @@ def test_in_place_fills_of_a_0d_tensor_keep_it_0d(method, args):
     assert isinstance(x.item(), float) and repr(x).startswith("tensor(")
     p = ember.tensor(0.25)
     assert isinstance(ember.tensor(0.5).bernoulli_(p)._data, np.ndarray)
+    drawn = ember.poisson(ember.tensor(3.0))
+    assert isinstance(drawn._data, np.ndarray) and drawn.shape == () and drawn.item() >= 0
