@@ -675,10 +675,11 @@ class Histogram(OpDef):
 
 
 @tensor_method()
-def histogram(input: Tensor, bins, *, range: tuple | None = None, weight: Tensor | None = None,
-              density: bool = False, out=None):
-    """A histogram of the flattened input: `bins` equal-width bins over `range` (default: the
-    data's range), or the bin edges as a 1-d tensor. Returns (hist, bin_edges)."""
+def histogram(input: Tensor, bins=100, *, range: tuple | None = None,
+              weight: Tensor | None = None, density: bool = False, out=None):
+    """A histogram of the flattened input: `bins` equal-width bins (100 unless given, as
+    torch's implementation) over `range` (default: the data's range), or the bin edges as a
+    1-d tensor. Returns (hist, bin_edges)."""
     _check_float_input(input, "histogramdd")
     for name, t in (("weight", weight), ("bins", bins)):
         if isinstance(t, Tensor) and t.dtype is not input.dtype:

@@ -338,6 +338,8 @@ def test_histogram_random_matches_torch():
     values = np.round(rng.uniform(-3, 3, size=300), 2).tolist()
     e, t = _pair(values)
     _same(ember.histogram(e, 9), torch.histogram(t, 9))
+    _same(ember.histogram(e), torch.histogram(t))
+    _same(e.histogram(), t.histogram())
     _same(e.histogram(5, range=(-1.0, 2.0)), t.histogram(5, range=(-1.0, 2.0)))
     with pytest.raises(RuntimeError, match="same dtype"):
         ember.histogram(e, 3, weight=ember.ones(300, dtype=ember.float64))
