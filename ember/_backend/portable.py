@@ -11,6 +11,7 @@ them; other backends take the compositions below (plain array ops, tested on Num
 """
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 
 
@@ -46,9 +47,12 @@ def frexp_array(xp, x):
     return _frexp(xp, x)
 
 
+_NUMPY_FLOATS = (np.float16, np.float32, np.float64)
+
+
 def _layout(dtype) -> tuple:
     """(same-width integer dtype, mantissa bits, exponent bias) of a float dtype."""
-    fi = np.finfo(dtype)
+    fi = np.finfo(dtype) if dtype in _NUMPY_FLOATS else ml_dtypes.finfo(dtype)
     return np.dtype(f"int{dtype.itemsize * 8}"), fi.nmant, fi.maxexp - 1
 
 
@@ -80,8 +84,9 @@ def _top_bit(xp, n):
 
 
 def nextafter_array(xp, x, y):
-    """The next floating-point value after x towards y."""
-    if xp is np:
+    """The next floating-point value after x towards y, in x's format (NumPy has no
+    bfloat16 loop: that one, and other devices, go by the bits)."""
+    if xp is np and x.dtype in _NUMPY_FLOATS:
         return np.nextafter(x, y)
     return _nextafter(xp, x, y)
 

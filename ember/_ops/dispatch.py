@@ -94,6 +94,11 @@ def _device_of(args, op):
     return dev or CPU
 
 
+def compute_dtype(op, dt):
+    """The dtype `op` computes in for the promoted dtype `dt` (see OpDef.widens)."""
+    return _UPCAST.get(dt, dt) if op.widens else dt
+
+
 def _promoted_arrays(op, args, xp):
     """Arrays for forward, cast to the op's computation dtype; also the dtype outputs get
     when computing in a wider type (float16/bfloat16 compute in float32)."""
@@ -103,7 +108,7 @@ def _promoted_arrays(op, args, xp):
         raise TypeError(f"{op.name}(): expected at least one Tensor argument")
     if op.promote == "float" and dt.category < _FLOAT:
         dt = D._Defaults.floating
-    compute = _UPCAST.get(dt, dt)
+    compute = compute_dtype(op, dt)
     arrays = [a._data if isinstance(a, Tensor) else a for a in args]
     for i in positions:
         if args[i] is not None:

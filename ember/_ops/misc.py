@@ -630,8 +630,13 @@ _SINC_SLOPE = tuple((-1) ** k * 2 * k * math.pi ** (2 * k) / math.factorial(2 * 
     Sample(lambda t, x, y: t.nextafter(x, y), (Arg((3, 4)), Arg((3, 4))), grad=False),
     Sample(lambda t, x, y: x.nextafter(y), (Arg((4,), values=[0.0, 1.0, -1.0, 1e30]),
                                            Arg((1,), values=[math.inf])), grad=False,
-           atol=0, rtol=0, name="exact")))
+           atol=0, rtol=0, name="exact"),
+    Sample(lambda t, x, y: x.nextafter(y), (Arg((5,), values=[0.0, 1.0, -1.0, 3.0, 0.001]),
+                                           Arg((5,), values=[-1.0, 0.0, -2.0, 4.0, 0.001])),
+           dtypes=FLOAT_ALL, grad=False, atol=0, rtol=0, name="each_format")))
 class Nextafter(OpDef):
+    widens = False
+
     def forward(ctx, xp, x, y):
         _real_float_only("nextafter", x)
         return nextafter_array(xp, x, y)

@@ -19,6 +19,9 @@ class OpDef:
                    tensors and scalars), "float" (common, then integers to the default float),
                    or None (inputs passed as they are).
       promote_args which argument positions take part in promotion (None: all).
+      widens       float16/bfloat16 inputs compute in float32, cast back after (True); False
+                   for ops whose result is a fact of the storage format's bits (nextafter:
+                   the next float16 after 1 is lost when a float32 step is rounded back).
       differentiable  whether backward exists; outputs of other ops never require grad.
       is_view      True when outputs always alias the first input's memory (transpose, expand),
                    "maybe" when only some calls do (reshape, getitem: checked per call).
@@ -53,6 +56,7 @@ class OpDef:
     name = ""
     promote = "common"
     promote_args = None
+    widens = True
     differentiable = True
     is_view = False
     changes_device = False

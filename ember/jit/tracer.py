@@ -178,7 +178,7 @@ def _promotion(op, args):
     dt = dispatch._common_dtype(args, positions)
     if promote == "float" and dt.category < D._FLOAT:
         dt = D._Defaults.floating
-    compute = dispatch._UPCAST.get(dt, dt)
+    compute = dispatch.compute_dtype(op, dt)
     return compute, (dt if compute is not dt else None)
 
 
