@@ -1626,10 +1626,13 @@ def _sizes(args, op: str) -> tuple:
 def _resize_(self, *sizes, memory_format=None):
     """Give the tensor a new shape in place, keeping its memory where it is large enough
     (elements are read in memory order from the tensor's start); new elements are
-    uninitialized."""
+    uninitialized. Its own shape, without a memory_format, changes nothing (as torch: a
+    transposed tensor keeps its strides and values)."""
     if self._requires_grad:
         raise RuntimeError("cannot resize variables that require grad")
     shape = _sizes(sizes, "resize_")
+    if shape == self._data.shape and memory_format is None:
+        return self
     n = math.prod(shape)
     data = self._data
     xp = namespace(self._device)

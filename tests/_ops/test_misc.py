@@ -398,6 +398,8 @@ def test_is_set_to_like_torch():
     (lambda t: t.arange(6.0).reshape(2, 3)[:, 1:], (4,)),
     (lambda t: t.arange(6, dtype=t.int16), (0,)),
     (lambda t: t.arange(6.0), (3, 1, 2)),
+    (lambda t: t.arange(12.0).reshape(4, 3).T, (3, 4)),
+    (lambda t: t.arange(12.0).reshape(4, 3).T, (4, 3)),
 ])
 def test_resize_keeps_storage_like_torch(build, shape):
     theirs, ours = build(torch), build(ember)
@@ -415,6 +417,11 @@ def test_resize_grows_and_resize_as():
     ember.resize_as_(t, ember.ones(2, 2))
     assert t.shape == (2, 2) and t.tolist() == [[0.0, 1.0], [2.0, 3.0]]
     assert t.resize_as_(ember.ones(4)).tolist() == [0.0, 1.0, 2.0, 3.0]
+    for lib in (torch, ember):  # its own shape changes nothing, not even the version
+        v = lib.arange(12.0).reshape(4, 3).T
+        version = v._version
+        assert v.resize_as_(lib.ones(3, 4)) is v and v._version == version
+        assert v.tolist() == lib.arange(12.0).reshape(4, 3).T.tolist()
     for lib in (torch, ember):
         with pytest.raises(RuntimeError, match="require grad"):
             lib.ones(2, requires_grad=True).resize_(3)
