@@ -1114,6 +1114,9 @@ def _trapezoid_args(y, x, dx, dim, op):
         raise TypeError(f"{op}(): pass either the sample points x or the spacing dx, not both")
     if x is not None and not isinstance(x, Tensor):
         raise TypeError(f"{op}(): argument 'x' must be Tensor, not {type(x).__name__}")
+    if y._dtype is D.bool or x is not None and x._dtype is D.bool:
+        which = "`y`" if x is None else "`x` or `y`"
+        raise RuntimeError(f"{op}: received a bool input for {which}, but bool is not supported")
     return _dim(dim, y.ndim, op)
 
 
