@@ -627,7 +627,7 @@ _SINC_SLOPE = tuple((-1) ** k * 2 * k * math.pi ** (2 * k) / math.factorial(2 * 
 
 
 @register("nextafter", pointwise=True, samples=(
-    Sample(lambda t, x, y: t.nextafter(x, y), (Arg((3, 4)), Arg((3, 4))), grad=False),
+    Sample(lambda t, x, y: t.nextafter(x, y), (Arg((3, 4)), Arg((3, 4)))),
     Sample(lambda t, x, y: x.nextafter(y), (Arg((4,), values=[0.0, 1.0, -1.0, 1e30]),
                                            Arg((1,), values=[math.inf])), grad=False,
            atol=0, rtol=0, name="exact"),
@@ -639,7 +639,13 @@ class Nextafter(OpDef):
 
     def forward(ctx, xp, x, y):
         _real_float_only("nextafter", x)
+        ctx.y_shape = y.shape if hasattr(y, "shape") else ()
         return nextafter_array(xp, x, y)
+
+    def backward(ctx, g):
+        """As torch: the step is treated as nothing, so x passes the gradient through and
+        y gets none (zeros)."""
+        return g, zeros(ctx.y_shape, dtype=g.dtype, device=g.device)
 
 
 _FrexpResult = _named_result("frexp", "mantissa exponent")
