@@ -753,9 +753,13 @@ Erfinv = _unary_float("erfinv", _erfinv, lambda x, y, g: g * (math.sqrt(math.pi)
     lambda t, x: t.logit(x), 0.05, 0.95, dtypes=FLOATS) + (
     Sample(lambda t, x: x.logit(eps=0.2), (Arg((3, 4), 0.01, 0.99),), name="eps"),
     Sample(lambda t, x: x.logit(), (Arg((4,), values=[-0.5, 0.0, 1.0, 1.5]),), grad=False,
-           name="outside")))
+           name="outside"),
+    Sample(lambda t, x: x.logit(eps=-1.0), (Arg((4,), values=[0.1, 0.3, 0.6, 0.9]),),
+           name="negative_eps")))
 class Logit(OpDef):
     def forward(ctx, xp, x, eps=None):
+        if eps is not None and eps < 0:  # torch: a negative eps clamps nothing
+            eps = None
         ctx.eps = eps
         ctx.save(x)
         z = x if eps is None else clamp_array(xp, x, eps, 1 - eps)

@@ -446,6 +446,10 @@ def test_unary_values_match_torch():
                         t.arcsin(v), t.arccos(v), t.arctanh(v)], unit, dtype="float64",
           atol=1e-12, rtol=1e-12)
     _same(lambda t, v: [t.logit(v, eps=0.25), t.logit(v, 0.1)], np.linspace(0, 1, 11))
+    for lib in (torch, ember):  # a negative eps clamps nothing: the gradient is nan outside
+        v = lib.tensor([-0.5, 0.3, 1.5], dtype=lib.float64, requires_grad=True)
+        (grad,) = lib.autograd.grad(lib.logit(v, eps=-1.0).sum(), v)
+        assert np.isnan(grad.numpy()).tolist() == [True, False, True]
     with np.errstate(all="ignore"):
         _same(lambda t, v: [t.asin(v), t.acosh(v), t.log2(v), t.rsqrt(v), t.logit(v)],
               [-2.0, 0.0, 2.0, -0.5])
