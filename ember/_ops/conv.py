@@ -21,6 +21,7 @@ from .._backend import move, namespace
 from .._backend.kernels import reduce_at
 from .._tensor import Tensor
 from ..testing.opinfo import FLOATS, INTS, Arg, Sample
+from .creation import zeros
 from .dispatch import apply
 from .indexing import _linear_index
 from .registry import OpDef, composite, register
@@ -961,7 +962,21 @@ def _adaptive_sizes(input, output_size, nd, op):
         if len(sizes) != nd:
             raise RuntimeError(f"{op}: output_size must be {nd}")
     spatial = input.shape[-nd:]
-    return tuple(n if o is None else operator.index(o) for n, o in zip(spatial, sizes))
+    outs = tuple(n if o is None else operator.index(o) for n, o in zip(spatial, sizes))
+    if any(o < 0 for o in outs):
+        raise RuntimeError(f"{op}: elements of output_size must be greater than or equal to 0 "
+                           f"but received {{{', '.join(map(str, outs))}}}")
+    return outs
+
+
+def _empty_pooled(input, outs):
+    """The empty result of an adaptive pool to a zero size: a view of no elements of the
+    input, so the result stays in its graph (as torch's does)."""
+    x = input
+    for d, o in enumerate(outs, start=input.ndim - len(outs)):
+        if o == 0:
+            x = x.narrow(d, 0, 0)
+    return x.reshape(tuple(input.shape[:input.ndim - len(outs)]) + tuple(outs))
 
 
 def _adaptive_matrix(n: int, o: int) -> np.ndarray:
@@ -981,6 +996,8 @@ def _adaptive_avg(input, output_size, nd, op):
                                   f"'{_SCALAR_NAMES.get(input._dtype, input._dtype.name)}'")
     if outs == tuple(input.shape[-nd:]):
         return input.clone()
+    if 0 in outs:
+        return _empty_pooled(input, outs)
     return apply(AdaptiveAvgPool, input, outs=outs)
 
 
@@ -1113,6 +1130,10 @@ def _adaptive_max(input, output_size, return_indices, nd, op):
     if input._dtype.category < 2:
         raise NotImplementedError(f"\"{op}\" not implemented for "
                                   f"'{_SCALAR_NAMES.get(input._dtype, input._dtype.name)}'")
+    if 0 in outs:
+        out = _empty_pooled(input, outs)
+        idx = zeros(out.shape, dtype=D.int64, device=input.device)
+        return (out, idx) if return_indices else out
     batched = input.ndim == nd + 2
     x = input if batched else input.unsqueeze(0)
     out, idx = apply(AdaptiveMaxPool, x, outs=outs)

@@ -183,6 +183,22 @@ def test_unpool_refuses_indices_outside_the_plane(pool_forms):
         conv_kernels.unpool(np, g, index, (2, 2), True)
 
 
+@pytest.mark.parametrize("name,size", [("adaptive_avg_pool1d", 0), ("adaptive_max_pool1d", 0),
+                                       ("adaptive_avg_pool2d", (0, 2)),
+                                       ("adaptive_max_pool2d", (2, 0)),
+                                       ("adaptive_avg_pool3d", (1, 0, 1))])
+def test_adaptive_pool_to_zero_size_is_empty_like_torch(name, size):
+    nd = int(name[-2])
+    shape = (2, 3, 4, 5, 6)[:nd + 2]
+    ours = getattr(ember.nn.functional, name)(ember.ones(*shape), size)
+    theirs = getattr(torch.nn.functional, name)(torch.ones(*shape), size)
+    assert tuple(ours.shape) == tuple(theirs.shape) and ours.numel() == 0
+    if "max" in name:
+        values, indices = getattr(ember.nn.functional, name)(ember.ones(*shape), size,
+                                                             return_indices=True)
+        assert values.shape == indices.shape and indices.dtype == ember.int64
+
+
 def test_max_unpool_roundtrip_matches_torch(pool_forms):
     x = rand(2, 3, 8, 8)
 
@@ -230,6 +246,8 @@ POOL_ERRORS = [
     ("adaptive_int", lambda t: t.nn.functional.adaptive_avg_pool2d(
         t.ones(2, 3, 4, 4, dtype=t.int64), 2)),
     ("adaptive_max_rank", lambda t: t.nn.functional.adaptive_max_pool2d(t.ones(5), 2)),
+    ("adaptive_negative", lambda t: t.nn.functional.adaptive_avg_pool2d(t.ones(2, 3, 4, 4),
+                                                                        (-1, 2))),
     ("unpool_index", lambda t: t.nn.functional.max_unpool2d(
         t.ones(2, 3, 5, 5), t.zeros(2, 3, 5, 5, dtype=t.int64) + 100, 2)),
     ("unpool_output_size", lambda t: t.nn.functional.max_unpool2d(
