@@ -289,7 +289,9 @@ def _saved_entry(raw, args, arrays, outs, results):
             r = results[k]
             return saved_output(r._data, k, r._vbox)
         k += 1
-    return saved_constant(raw)
+    # a 0-d computation's NumPy scalar is kept as a 0-d array: a trace adopts arrays as graph
+    # values, where a scalar would be baked in as this call's constant
+    return saved_constant(np.asarray(raw) if isinstance(raw, np.generic) else raw)
 
 
 _SAVED_NONE = saved_constant(None)

@@ -653,6 +653,7 @@ _FrexpResult = _named_result("frexp", "mantissa exponent")
 
 @register("frexp", pointwise=True, samples=(
     Sample(lambda t, x: tuple(t.frexp(x)), (Arg((3, 4), -50.0, 50.0),), dtypes=FLOAT_ALL),
+    Sample(lambda t, x: tuple(t.frexp(x)), (Arg((), -8.0, 8.0),), name="0d"),
     Sample(lambda t, x: tuple(x.frexp()), (Arg((6,), values=[0.0, -0.0, 1.0, 1e-40, math.inf,
                                                               -3.0]),), grad=False,
            name="special")))

@@ -71,7 +71,9 @@ class SavingContext(RunContext):
         self.saved_values = ()
 
     def save(self, *values) -> None:
-        self.saved_values = values
+        # as eager keeps them (dispatch._saved_entry): NumPy scalars as 0-d arrays
+        self.saved_values = tuple(np.asarray(v) if isinstance(v, np.generic) else v
+                                  for v in values)
 
 
 class CompiledGraph:
