@@ -197,7 +197,11 @@ def _wrap(arr, dev, out_dtype):
         arr = np.asarray(arr)
     t = object.__new__(Tensor)
     if out_dtype is not None and arr.dtype.kind == "f":
-        arr = arr.astype(out_dtype.np)
+        fp = quiet()  # the cast back overflows to inf as torch's does: silently
+        try:
+            arr = arr.astype(out_dtype.np)
+        finally:
+            restore(fp)
     t._data = arr
     t._dtype = _BY_NP[arr.dtype]
     t._device = dev

@@ -19,6 +19,13 @@ def _edge():
     return ember.tensor([0.0, -1.0, 1.0, float("inf")])
 
 
+def test_half_precision_results_overflow_silently():
+    """float16/bfloat16 compute in float32; the cast back to inf is as silent as torch's."""
+    x = ember.tensor([1.0, 60000.0], dtype=ember.float16)
+    assert (x + 1e5).tolist() == [np.inf, np.inf] and (x * 100)[1].item() == np.inf
+    assert (ember.tensor([1.0], dtype=ember.bfloat16) * 1e38 * 10).item() == np.inf
+
+
 def test_eager_ops_and_their_in_place_forms_are_silent():
     x = _edge()
     assert x.log()[0].item() == -np.inf and np.isnan(x.sqrt()[1].item())
