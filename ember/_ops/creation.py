@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import math
 import operator
+import warnings
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from ..testing.opinfo import FLOATS, INTS, Arg, Sample
 from .dispatch import apply, apply_, write_out
 from .registry import OpDef, register, tensor_method
 
-_SEQUENCES = (list, tuple, range)
+_SEQUENCES = (list, tuple, builtins.range)
 _PY_TYPES = {builtins.bool: D.bool, builtins.int: D.int64, builtins.float: D.float64,
              builtins.complex: D.complex128}
 
@@ -580,6 +581,27 @@ def arange(start=None, end=None, step=1, *, out=None, dtype=None, layout=None, d
     return t
 
 
+def range(start, end, step=1, *, out=None, dtype=None, layout=None, device=None,
+          requires_grad: bool = False) -> Tensor:
+    """Deprecated, as in torch: start, start + step, ... up to end inclusive, in the default
+    float dtype unless `dtype` says otherwise. Use arange (end exclusive)."""
+    warnings.warn("torch.range is deprecated and will be removed in a future release because "
+                  "its behavior is inconsistent with Python's range builtin. Instead, use "
+                  "torch.arange, which produces values in [start, end).", UserWarning,
+                  stacklevel=2)
+    start, end, step = (_number(v, "range") for v in (start, end, step))
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    n = math.floor((end - start) / step) + 1
+    dt = _dtype_arg(dtype, "range") or D.get_default_dtype()
+    # arange's exclusive end that gives exactly n values (integer ranges count in integers)
+    stop = start + n * step if dt.category < D._FLOAT else start + (n - 0.5) * step
+    return arange(start, stop, step, out=out, dtype=dt, device=device,
+                  requires_grad=requires_grad)
+
+
 @register("arange", promote=None, differentiable=False, changes_device=True, samples=(
     Sample(lambda t: t.arange(5), (), dtypes=("float32",), grad=False),
     Sample(lambda t: t.arange(0, 1, 0.25), (), dtypes=("float32",), grad=False, name="float"),
@@ -827,4 +849,4 @@ def zero_(input) -> Tensor:
 __all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "empty", "empty_strided",
            "full", "zeros_like", "ones_like", "empty_like", "full_like", "arange", "linspace",
            "logspace", "eye", "scalar_tensor", "tril_indices", "triu_indices", "fill", "fill_",
-           "zero_"]
+           "zero_", "range"]

@@ -133,6 +133,13 @@ CASES = {
     "arange_step_kw": lambda t: t.arange(1, 5, step=2),
     "arange_tensor": lambda t: t.arange(t.tensor(3)),
     "arange_float_tensor": lambda t: t.arange(t.tensor(3.0)),
+    # range (deprecated): end inclusive, default float dtype
+    "range_ints": lambda t: t.range(0, 3),
+    "range_step": lambda t: t.range(1, 2, 0.25),
+    "range_tenths": lambda t: t.range(0, 0.95, 0.1),
+    "range_down": lambda t: t.range(3, 0, -1),
+    "range_int64": lambda t: t.range(0, 3, dtype=t.int64),
+    "range_int32_step": lambda t: t.range(0, 10, 3, dtype=t.int32),
     "arange_np": lambda t: t.arange(np.int64(3)),
     "arange_np_float": lambda t: t.arange(np.float32(3)),
     "arange_bool": lambda t: t.arange(True),
@@ -238,6 +245,9 @@ CASES = {
 }
 
 ERRORS = {
+    "range_zero_step": lambda t: t.range(0, 3, 0),
+    "range_wrong_sign": lambda t: t.range(3, 0),
+    "range_no_end": lambda t: t.range(2),
     "ragged": lambda t: t.tensor([[1, 2], [3]]),
     "ragged_longer": lambda t: t.tensor([[1, 2], [3, 4, 5]]),
     "ragged_deep": lambda t: t.tensor([[[1], [2]], [[3], [4, 5]]]),
@@ -390,6 +400,12 @@ def test_error_type_matches_torch(name):
     assert issubclass(ours.type, theirs.type), \
         f"{name}: ember raised {ours.type.__name__}({ours.value}), torch " \
         f"{theirs.type.__name__}({theirs.value})"
+
+
+def test_range_warns_it_is_deprecated():
+    for lib in (torch, ember):
+        with pytest.warns(UserWarning, match="torch.range is deprecated"):
+            lib.range(0, 1)
 
 
 def test_error_messages_name_the_problem():
