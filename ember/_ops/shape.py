@@ -508,6 +508,50 @@ def t(input):
     return transpose(input, 0, 1) if input._data.ndim == 2 else input
 
 
+def _in_place_view(self, make_view):
+    """Turn `self` into the view `make_view(self)` returns, as torch's in-place view ops (t_,
+    unsqueeze_, ...) do: the same object with the view's shape, strides and grad_fn, one
+    version later. A leaf that requires grad refuses, as for any in-place op."""
+    if self._requires_grad and self._grad_fn is None and dispatch.GradState.enabled:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           "operation.")
+    view = make_view(self)
+    self._data = view._data
+    if view._grad_fn is not None:
+        self._grad_fn, self._output_nr = view._grad_fn, view._output_nr
+    if view._base is not self:  # self was a view: it stays one, one op further
+        self._base, self._view_chain = view._base, view._view_chain
+        self._view_epoch = view._view_epoch
+    self._vbox[0] += 1
+    return self
+
+
+def _transpose_(self, dim0, dim1):
+    """In-place transpose: `self` becomes the view with dim0 and dim1 swapped."""
+    return _in_place_view(self, lambda x: transpose(x, dim0, dim1))
+
+
+def _t_(self):
+    """In-place t(): `self` becomes its transpose (a 0-d or 1-d tensor stays as it is)."""
+    return _in_place_view(self, t)
+
+
+def _unsqueeze_(self, dim):
+    """In-place unsqueeze: `self` gains a size-1 dimension at `dim`."""
+    return _in_place_view(self, lambda x: unsqueeze(x, dim))
+
+
+def _squeeze_(self, dim=None):
+    """In-place squeeze: `self` loses its size-1 dimensions (those in `dim`)."""
+    return _in_place_view(self, lambda x: squeeze(x, dim))
+
+
+Tensor.transpose_ = Tensor.swapaxes_ = Tensor.swapdims_ = _transpose_
+Tensor.t_ = _t_
+Tensor.unsqueeze_ = _unsqueeze_
+Tensor.squeeze_ = _squeeze_
+
+
 @composite(samples=(
     Sample(lambda t, x: t.movedim(x, 0, -1), (Arg((2, 3, 4)),), dtypes=ALL),
     Sample(lambda t, x: x.movedim((0, 1), (2, 0)), (Arg((2, 3, 4)),), name="tuple"),

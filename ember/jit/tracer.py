@@ -369,13 +369,18 @@ class _Recorder:
 
     def settle(self, explained: int = 0) -> None:
         """Recognise a write that `apply_` (or out=) did into the last call's first argument
-        after the call returned: the recorded node becomes an in-place node. `explained`
-        counts version bumps the current call accounts for itself."""
+        after the call returned: the recorded node becomes an in-place node (or, when the
+        argument took the result's array itself, an in-place view op: the argument is now
+        that value). `explained` counts version bumps the current call accounts for itself."""
         pending, self.pending = self.pending, None
         if pending is None:
             return
         node, target, version, result = pending
         if target._vbox[0] - explained == version:
+            return
+        if result._data is target._data:
+            # an in-place view op (t_, unsqueeze_): the target became the view itself
+            self.bind(target, node.outputs[0])
             return
         if result._data.shape != target._data.shape or not np.array_equal(
                 _host(target._data), _host(result._data).astype(target._data.dtype),

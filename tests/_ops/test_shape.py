@@ -708,3 +708,49 @@ def test_multi_output_grads_with_unused_pieces():
         (fn(xt) * 2).sum().backward()
         (fn(xe) * 2).sum().backward()
         assert_same(xe.grad, xt.grad, 0, 0, name)
+
+
+def _in_place_views(lib):
+    """What t_, transpose_, swapaxes_, unsqueeze_ and squeeze_ do to a tensor, as a list."""
+    out = []
+    a = lib.ones(2, 3, requires_grad=True)
+    b = a * 2
+    version = b._version
+    assert b.unsqueeze_(0) is b
+    out += [tuple(b.shape), b._version - version]
+    c = b.squeeze_(0).transpose_(0, 1)
+    out += [tuple(c.shape), c is b]
+    (c * lib.arange(6.0).reshape(3, 2)).sum().backward()
+    out.append(a.grad.tolist())
+    x = lib.arange(6.0).reshape(2, 3)
+    v = x[0]
+    v.unsqueeze_(0)
+    v.mul_(10)  # still a view of x
+    out += [tuple(v.shape), x.tolist()]
+    m = lib.arange(6.0).reshape(2, 3)
+    m.t_()
+    out += [tuple(m.shape), m.tolist(), m.is_contiguous()]
+    w = lib.ones(2, 1, 3, 1)
+    w.squeeze_(1)
+    w.swapaxes_(0, 1)
+    w.swapdims_(1, 2)
+    out += [tuple(w.shape), tuple(lib.ones(2, 1, 3, 1).squeeze_().shape),
+            tuple(lib.zeros(3).t_().shape)]
+    with lib.no_grad():
+        leaf = lib.ones(2, 3, requires_grad=True)
+        leaf.t_()
+        out += [tuple(leaf.shape), leaf.requires_grad, leaf.grad_fn is None]
+    return out
+
+
+def test_in_place_view_ops_like_torch():
+    assert _in_place_views(ember) == _in_place_views(torch)
+    for lib in (torch, ember):
+        with pytest.raises(RuntimeError, match="leaf Variable"):
+            lib.ones(2, requires_grad=True).unsqueeze_(0)
+        x = lib.ones(2, 3, requires_grad=True)
+        y = x * 2
+        z = y * y  # saves y, which the in-place view then changes
+        y.unsqueeze_(0)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            z.sum().backward()

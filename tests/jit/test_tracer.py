@@ -979,3 +979,21 @@ def test_optimized_execution_off_runs_the_graph_op_by_op():
     assert not runs and np.allclose(got.numpy(), (x * 2 + 1).tanh().numpy())
     f(x)
     assert runs
+
+
+def test_in_place_view_ops_are_traced_as_views():
+    """y.unsqueeze_(0) makes y the view: later reads of y read the view's value."""
+    def f(x):
+        y = x * 2
+        y.unsqueeze_(0)
+        z = y.transpose_(1, 2)
+        return z + 1, y.sum()
+    traced = ember.jit.trace(f, (ember.ones(2, 3),))
+    assert [n.op for n in traced.graph.nodes] == ["mul", "unsqueeze", "transpose", "add", "sum"]
+    assert not any(n.inplace for n in traced.graph.nodes)
+    a = ember.arange(6.0).reshape(2, 3)
+    for got, want in zip(traced(a), f(a)):
+        assert got.shape == want.shape and bool((got == want).all())
+    x = ember.arange(6.0).reshape(2, 3).requires_grad_()
+    ember.compile(f)(x)[0].sum().backward()
+    assert x.grad.tolist() == [[2.0] * 3] * 2
