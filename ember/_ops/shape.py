@@ -8,6 +8,7 @@ counter, autograd rebasing on in-place writes). Ops torch documents as copies (f
 cat, diag, advanced indexing, ...) always return new memory."""
 from __future__ import annotations
 
+import builtins
 import operator
 import warnings
 
@@ -579,6 +580,77 @@ def movedim(input, source, destination):
 
 
 moveaxis = movedim
+
+
+# ---- unfold: sliding windows as a view ---------------------------------------------------------
+@register("unfold", promote=None, is_view=True, samples=(
+    Sample(lambda t, x: x.unfold(1, 3, 2), (Arg((2, 8, 3)),), dtypes=ALL),
+    Sample(lambda t, x: x.unfold(0, 3, 1), (Arg((7,)),), name="overlapping"),
+    Sample(lambda t, x: x.unfold(-1, 2, 3), (Arg((3, 8)),), name="gaps"),
+    Sample(lambda t, x: x.unfold(0, 1, 1), (Arg(()),), name="0d")))
+class Unfold(OpDef):
+    """Tensor.unfold: every window of `size` elements `step` apart along `dim`, as a view
+    with the windows' elements in a new last dimension (windows may overlap)."""
+
+    def forward(ctx, xp, x, dim, size, step):
+        ctx.shape, ctx.dim, ctx.size, ctx.step = x.shape, dim, size, step
+        if x.ndim == 0:
+            return x.reshape(1)
+        count = (x.shape[dim] - size) // step + 1
+        shape = x.shape[:dim] + (count,) + x.shape[dim + 1:] + (size,)
+        strides = x.strides[:dim] + (x.strides[dim] * step,) + x.strides[dim + 1:] + (
+            x.strides[dim],)
+        return xp.lib.stride_tricks.as_strided(x, shape, strides)
+
+    def backward(ctx, g):
+        return apply(UnfoldBackward, g, shape=tuple(ctx.shape), dim=ctx.dim, size=ctx.size,
+                     step=ctx.step)
+
+
+@register("unfold_backward", promote=None, fresh=True, differentiable=True, samples=(
+    Sample(lambda t, x, g: t.autograd.grad(x.requires_grad_().unfold(1, 3, 2), x, g)[0],
+           (Arg((2, 8, 3), grad=False), Arg((2, 3, 3, 3), grad=False)), grad=False),))
+class UnfoldBackward(OpDef):
+    """The adjoint of unfold: each window's elements summed back into their places (where
+    windows overlap, their gradients add)."""
+
+    def forward(ctx, xp, g, shape, dim, size, step):
+        ctx.dim, ctx.size, ctx.step = dim, size, step
+        if not shape:
+            return g.reshape(())
+        out = xp.zeros(shape, dtype=g.dtype)
+        count = g.shape[dim]
+        lead = (slice(None),) * dim
+        for k in range(size):
+            out[lead + (slice(k, k + step * (count - 1) + 1, step),)] += g[..., k]
+        return out
+
+    def backward(ctx, gg):
+        return gg.unfold(ctx.dim, ctx.size, ctx.step)
+
+
+@tensor_method()
+def unfold(input, dimension, size, step):
+    """A view of every window of `size` elements `step` apart along `dimension`, each
+    window's elements in a new last dimension.
+
+    >>> import ember
+    >>> ember.arange(6.).unfold(0, 3, 2)
+    tensor([[0., 1., 2.],
+            [2., 3., 4.]])
+    """
+    nd = input._data.ndim
+    dim = _dim(dimension, builtins.max(nd, 1), "unfold")
+    n = input._data.shape[dim] if nd else 1
+    size, step = operator.index(size), operator.index(step)
+    if size < 0:
+        raise RuntimeError(f"size is {size} but must be >= 0")
+    if size > n:
+        raise RuntimeError(f"maximum size for tensor at dimension {dim} is {n} but size is "
+                           f"{size}")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    return apply(Unfold, input, dim=dim, size=size, step=step)
 
 
 # ---- squeeze / unsqueeze / atleast_nd ----------------------------------------------------------

@@ -754,3 +754,25 @@ def test_in_place_view_ops_like_torch():
         y.unsqueeze_(0)
         with pytest.raises(RuntimeError, match="modified by an inplace operation"):
             z.sum().backward()
+
+
+def test_unfold_windows_like_torch():
+    """Values, a write through the (overlapping) view, gradients where windows overlap, the
+    empty and 0-d cases, and the argument errors."""
+    for lib in (torch, ember):
+        y = lib.arange(8.0)
+        y.unfold(0, 3, 2)[0, 2] = 100.0
+        assert y.tolist() == [0.0, 1.0, 100.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+    results = []
+    for lib in (torch, ember):
+        z = lib.arange(7.0, requires_grad=True)
+        (z.unfold(0, 3, 1) * lib.arange(15.0).reshape(5, 3)).sum().backward()
+        results.append((z.grad.tolist(), tuple(lib.zeros(2, 0).unfold(1, 0, 1).shape),
+                        lib.tensor(5.0).unfold(0, 1, 1).tolist(),
+                        lib.arange(12.0).reshape(3, 4).unfold(-1, 2, 3).tolist()))
+    assert results[0] == results[1]
+    for args, match in (((0, 10, 1), "maximum size"), ((0, 3, 0), "step is 0"),
+                        ((0, -1, 1), "size is -1")):
+        for lib in (torch, ember):
+            with pytest.raises(RuntimeError, match=match):
+                lib.arange(8.0).unfold(*args)

@@ -186,6 +186,26 @@ def _repeat(ctx):
     return b.op("Tile", [x, ctx.ints(reps)])
 
 
+@lowers("unfold", via="Gather, Transpose")
+def _unfold(ctx):
+    """Tensor.unfold: the windows' positions as a constant (count, size) index table for one
+    Gather along dim, then the size axis moved last."""
+    b = ctx.b
+    x = ctx.input(0)
+    shape = ctx.shape(0)
+    if not shape:
+        return b.op("Reshape", [x, b.ints([1])])
+    dim, size, step = ctx.attr("dim"), ctx.attr("size"), ctx.attr("step")
+    if ctx.is_dynamic(0, dim):
+        ctx.unsupported("unfold along a dimension whose size follows the dynamic axes")
+    count = (shape[dim] - size) // step + 1
+    table = np.arange(count)[:, None] * step + np.arange(size)[None, :]
+    gathered = b.op("Gather", [x, b.const(table.astype(np.int64), D.int64)], axis=dim)
+    nd = len(shape)
+    perm = list(range(dim + 1)) + list(range(dim + 2, nd + 1)) + [dim + 1]
+    return b.op("Transpose", [gathered], perm=perm)
+
+
 # ---- reordering -------------------------------------------------------------------------------
 @lowers("flip", via="Slice")
 def _flip(ctx):
