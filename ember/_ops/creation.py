@@ -358,6 +358,41 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     return tensor(data, dtype=dt, device=device)
 
 
+def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=None) -> Tensor:
+    """`obj` as a tensor, sharing its memory when it can (a tensor, or a NumPy array of a
+    tensor dtype on the CPU, is returned or wrapped as it is); copy=True always copies and
+    copy=False refuses to. A given requires_grad is set on the result, as torch does (on obj
+    itself when that is the result).
+
+    >>> import numpy as np, ember
+    >>> a = np.zeros(2); t = ember.asarray(a); a[0] = 1; t
+    tensor([1., 0.], dtype=torch.float64)
+    """
+    dt = _dtype_arg(dtype, "asarray")
+    dev = None if device is None else to_device(device)
+    if isinstance(obj, Tensor):
+        same = (dt is None or dt is obj._dtype) and (dev is None or dev == obj._device)
+        if copy is False and not same:
+            raise ValueError(f"can't alias tensor with dtype '{obj._dtype.name}' into dtype "
+                             f"'{dt.name if dt else obj._dtype.name}' on {dev or obj._device}.")
+        out = obj if same and not copy else obj.detach().to(
+            dtype=dt or obj._dtype, device=dev or obj._device, copy=True)
+    elif isinstance(obj, np.ndarray) and obj.dtype in D._BY_NP and (
+            dt is None or dt.np == obj.dtype) and (dev is None or dev.type == "cpu") and all(
+            st >= 0 for st in obj.strides) and not copy:
+        out = from_numpy(obj)
+    elif copy is False:
+        what = (f"an array of dtype {obj.dtype}" if isinstance(obj, np.ndarray)
+                else "arbitrary sequence")
+        raise ValueError(f"can't alias {what} into a tensor"
+                         + (f" of dtype {dt.name}" if dt is not None else "") + ".")
+    else:
+        out = tensor(obj, dtype=dt, device=device)
+    if requires_grad is not None and out._requires_grad != builtins.bool(requires_grad):
+        out.requires_grad_(builtins.bool(requires_grad))
+    return out
+
+
 def from_numpy(ndarray: np.ndarray) -> Tensor:
     """A tensor sharing memory with a NumPy array.
 
@@ -600,6 +635,63 @@ def range(start, end, step=1, *, out=None, dtype=None, layout=None, device=None,
     stop = start + n * step if dt.category < D._FLOAT else start + (n - 0.5) * step
     return arange(start, stop, step, out=out, dtype=dt, device=device,
                   requires_grad=requires_grad)
+
+
+# ---- signal windows ---------------------------------------------------------------------------
+def _window(op: str, window_length: int, periodic: bool, shape, dtype, device, requires_grad):
+    """A window of `window_length` points from shape(x), x = n / N' for n < window_length,
+    N' = window_length when periodic (one period of a longer symmetric window), else one
+    less; computed in double precision, then cast, as a float factory."""
+    n = operator.index(window_length)
+    if n < 0:
+        raise RuntimeError(f"{op} requires non-negative window_length, got window_length={n}")
+    dt = _dtype_arg(dtype, op) or D.get_default_dtype()
+    if dt.category != D._FLOAT:
+        raise RuntimeError(f"{op} expects floating point dtypes, got: {dt.name}")
+    if n <= 1:
+        values = np.ones(n)
+    else:
+        values = shape(np.arange(n) / (n if periodic else n - 1))
+    t = tensor(values, dtype=dt, device=device)
+    return t.requires_grad_(True) if requires_grad else t
+
+
+def hann_window(window_length, periodic=True, *, dtype=None, layout=None, device=None,
+                requires_grad=False) -> Tensor:
+    """0.5 - 0.5 cos(2 pi n / N'): the Hann window (see _window for N')."""
+    return _window("hann_window", window_length, periodic,
+                   lambda x: 0.5 - 0.5 * np.cos(2 * np.pi * x), dtype, device, requires_grad)
+
+
+def hamming_window(window_length, periodic=True, alpha=0.54, beta=0.46, *, dtype=None,
+                   layout=None, device=None, requires_grad=False) -> Tensor:
+    """alpha - beta cos(2 pi n / N'): the Hamming window."""
+    return _window("hamming_window", window_length, periodic,
+                   lambda x: alpha - beta * np.cos(2 * np.pi * x), dtype, device,
+                   requires_grad)
+
+
+def blackman_window(window_length, periodic=True, *, dtype=None, layout=None, device=None,
+                    requires_grad=False) -> Tensor:
+    """0.42 - 0.5 cos(2 pi n / N') + 0.08 cos(4 pi n / N'): the Blackman window."""
+    return _window("blackman_window", window_length, periodic,
+                   lambda x: 0.42 - 0.5 * np.cos(2 * np.pi * x) + 0.08 * np.cos(4 * np.pi * x),
+                   dtype, device, requires_grad)
+
+
+def bartlett_window(window_length, periodic=True, *, dtype=None, layout=None, device=None,
+                    requires_grad=False) -> Tensor:
+    """1 - |2 n / N' - 1|: the Bartlett (triangular) window."""
+    return _window("bartlett_window", window_length, periodic,
+                   lambda x: 1 - np.abs(2 * x - 1), dtype, device, requires_grad)
+
+
+def kaiser_window(window_length, periodic=True, beta=12.0, *, dtype=None, layout=None,
+                  device=None, requires_grad=False) -> Tensor:
+    """I0(beta sqrt(1 - (2 n / N' - 1)^2)) / I0(beta): the Kaiser window."""
+    return _window("kaiser_window", window_length, periodic,
+                   lambda x: np.i0(beta * np.sqrt(np.clip(1 - (2 * x - 1) ** 2, 0, None)))
+                   / np.i0(beta), dtype, device, requires_grad)
 
 
 @register("arange", promote=None, differentiable=False, changes_device=True, samples=(
@@ -846,7 +938,9 @@ def zero_(input) -> Tensor:
     return apply_(Fill, input, 0)
 
 
-__all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "empty", "empty_strided",
-           "full", "zeros_like", "ones_like", "empty_like", "full_like", "arange", "linspace",
+__all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "empty",
+           "empty_strided", "full", "zeros_like", "ones_like", "empty_like", "full_like",
+           "arange", "linspace",
            "logspace", "eye", "scalar_tensor", "tril_indices", "triu_indices", "fill", "fill_",
-           "zero_", "range"]
+           "zero_", "range", "hann_window", "hamming_window", "blackman_window",
+           "bartlett_window", "kaiser_window"]

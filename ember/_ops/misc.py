@@ -1946,6 +1946,27 @@ class _Settings:
     warn_only = False
     num_threads = None
     interop_threads = None
+    matmul_precision = "highest"
+
+
+_MATMUL_PRECISIONS = ("highest", "high", "medium")
+
+
+def set_float32_matmul_precision(precision: str) -> None:
+    """Record the float32 matmul precision ('highest', 'high' or 'medium'). ember's CPU
+    products are always full float32 (the highest); the setting is kept for code that reads
+    it back. Another value warns and changes nothing, as in torch."""
+    if precision not in _MATMUL_PRECISIONS:
+        warnings.warn(f"{precision} is not one of 'highest', 'high', or 'medium'; the current "
+                      "set_float32_matmul_precision call has no effect.", UserWarning,
+                      stacklevel=2)
+        return
+    _Settings.matmul_precision = precision
+
+
+def get_float32_matmul_precision() -> str:
+    """The precision set_float32_matmul_precision last set ('highest' by default)."""
+    return _Settings.matmul_precision
 
 
 def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
@@ -2045,4 +2066,5 @@ __all__ = [
     "typename", "set_default_device", "get_default_device", "use_deterministic_algorithms",
     "are_deterministic_algorithms_enabled", "is_deterministic_algorithms_warn_only_enabled",
     "set_deterministic_debug_mode", "get_deterministic_debug_mode", "set_num_threads",
-    "get_num_threads", "set_num_interop_threads", "get_num_interop_threads"]
+    "get_num_threads", "set_num_interop_threads", "get_num_interop_threads",
+    "set_float32_matmul_precision", "get_float32_matmul_precision"]

@@ -133,6 +133,18 @@ CASES = {
     "arange_step_kw": lambda t: t.arange(1, 5, step=2),
     "arange_tensor": lambda t: t.arange(t.tensor(3)),
     "arange_float_tensor": lambda t: t.arange(t.tensor(3.0)),
+    # signal windows
+    **{f"{w}_{n}_{per}": (lambda t, w=w, n=n, per=per: getattr(t, w)(n, per))
+       for w in ("hann_window", "hamming_window", "blackman_window", "bartlett_window",
+                 "kaiser_window") for n in (0, 1, 2, 7) for per in (True, False)},
+    "hamming_params": lambda t: t.hamming_window(6, False, 0.5, 0.5, dtype=t.float64),
+    "kaiser_beta": lambda t: t.kaiser_window(9, True, 5.0),
+    # asarray
+    "asarray_list": lambda t: t.asarray([1, 2.5]),
+    "asarray_int8": lambda t: t.asarray([[1, 2]], dtype=t.int8),
+    "asarray_scalar": lambda t: t.asarray(3),
+    "asarray_numpy_scalar": lambda t: t.asarray(np.float32(2.0)),
+    "asarray_cast": lambda t: t.asarray(t.ones(2), dtype=t.float64),
     # range (deprecated): end inclusive, default float dtype
     "range_ints": lambda t: t.range(0, 3),
     "range_step": lambda t: t.range(1, 2, 0.25),
@@ -245,6 +257,10 @@ CASES = {
 }
 
 ERRORS = {
+    "window_negative": lambda t: t.hann_window(-1),
+    "window_int_dtype": lambda t: t.bartlett_window(4, dtype=t.int64),
+    "asarray_alias_list": lambda t: t.asarray([1, 2], copy=False),
+    "asarray_alias_cast": lambda t: t.asarray(np.ones(2), copy=False, dtype=t.float32),
     "range_zero_step": lambda t: t.range(0, 3, 0),
     "range_wrong_sign": lambda t: t.range(3, 0),
     "range_no_end": lambda t: t.range(2),
@@ -400,6 +416,34 @@ def test_error_type_matches_torch(name):
     assert issubclass(ours.type, theirs.type), \
         f"{name}: ember raised {ours.type.__name__}({ours.value}), torch " \
         f"{theirs.type.__name__}({theirs.value})"
+
+
+def test_asarray_shares_memory_like_torch():
+    for lib in (torch, ember):
+        a = np.arange(3.0)
+        shared, copied = lib.asarray(a), lib.asarray(a, copy=True)
+        a[0] = 9.0
+        assert shared.tolist() == [9.0, 1.0, 2.0] and copied.tolist() == [0.0, 1.0, 2.0]
+        x = lib.ones(2)
+        assert lib.asarray(x) is x and lib.asarray(x, copy=True) is not x
+        lib.asarray(x, copy=True).add_(1)
+        assert x.tolist() == [1.0, 1.0]
+        assert lib.asarray(a, requires_grad=True).requires_grad
+        y = lib.ones(2, requires_grad=True)
+        assert lib.asarray(y) is y and y.requires_grad
+
+
+def test_float32_matmul_precision_is_kept_like_torch():
+    for lib in (torch, ember):
+        before = lib.get_float32_matmul_precision()
+        try:
+            lib.set_float32_matmul_precision("medium")
+            assert lib.get_float32_matmul_precision() == "medium"
+            with pytest.warns(UserWarning, match="no effect"):
+                lib.set_float32_matmul_precision("bogus")
+            assert lib.get_float32_matmul_precision() == "medium"
+        finally:
+            lib.set_float32_matmul_precision(before)
 
 
 def test_range_warns_it_is_deprecated():
