@@ -1878,6 +1878,15 @@ for _op, _names in ((Mul, ("mul", "multiply")), (Pow, ("pow",)), (Neg, ("neg", "
 for _name, _method in _INPLACE.items():
     setattr(Tensor, _name, _method)
 relu_ = Tensor.relu_
+# torch's top-level forms of in-place methods: torch.exp_(x) is x.exp_()
+_TOP_LEVEL_INPLACE = (
+    "abs_", "acos_", "acosh_", "arccos_", "arccosh_", "arcsin_", "arcsinh_", "arctan_",
+    "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_", "clamp_", "clamp_max_",
+    "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_", "erfc_", "exp2_", "exp_",
+    "expm1_", "fix_", "floor_", "frac_", "log10_", "log1p_", "log2_", "log_", "logit_",
+    "nan_to_num_", "neg_", "negative_", "rad2deg_", "reciprocal_", "round_", "rsqrt_",
+    "sigmoid_", "sin_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_")
+globals().update({_name: _INPLACE[_name] for _name in _TOP_LEVEL_INPLACE})
 del _op, _names, _name, _method
 
 
@@ -1967,4 +1976,5 @@ __all__ = [
     "not_equal", "lt", "less", "le", "less_equal", "gt", "greater", "ge", "greater_equal",
     "isclose", "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and",
     "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
-    "isnan", "isinf", "isfinite", "isposinf", "isneginf", "isreal", "signbit", "nan_to_num"]
+    "isnan", "isinf", "isfinite", "isposinf", "isneginf", "isreal", "signbit", "nan_to_num",
+    *_TOP_LEVEL_INPLACE]

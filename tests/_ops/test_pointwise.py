@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import ember
+from ember._ops.pointwise import _TOP_LEVEL_INPLACE
 
 from .harness import assert_same
 
@@ -945,3 +946,25 @@ def test_cuda_matches_cpu(name):
         assert g.dtype is c.dtype, f"output {k}: {g.dtype} vs {c.dtype}"
         np.testing.assert_allclose(g.cpu().detach().numpy(), c.detach().numpy(), rtol=1e-5,
                                    atol=1e-6, err_msg=f"{name} output {k}")
+
+
+@pytest.mark.parametrize("name", sorted(_TOP_LEVEL_INPLACE))
+def test_top_level_in_place_functions_like_torch(name):
+    """torch.exp_(x) and friends write into x and return it, as the methods do."""
+    for args in ((), (0.5,), ("other",), (0.1, 0.9)):
+        results = []
+        for lib in (torch, ember):
+            x = lib.tensor([0.25, 0.5, 0.75])
+            call = [lib.tensor([2.0, 3.0, 4.0]) if a == "other" else a for a in args]
+            try:
+                out = getattr(lib, name)(x, *call)
+            except (TypeError, RuntimeError):
+                results.append(None)
+                continue
+            results.append((out is x, x.tolist()))
+        if results[0] is not None:
+            assert results[1] is not None, f"{name}{args}: torch takes it, ember refuses"
+            assert results[0][0] == results[1][0]
+            np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-6)
+            return
+    pytest.fail(f"no argument pattern works for torch.{name}")
