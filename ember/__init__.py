@@ -87,7 +87,30 @@ def compile(model=None, *, fullgraph: builtins.bool = False, dynamic=None, backe
                     options=options, disable=disable, explain=explain)
 
 
+# torch's top-level names for nn.functional functions of the same signature, loaded with
+# nn.functional on first use (importing ember does not import nn)
+_FUNCTIONAL_ALIASES = frozenset((
+    "alpha_dropout", "bilinear", "celu", "cosine_similarity", "dropout", "hardshrink",
+    "pairwise_distance", "pdist", "prelu", "rrelu", "selu", "threshold"))
+
+
+def _functional_method(name: str):
+    """A Tensor method that calls nn.functional's function of that name (imported then)."""
+    def method(self, *args, **kwargs):
+        return getattr(importlib.import_module(".nn.functional", __name__), name)(
+            self, *args, **kwargs)
+    method.__name__ = name
+    method.__doc__ = f"nn.functional.{name}(self, ...)"
+    return method
+
+
+Tensor.prelu = _functional_method("prelu")
+Tensor.hardshrink = _functional_method("hardshrink")
+
+
 def __getattr__(name):
     if name in _LAZY_SUBMODULES:
         return importlib.import_module("." + name, __name__)
+    if name in _FUNCTIONAL_ALIASES:
+        return getattr(importlib.import_module(".nn.functional", __name__), name)
     raise AttributeError(f"module 'ember' has no attribute {name!r}")

@@ -361,3 +361,24 @@ def test_hardtanh_deprecated_keywords():
     with pytest.warns(FutureWarning, match="`min_value` is deprecated"):
         m = ember.nn.Hardtanh(min_value=-2.0)
     assert repr(m) == "Hardtanh(min_val=-2.0, max_val=1.0)"
+
+
+def test_torch_level_names_of_functional_functions():
+    """torch.selu, torch.cosine_similarity, ... (same signatures as nn.functional's) and the
+    prelu/hardshrink Tensor methods, against torch."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((3, 4)).astype(np.float32) for _ in range(2))
+    calls = [lambda L, x, y: L.cosine_similarity(x, y),
+             lambda L, x, y: L.pairwise_distance(x, y),
+             lambda L, x, y: L.pdist(x), lambda L, x, y: L.selu(x),
+             lambda L, x, y: L.celu(x, 0.5), lambda L, x, y: L.prelu(x, L.tensor([0.25])),
+             lambda L, x, y: L.hardshrink(x, 0.3), lambda L, x, y: L.threshold(x, 0.1, 20.0),
+             lambda L, x, y: L.bilinear(x, y, L.ones(2, 4, 4)),
+             lambda L, x, y: L.dropout(x, 0.5, False),
+             lambda L, x, y: L.alpha_dropout(x, 0.5, False),
+             lambda L, x, y: L.rrelu(x, 0.1, 0.3, False),
+             lambda L, x, y: x.prelu(L.tensor([0.1])), lambda L, x, y: x.hardshrink()]
+    for call in calls:
+        want = call(torch, torch.tensor(a), torch.tensor(b))
+        got = call(ember, ember.tensor(a), ember.tensor(b))
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
