@@ -20,10 +20,11 @@ from .._backend import gemm, namespace
 from .._tensor import Tensor, _dim
 from ..autograd.grad_mode import GradState
 from ..testing.opinfo import FLOAT_ALL, FLOATS, INTS, Arg, Sample
-from .creation import eye, zeros, zeros_like
+from .creation import eye, ones_like, zeros, zeros_like
 from .dispatch import apply, apply_, write_out
 from .pointwise import where
 from .registry import OpDef, composite, register, tensor_method
+from .shape import cat
 
 _LETTERS = string.ascii_uppercase + string.ascii_lowercase
 _INF = float("inf")
@@ -1777,6 +1778,115 @@ def pinv(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False, out=None,
 def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:
     """Pseudo-inverse (torch.pinverse): linalg.pinv with rtol=rcond."""
     return pinv(input, rtol=rcond)
+
+
+@register("linalg_matrix_rank", promote=None, differentiable=False, samples=(
+    Sample(lambda t, x: t.linalg.matrix_rank(x), (Arg((4, 3)),), grad=False),
+    Sample(lambda t, x: t.linalg.matrix_rank(x @ x.mT), (Arg((2, 4, 2)),), grad=False,
+           name="deficient"),
+    Sample(lambda t, x: t.linalg.matrix_rank(x, atol=0.5, hermitian=True), (Arg((2, 2), values=[
+        [1., 0.], [0., 0.1]]),), grad=False, name="atol_hermitian"),
+    Sample(lambda t, x: t.linalg.matrix_rank(x, rtol=0.2), (Arg((2, 2), values=[
+        [1., 0.], [0., 0.1]]),), grad=False, name="rtol")))
+class LinalgMatrixRank(OpDef):
+    """How many singular values (eigenvalue magnitudes when hermitian) exceed the cutoff
+    pinv uses: max(atol, rtol * largest), rtol eps * max(m, n) unless given."""
+
+    def forward(ctx, xp, A, atol, rtol, hermitian):
+        s = (xp.abs(xp.linalg.eigvalsh(A)) if hermitian
+             else xp.linalg.svd(A, compute_uv=False))
+        return (s > _pinv_cutoff(xp, s, atol, rtol, A.shape)).sum(axis=-1).astype(np.int64)
+
+
+def matrix_rank(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False, tol=None,
+                out=None) -> Tensor:
+    """The numerical rank of A (a batch of matrices): singular values above
+    max(atol, rtol * largest) (see LinalgMatrixRank); `tol` is the old name of atol."""
+    op = "torch.linalg.matrix_rank"
+    _check_tensor(op, "input", 1, A)
+    if A._data.ndim < 2:
+        raise RuntimeError(f"{op}: The input tensor input must have at least 2 dimensions.")
+    if A._dtype.category < D._FLOAT or A._dtype in (D.float16, D.bfloat16):
+        raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. "
+                           f"Got {_scalar_name(A)}")
+    atol = tol if atol is None else atol
+    return write_out(apply(LinalgMatrixRank, A, atol=None if atol is None else float(atol),
+                           rtol=None if rtol is None else float(rtol),
+                           hermitian=bool(hermitian)), out)
+
+
+@composite(name="linalg_solve_triangular", samples=(
+    Sample(lambda t, A, B: t.linalg.solve_triangular(A + 3 * t.eye(3), B, upper=True),
+           (Arg((3, 3)), Arg((3, 2)))),
+    Sample(lambda t, A, B: t.linalg.solve_triangular(A + 3 * t.eye(3), B, upper=False,
+                                                     left=False), (Arg((2, 3, 3)), Arg((4, 3))),
+           name="right"),
+    Sample(lambda t, A, B: t.linalg.solve_triangular(A, B, upper=False, unitriangular=True),
+           (Arg((3, 3)), Arg((3, 1))), name="unit")))
+def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True,
+                     unitriangular: bool = False, out=None) -> Tensor:
+    """The solution X of A @ X = B (X @ A = B with left=False) for triangular A: only A's
+    upper (or lower) triangle is read, its diagonal taken as ones when unitriangular."""
+    op = "linalg.solve_triangular"
+    _check_tensor(op, "A", 1, A)
+    _check_tensor(op, "B", 2, B)
+    if B._data.ndim < 2:
+        raise RuntimeError(f"{op}: The input tensor B must have at least 2 dimensions.")
+    _check_matrix(op, A)
+    n = A._data.shape[-1]
+    if unitriangular:
+        T = (A.triu(1) if upper else A.tril(-1)) + eye(n, dtype=A.dtype, device=A.device)
+    else:
+        T = A.triu() if upper else A.tril()
+    return solve(T, B, left=left, out=out)
+
+
+_COND_NORMS = ("fro", "nuc", math.inf, -math.inf, 1, -1)
+
+
+@composite(name="linalg_cond", samples=(
+    Sample(lambda t, A: t.linalg.cond(A + 2 * t.eye(3)), (Arg((3, 3)),)),
+    Sample(lambda t, A: t.linalg.cond(A, -2), (Arg((2, 4, 3)),), name="wide_batch"),
+    *(Sample(lambda t, A, p=p: t.linalg.cond(A + 3 * t.eye(3), p), (Arg((3, 3)),),
+             name=f"ord_{p}") for p in _COND_NORMS)))
+def cond(A: Tensor, p=None, *, out=None) -> Tensor:
+    """The condition number of A in norm p: the ratio of its largest to smallest singular
+    value for p None or 2 (-2: the inverse ratio), else norm(A, p) * norm(inv(A), p) for a
+    square A."""
+    op = "linalg.cond"
+    _check_tensor(op, "A", 1, A)
+    if A._data.ndim < 2:
+        raise RuntimeError(f"{op}: The input tensor A must have at least 2 dimensions.")
+    if p is None or p in (2, -2):
+        s = linalg_svdvals(A)
+        largest, smallest = s.narrow(-1, 0, 1), s.narrow(-1, s.shape[-1] - 1, 1)
+        ratio = largest / smallest if p != -2 else smallest / largest
+        return write_out(ratio.squeeze(-1), out)
+    if p not in _COND_NORMS:
+        raise RuntimeError(f"linalg.cond got an invalid norm type: {p}")
+    m, n = A._data.shape[-2:]
+    if m != n:
+        raise RuntimeError(f"linalg.cond(ord={p}): A must be batches of square matrices, but "
+                           f"they are {m} by {n} matrices")
+    return write_out(matrix_norm(A, p) * matrix_norm(inv(A), p), out)
+
+
+@composite(name="linalg_vander", samples=(
+    Sample(lambda t, x: t.linalg.vander(x), (Arg((4,), 0.5, 1.5),)),
+    Sample(lambda t, x: t.linalg.vander(x, N=3), (Arg((2, 5), 0.5, 1.5),), name="N"),
+    Sample(lambda t, x: t.linalg.vander(x, N=4), (Arg((3,)),), dtypes=("int64",), grad=False,
+           name="ints")))
+def linalg_vander(x: Tensor, N: int | None = None) -> Tensor:
+    """The Vandermonde matrix of x: column j holds x ** j, for j < N (default len(x)), as
+    running products (1, x, x*x, ...) so gradients need no negative powers."""
+    _check_tensor("linalg.vander", "x", 1, x)
+    n = x._data.shape[-1] if x._data.ndim else 1
+    N = n if N is None else int(N)
+    if N <= 1:
+        raise RuntimeError("N must be greater than 1.")
+    column = x.unsqueeze(-1)
+    factors = cat([ones_like(column), column.expand(*x.shape, N - 1)], -1)
+    return factors.cumprod(-1)
 
 
 # ---- diagonal, vecdot ------------------------------------------------------------------------
