@@ -940,6 +940,40 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                      divisor_override, 3, "avg_pool3d")
 
 
+def _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, nd, op):
+    """(sum over each window of x ** p) ** (1 / p), through the average pool of x ** p times
+    the window size; a negative average (odd p) gives a 0 base, as torch's relu does."""
+    kernel = _pool_tuple(kernel_size, nd, "kernel_size", op)
+    pool = (avg_pool1d, avg_pool2d, avg_pool3d)[nd - 1]
+    mean = pool(input.pow(norm_type), kernel, stride, 0, ceil_mode)
+    return (mean.sign() * mean.abs().relu()).mul(math.prod(kernel)).pow(1.0 / norm_type)
+
+
+@composite(samples=(
+    Sample(lambda t, x: t.nn.functional.lp_pool1d(x, 2, 3), (Arg((2, 3, 8), 0.5, 2.0),)),
+    Sample(lambda t, x: t.nn.functional.lp_pool1d(x, 3.0, 2, 1, ceil_mode=True),
+           (Arg((3, 5), 0.5, 2.0),), name="ceil_unbatched")))
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False) -> Tensor:
+    """1-D power-average pooling: the p-norm of each window (p = norm_type)."""
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 1, "lp_pool1d")
+
+
+@composite(samples=(
+    Sample(lambda t, x: t.nn.functional.lp_pool2d(x, 2, 2), (Arg((2, 2, 4, 4), 0.5, 2.0),)),
+    Sample(lambda t, x: t.nn.functional.lp_pool2d(x, 1.5, (3, 2), (2, 1)),
+           (Arg((1, 2, 6, 5), 0.5, 2.0),), name="rect")))
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False) -> Tensor:
+    """2-D power-average pooling: the p-norm of each window (p = norm_type)."""
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 2, "lp_pool2d")
+
+
+@composite(samples=(
+    Sample(lambda t, x: t.nn.functional.lp_pool3d(x, 2, 2), (Arg((1, 2, 4, 4, 4), 0.5, 2.0),)),))
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False) -> Tensor:
+    """3-D power-average pooling: the p-norm of each window (p = norm_type)."""
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 3, "lp_pool3d")
+
+
 # ---- adaptive pooling ---------------------------------------------------------------------
 def _adaptive_sizes(input, output_size, nd, op):
     """Check an adaptive pool's input; the output sizes (None keeps the input's size)."""

@@ -278,3 +278,12 @@ def test_pool_reprs():
 def test_pools_have_no_parameters():
     for m in (nn.MaxPool2d(2), nn.AvgPool2d(2), nn.AdaptiveAvgPool2d(1), nn.MaxUnpool2d(2)):
         assert list(m.state_dict()) == [] and list(m.parameters()) == []
+
+
+@pytest.mark.parametrize("name,args,shape", [
+    ("LPPool1d", (2, 3), (2, 3, 8)), ("LPPool1d", (3.0, 2, 1, True), (3, 5)),
+    ("LPPool2d", (1.5, (3, 2), (2, 1)), (1, 2, 6, 5)), ("LPPool2d", (2, 2), (2, 5, 5)),
+    ("LPPool3d", (2, 2), (1, 2, 4, 4, 4))])
+def test_lp_pool_modules_match_torch(name, args, shape):
+    em, tm = modules(name, *args)
+    compare(em, tm, np.abs(rand(*shape)) + 0.1)

@@ -6,7 +6,8 @@ from .module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
            "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
-           "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d"]
+           "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
+           "LPPool1d", "LPPool2d", "LPPool3d"]
 
 
 def _ntuple(value, n: int) -> tuple:
@@ -228,3 +229,43 @@ class MaxUnpool3d(_MaxUnpoolNd):
 
     _unpool = staticmethod(F.max_unpool3d)
     _dims = 3
+
+
+class _LPPoolNd(Module):
+    """Power-average pooling: the norm_type-norm of each window (arguments kept as given,
+    as torch's repr shows them)."""
+
+    _pool = None
+
+    def __init__(self, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False):
+        super().__init__()
+        self.norm_type = norm_type
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.ceil_mode = ceil_mode
+
+    def forward(self, input):
+        return type(self)._pool(input, float(self.norm_type), self.kernel_size, self.stride,
+                                self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, ceil_mode={self.ceil_mode}")
+
+
+class LPPool1d(_LPPoolNd):
+    """1-D power-average pooling over (N, C, L) or (C, L)."""
+
+    _pool = staticmethod(F.lp_pool1d)
+
+
+class LPPool2d(_LPPoolNd):
+    """2-D power-average pooling over (N, C, H, W) or (C, H, W)."""
+
+    _pool = staticmethod(F.lp_pool2d)
+
+
+class LPPool3d(_LPPoolNd):
+    """3-D power-average pooling over (N, C, D, H, W) or (C, D, H, W)."""
+
+    _pool = staticmethod(F.lp_pool3d)
