@@ -1387,6 +1387,98 @@ def diagonal_scatter(input, src, offset: int = 0, dim1: int = 0, dim2: int = 1) 
     return apply(DiagonalScatter, input, src, offset=operator.index(offset), dim1=d1, dim2=d2)
 
 
+def _scatter_into_copy(input, src, view, op: str):
+    """A copy of `input` with `src` written into the part `view(copy)` selects (its shape
+    must be src's); gradients flow through the copy and the in-place write."""
+    out = input.clone()
+    part = view(out)
+    if tuple(part.shape) != tuple(src.shape):
+        raise RuntimeError(f"{op}: expected src to have a size equal to the slice of self. "
+                           f"src size = {list(src.shape)}, slice size = {list(part.shape)}")
+    part.copy_(src)
+    return out
+
+
+@composite(samples=(
+    Sample(lambda t, x, s: t.select_scatter(x, s, 0, 1), (Arg((3, 4)), Arg((4,))), dtypes=ALL),
+    Sample(lambda t, x, s: x.select_scatter(s, -1, -2), (Arg((2, 3, 4)), Arg((2, 3))),
+           name="negative")))
+@tensor_method()
+def select_scatter(input, src, dim: int, index: int) -> Tensor:
+    """A copy of `input` with `src` written where `select(dim, index)` would view."""
+    return _scatter_into_copy(input, src, lambda out: out.select(dim, index),
+                              "select_scatter")
+
+
+@composite(samples=(
+    Sample(lambda t, x, s: t.slice_scatter(x, s, 1, 1, 4, 2), (Arg((3, 5)), Arg((3, 2))),
+           dtypes=ALL),
+    Sample(lambda t, x, s: x.slice_scatter(s, start=2), (Arg((4, 2)), Arg((2, 2))),
+           name="start"),
+    Sample(lambda t, x, s: x.slice_scatter(s), (Arg((2, 3)), Arg((2, 3))), name="all")))
+@tensor_method()
+def slice_scatter(input, src, dim: int = 0, start=None, end=None, step: int = 1) -> Tensor:
+    """A copy of `input` with `src` written over input[start:end:step] along `dim`."""
+    d = _dim(dim, input._data.ndim, "slice_scatter")
+    key = (slice(None),) * d + (slice(start, end, step),)
+    return _scatter_into_copy(input, src, lambda out: out[key], "slice_scatter")
+
+
+@composite(samples=(
+    Sample(lambda t, x: t.split_with_sizes(x, [1, 3, 1], 1), (Arg((2, 5)),), dtypes=ALL),))
+@tensor_method()
+def split_with_sizes(input, split_sizes, dim: int = 0) -> tuple:
+    """Pieces of the given sizes along `dim`, which must add up to its size."""
+    n = input._data.shape[_dim(dim, input._data.ndim, "split_with_sizes")]
+    sizes = [operator.index(s) for s in split_sizes]
+    if builtins.sum(sizes) != n:
+        raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input "
+                           f"tensor's size at dimension {dim}), but got split_sizes={sizes}")
+    return split(input, sizes, dim)
+
+
+@composite(samples=(
+    Sample(lambda t, x: t.narrow_copy(x, 1, 1, 2), (Arg((2, 4)),), dtypes=ALL),))
+@tensor_method()
+def narrow_copy(input, dim: int, start: int, length: int) -> Tensor:
+    """narrow(dim, start, length) as a new tensor, not a view."""
+    return narrow(input, dim, start, length).clone(memory_format=contiguous_format)
+
+
+@composite(samples=(
+    Sample(lambda t, x: t.adjoint(x), (Arg((2, 3, 4)),)),))
+@tensor_method()
+def adjoint(input) -> Tensor:
+    """The conjugate transpose of the last two dimensions, as a view."""
+    if input._data.ndim < 2:
+        raise RuntimeError("tensor.adjoint() is only supported on matrices or batches of "
+                           f"matrices. Got {input._data.ndim}-D tensor.")
+    return input.transpose(-2, -1).conj()
+
+
+def _fill_diagonal_(self, fill_value, wrap: bool = False) -> Tensor:
+    """Write fill_value onto the main diagonal in place: (i, i, ..., i) of a tensor whose
+    dimensions all match (a 2-D one may be tall: with wrap, the diagonal restarts every
+    columns + 1 rows)."""
+    shape = self._data.shape
+    if len(shape) < 2:
+        raise RuntimeError("dimensions must larger than 1")
+    if len(shape) > 2 and len(set(shape)) != 1:
+        raise RuntimeError("all dimensions of input must be of equal length")
+    rows, cols = shape[0], shape[1]
+    if len(shape) == 2:
+        stop = rows * cols if wrap and rows > cols + 1 else builtins.min(rows, cols) * cols
+        flat = np.arange(0, builtins.max(stop, 0), cols + 1)
+        key = (np.asarray(flat // cols), np.asarray(flat % cols))
+    else:
+        key = (np.arange(rows),) * len(shape)
+    self[tuple(Tensor._wrap(k, D.int64, self._device) for k in key)] = fill_value
+    return self
+
+
+Tensor.fill_diagonal_ = _fill_diagonal_
+
+
 @composite(samples=(
     Sample(lambda t, x: t.diag_embed(x), (Arg((2, 3)),), dtypes=ALL),
     Sample(lambda t, x: x.diag_embed(1, 0, 2), (Arg((2, 3)),), name="dims"),
@@ -2016,5 +2108,6 @@ __all__ = ["memory_format", "contiguous_format", "preserve_format", "channels_la
            "hsplit", "vsplit", "dsplit", "unbind", "narrow", "select", "flip", "fliplr",
            "flipud", "roll", "rot90", "tril", "triu", "diagonal", "diagonal_scatter", "diag",
            "diag_embed", "diagflat", "trace", "tile", "repeat_interleave", "meshgrid",
-           "cartesian_prod", "block_diag", "index_put"]
+           "cartesian_prod", "block_diag", "index_put", "select_scatter", "slice_scatter",
+           "split_with_sizes", "narrow_copy", "adjoint"]
 swapaxes = swapdims = transpose

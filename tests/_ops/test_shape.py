@@ -776,3 +776,22 @@ def test_unfold_windows_like_torch():
         for lib in (torch, ember):
             with pytest.raises(RuntimeError, match=match):
                 lib.arange(8.0).unfold(*args)
+
+
+@pytest.mark.parametrize("shape,wrap", [((3, 3), False), ((7, 3), False), ((7, 3), True),
+                                        ((3, 5), False), ((2, 2, 2), False), ((5, 1), True)])
+def test_fill_diagonal_like_torch(shape, wrap):
+    got, want = ember.zeros(*shape), torch.zeros(*shape)
+    assert got.fill_diagonal_(5, wrap=wrap) is got
+    want.fill_diagonal_(5, wrap=wrap)
+    assert got.tolist() == want.tolist()
+
+
+def test_fill_diagonal_refuses_like_torch():
+    for lib in (torch, ember):
+        with pytest.raises(RuntimeError, match="equal length"):
+            lib.ones(2, 3, 4).fill_diagonal_(1)
+        with pytest.raises(RuntimeError):
+            lib.ones(3).fill_diagonal_(1)
+        with pytest.raises(RuntimeError, match="leaf Variable"):
+            lib.ones(2, 2, requires_grad=True).fill_diagonal_(1)
