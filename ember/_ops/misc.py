@@ -706,7 +706,15 @@ def ldexp(input, other, *, out=None):
     """
     if not isinstance(other, Tensor):
         raise TypeError(f"ldexp(): argument 'other' must be Tensor, not {type(other).__name__}")
+    _check_ldexp_exponent(input, other)
     return write_out(input * other.to(_ldexp_dtype(input, other)).exp2(), out)
+
+
+def _check_ldexp_exponent(input, other) -> None:
+    """torch's ldexp refuses a bool exponent for a floating input (its integer inputs take
+    the float path, where a bool exponent passes)."""
+    if other._dtype is D.bool and input._dtype.is_floating_point:
+        raise NotImplementedError("\"ldexp\" not implemented for 'Bool' exponents")
 
 
 def _ldexp_dtype(input, other) -> D.dtype:
@@ -800,6 +808,9 @@ def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool =
     """
     if not isinstance(elements, Tensor) and not isinstance(test_elements, Tensor):
         raise TypeError("isin(): expected at least one of elements, test_elements to be a Tensor")
+    if any(isinstance(v, builtins.bool) or isinstance(v, Tensor) and v._dtype is D.bool
+           for v in (elements, test_elements)):
+        raise RuntimeError("Unsupported input type encountered for isin(): Bool")
     if assume_unique or invert:
         return apply(Isin, elements, test_elements, assume_unique=assume_unique, invert=invert)
     return apply(Isin, elements, test_elements)
@@ -956,6 +967,14 @@ def polar(abs, angle, *, out=None):
     >>> ember.polar(ember.tensor([2.]), ember.tensor([0.]))
     tensor([2.+0.j])
     """
+    for t in (abs, angle):
+        if not isinstance(t, Tensor) or t._dtype not in (D.float32, D.float64):
+            got = [getattr(v, "dtype", type(v).__name__) for v in (abs, angle)]
+            raise RuntimeError(f"polar(): expected both inputs to be float or double tensors, "
+                               f"but got {got[0]} and {got[1]}")
+    if abs._dtype is not angle._dtype:
+        raise RuntimeError(f"polar(): expected abs and angle of one dtype, but got "
+                           f"{abs._dtype.name} and {angle._dtype.name}")
     return write_out(complex(abs * angle.cos(), abs * angle.sin()), out)
 
 
@@ -1902,6 +1921,7 @@ def lcm_(input, other):
 
 def ldexp_(input, other):
     """In-place ldexp."""
+    _check_ldexp_exponent(input, other)
     return input.mul_(other.to(_ldexp_dtype(input, other)).exp2())
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import numbers
 import operator
 
 import numpy as np
@@ -1763,7 +1764,17 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
     >>> ember.nan_to_num(ember.tensor([float("nan"), float("inf")]), posinf=9.)
     tensor([0., 9.])
     """
+    _check_replacements(nan, posinf, neginf)
     return write_out(apply(NanToNum, input, nan=nan, posinf=posinf, neginf=neginf), out)
+
+
+def _check_replacements(*values) -> None:
+    """nan_to_num's replacement values are numbers (a one-element tensor counts), as torch."""
+    for name, pos, v in zip(("nan", "posinf", "neginf"), (2, 3, 4), values):
+        if isinstance(v, Tensor) and v._data.size != 1 or v is not None and not isinstance(
+                v, (Tensor, numbers.Real)):
+            raise TypeError(f"nan_to_num(): argument '{name}' (position {pos}) must be float, "
+                            f"not {type(v).__name__}")
 
 
 @composite(samples=(Sample(lambda t, x: t.sgn(x), (Arg((3, 4)),), dtypes=NUMERIC + ("bool",),
@@ -1837,6 +1848,7 @@ def _lerp_(self, end, weight):
 
 
 def _nan_to_num_(self, nan=0.0, posinf=None, neginf=None):
+    _check_replacements(nan, posinf, neginf)
     return apply_(NanToNum, self, nan=nan, posinf=posinf, neginf=neginf)
 
 

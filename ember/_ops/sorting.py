@@ -2,6 +2,7 @@
 bincount/histc/histogram, cdist, equal/allclose, and small tensor predicates."""
 from __future__ import annotations
 
+import builtins
 import math
 from collections import namedtuple
 
@@ -361,6 +362,11 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,
     >>> ember.unique(ember.tensor([2, 1, 2, 3]), return_counts=True)
     (tensor([1, 2, 3]), tensor([1, 2, 1]))
     """
+    for name, flag in (("sorted", sorted), ("return_inverse", return_inverse),
+                       ("return_counts", return_counts)):
+        if not isinstance(flag, (builtins.bool, np.bool_)):
+            raise TypeError(f"unique(): argument '{name}' must be bool, not "
+                            f"{type(flag).__name__}")
     d = _check_unique_dim(input, dim, "unique")
     outs = apply(Unique, input) if d is None else apply(Unique, input, dim=d)
     return _unique_result(outs, return_inverse, return_counts)
