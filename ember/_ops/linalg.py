@@ -219,6 +219,7 @@ _MM_DTYPES = FLOAT_ALL + INTS
     Sample(lambda t, x, y: x @ y, (Arg((2, 0)), Arg((0, 3))), grad=False, name="empty_k")))
 class Matmul(OpDef):
     blas = True
+    holomorphic = True
     check_dtypes = staticmethod(_check_mm_dtypes)
 
     def forward(ctx, xp, a, b):

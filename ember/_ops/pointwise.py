@@ -244,6 +244,8 @@ class Sub(OpDef):
     Sample(lambda t, x, y: t.multiply(x, y), (Arg((2, 3)), Arg((2, 3))),
            dtypes=("bool",) + ALL_INT + ("float16", "bfloat16"), grad=False, name="dtypes")))
 class Mul(OpDef):
+    holomorphic = True
+
     def forward(ctx, xp, x, y):
         need = ctx.needs_input_grad
         if need:
@@ -288,6 +290,8 @@ def _div_rounded(xp, x, y, rounding_mode):
            dtypes=("uint8", "int8", "float16", "bfloat16"), grad=False, name="dtypes"),
     Sample(lambda t, x: 1 / x, (Arg((2, 3), 0.5, 2),), name="rdiv")))
 class Div(OpDef):
+    holomorphic = True
+
     def forward(ctx, xp, x, y, rounding_mode=None):
         ctx.rounding_mode = rounding_mode
         if rounding_mode is not None:
@@ -415,6 +419,8 @@ def _power(xp, x, y, out=None):
     Sample(lambda t, x, y: t.pow(x, y), (Arg((2, 1), 0.5, 2), Arg((3,), -1, 1)),
            name="broadcast")))
 class Pow(OpDef):
+    holomorphic = True
+
     def forward(ctx, xp, x, y):
         if x.dtype.kind in "iu" and _any_negative(y):
             raise RuntimeError("Integers to negative integer powers are not allowed.")
@@ -427,7 +433,9 @@ class Pow(OpDef):
         need = ctx.needs_input_grad
         gx = g * y * x ** (y - 1) if need[0] else None
         gy = None
-        if need[1]:  # d/dy x^y = x^y log x, taken as 0 where x == 0 and y >= 0 (as torch)
+        if need[1] and (x.is_complex() or y.is_complex()):  # d/dy x^y = x^y log x
+            gy = g * out * x.log()
+        elif need[1]:  # taken as 0 where x == 0 and y >= 0 (as torch)
             gy = where((x == 0) & (y >= 0), 0.0, g * out * x.log())
         return gx, gy
 
@@ -579,7 +587,7 @@ def _unary_float(name, kernel, grad, low=-2.0, high=2.0, save="xy", onnx=None,
         saved = ctx.saved
         return grad(saved[0] if "x" in save else None, saved[-1] if "y" in save else None, g)
 
-    body = {"forward": forward, "backward": backward}
+    body = {"forward": forward, "backward": backward, "holomorphic": True}
     if np_name:
         body["forward_inplace"] = lambda xp, target: getattr(xp, np_name)(target, out=target)
     cls = type(name.capitalize(), (OpDef,), body)
@@ -636,7 +644,10 @@ Rad2deg = _unary_float("rad2deg", "rad2deg", lambda x, y, g: g * (180 / math.pi)
 
 
 def _sigmoid(xp, x):
-    """1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|."""
+    """1 / (1 + exp(-x)) without overflow: exp only ever sees -|x| (complex x: the formula
+    itself, which has no such bound)."""
+    if x.dtype.kind == "c":
+        return 1 / (1 + xp.exp(-x))
     e = xp.exp(-xp.abs(x))
     return xp.where(x >= 0, 1, e) / (1 + e)
 
@@ -1194,7 +1205,8 @@ _BITS = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
 
 def _is_zero(a) -> bool:
     """Whether a where() operand is a scalar +0.0 (-0.0 must keep its sign bit)."""
-    return getattr(a, "ndim", 1) == 0 and a == 0 and not np.signbit(a)
+    return getattr(a, "ndim", 1) == 0 and a == 0 and (
+        getattr(a, "dtype", None) is not None and a.dtype.kind == "c" or not np.signbit(a))
 
 
 def _maskable(x, cond) -> bool:

@@ -19,6 +19,10 @@ class OpDef:
                    tensors and scalars), "float" (common, then integers to the default float),
                    or None (inputs passed as they are).
       promote_args which argument positions take part in promotion (None: all).
+      holomorphic  backward is written as g * f'(z) (with real coefficients), so for complex
+                   values autograd runs it on conj(g) and conjugates what it returns, giving
+                   torch's convention g * conj(f'(z)) (mul, exp, matmul, ...). Ops whose
+                   backward already follows that convention (real, abs, conj) leave it False.
       widens       float16/bfloat16 inputs compute in float32, cast back after (True); False
                    for ops whose result is a fact of the storage format's bits (nextafter:
                    the next float16 after 1 is lost when a float32 step is rounded back).
@@ -57,6 +61,7 @@ class OpDef:
     promote = "common"
     promote_args = None
     widens = True
+    holomorphic = False
     differentiable = True
     is_view = False
     changes_device = False

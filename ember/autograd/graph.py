@@ -220,9 +220,15 @@ class BackwardNode(Node):
             zeros = _tensor_class()._zeros
             grads = [g if g is not None else zeros(*meta)
                      for g, meta in zip(grads, self._outputs_meta)]
+        # holomorphic ops have one output; its dtype says whether values are complex
+        conjugate = self.opdef.holomorphic and self._outputs_meta[0][1].is_complex
+        if conjugate:  # see OpDef.holomorphic
+            grads = [g.conj() if g is not None and g.is_complex() else g for g in grads]
         result = self.opdef.backward(self.ctx, *grads)
         if not isinstance(result, tuple):
             result = (result,)
+        if conjugate:
+            result = tuple(r.conj() if r is not None and r.is_complex() else r for r in result)
         fixed = []
         for g, meta in zip(result, self._inputs_meta):
             if g is not None and meta is not None:
