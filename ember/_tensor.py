@@ -460,9 +460,14 @@ _TYPE_NAMES = {D.float32: "FloatTensor", D.float64: "DoubleTensor", D.float16: "
                D.complex128: "ComplexDoubleTensor"}
 
 
+_AUTOGRAD = []  # ember.autograd once loaded (it imports Tensor, so it cannot load first)
+
+
 def _autograd():
-    from . import autograd
-    return autograd
+    if not _AUTOGRAD:
+        from . import autograd
+        _AUTOGRAD.append(autograd)
+    return _AUTOGRAD[0]
 
 
 class Size(tuple):
