@@ -275,6 +275,8 @@ class Tensor:
             return f"torch.{_TYPE_NAMES[self._dtype]}"
         if isinstance(dtype, str) and dtype.endswith("Tensor"):
             dtype = {v: k for k, v in _TYPE_NAMES.items()}[dtype.removeprefix("torch.")]
+        elif isinstance(dtype, type) and isinstance(getattr(dtype, "dtype", None), D.dtype):
+            dtype = dtype.dtype  # a legacy type: torch.LongTensor
         return self.to(dtype)
 
     def type_as(self, other: "Tensor") -> "Tensor":

@@ -16,7 +16,7 @@ import numpy as np
 from .. import _dtype as D
 from .._backend import move, namespace, to_numpy
 from .._device import to_device
-from .._tensor import Tensor
+from .._tensor import _TYPE_NAMES, Size, Tensor
 from ..testing.opinfo import FLOATS, INTS, Arg, Sample
 from .dispatch import apply, apply_, write_out
 from .registry import OpDef, register, tensor_method
@@ -637,6 +637,56 @@ def range(start, end, step=1, *, out=None, dtype=None, layout=None, device=None,
                   requires_grad=requires_grad)
 
 
+# ---- legacy constructors: torch.FloatTensor(...) and Tensor.new(...) -------------------------
+def _legacy_new(dtype: D.dtype, device, args: tuple, op: str) -> Tensor:
+    """What torch's legacy constructors build from their positional arguments: nothing, an
+    empty tensor; sizes (ints or one Size), a zero-filled tensor of them; a tensor of this
+    dtype, an alias of it; anything else, a tensor of that data."""
+    if not args:
+        return empty(0, dtype=dtype, device=device)
+    sizes = args[0] if len(args) == 1 and isinstance(args[0], Size) else args
+    if all(isinstance(a, builtins.int) and not isinstance(a, builtins.bool) for a in sizes):
+        return empty(*sizes, dtype=dtype, device=device)
+    if len(args) == 1 and isinstance(args[0], Tensor):
+        if args[0]._dtype is not dtype:
+            raise TypeError(f"{op}: expected a {dtype.name} tensor, got {args[0]._dtype.name}")
+        return args[0].view(args[0].shape)  # an alias, as torch's
+    if len(args) == 1:
+        return tensor(args[0], dtype=dtype, device=device)
+    raise TypeError(f"{op}() takes sizes (ints), one tensor or one sequence of data, got "
+                    f"{', '.join(type(a).__name__ for a in args)}")
+
+
+class _LegacyTensorType(type):
+    """torch.FloatTensor and its kin: calling one builds a CPU tensor of its dtype (see
+    _legacy_new), isinstance asks whether a tensor has that dtype on the CPU, and
+    Tensor.type(torch.LongTensor) converts to it."""
+
+    def __call__(cls, *args, device=None):
+        return _legacy_new(cls.dtype, device, args, f"torch.{cls.__name__}")
+
+    def __instancecheck__(cls, obj) -> bool:
+        return isinstance(obj, Tensor) and obj._dtype is cls.dtype and obj._device.type == "cpu"
+
+    def __repr__(cls) -> str:
+        return f"<class 'torch.{cls.__name__}'>"
+
+
+_LEGACY_TYPES = {name: _LegacyTensorType(name, (), {"dtype": dt, "__doc__": f"Legacy "
+                                                     f"constructor of {dt.name} tensors."})
+                 for dt, name in _TYPE_NAMES.items()}
+globals().update(_LEGACY_TYPES)
+
+
+def _new(self, *args, device=None) -> Tensor:
+    """Tensor.new: torch's legacy constructor with this tensor's dtype (and device)."""
+    return _legacy_new(self._dtype, device if device is not None else self._device, args,
+                       "new")
+
+
+Tensor.new = _new
+
+
 # ---- signal windows ---------------------------------------------------------------------------
 def _window(op: str, window_length: int, periodic: bool, shape, dtype, device, requires_grad):
     """A window of `window_length` points from shape(x), x = n / N' for n < window_length,
@@ -942,5 +992,5 @@ __all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "emp
            "empty_strided", "full", "zeros_like", "ones_like", "empty_like", "full_like",
            "arange", "linspace",
            "logspace", "eye", "scalar_tensor", "tril_indices", "triu_indices", "fill", "fill_",
-           "zero_", "range", "hann_window", "hamming_window", "blackman_window",
+           "zero_", "range", *_LEGACY_TYPES, "hann_window", "hamming_window", "blackman_window",
            "bartlett_window", "kaiser_window"]

@@ -446,6 +446,30 @@ def test_float32_matmul_precision_is_kept_like_torch():
             lib.set_float32_matmul_precision(before)
 
 
+def _legacy(lib):
+    """What torch.FloatTensor-style constructors and Tensor.new give, as comparable values."""
+    x = lib.ones(2, dtype=lib.float64)
+    t = lib.ones(2, requires_grad=True)
+    alias = lib.FloatTensor(t)
+    return [tuple(x.new(2, 3).shape), str(x.new(2, 3).dtype), x.new([1, 2]).tolist(),
+            str(x.new([1, 2]).dtype), tuple(x.new().shape), tuple(x.new(lib.Size([2])).shape),
+            tuple(lib.FloatTensor(2, 3).shape), lib.FloatTensor([1, 2]).tolist(),
+            str(lib.LongTensor([1, 2]).dtype), tuple(lib.FloatTensor().shape),
+            lib.BoolTensor([1, 0]).tolist(), str(lib.ByteTensor([1, 2]).dtype),
+            str(lib.HalfTensor(2).dtype), isinstance(lib.ones(2), lib.FloatTensor),
+            isinstance(lib.ones(2, dtype=lib.int64), lib.FloatTensor),
+            isinstance(lib.ones(2, dtype=lib.int64), lib.LongTensor),
+            str(lib.ones(2).type(lib.LongTensor).dtype), lib.ones(2).type(),
+            alias is t, alias.requires_grad, alias.data_ptr() == t.data_ptr()]
+
+
+def test_legacy_tensor_types_and_new_like_torch():
+    assert _legacy(ember) == _legacy(torch)
+    for lib in (torch, ember):
+        with pytest.raises(TypeError):
+            lib.FloatTensor(lib.ones(2, dtype=lib.int64))
+
+
 def test_range_warns_it_is_deprecated():
     for lib in (torch, ember):
         with pytest.warns(UserWarning, match="torch.range is deprecated"):
