@@ -293,21 +293,31 @@ def _saved_entry(raw, args, arrays, outs, results):
             r = results[k]
             return saved_output(r._data, k, r._vbox)
         k += 1
-    # a 0-d computation's NumPy scalar is kept as a 0-d array: a trace adopts arrays as graph
-    # values, where a scalar would be baked in as this call's constant
-    return saved_constant(np.asarray(raw) if isinstance(raw, np.generic) else raw)
+    return saved_constant(saved_array(raw))
+
+
+def saved_array(raw):
+    """A value forward saves, with a 0-d computation's NumPy scalar as a 0-d array: a trace
+    adopts arrays as graph values, where a scalar would be baked in as the call's constant
+    (eager keeps saved values so, and so does generated code)."""
+    return np.asarray(raw) if isinstance(raw, np.generic) else raw
 
 
 _SAVED_NONE = saved_constant(None)
 
 
+def refuse_leaf(target, name: str) -> None:
+    """Refuse an in-place change (`name`) of a leaf that requires grad while grad is on."""
+    if GradState.enabled and target._requires_grad and target._grad_fn is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           f"operation ({name}). Wrap it in ember.no_grad() or use the "
+                           "out-of-place form.")
+
+
 def apply_(op, target, *args, **attrs):
     """In-place form of `apply`: computes op(target, *args) and writes it into `target`."""
     if GradState.enabled:
-        if target._requires_grad and target._grad_fn is None:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                               f"operation ({op.name}_). Wrap it in ember.no_grad() or use the "
-                               "out-of-place form.")
+        refuse_leaf(target, op.name + "_")
         base = target._base
         if base is not None and base._requires_grad and base._grad_fn is None:
             raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "

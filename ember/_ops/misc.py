@@ -30,6 +30,7 @@ from .._device import device, to_device
 from .._tensor import Tensor, _dim
 from ..testing.opinfo import ALL_INT, FLOAT_ALL, FLOATS, INTS, NUMERIC, Arg, Sample, unary
 from .creation import ones, tensor, zeros
+from .linalg import linalg_vander
 from .dispatch import apply, apply_, result_type, write_out
 from .indexing import index_select
 from .pointwise import _ERFC64, _erfinv, _poly, erfc, logical_xor, where
@@ -1321,11 +1322,9 @@ def vander(x, N: int | None = None, increasing: bool = False):
     if N < 0:
         raise RuntimeError(f"N must be non-negative (got {N}).")
     dt = D.promote_types(x._dtype, D.int64)
-    if N == 0:
-        return zeros(n, 0, dtype=dt, device=x.device)
-    first = ones(n, 1, dtype=dt, device=x.device)
-    powers = x.to(dt).unsqueeze(1).expand(n, N - 1).cumprod(1)
-    result = cat([first, powers], 1)
+    if N <= 1:
+        return (ones if N else zeros)(n, N, dtype=dt, device=x.device)
+    result = linalg_vander(x.to(dt), N)
     return result if increasing else result.flip(1)
 
 

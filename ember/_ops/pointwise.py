@@ -1205,8 +1205,7 @@ _BITS = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
 
 def _is_zero(a) -> bool:
     """Whether a where() operand is a scalar +0.0 (-0.0 must keep its sign bit)."""
-    return getattr(a, "ndim", 1) == 0 and a == 0 and (
-        getattr(a, "dtype", None) is not None and a.dtype.kind == "c" or not np.signbit(a))
+    return getattr(a, "ndim", 1) == 0 and a == 0 and (a.dtype.kind == "c" or not np.signbit(a))
 
 
 def _maskable(x, cond) -> bool:

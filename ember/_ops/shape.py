@@ -509,13 +509,11 @@ def t(input):
     return transpose(input, 0, 1) if input._data.ndim == 2 else input
 
 
-def _in_place_view(self, make_view):
+def _in_place_view(self, make_view, name: str):
     """Turn `self` into the view `make_view(self)` returns, as torch's in-place view ops (t_,
     unsqueeze_, ...) do: the same object with the view's shape, strides and grad_fn, one
     version later. A leaf that requires grad refuses, as for any in-place op."""
-    if self._requires_grad and self._grad_fn is None and dispatch.GradState.enabled:
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                           "operation.")
+    dispatch.refuse_leaf(self, name)
     view = make_view(self)
     self._data = view._data
     if view._grad_fn is not None:
@@ -529,22 +527,22 @@ def _in_place_view(self, make_view):
 
 def _transpose_(self, dim0, dim1):
     """In-place transpose: `self` becomes the view with dim0 and dim1 swapped."""
-    return _in_place_view(self, lambda x: transpose(x, dim0, dim1))
+    return _in_place_view(self, lambda x: transpose(x, dim0, dim1), "transpose_")
 
 
 def _t_(self):
     """In-place t(): `self` becomes its transpose (a 0-d or 1-d tensor stays as it is)."""
-    return _in_place_view(self, t)
+    return _in_place_view(self, t, "t_")
 
 
 def _unsqueeze_(self, dim):
     """In-place unsqueeze: `self` gains a size-1 dimension at `dim`."""
-    return _in_place_view(self, lambda x: unsqueeze(x, dim))
+    return _in_place_view(self, lambda x: unsqueeze(x, dim), "unsqueeze_")
 
 
 def _squeeze_(self, dim=None):
     """In-place squeeze: `self` loses its size-1 dimensions (those in `dim`)."""
-    return _in_place_view(self, lambda x: squeeze(x, dim))
+    return _in_place_view(self, lambda x: squeeze(x, dim), "squeeze_")
 
 
 Tensor.transpose_ = Tensor.swapaxes_ = Tensor.swapdims_ = _transpose_
@@ -607,7 +605,7 @@ class Unfold(OpDef):
                      step=ctx.step)
 
 
-@register("unfold_backward", promote=None, fresh=True, differentiable=True, samples=(
+@register("unfold_backward", promote=None, fresh=True, samples=(
     Sample(lambda t, x, g: t.autograd.grad(x.requires_grad_().unfold(1, 3, 2), x, g)[0],
            (Arg((2, 8, 3), grad=False), Arg((2, 3, 3, 3), grad=False)), grad=False),))
 class UnfoldBackward(OpDef):

@@ -38,7 +38,7 @@ from .. import _dtype as D
 from .._backend import namespace
 from .._backend.fp_errors import quiet, restore
 from .._device import device as Device
-from .._ops.dispatch import _as_array
+from .._ops.dispatch import _as_array, saved_array
 from .._ops.registry import REGISTRY
 from .._tensor import Tensor
 from .ir import FUSION_GROUP, IF, LOOP, AsTensor, Graph, Node, Value, values_in
@@ -71,9 +71,7 @@ class SavingContext(RunContext):
         self.saved_values = ()
 
     def save(self, *values) -> None:
-        # as eager keeps them (dispatch._saved_entry): NumPy scalars as 0-d arrays
-        self.saved_values = tuple(np.asarray(v) if isinstance(v, np.generic) else v
-                                  for v in values)
+        self.saved_values = tuple(saved_array(v) for v in values)
 
 
 class CompiledGraph:
