@@ -508,10 +508,12 @@ class _Compiled:
             self.cache[key] = entry
             return entry, joint.result
         shapes = [t._data.shape for t in leaves]
-        generic = family is not None and family.call is not None
-        call, how = family.admit(shapes, joint) if family is not None else (None, "")
-        if call is not None and not generic:
-            self.compiled += 1  # the dynamic graph, compiled just now
+        known = family.call if family is not None else None
+        may_compile = self.compiled < config.cache_size_limit
+        call, how = family.admit(shapes, joint, may_compile) if family is not None \
+            else (None, "")
+        if call is not None and call is not known:
+            self.compiled += 1  # a dynamic graph, compiled just now
         if call is None:
             if self.compiled >= config.cache_size_limit:
                 self._give_up(reason)
@@ -643,34 +645,40 @@ class _Family:
         self.shapes = shapes
         self.layout = _layout(joint)
         self.first = joint
+        self.first_graphs: tuple | None = None  # prepare(first, dynamic=True), once needed
         self.symbols: Symbols | None = None
         self.symbolic: tuple | None = None
         self.call: CompiledCall | None = None
 
-    def admit(self, shapes: list, joint: Joint):
+    def admit(self, shapes: list, joint: Joint, may_compile: bool = True):
         """(the compiled call to run this capture with, or None; what happened, in words).
-        Compiles the dynamic graph when this is the second size that generalizes."""
+        Compiles a dynamic graph (when `may_compile`) from the first capture and this one
+        when this is the second size that generalizes, or when a dim the dynamic graph holds
+        fixed has changed (the batch size varied first, then the sequence length): the new
+        graph has symbols for both, as torch.compile marks each dim dynamic once it changes."""
         if _layout(joint) != self.layout:
             return None, "its outputs or gradients differ from the first capture's"
         graphs = prepare(joint, dynamic=True)
         try:
-            if self.call is None:
-                first = prepare(self.first, dynamic=True)
-                self.symbols, self.symbolic = _generalized(first, graphs, self.shapes, shapes)
+            sizes = None if self.call is None else self.symbols.sizes_of(shapes)
+            if sizes is None:
+                if not may_compile:
+                    raise NotGeneral("the sizes do not fit the dynamic graph's symbols")
+                if self.first_graphs is None:
+                    self.first_graphs = prepare(self.first, dynamic=True)
+                self.symbols, self.symbolic = _generalized(self.first_graphs, graphs,
+                                                           self.shapes, shapes)
                 dims = ", ".join(f"{s} = input {k} dim {d}" for s, (k, d) in
                                  self.symbols.where.items())
                 self.call = CompiledCall(joint, self.symbolic)
                 return self.call, f"compiled a dynamic graph ({dims})"
-            sizes = self.symbols.sizes_of(shapes)
-            if sizes is None:
-                raise NotGeneral("the sizes do not fit the dynamic graph's symbols")
             for g, h in zip(self.symbolic, graphs):
                 why = None if g is None else conforms(g, h, sizes)
                 if why is not None:
                     raise NotGeneral(why)
         except NotGeneral as e:
             if self.call is None:  # learn from this capture and the next one instead
-                self.shapes, self.first = shapes, joint
+                self.shapes, self.first, self.first_graphs = shapes, joint, None
             return None, f"no dynamic graph: {e}"
         sizes_text = ", ".join(f"{s} = {n}" for s, n in sizes.items())
         return self.call, f"the dynamic graph runs it ({sizes_text})"
