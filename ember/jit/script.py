@@ -131,6 +131,14 @@ def _unwrap(obj):
     return obj
 
 
+def _snapshot(t: Tensor) -> Tensor:
+    """`t` as `float(t)`/`int(t)`/`t.item()` see it in Python: a copy (later in-place writes to
+    `t` do not change the number) that gradients do not flow through. The graph has no detach
+    op; viewing the bytes as the same dtype is the identity, and autograd stops there
+    (view_dtype is not differentiable)."""
+    return t.view(t.dtype).clone()
+
+
 def _fresh(t: Tensor) -> Tensor:
     return Tensor._wrap(t._data.copy(), t._dtype, t._device)
 
@@ -812,6 +820,9 @@ class _Compiler:
             sides.append((scope, env))
         (s1, env1), (s2, env2) = sides
         returned = (env1.get(_RET) is True, env2.get(_RET) is True)
+        # a side's variables are never read after it surely returned; its return value is
+        # never read where it surely did not return
+        unreturned = (env1.get(_RET, False) is False, env2.get(_RET, False) is False)
         names, plans = [], []
         for n in list(env1) + [n for n in env2 if n not in env1]:
             a, b = env1.get(n, _MISSING), env2.get(n, _MISSING)
@@ -825,7 +836,8 @@ class _Compiler:
                 frame.env[n] = a if isinstance(a, _Conflict) else b
                 continue
             try:
-                plans.append(self.merge_plan(a, b, s, frame, returned))
+                plans.append(self.merge_plan(a, b, s, frame, *(
+                    (unreturned, "the return value") if n == _RETVAL else (returned, repr(n)))))
             except NotSupportedError as err:
                 if n in _FLAGS or n == _RETVAL:
                     raise
@@ -857,29 +869,30 @@ class _Compiler:
         results = rec.run_concrete(run_graph, chosen, real, {})
         return self.rebuild(plan, node, results, leaves)
 
-    def merge_plan(self, a, b, s, frame, returned=(False, False)):
-        """How two branch values merge: ("static", v), ("tuple", type, [plans]),
+    def merge_plan(self, a, b, s, frame, dead=(False, False), what="a variable"):
+        """How two branch values of `what` merge: ("static", v), ("tuple", type, [plans]),
         ("dict", keys, [plans]) or ("leaf", (a, b), kind) where kind is Tensor or a scalar
-        type. A side that lacks the variable, or returned with a value of another type (it is
-        never read there), takes the other side's."""
+        type. A side that lacks the value, or whose value is `dead` (never read after the if)
+        and of another type, takes the other side's."""
         if a is _MISSING:
             return self.fill_plan(b, 0)
         if b is _MISSING:
             return self.fill_plan(a, 1)
         try:
-            return self.plain_merge(a, b, s, frame)
+            return self.plain_merge(a, b, s, frame, what)
         except NotSupportedError:
-            if returned[0] or returned[1]:
-                return self.fill_plan(b, 0) if returned[0] else self.fill_plan(a, 1)
+            if dead[0] or dead[1]:
+                return self.fill_plan(b, 0) if dead[0] else self.fill_plan(a, 1)
             raise
 
-    def plain_merge(self, a, b, s, frame):
+    def plain_merge(self, a, b, s, frame, what):
         if not isinstance(a, (Tensor, _Scalar)) and not isinstance(b, (Tensor, _Scalar)):
             if type(a) is type(b) and isinstance(a, (tuple, list)) and len(a) == len(b):
-                return ("tuple", type(a), [self.plain_merge(x, y, s, frame)
+                return ("tuple", type(a), [self.plain_merge(x, y, s, frame, what)
                                            for x, y in zip(a, b)])
             if type(a) is dict and type(b) is dict and list(a) == list(b):
-                return ("dict", list(a), [self.plain_merge(a[k], b[k], s, frame) for k in a])
+                return ("dict", list(a), [self.plain_merge(a[k], b[k], s, frame, what)
+                                          for k in a])
             if type(a) is type(b) and (a is b or a == b):
                 return ("static", a)
         ka, kb = _scalar_kind(a), _scalar_kind(b)
@@ -888,13 +901,13 @@ class _Compiler:
         elif ka is not None and ka is kb:
             kind = ka
         else:
-            raise frame.fn.error(s, f"the branches of this if give a variable values of "
-                                    f"different types ({_type_name(a)} and {_type_name(b)})",
+            raise frame.fn.error(s, f"the branches of this if give {what} different "
+                                    f"types ({_type_name(a)} and {_type_name(b)})",
                                  "Give it the same type in both branches (Optional values "
                                  "must be decided by conditions known at compile time).")
         ta, tb = TensorType.of(_as_tensor(a)), TensorType.of(_as_tensor(b))
         if ta != tb:
-            raise frame.fn.error(s, f"the branches of this if give a variable different types "
+            raise frame.fn.error(s, f"the branches of this if give {what} different types "
                                     f"({ta} and {tb})",
                                  "Make both branches produce the same dtype and shape.")
         return ("leaf", (a, b), kind)
@@ -1498,7 +1511,7 @@ class _Compiler:
                 raise frame.fn.error(node, f"cannot convert a tensor of shape "
                                            f"{list(v.shape)} to a Python number",
                                      "Convert a one-element tensor.")
-            t, have = v.reshape(()), _kind_of_dtype(v.dtype)
+            t, have = _snapshot(v.reshape(())), _kind_of_dtype(v.dtype)
         kind = kind or have
         if kind is bool:
             return _Scalar(t if t.dtype is D.bool else t != 0, bool)
