@@ -25,7 +25,7 @@ from .._tensor import Tensor
 from ..autograd.grad_mode import GradState
 from ..autograd.graph import FREED
 from .codegen import compile_graph
-from .ir import Graph, Saves, TensorType
+from .ir import Graph, Node, Saves, TensorType
 from .passes import optimize
 from .passes.dce import eliminate_dead_code
 from .tracer import (Refusing, _protect_constants, _Recorder, _Tracing, flatten,
@@ -110,12 +110,15 @@ class _CaptureRecorder(_Recorder):
         super().__call__(op, args, attrs, outputs)
         gf = outputs[0]._grad_fn if outputs else None
         if gf is not None and getattr(gf, "opdef", None) is op and self.graph.nodes:
-            self.grad_nodes.append((self.graph.nodes[-1], gf))
+            self.grad_nodes.append((self.graph.nodes[-1], gf, outputs[0]))
 
     def adopt_saved_arrays(self) -> None:
         """Make each array an op's forward kept in ctx (not an input or output) an extra
-        output of its node, so backward formulas reading it read a graph value."""
-        for node, gf in self.grad_nodes:
+        output of its node, so backward formulas reading it read a graph value. In-place
+        nodes that record gradients are first made out of place (`_out_of_place`)."""
+        for node, gf, result in self.grad_nodes:
+            if node.inplace:
+                node = self._out_of_place(node, result)
             items = []
             found = [(("saved", k), entry[1]) for k, entry in enumerate(gf._saved or ())
                      if entry[0] is None and entry[2] < 0 and entry[1] is not None]
@@ -139,6 +142,26 @@ class _CaptureRecorder(_Recorder):
                 self.by_array[id(arr)] = (arr, v)
             if items:
                 node.saves = Saves(tuple(gf.ctx.needs_input_grad), items)
+
+    def _out_of_place(self, node, result: Tensor):
+        """Rewrite `%t = op_(%x, ...)`, an in-place call that recorded gradients, as eager
+        autograd ran it: `%c = clone(%x)`, `%r = op(%c, ...)`, `%t = copy_(%x, %r)`; return
+        the op's node. The backward then reads %r (the result eager saved), which later
+        in-place writes into %x's memory leave alone, and the op's saved arrays can be
+        extra outputs of its node (an in-place node has one); the clone keeps the value
+        before the write, which eager saves a copy of (mul_ by a tensor, pow_)."""
+        graph = self.graph
+        target, written = node.args[0], node.outputs[0]
+        at = graph.nodes.index(node)
+        clone = graph.create_node("clone", [target], {"layout": "preserve"}, [target.type])
+        value = graph.new_value(TensorType.of(result), node, 0)
+        copy = Node("copy", [target, value], {}, inplace=True)
+        copy.outputs = [written]
+        written.node, written.index = copy, 0
+        node.args[0], node.outputs[0], node.inplace = clone.outputs[0], value, False
+        graph.nodes[at:at + 1] = [clone, node, copy]
+        self.bind(result, value)
+        return node
 
 
 def _contiguous(t: Tensor):
@@ -219,10 +242,17 @@ def capture(fn, args: tuple, state: list[tuple[str, Tensor]], signature_of=None,
         v = graph.add_input(TensorType.of(t), name)
         rec.bind(t, v)
         rec.dynamic.add(v.id)
+    readers = flat + [t for _, t in state]
+    history = [(t._grad_fn, t._requires_grad) for t in readers]
     with _Tracing(rec):
         with _unreplayable():
             out = fn(*args)
         rec.settle()
+        rewritten = _history_changed(readers, history, names + [n for n, _ in state])
+        if rewritten is not None:
+            raise GraphBreak(f"an in-place op on {rewritten} recorded autograd history into "
+                             "it, which the caller's tensor must then carry (its gradient "
+                             "flows through the op): a graph cannot give it that history")
         flat_out, out_spec = flatten(out, "output", strict=False, python=True)
         outputs = [rec.value_of(t) for t in flat_out]
         backward_from = len(graph.nodes)
@@ -235,6 +265,7 @@ def capture(fn, args: tuple, state: list[tuple[str, Tensor]], signature_of=None,
             if tied:
                 raise GraphBreak(tied)
             rec.adopt_saved_arrays()
+            backward_from = len(graph.nodes)  # it may add nodes
             seeds = []
             for i in diff:
                 t = flat_out[i]
@@ -264,6 +295,15 @@ def capture(fn, args: tuple, state: list[tuple[str, Tensor]], signature_of=None,
                   wrt_present, backward_from)
     joint.result = out
     return joint
+
+
+def _history_changed(tensors: list, history: list, names: list) -> str | None:
+    """The name of the first input or state tensor whose autograd history (grad_fn,
+    requires_grad) is not `history`'s entry any more, or None."""
+    for t, (grad_fn, requires_grad), name in zip(tensors, history, names):
+        if t._grad_fn is not grad_fn or t._requires_grad != requires_grad:
+            return name
+    return None
 
 
 def _entangled(sources: list) -> str | None:

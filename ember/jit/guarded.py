@@ -271,11 +271,16 @@ class _Graph:
         self.seconds = seconds
         self.first_result = joint.result
         joint.result = None
-        # outputs that are inputs themselves come back as the caller's tensors, as in eager
+        # outputs that are inputs themselves, or an input written in place (`return
+        # x.add_(1)`), come back as the caller's tensors, as in eager
         graph = joint.graph
         position = {v.id: j for j, v in enumerate(graph.inputs)}
-        self.passthrough = [(i, position[v.id]) for i, v in
-                            enumerate(graph.outputs[:joint.n_outputs]) if v.id in position]
+        self.passthrough = []
+        for i, v in enumerate(graph.outputs[:joint.n_outputs]):
+            while v.node is not None and v.node.inplace:
+                v = v.node.args[0]
+            if v.id in position:
+                self.passthrough.append((i, position[v.id]))
         # a tensor returned twice comes back as one object, as in eager
         first: dict = {}
         self.repeated = []
@@ -705,18 +710,21 @@ def _layout(joint: Joint) -> tuple:
 
 
 class _Snapshot:
-    """The values of tensors and the random state before a capture, to undo the side effects
-    of a capture that breaks off (the call then runs eagerly, from the start)."""
+    """The values and autograd history of tensors and the random state before a capture, to
+    undo the side effects of a capture that breaks off (the call then runs eagerly, from the
+    start; an in-place op it ran again would otherwise stack its history a second time)."""
 
     def __init__(self, tensors: list):
         from .._ops.random import default_generator
-        self.arrays = [(t, t._data.copy()) for t in tensors]
+        self.arrays = [(t, t._data.copy(), t._grad_fn, t._output_nr, t._requires_grad)
+                       for t in tensors]
         self.rng = default_generator.get_state()
 
     def restore(self) -> None:
         from .._ops.random import default_generator
-        for t, saved in self.arrays:
+        for t, saved, grad_fn, output_nr, requires_grad in self.arrays:
             t._data[...] = saved
+            t._grad_fn, t._output_nr, t._requires_grad = grad_fn, output_nr, requires_grad
         default_generator.set_state(self.rng)
 
 

@@ -5,9 +5,11 @@ import copy
 import warnings
 
 import numpy as np
+import pytest
 
 import ember
 from ember import nn
+from ember.compiler import graph_breaks
 
 
 def _same(a, b, tol=1e-5, what="value"):
@@ -78,3 +80,73 @@ def test_dynamic_graph_grows_a_symbol_for_a_dim_that_starts_varying_later():
             got.backward()
             _same_state(eager, model, 1e-4)
     assert compiled._compiled.compiled <= 3
+
+
+def _exp_then_add(h, w):
+    h.exp_()  # backward reads exp's result...
+    h.add_(1)  # ...which this write must leave alone
+
+
+IN_PLACE_WITH_GRAD = {
+    "mul_ by a number": lambda h, w: h.mul_(3),
+    "mul_ by a tensor": lambda h, w: h.mul_(w),
+    "div_": lambda h, w: h.div_(2),
+    "clamp_": lambda h, w: h.clamp_(-0.5, 0.5),
+    "pow_": lambda h, w: h.pow_(2),
+    "exp_ then add_": _exp_then_add,
+    "sigmoid_ then mul_": lambda h, w: h.sigmoid_().mul_(w),
+    "a row's mul_": lambda h, w: h[0].mul_(w[1]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(IN_PLACE_WITH_GRAD))
+def test_in_place_ops_on_intermediates_that_need_gradients(name):
+    """In-place ops on a tensor that records gradients: the ones whose forward saves arrays
+    crashed the compile (GraphError: an in-place node with extra outputs), and a backward that
+    read a result a later in-place op overwrote got wrong gradients silently."""
+    op = IN_PLACE_WITH_GRAD[name]
+
+    def f(x, w):
+        h = x @ w
+        op(h, w)
+        return (h * x).sum()
+    compiled = ember.compile(f)
+    for _ in range(3):
+        x = ember.randn(3, 3)
+        w = ember.randn(3, 3, requires_grad=True)
+        w2 = w.detach().requires_grad_()
+        want, got = f(x, w), compiled(x, w2)
+        _same(want, got, 1e-4)
+        want.backward()
+        got.backward()
+        _same(w.grad, w2.grad, 1e-4, "grad")
+    assert not graph_breaks(compiled)
+
+
+def test_in_place_op_on_an_input_that_needs_gradients_runs_eagerly():
+    """x.mul_(3) on an input that records gradients gives the caller's tensor new history
+    (its gradient flows through the mul): the graph cannot, so the call runs eagerly; the
+    capture that found out is undone, history included (it stacked two muls)."""
+    def f(x):
+        x.mul_(3)
+        return x.sum()
+    compiled = ember.compile(f)
+    for fn in (f, compiled, compiled, compiled):
+        w = ember.ones(2, requires_grad=True)
+        a = w * 1
+        out = fn(a)
+        (a.sum() + out).backward()
+        _same(a, ember.full((2,), 3.0))
+        _same(w.grad, ember.full((2,), 6.0), what=f"grad through {fn.__name__}")
+    (_, _, reason, _), = graph_breaks(compiled)
+    assert "in-place op on x" in reason
+
+
+def test_an_input_written_in_place_and_returned_is_the_callers_tensor():
+    def f(x):
+        return x.mul_(2)
+    compiled = ember.compile(f)
+    for _ in range(3):
+        x = ember.ones(3)
+        assert compiled(x) is x
+        _same(x, ember.full((3,), 2.0))
