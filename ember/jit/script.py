@@ -391,6 +391,17 @@ _MUTATORS = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "
                        "setdefault", "popitem", "reverse", "sort"})
 
 
+class _PathRaises(Exception):
+    """A `raise` (or a call of an @unused function) reached while compiling: every run that
+    gets here raises. The nearest block whose running depends on tensors (an if's branch, a
+    loop's body) ends with a check that fails there; reached outside all of them, the call
+    fails while compiling with `at_top`."""
+
+    def __init__(self, message: str, error: str, at_top: Exception):
+        super().__init__(message)
+        self.message, self.error, self.at_top = message, error, at_top
+
+
 class _Missing:
     """A variable one branch of an if does not define."""
 
@@ -442,11 +453,12 @@ def _raised(stmts):
 
 
 def _exits(stmts) -> bool:
-    """Whether a statement list always leaves its block (return, break or continue)."""
+    """Whether a statement list always leaves its block (return, break, continue or
+    raise)."""
     if not stmts:
         return False
     last = stmts[-1]
-    if isinstance(last, (ast.Return, ast.Break, ast.Continue)):
+    if isinstance(last, (ast.Return, ast.Break, ast.Continue, ast.Raise)):
         return True
     return isinstance(last, ast.If) and _exits(last.body) and _exits(last.orelse)
 
@@ -544,12 +556,17 @@ class _Compiler:
         env[_RET] = False
         try:
             self.exec_stmts(fn.tree.body, frame)
+        except _PathRaises as raised:
+            if self.depth == 1:
+                # reached whatever the tensors hold: this call fails as its check would
+                raise raised.at_top from None
+            raise
         finally:
             self.depth -= 1
         returned = frame.env[_RET]
         if returned is False:
             return None
-        value = frame.env[_RETVAL]
+        value = frame.env.get(_RETVAL)  # none where every path that returns raises
         if returned is not True and value is not None:
             raise fn.error(fn.tree, f"some paths through {fn.name}() return a value and others "
                                     "reach its end without a return",
@@ -669,12 +686,11 @@ class _Compiler:
             if error is None:
                 raise fn.error(s, "only `raise SomeError(message)` is supported",
                                "Name the exception class in the raise.")
-            # reached whatever the tensors hold (the condition was known when compiling):
-            # this call fails as the check on a call's values would
             exc = s.exc
             message = self.message(exc.args[0] if isinstance(exc, ast.Call) and exc.args
                                    else None, frame)
-            raise ScriptError(f"{error}: {message}" if message else error)
+            raise _PathRaises(message, error,
+                              ScriptError(f"{error}: {message}" if message else error))
         else:
             raise fn.error(s, f"the statement {type(s).__name__} is not supported",
                            "Rewrite it with assignments, if/while/for-range and calls.")
@@ -705,6 +721,21 @@ class _Compiler:
         """Record a check that raises `error` (AssertionError, or ScriptError naming it) when
         `ok` is false on a call's values."""
         apply(Assert, ok, message=message, error=error)
+
+    def guarded(self, run, frame: _Frame) -> _PathRaises | None:
+        """Run `run()`, the body of a block whose running depends on tensors; when it surely
+        raises (_PathRaises, returned), end the block with a check that always fails (recorded,
+        not run now: the placeholders need not take this path) and mark the block as left,
+        its variables as never read."""
+        try:
+            run()
+        except _PathRaises as raised:
+            self.rec(Assert, [scalar_tensor(False)],
+                     {"message": raised.message, "error": raised.error}, [scalar_tensor(True)])
+            frame.env[_RET] = True
+            frame.env.pop(_RETVAL, None)
+            return raised
+        return None
 
     def message(self, node, frame: _Frame) -> str:
         """A raise's or assert's message: its text where it is known at compile time, the
@@ -808,16 +839,18 @@ class _Compiler:
         """A prim::If on `cond`: compile both sides, then merge the variables they set."""
         rec = self.rec
         cond_v = rec.value_of(cond)
-        sides = []
+        sides, raised = [], []
         for run in (run_then, run_else):
             scope = rec.open()
             outer, frame.env = frame.env, dict(frame.env)
             try:
-                run()
+                raised.append(self.guarded(run, frame))
             finally:
                 env, frame.env = frame.env, outer
                 rec.close()
             sides.append((scope, env))
+        if raised[0] and raised[1]:
+            raise raised[0]  # both paths raise: so does reaching the if
         (s1, env1), (s2, env2) = sides
         returned = (env1.get(_RET) is True, env2.get(_RET) is True)
         # a side's variables are never read after it surely returned; its return value is
@@ -979,7 +1012,7 @@ class _Compiler:
             frame.env.update({n: before[n] for n in names})
             self.unrolled_while(s, frame)
             return
-        if cond is None and not _breaks(s.body) and _contains(s.body, ast.Return):
+        if cond is None and not _breaks(s.body) and _contains(s.body, (ast.Return, ast.Raise)):
             frame.env[_RET] = True  # `while True:` without a break ends only by returning
 
     def unrolled_while(self, s: ast.While, frame: _Frame) -> None:
@@ -1099,7 +1132,7 @@ class _Compiler:
         through the condition the body hands to the next iteration."""
         rec = self.rec
         fn = frame.fn
-        can_return = _contains(s.body, ast.Return)
+        can_return = _contains(s.body, (ast.Return, ast.Raise))
         carried = [(n, frame.env[n]) for n in names]
         if can_return and _RETVAL in frame.env:
             carried.append((_RETVAL, frame.env[_RETVAL]))
@@ -1147,7 +1180,7 @@ class _Compiler:
                 if not (isinstance(start, int) and start == 0):
                     i = self.binop(ast.Add(), i, start, s, frame)
                 frame.env[target] = i
-            self.exec_stmts(s.body, frame)
+            self.guarded(lambda: self.exec_stmts(s.body, frame), frame)
             frame.env[_CONT] = False
             frame.env[_NEXT] = False
             self.proceed(frame, s, lambda: frame.env.__setitem__(_NEXT, self.next_cond(s, frame)))
@@ -1524,11 +1557,13 @@ class _Compiler:
         fn = frame.fn
         mark = getattr(func, _MARK, None) or getattr(getattr(func, "__func__", None), _MARK,
                                                      None)
-        if mark == "unused":
-            raise fn.error(e, f"{getattr(func, '__qualname__', func)} is marked "
-                              "@ember.jit.unused but this call is compiled",
-                           "Guard the call with a condition known at compile time, or drop "
-                           "the @unused mark.")
+        if mark == "unused":  # a run that gets here fails, as in TorchScript
+            name = getattr(func, '__qualname__', func)
+            raise _PathRaises(f"{name} is marked @ember.jit.unused and cannot run in scripted "
+                              "code", "RuntimeError",
+                              fn.error(e, f"{name} is marked @ember.jit.unused but this call is "
+                                          "compiled", "Guard the call with a condition, or drop "
+                                                      "the @unused mark."))
         if func in (int, float, bool) and len(args) == 1 and \
                 isinstance(args[0], (Tensor, _Scalar)):
             return self.to_scalar(args[0], func, e, frame)

@@ -32,3 +32,49 @@ def clamp_to_own_range(x):
     lo = float(x.min())
     hi = float(x.max())
     return x.clamp(lo, (lo + hi) / 2) * x.sum().item(), int(x.argmax())
+
+
+def raise_after_work(x):
+    if x.sum() > 100:
+        y = x * 2
+        raise RuntimeError("too big: " + str(y.shape[0]))
+    return x + 1
+
+
+def _vector(x):
+    if x.dim() > 1:
+        raise ValueError("want a vector")
+    return x
+
+
+def raise_in_helper(x):
+    if x.sum() > 0:
+        y = _vector(x)
+        return y
+    return -x
+
+
+def raise_in_while(x):
+    n = 0
+    while x.sum() < 10:
+        x = x + 1
+        n += 1
+        if n > 5:
+            x = x * 2
+            raise RuntimeError("no convergence")
+    return x, n
+
+
+class UnusedUnderFlag(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(3, 3)
+
+    @torch.jit.unused
+    def debug(self, x):
+        return x * 100
+
+    def forward(self, x, use: bool = False):
+        if use:
+            return self.debug(x)
+        return self.lin(x)

@@ -99,7 +99,17 @@ CASES = {
     "return_under_tensor_condition": [((X,), {}), ((-X - 3,), {})],
     # float(t), int(t) and t.item() are numbers: no gradient flows through them
     "clamp_to_own_range": [((X,), {}), ((X * 3 - 1,), {})],
+    # a raise after other statements in a branch (also in a helper, or in a loop) fails only
+    # the calls that reach it; it used to fail compiling whenever the branch was compiled
+    "raise_after_work": [((X,), {})],
+    "raise_in_helper": [((-X - 3,), {})],
+    "raise_in_while": [((X - 1,), {}), ((X + 8,), {})],
 }
+
+# (name, args that reach the raise, message)
+RAISING = [("raise_after_work", (X + 100,), "RuntimeError: too big: 2"),
+           ("raise_in_helper", (X,), "ValueError: want a vector"),
+           ("raise_in_while", (X - 10,), "RuntimeError: no convergence")]
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -116,3 +126,33 @@ def test_return_values_a_graph_cannot_merge_are_refused(name, what):
     message = rf"(?s)the return value different types {re.escape(f'({what})')}.*if x.sum\(\) > 0:"
     with pytest.raises(ember.jit.NotSupportedError, match=message):
         scripted(ember.tensor(X))
+
+
+@pytest.mark.parametrize("name, args, message", RAISING, ids=[r[0] for r in RAISING])
+def test_a_raise_in_a_tensor_dependent_block_fails_the_calls_that_reach_it(name, args, message):
+    ours = ember.jit.script(getattr(OURS, name))
+    ours(*_to(ember, CASES[name][0][0]))  # compiled on a call that does not raise
+    with pytest.raises(ember.jit.Error, match=re.escape(message)):
+        ours(*_to(ember, args))
+    with pytest.raises(torch.jit.Error, match=re.escape(message.split(": ")[1])):
+        torch.jit.script(getattr(THEIRS, name))(*_to(torch, args))
+    with pytest.raises(Exception, match=re.escape(message.split(": ")[1])):
+        getattr(OURS, name)(*_to(ember, args))
+
+
+def test_an_unused_method_under_a_flag_fails_only_when_called(tmp_path):
+    torch.manual_seed(0)
+    theirs = THEIRS.UnusedUnderFlag()
+    ours = OURS.UnusedUnderFlag()
+    ours.load_state_dict({k: ember.tensor(v.numpy()) for k, v in theirs.state_dict().items()})
+    scripted, x = ember.jit.script(ours), X.copy()
+    _same(scripted(ember.tensor(x)), torch.jit.script(theirs)(torch.tensor(x)))
+    with pytest.raises(torch.jit.Error):
+        torch.jit.script(theirs)(torch.tensor(x), True)
+    with pytest.raises(ember.jit.Error, match="debug is marked @ember.jit.unused"):
+        scripted(ember.tensor(x), True)
+    scripted.save(str(tmp_path / "m.pt"))
+    loaded = ember.jit.load(str(tmp_path / "m.pt"))
+    _same(loaded(ember.tensor(x)), scripted(ember.tensor(x)))
+    with pytest.raises(ember.jit.Error, match="debug is marked @ember.jit.unused"):
+        loaded(ember.tensor(x), True)
