@@ -164,6 +164,19 @@ class _CaptureRecorder(_Recorder):
         return node
 
 
+def _shared(saved: tuple, arrays: tuple) -> list:
+    """The arrays among `arrays` (a compiled forward's outputs and inputs) whose memory a
+    saved array shares: the compiled node saves them as an op saves its inputs and outputs, so
+    that an in-place write into one before backward raises as in eager instead of changing
+    what the compiled backward reads."""
+    def root(a):
+        while getattr(a, "base", None) is not None:
+            a = a.base
+        return id(a)
+    kept = {root(a) for a in saved}
+    return [a for a in arrays if root(a) in kept]
+
+
 def _contiguous(t: Tensor):
     """The tensor's data as a C-contiguous array (itself when it already is one)."""
     a = t._data
@@ -424,6 +437,7 @@ class CompiledCall:
         def forward(ctx, xp, *arrays):
             result = fwd(arrays, ())
             ctx.saved_arrays = result[n_out:]
+            ctx.save(*_shared(ctx.saved_arrays, result[:n_out] + tuple(arrays)))
             ctx.non_differentiable = non_diff
             return result[:n_out]
 
@@ -434,6 +448,7 @@ class CompiledCall:
                                    "compute higher-order gradients eagerly")
             if ctx.saved_arrays is None:
                 raise RuntimeError(FREED)
+            _ = ctx.saved  # raises, as in eager, when the caller wrote into a saved tensor
             # the graph was captured with contiguous seeds; an incoming gradient may be a
             # strided view (of a reshape's or transpose's backward), which its views need not fit
             arrays = list(ctx.saved_arrays) + [_contiguous(grads[i]) for i in diff]

@@ -150,3 +150,23 @@ def test_an_input_written_in_place_and_returned_is_the_callers_tensor():
         x = ember.ones(3)
         assert compiled(x) is x
         _same(x, ember.full((3,), 2.0))
+
+
+def test_writing_into_what_the_backward_reads_raises_as_in_eager():
+    """exp's backward reads its output, sin's its input: when the caller writes into one in
+    place before backward, eager autograd raises; the compiled backward read the changed
+    array instead and returned wrong gradients."""
+    def exp(x):
+        return x.exp()
+
+    def sin(x):
+        return x.sin()
+    for fn, written in ((exp, "output"), (sin, "input")):
+        compiled = ember.compile(fn)
+        for run in (fn, compiled, compiled, compiled):
+            x = ember.ones(3, requires_grad=True)
+            y = run(x)
+            with ember.no_grad():
+                (y if written == "output" else x).mul_(2)
+            with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+                y.sum().backward()
