@@ -860,7 +860,7 @@ class _Compiler:
         for n in list(env1) + [n for n in env2 if n not in env1]:
             a, b = env1.get(n, _MISSING), env2.get(n, _MISSING)
             old = frame.env.get(n, _MISSING)
-            if a is old and b is old:
+            if a is old and b is old and not _written(old, (s1, s2)):
                 continue
             if (a is _MISSING or b is _MISSING) and not (
                     n == _RETVAL or returned[0 if a is _MISSING else 1]):
@@ -888,9 +888,11 @@ class _Compiler:
         for scope, side in ((s1, 0), (s2, 1)):
             rec.open(scope)
             try:
+                # each side's values as it left them: a tensor both sides write in place has
+                # the other side's writes on its version counter too (check=False)
                 outs[side] = [rec.value_of(_as_tensor(
                     _filler(_as_tensor(pair[1 - side])) if pair[side] is _MISSING
-                    else pair[side])) for pair in leaves]
+                    else pair[side]), check=False) for pair in leaves]
             finally:
                 rec.close()
         caps = _align_captures([s1, s2])
@@ -959,8 +961,14 @@ class _Compiler:
     def rebuild(self, plan_list, node, results, leaves):
         rec = self.rec
         made = []
-        for v, t in zip(node.outputs, results):
-            p = _fresh(t)
+        for v, t, pair in zip(node.outputs, results, leaves):
+            if pair[0] is pair[1] and isinstance(pair[0], Tensor):
+                # one tensor, written in place on some path: it holds the merged value, so
+                # every name (and view) that refers to it reads the if's result
+                p = pair[0]
+                p._data[...] = t._data
+            else:
+                p = _fresh(t)
             rec.bind(p, v)
             rec.define(v)
             made.append(p)
@@ -1613,6 +1621,15 @@ class _Compiler:
                            "Check the arguments; a value computed from tensors cannot stand "
                            "where the function needs a Python number (sizes, dims).") \
                 from err
+
+
+def _written(value, scopes) -> bool:
+    """Whether a tensor in `value` was written in place in one of `scopes` (closed blocks):
+    the value it is bound to there differs from the one before."""
+    def bound(bindings, t):
+        return bindings[0].get(id(t), (None, None))[1]
+    return any(bound(scope.after, t) is not bound(scope.before, t)
+               for t in _split(value)[1] if isinstance(t, Tensor) for scope in scopes)
 
 
 def _leaves(plan):

@@ -250,7 +250,8 @@ def _nodes_from_json(entries: list, values: dict, define) -> list:
             b.outputs = [inner[o] for o in outs]
             node.blocks.append(b)
         outs = _list(entry, "outputs")
-        _require(outs, f"node {i} has no outputs")
+        # a control-flow node may have none: a scripted if that only writes buffers in place
+        _require(outs or op in CONTROL_OPS, f"node {i} has no outputs")
         node.outputs = [define(o, node, k) for k, o in enumerate(outs)]
         nodes.append(node)
     return nodes

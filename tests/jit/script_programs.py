@@ -78,3 +78,42 @@ class UnusedUnderFlag(nn.Module):
         if use:
             return self.debug(x)
         return self.lin(x)
+
+
+def fill_positive_rows(x):
+    out = torch.zeros_like(x)
+    for i in range(x.size(0)):
+        if x[i, 0] > 0:
+            out[i] = x[i] * 2
+    return out
+
+
+def write_in_both_branches(x):
+    out = torch.zeros_like(x)
+    alias = out
+    if x.sum() > 0:
+        out[0] = 1.0
+    else:
+        out.add_(2)
+    return out, alias + 1
+
+
+def signed_row_sum(x):
+    acc = torch.zeros(x.size(1))
+    for i in range(x.size(0)):
+        if x[i].sum() > 0:
+            acc += x[i]
+        else:
+            acc.sub_(x[i])
+    return acc
+
+
+class CountsPositive(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("count", torch.zeros(1))
+
+    def forward(self, x):
+        if x.sum() > 0:
+            self.count.add_(1)
+        return x * self.count
