@@ -27,6 +27,7 @@ from ..autograd.graph import FREED
 from .codegen import compile_graph
 from .ir import Graph, Node, Saves, TensorType
 from .passes import optimize
+from .passes.analysis import AliasInfo
 from .passes.dce import eliminate_dead_code
 from .tracer import (Refusing, _protect_constants, _Recorder, _Tracing, flatten,
                      input_names)
@@ -418,6 +419,10 @@ class CompiledCall:
         self.out_meta = [(v.type.dtype, to_device(v.type.device))
                          for v in joint.graph.outputs[:joint.n_outputs]]
         self.forward_graph, self.backward_graph = graphs
+        aliases = AliasInfo(self.forward_graph)
+        # inputs the forward writes into: their versions move on, as eager in-place ops do
+        self.written = [j for j, v in enumerate(self.forward_graph.inputs)
+                        if aliases.is_mutated(v)]
         self.fwd = compile_graph(self.forward_graph, [], "compiled_forward").fn
         if self.backward_graph is not None:
             self.bwd = compile_graph(self.backward_graph, [], "compiled_backward",
@@ -470,9 +475,12 @@ class CompiledCall:
             "forward": staticmethod(forward), "backward": staticmethod(backward)})
 
     def run(self, tensors: list) -> list:
+        # moved on before the call, so the versions its autograd node saves are the ones
+        # the inputs have after it
+        for j in self.written:
+            tensors[j]._vbox[0] += 1
         if self.backward_graph is not None and GradState.enabled:
-            outs = apply(self.op, *tensors)
-            return list(outs)
+            return list(apply(self.op, *tensors))
         got = self.fwd([t._data for t in tensors], ())
         return [Tensor._wrap(a, dtype, device)
                 for a, (dtype, device) in zip(got[:self.n_outputs], self.out_meta)]

@@ -170,3 +170,26 @@ def test_writing_into_what_the_backward_reads_raises_as_in_eager():
                 (y if written == "output" else x).mul_(2)
             with pytest.raises(RuntimeError, match="modified by an inplace operation"):
                 y.sum().backward()
+
+
+def test_inputs_the_compiled_code_writes_into_move_on_a_version():
+    """x.add_(1) inside the compiled code bumps x's version as in eager: an earlier op that
+    saved x for its backward then raises instead of using the changed x silently, while the
+    compiled code's own backward, which reads x after the write, still runs."""
+    def f(x):
+        x.add_(1)
+        return x * 2
+
+    def g(x, w):
+        x.add_(1)
+        return x * w
+    compiled_f, compiled_g = ember.compile(f), ember.compile(g)
+    for run_f, run_g in ((f, g),) + ((compiled_f, compiled_g),) * 3:
+        w = ember.ones(3, requires_grad=True)
+        x = ember.ones(3)
+        y = x * w
+        run_f(x)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+        run_g(x, w).sum().backward()
+        _same(w.grad, ember.full((3,), 3.0))
