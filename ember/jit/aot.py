@@ -482,5 +482,9 @@ class CompiledCall:
         if self.backward_graph is not None and GradState.enabled:
             return list(apply(self.op, *tensors))
         got = self.fwd([t._data for t in tensors], ())
-        return [Tensor._wrap(a, dtype, device)
+        outs = [Tensor._wrap(a, dtype, device)
                 for a, (dtype, device) in zip(got[:self.n_outputs], self.out_meta)]
+        if GradState.inference:  # as `apply` marks what ops return in inference mode
+            for t in outs:
+                t._inference = True
+        return outs

@@ -193,3 +193,14 @@ def test_inputs_the_compiled_code_writes_into_move_on_a_version():
             y.sum().backward()
         run_g(x, w).sum().backward()
         _same(w.grad, ember.full((3,), 3.0))
+
+
+def test_outputs_under_inference_mode_are_inference_tensors():
+    net = nn.Linear(3, 2)
+    compiled = ember.compile(net)
+    x = ember.randn(2, 3)
+    compiled(x)
+    for _ in range(2):
+        with ember.inference_mode():
+            assert compiled(x).is_inference() and net(x).is_inference()
+    assert not compiled(x).is_inference()
