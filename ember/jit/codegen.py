@@ -496,6 +496,8 @@ def _py_literal(obj, names: dict[int, str]) -> str:
         return names[obj.id]
     if isinstance(obj, AsTensor):
         return names[obj.value.id]
+    if isinstance(obj, _Number):
+        return f"{obj.kind}({names[obj.value.id]})"
     t = type(obj)
     if t is tuple:
         inner = ", ".join(_py_literal(o, names) for o in obj)
@@ -645,6 +647,30 @@ class _CodeWriter:
                     ", ".join([cond] + carried), inner)
 
 
+class _Number:
+    """A number output: the graph's 0-d tensor `value` that the caller gets as a Python
+    `kind` ("int", "float" or "bool"), written as that conversion."""
+
+    def __init__(self, value: Value, kind: str):
+        self.value, self.kind = value, kind
+
+
 def _spec_literal(spec, values: list[Value]):
+    """The returned structure with graph values in its leaves (number leaves as _Number)."""
     from .tracer import unflatten
-    return unflatten(spec, values)
+    kinds: list = []
+
+    def numbers_as_tensors(s):
+        if s[0] in ("tensor", "number"):
+            kinds.append(s[1] if s[0] == "number" else None)
+            return ["tensor"]
+        if s[0] in ("tuple", "list"):
+            return [s[0], [numbers_as_tensors(x) for x in s[1]]]
+        if s[0] == "namedtuple":
+            return [s[0], s[1], [numbers_as_tensors(x) for x in s[2]]]
+        if s[0] == "dict":
+            return [s[0], [[k, numbers_as_tensors(v)] for k, v in s[1]]]
+        return s
+    tensor_spec = numbers_as_tensors(spec)
+    return unflatten(tensor_spec, [v if kind is None else _Number(v, kind)
+                                   for v, kind in zip(values, kinds)])

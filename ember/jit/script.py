@@ -1846,8 +1846,10 @@ def _output(obj):
         return NumberLeaf(obj.t, obj.kind)
     if isinstance(obj, (bool, int, float)) and not isinstance(obj, Tensor):
         return NumberLeaf(scalar_tensor(obj), type(obj))
-    if type(obj) in (tuple, list):
-        return type(obj)(_output(o) for o in obj)
+    if type(obj) is list:
+        return [_output(o) for o in obj]
+    if isinstance(obj, tuple):  # x.size() and named tuples too: they come back as tuples
+        return tuple(_output(o) for o in obj)
     if type(obj) is dict:
         return {k: _output(v) for k, v in obj.items()}
     return obj

@@ -117,3 +117,11 @@ class CountsPositive(nn.Module):
         if x.sum() > 0:
             self.count.add_(1)
         return x * self.count
+
+
+def sizes_and_count(x):
+    n = 0
+    for i in range(x.size(0)):
+        if x[i].sum() > 0:
+            n += 1
+    return x.size(), x.shape[1:], n

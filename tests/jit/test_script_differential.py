@@ -176,3 +176,20 @@ def test_a_buffer_written_under_a_tensor_condition_saves_and_loads(tmp_path):
     for x in inputs[2:]:
         _same(loaded(x), eager(x))
     _same(loaded.count, eager.count)
+
+
+def test_sizes_and_counts_come_back_as_python_ints_and_print_as_code(tmp_path):
+    scripted, x = ember.jit.script(OURS.sizes_and_count), ember.tensor(X)
+    got = scripted(x)  # x.size() used to fail: only tensors could be outputs
+    assert got == ((2, 3), (3,), 1) and type(got[2]) is int
+    assert got == OURS.sizes_and_count(x)
+    assert [list(s) if isinstance(s, tuple) else s for s in got] == \
+        list(torch.jit.script(THEIRS.sizes_and_count)(torch.tensor(X)))
+    code = scripted.code  # number outputs used to break it
+    assert "int(" in code and "return (" in code
+    scripted.save(str(tmp_path / "f.pt"))
+    loaded = ember.jit.load(str(tmp_path / "f.pt"))
+    assert loaded(x) == got and "int(" in loaded.code
+    # the sizes are constants of this graph: other shapes are refused, not answered wrongly
+    with pytest.raises(RuntimeError, match="keeps sizes computed from them"):
+        loaded(ember.ones(5, 3))
