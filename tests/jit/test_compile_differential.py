@@ -204,3 +204,34 @@ def test_outputs_under_inference_mode_are_inference_tensors():
         with ember.inference_mode():
             assert compiled(x).is_inference() and net(x).is_inference()
     assert not compiled(x).is_inference()
+
+
+def test_batchnorm_training_with_train_eval_switches_freezing_and_optimizer_steps():
+    """Running stats and num_batches_tracked update as in eager across train()/eval()
+    switches; the optimizer's in-place updates, frozen parameters and gradients accumulated
+    over two steps are seen by the compiled code."""
+    ember.manual_seed(0)
+    eager = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Dropout(0.3),
+                          nn.Flatten(), nn.Linear(4 * 6 * 6, 5))
+    model = copy.deepcopy(eager)
+    compiled = ember.compile(model)
+    optimizers = [ember.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+                  for m in (eager, model)]
+    for step in range(7):
+        for m in (eager, model):
+            m.train(step not in (2, 4))
+            m[0].weight.requires_grad_(step != 5)
+        x = ember.randn(2, 3, 8, 8)
+        ember.manual_seed(step)
+        want = eager(x)
+        ember.manual_seed(step)
+        got = compiled(x)
+        _same(want, got, 1e-5, f"output at step {step}")
+        want.square().sum().backward()
+        got.square().sum().backward()
+        _same_state(eager, model)
+        for opt in optimizers:
+            opt.step()
+            if step % 2:
+                opt.zero_grad()
+        _same_state(eager, model)
