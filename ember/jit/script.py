@@ -131,6 +131,12 @@ def _unwrap(obj):
     return obj
 
 
+def _is_view_of(item, base) -> bool:
+    """Whether `item` (base[i]) is a tensor view of the tensor `base` (they share its version
+    counter), not a copy (advanced indexing) or an item of a list."""
+    return isinstance(item, Tensor) and isinstance(base, Tensor) and item._vbox is base._vbox
+
+
 def _snapshot(t: Tensor) -> Tensor:
     """`t` as `float(t)`/`int(t)`/`t.item()` see it in Python: a copy (later in-place writes to
     `t` do not change the number) that gradients do not flow through. The graph has no detach
@@ -654,12 +660,17 @@ class _Compiler:
                 self.assign(s.target, self.eval(s.value, frame), frame)
         elif isinstance(s, ast.AugAssign):
             target = s.target
-            if not isinstance(target, ast.Name):
-                raise fn.error(s, "augmented assignment to an attribute or item is not "
-                                  "supported", "Write `x = x + y` with a plain name.")
-            frame.env[target.id] = self.binop(s.op, self.eval(target, frame),
-                                              self.eval(s.value, frame), s, frame,
-                                              inplace=True)
+            if isinstance(target, ast.Attribute):
+                raise fn.error(s, "augmented assignment to an attribute is not supported",
+                               "Update a buffer in place (self.buf.add_(y)), or assign to a "
+                               "local name.")
+            # as Python: x[i] += y is x[i] = x[i].__iadd__(y)
+            item = self.eval(target, frame)
+            new = self.binop(s.op, item, self.eval(s.value, frame), s, frame, inplace=True)
+            if isinstance(target, ast.Subscript) and new is item and _is_view_of(
+                    item, self.eval(target.value, frame)):
+                return  # a view of the tensor, updated in place: writing it back changes nothing
+            self.assign(target, new, frame)
         elif isinstance(s, ast.Expr):
             if not isinstance(s.value, ast.Constant):
                 self.eval(s.value, frame)

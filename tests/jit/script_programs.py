@@ -4,6 +4,8 @@ The module is loaded twice from this one source: once with `torch` bound to PyTo
 to ember (the loader binds `_LIB`), so torch.jit.script and ember.jit.script compile the same
 text. It is not imported on its own.
 """
+from typing import Dict
+
 torch = _LIB  # noqa: F821 - bound by the loader
 nn = torch.nn
 F = torch.nn.functional
@@ -125,3 +127,16 @@ def sizes_and_count(x):
         if x[i].sum() > 0:
             n += 1
     return x.size(), x.shape[1:], n
+
+
+def add_into_items(x):
+    y = x.clone()
+    y[:, 1] += 1
+    y[0] *= 2
+    xs = [x, x * 2]
+    xs[1] += x
+    d: Dict[str, Tensor] = {"a": x + 1}
+    d["a"] -= 1
+    counts = [0, 1]
+    counts[1] += 5
+    return y, xs, d, counts[1]

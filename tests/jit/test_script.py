@@ -847,7 +847,7 @@ REJECTED = [
     (r_dynamic_slice, "return x[:n]", "slicing a tensor with a bound computed", "outside"),
     (r_varargs, "def r_varargs(x, *rest):", r"\*args", "List the parameters"),
     (r_for_else, "for i in range(3):", r"for \.\.\. else", "flag"),
-    (r_aug_attr, "_HOLDER.count += 1", "augmented assignment", "plain name"),
+    (r_aug_attr, "_HOLDER.count += 1", "augmented assignment to an attribute", "local name"),
     (r_attr, "_HOLDER.count = 1", "assignment to an attribute", "local name"),
     (r_tuple_item, "t[0] = x", "item assignment into a tuple", "new tuple"),
     (r_raise, 'raise _ERRORS[0]("no")', "only `raise SomeError", "Name the exception"),

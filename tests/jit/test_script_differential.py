@@ -112,6 +112,8 @@ CASES = {
     "fill_positive_rows": [((X,), {})],
     "write_in_both_branches": [((X,), {}), ((-X,), {})],
     "signed_row_sum": [((X,), {}), ((X - 1,), {})],
+    # augmented assignment to items of tensors, lists and dicts (it was refused)
+    "add_into_items": [((X,), {})],
 }
 
 # (name, args that reach the raise, message)
