@@ -58,6 +58,11 @@ class NotSupportedError(RuntimeError):
     """A construct ember.jit.script cannot compile (the message quotes the source line)."""
 
 
+class _TypesDiffer(NotSupportedError):
+    """The paths of an if, or the iterations of a loop, give a variable values of types (or
+    shapes, or list lengths) one graph value cannot hold."""
+
+
 _GRAD_OFF = (no_grad, inference_mode, set_grad_enabled)  # what a scripted 'with' may enter
 
 
@@ -280,6 +285,32 @@ class _ScriptRecorder(_Recorder):
         self.restore(scope.before)
         self.graph = self.scopes[-1].graph
 
+    def number_arguments(self, tensors) -> set[str]:
+        """The number arguments (names) that the values of `tensors` are computed from; empty
+        when they also depend on a tensor argument or on a loop's values."""
+        outer = {inner.id: v for scope in self.scopes for v, inner in scope.caps}
+        names: set[str] = set()
+        seen: set[int] = set()
+        stack = [v for v in map(self.lookup, tensors) if v is not None]  # None: a constant
+        while stack:
+            v = stack.pop()
+            while v.id in outer:  # a block's captured value: the value it captured
+                v = outer[v.id]
+            if v.id in seen:
+                continue
+            seen.add(v.id)
+            if v.node is not None:
+                if v.node.blocks:
+                    return set()
+                stack += v.node.inputs()
+                continue
+            name = self.scalar_inputs.get(id(self.tensors.get(v.id)))
+            if name is not None:
+                names.add(name)
+            elif self.root.constant_name(v) is None:
+                return set()  # a tensor argument, or a loop's own input
+        return names
+
     def run_concrete(self, fn, *args):
         """Run interpreter code on real tensors without recording it."""
         self.settle()
@@ -326,9 +357,9 @@ class _Function:
         text = self.lines[k].strip() if 0 <= k < len(self.lines) else ""
         return self.start + k, text
 
-    def error(self, node, what: str, fix: str) -> NotSupportedError:
+    def error(self, node, what: str, fix: str, kind=NotSupportedError) -> NotSupportedError:
         line, text = self.line_of(node)
-        return NotSupportedError(
+        return kind(
             f"ember.jit.script: {what}\n  File \"{self.filename}\", line {line}, in "
             f"{self.name}:\n    {text}\n{fix}")
 
@@ -406,6 +437,16 @@ class _PathRaises(Exception):
     def __init__(self, message: str, error: str, at_top: Exception):
         super().__init__(message)
         self.message, self.error, self.at_top = message, error, at_top
+
+
+class _Specialize(Exception):
+    """Control flow decided by number arguments alone (`names`) that a graph cannot hold (an
+    if whose branches give values of different types, a loop that grows a list): the call is
+    compiled again with those arguments' values baked in, one graph per value."""
+
+    def __init__(self, names: set[str]):
+        super().__init__(", ".join(sorted(names)))
+        self.names = names
 
 
 class _Missing:
@@ -733,6 +774,15 @@ class _Compiler:
         `ok` is false on a call's values."""
         apply(Assert, ok, message=message, error=error)
 
+    def specialize_on(self, error: NotSupportedError, values) -> None:
+        """Called where control flow decided by `values` failed to compile as graph blocks
+        with `error`: raises _Specialize when the types differ (_TypesDiffer) and `values`
+        depend on number arguments alone."""
+        names = self.rec.number_arguments([_as_tensor(v) for v in values
+                                           if isinstance(v, (Tensor, _Scalar))])
+        if names and isinstance(error, _TypesDiffer):
+            raise _Specialize(names) from None
+
     def guarded(self, run, frame: _Frame) -> _PathRaises | None:
         """Run `run()`, the body of a block whose running depends on tensors; when it surely
         raises (_PathRaises, returned), end the block with a check that always fails (recorded,
@@ -843,8 +893,12 @@ class _Compiler:
                                    self.message(message, frame), error)
                 self.exec_stmts(rest, frame)
                 return
-        self.branch(s, frame, cond, lambda: self.exec_stmts(s.body, frame),
-                    lambda: self.exec_stmts(s.orelse, frame))
+        try:
+            self.branch(s, frame, cond, lambda: self.exec_stmts(s.body, frame),
+                        lambda: self.exec_stmts(s.orelse, frame))
+        except NotSupportedError as err:
+            self.specialize_on(err, [cond])
+            raise
 
     def branch(self, s, frame: _Frame, cond: Tensor, run_then, run_else) -> None:
         """A prim::If on `cond`: compile both sides, then merge the variables they set."""
@@ -950,12 +1004,14 @@ class _Compiler:
             raise frame.fn.error(s, f"the branches of this if give {what} different "
                                     f"types ({_type_name(a)} and {_type_name(b)})",
                                  "Give it the same type in both branches (Optional values "
-                                 "must be decided by conditions known at compile time).")
+                                 "must be decided by conditions known at compile time).",
+                                 _TypesDiffer)
         ta, tb = TensorType.of(_as_tensor(a)), TensorType.of(_as_tensor(b))
         if ta != tb:
             raise frame.fn.error(s, f"the branches of this if give {what} different types "
                                     f"({ta} and {tb})",
-                                 "Make both branches produce the same dtype and shape.")
+                                 "Make both branches produce the same dtype and shape.",
+                                 _TypesDiffer)
         return ("leaf", (a, b), kind)
 
     def fill_plan(self, value, missing: int):
@@ -1023,8 +1079,9 @@ class _Compiler:
             return
         try:
             self.build_loop(s, frame, names, None, cond, None)
-        except NotSupportedError:
+        except NotSupportedError as err:
             if not known:
+                self.specialize_on(err, [cond])
                 raise
             # the condition is known at compile time (a Python counter): unroll, testing it
             # each time, so the body may grow a list or use the counter as a Python int
@@ -1088,7 +1145,11 @@ class _Compiler:
                 if step != 1:
                     span = (span + (step - 1 if step > 0 else step + 1)) // step
                 trip = span.clamp(min=0).to(D.int64)
-            self.build_loop(s, frame, names, trip, None, (s.target.id, start, step))
+            try:
+                self.build_loop(s, frame, names, trip, None, (s.target.id, start, step))
+            except NotSupportedError as err:
+                self.specialize_on(err, [start, stop])
+                raise
             return
         seq = self.eval(it, frame)
         if isinstance(seq, _Scalar) or isinstance(seq, Tensor) and seq.dim() == 0:
@@ -1220,7 +1281,7 @@ class _Compiler:
                     raise fn.error(s, f"the loop changes the type of {n!r} (from "
                                       f"{_describe(v0)} to {_describe(new)})",
                                    "Keep each variable's type (and a list's or tuple's "
-                                   "length) the same across iterations.")
+                                   "length) the same across iterations.", _TypesDiffer)
                 outs += [rec.value_of(_as_tensor(x)) for x in leaves]
             late = []
             if can_return:
@@ -1241,7 +1302,8 @@ class _Compiler:
             for n, a, b in zip(owners, init_v, outs[1:]):
                 if a.type != b.type:
                     raise fn.error(s, f"the loop changes {n!r} from {a.type} to {b.type}",
-                                   "Loop-carried tensors must keep their dtype and shape.")
+                                   "Loop-carried tensors must keep their dtype and shape.",
+                                   _TypesDiffer)
             g.outputs = outs
         finally:
             frame.env = outer
@@ -1815,7 +1877,20 @@ def _resized_arguments(bound: dict, kinds: dict, resize) -> dict:
 
 
 def compile_call(fn, sig: _Signature, bound: dict, self_obj, state: dict) -> Graph:
-    """Build the graph of one call signature of `fn` (a function, or a method with self)."""
+    """Build the graph of one call signature of `fn` (a function, or a method with self);
+    number arguments whose values decide control flow a graph cannot hold are added to
+    `sig.specialized` on the way (their values are then baked in)."""
+    while True:
+        try:
+            return _compile_once(fn, sig, bound, self_obj, state)
+        except _Specialize as s:
+            if s.names <= sig.specialized:
+                raise RuntimeError(f"ember.jit.script: {sig.name}() specialized on {s} "
+                                   "twice") from None
+            sig.specialized |= s.names
+
+
+def _compile_once(fn, sig: _Signature, bound: dict, self_obj, state: dict) -> Graph:
     parsed = _Function(fn, "method" if self_obj is not None else "function")
     root = _ScriptGraph([0])
     rec = _ScriptRecorder(root, state)
@@ -1830,7 +1905,8 @@ def compile_call(fn, sig: _Signature, bound: dict, self_obj, state: dict) -> Gra
         elif kind in ("int", "float", "bool"):
             t = _input(rec, scalar_tensor(SCALAR_CAST[kind](value)), name)
             rec.scalar_inputs[id(t)] = name
-            env[name] = _Scalar(t, SCALAR_CAST[kind])
+            env[name] = SCALAR_CAST[kind](value) if name in sig.specialized else \
+                _Scalar(t, SCALAR_CAST[kind])
         else:
             env[name] = value
     flat_in = len(root.inputs)
@@ -1921,8 +1997,9 @@ class _ScriptedMethod:
                              self.self_obj, state)[0]))
             graph.call_schema = CallSchema.of(self.name if self.self_obj is not None
                                               else self.sig.name, self.sig.sig,
-                                              self.sig.kinds, bound, specialized)
+                                              self.sig.kinds, bound, self.sig.specialized)
             method = self._adopt(graph, self._key(bound, sizes=False))
+            key = self._key(bound)  # with the values of arguments it specialized on
         self.graphs[key] = method
         self.last = method
         return method

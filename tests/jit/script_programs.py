@@ -4,7 +4,7 @@ The module is loaded twice from this one source: once with `torch` bound to PyTo
 to ember (the loader binds `_LIB`), so torch.jit.script and ember.jit.script compile the same
 text. It is not imported on its own.
 """
-from typing import Dict
+from typing import Dict, List
 
 torch = _LIB  # noqa: F821 - bound by the loader
 nn = torch.nn
@@ -140,3 +140,26 @@ def add_into_items(x):
     counts = [0, 1]
     counts[1] += 5
     return y, xs, d, counts[1]
+
+
+def maybe_none(x, skip: bool):
+    if skip:
+        return None
+    return x * 2
+
+
+def scaled_copies(x, n: int):
+    outs: List[Tensor] = []
+    for i in range(n + 1):
+        outs.append(x * i)
+    return torch.stack(outs).sum(0), len(outs)
+
+
+def halvings(x, n: int):
+    outs: List[Tensor] = []
+    i = 0
+    while i < n:
+        x = x / 2
+        outs.append(x)
+        i += 1
+    return outs

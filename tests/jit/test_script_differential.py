@@ -114,6 +114,12 @@ CASES = {
     "signed_row_sum": [((X,), {}), ((X - 1,), {})],
     # augmented assignment to items of tensors, lists and dicts (it was refused)
     "add_into_items": [((X,), {})],
+    # control flow on number arguments that a graph cannot hold (None or a tensor; a list
+    # growing by a number of steps) compiles a graph per value of them (it was refused, and
+    # `return None` came back as zeros)
+    "maybe_none": [((X, True), {}), ((X, False), {}), ((X,), {"skip": True})],
+    "scaled_copies": [((X, 2), {}), ((X, 0), {}), ((X, 2), {})],
+    "halvings": [((X, 3), {}), ((X, 0), {})],
 }
 
 # (name, args that reach the raise, message)
@@ -195,3 +201,15 @@ def test_sizes_and_counts_come_back_as_python_ints_and_print_as_code(tmp_path):
     # the sizes are constants of this graph: other shapes are refused, not answered wrongly
     with pytest.raises(RuntimeError, match="keeps sizes computed from them"):
         loaded(ember.ones(5, 3))
+
+
+def test_a_graph_specialized_on_a_number_argument_refuses_other_values_after_loading(tmp_path):
+    scripted, x = ember.jit.script(OURS.scaled_copies), ember.tensor(X)
+    for n in (2, 3):
+        _same(scripted(x, n), OURS.scaled_copies(x, n))
+    assert len({id(m) for m in scripted._script.graphs.values()}) == 2
+    scripted.save(str(tmp_path / "f.pt"))  # the graph of the last call, n=3
+    loaded = ember.jit.load(str(tmp_path / "f.pt"))
+    _same(loaded(x, 3), OURS.scaled_copies(x, 3))
+    with pytest.raises(RuntimeError, match="was scripted for n=3, not 2"):
+        loaded(x, 2)
