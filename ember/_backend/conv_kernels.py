@@ -120,7 +120,7 @@ def col2im(xp, cols, size, kernel, stride, pads, dilation, outs):
 
 def _accumulate_dtype(x):
     """float16/bfloat16 storage computes in float32 (NumPy has no fast GEMM for them)."""
-    return x if x.dtype in (np.float32, np.float64) or x.dtype.kind in "iub" else \
+    return x if x.dtype in (np.float32, np.float64) or x.dtype.kind in "iubc" else \
         x.astype(np.float32)
 
 

@@ -24,7 +24,7 @@ from ..testing.opinfo import FLOATS, INTS, Arg, Sample
 from .creation import zeros
 from .dispatch import apply
 from .indexing import _linear_index
-from .registry import OpDef, composite, register
+from .registry import OpDef, composite, refuse_complex, register
 
 _LEGACY_NAMES = {D.float32: "FloatTensor", D.float64: "DoubleTensor", D.float16: "HalfTensor",
                  D.bfloat16: "BFloat16Tensor", D.int64: "LongTensor", D.int32: "IntTensor",
@@ -123,7 +123,7 @@ def _conv_samples():
     return tuple(conv)
 
 
-@register("convolution", fresh=True, promote=None, samples=_conv_samples())
+@register("convolution", fresh=True, promote=None, holomorphic=True, samples=_conv_samples())
 class Convolution(OpDef):
     """y = conv(x, w) + b; padding holds a (lo, hi) pair per spatial dimension."""
 
@@ -173,7 +173,7 @@ def _conv_transpose_samples():
     return tuple(out)
 
 
-@register("conv_transpose", promote=None, samples=_conv_transpose_samples())
+@register("conv_transpose", promote=None, holomorphic=True, samples=_conv_transpose_samples())
 class ConvTranspose(OpDef):
     """The adjoint of convolution in its input: x (N, Cin, *in), w (Cin, Cout/groups, *k), and
     the spatial result `size` (which output_padding picks among the sizes that fit)."""
@@ -210,7 +210,7 @@ def _weight_grad_sample(t, x, w, g, **kw):
     return t.autograd.grad(y, w, g, create_graph=True)[0]
 
 
-@register("conv_weight_grad", promote=None, samples=(
+@register("conv_weight_grad", promote=None, holomorphic=True, samples=(
     Sample(lambda t, x, w, g: _weight_grad_sample(t, x, w, g, stride=2, padding=1),
            (Arg((2, 2, 4, 4)), Arg((3, 2, 3, 3), grad=False), Arg((2, 3, 2, 2)))),
     Sample(lambda t, x, w, g: _weight_grad_sample(t, x, w, g, groups=2, dilation=2),
@@ -257,7 +257,7 @@ def _dtype_checks(input: Tensor, weight: Tensor, bias) -> None:
         a = _C_NAMES.get(input._dtype, input._dtype.name)
         b = _C_NAMES.get(bias._dtype, bias._dtype.name)
         raise RuntimeError(f"Input type ({a}) and bias type ({b}) should be the same")
-    if input._dtype.category == 0 or input._dtype.is_complex:
+    if input._dtype.category == 0:
         raise RuntimeError(f'"conv" not implemented for \'{input._dtype.name}\'')
 
 
@@ -743,7 +743,7 @@ def _pooled_like(x, idx):
     return x.reshape(-1)[:idx.numel()].reshape(idx.shape)
 
 
-@register("max_unpool", promote=None, samples=(
+@register("max_unpool", promote=None, complex=False, samples=(
     Sample(lambda t, x: _unpool_sample(t, x, 2, kernel_size=2), (Arg((2, 2, 4, 4)),)),
     Sample(lambda t, x: _unpool_sample(t, x, 1, kernel_size=3, stride=3),
            (Arg((2, 2, 6)),), name="1d"),
@@ -872,10 +872,11 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                                                    ceil_mode, nd, op)
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
+    name = "avg_pool3d" if nd == 3 else "avg_pool2d"
     if input._dtype.category < 2 and input._dtype is not D.int64:
-        name = "avg_pool3d" if nd == 3 else "avg_pool2d"
         raise NotImplementedError(f"\"{name}\" not implemented for "
                                   f"'{_SCALAR_NAMES.get(input._dtype, input._dtype.name)}'")
+    refuse_complex(name, input._data)
     x = input if batched else input.unsqueeze(0)
     c = x.shape[1]
     ones = Tensor._wrap(namespace(x._device).ones((c, 1) + kernel, dtype=x._dtype.np), x._dtype,
@@ -1046,7 +1047,7 @@ def _average_along(xp, x, dim: int, o: int):
     return xp.swapaxes(xp.swapaxes(x, dim, -1) @ p, dim, -1)
 
 
-@register("adaptive_avg_pool", promote=None, samples=(
+@register("adaptive_avg_pool", promote=None, complex=False, samples=(
     Sample(lambda t, x: t.nn.functional.adaptive_avg_pool2d(x, (3, 2)), (Arg((2, 2, 7, 4)),)),
     Sample(lambda t, x: t.nn.functional.adaptive_avg_pool2d(x, 1), (Arg((2, 3, 3, 4)),),
            name="global"),
@@ -1071,7 +1072,7 @@ class AdaptiveAvgPool(OpDef):
         return apply(AdaptiveAvgPoolBackward, g, sizes=tuple(ctx.sizes))
 
 
-@register("adaptive_avg_pool_backward", promote=None, samples=(
+@register("adaptive_avg_pool_backward", promote=None, complex=False, samples=(
     Sample(lambda t, x, g: t.autograd.grad(t.nn.functional.adaptive_avg_pool2d(
         x.requires_grad_(), (3, 2)), x, g)[0], (Arg((2, 2, 7, 4)), Arg((2, 2, 3, 2))),
         grad=False),))
@@ -1135,7 +1136,7 @@ def _adaptive_grid(n: int, o: int) -> np.ndarray:
     return np.minimum(start[:, None] + np.arange(width), end[:, None] - 1)
 
 
-@register("adaptive_max_pool", promote=None, samples=(
+@register("adaptive_max_pool", promote=None, complex=False, samples=(
     Sample(lambda t, x: t.nn.functional.adaptive_max_pool2d(x, (3, 2), return_indices=True),
            (Arg((2, 2, 5, 4)),)),
     Sample(lambda t, x: t.adaptive_max_pool1d(x, 3), (Arg((2, 3, 7)),), name="1d"),
@@ -1594,7 +1595,7 @@ _RESAMPLE_SAMPLES = (
            (Arg((1, 1, 2, 3, 2)),), name="trilinear"))
 
 
-@register("resample", promote=None, samples=_RESAMPLE_SAMPLES)
+@register("resample", promote=None, complex=False, samples=_RESAMPLE_SAMPLES)
 class Resample(OpDef):
     """interpolate along one dim: output position i is the sum over its taps of weight * the
     input at the tap's index. The taps are computed here from the sizes, so a traced graph
@@ -1617,7 +1618,7 @@ class Resample(OpDef):
                      align_corners=align_corners)
 
 
-@register("resample_backward", promote=None, samples=(
+@register("resample_backward", promote=None, complex=False, samples=(
     Sample(lambda t, x, g: t.autograd.grad(t.nn.functional.interpolate(
         x.requires_grad_(), scale_factor=(1.5, 0.7), mode="bilinear"), x, g)[0],
         (Arg((1, 2, 4, 5)), Arg((1, 2, 6, 3))), grad=False),
@@ -1806,6 +1807,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     1.5
     """
     _check_grid_sample(input, grid, mode, padding_mode)
+    refuse_complex("grid_sample", input._data, grid._data)
     if align_corners is None:
         warnings.warn(_ALIGN_WARNING, stacklevel=2)
         align_corners = False

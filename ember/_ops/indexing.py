@@ -18,7 +18,7 @@ from .._tensor import Tensor, _dim
 from ..testing.opinfo import ALL, NUMERIC, Arg, Sample
 from .dispatch import apply, apply_, write_out
 from .pointwise import where
-from .registry import OpDef, composite, register, tensor_method
+from .registry import NO_ORDERING, OpDef, composite, refuse_complex, register, tensor_method
 from .shape import IndexPut
 
 _INDEX_DTYPES = (D.int32, D.int64)
@@ -343,6 +343,8 @@ class ScatterReduce(OpDef):
     """Reduce `src` into a copy of the input along `dim` with sum/prod/mean/amax/amin."""
 
     def forward(ctx, xp, x, index, src, dim, reduce, include_self=True):
+        if reduce in ("amax", "amin"):
+            refuse_complex(f"scatter_reduce({reduce!r})", x, src, why=NO_ORDERING)
         ctx.dim, ctx.reduce, ctx.include_self = dim, reduce, include_self
         ctx.src_shape = src.shape
         out = x.copy()

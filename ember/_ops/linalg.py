@@ -23,6 +23,7 @@ from ..testing.opinfo import FLOAT_ALL, FLOATS, INTS, Arg, Sample
 from .creation import eye, ones_like, zeros, zeros_like
 from .dispatch import apply, apply_, write_out
 from .pointwise import where
+from .reduction import vector_norm as _vector_norm
 from .registry import OpDef, composite, register, tensor_method
 from .shape import cat
 
@@ -467,7 +468,7 @@ def tensordot(a: Tensor, b: Tensor, dims=2, out=None) -> Tensor:
 
 
 # ---- addmm family ---------------------------------------------------------------------------
-@register("addmm", fresh=True, samples=(
+@register("addmm", fresh=True, holomorphic=True, samples=(
     Sample(lambda t, c, x, y: t.addmm(c, x, y), (Arg((3, 2)), Arg((3, 4)), Arg((4, 2))),
            dtypes=_MM_DTYPES),
     Sample(lambda t, c, x, y: t.addmm(c, x, y, beta=0.5, alpha=-2),
@@ -876,7 +877,7 @@ def _einsum_optimize(arrays) -> bool:
     return len(arrays) > 1 and max(a.size for a in arrays) > 256
 
 
-@register("einsum", samples=(
+@register("einsum", holomorphic=True, samples=(
     Sample(lambda t, x, y: t.einsum("ij,jk->ik", x, y), (Arg((2, 3)), Arg((3, 4))),
            dtypes=FLOAT_ALL + INTS),
     Sample(lambda t, x, y: t.einsum("bij,bjk", x, y), (Arg((2, 3, 4)), Arg((2, 4, 2))),
@@ -1005,7 +1006,7 @@ def einsum(*args) -> Tensor:
 
 
 # ---- cross --------------------------------------------------------------------------------
-@register("linalg_cross", samples=(
+@register("linalg_cross", holomorphic=True, samples=(
     Sample(lambda t, x, y: t.linalg.cross(x, y), (Arg((2, 3)), Arg((2, 3))),
            dtypes=FLOATS + INTS),
     Sample(lambda t, x, y: t.cross(x, y, dim=0), (Arg((3, 2)), Arg((3, 1))), name="dim"),
@@ -1060,79 +1061,6 @@ def cross(input: Tensor, other: Tensor, dim: int | None = None, *, out=None) -> 
 
 
 # ---- norms --------------------------------------------------------------------------------
-def _reduced_shape(shape: tuple, dims: tuple) -> tuple:
-    return tuple(1 if i in dims else s for i, s in enumerate(shape))
-
-
-@register("linalg_vector_norm", samples=(
-    Sample(lambda t, x: t.linalg.vector_norm(x), (Arg((3, 4)),), dtypes=FLOAT_ALL),
-    Sample(lambda t, x: t.linalg.vector_norm(x, 1, dim=1), (Arg((3, 4)),), name="l1"),
-    Sample(lambda t, x: t.linalg.vector_norm(x, 3, dim=(0, 2), keepdim=True),
-           (Arg((2, 3, 4)),), name="p3"),
-    Sample(lambda t, x: t.linalg.vector_norm(x, 0.5, dim=-1), (Arg((3, 4), 0.2, 2),),
-           name="p_half"),
-    Sample(lambda t, x: t.linalg.vector_norm(x, float("inf"), dim=0), (Arg((3, 4)),),
-           name="inf"),
-    Sample(lambda t, x: t.linalg.vector_norm(x, -float("inf")), (Arg((3, 4)),), name="-inf"),
-    Sample(lambda t, x: t.linalg.vector_norm(x, 0, dim=1), (Arg((3, 4)),), name="zero"),
-    Sample(lambda t, x: t.linalg.vector_norm(x, float("inf")),
-           (Arg((2, 2), values=[[1., -3.], [3., 2.]]),), gradgrad=False, name="inf_ties"),
-    Sample(lambda t, x: t.linalg.vector_norm(x, dtype=t.float64), (Arg((3,)),), name="dtype"),
-    Sample(lambda t, x: t.linalg.vector_norm(x * 0), (Arg((2, 3)),), name="at_zero"),
-    Sample(lambda t, x: t.linalg.vector_norm(x), (Arg(()),), name="0d")))
-class LinalgVectorNorm(OpDef):
-    def forward(ctx, xp, x, ord, dims, keepdim):
-        ctx.ord, ctx.dims = ord, dims
-        ctx.shape = _reduced_shape(x.shape, dims)
-        a = xp.abs(x)
-        if ord == 2:
-            out = xp.sqrt(xp.sum(a * a, axis=dims, keepdims=keepdim))
-        elif ord in (_INF, -_INF):
-            if any(x.shape[d] == 0 for d in dims):
-                sign = "" if ord > 0 else "-"
-                raise RuntimeError(f"linalg.vector_norm cannot compute the {sign}inf norm on an "
-                                   "empty tensor because the operation does not have an "
-                                   "identity")
-            out = (xp.max if ord > 0 else xp.min)(a, axis=dims, keepdims=keepdim)
-        elif ord == 0:
-            out = xp.sum(a != 0, axis=dims, keepdims=keepdim).astype(a.dtype)
-        elif ord == 1:
-            out = xp.sum(a, axis=dims, keepdims=keepdim)
-        else:
-            out = xp.sum(a ** ord, axis=dims, keepdims=keepdim) ** (1.0 / ord)
-        out = xp.asarray(out, dtype=a.dtype)
-        ctx.save(x, out)
-        return out
-
-    def backward(ctx, g):
-        x, norm = ctx.saved
-        p = ctx.ord
-        g = g.reshape(*ctx.shape)
-        norm = norm.reshape(*ctx.shape)
-        if p == 0:
-            return zeros_like(x)
-        if p == 1:
-            return g * x.sign()
-        if p in (_INF, -_INF):
-            hit = x.abs() == norm
-            share = g / hit.sum(ctx.dims, keepdim=True)
-            return where(hit, share * x.sign(), 0.0)
-        safe = where(norm == 0, 1.0, norm)
-        if p == 2:
-            return g * x / safe
-        return g * x.sign() * x.abs() ** (p - 1) / safe ** (p - 1)
-
-
-def _norm_dims(dim, ndim: int, op: str) -> tuple:
-    if dim is None:
-        return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    out = tuple(sorted(_dim(d, ndim, op) for d in dims))
-    if len(set(out)) != len(out):
-        raise RuntimeError(f"{op}: dim {list(dims)} appears multiple times in the list of dims")
-    return out
-
-
 def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None,
                 out=None) -> Tensor:
     """The ord-norm of `x` viewed as a vector (over `dim`, or all elements): sum |x|^ord ^
@@ -1143,12 +1071,7 @@ def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None
     tensor(5.)
     """
     _check_tensor("linalg.vector_norm", "input", 1, x)
-    _check_float("linalg.vector_norm", x, low_precision=True)
-    if dtype is not None:
-        x = x.to(D.to_dtype(dtype))
-    ord = float(ord)
-    dims = _norm_dims(dim, x._data.ndim, "linalg.vector_norm")
-    return write_out(apply(LinalgVectorNorm, x, ord=ord, dims=dims, keepdim=keepdim), out)
+    return _vector_norm(x, ord, dim, keepdim, dtype=dtype, out=out)
 
 
 def _keep_or_drop(t: Tensor, dims: tuple, keepdim: bool) -> Tensor:
@@ -1254,7 +1177,7 @@ def _no_complex(op: str, t: Tensor) -> None:
         raise NotImplementedError(f"{op}: the derivative for complex inputs is not implemented")
 
 
-@register("linalg_det", promote=None, samples=(
+@register("linalg_det", promote=None, holomorphic=True, samples=(
     Sample(lambda t, x: t.linalg.det(x), (Arg((3, 3)),)),
     Sample(lambda t, x: t.det(x), (Arg((2, 2, 2)),), name="batched"),
     Sample(lambda t, x: x.det(), (Arg((1, 1)),), name="method")))
@@ -1266,7 +1189,6 @@ class LinalgDet(OpDef):
 
     def backward(ctx, g):
         A, det = ctx.saved
-        _no_complex("linalg.det", A)
         return (g * det).unsqueeze(-1).unsqueeze(-1) * _inv_transposed(A)
 
 
@@ -1286,15 +1208,22 @@ def det(A: Tensor, *, out=None) -> Tensor:
     Sample(lambda t, x: x.logdet(), (Arg((3, 3), values=[[2., 1., 0.], [1., 3., 1.],
                                                           [0., 1., 4.]]),), name="logdet")))
 class LinalgSlogdet(OpDef):
+    """(sign, log|det|): log|det| is real for complex A too. d log|det A| = Re tr(A^-1 dA)
+    and, for complex A, sign = e^(i phi) moves with phi = Im tr(A^-1 dA); so the gradient
+    is c * A^-H with c = g_logabsdet + i Im(g_sign conj(sign))."""
+
     def forward(ctx, xp, A):
         sign, logabsdet = xp.linalg.slogdet(A)
-        ctx.save(A)
-        return xp.asarray(sign, dtype=A.dtype), xp.asarray(logabsdet, dtype=A.dtype)
+        sign = xp.asarray(sign, dtype=A.dtype)
+        ctx.save(A, sign)
+        return sign, xp.asarray(logabsdet, dtype=A.real.dtype)
 
     def backward(ctx, g_sign, g_logabsdet):
-        (A,) = ctx.saved
-        _no_complex("linalg.slogdet", A)
-        return g_logabsdet.unsqueeze(-1).unsqueeze(-1) * _inv_transposed(A)
+        A, sign = ctx.saved
+        if not A.is_complex():
+            return g_logabsdet.unsqueeze(-1).unsqueeze(-1) * _inv_transposed(A)
+        c = g_logabsdet + (g_sign * sign.conj()).imag * 1j
+        return c.unsqueeze(-1).unsqueeze(-1) * _inv_transposed(A).conj()
 
 
 def _slogdet(A: Tensor):
@@ -1316,12 +1245,15 @@ def linalg_slogdet(A: Tensor, *, out=None):
 
 @tensor_method()
 def logdet(A: Tensor) -> Tensor:
-    """log(det(A)): nan when the determinant is negative, -inf when it is zero."""
+    """log(det(A)): nan when the determinant is negative, -inf when it is zero; for complex
+    A the principal log, log|det| + i arg(det)."""
     sign, logabsdet = _slogdet(A)
+    if sign.is_complex():
+        return logabsdet + sign.angle() * 1j
     return where(sign < 0, math.nan, logabsdet)
 
 
-@register("linalg_inv", promote=None, samples=(
+@register("linalg_inv", promote=None, holomorphic=True, samples=(
     Sample(lambda t, x: t.linalg.inv(x), (Arg((3, 3), values=[[2., 1., 0.], [1., 3., 1.],
                                                                [0., 1., 4.]]),)),
     Sample(lambda t, x: t.inverse(x + 3 * t.eye(3, dtype=x.dtype)), (Arg((2, 3, 3)),),
@@ -1340,7 +1272,6 @@ class LinalgInv(OpDef):
 
     def backward(ctx, g):
         (Ainv,) = ctx.saved
-        _no_complex("linalg.inv", Ainv)
         t = Ainv.mT
         return -_mm(_mm(t, g), t)
 
@@ -1358,7 +1289,7 @@ def inverse(input: Tensor, *, out=None) -> Tensor:
     return inv(input, out=out)
 
 
-@register("linalg_solve", promote=None, samples=(
+@register("linalg_solve", promote=None, holomorphic=True, samples=(
     Sample(lambda t, a, b: t.linalg.solve(a + 3 * t.eye(3, dtype=a.dtype), b),
            (Arg((3, 3)), Arg((3, 2)))),
     Sample(lambda t, a, b: t.linalg.solve(a + 3 * t.eye(3, dtype=a.dtype), b),
@@ -1385,7 +1316,6 @@ class LinalgSolve(OpDef):
 
     def backward(ctx, g):
         A, X = ctx.saved
-        _no_complex("linalg.solve", A)
         gB = apply(LinalgSolve, A.mT, g)
         gA = -_mm(gB, X.mT) if ctx.needs_input_grad[0] else None
         return gA, gB
@@ -1734,13 +1664,13 @@ class LinalgPinv(OpDef):
             w, V = xp.linalg.eigh(A)
             cut = _pinv_cutoff(xp, xp.abs(w), atol, rtol, A.shape)
             w_inv = xp.where(xp.abs(w) > cut, 1 / w, 0).astype(A.dtype)
-            out = xp.matmul(V * w_inv[..., None, :], xp.swapaxes(V, -1, -2))
+            out = xp.matmul(V * w_inv[..., None, :], xp.swapaxes(V, -1, -2).conj())
         else:
             U, s, Vh = xp.linalg.svd(A, full_matrices=False)
             cut = _pinv_cutoff(xp, s, atol, rtol, A.shape)
             s_inv = xp.where(s > cut, 1 / s, 0).astype(A.dtype)
-            out = xp.matmul(xp.swapaxes(Vh, -1, -2) * s_inv[..., None, :],
-                            xp.swapaxes(U, -1, -2))
+            out = xp.matmul(xp.swapaxes(Vh, -1, -2).conj() * s_inv[..., None, :],
+                            xp.swapaxes(U, -1, -2).conj())
         ctx.save(A, out)
         return out
 

@@ -537,7 +537,7 @@ Entr = _special_unary(
                grad=False, name="domain"),))
 
 
-@register("special_xlog1py", promote="float", pointwise=True, samples=(
+@register("special_xlog1py", promote="float", pointwise=True, complex=False, samples=(
     Sample(lambda t, x, y: t.special.xlog1py(x, y), (Arg((3, 4)), Arg((3, 4), -0.9, 3.0)),
            dtypes=NUMERIC),
     Sample(lambda t, x, y: t.special.xlog1py(x, y), (Arg((2, 1, 4)), Arg((3, 1), -0.5, 2.0)),
@@ -595,7 +595,8 @@ def ndtr(input, *, out=None):
 
 
 # ---- sinc, nextafter, frexp, ldexp, gcd, lcm, heaviside -----------------------------------------
-@register("sinc", promote="float", pointwise=True, samples=unary(lambda t, x: t.sinc(x)) + (
+@register("sinc", promote="float", pointwise=True, holomorphic=True, samples=unary(
+    lambda t, x: t.sinc(x)) + (
     Sample(lambda t, x: x.sinc(), (Arg((5,), values=[0.0, 1.0, -2.5, 1e-20, 3.0]),),
            atol=1e-6, name="points"),
     Sample(lambda t, x: t.special.sinc(x), (Arg((2, 3)),), name="special")))
@@ -812,6 +813,9 @@ def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool =
     if any(isinstance(v, builtins.bool) or isinstance(v, Tensor) and v._dtype is D.bool
            for v in (elements, test_elements)):
         raise RuntimeError("Unsupported input type encountered for isin(): Bool")
+    if any(isinstance(v, builtins.complex) or isinstance(v, Tensor) and v.is_complex()
+           for v in (elements, test_elements)):
+        raise RuntimeError("Unsupported input type encountered for isin(): complex")
     if assume_unique or invert:
         return apply(Isin, elements, test_elements, assume_unique=assume_unique, invert=invert)
     return apply(Isin, elements, test_elements)

@@ -149,7 +149,7 @@ def _sdpa(**options):
     return lambda t, q, k, v: t.nn.functional.scaled_dot_product_attention(q, k, v, **options)
 
 
-@register("masked_softmax", fresh=True, promote=None, samples=(
+@register("masked_softmax", fresh=True, promote=None, complex=False, samples=(
     Sample(_sdpa(is_causal=True), ((2, 4, 3), (2, 5, 3), (2, 5, 3)), name="causal"),
     Sample(_sdpa(is_causal=True, scale=0.7), ((1, 2, 6, 4), (1, 2, 6, 4), (1, 2, 6, 4)),
            dtypes=("float32", "float64"), name="causal_heads"),
@@ -426,7 +426,7 @@ def _layer_norm_samples():
                    grad=False, name="empty"))
 
 
-@register("layer_norm", fresh=True, promote=None, onnx="LayerNormalization",
+@register("layer_norm", fresh=True, promote=None, complex=False, onnx="LayerNormalization",
           samples=_layer_norm_samples())
 class LayerNorm(OpDef):
     """Normalize over the trailing `ndim` dims, then scale and shift elementwise."""
@@ -460,7 +460,8 @@ class LayerNorm(OpDef):
                                  pshape=tuple(x.shape[x.ndim - ctx.ndim:])), need)
 
 
-@register("layer_norm_backward", fresh=True, promote=None, differentiable=False, samples=(
+@register("layer_norm_backward", fresh=True, promote=None, complex=False, differentiable=False,
+          samples=(
     Sample(lambda t, x, w, b, g: t.autograd.grad(
         t.nn.functional.layer_norm(x.requires_grad_(), (4,), w.requires_grad_(),
                                    b.requires_grad_()), (x, w, b), g),
@@ -523,7 +524,7 @@ def _per_channel(v):
     return v.reshape(1, -1, 1)
 
 
-@register("batch_norm", fresh=True, promote=None, onnx="BatchNormalization",
+@register("batch_norm", fresh=True, promote=None, complex=False, onnx="BatchNormalization",
           samples=_batch_norm_samples())
 class BatchNorm(OpDef):
     """Normalize each channel (dim 1) by the batch statistics (training) or the running ones;
@@ -589,7 +590,7 @@ class BatchNorm(OpDef):
         return grads + (None, None)
 
 
-@register("batch_norm_backward", promote=None, differentiable=False, samples=(
+@register("batch_norm_backward", promote=None, complex=False, differentiable=False, samples=(
     Sample(lambda t, x, w, b, g: t.autograd.grad(
         t.nn.functional.batch_norm(x.requires_grad_(), None, None, w.requires_grad_(),
                                    b.requires_grad_(), training=True), (x, w, b), g),
@@ -738,7 +739,7 @@ def _nll_samples():
                    name="unbatched"))
 
 
-@register("nll_loss", promote=None, samples=_nll_samples())
+@register("nll_loss", promote=None, complex=False, samples=_nll_samples())
 class NllLoss(OpDef):
     """-weight[target] * input[target] per entry (class dim 1), then reduced."""
 
@@ -761,7 +762,7 @@ class NllLoss(OpDef):
         return g * coef, None, None
 
 
-@register("nll_loss_coefficients", promote=None, differentiable=False, samples=(
+@register("nll_loss_coefficients", promote=None, complex=False, differentiable=False, samples=(
     Sample(lambda t, x, y, g: t.autograd.grad(t.nn.functional.nll_loss(
         x.requires_grad_(), y, reduction="none"), x, g)[0],
            (Arg((4, 3)), Arg((4,), 0, 2, dtype="int64", grad=False), Arg((4,))),
@@ -807,7 +808,7 @@ def _ce_samples():
                    (Arg((3,)), Arg((), 0, 2, dtype="int64", grad=False)), name="unbatched"))
 
 
-@register("cross_entropy", promote=None, samples=_ce_samples())
+@register("cross_entropy", promote=None, complex=False, samples=_ce_samples())
 class CrossEntropy(OpDef):
     """log_softmax over the class dim 1 and nll_loss in one kernel, with label smoothing."""
 
@@ -862,7 +863,7 @@ class CrossEntropy(OpDef):
         return _grad_scale_t(g, ctx.reduction, targets.total) * (mass * probs - b), None, None
 
 
-@register("cross_entropy_backward", promote=None, differentiable=False, samples=(
+@register("cross_entropy_backward", promote=None, complex=False, differentiable=False, samples=(
     Sample(lambda t, x, y, g: t.autograd.grad(
         t.nn.functional.cross_entropy(x.requires_grad_(), y, reduction="none",
                                       label_smoothing=0.1), x, g)[0],
@@ -915,7 +916,7 @@ def _bce_samples():
                    name="saturated"))
 
 
-@register("binary_cross_entropy", promote=None, samples=_bce_samples())
+@register("binary_cross_entropy", promote=None, complex=False, samples=_bce_samples())
 class BinaryCrossEntropy(OpDef):
     """-w (t log x + (1 - t) log(1 - x)), each log clamped at -100 so saturated inputs give
     finite losses (and the input gradient's denominator is clamped at 1e-12; the target

@@ -17,10 +17,11 @@ import numpy as np
 from .. import _dtype as D
 from .._backend.portable import clamp_array
 from .._tensor import Tensor
+from ..autograd.graph import Context
 from ..testing.opinfo import (ALL_INT, FLOAT_ALL, FLOATS, INTS, NUMERIC, Arg, Sample, binary,
                               unary)
 from .dispatch import apply, apply_, write_out
-from .registry import OpDef, composite, register, tensor_method
+from .registry import NO_ORDERING, OpDef, composite, refuse_complex, register, tensor_method
 
 _TORCH_NAMES = D.SCALAR_NAMES_BY_NAME
 
@@ -264,6 +265,7 @@ class Mul(OpDef):
 
 def _div_rounded(xp, x, y, rounding_mode):
     """Division rounded toward zero ('trunc') or toward -inf ('floor')."""
+    refuse_complex(f"div_{rounding_mode}", x, y)
     if rounding_mode == "trunc":
         if x.dtype.kind in "iu":
             _check_int_divisor(y)
@@ -348,7 +350,7 @@ def _modulo(name: str, np_name: str, rounding: str):
     op_fn = (lambda t, x, y: x % y) if name == "remainder" else (lambda t, x, y: x.fmod(y))
     cls = type(name.capitalize(), (OpDef,), {"forward": forward, "backward": backward,
                                              "forward_inplace": forward_inplace})
-    return register(name, pointwise=True, samples=binary(
+    return register(name, pointwise=True, complex=False, samples=binary(
         lambda t, x, y: getattr(t, name)(x, y), -5, 5, rhs_low=0.6, rhs_high=2.5) + (
         Sample(lambda t, x, y: getattr(t, name)(x, y), (Arg((3, 4), -5, 5),
                Arg((3, 4), -2.5, -1.5)), dtypes=NUMERIC, name="neg_divisor"),
@@ -446,7 +448,7 @@ class Pow(OpDef):
         _power(xp, target, y, out=target)
 
 
-@register("addcmul", pointwise=True, samples=(
+@register("addcmul", pointwise=True, holomorphic=True, samples=(
     Sample(lambda t, x, a, b: t.addcmul(x, a, b), (Arg((3, 4)), Arg((3, 4)), Arg((3, 4))),
            dtypes=NUMERIC),
     Sample(lambda t, x, a, b: t.addcmul(x, a, b, value=-0.5), (Arg((2, 1, 4)), Arg((3, 1)),
@@ -490,7 +492,7 @@ def _check_addc(op, x, value):
     return _scalar_for(x.dtype, value, "value", op)
 
 
-@register("addcdiv", pointwise=True, samples=(
+@register("addcdiv", pointwise=True, holomorphic=True, samples=(
     Sample(lambda t, x, a, b: t.addcdiv(x, a, b), (Arg((3, 4)), Arg((3, 4)),
            Arg((3, 4), 0.5, 2))),
     Sample(lambda t, x, a, b: t.addcdiv(x, a, b, value=-0.5), (Arg((2, 1, 4)), Arg((3, 1)),
@@ -539,7 +541,7 @@ def _check_lerp(x, end, weight):
                            f"`weight` but got dtype {D.from_numpy_dtype(weight.dtype).name}")
 
 
-@register("lerp", promote=None, pointwise=True, samples=(
+@register("lerp", promote=None, pointwise=True, holomorphic=True, samples=(
     Sample(lambda t, x, e: t.lerp(x, e, 0.3), (Arg((3, 4)), Arg((3, 4))), dtypes=FLOAT_ALL),
     Sample(lambda t, x, e: x.lerp(e, 0.75), (Arg((2, 1, 4)), Arg((3, 1))), name="high_weight"),
     Sample(lambda t, x, e, w: t.lerp(x, e, w), (Arg((3, 4)), Arg((3, 4)), Arg((3, 4), -0.5, 1.5)),
@@ -570,7 +572,7 @@ class Lerp(OpDef):
 
 # ---- unary math -------------------------------------------------------------------------------
 def _unary_float(name, kernel, grad, low=-2.0, high=2.0, save="xy", onnx=None,
-                 dtypes=NUMERIC, extra=()):
+                 dtypes=NUMERIC, extra=(), complex=True):
     """Define a unary op computing in floating point (integers become the default float).
 
     `kernel` is a NumPy function name (used in place too) or `kernel(xp, x)`; `grad(x, y, g)`
@@ -592,7 +594,7 @@ def _unary_float(name, kernel, grad, low=-2.0, high=2.0, save="xy", onnx=None,
         body["forward_inplace"] = lambda xp, target: getattr(xp, np_name)(target, out=target)
     cls = type(name.capitalize(), (OpDef,), body)
     fn = lambda t, x: getattr(t, name)(x)  # noqa: E731
-    return register(name, promote="float", pointwise=True, onnx=onnx,
+    return register(name, promote="float", pointwise=True, onnx=onnx, complex=complex,
                     samples=unary(fn, low, high, dtypes=dtypes) + tuple(extra))(cls)
 
 
@@ -634,13 +636,22 @@ Cosh = _unary_float("cosh", "cosh", lambda x, y, g: g * x.sinh(), save="x", onnx
 Tanh = _unary_float("tanh", "tanh", lambda x, y, g: g * (1 - y * y), save="y", onnx="Tanh")
 Asinh = _unary_float("asinh", "arcsinh", lambda x, y, g: g * (x * x + 1).rsqrt(), save="x",
                      onnx="Asinh")
-Acosh = _unary_float("acosh", "arccosh", lambda x, y, g: g * (x * x - 1).rsqrt(), 1.1, 3.0,
+def _acosh_slope(x):
+    """acosh'(x): 1 / sqrt(x^2 - 1) for real x (finite below -1, as torch's), and for complex
+    x the principal branch's 1 / (sqrt(x - 1) sqrt(x + 1)) (the two differ in sign off it)."""
+    if x.is_complex():
+        return ((x - 1).sqrt() * (x + 1).sqrt()).reciprocal()
+    return (x * x - 1).rsqrt()
+
+
+Acosh = _unary_float("acosh", "arccosh", lambda x, y, g: g * _acosh_slope(x), 1.1, 3.0,
                      save="x", onnx="Acosh")
 Atanh = _unary_float("atanh", "arctanh", lambda x, y, g: g / (1 - x * x), -0.9, 0.9,
                      save="x", onnx="Atanh")
 Deg2rad = _unary_float("deg2rad", "deg2rad", lambda x, y, g: g * (math.pi / 180), -200, 200,
-                       save="")
-Rad2deg = _unary_float("rad2deg", "rad2deg", lambda x, y, g: g * (180 / math.pi), save="")
+                       save="", complex=False)
+Rad2deg = _unary_float("rad2deg", "rad2deg", lambda x, y, g: g * (180 / math.pi), save="",
+                      complex=False)
 
 
 def _sigmoid(xp, x):
@@ -715,6 +726,7 @@ def _erf_small(xp, x):
 
 
 def _erf(xp, x):
+    refuse_complex("erf", x)
     z = xp.abs(x)
     big = _erfc_nonneg(xp, z)
     xp.subtract(1, big, out=big)
@@ -723,6 +735,7 @@ def _erf(xp, x):
 
 
 def _erfc(xp, x):
+    refuse_complex("erfc", x)
     e = _erfc_nonneg(xp, xp.abs(x))
     return xp.where(x < 0, 2 - e, e)
 
@@ -730,6 +743,7 @@ def _erfc(xp, x):
 def _erfinv(xp, x):
     """Winitzki's closed-form estimate, then two Halley steps on erf (on erfc near |x| = 1,
     where 1 - |x| is exact), which reach full precision."""
+    refuse_complex("erfinv", x)
     a = xp.abs(x)
     with _quiet():
         log1m = xp.log((1 - a) * (1 + a))
@@ -770,6 +784,7 @@ Erfinv = _unary_float("erfinv", _erfinv, lambda x, y, g: g * (math.sqrt(math.pi)
            name="negative_eps")))
 class Logit(OpDef):
     def forward(ctx, xp, x, eps=None):
+        refuse_complex("logit", x)
         if eps is not None and eps < 0:  # torch: a negative eps clamps nothing
             eps = None
         ctx.eps = eps
@@ -787,13 +802,24 @@ class Logit(OpDef):
         return where((x < eps) | (x > 1 - eps), 0.0, grad)
 
 
-def _binary_float(name, np_name, grad, promote="float", float_only=False, samples=(),
-                  low=-2.0, high=2.0, onnx=None):
-    """Define a binary op with one NumPy kernel; `grad(x, y, out, g, need)` returns both grads."""
+def _ufunc_kernel(name: str):
+    """`kernel(xp, *args, **kw)` calling the backend's ufunc `name`."""
+    def kernel(xp, *args, **kw):
+        return getattr(xp, name)(*args, **kw)
+    return kernel
+
+
+def _binary_float(name, kernel, grad, promote="float", float_only=False, samples=(),
+                  low=-2.0, high=2.0, onnx=None, holomorphic=False, complex=True):
+    """Define a binary op with one kernel: a NumPy ufunc's name or `kernel(xp, x, y, **kw)`
+    taking the ufunc's keywords; `grad(x, y, out, g, need)` returns both grads."""
+    if isinstance(kernel, str):
+        kernel = _ufunc_kernel(kernel)
+
     def forward(ctx, xp, x, y):
         if float_only and not _is_float(x):
             raise _unsupported(name, x, "floating-point tensors")
-        out = getattr(xp, np_name)(x, y)
+        out = kernel(xp, x, y)
         ctx.save(x, y, out)
         return out
 
@@ -805,12 +831,14 @@ def _binary_float(name, np_name, grad, promote="float", float_only=False, sample
     def forward_inplace(xp, target, y):
         if float_only and not _is_float(target):
             raise _unsupported(name, target, "floating-point tensors")
-        getattr(xp, np_name)(target, y, out=target, casting="unsafe")
+        kernel(xp, target, y, out=target, casting="unsafe")
 
     cls = type(name.capitalize(), (OpDef,), {"forward": forward, "backward": backward,
-                                             "forward_inplace": forward_inplace})
+                                             "forward_inplace": forward_inplace,
+                                             "holomorphic": holomorphic})
     fn = lambda t, x, y: getattr(t, name)(x, y)  # noqa: E731
-    return register(name, promote=promote, pointwise=True, onnx=onnx, samples=binary(
+    return register(name, promote=promote, pointwise=True, onnx=onnx, complex=complex,
+                    samples=binary(
         fn, low, high, dtypes=FLOATS if float_only else NUMERIC) + tuple(samples))(cls)
 
 
@@ -832,24 +860,45 @@ def _logaddexp_grad(scale):
     return grad
 
 
-Atan2 = _binary_float("atan2", "arctan2", _atan2_grad, samples=(
+Atan2 = _binary_float("atan2", "arctan2", _atan2_grad, complex=False, samples=(
     Sample(lambda t, x, y: t.arctan2(x, y), (Arg((2, 3)), Arg((2, 3))), name="alias"),
     Sample(lambda t, x, y: t.atan2(x, y), (Arg((3,), values=[0.0, -0.0, 1.0]),
                                            Arg((3,), values=[0.0, -1.0, 0.0])), grad=False,
            name="origin")))
 Hypot = _binary_float("hypot", "hypot", lambda x, y, out, g, need: (
     g * x / out if need[0] else None, g * y / out if need[1] else None),
-    promote="common", float_only=True, samples=(
+    promote="common", float_only=True, complex=False, samples=(
     Sample(lambda t, x, y: t.hypot(x, y), (Arg((2, 3)), Arg((2, 3))),
            dtypes=("float16", "bfloat16"), grad=False, name="half"),))
-Logaddexp = _binary_float("logaddexp", "logaddexp", _logaddexp_grad(1.0), promote="common",
-                          float_only=True, samples=(
+def complex_logaddexp(xp, x, y):
+    """log(exp(x) + exp(y)) of complex values (NumPy's ufunc has no complex loop), as
+    a + log1p(exp(b - a)) with a the operand of larger real part, so exp never overflows."""
+    a = xp.where(x.real >= xp.real(y), x, y)
+    b = xp.where(x.real >= xp.real(y), y, x)
+    with _quiet():
+        return xp.where(xp.isneginf(a.real), b, a + xp.log1p(xp.exp(b - a)))
+
+
+def _logaddexp(xp, x, y, **kw):
+    """The logaddexp ufunc, and complex_logaddexp for complex operands."""
+    if x.dtype.kind != "c" and getattr(y, "dtype", x.dtype).kind != "c":
+        return xp.logaddexp(x, y, **kw)
+    out = complex_logaddexp(xp, x, y)
+    if kw.get("out") is None:
+        return out
+    kw["out"][...] = out
+    return kw["out"]
+
+
+Logaddexp = _binary_float("logaddexp", _logaddexp, _logaddexp_grad(1.0), promote="common",
+                          float_only=True, holomorphic=True, samples=(
     Sample(lambda t, x, y: t.logaddexp(x, y), (Arg((4,), values=[1e3, -1e3, -math.inf, 2.0]),
                                                Arg((4,), values=[1e3, 5.0, -math.inf, 2.0])),
            grad=False, name="extremes"),))
 Logaddexp2 = _binary_float("logaddexp2", "logaddexp2", _logaddexp_grad(_LN2), promote="common",
+                           complex=False,
                            float_only=True)
-Copysign = _binary_float("copysign", "copysign", _copysign_grad, samples=(
+Copysign = _binary_float("copysign", "copysign", _copysign_grad, complex=False, samples=(
     Sample(lambda t, x: t.copysign(x, -1), (Arg((2, 3)),), dtypes=NUMERIC, name="scalar"),
     Sample(lambda t, x, y: t.copysign(x, y), (Arg((4,), values=[0.0, -0.0, 2.0, -3.0]),
                                               Arg((4,), values=[-1.0, 1.0, -0.0, 0.0])),
@@ -865,6 +914,7 @@ Copysign = _binary_float("copysign", "copysign", _copysign_grad, samples=(
     Sample(lambda t, x: x.xlogy(3.0), (Arg((2, 3)),), dtypes=NUMERIC, name="scalar_other")))
 class Xlogy(OpDef):
     def forward(ctx, xp, x, y):
+        refuse_complex("xlogy", x, y)
         ctx.save(x, y)
         out = x * xp.log(y)
         return xp.where((x == 0) & ~xp.isnan(y), 0, out)
@@ -876,7 +926,7 @@ class Xlogy(OpDef):
         return gx, (g * x / y if need[1] else None)
 
 
-@register("frac", promote=None, pointwise=True, samples=unary(
+@register("frac", promote=None, pointwise=True, complex=False, samples=unary(
     lambda t, x: t.frac(x), -5, 5, dtypes=FLOAT_ALL))
 class Frac(OpDef):
     def forward(ctx, xp, x):
@@ -921,7 +971,7 @@ def _rounding(name: str, np_name: str, onnx=None):
 
     cls = type(name.capitalize(), (OpDef,), {"forward": forward, "backward": backward,
                                              "forward_inplace": forward_inplace})
-    return register(name, promote=None, pointwise=True, onnx=onnx, samples=unary(
+    return register(name, promote=None, pointwise=True, onnx=onnx, complex=False, samples=unary(
         lambda t, x: getattr(t, name)(x), -3, 3, dtypes=FLOAT_ALL + ALL_INT))(cls)
 
 
@@ -963,6 +1013,7 @@ class Round(OpDef):
 
 
 def _check_round(x, decimals):
+    refuse_complex("round", x)
     if x.dtype.kind == "b" or (decimals and x.dtype.kind in "iu"):
         raise _unsupported("round", x, "floating-point tensors (integer ones only with "
                            "decimals=0)")
@@ -990,6 +1041,7 @@ class Relu(OpDef):
 
 
 def _check_relu(x):
+    refuse_complex("relu", x, why=NO_ORDERING)
     if x.dtype.kind == "b":
         raise RuntimeError("relu(): Boolean inputs not supported for relu; convert the mask "
                            "with .float() or .long() first")
@@ -1017,7 +1069,7 @@ def _bounds(bounds, which):
     Sample(lambda t, x, hi: t.clamp(x, max=hi), (Arg((3, 4)), Arg((4,))), name="tensor_max")))
 class Clamp(OpDef):
     def forward(ctx, xp, x, *bounds, which="both"):
-        _check_clamp(x)
+        _check_clamp(x, *bounds)
         ctx.which = which
         ctx.save(x, *bounds)
         return clamp_array(xp, x, *_bounds(bounds, which))
@@ -1040,11 +1092,12 @@ class Clamp(OpDef):
 
     @_in_place("clamp")
     def forward_inplace(xp, target, *bounds, which="both"):
-        _check_clamp(target)
+        _check_clamp(target, *bounds)
         clamp_array(xp, target, *_bounds(bounds, which), out=target, casting="unsafe")
 
 
-def _check_clamp(x):
+def _check_clamp(x, *bounds):
+    refuse_complex("clamp", x, *bounds, why=NO_ORDERING)
     if x.dtype.kind == "b":
         raise _unsupported("clamp", x, "numeric tensors (the bounds promote bool input to "
                            "the bounds' type when they are numbers)")
@@ -1068,6 +1121,7 @@ def _extremum(name: str, np_name: str, onnx=None):
     nan_aware = name.startswith("f")
 
     def forward(ctx, xp, x, y):
+        refuse_complex(name, x, y, why=NO_ORDERING)
         ctx.save(x, y)
         return getattr(xp, np_name)(x, y)
 
@@ -1085,6 +1139,7 @@ def _extremum(name: str, np_name: str, onnx=None):
 
     @_in_place(name)
     def forward_inplace(xp, target, y):
+        refuse_complex(name, target, y, why=NO_ORDERING)
         getattr(xp, np_name)(target, y, out=target, casting="unsafe")
 
     cls = type(name.capitalize(), (OpDef,), {"forward": forward, "backward": backward,
@@ -1110,7 +1165,18 @@ Fmin = _extremum("fmin", "fmin")
     Sample(lambda t, x: x.sign(), (Arg((2, 3)),), dtypes=("bool", "int8", "float16"),
            grad=False, name="dtypes"),))
 class Sign(OpDef):
-    def forward(ctx, xp, x):
+    """sign, and with `sgn=True` torch.sgn: x / |x| (0 at 0) for complex x, whose
+    gradient is not zero: with s = sgn(x), s * i * Im(g * conj(s)) / |x|."""
+
+    def forward(ctx, xp, x, sgn=False):
+        if x.dtype.kind == "c":
+            if not sgn:
+                refuse_complex("sign", x, why="not defined for complex tensors; use sgn() for "
+                                              "x / |x|")
+            size = xp.abs(x)
+            out = x / xp.where(size == 0, 1, size)
+            ctx.save(size, out)
+            return out
         if x.dtype.kind == "b":
             return x.copy()
         if _is_float(x):  # torch's sign of NaN is 0
@@ -1118,11 +1184,15 @@ class Sign(OpDef):
         return xp.sign(x)
 
     def backward(ctx, g):
-        return _zeros_like(g)
+        if not ctx.saved:
+            return _zeros_like(g)
+        size, s = ctx.saved
+        turn = s * (g * s.conj()).imag * 1j
+        return where(size == 0, 0.0, turn / where(size == 0, 1.0, size))
 
-    def forward_inplace(xp, target):
+    def forward_inplace(xp, target, sgn=False):
         if target.dtype.kind != "b":
-            xp.copyto(target, Sign.forward(None, xp, target))
+            xp.copyto(target, Sign.forward(Context(), xp, target, sgn))
 
 
 @register("abs", pointwise=True, onnx="Abs", samples=unary(
@@ -1136,9 +1206,11 @@ class Abs(OpDef):
 
     def backward(ctx, g):
         (x,) = ctx.saved
-        return g * x.sign()
+        return g * x.sgn()
 
     def forward_inplace(xp, target):
+        refuse_complex("abs_", target, why="in-place abs is not supported for complex tensors "
+                                          "(the result is real): use abs()")
         xp.abs(target, out=target)
 
 
@@ -1236,7 +1308,11 @@ def where(condition, input=None, other=None, *, out=None):
 
 # ---- comparisons ----------------------------------------------------------------------------
 def _compare(name, np_name, onnx=None):
+    ordered = name not in ("eq", "ne")
+
     def forward(ctx, xp, x, y):
+        if ordered:
+            refuse_complex(name, x, y, why=NO_ORDERING)
         return getattr(xp, np_name)(x, y)
 
     cls = type(name.capitalize(), (OpDef,), {"forward": forward})
@@ -1344,7 +1420,7 @@ class BitwiseNot(OpDef):
 
 
 # ---- classification ---------------------------------------------------------------------------
-def _classify(name: str, on_float, on_int, onnx=None):
+def _classify(name: str, on_float, on_int, onnx=None, complex=True):
     """A non-differentiable elementwise test returning bool: `on_float(xp, x)` on floating
     tensors, `on_int(xp, x)` on integer and bool ones (which are never NaN or infinite)."""
     def forward(ctx, xp, x):
@@ -1353,6 +1429,7 @@ def _classify(name: str, on_float, on_int, onnx=None):
     cls = type(name.capitalize(), (OpDef,), {"forward": forward})
     fn = lambda t, x: getattr(t, name)(x)  # noqa: E731
     return register(name, promote=None, differentiable=False, pointwise=True, onnx=onnx,
+                    complex=complex,
                     samples=(Sample(fn, (Arg((7,), values=[math.nan, math.inf, -math.inf, 0.0,
                                                            -0.0, 1.5, -2.0]),),
                                     dtypes=FLOAT_ALL, grad=False),
@@ -1371,11 +1448,19 @@ def _every(xp, x):
 Isnan = _classify("isnan", lambda xp, x: xp.isnan(x), _none, onnx="IsNaN")
 Isinf = _classify("isinf", lambda xp, x: xp.isinf(x), _none)
 Isfinite = _classify("isfinite", lambda xp, x: xp.isfinite(x), _every)
-Isposinf = _classify("isposinf", lambda xp, x: x == math.inf, _none)
-Isneginf = _classify("isneginf", lambda xp, x: x == -math.inf, _none)
-Isreal = _classify("isreal", _every, _every)
+def _equals_real(value: float, name: str):
+    def test(xp, x):
+        refuse_complex(name, x)
+        return x == value
+    return test
+
+
+Isposinf = _classify("isposinf", _equals_real(math.inf, "isposinf"), _none)
+Isneginf = _classify("isneginf", _equals_real(-math.inf, "isneginf"), _none)
+Isreal = _classify("isreal", lambda xp, x: x.imag == 0 if x.dtype.kind == "c" else _every(xp, x),
+                   _every)
 Signbit = _classify("signbit", lambda xp, x: xp.signbit(x),
-                    lambda xp, x: x < 0 if x.dtype.kind == "i" else _none(xp, x))
+                    lambda xp, x: x < 0 if x.dtype.kind == "i" else _none(xp, x), complex=False)
 
 
 # ---- public functions: arithmetic ------------------------------------------------------------
@@ -1485,7 +1570,7 @@ def float_power(input, exponent, *, out=None):
 
 def _as_double(x):
     if isinstance(x, Tensor):
-        return x.to(D.float64)
+        return x.to(D.complex128 if x.is_complex() else D.float64)
     return x if isinstance(x, (complex, float)) else float(x)
 
 
@@ -1792,8 +1877,8 @@ def _check_replacements(*values) -> None:
                            grad=False),))  # torch's gradient here is a ZeroTensor
 @tensor_method()
 def sgn(input, *, out=None):
-    """sign(input) for real tensors (torch's complex-aware sign)."""
-    return write_out(apply(Sign, input), out)
+    """sign(input) for real tensors, x / |x| (0 at 0) for complex ones."""
+    return write_out(apply(Sign, input, sgn=True), out)
 
 
 # ---- in-place variants ------------------------------------------------------------------
@@ -1869,7 +1954,7 @@ _INPLACE = {
     "round_": _round_, "logit_": _logit_, "addcmul_": _addcmul_, "addcdiv_": _addcdiv_,
     "lerp_": _lerp_, "nan_to_num_": _nan_to_num_,
     "floor_divide_": _inplace(Div, rounding_mode="floor"), "square_": lambda self: apply_(
-        Pow, self, 2), "sgn_": _inplace(Sign), "clamp_min_": lambda self, min: apply_(
+        Pow, self, 2), "sgn_": _inplace(Sign, sgn=True), "clamp_min_": lambda self, min: apply_(
         Clamp, self, min, which="min"), "clamp_max_": lambda self, max: apply_(
         Clamp, self, max, which="max"),
 }

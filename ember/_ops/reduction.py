@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import collections
+import functools
 import math
 import warnings
 
@@ -16,7 +17,7 @@ from .creation import ones_like
 from .dispatch import apply, apply_, write_out
 from . import pointwise
 from .pointwise import where
-from .registry import OpDef, composite, register, tensor_method
+from .registry import NO_ORDERING, OpDef, composite, refuse_complex, register, tensor_method
 from .shape import Expand, Getitem, IndexPut
 
 _HALF = (D.float16.np, D.bfloat16.np)
@@ -137,12 +138,16 @@ def _rev_cumsum(t, dim):
     return _flip(_flip(t, dim).cumsum(dim), dim)
 
 
-def _scan(xp, op: str, x, axis: int):
-    """Inclusive scan of the binary ufunc `op` along `axis`. NumPy has ufunc.accumulate; CuPy has
-    it only for add and multiply, so there a log-step (Hillis-Steele) scan runs instead."""
-    fn = getattr(xp, op)
-    if xp is np:
-        return fn.accumulate(x, axis=axis)
+def _scan(xp, op, x, axis: int):
+    """Inclusive scan along `axis` of the binary ufunc named `op`, or of `op(xp, a, b)`.
+    NumPy has ufunc.accumulate; CuPy has it only for add and multiply, and a function has
+    none, so there a log-step (Hillis-Steele) scan runs instead."""
+    if not isinstance(op, str):
+        fn = functools.partial(op, xp)
+    else:
+        fn = getattr(xp, op)
+        if xp is np:
+            return fn.accumulate(x, axis=axis)
     out = xp.moveaxis(x, axis, -1).copy()
     step = 1
     while step < out.shape[-1]:
@@ -295,7 +300,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     return write_out(apply(Mean, input, dims=dims, keepdim=keepdim), out)
 
 
-@register("prod", promote=None, onnx="ReduceProd", samples=(
+@register("prod", promote=None, onnx="ReduceProd", holomorphic=True, samples=(
     Sample(lambda t, x: x.prod(), (Arg((3, 4), 0.5, 1.5),), dtypes=ALL),
     Sample(lambda t, x: x.prod(1), (Arg((3, 4)),), dtypes=FLOATS + INTS, name="dim"),
     Sample(lambda t, x: t.prod(x, -2, keepdim=True), (Arg((2, 3, 4)),), name="keepdim"),
@@ -374,9 +379,10 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
            name="other_dtypes")))
 class Nansum(OpDef):
     def forward(ctx, xp, x, dims, keepdim=False, dtype=None):
+        refuse_complex("nansum", x)
         ctx.dims, ctx.keepdim = dims, keepdim
         dt = _int_to_long(x.dtype, dtype)
-        if x.dtype.kind in "fcV":
+        if x.dtype.kind in "fV":
             ctx.save(x)
             x = xp.where(xp.isnan(x), x.dtype.type(0), x)
         return _sum_array(x, dims, keepdim, dt)
@@ -429,6 +435,7 @@ def _extreme(name, np_name):
     for max()/min() of a whole tensor (`evenly`), which share it among the NaNs."""
 
     def forward(ctx, xp, x, dims, keepdim=False, evenly=False):
+        refuse_complex(name, x, why=NO_ORDERING)
         ctx.dims, ctx.keepdim, ctx.evenly = dims, keepdim, evenly
         out = getattr(xp, np_name)(x, axis=dims, keepdims=keepdim)
         ctx.save(x, out)
@@ -493,6 +500,7 @@ def _selecting(name, np_arg):
     """max/min along one dim: (values, indices), first occurrence on ties, NaN propagating."""
 
     def forward(ctx, xp, x, dim, keepdim=False):
+        refuse_complex(name, x, why=NO_ORDERING)
         idx = getattr(xp, np_arg)(x, axis=dim, keepdims=True)
         values = xp.take_along_axis(x, idx, axis=dim)
         if not keepdim:
@@ -592,6 +600,7 @@ def aminmax(input, *, dim=None, keepdim=False, out=None):
 
 def _arg_extreme(name, np_name):
     def forward(ctx, xp, x, dim, keepdim=False):
+        refuse_complex(name, x, why=NO_ORDERING)
         if dim is None:
             idx = getattr(xp, np_name)(x.reshape(-1))
             return xp.asarray(idx, dtype=np.int64).reshape((1,) * x.ndim if keepdim else ())
@@ -784,7 +793,7 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None, 
 
 
 # ---- logsumexp --------------------------------------------------------------------------------
-@register("logsumexp", promote="float", onnx="ReduceLogSumExp", samples=(
+@register("logsumexp", promote="float", holomorphic=True, onnx="ReduceLogSumExp", samples=(
     Sample(lambda t, x: x.logsumexp(1), (Arg((3, 4), -5, 5),), dtypes=FLOAT_ALL),
     Sample(lambda t, x: t.logsumexp(x, (0, 2), keepdim=True), (Arg((2, 3, 4)),), name="dims"),
     Sample(lambda t, x: x.logsumexp(0), (Arg((3, 2), -3, 3),), dtypes=INTS, grad=False,
@@ -803,7 +812,8 @@ class Logsumexp(OpDef):
                      if keepdim or i not in dims]
             out = xp.full(shape, -INF, dtype=x.dtype)
         else:
-            peak = x.max(axis=dims, keepdims=True)
+            # the real parts' peak: a complex one would move the result's phase off (-pi, pi]
+            peak = (x.real if x.dtype.kind == "c" else x).max(axis=dims, keepdims=True)
             peak = xp.where(xp.isfinite(peak), peak, 0)
             out = xp.log(xp.exp(x - peak).sum(axis=dims, keepdims=True)) + peak
             if not keepdim:
@@ -849,7 +859,15 @@ def logsumexp(input, dim, keepdim=False, *, out=None):
            gradgrad=False, name="zeros_p3"),
     Sample(lambda t, x: x.norm(INF, dim=1), (Arg(values=[[1.0, -3.0, 3.0], [2.0, 0.5, 0.0]]),),
            gradgrad=False, name="inf_ties"),
-    Sample(lambda t, x: x.norm(), (Arg((0, 2)),), grad=False, name="empty")))
+    Sample(lambda t, x: x.norm(), (Arg((0, 2)),), grad=False, name="empty"),
+    Sample(lambda t, x: t.linalg.vector_norm(x, 3, dim=(0, 2), keepdim=True),
+           (Arg((2, 3, 4)),), name="linalg_p3"),
+    Sample(lambda t, x: t.linalg.vector_norm(x, float("inf")),
+           (Arg((2, 2), values=[[1., -3.], [3., 2.]]),), gradgrad=False, name="linalg_inf"),
+    Sample(lambda t, x: t.linalg.vector_norm(x, dtype=t.float64), (Arg((3,)),),
+           name="linalg_dtype"),
+    Sample(lambda t, x: t.linalg.vector_norm(x * 0), (Arg((2, 3)),), name="at_zero"),
+    Sample(lambda t, x: t.linalg.vector_norm(x), (Arg(()),), name="0d")))
 class VectorNorm(OpDef):
     def forward(ctx, xp, x, ord, dims, keepdim=False):
         ctx.ord, ctx.dims, ctx.keepdim = ord, dims, keepdim
@@ -893,7 +911,7 @@ class VectorNorm(OpDef):
 
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
     """The vector `ord`-norm over `dim` (all elements by default): (sum |x|^ord)^(1/ord), with
-    inf/-inf the max/min of |x| and 0 the count of non-zeros. Used by ember.linalg."""
+    inf/-inf the max/min of |x| and 0 the count of non-zeros (ember.linalg.vector_norm)."""
     if x._dtype.category < D._FLOAT:
         raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor as "
                            f"input. Got {_TORCH_NAMES[x._dtype]}")
@@ -901,6 +919,9 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
         dtype = D.to_dtype(dtype)
         if dtype.category < D._FLOAT:
             raise RuntimeError("linalg.vector_norm: dtype should be floating point or complex, "
+                               f"but got {_TORCH_NAMES[dtype]}")
+        if x._dtype.is_complex and not dtype.is_complex:
+            raise RuntimeError("linalg.vector_norm: dtype should be complex for complex inputs, "
                                f"but got {_TORCH_NAMES[dtype]}")
         if D.promote_types(x._dtype, dtype) is not dtype:
             raise RuntimeError(f"linalg.vector_norm: the dtype of the input "
@@ -964,7 +985,7 @@ class Cumsum(OpDef):
         return g if g.ndim == 0 else _rev_cumsum(g, ctx.dim)
 
 
-@register("cumprod", promote=None, samples=(
+@register("cumprod", promote=None, holomorphic=True, samples=(
     Sample(lambda t, x: x.cumprod(1), (Arg((3, 4)),), dtypes=ALL),
     Sample(lambda t, x: t.cumprod(x, -1, dtype=t.float64), (Arg((2, 3)),),
            dtypes=INTS + FLOATS, name="dtype"),
@@ -1082,7 +1103,7 @@ def _running(name, ufunc):
     def backward(ctx, g, _):
         return _scatter(g, ctx.shape, ctx.key, True)
 
-    return register(name, promote=None, samples=(
+    return register(name, promote=None, complex=False, samples=(
         Sample(lambda t, x: getattr(x, name)(1), (Arg((3, 4)),), dtypes=ALL),
         Sample(lambda t, x: getattr(t, name)(x, dim=-3), (Arg((3, 2, 2)),), name="dim"),
         Sample(lambda t, x: getattr(x, name)(0),
@@ -1124,7 +1145,7 @@ def cummin(input, dim, *, out=None):
     return _running_api(Cummin, "cummin", input, dim, out)
 
 
-@register("logcumsumexp", promote=None, samples=(
+@register("logcumsumexp", promote=None, holomorphic=True, samples=(
     Sample(lambda t, x: x.logcumsumexp(1), (Arg((3, 4), -3, 3),), dtypes=FLOAT_ALL),
     Sample(lambda t, x: t.logcumsumexp(x, -2), (Arg((2, 3, 2)),), name="dim"),
     Sample(lambda t, x: x.logcumsumexp(0), (Arg(values=[-1000.0, 0.0, -50.0, 700.0, 1.0]),),
@@ -1138,7 +1159,8 @@ class Logcumsumexp(OpDef):
         if x.ndim == 0:
             out = x.copy()
         else:
-            out = _scan(xp, "logaddexp", _acc(x), dim).astype(x.dtype, copy=False)
+            scan = pointwise.complex_logaddexp if x.dtype.kind == "c" else "logaddexp"
+            out = _scan(xp, scan, _acc(x), dim).astype(x.dtype, copy=False)
         ctx.save(x, out)
         return out
 
@@ -1147,11 +1169,14 @@ class Logcumsumexp(OpDef):
         if x.ndim == 0:
             return g
         dim = ctx.dim
-
-        # sum over k >= j of g[k] exp(x[j] - out[k]), split by the sign of g and done in log
-        # space; log(0) is taken as half the lowest finite value rather than -inf, so that no
-        # inf - inf turns the double backward into nan (and sums with it cannot overflow)
+        # sum over k >= j of g[k] exp(x[j] - out[k]), done in log space (real g split by its
+        # sign; complex g has a log); log(0) is taken as half the lowest finite value rather
+        # than -inf, so that no inf - inf turns the double backward into nan (and sums with it
+        # cannot overflow)
         lowest = D.finfo(x.dtype).min / 2
+        if x.is_complex():
+            log_g = where(g == 0, lowest, where(g == 0, 1.0, g).log())
+            return (x + _flip(_flip(log_g - out, dim).logcumsumexp(dim), dim)).exp()
 
         def part(mask, magnitude):
             log_g = where(mask, where(mask, magnitude, 1.0).log(), lowest)
@@ -1267,6 +1292,7 @@ def _sorted_along_last(xp, x):
     Sample(lambda t, x: x.median(), (Arg((0,)),), grad=False, name="empty")))
 class Median(OpDef):
     def forward(ctx, xp, x, dim, keepdim=False, ignore_nan=False):
+        refuse_complex("nanmedian" if ignore_nan else "median", x, why=NO_ORDERING)
         ctx.dim, ctx.keepdim, ctx.shape = dim, keepdim, x.shape
         if dim is None:
             xl = x.reshape(-1)
@@ -1352,6 +1378,7 @@ def nanmedian(input, dim=None, keepdim=False, *, out=None):
     Sample(lambda t, x: x.mode(0), (Arg((2, 0)),), grad=False, name="empty")))
 class Mode(OpDef):
     def forward(ctx, xp, x, dim, keepdim=False):
+        refuse_complex("mode", x, why=NO_ORDERING)
         xl = xp.moveaxis(x, dim, -1)
         n = xl.shape[-1]
         order, values = _sorted_along_last(xp, xl)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from ..autograd.graph import BackwardNode
 
 REGISTRY: dict[str, type["OpDef"]] = {}
+NO_ORDERING = "complex tensors have no ordering; compare their .real, .imag or .abs() instead"
+_COMPLEX_NAMES = {8: "ComplexFloat", 16: "ComplexDouble"}
 # Composite ops (plain Python over registry ops) and their samples, so the generated suite
 # checks them against torch too.
 COMPOSITES: dict[str, tuple] = {}
@@ -53,6 +55,9 @@ class OpDef:
                    mix (matmul, convolution), run by `apply` whenever they differ: the
                    public functions check first with their own messages, and graphs that
                    replay the op (a trace called with float64) refuse as eager does.
+      complex      False for ops torch has no complex form of: forward (and forward_inplace)
+                   then refuse complex arrays with torch's error, where NumPy would compute
+                   on them (pools, norms, softmax, losses) or fail with its own message.
       onnx         the ONNX lowering: an op name, or a function of (builder, node).
       samples      test cases for the generated suite (see ember.testing.opinfo).
     """
@@ -72,6 +77,7 @@ class OpDef:
     writes = None
     quiet_fp = True
     check_dtypes = None
+    complex = True
     onnx = None
     samples = ()
     forward_inplace = None
@@ -100,12 +106,40 @@ def register(name: str, **meta):
         cls.name = name
         for key, value in meta.items():
             setattr(cls, key, value)
+        if not cls.complex:
+            _refuse_complex_arrays(cls)
         camel = "".join(part.capitalize() for part in name.split("_"))
         cls.node_class = type(f"{camel}Backward0", (BackwardNode,), {"__slots__": (),
                                                                      "opdef": cls})
         REGISTRY[name] = cls
         return cls
     return wrap
+
+
+def refuse_complex(op: str, *values, why: str | None = None) -> None:
+    """Raise where torch has no complex form of `op` (arrays among `values` are checked):
+    NumPy would order complex values lexicographically, or compute on them anyway."""
+    for v in values:
+        if getattr(v, "dtype", None) is not None and v.dtype.kind == "c":
+            if why is None:
+                raise NotImplementedError(f"\"{op}\" not implemented for "
+                                          f"'{_COMPLEX_NAMES.get(v.dtype.itemsize, 'Complex')}'")
+            raise RuntimeError(f"{op}(): {why}")
+
+
+def _refuse_complex_arrays(cls) -> None:
+    """Make an op's forward and forward_inplace refuse complex arrays (OpDef.complex)."""
+    forward, inplace = cls.forward, cls.forward_inplace
+
+    def refusing_forward(ctx, xp, *arrays, **attrs):
+        refuse_complex(cls.name, *arrays)
+        return forward(ctx, xp, *arrays, **attrs)
+    cls.forward = staticmethod(refusing_forward)
+    if inplace is not None:
+        def refusing_inplace(xp, target, *arrays, **attrs):
+            refuse_complex(cls.name, target, *arrays)
+            return inplace(xp, target, *arrays, **attrs)
+        cls.forward_inplace = staticmethod(refusing_inplace)
 
 
 def tensor_method(*names):

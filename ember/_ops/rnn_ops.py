@@ -301,7 +301,7 @@ def _grad_samples():
     )
 
 
-@register("rnn_layer", promote=None, samples=_layer_samples())
+@register("rnn_layer", promote=None, complex=False, samples=_layer_samples())
 class RnnLayer(OpDef):
     """One layer and direction of an RNN over all time steps. Inputs: xg, the input projection
     of every step (rows grouped by time step; biases folded in except GRU's b_hh); h0 and c0
@@ -432,7 +432,8 @@ def _run(mode, input, batch_sizes, hx, params, has_biases, num_layers, dropout, 
 def _split_overload(args, kwargs, name):
     """torch's two overloads: (input, hx, params, has_biases, num_layers, dropout, train,
     bidirectional, batch_first) and (data, batch_sizes, hx, params, ..., bidirectional)."""
-    if len(args) > 1 and isinstance(args[1], Tensor) and not args[1].is_floating_point():
+    if len(args) > 1 and isinstance(args[1], Tensor) and not (args[1].is_floating_point()
+                                                             or args[1].is_complex()):
         data, batch_sizes, hx, params, has_biases, num_layers, dropout, train, \
             bidirectional = _fill(args, kwargs, name, ("data", "batch_sizes", "hx", "params",
                                                        "has_biases", "num_layers", "dropout",

@@ -1574,6 +1574,8 @@ def repeat(self, *sizes, repeats=None) -> Tensor:
 @tensor_method()
 def tile(input, *dims_args, dims=None) -> Tensor:
     """Like repeat, but missing leading repeat counts are taken as 1."""
+    if not dims_args and dims is None:
+        raise TypeError('tile() missing 1 required positional arguments: "dims"')
     reps = _sizes(dims_args, dims)
     nd = input._data.ndim
     return repeat(input, (1,) * (nd - len(reps)) + reps)

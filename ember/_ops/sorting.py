@@ -15,7 +15,7 @@ from ..testing.opinfo import ALL, ALL_INT, FLOAT_ALL, FLOATS, INTS, Arg, Sample
 from . import dispatch
 from .dispatch import apply, write_out
 from .pointwise import isclose, where
-from .registry import OpDef, composite, register, tensor_method
+from .registry import NO_ORDERING, OpDef, composite, refuse_complex, register, tensor_method
 from .shape import IndexPut
 
 _NAN = float("nan")
@@ -89,12 +89,6 @@ def _scatter_back(ctx, g):
     return apply(IndexPut, zeros, g, key=ctx.key)
 
 
-def _check_orderable(x, op: str) -> None:
-    if x.dtype.kind == "c":
-        raise RuntimeError(f"{op}(): complex tensors have no ordering; sort their .real, .imag "
-                           "or .abs() instead")
-
-
 # ---- sort / topk ------------------------------------------------------------------------------
 _NAN_VALUES = [[1.0, _NAN, 3.0, -2.0], [2.0, 2.0, _NAN, _NAN], [0.5, -1.0, 0.5, 4.0]]
 _TIES = [[3, 1, 3, 2, 1], [0, 0, 2, 2, 1], [1, 3, 1, 3, 2]]
@@ -118,7 +112,7 @@ _TIES = [[3, 1, 3, 2, 1], [0, 0, 2, 2, 1], [1, 3, 1, 3, 2]]
            name="empty")))
 class Sort(OpDef):
     def forward(ctx, xp, x, dim, descending=False):
-        _check_orderable(x, "sort")
+        refuse_complex("sort", x, why=NO_ORDERING)
         idx = _argsort(xp, x, dim, descending)
         ctx.key, ctx.shape = _index_grid(xp, idx, dim), x.shape
         return xp.take_along_axis(x, idx, dim), idx
@@ -142,7 +136,7 @@ class Sort(OpDef):
     Sample(lambda t, x: t.topk(x, 1), (Arg(()),), name="0d")))
 class Topk(OpDef):
     def forward(ctx, xp, x, k, dim, largest=True, sorted=True):
-        _check_orderable(x, "topk")
+        refuse_complex("topk", x, why=NO_ORDERING)
         if x.dtype.kind == "b":
             raise RuntimeError("topk(): bool tensors are not supported (torch has no topk for "
                                "bool); convert with .int() first")
@@ -327,6 +321,7 @@ _ROWS = [[1, 2, 0], [0, 5, 1], [1, 2, 0], [0, 5, 2]]
            grad=False, name="empty")))
 class Unique(OpDef):
     def forward(ctx, xp, x, dim=None):
+        refuse_complex("unique", x, why=NO_ORDERING)
         return _unique(xp, x, dim, sort=True)
 
 
@@ -341,6 +336,7 @@ class Unique(OpDef):
            name="dim0")))
 class UniqueConsecutive(OpDef):
     def forward(ctx, xp, x, dim=None):
+        refuse_complex("unique_consecutive", x)
         return _unique(xp, x, dim, sort=False)
 
 
@@ -446,6 +442,7 @@ class Searchsorted(OpDef):
         if seq.dtype.kind == "b":
             raise NotImplementedError("\"searchsorted_out_cpu\" not implemented for 'Bool' "
                                       "(convert the boundaries and values with .int())")
+        refuse_complex("searchsorted", seq, values, why=NO_ORDERING)
         n = seq.shape[-1]
         if sorter is not None and sorter.size and (sorter.min() < 0 or sorter.max() >= n):
             raise RuntimeError(f"searchsorted(): sorter index out of range: sorter holds values "

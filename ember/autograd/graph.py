@@ -235,7 +235,7 @@ class BackwardNode(Node):
                 shape, dtype = meta
                 if g._data.shape != shape:
                     g = g.sum_to_size(shape)
-                if g._dtype is not dtype:
-                    g = g.to(dtype)
+                if g._dtype is not dtype:  # a real input takes a complex gradient's real part
+                    g = (g.real if g.is_complex() and not dtype.is_complex else g).to(dtype)
             fixed.append(g)
         return fixed

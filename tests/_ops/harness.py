@@ -40,6 +40,21 @@ def make_values(sample, dtype: str, seed: int = 0):
     return out
 
 
+def complex_values(values, seed: int = 2):
+    """A sample's float64 tensors as complex128, imaginary parts drawn from the real parts'
+    range (zero where those hold inf or nan)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for v in values:
+        if v[0] == "tensor" and v[2] == "float64":
+            _, arr, _, grad = v
+            spread = float(np.abs(arr).max()) if arr.size else 1.0
+            imag = rng.uniform(-spread, spread, arr.shape) if np.isfinite(spread) else 0.0
+            v = ("tensor", arr + 1j * np.round(imag, 3), "complex128", grad)
+        out.append(v)
+    return out
+
+
 def build(lib, values, requires_grad: bool):
     args = []
     for v in values:
@@ -50,7 +65,7 @@ def build(lib, values, requires_grad: bool):
         t = lib.tensor(arr.tolist() if arr.ndim == 0 else arr, dtype=getattr(lib, dt))
         if lib is ember and DEVICE != "cpu":
             t = t.to(DEVICE)
-        if requires_grad and grad and dt.startswith(("float", "bfloat")):
+        if requires_grad and grad and dt.startswith(("float", "bfloat", "complex")):
             t.requires_grad_(True)
         args.append(t)
     return args
@@ -88,7 +103,8 @@ def assert_same(ours, theirs, atol, rtol, what=""):
             assert not isinstance(o, ember.Tensor) or o.ndim == 0, f"{what} output {k}: type"
         a, b = to_numpy(o), to_numpy(t)
         if a.dtype.kind in "fc" or b.dtype.kind in "fc":
-            np.testing.assert_allclose(a.astype(np.float64), b.astype(np.float64), atol=atol,
+            wide = np.complex128 if "c" in (a.dtype.kind, b.dtype.kind) else np.float64
+            np.testing.assert_allclose(a.astype(wide), b.astype(wide), atol=atol,
                                        rtol=rtol, equal_nan=True, err_msg=f"{what} output {k}")
         else:
             np.testing.assert_array_equal(a, b, err_msg=f"{what} output {k}")

@@ -10,6 +10,7 @@ import warnings
 
 from ..._ops.dispatch import apply
 from ..._ops.random import DropoutNoise
+from ..._ops.registry import refuse_complex
 from ..._tensor import Tensor
 
 __all__ = ["dropout", "alpha_dropout", "feature_alpha_dropout", "dropout1d", "dropout2d",
@@ -23,6 +24,7 @@ def _check_p(p: float) -> None:
 
 def _noise(like: Tensor, shape: tuple, p: float, alpha: bool) -> tuple:
     """(multiplier, offset or None) tensors: x * multiplier + offset is the dropped-out x."""
+    refuse_complex("dropout", like._data)
     noise = apply(DropoutNoise, size=shape, p=p, dtype=like._dtype, device=like._device,
                   alpha=alpha)
     return noise if alpha else (noise, None)

@@ -490,4 +490,3 @@ def _norm(ctx):
 
 
 lowers("vector_norm", via="ReduceL1/ReduceL2/ReduceMax, Pow")(_norm)
-lowers("linalg_vector_norm", via="ReduceL1/ReduceL2/ReduceMax, Pow")(_norm)
