@@ -125,6 +125,76 @@ def test_binary_function_on_every_dtype_pair_like_torch(name):
     assert not problems, f"{name}: " + "; ".join(problems[:6])
 
 
+# the singular vectors' phases are free: torch's and ember's LAPACK calls may pick others
+_PHASE_FREE = {"svd"}
+# complex derivatives ember does not have yet (it raises NotImplementedError; torch answers)
+_COMPLEX_GRAD_GAPS = {"pinverse", "qr"}
+
+
+def _complex_inputs(lib, arity, grad=False):
+    rng = np.random.default_rng(3)
+    values = [rng.uniform(-1.5, 1.5, (3, 4)) + 1j * rng.uniform(-1.5, 1.5, (3, 4))
+              for _ in range(arity)]
+    return [lib.tensor(v, dtype=lib.complex128, requires_grad=grad) for v in values]
+
+
+def _complex_grads(lib, fn, arity):
+    args = _complex_inputs(lib, arity, grad=True)
+    out = _quiet(fn, *args)
+    out = out[0] if isinstance(out, (tuple, list)) else out
+    rng = np.random.default_rng(4)
+    cot = rng.standard_normal(tuple(out.shape)) + (
+        1j * rng.standard_normal(tuple(out.shape)) if out.is_complex() else 0)
+    return lib.autograd.grad(out, args, lib.tensor(cot, dtype=out.dtype), allow_unused=True)
+
+
+@pytest.mark.parametrize("name", _functions(ember, shared_with=torch))
+def test_function_on_complex_inputs_like_torch(name):
+    """f(z) and f(z, w) on complex128 tensors: where torch answers, ember gives the same
+    dtype, shape and values, and the same gradients (torch's conj-Wirtinger convention);
+    where torch refuses, ember refuses too."""
+    problems = []
+    for arity in (1, 2):
+        try:
+            want = _quiet(getattr(torch, name), *_complex_inputs(torch, arity))
+        except Exception:  # noqa: BLE001 - torch refusing is the expectation here
+            want = None
+        try:
+            got = _quiet(getattr(ember, name), *_complex_inputs(ember, arity))
+        except Exception as e:  # noqa: BLE001
+            if want is not None:
+                problems.append(f"arity {arity}: torch answers, ember raises {e}")
+            continue
+        if want is None:
+            problems.append(f"arity {arity}: torch refuses, ember answers")
+            continue
+        for g, w in zip(got if isinstance(got, (tuple, list)) else (got,),
+                        want if isinstance(want, (tuple, list)) else (want,)):
+            if not (isinstance(g, ember.Tensor) and isinstance(w, torch.Tensor)):
+                continue
+            w = w.detach().resolve_conj().resolve_neg()
+            if str(g.dtype) != str(w.dtype) or tuple(g.shape) != tuple(w.shape):
+                problems.append(f"arity {arity}: {g.dtype}{tuple(g.shape)} vs "
+                                f"{w.dtype}{tuple(w.shape)}")
+            elif name not in _PHASE_FREE and not np.allclose(
+                    g.detach().numpy(), w.numpy(), rtol=1e-6, atol=1e-8, equal_nan=True):
+                problems.append(f"arity {arity}: values differ")
+        try:
+            want_grads = _complex_grads(torch, getattr(torch, name), arity)
+        except Exception:  # noqa: BLE001 - not differentiable in torch
+            continue
+        if name in _COMPLEX_GRAD_GAPS:
+            with pytest.raises(NotImplementedError):
+                _complex_grads(ember, getattr(ember, name), arity)
+            continue
+        got_grads = _complex_grads(ember, getattr(ember, name), arity)
+        for k, (g, w) in enumerate(zip(got_grads, want_grads)):
+            if (g is None) != (w is None) or w is not None and not np.allclose(
+                    g.numpy(), w.resolve_conj().resolve_neg().numpy(), rtol=1e-6, atol=1e-8):
+                problems.append(f"arity {arity}: gradient of input {k} differs")
+    assert not problems, f"{name}: " + "; ".join(problems[:4])
+
+
 @pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 4), (4,)), ((), ())],
                          ids=["same", "broadcast", "0d"])
 def test_compiled_function_replays_like_eager(shapes):
