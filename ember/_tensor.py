@@ -386,12 +386,6 @@ class Tensor:
         self._grad_fn._add_pre_hook(self._output_nr, keep)
         self._retains_grad = True
 
-    def detach(self) -> "Tensor":
-        """A tensor sharing this one's data (and version counter) with no autograd history."""
-        t = Tensor._wrap(self._data, self._dtype, self._device)
-        t._vbox = self._vbox
-        return t
-
     def detach_(self) -> "Tensor":
         self._grad_fn = None
         self._requires_grad = False

@@ -187,6 +187,28 @@ def reshape(input, *shape_args, shape=None):
                  copy_ok=True)
 
 
+@register("detach", promote=None, is_view=True, differentiable=False, onnx="Identity",
+          samples=(Sample(lambda t, x: x.detach() * x, (Arg((3, 4)),), grad=False),
+                   Sample(lambda t, x: t.detach(x), (Arg((2, 3)),), dtypes=ALL, grad=False,
+                          name="function")))
+class Detach(OpDef):
+    """The same data with no autograd history. An op, so that traces and scripts record where
+    gradients stop: a graph that took the detached tensor for its source would differentiate
+    through it."""
+
+    def forward(ctx, xp, x):
+        return x.view()
+
+
+@tensor_method()
+def detach(input):
+    """A tensor sharing `input`'s data and version counter, with no autograd history (an
+    in-place write through it changes `input`'s values, not its graph)."""
+    out = apply(Detach, input)
+    out._base, out._view_chain = None, ()
+    return out
+
+
 @composite(samples=(
     Sample(lambda t, x, y: x.view_as(y), (Arg((3, 4)), Arg((2, 6), grad=False)), dtypes=ALL),))
 @tensor_method()
@@ -2109,5 +2131,5 @@ __all__ = ["memory_format", "contiguous_format", "preserve_format", "channels_la
            "flipud", "roll", "rot90", "tril", "triu", "diagonal", "diagonal_scatter", "diag",
            "diag_embed", "diagflat", "trace", "tile", "repeat_interleave", "meshgrid",
            "cartesian_prod", "block_diag", "index_put", "select_scatter", "slice_scatter",
-           "split_with_sizes", "narrow_copy", "adjoint"]
+           "split_with_sizes", "narrow_copy", "adjoint", "detach"]
 swapaxes = swapdims = transpose

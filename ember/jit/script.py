@@ -144,10 +144,8 @@ def _is_view_of(item, base) -> bool:
 
 def _snapshot(t: Tensor) -> Tensor:
     """`t` as `float(t)`/`int(t)`/`t.item()` see it in Python: a copy (later in-place writes to
-    `t` do not change the number) that gradients do not flow through. The graph has no detach
-    op; viewing the bytes as the same dtype is the identity, and autograd stops there
-    (view_dtype is not differentiable)."""
-    return t.view(t.dtype).clone()
+    `t` do not change the number) that gradients do not flow through."""
+    return t.detach().clone()
 
 
 def _fresh(t: Tensor) -> Tensor:

@@ -795,3 +795,19 @@ def test_fill_diagonal_refuses_like_torch():
             lib.ones(3).fill_diagonal_(1)
         with pytest.raises(RuntimeError, match="leaf Variable"):
             lib.ones(2, 2, requires_grad=True).fill_diagonal_(1)
+
+
+def test_detach_shares_data_and_version_but_not_history():
+    """As torch: no grad, same memory and version counter; an in-place write through the
+    detached tensor changes the source's values (even a leaf's) without touching its graph."""
+    for lib in (torch, ember):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        h = x * 2
+        d = h.detach()
+        assert not d.requires_grad and d.grad_fn is None
+        d.add_(1)
+        assert h.tolist() == [3.0, 5.0] and h._version == d._version == 1
+        x.detach().mul_(2)
+        assert x.tolist() == [2.0, 4.0] and x.requires_grad and x.grad_fn is None
+        (h * x).sum().backward()
+        assert x.grad.tolist() == [7.0, 13.0]  # h + 2x, with the written values

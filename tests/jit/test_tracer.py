@@ -145,10 +145,20 @@ def test_tensors_built_inside_are_constants():
     assert _same(f(ember.ones(2)), ember.tensor([2.0, 3.0]))
 
 
-def test_detach_is_the_same_value():
+def test_detach_follows_the_input_and_stops_gradients():
+    """A detached tensor is the input's value (no constant) through a detach node, so the
+    graph's gradient stops there as eager's does: d(x.detach() * x)/dx = x, not 2x."""
     f = jit.trace(lambda x: x.detach() * 2 + x, ember.ones(2))
     assert not f.graph.constants
     assert _same(f(ember.full((2,), 3.0)), ember.full((2,), 9.0))
+    def half_square(x):
+        return x.detach() * x
+
+    for fn in (jit.trace(half_square, ember.ones(2)), jit.script(half_square),
+               ember.compile(half_square)):
+        x = ember.tensor([1.0, 2.0], requires_grad=True)
+        fn(x).sum().backward()
+        assert _same(x.grad, ember.tensor([1.0, 2.0]))
 
 
 def test_inplace_fast_path_and_views():
