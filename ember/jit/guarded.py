@@ -217,7 +217,7 @@ def _first_change(old, new):
 
 
 def _guard_difference(old: tuple, new: tuple, names: list) -> str:
-    """Which guard of `old` the key `new` fails, in words."""
+    """Which guard of `old` (the previous call's key) the key `new` fails, in words."""
     if old[0] != new[0]:
         return f"grad mode changed ({'enabled' if new[0] else 'disabled'})"
     if old[1] != new[1]:
@@ -232,7 +232,7 @@ def _guard_difference(old: tuple, new: tuple, names: list) -> str:
             what = ("shape", "dtype", "device", "requires_grad")
             k = next(k for k in range(4) if a[k] != b[k])
             name = names[i] if i < len(names) else f"input {i}"
-            return f"{name}: {what[k]} {_fmt(a[k])} != {_fmt(b[k])} (compiled for the first)"
+            return f"{name}: {what[k]} {_fmt(a[k])} (the previous call) != {_fmt(b[k])}"
     if len(old[2]) != len(new[2]):
         return "the number of tensor arguments changed"
     if old[3][0] != new[3][0]:
