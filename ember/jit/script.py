@@ -1632,6 +1632,20 @@ class _Compiler:
             t = t.trunc()
         return _Scalar(t if t.dtype is dt else t.to(dt), kind)
 
+    @staticmethod
+    def rounded(number: _Scalar, ndigits=None) -> _Scalar:
+        """round() of a number argument, as Python's: half to even, to an int without ndigits,
+        else to ndigits decimals in the number's own kind."""
+        t, kind = number.t, number.kind
+        if ndigits is None:
+            return _Scalar(t.round().to(SCALAR_DTYPES[int]) if kind is float else t, int)
+        if kind is float:
+            return _Scalar(t.round(decimals=int(ndigits)), float)
+        if ndigits >= 0:
+            return number
+        step = 10 ** -int(ndigits)
+        return _Scalar(((t / step).round() * step).to(SCALAR_DTYPES[int]), int)
+
     def apply_call(self, func, args, kwargs, e, frame):
         fn = frame.fn
         mark = getattr(func, _MARK, None) or getattr(getattr(func, "__func__", None), _MARK,
@@ -1646,6 +1660,8 @@ class _Compiler:
         if func in (int, float, bool) and len(args) == 1 and \
                 isinstance(args[0], (Tensor, _Scalar)):
             return self.to_scalar(args[0], func, e, frame)
+        if func is round and args and isinstance(args[0], _Scalar):
+            return self.rounded(*args, **kwargs)
         if func in (min, max, abs) and any(isinstance(a, _Scalar) for a in args):
             ts = [_as_tensor(a) for a in args]
             kind = float if any(_scalar_kind(a) is float for a in args) else int

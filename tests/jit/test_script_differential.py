@@ -213,3 +213,15 @@ def test_a_graph_specialized_on_a_number_argument_refuses_other_values_after_loa
     _same(loaded(x, 3), OURS.scaled_copies(x, 3))
     with pytest.raises(RuntimeError, match="was scripted for n=3, not 2"):
         loaded(x, 2)
+
+
+def test_round_of_number_arguments_is_pythons():
+    """round() of int and float arguments follows Python (half to even; an int without
+    ndigits; negative ndigits for ints), at every call's values."""
+    def f(x, a: float, n: int):
+        return x * round(a) + round(a, 2) + round(n, -2) + round(n)
+
+    scripted = ember.jit.script(f)
+    for a, n in ((2.567, 1250), (2.5, 1350), (-3.5, -49), (0.125, 7)):
+        np.testing.assert_allclose(scripted(ember.ones(2), a, n).numpy(),
+                                   f(ember.ones(2), a, n).numpy(), rtol=1e-6)
