@@ -10,8 +10,9 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
+import uuid
 import zipfile
+import zlib
 
 from .. import __version__ as EMBER_VERSION
 from .._device import device as Device
@@ -322,16 +323,34 @@ def save(script, f) -> None:
     if hasattr(f, "write"):
         f.write(payload)
         return
-    path = os.fspath(f)
+    _write_atomically(os.fspath(f), payload)
+
+
+def _write_atomically(path: str, payload: bytes) -> None:
+    """Write `payload` to `path` through a temporary file in the same folder, renamed over it
+    at the end: a failed save leaves `path` as it was. Errors name `path`, not the temporary
+    file (a missing folder raises RuntimeError, as torch.jit.save does)."""
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".ember-jit-", dir=folder)
+    if not os.path.isdir(folder):
+        raise RuntimeError(f"ember.jit.save: parent directory {folder} of {path!r} does not "
+                           "exist")
+    # not tempfile.mkstemp: its file is private (0600) and would stay so after the rename;
+    # os.open's mode passes through the umask, as a plain open(path, "wb") does
+    tmp = os.path.join(folder, f".ember-jit-{uuid.uuid4().hex}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                     0o666)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, path) from None
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(payload)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise OSError(e.errno, e.strerror, path) from None
         raise
 
 
@@ -364,12 +383,17 @@ def _load(raw: bytes, map_location):
     try:
         zf = zipfile.ZipFile(io.BytesIO(raw))
         names = set(zf.namelist())
+        if any(n.endswith("/constants.pkl") for n in names):
+            raise _LoadError("this is a TorchScript archive (torch.jit.save), whose code ember "
+                             "cannot run: save the model's state_dict with torch.save, load "
+                             "it into the ember model with ember.load, and trace that")
         if _IR not in names or _WEIGHTS not in names:
             raise _LoadError(f"not an ember.jit archive (a zip without {_IR} and {_WEIGHTS}; "
                              "files from ember.save load with ember.load)")
         ir_bytes = zf.read(_IR)
         weight_bytes = zf.read(_WEIGHTS)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as e:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError,
+            ValueError) as e:
         raise _LoadError(f"not a valid ember.jit archive: the zip is truncated or corrupt "
                          f"({e})") from None
     try:

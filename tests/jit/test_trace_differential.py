@@ -1,0 +1,83 @@
+"""ember.jit.trace / save / load / freeze / optimize_for_inference run side by side with eager
+ember and torch.jit on models written once against either library (`lib`), with torch's
+initial weights copied into ember: regressions for what that comparison found."""
+import io
+import os
+import stat
+import zipfile
+
+import pytest
+
+import ember
+from ember import jit
+
+torch = pytest.importorskip("torch")
+
+
+def _to_ember(t):
+    return ember.tensor(t.detach().numpy().copy())
+
+
+def _pair(build):
+    """The same model built with torch and with ember, ember holding torch's weights."""
+    torch.manual_seed(0)
+    theirs, ours = build(torch), build(ember)
+    ours.load_state_dict({k: _to_ember(v) for k, v in theirs.state_dict().items()})
+    return theirs.eval(), ours.eval()
+
+
+def _mlp(lib):
+    nn = lib.nn
+    return nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 4))
+
+
+def _saved(tmp_path, name="net.pt"):
+    _, ours = _pair(_mlp)
+    path = tmp_path / name
+    jit.trace(ours, ember.randn(2, 8)).save(path)
+    return path
+
+
+# ---- save / load -----------------------------------------------------------------------------
+def test_a_corrupt_compressed_graph_is_a_clear_error(tmp_path):
+    raw = _saved(tmp_path).read_bytes()
+    with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+        info = zf.getinfo("ir.json")
+    start = info.header_offset + 30 + len(info.filename) + 8  # inside the deflated data
+    bad = raw[:start] + bytes([raw[start] ^ 0xFF]) + raw[start + 1:]
+    with pytest.raises(RuntimeError, match="truncated or corrupt"):
+        jit.load(io.BytesIO(bad))
+
+
+def test_every_flipped_byte_loads_or_is_a_runtime_error(tmp_path):
+    raw = _saved(tmp_path).read_bytes()
+    for pos in range(0, len(raw), 11):
+        bad = raw[:pos] + bytes([raw[pos] ^ 0xFF]) + raw[pos + 1:]
+        try:
+            jit.load(io.BytesIO(bad))
+        except RuntimeError:
+            pass
+
+
+def test_a_torchscript_archive_is_named_as_such(tmp_path):
+    path = tmp_path / "torchscript.pt"
+    torch.jit.save(torch.jit.trace(torch.nn.Linear(2, 2), torch.ones(1, 2)), str(path))
+    with pytest.raises(RuntimeError, match="TorchScript archive"):
+        jit.load(path)
+
+
+def test_saved_files_follow_the_umask_like_torch(tmp_path):
+    ours, theirs = tmp_path / "ours.pt", tmp_path / "theirs.pt"
+    jit.trace(ember.nn.Linear(2, 2), ember.ones(1, 2)).save(ours)
+    torch.jit.save(torch.jit.trace(torch.nn.Linear(2, 2), torch.ones(1, 2)), str(theirs))
+    assert stat.S_IMODE(os.stat(ours).st_mode) == stat.S_IMODE(os.stat(theirs).st_mode)
+
+
+def test_save_errors_name_the_path_not_a_temporary_file(tmp_path):
+    script = jit.trace(ember.nn.Linear(2, 2), ember.ones(1, 2))
+    with pytest.raises(RuntimeError, match="parent directory"):
+        script.save(tmp_path / "missing" / "net.pt")
+    with pytest.raises(IsADirectoryError) as info:
+        script.save(tmp_path)
+    assert info.value.filename == str(tmp_path)
+    assert os.listdir(tmp_path) == []
