@@ -43,7 +43,7 @@ half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64
 cfloat, cdouble = complex64, complex128
 
-_LAZY_SUBMODULES = ("autograd", "nn", "optim", "utils", "jit", "onnx", "cuda", "linalg",
+_LAZY_SUBMODULES = ("autograd", "nn", "optim", "utils", "jit", "onnx", "cuda", "linalg", "fft",
                     "testing", "vision", "special", "serialization", "compiler", "_dynamo")
 
 

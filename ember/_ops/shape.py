@@ -95,6 +95,8 @@ class Convert(OpDef):
         return move(out, device)
 
     def backward(ctx, g):
+        if g.is_complex() and not ctx.src[0].is_complex:  # the real part reached the output
+            g = g.real
         return g.to(ctx.src[0])
 
 
