@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import keyword
 import linecache
 import math
 import re
@@ -480,15 +481,41 @@ def _runs_blas(graph: Graph) -> bool:
 
 # ---- readable code ---------------------------------------------------------------------------
 def identifier(text: str) -> str:
+    """`text` made a Python name that is not a keyword."""
     out = "".join(c if c.isalnum() or c == "_" else "_" for c in text)
-    return out if out and not out[0].isdigit() else "_" + out
+    out = out if out and not out[0].isdigit() else "_" + out
+    return out + "_" if keyword.iskeyword(out) else out
 
 
 def _attr_path(name: str) -> str:
     expr = "self"
     for part in name.split("."):
-        expr = f"{expr}.{part}" if part.isidentifier() else f"getattr({expr}, {part!r})"
+        plain = part.isidentifier() and not keyword.iskeyword(part)
+        expr = f"{expr}.{part}" if plain else f"getattr({expr}, {part!r})"
     return expr
+
+
+# names the code of python_code reads besides its inputs: an input of one of these names, or
+# of a temporary's (_0), a size symbol's (s0) or a fusion group's, is renamed
+_CODE_NAMES = {"self", "ops", "ember", "Tensor", "CONSTANTS", "itertools", "range", "int",
+               "float", "bool", "slice", "getattr"}
+_GENERATED = re.compile(r"_\d+|s\d+|fusion_group_\d+")
+
+
+def _input_identifiers(graph: Graph) -> dict[int, str]:
+    """Distinct parameter names for the graph's inputs, from their names, that shadow no name
+    the generated code uses."""
+    names: dict[int, str] = {}
+    taken = set(_CODE_NAMES)
+    for v in graph.inputs:
+        stem = identifier(v.name or f"input_{v.id}")
+        ident, k = stem, 0
+        while ident in taken or _GENERATED.fullmatch(ident):
+            k += 1
+            ident = f"{stem}_{k}"
+        taken.add(ident)
+        names[v.id] = ident
+    return names
 
 
 def _py_literal(obj, names: dict[int, str]) -> str:
@@ -540,16 +567,7 @@ def python_code(graph: Graph, name: str = "forward", method: bool = True) -> str
     """Readable Python for the graph: `ops.<name>` calls an op through apply (`ops.<name>_`
     in place); parameters and buffers are module attributes, other constants CONSTANTS;
     prim::If and prim::Loop nodes read as `if` and `for ... in range(...)` statements."""
-    names: dict[int, str] = {}
-    taken: set[str] = set()
-    for v in graph.inputs:
-        stem = identifier(v.name or f"input_{v.id}")
-        ident, k = stem, 0
-        while ident in taken:
-            k += 1
-            ident = f"{stem}_{k}"
-        taken.add(ident)
-        names[v.id] = ident
+    names = _input_identifiers(graph)
     writer = _CodeWriter(names, method)
     writer.constants(graph)
     writer.lines += ["    " + line for line in

@@ -6,6 +6,7 @@ import os
 import stat
 import zipfile
 
+import numpy as np
 import pytest
 
 import ember
@@ -81,3 +82,44 @@ def test_save_errors_name_the_path_not_a_temporary_file(tmp_path):
         script.save(tmp_path)
     assert info.value.filename == str(tmp_path)
     assert os.listdir(tmp_path) == []
+
+
+# ---- .code -----------------------------------------------------------------------------------
+def _keywords_and_shadowing(lib):
+    nn = lib.nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.heads = nn.ModuleDict({"if": nn.Linear(3, 3), "conv-1": nn.Linear(3, 3)})
+
+        def forward(self, ops, s0, _0, Tensor):
+            y = self.heads["if"](ops) + self.heads["conv-1"](s0) * _0
+            return y * ops.shape[0] + Tensor
+    return Net()
+
+
+class _Ops:
+    """`ops.<name>(...)` of the printed code: the registry op called through apply."""
+
+    def __getattr__(self, name):
+        from ember._ops.dispatch import apply
+        from ember._ops.registry import REGISTRY
+        return lambda *args, **attrs: apply(REGISTRY[name], *args, **attrs)
+
+
+def test_code_is_python_that_computes_the_graph_whatever_the_names():
+    """A submodule named by a keyword, and inputs named like the names the code itself uses
+    (ops, Tensor, the temporaries _0 and size symbols s0), print as valid Python that still
+    computes what the graph does."""
+    theirs, ours = _pair(_keywords_and_shadowing)
+    args = [torch.randn(2, 3) for _ in range(4)]
+    traced = jit.trace(ours, tuple(_to_ember(a) for a in args))
+    code = traced.code
+    namespace = {"ops": _Ops(), "Tensor": ember.Tensor, "ember": ember}
+    exec(compile(code, "<code>", "exec"), namespace)
+    for batch in (2, 5):
+        args = [torch.randn(batch, 3) for _ in range(4)]
+        got = namespace["forward"](traced, *(_to_ember(a) for a in args))
+        np.testing.assert_allclose(got.detach().numpy(), theirs(*args).detach().numpy(),
+                                   rtol=1e-5, atol=1e-6)
