@@ -270,6 +270,15 @@ class _Recorder:
             "flow, compute both branches and select with ember.where).", TracerWarning,
             stacklevel=3)
 
+    def custom_backward_lost(self, function: type) -> None:
+        """A custom autograd.Function ran on tensors that require grad: the graph holds the
+        ops of its forward, run without autograd, and not its backward."""
+        warnings.warn(
+            f"autograd.Function {function.__qualname__} is traced as the ops of its forward, "
+            "without its backward: no gradient flows through it in the traced graph (the "
+            "parameters before it get none). Train the eager module, or write the Function "
+            "as a composition of ember ops.", TracerWarning, stacklevel=6)
+
     def is_dynamic(self, t: Tensor) -> bool:
         v = self.lookup(t)
         if v is None:
@@ -312,6 +321,9 @@ class _Recorder:
                     pending[1]._vbox is args[0]._vbox else 0)
         if REGISTRY.get(op.name) is not op:
             self._through(op, outputs)
+            if getattr(op, "function", None) is not None and GradState.enabled and any(
+                    isinstance(a, Tensor) and a._requires_grad for a in args):
+                self.custom_backward_lost(op.function)
             return
         if op.creates and not self.records_creation and not is_random(op.name):
             return  # a factory's tensor becomes a constant where the graph first reads it

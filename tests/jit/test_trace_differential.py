@@ -4,6 +4,7 @@ initial weights copied into ember: regressions for what that comparison found.""
 import io
 import os
 import stat
+import warnings
 import zipfile
 
 import numpy as np
@@ -123,3 +124,42 @@ def test_code_is_python_that_computes_the_graph_whatever_the_names():
         got = namespace["forward"](traced, *(_to_ember(a) for a in args))
         np.testing.assert_allclose(got.detach().numpy(), theirs(*args).detach().numpy(),
                                    rtol=1e-5, atol=1e-6)
+
+
+# ---- gradients -------------------------------------------------------------------------------
+def _squared_through_a_function(lib):
+    class Square(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 2 * x * g
+
+    class Net(lib.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.first = lib.nn.Linear(3, 3)
+            self.last = lib.nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.last(Square.apply(self.first(x)))
+    return Net()
+
+
+def test_tracing_a_custom_function_that_needs_gradients_warns_it_passes_none():
+    """The graph holds a custom Function's forward ops, not its backward: where parameters
+    before it would get gradients (torch's traced module calls the backward), say so."""
+    _, ours = _pair(_squared_through_a_function)
+    ours.train()
+    with pytest.warns(jit.TracerWarning, match="Square is traced as the ops of its forward"):
+        traced = jit.trace(ours, ember.randn(4, 3))
+    traced(ember.randn(4, 3)).sum().backward()
+    assert ours.first.weight.grad is None and ours.last.weight.grad is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with ember.no_grad():
+            jit.trace(ours, ember.randn(4, 3))
