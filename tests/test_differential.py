@@ -128,7 +128,7 @@ def test_binary_function_on_every_dtype_pair_like_torch(name):
 # the singular vectors' phases are free: torch's and ember's LAPACK calls may pick others
 _PHASE_FREE = {"svd"}
 # complex derivatives ember does not have yet (it raises NotImplementedError; torch answers)
-_COMPLEX_GRAD_GAPS = {"pinverse", "qr"}
+_COMPLEX_GRAD_GAPS = set()
 
 
 def _complex_inputs(lib, arity, grad=False):

@@ -3,8 +3,11 @@ vector and matrix norms, and the decompositions behind `ember.linalg` (det, inv,
 cholesky, qr, eigh, svd, pinv).
 
 Primitives compute on raw arrays through `xp`; float16/bfloat16 inputs run in float32 (the
-dispatcher's promotion) and are rounded back. Gradients of the decompositions are for real
-inputs and are written in ember ops, so they can be differentiated again.
+dispatcher's promotion) and are rounded back. Gradients of the decompositions are written in
+ember ops, so they can be differentiated again. For complex inputs they follow torch's
+convention (the gradient of a real loss L is dL/dRe + i dL/dIm): the non-holomorphic
+factorizations (cholesky, qr, eigh, svd, pinv) use conjugate transposes where the real
+formulas transpose.
 """
 from __future__ import annotations
 
@@ -1172,11 +1175,6 @@ def _inv_transposed(A: Tensor) -> Tensor:
     return apply(LinalgInv, A).mT
 
 
-def _no_complex(op: str, t: Tensor) -> None:
-    if t.is_complex():
-        raise NotImplementedError(f"{op}: the derivative for complex inputs is not implemented")
-
-
 @register("linalg_det", promote=None, holomorphic=True, samples=(
     Sample(lambda t, x: t.linalg.det(x), (Arg((3, 3)),)),
     Sample(lambda t, x: t.det(x), (Arg((2, 2, 2)),), name="batched"),
@@ -1402,24 +1400,28 @@ class LinalgCholesky(OpDef):
         return L
 
     def backward(ctx, g):
+        """gA = L^-H X L^-1 with X = (tril(M) + tril(M, -1)^H) / 2, M = L^H g: the lower
+        triangle mirrored, as A is Hermitian. Like torch, X keeps the imaginary part of M's
+        diagonal, which no Hermitian perturbation of A sees."""
         (L,) = ctx.saved
-        _no_complex("linalg.cholesky", L)
-        phi = _mm(L.mT, g) * _tril_mask(L.shape[-1], L, diag=0.5)
-        left = apply(LinalgSolve, L.mT, phi)
-        gA = apply(LinalgSolve, L.mT, left.mT).mT
-        return (gA + gA.mT) * 0.5
+        n = L.shape[-1]
+        lower = _mm(L.mH, g) * _tril_mask(n, L)
+        X = (lower + (lower * _tril_mask(n, L, -1)).mH) * 0.5
+        left = apply(LinalgSolve, L.mH, X)
+        return apply(LinalgSolve, L.mH, left.mH).mH
 
 
 @tensor_method()
 def cholesky(A: Tensor, upper: bool = False, *, out=None) -> Tensor:
-    """Cholesky factor L (lower, A = L @ L.mT) of a symmetric positive-definite matrix; the
-    upper factor L.mT with upper=True. Only the lower triangle of A is read."""
+    """Cholesky factor L (lower, A = L @ L.mH) of a Hermitian (real: symmetric)
+    positive-definite matrix; the upper factor L.mH with upper=True. Only the lower triangle
+    of A is read."""
     _check_tensor("linalg.cholesky", "A", 1, A)
     if A._dtype in (D.float16, D.bfloat16):
         raise NotImplementedError(f"\"cholesky_cpu\" not implemented for '{_scalar_name(A)}'")
     _check_matrix("linalg.cholesky", A)
     L = apply(LinalgCholesky, A)
-    return write_out(L.mT if upper else L, out)
+    return write_out(L.mH if upper else L, out)
 
 
 @register("linalg_qr", promote=None, samples=(
@@ -1441,13 +1443,12 @@ class LinalgQr(OpDef):
         return Q, R
 
     def backward(ctx, gQ, gR):
-        A, Q, R = ctx.saved
-        _no_complex("linalg.qr", A)
-        m, n = A.shape[-2:]
         if ctx.mode == "r":
             raise RuntimeError("The derivative of linalg.qr depends on Q, which is not computed "
                                "when mode='r'. Please use linalg.qr(A, mode='reduced') if you "
                                "are going to differentiate through linalg.qr.")
+        A, Q, R = ctx.saved
+        m, n = A.shape[-2:]
         if ctx.mode == "complete" and m > n:
             raise RuntimeError("The QR decomposition is not differentiable when "
                                "mode='complete' and nrows > ncols.")
@@ -1456,7 +1457,7 @@ class LinalgQr(OpDef):
         # Wide A = Q [U | V]: the square part X = A[:, :m] = Q U decides Q; Y = Q V.
         Y = A[..., :, m:]
         gU, gV = gR[..., :, :m], gR[..., :, m:]
-        gX = _qr_grad(Q, R[..., :, :m], gQ + _mm(Y, gV.mT), gU)
+        gX = _qr_grad(Q, R[..., :, :m], gQ + _mm(Y, gV.mH), gU)
         gY = _mm(Q, gV)
         first = eye(m, n, dtype=gX._dtype, device=gX._device)
         second = Tensor._wrap(namespace(gX._device).eye(n - m, n, m, dtype=gX._dtype.np),
@@ -1465,15 +1466,14 @@ class LinalgQr(OpDef):
 
 
 def _qr_grad(Q, R, gQ, gR):
-    """Gradient of A = QR (A tall or square, reduced): (gQ + Q K) R^-T, with K the symmetric
-    matrix copied from the upper triangle of gR R^T - Q^T gQ."""
+    """Gradient of A = QR (A tall or square, reduced): (gQ + Q K) R^-H, with K the Hermitian
+    matrix copied from the upper triangle of N = gR R^H - Q^H gQ, its diagonal Re(diag N):
+    R's diagonal is real, so Q^H dQ has an imaginary diagonal that R cannot absorb."""
     n = R.shape[-1]
-    N = _mm(gR, R.mT) - _mm(Q.mT, gQ)
-    upper = _tril_mask(n, R).mT
-    strict = _tril_mask(n, R, -1)
-    K = N * upper + (N * strict.mT).mT
-    b = gQ + _mm(Q, K)
-    return apply(LinalgSolve, R, b.mT).mT
+    N = _mm(gR, R.mH) - _mm(Q.mH, gQ)
+    half_upper = N * _tril_mask(n, R, diag=0.5).mT
+    b = gQ + _mm(Q, half_upper + half_upper.mH)
+    return apply(LinalgSolve, R, b.mH).mH
 
 
 def linalg_qr(A: Tensor, mode: str = "reduced", *, out=None):
@@ -1519,13 +1519,34 @@ class LinalgEigh(OpDef):
         return L, V
 
     def backward(ctx, gL, gV):
+        """gA = V (diag(gL) + skew(V^H gV) / E) V^H, E[i, j] = L[j] - L[i] off the diagonal
+        and skew(X) = (X - X^H) / 2: the projection that makes gA Hermitian, as A's
+        perturbations are."""
         L, V = ctx.saved
-        _no_complex("linalg.eigh", V)
+        VhgV = _mm(V.mH, gV)
+        if V.is_complex():
+            _check_phase_invariant("linalg.eigh", "eigenvectors", VhgV)
         n = L.shape[-1]
         ident = eye(n, dtype=L._dtype, device=L._device)
         gaps = L.unsqueeze(-2) - L.unsqueeze(-1) + ident
-        inner = _mm(V.mT, gV) * (1 - ident) / gaps + gL.unsqueeze(-1) * ident
-        return _mm(_mm(V, inner), V.mT)
+        inner = (VhgV - VhgV.mH) * ((1 - ident) / (2 * gaps)) + gL.unsqueeze(-1) * ident
+        return _mm(_mm(V, inner), V.mH)
+
+
+def _check_phase_invariant(op: str, vectors: str, *products: Tensor) -> None:
+    """Complex eigen/singular vectors are each defined only up to a phase e^(i phi) (for the
+    SVD, one phase shared by a column of U and the row of Vh). The loss's derivative along
+    phi is the sum of Im diag(X^H gX) over the vector matrices X; refuse a loss that depends
+    on the phases, with torch's tolerance (1e-2, absolute and relative)."""
+    xp = namespace(products[0]._device)
+    phase = [xp.diagonal(p._data, axis1=-2, axis2=-1).imag for p in products]
+    rest = -phase[1] if len(phase) > 1 else 0
+    if not bool((abs(phase[0] - rest) <= 1e-2 + 1e-2 * abs(rest)).all()):
+        raise RuntimeError(f"{op}: the complex {vectors} are each defined only up to a phase "
+                           "e^(i phi), and the loss depends on that phase, so its gradient is "
+                           "not defined. Use a loss that does not change when a vector is "
+                           "multiplied by e^(i phi): built from abs() of its entries, or from "
+                           "products in which the phases cancel (U @ Vh, V @ V.mH).")
 
 
 def _eigh_checks(op: str, A: Tensor, UPLO: str) -> None:
@@ -1577,7 +1598,6 @@ class LinalgSvd(OpDef):
 
     def backward(ctx, gU, gS, gVh):
         U, S, Vh = ctx.saved
-        _no_complex("linalg.svd", U)
         m, n = U.shape[-2], Vh.shape[-1]
         k = S.shape[-1]
         if ctx.full and m != n:
@@ -1588,23 +1608,36 @@ class LinalgSvd(OpDef):
                                        "through them; use full_matrices=False")
             U, gU = U[..., :, :k], gU[..., :, :k]
             Vh, gVh = Vh[..., :k, :], gVh[..., :k, :]
+        if not (gU._data.any() or gVh._data.any()):
+            # only S is used (svdvals, norms, cond): no division by S, so a rank-deficient A
+            # keeps a finite gradient, as in torch
+            return _mm(U * gS.unsqueeze(-2), Vh)
         return _svd_grad(U, S, Vh, gU, gS, gVh, m, n)
 
 
 def _svd_grad(U, S, Vh, gU, gS, gVh, m, n):
-    """Gradient of the reduced SVD A = U diag(S) Vh (Townsend, "Differentiating the SVD")."""
+    """Gradient of the reduced SVD A = U diag(S) Vh (Townsend, "Differentiating the SVD"),
+    with conjugate transposes for complex A. There the phase a column of U shares with a row
+    of Vh is free; the phase of U's column takes up Im diag(U^H dA V) / S, which puts
+    i Im diag(U^H gU) / S on the diagonal of the middle factor."""
     k = S.shape[-1]
     ident = eye(k, dtype=S._dtype, device=S._device)
     S2 = S * S
-    F = (1 - ident) / (S2.unsqueeze(-2) - S2.unsqueeze(-1) + ident)
-    V, gV = Vh.mT, gVh.mT
-    UtgU = _mm(U.mT, gU)
-    VtgV = _mm(Vh, gV)
-    inner = ((F * (UtgU - UtgU.mT)) * S.unsqueeze(-2) + S.unsqueeze(-1) * (F * (VtgV - VtgV.mT))
-             + gS.unsqueeze(-1) * ident)
-    gA = _mm(_mm(U, inner), Vh)
+    # E's ones on the diagonal meet the skew parts' 2i Im diag(X^H gX): their sum is zero
+    # for a phase-invariant loss, and is kept (as torch keeps it) for a nearly invariant one
+    E = S2.unsqueeze(-2) - S2.unsqueeze(-1) + ident
+    V, gV = Vh.mH, gVh.mH
+    UhgU = _mm(U.mH, gU)
+    VhgV = _mm(Vh, gV)
+    diag = gS
+    if U.is_complex():
+        _check_phase_invariant("linalg.svd", "singular vectors", UhgU, VhgV)
+        d = UhgU.diagonal(0, -2, -1)
+        diag = gS + (d - d.conj()) / (2 * S)  # i Im(d) / S
+    inner = ((UhgU - UhgU.mH) * S.unsqueeze(-2) + S.unsqueeze(-1) * (VhgV - VhgV.mH)) / E
+    gA = _mm(_mm(U, inner + diag.unsqueeze(-1) * ident), Vh)
     if m > k:
-        gA = gA + _mm((gU - _mm(U, UtgU)) / S.unsqueeze(-2), Vh)
+        gA = gA + _mm((gU - _mm(U, UhgU)) / S.unsqueeze(-2), Vh)
     if n > k:
         gA = gA + _mm(U / S.unsqueeze(-2), gVh - _mm(_mm(gVh, V), Vh))
     return gA
@@ -1634,12 +1667,12 @@ def linalg_svdvals(A: Tensor, *, driver=None, out=None) -> Tensor:
 
 @tensor_method()
 def svd(input: Tensor, some: bool = True, compute_uv: bool = True, *, out=None):
-    """torch.svd: (U, S, V) with V = Vh.mT (not Vh); some=False returns square U and V."""
+    """torch.svd: (U, S, V) with V = Vh.mH (not Vh); some=False returns square U and V."""
     _svd_checks(input)
     U, S, Vh = apply(LinalgSvd, input, full_matrices=not some)
     if not compute_uv:
         U, Vh = zeros_like(U), zeros_like(Vh)
-    return write_out(torch_svd_result(U, S, Vh.mT), out)
+    return write_out(torch_svd_result(U, S, Vh.mH), out)
 
 
 def _pinv_cutoff(xp, s, atol, rtol, shape):
@@ -1676,14 +1709,13 @@ class LinalgPinv(OpDef):
 
     def backward(ctx, g):
         A, P = ctx.saved
-        _no_complex("linalg.pinv", A)
-        # d(A+) = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P   (Golub & Pereyra)
-        Pt = P.mT
-        gt = g.mT
-        first = -_mm(_mm(Pt, g), Pt)
-        left = _mm(gt, _mm(P, Pt))
+        # d(A+) = -P dA P + P P^H dA^H (I - A P) + (I - P A) dA^H P^H P   (Golub & Pereyra)
+        Ph = P.mH
+        gh = g.mH
+        first = -_mm(_mm(Ph, g), Ph)
+        left = _mm(gh, _mm(P, Ph))
         second = left - _mm(A, _mm(P, left))
-        right = _mm(_mm(Pt, P), gt)
+        right = _mm(_mm(Ph, P), gh)
         third = right - _mm(_mm(right, P), A)
         return first + second + third
 

@@ -414,6 +414,8 @@ DECOMPOSITIONS = {
     "qr_wide": (lambda t, a: t.linalg.qr(a), [(3, 5)]),
     "eigh": (lambda t, a: (lambda r: (r[0], r[1] * r[1][..., :1, :]))(t.linalg.eigh(_sym(t, a))),
              [(2, 4, 4)]),
+    "eigh_lower_triangle": (lambda t, a: (lambda r: (r[0], r[1] * r[1][..., :1, :]))(
+        t.linalg.eigh(a)), [(2, 4, 4)]),
     "eigvalsh": (lambda t, a: t.linalg.eigvalsh(_sym(t, a), UPLO="U"), [(4, 4)]),
     "svd": (lambda t, a: (lambda r: (r.S, r.U * r.Vh[..., :, :1].mT))(
         t.linalg.svd(a, full_matrices=False)), [(2, 4, 3)]),
@@ -503,6 +505,81 @@ def test_complete_svd_gradient_through_vectors_is_an_error():
     U, S, Vh = ember.linalg.svd(x)
     with pytest.raises(RuntimeError, match="full_matrices=False"):
         U.sum().backward()
+
+
+def _complex(shape, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+
+
+def _hpd(t, x):
+    return x @ x.mH + t.eye(x.shape[-2], dtype=x.dtype)
+
+
+def _phase_free(V):
+    """What of complex eigen/singular vectors V survives their phases: |V| and V V^H."""
+    return V.abs(), V @ V.mH
+
+
+# complex outputs whose values do not depend on the vectors' free phases
+COMPLEX_DECOMPOSITIONS = {
+    "cholesky": (lambda t, a: t.linalg.cholesky(_hpd(t, a)), (2, 3, 4)),
+    "cholesky_upper": (lambda t, a: t.linalg.cholesky(_hpd(t, a), upper=True), (3, 3)),
+    "cholesky_leaf": (lambda t, a: t.linalg.cholesky(a), (3, 3)),
+    "qr": (lambda t, a: t.linalg.qr(a), (2, 4, 3)),
+    "qr_wide": (lambda t, a: t.linalg.qr(a), (3, 5)),
+    "qr_complete": (lambda t, a: t.linalg.qr(a, mode="complete"), (2, 3, 4)),
+    "eigh": (lambda t, a: (lambda r: (r[0], *_phase_free(r[1][..., :, :2])))(
+        t.linalg.eigh(a)), (2, 4, 4)),
+    "eigh_upper": (lambda t, a: (lambda r: (r[0], *_phase_free(r[1])))(
+        t.linalg.eigh(a, UPLO="U")), (3, 3)),
+    "eigvalsh": (lambda t, a: t.linalg.eigvalsh(a), (2, 3, 3)),
+    "svd": (lambda t, a: (lambda r: (r.S, r.U.abs(), r.U[..., :, :2] @ r.Vh[..., :2, :]))(
+        t.linalg.svd(a, full_matrices=False)), (2, 4, 3)),
+    "svd_wide": (lambda t, a: (lambda r: (r.S, r.Vh.abs(), r.U @ r.Vh))(
+        t.linalg.svd(a, full_matrices=False)), (3, 5)),
+    "svd_full_square": (lambda t, a: (lambda r: (r.S, r.U @ r.Vh))(t.linalg.svd(a)), (3, 3)),
+    "torch_svd": (lambda t, a: (lambda r: (r.S, r.U @ r.V.mH))(t.svd(a)), (4, 3)),
+    "svdvals": (lambda t, a: t.linalg.svdvals(a), (2, 3, 4)),
+    "norm_nuc": (lambda t, a: t.linalg.matrix_norm(a, "nuc"), (3, 4)),
+    "cond": (lambda t, a: t.linalg.cond(a), (2, 3, 3)),
+    "pinv": (lambda t, a: t.linalg.pinv(a), (2, 3, 5)),
+    "pinv_hermitian": (lambda t, a: t.linalg.pinv(_hpd(t, a), hermitian=True), (3, 3)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMPLEX_DECOMPOSITIONS))
+def test_complex_decomposition_gradients_match_torch(name):
+    """Complex inputs, complex cotangents: ember's gradients are torch's (conj-Wirtinger)."""
+    fn, shape = COMPLEX_DECOMPOSITIONS[name]
+    a = _complex(shape)
+    if name == "cholesky_leaf":
+        a = a @ a.conj().T + np.eye(shape[-1])
+    e = ember.tensor(a, requires_grad=True)
+    t = torch.tensor(a, requires_grad=True)
+    got, expected = fn(ember, e), fn(torch, t)
+    assert_same(got, expected, 1e-10, 1e-9, "forward")
+    eo, to = _outputs(got), _outputs(expected)
+    cots = [_complex(tuple(o.shape), seed) if o.is_complex() else
+            _complex(tuple(o.shape), seed).real for seed, o in enumerate(to, 1)]
+    (ge,) = ember.autograd.grad(eo, [e], [ember.tensor(c, dtype=o.dtype)
+                                          for c, o in zip(cots, eo)])
+    (gt,) = torch.autograd.grad(to, [t], [torch.tensor(c, dtype=o.dtype)
+                                          for c, o in zip(cots, to)])
+    assert_same(ge, gt, 1e-10, 1e-9, "gradient")
+
+
+@pytest.mark.parametrize("fn,match", [
+    (lambda t, a: t.linalg.svd(a, full_matrices=False).U.real.sum(), "phi"),
+    (lambda t, a: t.linalg.eigh(a).eigenvectors.real.sum(), "phi"),
+    (lambda t, a: t.linalg.qr(a, mode="r").R.abs().sum(), "mode='r'"),
+], ids=["svd", "eigh", "qr_r"])
+def test_complex_gradients_torch_refuses_are_refused(fn, match):
+    """A loss that depends on the vectors' free phases has no gradient (nor has qr's R alone)."""
+    for lib in (torch, ember):
+        A = lib.tensor(_complex((3, 3)), requires_grad=True)
+        with pytest.raises(RuntimeError, match=match):
+            fn(lib, A).backward()
 
 
 def test_vector_norm_options_match_torch():

@@ -140,17 +140,10 @@ COMPLEX_IDS = [f"{n}-{s.name or i}" for n, i, s in COMPLEX]
 _COMPLEX_QUIRKS = {"adaptive_avg_pool-global", "adaptive_avg_pool2d-global", "cummax-empty",
                    "cummin-empty", "log_softmax-empty", "softmax-empty", "median-empty",
                    "mode-empty", "kthvalue-0d", "pad_flat-0", "cumprod-dtype"}
-# ember refuses (NotImplementedError): complex derivatives of the decompositions, complex RNNs
-_COMPLEX_GAPS = {"linalg_eigh-eigvalsh", "linalg_pinv-0", "linalg_pinv-wide",
-                 "linalg_pinv-hermitian", "linalg_pinv-pinverse", "linalg_qr-0",
-                 "linalg_qr-square", "linalg_qr-wide", "linalg_qr-complete", "linalg_cond-0",
-                 "linalg_cond-wide_batch", "linalg_cond-ord_nuc", "linalg_matrix_norm-nuc",
-                 "linalg_matrix_norm-two", "linalg_matrix_norm-minus_two",
-                 "linalg_norm-matrix_ord", "linalg_svd-0", "linalg_svd-wide", "linalg_svd-full",
-                 "linalg_svd-full_tall_S", "linalg_svd-svdvals", "rnn_layer-0",
-                 "rnn_layer-gru_cell", "rnn_layer-lstm_cell", "rnn_layer-lstm_proj_bidirectional",
-                 "rnn_layer-gru_two_layers", "rnn_layer-packed_bidirectional",
-                 "rnn_layer-packed_lstm_state"}
+# ember refuses (NotImplementedError): complex RNNs
+_COMPLEX_GAPS = {"rnn_layer-0", "rnn_layer-gru_cell", "rnn_layer-lstm_cell",
+                 "rnn_layer-lstm_proj_bidirectional", "rnn_layer-gru_two_layers",
+                 "rnn_layer-packed_bidirectional", "rnn_layer-packed_lstm_state"}
 
 
 def test_complex_exceptions_name_real_cases():
