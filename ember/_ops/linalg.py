@@ -23,7 +23,7 @@ from .._backend import gemm, namespace
 from .._tensor import Tensor, _dim
 from ..autograd.grad_mode import GradState
 from ..testing.opinfo import FLOAT_ALL, FLOATS, INTS, Arg, Sample
-from .creation import eye, ones_like, zeros, zeros_like
+from .creation import eye, ones_like, zeros
 from .dispatch import apply, apply_, write_out
 from .pointwise import where
 from .reduction import vector_norm as _vector_norm
@@ -1667,11 +1667,16 @@ def linalg_svdvals(A: Tensor, *, driver=None, out=None) -> Tensor:
 
 @tensor_method()
 def svd(input: Tensor, some: bool = True, compute_uv: bool = True, *, out=None):
-    """torch.svd: (U, S, V) with V = Vh.mH (not Vh); some=False returns square U and V."""
+    """torch.svd: (U, S, V) with V = Vh.mH (not Vh); some=False returns square U and V.
+    compute_uv=False fills U and V with zeros, square whatever `some` says (as torch)."""
     _svd_checks(input)
-    U, S, Vh = apply(LinalgSvd, input, full_matrices=not some)
     if not compute_uv:
-        U, Vh = zeros_like(U), zeros_like(Vh)
+        *batch, m, n = input.shape
+        U, S, Vh = apply(LinalgSvd, input, full_matrices=False)
+        return write_out(torch_svd_result(
+            zeros(*batch, m, m, dtype=input.dtype, device=input.device), S,
+            zeros(*batch, n, n, dtype=input.dtype, device=input.device)), out)
+    U, S, Vh = apply(LinalgSvd, input, full_matrices=not some)
     return write_out(torch_svd_result(U, S, Vh.mH), out)
 
 

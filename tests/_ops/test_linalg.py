@@ -496,6 +496,7 @@ def test_qr_modes_and_svd_api():
     U, S, V = ember.svd(e)
     np.testing.assert_allclose((U * S) @ V.mT.numpy(), a, atol=1e-12)
     assert tuple(ember.svd(e, some=False).U.shape) == (4, 4)
+    assert_same(ember.svd(e, compute_uv=False), torch.svd(t, compute_uv=False), 1e-12, 1e-12)
     np.testing.assert_allclose(ember.linalg.svdvals(e).numpy(),
                                torch.linalg.svdvals(t).numpy(), atol=1e-12)
 
