@@ -44,7 +44,8 @@ short, int, long = int16, int32, int64
 cfloat, cdouble = complex64, complex128
 
 _LAZY_SUBMODULES = ("autograd", "nn", "optim", "utils", "jit", "onnx", "cuda", "linalg", "fft",
-                    "testing", "vision", "special", "serialization", "compiler", "_dynamo")
+                    "distributions", "testing", "vision", "special", "serialization",
+                    "compiler", "_dynamo")
 
 
 def result_type(tensor1, tensor2) -> dtype:

@@ -145,3 +145,12 @@ def test_out_argument_and_compiled_and_saved_transforms(tmp_path):
     traced.save(tmp_path / "filter.pt")
     loaded = ember.jit.load(tmp_path / "filter.pt")
     np.testing.assert_allclose(loaded(x).detach().numpy(), net(x).detach().numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["ember.fft", "ember._ops.spectral"])
+def test_docstring_examples_run(name):
+    import doctest
+    import importlib
+    failures, _ = doctest.testmod(importlib.import_module(name),
+                                  optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert failures == 0

@@ -93,3 +93,11 @@ def test_make_tensor_draws_in_range_with_the_requested_layout():
     assert 0 < int(b.sum()) < 100
     with pytest.raises(ValueError, match="low"):
         ember.testing.make_tensor(2, dtype=ember.float32, low=3, high=1)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from ember.testing import comparison
+    failures, _ = doctest.testmod(comparison, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert failures == 0

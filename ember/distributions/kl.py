@@ -1,0 +1,111 @@
+"""KL divergences between distributions (torch.distributions.kl): a registry of closed forms
+keyed by the pair of types, looked up through the classes' MROs."""
+from __future__ import annotations
+
+import math
+
+from .._ops.linalg import solve_triangular
+from .bernoulli import Bernoulli, Categorical, OneHotCategorical
+from .exponential import Exponential, Laplace
+from .independent import Independent, _sum_rightmost
+from .multivariate_normal import MultivariateNormal, _batch_mahalanobis
+from .normal import Normal
+from .uniform import Uniform
+
+__all__ = ["kl_divergence", "register_kl"]
+
+_KL: dict = {}
+
+
+def register_kl(type_p, type_q):
+    """Decorator: register `fn(p, q)` as KL(p || q) for p of `type_p` and q of `type_q`."""
+    def wrap(fn):
+        _KL[type_p, type_q] = fn
+        return fn
+    return wrap
+
+
+def kl_divergence(p, q):
+    """KL(p || q), elementwise over the batch. NotImplementedError when no registered form
+    matches the two types (the most specific registered pair of base classes is used)."""
+    matches = [(tp, tq) for tp, tq in _KL if isinstance(p, tp) and isinstance(q, tq)]
+    if not matches:
+        raise NotImplementedError(f"No KL(p || q) is implemented for p type "
+                                  f"{type(p).__name__} and q type {type(q).__name__}")
+    rank = lambda pair: (type(p).__mro__.index(pair[0]), type(q).__mro__.index(pair[1]))  # noqa: E731
+    return _KL[min(matches, key=rank)](p, q)
+
+
+@register_kl(Normal, Normal)
+def _kl_normal_normal(p, q):
+    var_ratio = (p.scale / q.scale).pow(2)
+    t1 = ((p.loc - q.loc) / q.scale).pow(2)
+    return 0.5 * (var_ratio + t1 - 1 - var_ratio.log())
+
+
+@register_kl(Bernoulli, Bernoulli)
+def _kl_bernoulli_bernoulli(p, q):
+    t1 = p.probs * (_log_or_zero(p.probs) - q.probs.log())
+    t2 = (1 - p.probs) * (_log_or_zero(1 - p.probs) - (1 - q.probs).log())
+    return t1 + t2
+
+
+def _log_or_zero(x):
+    """log(x), 0 where x == 0 (0 log 0 = 0 in an expectation)."""
+    return x.where(x != 0, 1.0).log()
+
+
+@register_kl(Categorical, Categorical)
+def _kl_categorical_categorical(p, q):
+    t = p.probs * (p.logits - q.logits)
+    t = t.masked_fill(q.probs == 0, math.inf).masked_fill(p.probs == 0, 0.0)
+    return t.sum(-1)
+
+
+@register_kl(OneHotCategorical, OneHotCategorical)
+def _kl_onehot_onehot(p, q):
+    return _kl_categorical_categorical(p._categorical, q._categorical)
+
+
+@register_kl(Uniform, Uniform)
+def _kl_uniform_uniform(p, q):
+    result = ((q.high - q.low) / (p.high - p.low)).log()
+    return result.masked_fill((q.low > p.low) | (q.high < p.high), math.inf)
+
+
+@register_kl(Exponential, Exponential)
+def _kl_exponential_exponential(p, q):
+    ratio = q.rate / p.rate
+    return ratio - 1 - ratio.log()
+
+
+@register_kl(Laplace, Laplace)
+def _kl_laplace_laplace(p, q):
+    scale_ratio = p.scale / q.scale
+    loc_gap = (p.loc - q.loc).abs()
+    return -scale_ratio.log() + loc_gap / q.scale + scale_ratio * (-loc_gap / p.scale).exp() - 1
+
+
+@register_kl(Independent, Independent)
+def _kl_independent_independent(p, q):
+    if p.reinterpreted_batch_ndims != q.reinterpreted_batch_ndims:
+        raise NotImplementedError("KL between Independents with different event dims is not "
+                                  "implemented")
+    return _sum_rightmost(kl_divergence(p.base_dist, q.base_dist), p.reinterpreted_batch_ndims)
+
+
+@register_kl(MultivariateNormal, MultivariateNormal)
+def _kl_mvn_mvn(p, q):
+    if p.event_shape != q.event_shape:
+        raise ValueError("KL-divergence between two Multivariate Normals with different event "
+                         "shapes cannot be computed")
+    Lp, Lq = p._unbroadcasted_scale_tril, q._unbroadcasted_scale_tril
+    half_log_det = (Lq.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+                    - Lp.diagonal(dim1=-2, dim2=-1).log().sum(-1))
+    n = p.event_shape[0]
+    batch = p.batch_shape if len(p.batch_shape) >= len(q.batch_shape) else q.batch_shape
+    Lq_b = Lq.expand(tuple(batch) + (n, n))
+    Lp_b = Lp.expand(tuple(batch) + (n, n))
+    trace = solve_triangular(Lq_b, Lp_b, upper=False).pow(2).flatten(-2).sum(-1)
+    mahalanobis = _batch_mahalanobis(Lq, q.loc - p.loc)
+    return half_log_det + 0.5 * (trace + mahalanobis - n)

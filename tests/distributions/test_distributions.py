@@ -1,0 +1,219 @@
+"""ember.distributions against torch.distributions: densities, moments, entropies, CDFs and
+KL divergences (values and gradients with respect to the parameters), shapes, expand,
+validation errors, and sample statistics (the generators differ, so draws are compared by
+their moments)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.distributions as TD
+
+import ember
+import ember.distributions as ED
+
+RNG = np.random.default_rng(0)
+LOC = RNG.standard_normal((3, 2))
+SCALE = RNG.uniform(0.5, 2.0, (3, 2))
+PROBS = RNG.uniform(0.1, 0.9, (3, 2))
+WEIGHTS = RNG.uniform(0.1, 1.0, (3, 4))
+COV = np.array([[2.0, 0.5, 0.1], [0.5, 1.0, 0.2], [0.1, 0.2, 1.5]])
+
+# name -> (params as arrays by keyword, values to score)
+FAMILIES = {
+    "Normal": ({"loc": LOC, "scale": SCALE}, RNG.standard_normal((5, 3, 2))),
+    "Laplace": ({"loc": LOC, "scale": SCALE}, RNG.standard_normal((5, 3, 2))),
+    "Exponential": ({"rate": SCALE}, RNG.uniform(0.0, 3.0, (5, 3, 2))),
+    "Uniform": ({"low": LOC - 2, "high": LOC + 2}, LOC + RNG.uniform(-1.9, 1.9, (5, 3, 2))),
+    "Bernoulli": ({"probs": PROBS}, RNG.integers(0, 2, (5, 3, 2)).astype(float)),
+    "Bernoulli_logits": ({"logits": LOC}, RNG.integers(0, 2, (5, 3, 2)).astype(float)),
+    "Categorical": ({"probs": WEIGHTS}, RNG.integers(0, 4, (5, 3)).astype(float)),
+    "Categorical_logits": ({"logits": LOC @ np.ones((2, 4))}, RNG.integers(0, 4, (5, 3))),
+    "OneHotCategorical": ({"probs": WEIGHTS}, np.eye(4)[RNG.integers(0, 4, (5, 3))]),
+    "MultivariateNormal": ({"loc": LOC[:, :1] * np.ones(3), "covariance_matrix": COV},
+                           RNG.standard_normal((5, 3, 3))),
+    "MultivariateNormal_tril": ({"loc": np.zeros(3),
+                                 "scale_tril": np.linalg.cholesky(COV)},
+                                RNG.standard_normal((5, 3))),
+    "MultivariateNormal_precision": ({"loc": np.ones(3), "precision_matrix": COV},
+                                     RNG.standard_normal((4, 3))),
+}
+
+
+def _build(lib, name, grad=False):
+    params, _ = FAMILIES[name]
+    tensors = {k: lib.tensor(v, requires_grad=grad) for k, v in params.items()}
+    cls = getattr(lib.distributions, name.split("_")[0])
+    return cls(**tensors), tensors
+
+
+def _close(a, b, tol=1e-6):
+    assert tuple(a.shape) == tuple(b.shape), (a.shape, b.shape)
+    np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_shapes_moments_and_densities_like_torch(name):
+    ours, _ = _build(ember, name)
+    theirs, _ = _build(torch, name)
+    assert ours.batch_shape == theirs.batch_shape and ours.event_shape == theirs.event_shape
+    assert repr(ours) == repr(theirs)
+    value = FAMILIES[name][1]
+    _close(ours.log_prob(ember.tensor(value)), theirs.log_prob(torch.tensor(value)))
+    for attr in ("mean", "variance", "stddev", "mode", "entropy"):
+        try:
+            want = getattr(theirs, attr)
+            want = want() if callable(want) else want
+        except NotImplementedError:
+            continue
+        got = getattr(ours, attr)
+        _close(got() if callable(got) else got, want)
+    for method in ("cdf", "icdf"):
+        try:
+            arg = value if method == "cdf" else np.full(value.shape[:-len(ours.event_shape)]
+                                                        if ours.event_shape else value.shape, 0.3)
+            want = getattr(theirs, method)(torch.tensor(arg))
+        except NotImplementedError:
+            continue
+        _close(getattr(ours, method)(ember.tensor(arg)), want)
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_parameter_gradients_like_torch(name):
+    grads = []
+    for lib in (ember, torch):
+        dist, params = _build(lib, name, grad=True)
+        loss = dist.log_prob(lib.tensor(FAMILIES[name][1])).sum() + dist.entropy().sum()
+        grads.append(lib.autograd.grad(loss, list(params.values())))
+    for g, w in zip(*grads):
+        _close(g, w, 1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_samples_have_the_right_shape_and_moments(name):
+    ember.manual_seed(0)
+    dist, _ = _build(ember, name)
+    draws = dist.sample((4000,))
+    assert tuple(draws.shape) == (4000,) + tuple(dist.batch_shape) + tuple(dist.event_shape)
+    assert not draws.requires_grad
+    assert bool(dist.support.check(draws).all())
+    if name.startswith("Categorical"):
+        freq = ember.stack([(draws == k).float().mean(0) for k in range(4)], -1)
+        _close(freq, dist.probs, 0.05)
+    else:
+        _close(draws.float().mean(0).double(), dist.mean.double(), 0.12)
+
+
+@pytest.mark.parametrize("name", ["Normal", "Laplace", "Exponential", "Uniform",
+                                  "MultivariateNormal_tril"])
+def test_rsample_is_differentiable_and_unbiased(name):
+    ember.manual_seed(1)
+    dist, params = _build(ember, name, grad=True)
+    draws = dist.rsample((20000,))
+    grads = ember.autograd.grad(draws.mean(), list(params.values()))
+    mean_grads = ember.autograd.grad(dist.mean.mean(), list(params.values()),
+                                     allow_unused=True)
+    for g, w in zip(grads, mean_grads):
+        if w is not None:
+            _close(g, w, 0.05)
+
+
+PAIRS = [("Normal", "Normal"), ("Laplace", "Laplace"), ("Exponential", "Exponential"),
+         ("Bernoulli", "Bernoulli_logits"), ("Categorical", "Categorical_logits"),
+         ("OneHotCategorical", "OneHotCategorical"), ("MultivariateNormal",
+                                                     "MultivariateNormal_precision")]
+
+
+@pytest.mark.parametrize("p,q", PAIRS)
+def test_kl_divergence_like_torch(p, q):
+    results = []
+    for lib in (ember, torch):
+        dp, params = _build(lib, p, grad=True)
+        dq, _ = _build(lib, q)
+        if p == q:
+            dq = type(dq)(**{k: v.flip(0) for k, v in dq.__dict__.items()
+                             if k in dq.arg_constraints}) if p != "OneHotCategorical" else \
+                type(dq)(probs=dq.probs.flip(0))
+        kl = lib.distributions.kl_divergence(dp, dq)
+        results.append((kl, lib.autograd.grad(kl.sum(), list(params.values()))))
+    _close(results[0][0], results[1][0])
+    for g, w in zip(results[0][1], results[1][1]):
+        _close(g, w)
+    u = ED.kl_divergence(ED.Uniform(0.0, 1.0), ED.Uniform(-1.0, 2.0))
+    _close(u, TD.kl_divergence(TD.Uniform(0.0, 1.0), TD.Uniform(-1.0, 2.0)))
+    _close(ED.kl_divergence(ED.Uniform(0.0, 1.0), ED.Uniform(0.5, 2.0)), torch.tensor(np.inf))
+
+
+def test_independent_expand_and_enumerate_support_like_torch():
+    for lib in (ember, torch):
+        D = lib.distributions
+        ind = D.Independent(D.Normal(lib.tensor(LOC), lib.tensor(SCALE)), 1)
+        assert ind.batch_shape == (3,) and ind.event_shape == (2,)
+    ours = ED.Independent(ED.Normal(ember.tensor(LOC), ember.tensor(SCALE)), 1)
+    theirs = TD.Independent(TD.Normal(torch.tensor(LOC), torch.tensor(SCALE)), 1)
+    value = RNG.standard_normal((4, 3, 2))
+    _close(ours.log_prob(ember.tensor(value)), theirs.log_prob(torch.tensor(value)))
+    _close(ours.entropy(), theirs.entropy())
+    assert repr(ours) == repr(theirs)
+    other = ED.Independent(ED.Normal(ember.tensor(LOC) + 1, ember.tensor(SCALE)), 1)
+    other_t = TD.Independent(TD.Normal(torch.tensor(LOC) + 1, torch.tensor(SCALE)), 1)
+    _close(ED.kl_divergence(ours, other), TD.kl_divergence(theirs, other_t))
+    big = ours.expand((5, 3))
+    assert big.batch_shape == (5, 3) and big.event_shape == (2,)
+    assert tuple(big.sample().shape) == (5, 3, 2)
+    e = ED.Categorical(probs=ember.tensor(WEIGHTS)).expand((2, 3))
+    assert e.batch_shape == (2, 3) and tuple(e.sample((7,)).shape) == (7, 2, 3)
+    _close(ED.Bernoulli(ember.tensor(PROBS)).enumerate_support(),
+           TD.Bernoulli(torch.tensor(PROBS)).enumerate_support())
+    _close(ED.Categorical(ember.tensor(WEIGHTS)).enumerate_support(expand=False),
+           TD.Categorical(torch.tensor(WEIGHTS)).enumerate_support(expand=False))
+    _close(ED.OneHotCategorical(ember.tensor(WEIGHTS)).enumerate_support(),
+           TD.OneHotCategorical(torch.tensor(WEIGHTS)).enumerate_support())
+
+
+def _error(lib, fn):
+    try:
+        fn(lib)
+    except (ValueError, NotImplementedError) as e:
+        return type(e).__name__, str(e).replace("torch.", "").replace("ember.", "")
+    return None
+
+
+@pytest.mark.parametrize("case", [
+    lambda t: t.distributions.Normal(t.zeros(2), -t.ones(2)),
+    lambda t: t.distributions.Normal(t.zeros(2), t.ones(2)).log_prob(t.tensor([float("nan"), 1.])),
+    lambda t: t.distributions.Bernoulli(probs=t.tensor([1.5])),
+    lambda t: t.distributions.Bernoulli(probs=t.tensor([0.5]), logits=t.tensor([0.0])),
+    lambda t: t.distributions.Categorical(),
+    lambda t: t.distributions.Categorical(probs=t.tensor([0.5, 0.5])).log_prob(t.tensor(2.0)),
+    lambda t: t.distributions.Exponential(t.tensor([0.0])),
+    lambda t: t.distributions.MultivariateNormal(t.zeros(2)),
+    lambda t: t.distributions.Independent(t.distributions.Normal(0.0, 1.0), 1),
+    lambda t: t.distributions.kl_divergence(t.distributions.Categorical(t.ones(3)),
+                                            t.distributions.Normal(0.0, 1.0)),
+])
+def test_bad_arguments_raise_like_torch(case):
+    ours, theirs = _error(ember, case), _error(torch, case)
+    assert ours is not None and theirs is not None
+    assert ours[0] == theirs[0]
+    if "found invalid values" in theirs[1] or "must be specified" in theirs[1]:
+        assert ours[1] == theirs[1]
+
+
+def test_validation_can_be_turned_off():
+    d = ED.Normal(ember.zeros(1), -ember.ones(1), validate_args=False)
+    assert bool(d.log_prob(ember.zeros(1)).isnan().all())
+    try:
+        ED.Distribution.set_default_validate_args(False)
+        ED.Normal(0.0, -1.0)
+    finally:
+        ED.Distribution.set_default_validate_args(True)
+
+
+@pytest.mark.parametrize("name", ["ember.distributions", "ember.distributions.normal"])
+def test_docstring_examples_run(name):
+    import doctest
+    import importlib
+    failures, _ = doctest.testmod(importlib.import_module(name),
+                                  optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert failures == 0
