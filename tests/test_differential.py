@@ -127,8 +127,6 @@ def test_binary_function_on_every_dtype_pair_like_torch(name):
 
 # the singular vectors' phases are free: torch's and ember's LAPACK calls may pick others
 _PHASE_FREE = {"svd"}
-# complex derivatives ember does not have yet (it raises NotImplementedError; torch answers)
-_COMPLEX_GRAD_GAPS = set()
 
 
 def _complex_inputs(lib, arity, grad=False):
@@ -182,10 +180,6 @@ def test_function_on_complex_inputs_like_torch(name):
         try:
             want_grads = _complex_grads(torch, getattr(torch, name), arity)
         except Exception:  # noqa: BLE001 - not differentiable in torch
-            continue
-        if name in _COMPLEX_GRAD_GAPS:
-            with pytest.raises(NotImplementedError):
-                _complex_grads(ember, getattr(ember, name), arity)
             continue
         got_grads = _complex_grads(ember, getattr(ember, name), arity)
         for k, (g, w) in enumerate(zip(got_grads, want_grads)):

@@ -33,7 +33,9 @@ observers: list = []
 
 def result_type(*args) -> D.dtype:
     """PyTorch's result dtype: dimensioned tensors, then zero-dim tensors, then Python scalars;
-    a lower tier only matters when it is of a higher category (bool < int < float < complex)."""
+    a lower tier only matters when it is of a higher category (bool < int < float < complex),
+    and a complex one over floats gives their complex counterpart (float64 * 1j is
+    complex128)."""
     dim = zero = wrapped = None
     for a in args:
         if isinstance(a, Tensor):
@@ -48,7 +50,9 @@ def result_type(*args) -> D.dtype:
     result = dim
     for lower in (zero, wrapped):
         if lower is not None and (result is None or lower.category > result.category):
-            result = lower
+            complex_over_float = lower.is_complex and result is not None and \
+                result.category == _FLOAT
+            result = result.to_complex() if complex_over_float else lower
     return result
 
 

@@ -344,6 +344,22 @@ def _pair_op(lib, op, lhs, a, rhs, b):
     return getattr(lib, op)(x, y)
 
 
+@pytest.mark.parametrize("dim_dtype", ["bool", "int64", "float32", "float64"])
+@pytest.mark.parametrize("lower", ["1j", "complex64_0d", "complex128_0d", "float64_0d"])
+def test_a_complex_lower_tier_over_floats_gives_their_complex_counterpart(dim_dtype, lower):
+    """float64 * 1j is complex128 in torch (not the default complex64): a complex scalar or
+    0-d tensor promotes a float tensor to its own complex width; ints and bool take the
+    lower tier's dtype."""
+    for lib in (ember, torch):
+        x = lib.ones(2, dtype=getattr(lib, dim_dtype))
+        y = 1j if lower == "1j" else lib.tensor(1.5 if "float" in lower else 1j,
+                                                dtype=getattr(lib, lower[:-3]))
+        dtypes = [str((x * y).dtype), str(lib.result_type(x, y)), str((y + x).dtype)]
+        if lib is ember:
+            got = dtypes
+    assert got == dtypes
+
+
 def test_zero_dim_scalars_follow_category_rules():
     _same(lambda t, x: [x + t.tensor(2, dtype=t.int64), x * t.tensor(2.5),
                         t.maximum(x, t.tensor(1.5, dtype=t.float64))],
