@@ -13,7 +13,6 @@ import io
 import os
 import pickle
 import struct
-import tempfile
 import uuid
 import zipfile
 
@@ -172,23 +171,39 @@ def save(obj, f, pickle_module=None, pickle_protocol: int = 2,
         raise ValueError("ember.save writes only the zip checkpoint format (PyTorch >= 1.6); "
                          "the legacy format can be loaded but not written")
     if isinstance(f, (str, os.PathLike)):
-        path = os.fspath(f)
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise RuntimeError(f"Parent directory {folder} does not exist.")
-        fd, tmp = tempfile.mkstemp(prefix=".ember-save-", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                _write_checkpoint(obj, out)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        write_atomically(f, lambda out: _write_checkpoint(obj, out))
     else:
         _write_checkpoint(obj, f)
+
+
+def write_atomically(path, write) -> None:
+    """Create the file `path` by `write(binary file)` into a temporary file beside it, renamed
+    over it once complete and flushed to disk: a failed save leaves `path` as it was. The file
+    gets the permissions a plain open() gives (the umask's; tempfile.mkstemp's would stay
+    private), and errors name `path`, not the temporary file (a missing folder raises
+    RuntimeError, as torch.save does)."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise RuntimeError(f"Parent directory {folder} does not exist.")
+    tmp = os.path.join(folder, f".ember-save-{uuid.uuid4().hex}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                     0o666)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, path) from None
+    try:
+        with os.fdopen(fd, "wb") as out:
+            write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise OSError(e.errno, e.strerror, path) from None
+        raise
 
 
 # ---- loading ------------------------------------------------------------------------------

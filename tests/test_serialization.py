@@ -156,3 +156,29 @@ def test_mmap_and_map_location(tmp_path):
 def test_parent_directory_must_exist(tmp_path):
     with pytest.raises(RuntimeError, match="does not exist"):
         ember.save(ember.ones(1), tmp_path / "nope" / "x.pt")
+
+
+def test_every_atomic_save_follows_the_umask_and_names_the_users_path(tmp_path):
+    """ember.save, ember.jit.save and safetensors.save_file write through one temporary file
+    beside the target: the file ends with torch.save's permissions (the umask's), and errors
+    name the user's path; nothing is left behind."""
+    import stat
+
+    from ember.utils import safetensors
+    torch.save({"w": torch.ones(2)}, str(tmp_path / "theirs.pt"))
+    want = stat.S_IMODE(os.stat(tmp_path / "theirs.pt").st_mode)
+    savers = {"ember.save": lambda p: ember.save({"w": ember.ones(2)}, p),
+              "safetensors": lambda p: safetensors.save_file({"w": ember.ones(2)}, p),
+              "jit.save": lambda p: ember.jit.trace(ember.nn.Linear(2, 2),
+                                                    ember.ones(1, 2)).save(p)}
+    for name, save in savers.items():
+        save(tmp_path / f"{name}.out")
+        assert stat.S_IMODE(os.stat(tmp_path / f"{name}.out").st_mode) == want, name
+        with pytest.raises(RuntimeError, match="Parent directory"):
+            save(tmp_path / "missing" / "x.out")
+        (tmp_path / "folder").mkdir(exist_ok=True)
+        with pytest.raises(IsADirectoryError) as info:
+            save(tmp_path / "folder")
+        assert info.value.filename == str(tmp_path / "folder")
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["theirs.pt", "folder"] + [f"{n}.out" for n in savers])

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import uuid
 import zipfile
 import zlib
 
@@ -18,6 +17,7 @@ from .. import __version__ as EMBER_VERSION
 from .._device import device as Device
 from .._ops.registry import REGISTRY
 from .._tensor import Tensor
+from ..serialization import write_atomically
 from ..utils import safetensors
 from .ir import (CONTROL_OPS, FUSION_GROUP, SYMBOL, Graph, GraphError, Node, TensorType,
                  decode, encode)
@@ -323,35 +323,10 @@ def save(script, f) -> None:
     if hasattr(f, "write"):
         f.write(payload)
         return
-    _write_atomically(os.fspath(f), payload)
-
-
-def _write_atomically(path: str, payload: bytes) -> None:
-    """Write `payload` to `path` through a temporary file in the same folder, renamed over it
-    at the end: a failed save leaves `path` as it was. Errors name `path`, not the temporary
-    file (a missing folder raises RuntimeError, as torch.jit.save does)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise RuntimeError(f"ember.jit.save: parent directory {folder} of {path!r} does not "
-                           "exist")
-    # not tempfile.mkstemp: its file is private (0600) and would stay so after the rename;
-    # os.open's mode passes through the umask, as a plain open(path, "wb") does
-    tmp = os.path.join(folder, f".ember-jit-{uuid.uuid4().hex}")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                     0o666)
-    except OSError as e:
-        raise OSError(e.errno, e.strerror, path) from None
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(payload)
-        os.replace(tmp, path)
-    except BaseException as e:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(e, OSError):
-            raise OSError(e.errno, e.strerror, path) from None
-        raise
+        write_atomically(f, lambda out: out.write(payload))
+    except RuntimeError as e:  # a missing folder
+        raise RuntimeError(f"ember.jit.save: {e}") from None
 
 
 # ---- load ------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import struct
-import tempfile
 
 import numpy as np
 
@@ -58,19 +57,9 @@ def load(data: bytes) -> dict:
 
 def save_file(tensors: dict, filename, metadata: dict | None = None) -> None:
     """Write tensors to `filename` atomically (a temporary file replaces the target)."""
+    from ..serialization import write_atomically
     payload = save(tensors, metadata)
-    folder = os.path.dirname(os.path.abspath(os.fspath(filename)))
-    fd, tmp = tempfile.mkstemp(prefix=".ember-safetensors-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(payload)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, filename)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomically(filename, lambda out: out.write(payload))
 
 
 def load_file(filename, device="cpu") -> dict:

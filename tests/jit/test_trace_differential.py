@@ -77,7 +77,7 @@ def test_saved_files_follow_the_umask_like_torch(tmp_path):
 
 def test_save_errors_name_the_path_not_a_temporary_file(tmp_path):
     script = jit.trace(ember.nn.Linear(2, 2), ember.ones(1, 2))
-    with pytest.raises(RuntimeError, match="parent directory"):
+    with pytest.raises(RuntimeError, match="Parent directory"):
         script.save(tmp_path / "missing" / "net.pt")
     with pytest.raises(IsADirectoryError) as info:
         script.save(tmp_path)
