@@ -324,6 +324,17 @@ def test_one_hot():
         assert e.tolist() == t.tolist()
 
 
+def test_one_hot_traces_without_a_warning_and_follows_new_classes():
+    """Its range checks read the values at hand without baking them into a trace (torch's
+    trace of one_hot is silent too)."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f = ember.jit.trace(lambda t: ember.nn.functional.one_hot(t, 7).float(),
+                            ember.tensor([1, 2, 3]))
+    assert f(ember.tensor([0, 6])).argmax(-1).tolist() == [0, 6]
+
+
 @pytest.mark.parametrize("data,num,message", [
     ([1, -1], -1, "Class values must be non-negative."),
     ([1, 5], 3, "Class values must be smaller than num_classes."),

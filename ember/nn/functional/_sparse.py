@@ -183,9 +183,9 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         num_classes = int(tensor.max()) + 1
     elif num_classes < -1:
         raise RuntimeError("num_classes should be positive")
-    if not empty:
-        if int(tensor.min()) < 0:
+    if not empty:  # checks of the values at hand, on the array: a trace records no value here
+        if int(tensor._data.min()) < 0:
             raise RuntimeError("Class values must be non-negative.")
-        if int(tensor.max()) >= num_classes:
+        if int(tensor._data.max()) >= num_classes:
             raise RuntimeError("Class values must be smaller than num_classes.")
     return (tensor.unsqueeze(-1) == arange(num_classes, device=tensor.device)).to(D.int64)
