@@ -15,7 +15,13 @@ def namespace(dev: device):
         return np
     if dev.type == "cuda":
         return _cupy()
-    raise RuntimeError(f"no array backend for device {dev}")
+    raise _no_storage(dev)
+
+
+def _no_storage(dev) -> NotImplementedError:
+    return NotImplementedError(f"ember tensors hold data on 'cpu' or 'cuda'; '{dev}' tensors "
+                               "(shapes without data) are not supported: build the model on "
+                               "'cpu' instead")
 
 
 def _cupy():
@@ -55,6 +61,8 @@ def move(array, dev: device):
     """`array` on device `dev`, copying across devices only when needed."""
     if dev.type == "cpu":
         return to_numpy(array)
+    if dev.type != "cuda":
+        raise _no_storage(dev)
     cp = _cupy()
     with cp.cuda.Device(dev.index or 0):
         return cp.asarray(array)
