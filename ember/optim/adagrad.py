@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .._ops.creation import full_like
-from .optimizer import Optimizer, advance_step, check_range, scalar_state
+from .optimizer import Optimizer, advance_step, check_range, real_view, scalar_state
 
 
 class Adagrad(Optimizer):
@@ -34,9 +34,12 @@ class Adagrad(Optimizer):
                 self._init_state(p)
 
     def _init_state(self, p) -> dict:
+        """A zero step count and the accumulator; a complex parameter's starts at
+        value + value*1j, as torch's (each real coordinate starts at the value)."""
         state = self.state[p]
+        value = self.defaults["initial_accumulator_value"]
         state["step"] = scalar_state(0.0)
-        state["sum"] = full_like(p, self.defaults["initial_accumulator_value"])
+        state["sum"] = full_like(p, complex(value, value) if p.is_complex() else value)
         return state
 
     def share_memory(self) -> None:
@@ -58,5 +61,6 @@ class Adagrad(Optimizer):
             if wd != 0:
                 grad = grad.add(p, alpha=wd)
             clr = lr / (1 + (step - 1) * lr_decay)
-            state_sum = state["sum"].addcmul_(grad, grad, value=1)
-            p.addcdiv_(grad, state_sum.sqrt().add_(eps), value=-clr)
+            grad = real_view(grad)
+            state_sum = real_view(state["sum"]).addcmul_(grad, grad, value=1)
+            real_view(p).addcdiv_(grad, state_sum.sqrt().add_(eps), value=-clr)

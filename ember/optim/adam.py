@@ -5,7 +5,7 @@ import math
 
 from .._ops.creation import zeros_like
 from . import _fused
-from .optimizer import Optimizer, advance_step, check_range, scalar_state
+from .optimizer import Optimizer, advance_step, check_range, real_view, scalar_state
 
 
 class Adam(Optimizer):
@@ -37,13 +37,19 @@ class Adam(Optimizer):
                                       capturable=capturable, differentiable=differentiable,
                                       fused=fused, decoupled_weight_decay=decoupled))
 
+    @classmethod
+    def _option_defaults(cls) -> dict:
+        """The constructor's defaults, with this class's decoupled_weight_decay (AdamW's
+        constructor does not take it)."""
+        return {**super()._option_defaults(), "decoupled_weight_decay": cls.decoupled_weight_decay}
+
     def step(self, closure=None):
         """One Adam update of every parameter that has a gradient."""
         return self._run_step(self._update, closure)
 
     def _update(self, group):
-        beta1, beta2 = group["betas"]
-        lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
+        beta1, beta2 = (float(beta) for beta in group["betas"])  # 0-d tensors allowed, as torch
+        lr, eps, wd = float(group["lr"]), group["eps"], group["weight_decay"]
         amsgrad, maximize = group["amsgrad"], group["maximize"]
         decoupled = group.get("decoupled_weight_decay", self.decoupled_weight_decay)
         fusable = not group.get("differentiable")
@@ -77,15 +83,17 @@ class Adam(Optimizer):
                     p.mul_(1 - lr * wd)
                 else:
                     grad = grad.add(p, alpha=wd)
+            param, grad = real_view(p), real_view(grad)
+            exp_avg, exp_avg_sq = real_view(exp_avg), real_view(exp_avg_sq)
             exp_avg.lerp_(grad, 1 - beta1)
             exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
             if amsgrad:
-                max_sq = state["max_exp_avg_sq"]
+                max_sq = real_view(state["max_exp_avg_sq"])
                 max_sq.copy_(max_sq.maximum(exp_avg_sq))
                 denom = (max_sq.sqrt() / bias_correction2_sqrt).add_(eps)
             else:
                 denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
-            p.addcdiv_(exp_avg, denom, value=-lr / bias_correction1)
+            param.addcdiv_(exp_avg, denom, value=-lr / bias_correction1)
         for (xp, _), updates in batches.items():
             _fused.adam(xp, updates, beta1=beta1, beta2=beta2, lr=lr, eps=eps, weight_decay=wd,
                         decoupled=decoupled, maximize=maximize)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from .._ops.creation import zeros
 from .._ops.shape import cat
 from ..autograd.grad_mode import enable_grad
-from .optimizer import Optimizer, check_range
+from .optimizer import Optimizer, check_range, real_view
 
 
 def _cubic_minimum(x1, f1, g1, x2, f2, g2, bounds=None):
@@ -142,12 +142,14 @@ class LBFGS(Optimizer):
         self._params = self.param_groups[0]["params"]
 
     def _gather_flat_grad(self):
-        return cat([zeros(p.numel(), dtype=p.dtype, device=p.device) if p.grad is None
-                    else p.grad.reshape(-1) for p in self._params], 0)
+        """All gradients as one real vector (a complex one as its real and imaginary parts)."""
+        return cat([real_view(zeros(p.numel(), dtype=p.dtype, device=p.device) if p.grad is None
+                              else p.grad.reshape(-1)).reshape(-1) for p in self._params], 0)
 
     def _add_grad(self, step_size, update) -> None:
         offset = 0
         for p in self._params:
+            p = real_view(p)
             numel = p.numel()
             p.add_(update[offset:offset + numel].view_as(p), alpha=float(step_size))
             offset += numel

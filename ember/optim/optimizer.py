@@ -3,6 +3,7 @@ with the same structure as torch's, and step hooks."""
 from __future__ import annotations
 
 import copy
+import inspect
 from collections import OrderedDict, defaultdict
 from itertools import chain
 
@@ -21,6 +22,11 @@ class _Required:
 required = _Required()
 
 
+_HOOK_STORES = ("_optimizer_step_pre_hooks", "_optimizer_step_post_hooks",
+                "_optimizer_state_dict_pre_hooks", "_optimizer_state_dict_post_hooks",
+                "_optimizer_load_state_dict_pre_hooks", "_optimizer_load_state_dict_post_hooks")
+
+
 def _hook_dict(store: OrderedDict, hook) -> RemovableHandle:
     handle = RemovableHandle(store)
     store[handle._key] = hook
@@ -37,12 +43,8 @@ class Optimizer:
 
     def __init__(self, params, defaults: dict):
         self.defaults = defaults
-        self._optimizer_step_pre_hooks: OrderedDict = OrderedDict()
-        self._optimizer_step_post_hooks: OrderedDict = OrderedDict()
-        self._optimizer_state_dict_pre_hooks: OrderedDict = OrderedDict()
-        self._optimizer_state_dict_post_hooks: OrderedDict = OrderedDict()
-        self._optimizer_load_state_dict_pre_hooks: OrderedDict = OrderedDict()
-        self._optimizer_load_state_dict_post_hooks: OrderedDict = OrderedDict()
+        for store in _HOOK_STORES:
+            setattr(self, store, OrderedDict())
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of "
                             f"Tensors or dicts, but got {params.type()}")
@@ -61,7 +63,29 @@ class Optimizer:
                 "param_groups": self.param_groups}
 
     def __setstate__(self, state):
+        """Restore a pickled optimizer, or the state and groups load_state_dict built, as torch's
+        does: the hook stores a pickle leaves out start empty, a group saved before an option
+        existed gets the option's default, and a "step" saved as a number becomes the 0-d
+        tensor the updates count in."""
         self.__dict__.update(state)
+        for store in _HOOK_STORES:
+            self.__dict__.setdefault(store, OrderedDict())
+        option_defaults = self._option_defaults()
+        for group in self.param_groups:
+            for name, value in option_defaults.items():
+                group.setdefault(name, value)
+        for param_state in self.state.values():
+            step = param_state.get("step") if isinstance(param_state, dict) else None
+            if step is not None and not isinstance(step, Tensor):
+                param_state["step"] = scalar_state(float(step))
+
+    @classmethod
+    def _option_defaults(cls) -> dict:
+        """The keyword defaults of the optimizer's constructor (what a group saved before an
+        option existed had, in effect)."""
+        parameters = inspect.signature(cls.__init__).parameters
+        return {name: p.default for name, p in parameters.items()
+                if name not in ("self", "params") and p.default is not inspect.Parameter.empty}
 
     def __repr__(self) -> str:
         text = self.__class__.__name__ + " ("
@@ -123,7 +147,9 @@ class Optimizer:
     def _stepped(self, group, init):
         """(parameter, its gradient (negated when maximizing), its state) for each parameter of
         `group` that has a gradient. A parameter's state starts as a zero step count plus
-        `init(p)`; the step count is advanced before it is yielded."""
+        `init(p)`; the step count is advanced before it is yielded. A complex parameter, its
+        gradient and its complex state come as real views (see `real_view`); the yielded state
+        is then a dict of those views, to update in place."""
         for p in group["params"]:
             if p.grad is None:
                 continue
@@ -132,7 +158,11 @@ class Optimizer:
                 state["step"] = scalar_state(0.0)
                 state.update(init(p))
             advance_step(state)
-            yield p, (-p.grad if group["maximize"] else p.grad), state
+            grad = -p.grad if group["maximize"] else p.grad
+            if p.is_complex():
+                yield real_view(p), real_view(grad), {k: real_view(v) for k, v in state.items()}
+            else:
+                yield p, grad, state
 
     def _run_step(self, update, closure):
         """Shared step driver: closure under enable_grad, pre/post hooks, update under no_grad."""
@@ -204,8 +234,7 @@ class Optimizer:
             merged = {k: v for k, v in saved.items() if k != "params"}
             merged["params"] = group["params"]
             new_groups.append(merged)
-        self.state = state
-        self.param_groups = new_groups
+        self.__setstate__({"state": state, "param_groups": new_groups})
         for hook in list(self._optimizer_load_state_dict_post_hooks.values()):
             hook(self)
 
@@ -243,11 +272,24 @@ class Optimizer:
 
 def check_range(name: str, value, low: float = 0.0, high: float | None = None,
                 inclusive_high: bool = False) -> None:
-    """Validate a hyper-parameter with torch's ValueError message."""
+    """Validate a hyper-parameter with torch's ValueError message; a tensor must hold one
+    element (a 0-d lr tensor, e.g.)."""
     if isinstance(value, Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"Tensor {name} must be 1-element, but got {value.numel()} elements")
         value = value.item()
     if value < low or (high is not None and (value > high if inclusive_high else value >= high)):
         raise ValueError(f"Invalid {name}: {value}")
+
+
+def real_view(value):
+    """A complex tensor as its view_as_real, anything else as is. torch updates a complex
+    parameter as independent real and imaginary coordinates (Adam's second moment squares each
+    part, not |g|^2; Rprop takes each part's sign), writing through such views."""
+    if isinstance(value, Tensor) and value.is_complex():
+        from .._ops.misc import view_as_real
+        return view_as_real(value)
+    return value
 
 
 def scalar_state(value: float = 0.0) -> Tensor:

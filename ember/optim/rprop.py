@@ -35,9 +35,11 @@ class Rprop(Optimizer):
         etaminus, etaplus = group["etas"]
         step_size_min, step_size_max = group["step_sizes"]
         def init(p):
+            # a complex parameter's parts step independently: both start at lr
+            lr = float(group["lr"])
             state = {}
             state["prev"] = zeros_like(p)
-            state["step_size"] = full_like(p, float(group["lr"]))
+            state["step_size"] = full_like(p, complex(lr, lr) if p.is_complex() else lr)
             return state
 
         for p, grad, state in self._stepped(group, init):

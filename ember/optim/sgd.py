@@ -34,7 +34,7 @@ class SGD(Optimizer):
         return self._run_step(self._update, closure)
 
     def _update(self, group):
-        lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+        lr, momentum, dampening = float(group["lr"]), group["momentum"], group["dampening"]
         wd, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
         fusable = momentum != 0 and not group.get("differentiable")
         batches: dict = {}  # (namespace, dtype) -> the updates the fused kernels make
