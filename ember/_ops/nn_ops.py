@@ -678,8 +678,8 @@ class _Targets:
         spread = wc * (eps / num_classes)
         if self.valid is not None:
             spread = spread * self.valid.astype(dtype)[:, None]
-        mass = spread.sum(axis=1)
-        mass += (1.0 - eps) * (1.0 if self.w is None else self.w)
+        # not in place: without ignored entries the spread is one row for the whole batch
+        mass = spread.sum(axis=1) + (1.0 - eps) * (1.0 if self.w is None else self.w)
         return spread, mass
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import operator
 from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from itertools import islice
 
 from ..parameter import Parameter
@@ -14,6 +15,15 @@ def _index(idx: int, n: int, kind: str) -> int:
     if not -n <= idx < n:
         raise IndexError(f"index {idx} is out of range")
     return idx + n if idx < 0 else idx
+
+
+def _repeats(container, times) -> int:
+    if not isinstance(times, int):
+        raise TypeError(f"unsupported operand type(s) for *: {type(container)} and "
+                        f"{type(times)}")
+    if times <= 0:
+        raise ValueError(f"Non-positive multiplication factor {times} for {type(container)}")
+    return times
 
 
 class Sequential(Module):
@@ -60,6 +70,15 @@ class Sequential(Module):
 
     def __add__(self, other: "Sequential") -> "Sequential":
         return Sequential(*self, *other)
+
+    def __mul__(self, times: int) -> "Sequential":
+        """`net * 3`: the modules repeated (the same module objects, so shared weights)."""
+        return Sequential(*(list(self) * _repeats(self, times)))
+
+    __rmul__ = __mul__
+
+    def __imul__(self, times: int) -> "Sequential":
+        return self.extend(list(self) * (_repeats(self, times) - 1))
 
     def append(self, module: Module) -> "Sequential":
         self.add_module(str(len(self)), module)
@@ -220,7 +239,14 @@ class ModuleDict(Module):
 
 
 class ParameterList(Module):
-    """A list of parameters (plain tensors are wrapped as Parameters)."""
+    """A list of parameters: tensors are wrapped as Parameters, other values (as in torch)
+    are kept as plain attributes and skipped by parameters() and state_dict().
+
+    >>> import ember
+    >>> params = ember.nn.ParameterList([ember.ones(2), ember.zeros(3)])
+    >>> [tuple(p.shape) for p in params]
+    [(2,), (3,)]
+    """
 
     def __init__(self, values=None):
         super().__init__()
@@ -230,12 +256,11 @@ class ParameterList(Module):
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
-            return ParameterList([self[i] for i in range(len(self))[idx]])
+            return self.__class__([self[i] for i in range(len(self))[idx]])
         return getattr(self, str(_index(idx, len(self), "ParameterList")))
 
     def __setitem__(self, idx, param) -> None:
-        idx = _index(idx, len(self), "ParameterList")
-        self.register_parameter(str(idx), _as_parameter(param))
+        setattr(self, str(_index(idx, len(self), "ParameterList")), _as_parameter(param))
 
     def __len__(self) -> int:
         return self._size
@@ -248,80 +273,139 @@ class ParameterList(Module):
 
     def append(self, value) -> "ParameterList":
         self._size += 1
-        self.register_parameter(str(self._size - 1), _as_parameter(value))
+        self[self._size - 1] = value
         return self
 
     def extend(self, values) -> "ParameterList":
+        from ..._tensor import Tensor
+        if isinstance(values, Tensor) or not isinstance(values, Iterable):
+            raise TypeError("ParameterList.extend should be called with an iterable, but got "
+                            + type(values).__name__)
         for v in values:
             self.append(v)
         return self
 
     def extra_repr(self) -> str:
-        return "\n".join(f"  ({i}): Parameter containing: [{_describe(p)}]"
-                         for i, p in enumerate(self))
+        return "\n".join(f"  ({i}): {_describe(p)}" for i, p in enumerate(self))
 
 
 class ParameterDict(Module):
-    """An ordered dict of parameters."""
+    """An ordered dict of parameters: tensors are wrapped as Parameters, other values (as in
+    torch) are kept as plain attributes. A plain dict is taken in sorted key order, as torch
+    does, so state_dict() and parameters() list entries as a torch ParameterDict does.
+
+    >>> import ember
+    >>> params = ember.nn.ParameterDict({"b": ember.ones(1), "a": ember.ones(2)})
+    >>> list(params)
+    ['a', 'b']
+    """
 
     def __init__(self, parameters=None):
         super().__init__()
+        self._keys: dict[str, None] = {}
         if parameters is not None:
             self.update(parameters)
 
     def __getitem__(self, key: str):
-        return self._parameters[key]
+        return getattr(self, _attr_name(key))
 
     def __setitem__(self, key: str, value) -> None:
-        self.register_parameter(key, _as_parameter(value))
+        self._keys[key] = None
+        setattr(self, _attr_name(key), _as_parameter(value))
 
     def __delitem__(self, key: str) -> None:
-        del self._parameters[key]
+        del self._keys[key]
+        delattr(self, _attr_name(key))
 
     def __len__(self) -> int:
-        return len(self._parameters)
+        return len(self._keys)
 
     def __iter__(self):
-        return iter(self._parameters)
+        return iter(self._keys)
+
+    def __reversed__(self):
+        return reversed(self._keys)
 
     def __contains__(self, key) -> bool:
-        return key in self._parameters
+        return key in self._keys
 
     def keys(self):
-        return self._parameters.keys()
+        return self._keys.keys()
 
     def items(self):
-        return self._parameters.items()
+        return ((k, self[k]) for k in self._keys)
 
     def values(self):
-        return self._parameters.values()
+        return (self[k] for k in self._keys)
 
     def get(self, key, default=None):
-        return self._parameters.get(key, default)
+        return self[key] if key in self else default
 
     def pop(self, key):
         v = self[key]
         del self[key]
         return v
 
+    def popitem(self):
+        key = next(reversed(self._keys))
+        return key, self.pop(key)
+
+    def setdefault(self, key: str, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def clear(self) -> None:
+        for key in list(self._keys):
+            del self[key]
+
+    def copy(self) -> "ParameterDict":
+        return ParameterDict(OrderedDict(self.items()))
+
     def update(self, parameters) -> None:
-        items = parameters.items() if hasattr(parameters, "items") else parameters
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            items = parameters.items()
+        elif isinstance(parameters, Mapping):
+            items = sorted(parameters.items())
+        elif isinstance(parameters, Iterable):
+            items = parameters
+        else:
+            raise TypeError("ParametersDict.update should be called with an iterable of "
+                            "key/value pairs, but got " + type(parameters).__name__)
         for key, value in items:
             self[key] = value
 
     def extra_repr(self) -> str:
-        return "\n".join(f"  ({k}): Parameter containing: [{_describe(p)}]"
-                          for k, p in self.items())
+        return "\n".join(f"  ({k}): {_describe(p, type_name=True)}"
+                         for k, p in self.items())
+
+
+def _attr_name(key) -> str:
+    if not isinstance(key, str):
+        raise TypeError(f"Index given to ParameterDict cannot be used as a key as it is not a "
+                        f"string (type is '{type(key).__name__}').")
+    return key
+
+
+def _is_tensor(value) -> bool:
+    from ..._tensor import Tensor
+    return isinstance(value, Tensor)
 
 
 def _as_parameter(value):
-    from ..._tensor import Tensor
-    if isinstance(value, Tensor) and not isinstance(value, Parameter):
+    if _is_tensor(value) and not isinstance(value, Parameter):
         return Parameter(value)
     return value
 
 
-def _describe(p) -> str:
-    size = "x".join(str(s) for s in p.shape)
-    where = "" if p.device.type == "cpu" else f" (GPU {p.device.index or 0})"
-    return f"{p.dtype} of size {size}{where}"
+def _describe(value, type_name: bool = False) -> str:
+    """One entry of a parameter container's repr, worded as torch's: `Parameter containing:
+    [torch.float32 of size 2x3]` (ParameterDict names the tensor type, `torch.FloatTensor`),
+    or `Object of type: int` for a value that is no tensor."""
+    if not _is_tensor(value):
+        return f"Object of type: {type(value).__name__}"
+    kind = "Parameter" if isinstance(value, Parameter) else "Tensor"
+    size = "x".join(str(s) for s in value.shape)
+    where = "" if value.device.type == "cpu" else f" ({value.device})"
+    what = value.type() if type_name else value.dtype
+    return f"{kind} containing: [{what} of size {size}{where}]"

@@ -10,7 +10,20 @@ from ...autograd.graph import RemovableHandle
 from ...autograd.grad_mode import no_grad
 from ..parameter import Buffer, Parameter
 
-_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What load_state_dict returns; prints `<All keys matched successfully>` when both lists
+    are empty, as torch's does (scripts print it to confirm a checkpoint loaded)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
 
 
 def _add_hook(store: OrderedDict, hook, prepend: bool) -> RemovableHandle:
