@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ._ops.linalg import (LinAlgError, cholesky, cond, det, diagonal, eigh, eigvalsh, inv,
                           linalg_cross, linalg_qr, linalg_slogdet, linalg_svd, linalg_svdvals,
-                          linalg_vander, matmul, matrix_norm, matrix_power, matrix_rank,
+                          linalg_vander, lstsq, matmul, matrix_norm, matrix_power, matrix_rank,
                           multi_dot, norm, pinv, solve, solve_triangular, vecdot, vector_norm)
 
 cross = linalg_cross
@@ -22,6 +22,6 @@ svdvals = linalg_svdvals
 vander = linalg_vander
 
 __all__ = ["LinAlgError", "cholesky", "cond", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv",
-           "matmul", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv",
-           "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "vander", "vecdot",
-           "vector_norm"]
+           "lstsq", "matmul", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm",
+           "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "vander",
+           "vecdot", "vector_norm"]

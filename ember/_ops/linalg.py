@@ -52,6 +52,7 @@ eigh_result = namedtuple("linalg_eigh", ["eigenvalues", "eigenvectors"])
 svd_result = namedtuple("linalg_svd", ["U", "S", "Vh"])
 torch_svd_result = namedtuple("svd", ["U", "S", "V"])
 qr_result = namedtuple("linalg_qr", ["Q", "R"])
+lstsq_result = namedtuple("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])
 
 
 # ---- argument checks ----------------------------------------------------------------------
@@ -1781,6 +1782,62 @@ def matrix_rank(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False, tol
     return write_out(apply(LinalgMatrixRank, A, atol=None if atol is None else float(atol),
                            rtol=None if rtol is None else float(rtol),
                            hermitian=bool(hermitian)), out)
+
+
+_LSTSQ_DRIVERS = ("gels", "gelsy", "gelsd", "gelss")
+
+
+@composite(name="linalg_lstsq", samples=(
+    Sample(lambda t, A, B: t.linalg.lstsq(A, B).solution, (Arg((5, 3)), Arg((5, 2)))),
+    Sample(lambda t, A, B: tuple(t.linalg.lstsq(A, B, driver="gelsd")[:2]) + (
+        t.linalg.lstsq(A, B, driver="gelsd")[3],), (Arg((2, 4, 3)), Arg((2, 4, 2))),
+        name="gelsd"),
+    Sample(lambda t, A, B: t.linalg.lstsq(A, B, driver="gels")[:2], (Arg((4, 3)), Arg((4, 1))),
+           name="gels"),
+    Sample(lambda t, A, B: t.linalg.lstsq(A, B).solution, (Arg((2, 4)), Arg((2, 3))),
+           name="wide"),
+    Sample(lambda t, A, B: t.linalg.lstsq(A @ A.mT[:, :2] @ A[:2], B, rcond=1e-8).solution,
+           (Arg((4, 4)), Arg((4, 2))), dtypes=("float64",), grad=False, name="deficient")))
+def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver=None):
+    """The least-squares solution X of A @ X = B, minimal in norm where A is rank deficient
+    (singular values at or below rcond * largest count as zero; default eps * max(m, n)),
+    as (solution, residuals, rank, singular_values). Like torch's CPU drivers: rank is
+    empty for 'gels', singular values only for 'gelsd' and 'gelss', and residuals
+    (|A X - B|^2 per column) only for m > n, full rank and a driver other than 'gelsy'.
+    Computed through the pseudo-inverse, so solution and residuals are differentiable (the
+    singular values are not, as in torch)."""
+    op = "torch.linalg.lstsq"
+    _check_tensor(op, "A", 1, A)
+    _check_tensor(op, "B", 2, B)
+    driver = "gelsy" if driver is None else driver
+    if driver not in _LSTSQ_DRIVERS:
+        raise RuntimeError(f"{op}: parameter `driver` should be one of "
+                           f"({', '.join(_LSTSQ_DRIVERS)})")
+    if A._data.ndim < 2 or B._data.ndim < 2:
+        raise RuntimeError(f"{op}: input must have at least 2 dimensions (A is {A._data.ndim}-D, "
+                           f"B is {B._data.ndim}-D)")
+    if A._dtype is not B._dtype:
+        raise RuntimeError(f"{op}: Expected input and other to have the same dtype, but got "
+                           f"input's dtype {_scalar_name(A)} and other's dtype "
+                           f"{_scalar_name(B)}")
+    _check_float(op, A)
+    m, n = A.shape[-2:]
+    if B.shape[-2] != m:
+        raise RuntimeError(f"{op}: input.size(-2) should match other.size(-2) (got {m} and "
+                           f"{B.shape[-2]})")
+    if rcond is None:
+        rcond = D.finfo(A._dtype).eps * max(m, n)
+    X = pinv(A, rtol=float(rcond)) @ B
+    real = A._dtype.to_real()
+    empty = zeros(0, dtype=real, device=A._device)
+    rank = matrix_rank(A, rtol=float(rcond))
+    residuals = empty
+    if driver != "gelsy" and m > n and bool((rank == n).all()):
+        residuals = ((A @ X - B).abs() ** 2).sum(-2)
+    if driver == "gels":
+        rank = zeros(0, dtype=D.int64, device=A._device)
+    values = linalg_svdvals(A).detach() if driver in ("gelsd", "gelss") else empty  # as torch
+    return lstsq_result(X, residuals, rank, values)
 
 
 @composite(name="linalg_solve_triangular", samples=(

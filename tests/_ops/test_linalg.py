@@ -658,3 +658,30 @@ def test_cuda_matches_cpu(name):
                        [g.cpu().numpy(force=True) for g in grads if g is not None])
     for x, y in zip(*results):
         np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-9)
+
+
+def test_lstsq_outputs_per_driver_and_errors_like_torch():
+    rng = np.random.default_rng(5)
+    A, B = rng.standard_normal((2, 6, 3)), rng.standard_normal((2, 6, 2))
+    deficient = A.copy()
+    deficient[..., 2] = deficient[..., 0]
+    for a in (A, deficient, A[:, :2]):
+        for driver in (None, "gels", "gelsy", "gelsd", "gelss"):
+            if driver == "gels" and a is deficient:
+                continue  # QR without pivoting assumes full rank
+            want = torch.linalg.lstsq(torch.tensor(a), torch.tensor(B[:, :a.shape[1]]),
+                                      driver=driver)
+            got = ember.linalg.lstsq(ember.tensor(a), ember.tensor(B[:, :a.shape[1]]),
+                                     driver=driver)
+            for g, w in zip(got, want):
+                assert str(g.dtype) == str(w.dtype) and tuple(g.shape) == tuple(w.shape)
+                np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-8, atol=1e-10)
+    for lib in (torch, ember):
+        with pytest.raises(RuntimeError, match="driver"):
+            lib.linalg.lstsq(lib.ones(3, 2), lib.ones(3, 1), driver="qr")
+        with pytest.raises(RuntimeError):
+            lib.linalg.lstsq(lib.ones(3, 2), lib.ones(4, 1))
+        with pytest.raises(RuntimeError):
+            lib.linalg.lstsq(lib.ones(3, 2), lib.ones(3, 1, dtype=lib.float64))
+        with pytest.raises(RuntimeError):
+            lib.linalg.lstsq(lib.ones(3, 2, dtype=lib.int64), lib.ones(3, 1, dtype=lib.int64))
