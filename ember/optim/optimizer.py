@@ -27,10 +27,29 @@ _HOOK_STORES = ("_optimizer_step_pre_hooks", "_optimizer_step_post_hooks",
                 "_optimizer_load_state_dict_pre_hooks", "_optimizer_load_state_dict_post_hooks")
 
 
-def _hook_dict(store: OrderedDict, hook) -> RemovableHandle:
+# step hooks every optimizer runs: pre-hooks before its own, post-hooks after its own
+_global_step_pre_hooks: OrderedDict = OrderedDict()
+_global_step_post_hooks: OrderedDict = OrderedDict()
+
+
+def _hook_dict(store: OrderedDict, hook, prepend: bool = False) -> RemovableHandle:
+    """Add `hook` to `store`, last or (prepend) first in firing order."""
     handle = RemovableHandle(store)
     store[handle._key] = hook
+    if prepend:
+        store.move_to_end(handle._key, last=False)
     return handle
+
+
+def register_optimizer_step_pre_hook(hook) -> RemovableHandle:
+    """hook(optimizer, args, kwargs) runs before every optimizer's step; it may return new
+    (args, kwargs) for the step."""
+    return _hook_dict(_global_step_pre_hooks, hook)
+
+
+def register_optimizer_step_post_hook(hook) -> RemovableHandle:
+    """hook(optimizer, args, kwargs) runs after every optimizer's step."""
+    return _hook_dict(_global_step_post_hooks, hook)
 
 
 class Optimizer:
@@ -165,12 +184,20 @@ class Optimizer:
                 yield p, grad, state
 
     def _run_step(self, update, closure):
-        """Shared step driver: closure under enable_grad, pre/post hooks, update under no_grad."""
+        """Shared step driver: closure under enable_grad, pre/post hooks, update under no_grad.
+        Hooks see the step's arguments as torch's do, args = (optimizer, closure) (without a
+        closure, (optimizer,)); a pre-hook may return new (args, kwargs), a new closure."""
         from ..autograd.grad_mode import enable_grad
-        for hook in list(self._optimizer_step_pre_hooks.values()):
-            result = hook(self, (), {})
-            if result is not None:
-                raise RuntimeError("optimizer step pre-hooks must return None")
+        args, kwargs = ((self,) if closure is None else (self, closure)), {}
+        for hook in [*_global_step_pre_hooks.values(), *self._optimizer_step_pre_hooks.values()]:
+            result = hook(self, args, kwargs)
+            if result is None:
+                continue
+            if not (isinstance(result, tuple) and len(result) == 2):
+                raise RuntimeError(f"{type(self).__name__}.step pre-hook must return None or a "
+                                   f"tuple of (new_args, new_kwargs), but got {result}.")
+            args, kwargs = result
+            closure = args[1] if len(args) > 1 else kwargs.get("closure")
         loss = None
         if closure is not None:
             with enable_grad():
@@ -178,8 +205,8 @@ class Optimizer:
         with no_grad():
             for group in self.param_groups:
                 update(group)
-        for hook in list(self._optimizer_step_post_hooks.values()):
-            hook(self, (), {})
+        for hook in [*self._optimizer_step_post_hooks.values(), *_global_step_post_hooks.values()]:
+            hook(self, args, kwargs)
         return loss
 
     # ---- state dict -------------------------------------------------------------------
@@ -258,16 +285,24 @@ class Optimizer:
         return _hook_dict(self._optimizer_step_post_hooks, hook)
 
     def register_state_dict_pre_hook(self, hook, prepend: bool = False) -> RemovableHandle:
-        return _hook_dict(self._optimizer_state_dict_pre_hooks, hook)
+        """hook(optimizer) runs before state_dict() packs the state
+        (first of them with `prepend`)."""
+        return _hook_dict(self._optimizer_state_dict_pre_hooks, hook, prepend)
 
     def register_state_dict_post_hook(self, hook, prepend: bool = False) -> RemovableHandle:
-        return _hook_dict(self._optimizer_state_dict_post_hooks, hook)
+        """hook(optimizer, state_dict) runs after state_dict(); it may return a replacement
+        (first of them with `prepend`)."""
+        return _hook_dict(self._optimizer_state_dict_post_hooks, hook, prepend)
 
     def register_load_state_dict_pre_hook(self, hook, prepend: bool = False) -> RemovableHandle:
-        return _hook_dict(self._optimizer_load_state_dict_pre_hooks, hook)
+        """hook(optimizer, state_dict) runs before load_state_dict(); it may return a replacement
+        (first of them with `prepend`)."""
+        return _hook_dict(self._optimizer_load_state_dict_pre_hooks, hook, prepend)
 
     def register_load_state_dict_post_hook(self, hook, prepend: bool = False) -> RemovableHandle:
-        return _hook_dict(self._optimizer_load_state_dict_post_hooks, hook)
+        """hook(optimizer) runs after load_state_dict()
+        (first of them with `prepend`)."""
+        return _hook_dict(self._optimizer_load_state_dict_post_hooks, hook, prepend)
 
 
 def check_range(name: str, value, low: float = 0.0, high: float | None = None,

@@ -178,3 +178,54 @@ def test_copied_optimizer_steps(clone):
     copied.step()
     assert copied.state[copied_param]["step"].item() == 2
     assert len(copied._optimizer_step_post_hooks) == 0
+
+
+def _hook_log(lib, register_global):
+    """What step/state-dict hooks see, and in which order they fire."""
+    from importlib import import_module
+    optimizer_module = import_module(f"{lib.__name__}.optim.optimizer")
+    p = lib.nn.Parameter(lib.ones(2))
+    p.grad = lib.ones(2)
+    opt = lib.optim.SGD([p], lr=0.1)
+    log = []
+    handles = []
+    if register_global:
+        handles = [optimizer_module.register_optimizer_step_pre_hook(
+                       lambda o, a, k: log.append(("global pre", len(a)))),
+                   optimizer_module.register_optimizer_step_post_hook(
+                       lambda o, a, k: log.append(("global post", len(a))))]
+    opt.register_step_pre_hook(lambda o, a, k: log.append(("pre", len(a), a[0] is o)))
+    opt.register_step_post_hook(lambda o, a, k: log.append(("post", len(a))))
+    opt.register_state_dict_pre_hook(lambda o: log.append("state_dict 1"))
+    opt.register_state_dict_pre_hook(lambda o: log.append("state_dict 0"), prepend=True)
+    opt.register_load_state_dict_post_hook(lambda o: log.append("load 1"))
+    opt.register_load_state_dict_post_hook(lambda o: log.append("load 0"), prepend=True)
+    opt.step()
+    opt.step(lambda: lib.tensor(1.0))
+    opt.load_state_dict(opt.state_dict())
+    for handle in handles:
+        handle.remove()
+    opt.step()
+    return log
+
+
+@pytest.mark.parametrize("register_global", [False, True], ids=["local", "global"])
+def test_hooks_fire_in_torch_order_with_torch_arguments(register_global):
+    # prepend=True was ignored, hooks got empty args (torch's hold the optimizer and the
+    # closure), and module-level register_optimizer_step_{pre,post}_hook did not exist
+    assert _hook_log(ember, register_global) == _hook_log(torch, register_global)
+
+
+def test_step_pre_hook_may_replace_the_closure():
+    result = {}
+    for lib in (torch, ember):
+        p = lib.nn.Parameter(lib.ones(2))
+        p.grad = lib.ones(2)
+        opt = lib.optim.SGD([p], lr=0.1)
+        opt.register_step_pre_hook(lambda o, a, k: ((o,), {"closure": lambda: 7.0}))
+        result[lib.__name__] = (opt.step(lambda: 1.0), p.detach().numpy())
+    assert result["ember"][0] == result["torch"][0] == 7.0
+    np.testing.assert_allclose(result["ember"][1], result["torch"][1])
+    opt.register_step_pre_hook(lambda o, a, k: "not args")
+    with pytest.raises(RuntimeError, match="must return None or a tuple"):
+        opt.step()
