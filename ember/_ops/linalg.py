@@ -49,6 +49,7 @@ class LinAlgError(RuntimeError):
 slogdet_result = namedtuple("slogdet", ["sign", "logabsdet"])
 linalg_slogdet_result = namedtuple("linalg_slogdet", ["sign", "logabsdet"])
 eigh_result = namedtuple("linalg_eigh", ["eigenvalues", "eigenvectors"])
+eig_result = namedtuple("linalg_eig", ["eigenvalues", "eigenvectors"])
 svd_result = namedtuple("linalg_svd", ["U", "S", "Vh"])
 torch_svd_result = namedtuple("svd", ["U", "S", "V"])
 qr_result = namedtuple("linalg_qr", ["Q", "R"])
@@ -1571,6 +1572,67 @@ def eigvalsh(A: Tensor, UPLO: str = "L", *, out=None) -> Tensor:
     """Eigenvalues (ascending) of a symmetric matrix."""
     _eigh_checks("linalg.eigvalsh", A, UPLO)
     return write_out(apply(LinalgEigh, A, UPLO=UPLO)[0], out)
+
+
+def _eig_invariant(t, r):
+    """Eigenvalues and the phase-free V diag(conj(V[0])) (columns scaled by their first
+    entries' conjugates), as real views (gradcheck differentiates real outputs)."""
+    L, V = r
+    return t.view_as_real(L), t.view_as_real(V * V[..., :1, :].conj())
+
+
+@register("linalg_eig", promote=None, samples=(
+    Sample(lambda t, x: _eig_invariant(t, t.linalg.eig(x)), (Arg((3, 3)),)),
+    Sample(lambda t, x: _eig_invariant(t, t.linalg.eig(x)), (Arg((2, 4, 4)),), name="batched"),
+    Sample(lambda t, x: t.view_as_real(t.linalg.eigvals(x)), (Arg((4, 4)),), name="eigvals")))
+class LinalgEig(OpDef):
+    """Eigenvalues and unit-norm eigenvectors of a general square matrix, complex even for real
+    A. With E[i, j] = L[j] - L[i], the gradient is
+    V^-H (diag(gL) + (V^H gV - V^H V Re diag(V^H gV)) / conj(E)) V^H, its real part for real A;
+    each vector's phase is free, so a loss that depends on it is refused (as torch does)."""
+
+    def forward(ctx, xp, A):
+        w, V = xp.linalg.eig(A)
+        dtype = np.result_type(A.dtype, np.complex64)
+        w, V = w.astype(dtype, copy=False), V.astype(dtype, copy=False)
+        ctx.real = A.dtype.kind != "c"
+        ctx.save(w, V)
+        return w, V
+
+    def backward(ctx, gL, gV):
+        L, V = ctx.saved
+        Vh = V.mH
+        n = L.shape[-1]
+        ident = eye(n, dtype=L._dtype, device=L._device)
+        inner = gL.unsqueeze(-1) * ident
+        if gV is not None:
+            VhgV = _mm(Vh, gV)
+            _check_phase_invariant("linalg.eig", "eigenvectors", VhgV)
+            norms = VhgV.diagonal(dim1=-2, dim2=-1).real.unsqueeze(-2)
+            gaps = (L.unsqueeze(-2) - L.unsqueeze(-1) + ident).conj()
+            inner = inner + (VhgV - _mm(Vh, V) * norms) * (1 - ident) / gaps
+        gA = apply(LinalgSolve, Vh, _mm(inner, Vh))
+        return gA.real if ctx.real else gA
+
+
+def _eig_checks(op: str, A) -> None:
+    _check_tensor(op, "input", 1, A)
+    if A._dtype in (D.float16, D.bfloat16):
+        raise RuntimeError(f"{op}: Low precision dtypes not supported. Got {_scalar_name(A)}")
+    _check_matrix(op, A)
+
+
+def eig(A: Tensor, *, out=None):
+    """Eigenvalues and eigenvectors of a square matrix (or batch): complex tensors (complex64
+    for float32 input), each eigenvector of unit norm; A = V diag(L) V^-1."""
+    _eig_checks("linalg.eig", A)
+    return write_out(eig_result(*apply(LinalgEig, A)), out)
+
+
+def eigvals(A: Tensor, *, out=None) -> Tensor:
+    """The (complex) eigenvalues of a square matrix, as eig's."""
+    _eig_checks("linalg.eigvals", A)
+    return write_out(apply(LinalgEig, A)[0], out)
 
 
 def _svd_invariant(r):

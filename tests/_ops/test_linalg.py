@@ -685,3 +685,18 @@ def test_lstsq_outputs_per_driver_and_errors_like_torch():
             lib.linalg.lstsq(lib.ones(3, 2), lib.ones(3, 1, dtype=lib.float64))
         with pytest.raises(RuntimeError):
             lib.linalg.lstsq(lib.ones(3, 2, dtype=lib.int64), lib.ones(3, 1, dtype=lib.int64))
+
+
+def test_eig_refuses_like_torch():
+    """Bad shapes and dtypes; and a loss that depends on the eigenvectors' free phases."""
+    for lib in (torch, ember):
+        with pytest.raises(RuntimeError):
+            lib.linalg.eig(lib.ones(2, 3))
+        with pytest.raises(RuntimeError):
+            lib.linalg.eigvals(lib.ones(3))
+        with pytest.raises(RuntimeError):
+            lib.linalg.eig(lib.ones(2, 2, dtype=lib.int64))
+        A = lib.tensor(np.random.default_rng(3).standard_normal((3, 3)), requires_grad=True)
+        L, V = lib.linalg.eig(A)
+        with pytest.raises(RuntimeError, match="e\\^\\{?\\(?i phi"):
+            lib.autograd.grad(V.imag.sum(), A)
