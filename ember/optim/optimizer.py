@@ -149,16 +149,21 @@ class Optimizer:
         self.param_groups.append(param_group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Reset the gradients of every optimized parameter (to None by default)."""
+        """Reset the gradients of every optimized parameter (to None by default). With
+        set_to_none=False each gradient is zeroed in place, cut from any graph
+        (backward(create_graph=True)), and stays the same tensor, as torch's."""
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 if set_to_none:
                     p.grad = None
+                    continue
+                if p.grad.grad_fn is not None:
+                    p.grad.detach_()
                 else:
-                    p.grad = p.grad.detach()
-                    p.grad.zero_()
+                    p.grad.requires_grad_(False)
+                p.grad.zero_()
 
     def step(self, closure=None):
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")

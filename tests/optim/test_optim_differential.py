@@ -229,3 +229,16 @@ def test_step_pre_hook_may_replace_the_closure():
     opt.register_step_pre_hook(lambda o, a, k: "not args")
     with pytest.raises(RuntimeError, match="must return None or a tuple"):
         opt.step()
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_zero_grad_without_set_to_none_zeroes_the_same_tensor(create_graph):
+    # ember replaced .grad by a detached copy: a reference held to the gradient (a bucket,
+    # a logger) no longer was the parameter's gradient
+    p = ember.nn.Parameter(ember.ones(2))
+    (p ** 3).sum().backward(create_graph=create_graph)
+    grad = p.grad
+    ember.optim.SGD([p], lr=0.1).zero_grad(set_to_none=False)
+    assert p.grad is grad
+    assert grad.tolist() == [0.0, 0.0]
+    assert not grad.requires_grad and grad.grad_fn is None
