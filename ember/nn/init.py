@@ -1,7 +1,10 @@
 """Parameter initialization, in place and without recording gradients (torch.nn.init)."""
 from __future__ import annotations
 
+import functools
 import math
+import warnings
+from typing import Callable
 
 from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad
@@ -191,11 +194,30 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) 
     return tensor
 
 
-uniform = uniform_
-normal = normal_
-constant = constant_
-xavier_uniform = xavier_uniform_
-xavier_normal = xavier_normal_
-kaiming_uniform = kaiming_uniform_
-kaiming_normal = kaiming_normal_
-orthogonal = orthogonal_
+def _deprecated(init: Callable) -> Callable:
+    """torch's old name for an init (no trailing underscore): same function, with torch's
+    FutureWarning."""
+    new_name = init.__name__
+    old_name = new_name[:-1]
+
+    @functools.wraps(init)
+    def deprecated_init(*args, **kwargs):
+        warnings.warn(f"`nn.init.{old_name}` is now deprecated in favor of "
+                      f"`nn.init.{new_name}`.", FutureWarning, stacklevel=2)
+        return init(*args, **kwargs)
+
+    deprecated_init.__name__ = old_name
+    return deprecated_init
+
+
+uniform = _deprecated(uniform_)
+normal = _deprecated(normal_)
+constant = _deprecated(constant_)
+eye = _deprecated(eye_)
+dirac = _deprecated(dirac_)
+xavier_uniform = _deprecated(xavier_uniform_)
+xavier_normal = _deprecated(xavier_normal_)
+kaiming_uniform = _deprecated(kaiming_uniform_)
+kaiming_normal = _deprecated(kaiming_normal_)
+orthogonal = _deprecated(orthogonal_)
+sparse = _deprecated(sparse_)

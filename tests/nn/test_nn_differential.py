@@ -174,3 +174,20 @@ def test_full_backward_hook_without_input_grads_warns_and_gets_nones():
         return seen, [str(w.message)[:40] for w in caught]
     t, e = _both(run)
     assert e == t == ([(None, None)], ["Full backward hook is firing when gradie"])
+
+
+# ---- init --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name, args", [("uniform", ()), ("normal", ()), ("constant", (0.5,)),
+                                        ("eye", ()), ("dirac", ()), ("xavier_uniform", ()),
+                                        ("xavier_normal", ()), ("kaiming_uniform", ()),
+                                        ("kaiming_normal", ()), ("orthogonal", ()),
+                                        ("sparse", (0.5,))])
+def test_deprecated_init_names_exist_and_warn_like_torch(name, args):
+    def run(lib):
+        shape = (3, 2, 1) if name == "dirac" else (3, 4)
+        tensor = lib.empty(*shape)
+        with pytest.warns(FutureWarning, match=f"nn.init.{name}` is now deprecated"):
+            out = getattr(lib.nn.init, name)(tensor, *args)
+        return out is tensor, getattr(lib.nn.init, name).__name__
+    t, e = _both(run)
+    assert e == t == (True, name)
