@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from ._ops.linalg import (LinAlgError, cholesky, cond, det, diagonal, eig, eigh, eigvals,
                           eigvalsh, inv, linalg_cross, linalg_qr, linalg_slogdet, linalg_svd,
-                          linalg_svdvals, linalg_vander, lstsq, matmul, matrix_norm,
-                          matrix_power, matrix_rank, multi_dot, norm, pinv, solve,
+                          linalg_svdvals, linalg_vander, lstsq, matmul, matrix_exp,
+                          matrix_norm, matrix_power, matrix_rank, multi_dot, norm, pinv, solve,
                           solve_triangular, vecdot, vector_norm)
 
 cross = linalg_cross
@@ -23,6 +23,6 @@ svdvals = linalg_svdvals
 vander = linalg_vander
 
 __all__ = ["LinAlgError", "cholesky", "cond", "cross", "det", "diagonal", "eig", "eigh",
-           "eigvals", "eigvalsh", "inv", "lstsq", "matmul", "matrix_norm", "matrix_power",
-           "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve",
+           "eigvals", "eigvalsh", "inv", "lstsq", "matmul", "matrix_exp", "matrix_norm",
+           "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve",
            "solve_triangular", "svd", "svdvals", "vander", "vecdot", "vector_norm"]

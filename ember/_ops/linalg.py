@@ -687,6 +687,88 @@ def matrix_power(input: Tensor, n: int) -> Tensor:
     return result
 
 
+# Pade approximants of exp (numerator coefficients; the denominator's alternate in sign) and
+# the 1-norms up to which each degree is accurate to double precision (Higham, 2005)
+_PADE = {3: (120., 60., 12., 1.), 5: (30240., 15120., 3360., 420., 30., 1.),
+         7: (17297280., 8648640., 1995840., 277200., 25200., 1512., 56., 1.),
+         9: (17643225600., 8821612800., 2075673600., 302702400., 30270240., 2162160., 110880.,
+             3960., 90., 1.),
+         13: (64764752532480000., 32382376266240000., 7771770303897600., 1187353796428800.,
+              129060195264000., 10559470521600., 670442572800., 33522128640., 1323241920.,
+              40840800., 960960., 16380., 182., 1.)}
+_PADE_THETA = ((3, 1.495585217958292e-2), (5, 2.539398330063230e-1),
+               (7, 9.504178996162932e-1), (9, 2.097847961257068), (13, 5.371920351148152))
+
+
+def _expm(xp, A):
+    """exp of a batch of matrices by scaling and squaring a Pade approximant, in double
+    precision: the degree (and the halvings) follow the largest 1-norm in the batch."""
+    norm = float(xp.abs(A).sum(axis=-2).max()) if A.size else 0.0
+    degree, halvings = next(((m, 0) for m, theta in _PADE_THETA if norm <= theta), (13, 0))
+    if norm > _PADE_THETA[-1][1]:
+        halvings = max(0, math.ceil(math.log2(norm / _PADE_THETA[-1][1])))
+        A = A / 2.0 ** halvings
+    b = _PADE[degree]
+    ident = xp.broadcast_to(xp.eye(A.shape[-1], dtype=A.dtype), A.shape)
+    A2 = A @ A
+    if degree < 13:
+        powers = [ident, A2]
+        while len(powers) < (degree + 1) // 2:
+            powers.append(powers[-1] @ A2)
+        U = A @ sum(b[2 * k + 1] * P for k, P in enumerate(powers))
+        V = sum(b[2 * k] * P for k, P in enumerate(powers))
+    else:
+        A4 = A2 @ A2
+        A6 = A4 @ A2
+        U = A @ (A6 @ (b[13] * A6 + b[11] * A4 + b[9] * A2) + b[7] * A6 + b[5] * A4
+                 + b[3] * A2 + b[1] * ident)
+        V = A6 @ (b[12] * A6 + b[10] * A4 + b[8] * A2) + b[6] * A6 + b[4] * A4 + b[2] * A2 \
+            + b[0] * ident
+    R = xp.linalg.solve(V - U, V + U)
+    for _ in range(halvings):
+        R = R @ R
+    return R
+
+
+@register("linalg_matrix_exp", promote=None, samples=(
+    Sample(lambda t, x: t.linalg.matrix_exp(x), (Arg((3, 3)),)),
+    Sample(lambda t, x: t.matrix_exp(x * 4), (Arg((2, 4, 4)),), rtol=1e-5, name="scaled"),
+    Sample(lambda t, x: x.matrix_exp(), (Arg((2, 2), -0.01, 0.01),), name="small"),
+    Sample(lambda t, x: t.linalg.matrix_exp(x), (Arg((0, 0)),), grad=False, name="empty")))
+class LinalgMatrixExp(OpDef):
+    """exp(A) = sum A^k / k!. Its gradient is the upper-right block of
+    exp([[A^H, g], [0, A^H]]) (a matrix function's adjoint is its Frechet derivative at A^H),
+    itself differentiable."""
+
+    def forward(ctx, xp, A):
+        ctx.save(A)
+        wide = A.astype(np.complex128 if A.dtype.kind == "c" else np.float64)
+        return _expm(xp, wide).astype(A.dtype, copy=False)
+
+    def backward(ctx, g):
+        (A,) = ctx.saved
+        n = A.shape[-1]
+        top = cat([A.mH, g], -1)
+        bottom = cat([zeros(*g.shape, dtype=g._dtype, device=g._device), A.mH], -1)
+        return apply(LinalgMatrixExp, cat([top, bottom], -2))[..., :n, n:]
+
+
+@tensor_method()
+def matrix_exp(A: Tensor) -> Tensor:
+    """The matrix exponential of a square matrix (or of each in a batch)."""
+    op = "linalg.matrix_exp"
+    _check_tensor(op, "A", 1, A)
+    shape = A._data.shape
+    if len(shape) < 2 or shape[-1] != shape[-2]:
+        raise RuntimeError(f"{op}: A must be batches of square matrices, but they are "
+                           f"{shape[-2] if len(shape) > 1 else 1} by {shape[-1] if shape else 1}"
+                           " matrices")
+    if A._dtype.category < D._FLOAT:
+        raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got "
+                           f"{_scalar_name(A)}")
+    return apply(LinalgMatrixExp, A)
+
+
 def _chain_order(dims: list) -> list:
     """Optimal parenthesization of a matrix chain (classic O(n^3) dynamic programming):
     split[i][j] is where the product of matrices i..j is cut."""
@@ -2043,5 +2125,5 @@ def vecdot(x: Tensor, y: Tensor, *, dim: int = -1, out=None) -> Tensor:
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "outer", "ger", "inner", "tensordot",
            "addmm", "addmv", "addbmm", "baddbmm", "einsum", "cross", "kron", "matrix_power",
-           "chain_matmul", "det", "slogdet", "logdet", "inverse", "pinverse", "cholesky", "qr",
-           "svd"]
+           "matrix_exp", "chain_matmul", "det", "slogdet", "logdet", "inverse", "pinverse",
+           "cholesky", "qr", "svd"]

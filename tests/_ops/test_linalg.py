@@ -700,3 +700,19 @@ def test_eig_refuses_like_torch():
         L, V = lib.linalg.eig(A)
         with pytest.raises(RuntimeError, match="e\\^\\{?\\(?i phi"):
             lib.autograd.grad(V.imag.sum(), A)
+
+
+def test_matrix_exp_across_norms_and_errors_like_torch():
+    """The Pade degree and the number of squarings follow the norm: small, moderate and large
+    matrices, batched, match torch's to double precision; bad input refuses as torch does."""
+    rng = np.random.default_rng(7)
+    for scale in (1e-3, 0.1, 1.0, 5.0, 40.0):
+        A = rng.standard_normal((2, 5, 5)) * scale
+        want = torch.linalg.matrix_exp(torch.tensor(A)).numpy()
+        got = ember.linalg.matrix_exp(ember.tensor(A)).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12 * np.abs(want).max())
+    for lib in (torch, ember):
+        with pytest.raises(RuntimeError, match="square"):
+            lib.linalg.matrix_exp(lib.ones(2, 3))
+        with pytest.raises(RuntimeError, match="floating point"):
+            lib.linalg.matrix_exp(lib.ones(2, 2, dtype=lib.int64))
