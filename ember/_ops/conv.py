@@ -1062,11 +1062,13 @@ class AdaptiveAvgPool(OpDef):
     def forward(ctx, xp, x, outs):
         nd = len(outs)
         ctx.sizes = x.shape[-nd:]
+        dtype = x.dtype
         for j, o in enumerate(outs):
             dim = x.ndim - nd + j
             if x.shape[dim] != o:
                 x = _average_along(xp, x, dim, o)
-        return xp.ascontiguousarray(x)
+        # a bfloat16 matmul gives float32
+        return xp.ascontiguousarray(x.astype(dtype, copy=False))
 
     def backward(ctx, g):
         return apply(AdaptiveAvgPoolBackward, g, sizes=tuple(ctx.sizes))
@@ -1083,13 +1085,14 @@ class AdaptiveAvgPoolBackward(OpDef):
     def forward(ctx, xp, g, sizes):
         nd = len(sizes)
         ctx.outs = g.shape[-nd:]
+        dtype = g.dtype
         for j, n in enumerate(sizes):
             dim = g.ndim - nd + j
             o = g.shape[dim]
             if o != n:
                 p = xp.asarray(_adaptive_matrix(n, o).astype(g.dtype))
                 g = xp.swapaxes(xp.swapaxes(g, dim, -1) @ p, dim, -1)
-        return xp.ascontiguousarray(g)
+        return xp.ascontiguousarray(g.astype(dtype, copy=False))
 
     def backward(ctx, g):
         return apply(AdaptiveAvgPool, g, outs=tuple(ctx.outs))

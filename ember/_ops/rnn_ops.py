@@ -317,7 +317,8 @@ class RnnLayer(OpDef):
         ctx.mode, ctx.batch_sizes, ctx.reverse = mode, batch_sizes, reverse
         tape = [K.cat([tp[k] for tp in tapes], 0) for k in range(len(tapes[0]))]
         ctx.save(xg, h0, c0, w_hh, b_hh, w_hr, *tape)
-        return (out, h) if c is None else (out, h, c)
+        # bfloat16 matmuls give float32: the outputs keep the input's dtype
+        return tuple(a.astype(xg.dtype, copy=False) for a in (out, h, c) if a is not None)
 
     def backward(ctx, dout, dh, dc=None):
         xg, h0, c0, w_hh, b_hh, w_hr, *tape = ctx.saved
@@ -356,10 +357,12 @@ class RnnLayerBackward(OpDef):
         g_xg, g_h, g_c, g_whh, g_bhh, g_whr = _layer_grads(K, mode, tapes, dout, dh, dc, w_hh,
                                                            w_hr, batch_sizes, reverse)
         if mode == "LSTM":
-            return (g_xg, g_h, g_c, g_whh) + ((g_whr,) if w_hr is not None else ())
-        if mode == "GRU":
-            return g_xg, g_h, g_whh, g_bhh
-        return g_xg, g_h, g_whh
+            grads = (g_xg, g_h, g_c, g_whh) + ((g_whr,) if w_hr is not None else ())
+        elif mode == "GRU":
+            grads = g_xg, g_h, g_whh, g_bhh
+        else:
+            grads = g_xg, g_h, g_whh
+        return tuple(g.astype(dout.dtype, copy=False) for g in grads)
 
 
 # ---- the functional API -------------------------------------------------------------------

@@ -191,3 +191,28 @@ def test_deprecated_init_names_exist_and_warn_like_torch(name, args):
         return out is tensor, getattr(lib.nn.init, name).__name__
     t, e = _both(run)
     assert e == t == (True, name)
+
+
+# ---- half precision ----------------------------------------------------------------------------
+@pytest.mark.parametrize("fn", [
+    lambda t, x: t.nn.functional.adaptive_avg_pool2d(x, 3),
+    lambda t, x: t.nn.functional.adaptive_avg_pool1d(x[0], 3),
+    lambda t, x: t.nn.functional.interpolate(x, size=(3, 2), mode="area")])
+def test_adaptive_avg_pool_keeps_bfloat16(fn):
+    # uneven windows average by a matmul, which NumPy computes in float32 for bfloat16
+    compare(fn, (Arg((1, 2, 5, 5)),), dtypes=("bfloat16",))
+    x = ember.ones(1, 2, 5, 5, dtype=ember.bfloat16, requires_grad=True)
+    fn(ember, x).sum().backward()
+    assert x.grad.dtype == ember.bfloat16
+
+
+@pytest.mark.parametrize("mode", ["RNN", "LSTM", "GRU"])
+def test_rnn_keeps_bfloat16(mode):
+    net = getattr(ember.nn, mode)(3, 4, bidirectional=True).to(ember.bfloat16)
+    x = ember.ones(5, 2, 3, dtype=ember.bfloat16, requires_grad=True)
+    out, state = net(x)
+    states = state if isinstance(state, tuple) else (state,)
+    assert [out.dtype] + [s.dtype for s in states] == [ember.bfloat16] * (1 + len(states))
+    out.sum().backward()
+    assert x.grad.dtype == ember.bfloat16
+    assert all(p.grad.dtype == ember.bfloat16 for p in net.parameters())
