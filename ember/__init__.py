@@ -31,6 +31,7 @@ from ._ops.misc import *  # noqa: F401,F403
 from ._ops.checks import _assert  # noqa: F401
 from ._ops.shape import *  # noqa: F401,F403
 from ._ops.sorting import *  # noqa: F401,F403
+from ._ops.spectral import *  # noqa: F401,F403
 from ._tensor import Size, Tensor
 from ._tensor_str import set_printoptions
 from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled

@@ -154,3 +154,47 @@ def test_docstring_examples_run(name):
     failures, _ = doctest.testmod(importlib.import_module(name),
                                   optionflags=doctest.NORMALIZE_WHITESPACE)
     assert failures == 0
+
+
+def _stft_both(lib, x, **kw):
+    win = kw.pop("window", None)
+    window = None if win is None else getattr(lib, win + "_window")(
+        kw.get("win_length", kw["n_fft"]), dtype=lib.float64)
+    return lib.stft(lib.tensor(x), window=window, return_complex=True, **kw), window
+
+
+@pytest.mark.parametrize("kw", [
+    {"n_fft": 16, "hop_length": 4, "window": "hann"},
+    {"n_fft": 16, "hop_length": 4, "win_length": 10, "center": False},
+    {"n_fft": 15, "normalized": True, "pad_mode": "constant", "window": "hamming"},
+    {"n_fft": 8, "onesided": False, "window": "hann"},
+    {"n_fft": 12, "hop_length": 5, "window": "hann", "pad_mode": "replicate"}])
+def test_stft_and_istft_like_torch(kw):
+    x = _data((2, 90), "float64")
+    got, ew = _stft_both(ember, x, **dict(kw))
+    want, tw = _stft_both(torch, x, **dict(kw))
+    _same(got, want, 1e-10)
+    inverse = {k: v for k, v in kw.items() if k not in ("pad_mode", "window")}
+    outcomes = []
+    for lib, spec, w in ((ember, got, ew), (torch, want, tw)):
+        try:
+            outcomes.append(lib.istft(spec, window=w, length=85, **inverse))
+        except RuntimeError:
+            outcomes.append(None)  # a window whose overlapped squares vanish somewhere
+    assert (outcomes[0] is None) == (outcomes[1] is None)
+    if outcomes[0] is not None:
+        _same(outcomes[0], outcomes[1], 1e-10)
+
+
+def test_stft_arguments_like_torch():
+    x = ember.ones(40)
+    with pytest.raises(RuntimeError, match="return_complex"):
+        ember.stft(x, 8)
+    with pytest.warns(UserWarning, match="window was not provided"):
+        ember.stft(x, 8, return_complex=True)
+    spec = ember.stft(x, 8, window=ember.hann_window(8), return_complex=False)
+    assert spec.dtype is ember.float32 and spec.shape == (5, 21, 2)
+    with pytest.raises(RuntimeError, match="complex-valued input"):
+        ember.istft(spec, 8)
+    with pytest.raises(RuntimeError, match="win_length"):
+        ember.stft(x, 8, win_length=9, window=ember.ones(9), return_complex=True)

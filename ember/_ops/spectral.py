@@ -10,13 +10,15 @@ bins."""
 from __future__ import annotations
 
 import operator
+import warnings
 
 from .. import _dtype as D
 from .._tensor import Tensor, _dim
 from ..testing.opinfo import Arg, Sample
-from .creation import arange, zeros
+from .creation import arange, ones, zeros
 from .dispatch import apply, write_out
-from .registry import OpDef, register
+from .misc import view_as_real
+from .registry import OpDef, composite, register, tensor_method
 from .shape import cat, narrow, roll
 
 _NORMS = ("backward", "ortho", "forward")
@@ -342,6 +344,157 @@ def ihfftn(input, s=None, dim=None, norm=None, *, out=None) -> Tensor:
                           "ihfftn").conj(), out)
 
 
+def _frame_window(window, n_fft: int, win_length: int, like: Tensor) -> Tensor:
+    """The analysis window as n_fft samples: ones by default, a shorter one centered with
+    zeros around it."""
+    if window is None:
+        window = ones(win_length, dtype=like._dtype.to_real(), device=like._device)
+    if window.ndim != 1 or window.shape[0] != win_length:
+        raise RuntimeError(f"stft: expected a 1D window tensor of size equal to win_length="
+                           f"{win_length}, but got window with size {list(window.shape)}")
+    left = (n_fft - win_length) // 2
+    if not left and win_length == n_fft:
+        return window
+    return cat([zeros(left, dtype=window._dtype, device=window._device), window,
+                zeros(n_fft - win_length - left, dtype=window._dtype, device=window._device)])
+
+
+def _stft_lengths(n_fft: int, hop_length, win_length, op: str) -> tuple:
+    hop = n_fft // 4 if hop_length is None else int(hop_length)
+    win = n_fft if win_length is None else int(win_length)
+    if n_fft <= 0 or hop <= 0 or not 0 < win <= n_fft:
+        raise RuntimeError(f"{op}: expected 0 < n_fft, 0 < hop_length and 0 < win_length <= "
+                           f"n_fft, but got n_fft={n_fft}, hop_length={hop}, win_length={win}")
+    return hop, win
+
+
+def _hann(t, x, n):
+    """A Hann window in the precision of the signal x (real parts for complex x)."""
+    return t.hann_window(n, dtype=x.real.dtype)
+
+
+@composite(samples=(
+    Sample(lambda t, x: t.view_as_real(t.stft(x, 8, hop_length=2, window=_hann(t, x, 8),
+                                                return_complex=True)), (Arg((2, 40)),)),
+    Sample(lambda t, x: t.view_as_real(t.stft(x, 10, win_length=6, center=False,
+                                                normalized=True, return_complex=True)),
+           (Arg((33,)),), name="short_window"),
+    Sample(lambda t, x: t.stft(x, 8, hop_length=3, window=t.hamming_window(8, dtype=x.real.dtype),
+                               pad_mode="constant", onesided=False, return_complex=True).abs(),
+           (Arg((25,)),), name="twosided")))
+@tensor_method()
+def stft(input: Tensor, n_fft: int, hop_length=None, win_length=None, window=None,
+         center: bool = True, pad_mode: str = "reflect", normalized: bool = False,
+         onesided=None, return_complex=None) -> Tensor:
+    """The short-time Fourier transform: the DFT of each window-weighted frame of n_fft
+    samples, frames hop_length apart, as (*, frequencies, frames); with center, the signal is
+    padded by n_fft // 2 on both sides (pad_mode) so frame t is centered on sample
+    t * hop_length."""
+    op = "stft"
+    if not isinstance(input, Tensor):
+        raise TypeError(f"stft(): argument 'input' must be Tensor, not {type(input).__name__}")
+    if return_complex is None and not input.is_complex() and not (
+            window is not None and window.is_complex()):
+        raise RuntimeError("stft requires the return_complex parameter be given for real "
+                           "inputs, and will further require that return_complex=True in a "
+                           "future PyTorch release.")
+    if input.ndim not in (1, 2):
+        raise RuntimeError(f"stft: expected a 1D or 2D tensor, but got {input.ndim}D")
+    hop, win = _stft_lengths(int(n_fft), hop_length, win_length, op)
+    if window is None:
+        warnings.warn("A window was not provided. A rectangular window will be applied, which "
+                      "is known to cause spectral leakage; ember.hann_window or "
+                      "ember.hamming_window reduce it. Pass window=ember.ones(n_fft) to use a "
+                      "rectangular window without this warning.", UserWarning, stacklevel=2)
+    x = input if input.ndim == 2 else input.unsqueeze(0)
+    if center:
+        from ..nn.functional import pad
+        half = n_fft // 2
+        x = pad(x.unsqueeze(1), (half, half), mode=pad_mode).squeeze(1)
+    if x.shape[-1] < n_fft:
+        raise RuntimeError(f"stft: expected 0 < n_fft <= {x.shape[-1]} (the padded input's "
+                           f"length), but got n_fft={n_fft}")
+    frames = x.unfold(-1, n_fft, hop) * _frame_window(window, n_fft, win, x)
+    complex_input = frames.is_complex()
+    if onesided is None:
+        onesided = not complex_input
+    if onesided and complex_input:
+        raise RuntimeError("stft: Cannot have onesided output if window or input is complex")
+    norm = "ortho" if normalized else "backward"
+    spectrum = rfft(frames, norm=norm) if onesided else fft(frames, norm=norm)
+    spectrum = spectrum.transpose(-1, -2)
+    if input.ndim == 1:
+        spectrum = spectrum.squeeze(0)
+    return view_as_real(spectrum) if return_complex is False else spectrum
+
+
+def _overlap_add(frames: Tensor, hop: int) -> Tensor:
+    """Sum frames (N, n_fft, n_frames) into signals (N, n_fft + hop * (n_frames - 1)), frame t
+    starting at t * hop."""
+    from ..nn.functional import fold
+    n_fft, count = frames.shape[-2], frames.shape[-1]
+    total = n_fft + hop * (count - 1)
+    return fold(frames, (1, total), (1, n_fft), stride=(1, hop)).reshape(frames.shape[0], total)
+
+
+@composite(samples=(
+    Sample(lambda t, x: t.istft(t.stft(x, 8, hop_length=2, window=_hann(t, x, 8),
+                                       return_complex=True), 8, hop_length=2,
+                                window=_hann(t, x, 8)), (Arg((2, 40)),)),
+    Sample(lambda t, x: t.istft(t.stft(x, 10, hop_length=3, return_complex=True), 10,
+                                hop_length=3, length=30, normalized=False), (Arg((33,)),),
+           name="length"),
+    Sample(lambda t, x: t.istft(t.stft(x, 8, hop_length=4, window=_hann(t, x, 8),
+                                       normalized=True, return_complex=True), 8, hop_length=4,
+                                window=_hann(t, x, 8), normalized=True, length=44),
+           (Arg((41,)),), name="normalized")))
+@tensor_method()
+def istft(input: Tensor, n_fft: int, hop_length=None, win_length=None, window=None,
+          center: bool = True, normalized: bool = False, onesided=None, length=None,
+          return_complex: bool = False) -> Tensor:
+    """The inverse of stft: each frame's inverse DFT, weighted by the window, overlap-added
+    and divided by the overlapped squared window (least squares, as torch's); `length` trims
+    or zero-pads the result."""
+    op = "istft"
+    if not isinstance(input, Tensor) or not input.is_complex():
+        raise RuntimeError("istft requires a complex-valued input tensor matching the output "
+                           "from stft with return_complex=True.")
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"istft: expected a tensor with 2 or 3 dimensions of complex dtype, "
+                           f"but got {input.ndim}")
+    hop, win = _stft_lengths(int(n_fft), hop_length, win_length, op)
+    spectrum = input if input.ndim == 3 else input.unsqueeze(0)
+    if onesided is None:
+        onesided = spectrum.shape[-2] != n_fft
+    if not onesided and not return_complex:  # a real signal's spectrum: its first half decides
+        spectrum, onesided = narrow(spectrum, -2, 0, n_fft // 2 + 1), True
+    norm = "ortho" if normalized else "backward"
+    frames_first = spectrum.transpose(-1, -2)
+    frames = irfft(frames_first, n=n_fft, norm=norm) if onesided else \
+        ifft(frames_first, n=n_fft, norm=norm)
+    window = _frame_window(window, n_fft, win, frames)
+    frames = (frames * window).transpose(-1, -2)
+    parts = (frames.real, frames.imag) if frames.is_complex() else (frames,)
+    added = [_overlap_add(part, hop) for part in parts]
+    signal = added[0] if len(added) == 1 else added[0] + added[1] * 1j
+    envelope = _overlap_add((window * window).reshape(1, n_fft, 1).expand(
+        1, n_fft, frames.shape[-1]).contiguous(), hop)[0]
+    start = n_fft // 2 if center else 0
+    end = signal.shape[-1] - (n_fft // 2 if center else 0)
+    if length is not None:
+        end = min(start + int(length), signal.shape[-1])
+    envelope = envelope[start:end]
+    if bool((envelope.abs() < 1e-11).any()):
+        raise RuntimeError(f"istft: window overlap add min: {float(envelope.abs().min()):g} "
+                           "(the window's overlapped squares must not vanish: use a hop_length "
+                           "at most win_length / 2 for a window that is zero at its ends, or "
+                           "center=True)")
+    signal = signal[..., start:end] / envelope
+    if length is not None and signal.shape[-1] < length:
+        signal = _resized(signal, -1, int(length))
+    return signal if input.ndim == 3 else signal.squeeze(0)
+
+
 def _conj(x):
     return x.conj() if isinstance(x, Tensor) and x.is_complex() else x
 
@@ -387,4 +540,4 @@ def ifftshift(input, dim=None) -> Tensor:
     return roll(input, tuple(-s for s in shifts), dims) if dims else input
 
 
-__all__: list[str] = []  # ember.fft exports the functions; none joins the top-level namespace
+__all__ = ["stft", "istft"]  # the transforms themselves are ember.fft's
