@@ -187,3 +187,21 @@ def _accumulate(node, g, create_graph, owned):
         total = var.grad._data + g._data
         # NumPy adds two 0-d arrays into a scalar; a Tensor holds an array
         var.grad._data = np.asarray(total) if isinstance(total, np.generic) else total
+
+
+def reset_grads(tensors, set_to_none: bool = True) -> None:
+    """zero_grad for Module and Optimizer: each `.grad` becomes None, or (set_to_none=False)
+    is zeroed in place, cut from any graph (backward(create_graph=True)) and kept the same
+    tensor, as torch's."""
+    for t in tensors:
+        g = t.grad
+        if g is None:
+            continue
+        if set_to_none:
+            t.grad = None
+            continue
+        if g.grad_fn is not None:
+            g.detach_()
+        else:
+            g.requires_grad_(False)
+        g.zero_()

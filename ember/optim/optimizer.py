@@ -8,6 +8,7 @@ from collections import OrderedDict, defaultdict
 from itertools import chain
 
 from .._tensor import Tensor
+from ..autograd.engine import reset_grads
 from ..autograd.graph import RemovableHandle
 from ..autograd.grad_mode import no_grad
 
@@ -152,18 +153,7 @@ class Optimizer:
         """Reset the gradients of every optimized parameter (to None by default). With
         set_to_none=False each gradient is zeroed in place, cut from any graph
         (backward(create_graph=True)), and stays the same tensor, as torch's."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                    continue
-                if p.grad.grad_fn is not None:
-                    p.grad.detach_()
-                else:
-                    p.grad.requires_grad_(False)
-                p.grad.zero_()
+        reset_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure=None):
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")

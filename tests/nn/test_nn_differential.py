@@ -216,3 +216,14 @@ def test_rnn_keeps_bfloat16(mode):
     out.sum().backward()
     assert x.grad.dtype == ember.bfloat16
     assert all(p.grad.dtype == ember.bfloat16 for p in net.parameters())
+
+
+def test_module_zero_grad_without_none_zeroes_the_same_tensor_like_torch():
+    for lib in (torch, ember):
+        m = lib.nn.Linear(2, 2)
+        m(lib.ones(1, 2)).sum().backward()
+        g = m.weight.grad
+        m.zero_grad(set_to_none=False)
+        assert m.weight.grad is g and float(g.abs().sum()) == 0
+        m.zero_grad()
+        assert m.weight.grad is None

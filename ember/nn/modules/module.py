@@ -6,6 +6,7 @@ from collections import OrderedDict, namedtuple
 from typing import Any, Callable, Iterator
 
 from ..._tensor import Tensor
+from ...autograd.engine import reset_grads
 from ...autograd.graph import RemovableHandle
 from ...autograd.grad_mode import no_grad
 from ..parameter import Buffer, Parameter
@@ -318,15 +319,9 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Reset the gradients of all parameters (to None by default)."""
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad = p.grad.detach()
-                p.grad.zero_()
+        """Reset the gradients of all parameters: to None by default, else zeroed in place
+        (see autograd.engine.reset_grads)."""
+        reset_grads(self.parameters(), set_to_none)
 
     def _apply(self, fn, recurse: bool = True) -> "Module":
         """Replace every parameter's and buffer's data by fn(data), keeping Parameter identity."""
