@@ -245,8 +245,8 @@ def test_collate_with_custom_map():
 
 
 
-@pytest.mark.parametrize("module", ["__init__", "dataset", "sampler", "_collate", "_worker",
-                                    "dataloader"])
+@pytest.mark.parametrize("module", ["__init__", "dataset", "sampler", "distributed", "_collate",
+                                    "_worker", "dataloader"])
 def test_docstring_examples(module):
     name = "ember.utils.data" + ("" if module == "__init__" else "." + module)
     failures, _ = doctest.testmod(importlib.import_module(name),
