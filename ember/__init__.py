@@ -44,8 +44,8 @@ half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64
 cfloat, cdouble = complex64, complex128
 
-_LAZY_SUBMODULES = ("autograd", "nn", "optim", "utils", "jit", "onnx", "cuda", "linalg", "fft",
-                    "distributions", "testing", "vision", "special", "serialization",
+_LAZY_SUBMODULES = ("amp", "autograd", "nn", "optim", "utils", "jit", "onnx", "cuda", "linalg",
+                    "fft", "distributions", "testing", "vision", "special", "serialization",
                     "compiler", "_dynamo")
 
 
@@ -110,9 +110,16 @@ Tensor.prelu = _functional_method("prelu")
 Tensor.hardshrink = _functional_method("hardshrink")
 
 
+# torch's top-level names for ember.amp's (autocast regions)
+_AMP_ALIASES = frozenset(("autocast", "is_autocast_enabled", "get_autocast_dtype",
+                          "is_autocast_available"))
+
+
 def __getattr__(name):
     if name in _LAZY_SUBMODULES:
         return importlib.import_module("." + name, __name__)
     if name in _FUNCTIONAL_ALIASES:
         return getattr(importlib.import_module(".nn.functional", __name__), name)
+    if name in _AMP_ALIASES:
+        return getattr(importlib.import_module(".amp", __name__), name)
     raise AttributeError(f"module 'ember' has no attribute {name!r}")

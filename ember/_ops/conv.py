@@ -123,7 +123,8 @@ def _conv_samples():
     return tuple(conv)
 
 
-@register("convolution", fresh=True, promote=None, holomorphic=True, samples=_conv_samples())
+@register("convolution", fresh=True, promote=None, holomorphic=True, autocast="lower",
+          samples=_conv_samples())
 class Convolution(OpDef):
     """y = conv(x, w) + b; padding holds a (lo, hi) pair per spatial dimension."""
 
@@ -173,7 +174,8 @@ def _conv_transpose_samples():
     return tuple(out)
 
 
-@register("conv_transpose", promote=None, holomorphic=True, samples=_conv_transpose_samples())
+@register("conv_transpose", promote=None, holomorphic=True, autocast="lower",
+          samples=_conv_transpose_samples())
 class ConvTranspose(OpDef):
     """The adjoint of convolution in its input: x (N, Cin, *in), w (Cin, Cout/groups, *k), and
     the spatial result `size` (which output_padding picks among the sizes that fit)."""

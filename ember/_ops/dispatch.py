@@ -120,8 +120,39 @@ def _promoted_arrays(op, args, xp):
     return arrays, (dt if compute is not dt else None)
 
 
+class AutocastState:
+    """Autocast regions (ember.autocast): `dtypes` maps each device type with a region open to
+    its lower-precision dtype; `active` is the one test apply makes on every call."""
+
+    active = False
+    dtypes: dict = {}
+
+
+_AUTOCAST_ELIGIBLE = frozenset((D.float32, D.float16, D.bfloat16))
+
+
+def autocast_inputs(policy: str, args) -> tuple:
+    """`args` as an autocast region on their device casts them (differentiably): policy
+    'lower' takes float32/float16/bfloat16 tensors to the region's dtype, 'float32' lifts
+    half-precision ones to float32; float64 and non-float tensors are never touched. Ops
+    declare a policy in OpDef.autocast; composites torch autocasts as one op call this."""
+    out = []
+    for a in args:
+        if isinstance(a, Tensor):
+            target = AutocastState.dtypes.get(a._device.type)
+            if target is not None and a._dtype in _AUTOCAST_ELIGIBLE:
+                if policy == "lower" and a._dtype is not target:
+                    a = a.to(target)
+                elif policy == "float32" and a._dtype is not D.float32:
+                    a = a.to(D.float32)
+        out.append(a)
+    return tuple(out)
+
+
 def apply(op, *args, **attrs):
     """Run `op` on `args` (Tensors, scalars, None) with keyword attributes; returns Tensor(s)."""
+    if AutocastState.active and op.autocast is not None:
+        args = autocast_inputs(op.autocast, args)
     dev = CPU
     grad = False
     first = None

@@ -24,7 +24,7 @@ from .._tensor import Tensor, _dim
 from ..autograd.grad_mode import GradState
 from ..testing.opinfo import FLOAT_ALL, FLOATS, INTS, Arg, Sample
 from .creation import eye, ones_like, zeros
-from .dispatch import apply, apply_, write_out
+from .dispatch import AutocastState, apply, apply_, autocast_inputs, write_out
 from .pointwise import where
 from .reduction import vector_norm as _vector_norm
 from .registry import OpDef, composite, register, tensor_method
@@ -65,6 +65,12 @@ def _check_tensor(op: str, name: str, pos: int, value) -> None:
     if not isinstance(value, Tensor):
         raise TypeError(f"{op}(): argument '{name}' (position {pos}) must be Tensor, not "
                         f"{type(value).__name__}")
+
+
+def _autocast(*tensors) -> tuple:
+    """Matrix-product operands as an open autocast region casts them: before the dtype checks,
+    as torch casts first (see dispatch.autocast_inputs)."""
+    return autocast_inputs("lower", tensors) if AutocastState.active else tensors
 
 
 def _check_mm_dtypes(a: Tensor, b: Tensor) -> None:
@@ -206,7 +212,7 @@ def _matmul_grads(a, b, g, need_a, need_b, alpha=1):
 _MM_DTYPES = FLOAT_ALL + INTS
 
 
-@register("matmul", fresh=True, onnx="MatMul", samples=(
+@register("matmul", fresh=True, onnx="MatMul", autocast="lower", samples=(
     Sample(lambda t, x, y: t.matmul(x, y), (Arg((3, 4)), Arg((4, 5))), dtypes=_MM_DTYPES),
     Sample(lambda t, x, y: x @ y, (Arg((4,)), Arg((4,))), dtypes=FLOATS + INTS, name="1d_1d"),
     Sample(lambda t, x, y: x @ y, (Arg((3, 4)), Arg((4,))), name="2d_1d"),
@@ -249,6 +255,7 @@ def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
     """
     _check_tensor("matmul", "input", 1, input)
     _check_tensor("matmul", "other", 2, other)
+    input, other = _autocast(input, other)
     if input._dtype is not other._dtype:
         if input._data.ndim == 1 and other._data.ndim == 1:
             _check_dot_dtypes(input, other)
@@ -284,6 +291,7 @@ def mm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
         raise RuntimeError("self must be a matrix")
     if mat2._data.ndim != 2:
         raise RuntimeError("mat2 must be a matrix")
+    input, mat2 = _autocast(input, mat2)
     _check_mm_dtypes(input, mat2)
     return write_out(apply(Matmul, input, mat2), out)
 
@@ -310,6 +318,7 @@ def bmm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
     """Batched product of two 3-d tensors with equal batch sizes (no broadcasting)."""
     _check_tensor("bmm", "input", 1, input)
     _check_tensor("bmm", "mat2", 2, mat2)
+    input, mat2 = _autocast(input, mat2)
     _check_bmm("bmm", input, mat2)
     return write_out(apply(Matmul, input, mat2), out)
 
@@ -473,7 +482,7 @@ def tensordot(a: Tensor, b: Tensor, dims=2, out=None) -> Tensor:
 
 
 # ---- addmm family ---------------------------------------------------------------------------
-@register("addmm", fresh=True, holomorphic=True, samples=(
+@register("addmm", fresh=True, holomorphic=True, autocast="lower", samples=(
     Sample(lambda t, c, x, y: t.addmm(c, x, y), (Arg((3, 2)), Arg((3, 4)), Arg((4, 2))),
            dtypes=_MM_DTYPES),
     Sample(lambda t, c, x, y: t.addmm(c, x, y, beta=0.5, alpha=-2),
@@ -549,6 +558,7 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1, out=Non
     tensor([[4., 1.],
             [1., 4.]])
     """
+    input, mat1, mat2 = _autocast(input, mat1, mat2)
     _addmm_args(input, mat1, mat2)
     return write_out(apply(Addmm, input, mat1, mat2, beta=beta, alpha=alpha), out)
 
@@ -594,6 +604,7 @@ def _baddbmm_args(input, batch1, batch2):
 def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1,
             out=None) -> Tensor:
     """beta * input + alpha * bmm(batch1, batch2)."""
+    input, batch1, batch2 = _autocast(input, batch1, batch2)
     _baddbmm_args(input, batch1, batch2)
     return write_out(apply(Addmm, input, batch1, batch2, beta=beta, alpha=alpha), out)
 
@@ -615,6 +626,7 @@ def _fold_batches(batch1: Tensor, batch2: Tensor):
 def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1,
            out=None) -> Tensor:
     """beta * input + alpha * sum over the batch of batch1[i] @ batch2[i]."""
+    input, batch1, batch2 = _autocast(input, batch1, batch2)
     _baddbmm_args(input, batch1, batch2)
     left, right = _fold_batches(batch1, batch2)
     return write_out(apply(Addmm, input, left, right, beta=beta, alpha=alpha), out)
@@ -964,7 +976,7 @@ def _einsum_optimize(arrays) -> bool:
     return len(arrays) > 1 and max(a.size for a in arrays) > 256
 
 
-@register("einsum", holomorphic=True, samples=(
+@register("einsum", holomorphic=True, autocast="lower", samples=(
     Sample(lambda t, x, y: t.einsum("ij,jk->ik", x, y), (Arg((2, 3)), Arg((3, 4))),
            dtypes=FLOAT_ALL + INTS),
     Sample(lambda t, x, y: t.einsum("bij,bjk", x, y), (Arg((2, 3, 4)), Arg((2, 4, 2))),

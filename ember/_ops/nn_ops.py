@@ -739,7 +739,7 @@ def _nll_samples():
                    name="unbatched"))
 
 
-@register("nll_loss", promote=None, complex=False, samples=_nll_samples())
+@register("nll_loss", promote=None, complex=False, autocast="float32", samples=_nll_samples())
 class NllLoss(OpDef):
     """-weight[target] * input[target] per entry (class dim 1), then reduced."""
 
@@ -808,7 +808,7 @@ def _ce_samples():
                    (Arg((3,)), Arg((), 0, 2, dtype="int64", grad=False)), name="unbatched"))
 
 
-@register("cross_entropy", promote=None, complex=False, samples=_ce_samples())
+@register("cross_entropy", promote=None, complex=False, autocast="float32", samples=_ce_samples())
 class CrossEntropy(OpDef):
     """log_softmax over the class dim 1 and nll_loss in one kernel, with label smoothing."""
 
@@ -916,7 +916,8 @@ def _bce_samples():
                    name="saturated"))
 
 
-@register("binary_cross_entropy", promote=None, complex=False, samples=_bce_samples())
+@register("binary_cross_entropy", promote=None, complex=False, autocast="float32",
+          samples=_bce_samples())
 class BinaryCrossEntropy(OpDef):
     """-w (t log x + (1 - t) log(1 - x)), each log clamped at -100 so saturated inputs give
     finite losses (and the input gradient's denominator is clamped at 1e-12; the target

@@ -55,6 +55,10 @@ class OpDef:
                    mix (matmul, convolution), run by `apply` whenever they differ: the
                    public functions check first with their own messages, and graphs that
                    replay the op (a trace called with float64) refuse as eager does.
+      autocast     the op's policy in an autocast region (ember.autocast): "lower" casts
+                   its float32 inputs to the region's dtype (matmul, convolution), "float32"
+                   lifts half-precision inputs (losses); None leaves them (see
+                   dispatch.autocast_inputs).
       complex      False for ops torch has no complex form of: forward (and forward_inplace)
                    then refuse complex arrays with torch's error, where NumPy would compute
                    on them (pools, norms, softmax, losses) or fail with its own message.
@@ -77,6 +81,7 @@ class OpDef:
     writes = None
     quiet_fp = True
     check_dtypes = None
+    autocast = None
     complex = True
     onnx = None
     samples = ()

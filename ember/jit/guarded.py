@@ -30,6 +30,7 @@ import threading
 import time
 import warnings
 
+from .._ops.dispatch import AutocastState
 from .._tensor import Tensor
 from ..autograd.grad_mode import GradState
 from ..nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList
@@ -237,6 +238,8 @@ def _guard_difference(old: tuple, new: tuple, names: list) -> str:
         return "the number of tensor arguments changed"
     if old[3][0] != new[3][0]:
         return "a module's training flag changed (train()/eval())"
+    if old[3][2] != new[3][2]:
+        return "an autocast region opened or closed (ember.autocast)"
     if old[3] != new[3]:
         return "a module's forward or backward hooks changed"
     return "a parameter or buffer was replaced or its requires_grad changed"
@@ -403,7 +406,8 @@ class _Compiled:
         skeleton = (_leaves(args, leaves, dynamic, ("args",)),
                     _leaves(kwargs, leaves, dynamic, ("kwargs",)) if kwargs else None)
         state = tuple((id(t), t._requires_grad) for t in (s[k] for s, k in self._slots))
-        flags = (tuple(m.training for m in self._modules), _hooks_of(self._hooks))
+        flags = (tuple(m.training for m in self._modules), _hooks_of(self._hooks),
+                 tuple(AutocastState.dtypes.items()) if AutocastState.active else ())
         return (GradState.enabled, skeleton, tuple(_describe(t) for t in leaves), flags, state)
 
     def __call__(self, *args, **kwargs):

@@ -1,6 +1,7 @@
 """Linear maps: linear, bilinear."""
 from __future__ import annotations
 
+from ..._ops.dispatch import AutocastState, autocast_inputs
 from ..._tensor import Tensor
 
 __all__ = ["linear", "bilinear"]
@@ -17,6 +18,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise RuntimeError(f"linear(): input has {input.shape[-1] if input.dim() else 0} "
                            f"features but weight expects {weight.shape[-1]} (input shape "
                            f"{list(input.shape)}, weight shape {list(weight.shape)})")
+    if AutocastState.active:  # one autocast op in torch: the bias follows the product
+        input, weight, bias = autocast_inputs("lower", (input, weight, bias))
     out = input.matmul(weight.t())
     return out if bias is None else out + bias
 
