@@ -272,15 +272,19 @@ def _scalarize(obj, depth: int, ndim: int):
     return obj
 
 
-def _python_array(data, dt: D.dtype, op: str) -> np.ndarray:
-    """Python data as an array of `dt`, with torch's checks for values an integer type
-    cannot hold (floats are truncated toward zero; unsigned types wrap small negatives)."""
+def _python_array(data, dt: D.dtype, op: str, inferred: D.dtype) -> np.ndarray:
+    """Python data (whose leaves infer `inferred`) as an array of `dt`, with torch's checks for
+    values an integer type cannot hold (floats are truncated toward zero; unsigned types wrap
+    small negatives)."""
     with np.errstate(over="ignore", invalid="ignore"):
         try:
             natural = np.array(data)
         except OverflowError:
             natural = np.array(data, dtype=object)
-        if natural.dtype.kind in "uO":
+        # NumPy holds ints past int64 as uint64, or as float64 beside others
+        too_big = natural.dtype.kind == "O" or natural.dtype == np.uint64 or (
+            natural.dtype.kind == "f" and inferred.category == D._INT)
+        if too_big:
             if dt.category == D._INT:
                 raise ValueError(f"{op}(): Overflow when unpacking long long (an integer does "
                                  "not fit in int64)")
@@ -323,7 +327,7 @@ def _from_data(data, dt: D.dtype | None, op: str):
     target = dt or info.dtype()
     if info.has_tensor:
         data = _scalarize(data, 0, info.ndim)
-    return _python_array(data, target, op), target, None
+    return _python_array(data, target, op, info.dtype()), target, None
 
 
 def tensor(data, *, dtype=None, device=None, requires_grad: bool = False,

@@ -573,3 +573,19 @@ def test_tensor_of_large_list_is_fast_enough():
     t = ember.tensor(data)
     assert time.perf_counter() - start < 1.0
     assert t.shape == (200_000,) and t.dtype is ember.float32
+
+
+@pytest.mark.parametrize("data", [np.uint8(3), [np.uint8(1), np.uint8(2)], [2 ** 63, 1], 2 ** 64,
+                                  [[1, 2 ** 70]], [2 ** 63 - 1, 1], [-2 ** 63, 5]])
+def test_integer_range_of_python_and_numpy_scalars_like_torch(data):
+    """NumPy unsigned scalars keep their dtype; Python ints past int64 overflow (they wrapped,
+    and uint8 scalars were refused)."""
+    outcomes = []
+    for lib in (torch, ember):
+        try:
+            t = lib.tensor(data)
+            outcomes.append((str(t.dtype), t.tolist()))
+        except ValueError:
+            outcomes.append("ValueError")
+    assert outcomes[0] == outcomes[1]
+    assert ember.tensor([2 ** 63], dtype=ember.float64).item() == 2.0 ** 63
