@@ -25,13 +25,13 @@ from . import _shm
 from ._collate import default_collate, default_convert
 from ._fetch import _DatasetKind, create_fetcher
 from ._worker import (ExceptionWrapper, _IterableDatasetStopIteration, _ResumeIteration,
-                      _worker_loop)
+                      _worker_loop, get_worker_info)
 from .dataset import Dataset, IterableDataset
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, _draw_seed
 
 T_co = TypeVar("T_co", covariant=True)
 
-__all__ = ["DataLoader"]
+__all__ = ["DataLoader", "get_worker_info"]  # torch.utils.data.dataloader.get_worker_info too
 
 # How often the main process, while waiting for a batch, checks that its workers still live.
 _POLL_INTERVAL = 0.1

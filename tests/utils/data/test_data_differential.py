@@ -178,3 +178,17 @@ def test_worker_errors_match_torch(make_error):
                 results.append((type(err), lines[:2], lines[-1]))
 
     assert run(ember) == run(torch)
+
+
+def test_torchs_import_paths_for_custom_collation_and_worker_info():
+    """The paths torch's documentation uses: a collate_fn_map extended with a type's function."""
+    from ember.utils.data._utils.collate import collate, default_collate_fn_map
+    from ember.utils.data.dataloader import get_worker_info
+
+    def as_upper(batch, *, collate_fn_map=None):
+        return [s.upper() for s in batch]
+    table = {**default_collate_fn_map, str: as_upper}
+    out = collate([{"x": ember.ones(2), "s": "a"}, {"x": ember.zeros(2), "s": "b"}],
+                  collate_fn_map=table)
+    assert out["s"] == ["A", "B"] and tuple(out["x"].shape) == (2, 2)
+    assert get_worker_info() is None
