@@ -1826,8 +1826,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     flat = input.reshape(n, c, math.prod(spatial))
     mults = [math.prod(spatial[j + 1:]) for j in range(nd)]
     # corner positions and weights are ops of the grid, so a recorded graph follows new grids
-    if mode == "nearest":
-        corners = [[(cj.round().long(), None)] for cj in coords]
+    if mode == "nearest":  # weight 1, its derivative 0: the grid gets zero gradients, as torch
+        corners = [[(cj.round().long(), (cj - cj).nan_to_num() + 1)] for cj in coords]
     else:
         corners = []
         for cj in coords:

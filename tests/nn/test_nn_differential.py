@@ -227,3 +227,12 @@ def test_module_zero_grad_without_none_zeroes_the_same_tensor_like_torch():
         assert m.weight.grad is g and float(g.abs().sum()) == 0
         m.zero_grad()
         assert m.weight.grad is None
+
+
+def test_grid_sample_nearest_gives_the_grid_zero_gradients_like_torch():
+    """Not None: an optimizer then still applies momentum and weight decay to the grid."""
+    for lib in (torch, ember):
+        x = lib.ones(1, 1, 4, 4, requires_grad=True)
+        grid = lib.zeros(1, 2, 2, 2, requires_grad=True)
+        lib.nn.functional.grid_sample(x, grid, mode="nearest", align_corners=False).sum().backward()
+        assert grid.grad is not None and float(grid.grad.abs().sum()) == 0.0
