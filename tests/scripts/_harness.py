@@ -1,0 +1,53 @@
+"""Run one program text with torch and with ember (only the import lines differ).
+
+A program is ordinary PyTorch source. The harness gives it two names besides its imports:
+``sync(module)``, which records the module's initial weights under torch and loads the same
+weights into ember's module (so the two runs start from one point, although their random streams
+differ), and ``out``, a dict the program fills with what the test compares.
+"""
+import re
+
+import numpy as np
+import torch
+
+import ember
+
+_IMPORT = re.compile(r"^(\s*)(import|from) torch\b", re.MULTILINE)
+
+
+def as_ember(source: str) -> str:
+    """Rewrite ``import torch...``/``from torch... import`` lines to import ember instead."""
+    source = re.sub(r"^(\s*)import torch$", r"\1import ember as torch", source, flags=re.MULTILINE)
+    return _IMPORT.sub(r"\1\2 ember", source)
+
+
+def run_both(source: str, tmp_path) -> tuple[dict, dict]:
+    """Exec ``source`` under torch, then under ember; returns each run's ``out`` dict."""
+    weights: list[dict] = []
+
+    def record(module):
+        weights.append({k: v.detach().numpy().copy() for k, v in module.state_dict().items()})
+        return module
+
+    replay = iter(weights)
+
+    def load(module):
+        state = {k: ember.from_numpy(v.copy()) for k, v in next(replay).items()}
+        module.load_state_dict(state)
+        return module
+
+    results = []
+    for sync, text in ((record, source), (load, as_ember(source))):
+        out: dict = {}
+        namespace = {"sync": sync, "out": out, "TMP": str(tmp_path), "__name__": "__main__"}
+        exec(compile(text, "<program>", "exec"), namespace)
+        results.append(out)
+    return results[0], results[1]
+
+
+def close(a, b, rtol=1e-4, atol=1e-5) -> None:
+    np.testing.assert_allclose(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64),
+                               rtol=rtol, atol=atol)
+
+
+__all__ = ["as_ember", "run_both", "close", "torch"]
