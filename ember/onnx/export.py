@@ -35,7 +35,7 @@ _FOLD_GROWTH = 1 << 12
 def export(model, args, f, input_names=None, output_names=None, dynamic_axes=None,
            opset_version: int | None = None, do_constant_folding: bool = True,
            export_params: bool = True, kwargs: dict | None = None,
-           verbose: bool = False) -> None:
+           verbose: bool = False, dynamo: bool = False) -> None:
     """Export `model` (a Module or function) called on `args` to an ONNX file `f` (a path or
     a binary file object), like torch.onnx.export.
 
@@ -44,6 +44,8 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
     that may change size ({"x": {0: "batch"}} or {"x": [0]}); shapes and size-dependent
     attributes then follow the actual input sizes. Ops without a lowering at `opset_version`
     (17 to 21, default 17) raise UnsupportedOperatorError naming the op and the model line.
+    `dynamo` picks one of torch's two exporters; ember has one, so both values export the same
+    graph (torch code passes `dynamo=False` to get the TorchScript-based exporter).
 
     >>> import io, ember
     >>> buf = io.BytesIO()

@@ -285,3 +285,12 @@ def test_traced_script_module_exports():
     x = ember.randn(5, 3)
     data = export_bytes(traced, (ember.randn(2, 3),), dynamic_axes={"input": {0: "batch"}})
     assert_close(run(session(data), {"input": x}), expected_outputs(model, (x,)))
+
+
+@pytest.mark.parametrize("dynamo", [False, True])
+def test_dynamo_flag_is_accepted(dynamo):
+    """torch code picks its exporter with `dynamo=`; ember's one exporter serves both."""
+    model = _mlp()
+    x = ember.randn(2, 3)
+    data = export_bytes(model, (x,), input_names=["x"], dynamo=dynamo)
+    assert_close(run(session(data), {"x": x}), expected_outputs(model, (x,)))
