@@ -45,8 +45,8 @@ short, int, long = int16, int32, int64
 cfloat, cdouble = complex64, complex128
 
 _LAZY_SUBMODULES = ("amp", "autograd", "nn", "optim", "utils", "jit", "onnx", "cuda", "linalg",
-                    "fft", "distributions", "testing", "vision", "special", "serialization",
-                    "compiler", "_dynamo")
+                    "fft", "func", "distributions", "testing", "vision", "special",
+                    "serialization", "compiler", "_dynamo")
 
 
 def result_type(tensor1, tensor2) -> dtype:
