@@ -22,7 +22,7 @@ from .._backend.kernels import reduce_at
 from .._tensor import Tensor
 from ..testing.opinfo import FLOATS, INTS, Arg, Sample
 from .creation import zeros
-from .dispatch import apply
+from .dispatch import AutocastState, apply, autocast_inputs
 from .indexing import _linear_index
 from .registry import OpDef, composite, refuse_complex, register
 
@@ -268,6 +268,14 @@ def _positive(values, what: str) -> None:
         raise RuntimeError(f"non-positive {what} is not supported")
 
 
+def _autocast(x: Tensor, weight, bias) -> tuple:
+    """The operands as an open autocast region casts them: before the dtype checks, as torch
+    casts first (a bfloat16 activation meets the float32 weight of the next layer)."""
+    if not AutocastState.active:
+        return x, weight, bias
+    return autocast_inputs("lower", (x, weight, bias))
+
+
 def _check_weight(input, weight, bias, groups, nd, op, transposed=False) -> None:
     if not isinstance(weight, Tensor):
         raise TypeError(f"{op}(): argument 'weight' (position 2) must be Tensor, not "
@@ -330,6 +338,7 @@ def _conv_padding(padding, kernel, stride, dilation, nd, op) -> tuple:
 def _conv(input, weight, bias, stride, padding, dilation, groups, nd, op) -> Tensor:
     batched = _check_rank(input, nd, op)
     x = input if batched else input.unsqueeze(0)
+    x, weight, bias = _autocast(x, weight, bias)
     _check_weight(x, weight, bias, groups, nd, op)
     stride = _int_tuple(stride, nd, "stride", op)
     dilation = _int_tuple(dilation, nd, "dilation", op)
@@ -393,6 +402,7 @@ def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups
     x = input if batched else input.unsqueeze(0)
     if isinstance(padding, str):
         raise TypeError(f"{op}(): argument 'padding' must be tuple of ints, not str")
+    x, weight, bias = _autocast(x, weight, bias)
     _check_weight(x, weight, bias, groups, nd, op, transposed=True)
     stride = _int_tuple(stride, nd, "stride", op)
     dilation = _int_tuple(dilation, nd, "dilation", op)

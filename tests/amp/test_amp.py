@@ -25,6 +25,10 @@ def _dtypes_under_autocast(lib, **region):
         "baddbmm": lambda: lib.baddbmm(lib.ones(2, 4, 4), b3, b3.transpose(1, 2)),
         "linear": lambda: F.linear(x, w, x[0]), "conv2d": lambda: F.conv2d(img, k),
         "conv_transpose2d": lambda: F.conv_transpose2d(img, k.transpose(0, 1)),
+        # a lower-precision activation meets the next layer's float32 weight
+        "conv2d_half_input": lambda: F.conv2d(img.bfloat16(), k),
+        "conv_transpose2d_half_input": lambda: F.conv_transpose2d(img.bfloat16(),
+                                                                  k.transpose(0, 1)),
         "einsum": lambda: lib.einsum("ij,jk->ik", x, w),
         "sdpa": lambda: F.scaled_dot_product_attention(b3, b3, b3),
         "softmax": lambda: F.softmax(half, -1), "exp": lambda: half.exp(),
@@ -40,6 +44,8 @@ def _dtypes_under_autocast(lib, **region):
     }
     if region.get("dtype") in (ember.float16, torch.float16):
         del ops["lstm"]  # torch's oneDNN LSTM has no float16 kernel on the CPU
+    if region.get("enabled") is False:  # mixed dtypes outside a region are an error
+        del ops["conv2d_half_input"], ops["conv_transpose2d_half_input"]
     with lib.autocast("cpu", **region):
         return {name: str(fn().dtype) for name, fn in ops.items()}
 
