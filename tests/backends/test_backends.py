@@ -32,3 +32,4 @@ def test_sdp_kernel_flags():
     ember.backends.cuda.enable_flash_sdp(True)
     assert ember.backends.cuda.math_sdp_enabled()
     assert ember.backends.cuda.mem_efficient_sdp_enabled()
+
