@@ -371,6 +371,20 @@ def test_forward_errors():
             lambda: ember.nn.RNN(2, 2)(ember.randn(1, 1, 1, 2)))
 
 
+@pytest.mark.parametrize("cls", ["RNN", "LSTM"])
+def test_lower_precision_input_in_autocast_region_matches_torch(cls):
+    """In an autocast region a bfloat16 input may meet float32 weights, as torch allows (ember
+    raised the dtype-mismatch error meant for code outside a region)."""
+    e, t = pair(cls, 3, 4, dtype="float32")
+    x = np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32)
+    results = []
+    for lib, module in ((ember, e), (torch, t)):
+        with lib.autocast("cpu", dtype=lib.bfloat16):
+            results.append(module(lib.tensor(x).bfloat16())[0])
+    assert str(results[0].dtype) == str(results[1].dtype) == "torch.bfloat16"
+    np.testing.assert_allclose(_np(results[0].float()), _np(results[1].float()), atol=0.03)
+
+
 def test_constructor_errors():
     _raises(ValueError, "Unknown nonlinearity 'foo'", lambda: ember.nn.RNN(10, 20,
                                                                           nonlinearity="foo"))

@@ -11,6 +11,7 @@ import warnings
 
 from ... import _ops
 from ..._ops.creation import empty, zeros
+from ..._ops.dispatch import AutocastState
 from ..._tensor import Tensor
 from .. import init
 from ..parameter import Parameter
@@ -119,8 +120,10 @@ class RNNBase(Module):
         return (self.num_layers * directions, batch, size)
 
     def check_input(self, input: Tensor, batch_sizes: Tensor | None) -> None:
+        """Rank, feature size and dtype; in an autocast region a lower-precision input may meet
+        float32 weights (the region casts both), so the dtype check is skipped as torch's is."""
         weight = self.weight_ih_l0
-        if input.dtype is not weight.dtype:
+        if input.dtype is not weight.dtype and not AutocastState.active:
             raise ValueError(f"RNN input dtype ({input.dtype}) does not match weight dtype "
                              f"({weight.dtype}). Convert input: input.to({weight.dtype}), or "
                              f"convert model: model.to({input.dtype})")
