@@ -233,6 +233,25 @@ def test_rms_norm(eps):
     compare(lambda t, x: t.nn.functional.rms_norm(x, (2, 4), eps=eps), (Arg((3, 2, 4)),))
 
 
+@pytest.mark.parametrize("op", ["group_norm", "rms_norm"])
+def test_half_input_float_weight_keeps_input_dtype(op):
+    """bfloat16 activations with float32 affine weights (an autocast region's usual mix) give
+    bfloat16, as torch's (ember's promoted them to float32)."""
+    data = np.random.default_rng(0).uniform(-2, 2, (2, 4, 4))
+    outs = []
+    for lib in (torch, ember):
+        x = lib.tensor(data, dtype=lib.bfloat16)
+        w = lib.tensor(np.linspace(0.5, 2.0, 4), dtype=lib.float32, requires_grad=True)
+        F = lib.nn.functional
+        y = F.group_norm(x, 2, w, w * 0.1) if op == "group_norm" else F.rms_norm(x, (4,), w)
+        assert str(y.dtype) == "torch.bfloat16"
+        y.float().sum().backward()
+        assert str(w.grad.dtype) == "torch.float32"
+        outs.append((y.float().detach().numpy(), w.grad.numpy()))
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(a, b, atol=5e-2, rtol=3e-2)
+
+
 @pytest.mark.parametrize("shape,size", [((2, 5, 3), 3), ((2, 6, 3, 2), 2),
                                         ((1, 4, 2, 2, 2), 5), ((2, 3, 4), 1)])
 def test_local_response_norm(shape, size):

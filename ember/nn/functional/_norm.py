@@ -125,7 +125,8 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalize each sample over groups of channels (and the spatial dims), then scale and
-    shift per channel."""
+    shift per channel. The result keeps the input's dtype, as torch's does when bfloat16 or
+    float16 activations meet float32 affine parameters (under autocast, say)."""
     if input.ndim < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received "
                            f"{input.ndim}")
@@ -141,20 +142,21 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
         out = out * weight.reshape(view)
     if bias is not None:
         out = out + bias.reshape(view)
-    return out
+    return out.to(input.dtype)
 
 
 def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
              eps: float | None = None) -> Tensor:
     """x / sqrt(mean(x^2) + eps) over the trailing dims, times weight; eps defaults to the
-    dtype's machine epsilon."""
+    dtype's machine epsilon. The result keeps the input's dtype whatever the weight's, as
+    torch's does."""
     shape = _check_normalized_shape(input, normalized_shape, "rms_norm")
     _check_param("weight", weight, shape)
     if eps is None:
         eps = D.finfo(input.dtype).eps
     dims = tuple(range(-len(shape), 0))
     out = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
-    return out if weight is None else out * weight
+    return out if weight is None else (out * weight).to(input.dtype)
 
 
 def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75,
