@@ -149,7 +149,7 @@ def _sdpa(**options):
     return lambda t, q, k, v: t.nn.functional.scaled_dot_product_attention(q, k, v, **options)
 
 
-@register("masked_softmax", fresh=True, promote=None, complex=False, samples=(
+@register("masked_softmax", fresh=True, promote_args=(0,), complex=False, samples=(
     Sample(_sdpa(is_causal=True), ((2, 4, 3), (2, 5, 3), (2, 5, 3)), name="causal"),
     Sample(_sdpa(is_causal=True, scale=0.7), ((1, 2, 6, 4), (1, 2, 6, 4), (1, 2, 6, 4)),
            dtypes=("float32", "float64"), name="causal_heads"),
@@ -161,7 +161,8 @@ def _sdpa(**options):
 class MaskedSoftmax(OpDef):
     """softmax(x * scale) along dim leaving out the positions where the bool mask (broadcast
     to x) holds: they get 0, and rows with nothing left are all 0. Attention's masked scores
-    in one op, whose backward needs no mask (y is 0 where it held)."""
+    in one op, whose backward needs no mask (y is 0 where it held). Only the scores take part
+    in promotion, so half-precision scores compute in float32 as softmax's do."""
 
     def forward(ctx, xp, x, mask, dim, scale):
         ctx.dim, ctx.scale = dim, scale

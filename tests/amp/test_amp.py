@@ -31,6 +31,8 @@ def _dtypes_under_autocast(lib, **region):
                                                                   k.transpose(0, 1)),
         "einsum": lambda: lib.einsum("ij,jk->ik", x, w),
         "sdpa": lambda: F.scaled_dot_product_attention(b3, b3, b3),
+        "sdpa_float_mask": lambda: F.scaled_dot_product_attention(b3, b3, b3, lib.zeros(4, 4)),
+        "sdpa_causal": lambda: F.scaled_dot_product_attention(b3, b3, b3, is_causal=True),
         "softmax": lambda: F.softmax(half, -1), "exp": lambda: half.exp(),
         "cross_entropy": lambda: F.cross_entropy(half, target),
         "nll_loss": lambda: F.nll_loss(half, target),
@@ -40,6 +42,8 @@ def _dtypes_under_autocast(lib, **region):
         "linear_module": lambda: lib.nn.Linear(8, 3)(x),
         "conv_module": lambda: lib.nn.Conv2d(3, 2, 3)(img),
         "mha": lambda: lib.nn.MultiheadAttention(8, 2, batch_first=True)(b3, b3, b3)[0],
+        "mha_float_mask": lambda: lib.nn.MultiheadAttention(8, 2, batch_first=True)(
+            b3, b3, b3, attn_mask=lib.zeros(4, 4), need_weights=False)[0],
         "lstm": lambda: lib.nn.LSTM(8, 4)(b3)[0],
     }
     if region.get("dtype") in (ember.float16, torch.float16):

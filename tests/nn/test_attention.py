@@ -114,6 +114,25 @@ def test_sdpa_causal_rectangular_and_gqa():
                                         ember.ones(1, 2, 2, 2), enable_gqa=True)
 
 
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("mask", ["causal", "bool"])
+def test_sdpa_half_precision_masked_keeps_dtype(dtype, mask):
+    """Masked half-precision scores compute in float32 and come back in their dtype, as
+    torch's (bfloat16 came back float64 and the product with the values raised)."""
+    data = np.random.default_rng(4).standard_normal((2, 4, 8))
+    keep = np.tril(np.ones((4, 4), dtype=bool))
+    results = []
+    for lib in (ember, torch):
+        x = lib.tensor(data, dtype=getattr(lib, dtype), requires_grad=True)
+        kw = {"is_causal": True} if mask == "causal" else {"attn_mask": lib.tensor(keep)}
+        y = lib.nn.functional.scaled_dot_product_attention(x, x, x, **kw)
+        y.float().sum().backward()
+        assert str(y.dtype) == str(x.grad.dtype) == f"torch.{dtype}"
+        results.append((y.float().detach().numpy(), x.grad.float().numpy()))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, atol=0.05, rtol=0.05)
+
+
 def test_sdpa_dropout():
     q = ember.ones(1, 4, 50, 8)
     v = ember.randn(1, 4, 50, 8)

@@ -8,7 +8,7 @@ import warnings
 from ... import _dtype as D
 from ..._ops.creation import ones, zeros, zeros_like
 from ..._ops.linalg import bmm, matmul
-from ..._ops.dispatch import apply
+from ..._ops.dispatch import AutocastState, apply, autocast_inputs
 from ..._ops.nn_ops import MaskedSoftmax, softmax
 from ..._ops.registry import composite
 from ..._ops.shape import broadcast_shapes, cat
@@ -90,6 +90,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     >>> ember.nn.functional.scaled_dot_product_attention(q, q, q).shape
     torch.Size([1, 2, 4])
     """
+    if AutocastState.active:  # one autocast op in torch: a float mask is cast with q, k and v
+        query, key, value, attn_mask = autocast_inputs("lower", (query, key, value, attn_mask))
     _sdpa_checks(query, key, value, attn_mask)
     if enable_gqa:
         key, value = _repeat_heads(query, key), _repeat_heads(query, value)
