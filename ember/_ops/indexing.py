@@ -678,6 +678,46 @@ def index_add_(input, dim, index, source, *, alpha=1):
     return _index_add(input, dim, index, source, alpha, "index_add_", apply_)
 
 
+_INDEX_REDUCES = ("prod", "mean", "amax", "amin")
+
+
+def _index_reduce(input, dim, index, source, reduce, include_self, op, run):
+    """index_reduce is scatter_reduce with `index` repeated across the other dims of `source`."""
+    if reduce not in _INDEX_REDUCES:
+        raise RuntimeError("index_reduce(): Expected reduce to be one of prod, mean, amax or "
+                           f"amin but got {reduce}.")
+    dim = _dim(dim, input.ndim, op)
+    _check_index_dtype(index, op)
+    _check_vector(op, index)
+    _check_index_source(op, input, dim, index, source)
+    _check_bounds(op, index, (tuple(input.shape) or (1,))[dim], dim, err=IndexError)
+    along = index.reshape([-1 if d == dim else 1 for d in range(source.ndim)] or [-1])
+    return _scatter_reduce(input, dim, along.expand(source.shape), source, reduce, include_self,
+                           run)
+
+
+@tensor_method()
+def index_reduce(input, dim, index, source, reduce, *, include_self: bool = True, out=None):
+    """Copy of `input` with the slices of `source` reduced in at `index` along `dim` by 'prod',
+    'mean', 'amax' or 'amin'; include_self=False leaves the input's own values out where a
+    slice lands (message passing: the max of each node's incoming messages).
+
+    >>> import ember
+    >>> x = ember.zeros(2)
+    >>> x.index_reduce(0, ember.tensor([1, 1]), ember.tensor([3., 5.]), "amax",
+    ...                include_self=False)
+    tensor([0., 5.])
+    """
+    return write_out(_index_reduce(input, dim, index, source, reduce, include_self,
+                                   "index_reduce", apply), out)
+
+
+@tensor_method()
+def index_reduce_(input, dim, index, source, reduce, *, include_self: bool = True):
+    """In-place index_reduce."""
+    return _index_reduce(input, dim, index, source, reduce, include_self, "index_reduce_", apply_)
+
+
 def _copy_slices(x, index, src, dim):
     _as_1d(x)[_dim_key(dim, index)] = _as_1d(src)
 
@@ -1157,5 +1197,5 @@ def argwhere(input):
 
 
 __all__ = ["gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add",
-           "index_copy", "index_fill", "masked_fill", "masked_select", "masked_scatter", "take",
-           "take_along_dim", "put", "nonzero", "argwhere"]
+           "index_reduce", "index_copy", "index_fill", "masked_fill", "masked_select",
+           "masked_scatter", "take", "take_along_dim", "put", "nonzero", "argwhere"]

@@ -1,7 +1,12 @@
 """A graph network written with plain tensors: unique/argsort/sort on edge lists, bincount
 degrees, symmetric normalisation, index_add_/scatter_reduce/scatter_add_ message passing.
 Run with torch and with ember from torch's initial weights; step-by-step results must agree."""
+import pytest
+
 from tests.scripts._harness import close, run_both
+
+# torch's notice that index_reduce is a beta API
+pytestmark = pytest.mark.filterwarnings("ignore:index_reduce\\(\\) is in beta")
 
 PROGRAM = '''
 import numpy as np
@@ -63,7 +68,8 @@ class SAGEMax(nn.Module):
         agg = torch.zeros_like(h).scatter_reduce(0, idx, h[row], reduce="amax",
                                                   include_self=False)
         mean = torch.zeros_like(h).scatter_add_(0, idx, h[row]) / deg.unsqueeze(-1)
-        return self.lin(torch.cat([agg + mean, h], dim=-1))
+        low = torch.zeros_like(h).index_reduce_(0, col, h[row], "amin", include_self=False)
+        return self.lin(torch.cat([agg + mean - low, h], dim=-1))
 
 class Net(nn.Module):
     def __init__(self):
