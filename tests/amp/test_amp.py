@@ -196,3 +196,14 @@ def test_compiled_code_guards_on_autocast_regions():
     with ember.autocast("cpu"):
         assert compiled(x).dtype is ember.bfloat16
     assert compiled(x).dtype is ember.float32
+
+
+def test_the_deprecated_cuda_amp_spellings_exist_and_warn_like_torch():
+    """`from torch.cuda.amp import autocast, GradScaler` is still common in scripts."""
+    from ember.cuda.amp import GradScaler, autocast
+    with pytest.warns(FutureWarning, match="torch.amp.autocast"):
+        region = autocast()
+    assert region.device == "cuda" and region.fast_dtype is ember.float16
+    with pytest.warns(FutureWarning, match="torch.amp.GradScaler"):
+        scaler = GradScaler(enabled=False)
+    assert not scaler.is_enabled() and ember.cuda.amp.GradScaler is GradScaler

@@ -1,7 +1,7 @@
 """ember.cuda: GPU queries and seeding for the CuPy backend (all report 'no GPU' without CuPy)."""
 from __future__ import annotations
 
-from ._backend import _cupy, cuda_available
+from .._backend import _cupy, cuda_available
 
 
 def is_available() -> bool:
@@ -64,7 +64,7 @@ def empty_cache() -> None:
 def manual_seed(seed: int) -> None:
     """Seed the generator used for CUDA tensors (ember draws on the host, so this seeds ember's
     default generator, as torch.manual_seed does for all devices)."""
-    from ._ops.random import manual_seed as seed_all
+    from .._ops.random import manual_seed as seed_all
     seed_all(seed)
 
 
@@ -75,3 +75,10 @@ def _require() -> None:
     if not is_available():
         raise RuntimeError("Found no NVIDIA driver on your system (or CuPy is not installed: "
                            "pip install 'ember[cuda]').")
+
+
+def __getattr__(name):
+    if name == "amp":  # torch.cuda.amp, the deprecated home of autocast and GradScaler
+        import importlib
+        return importlib.import_module(".amp", __name__)
+    raise AttributeError(f"module 'ember.cuda' has no attribute {name!r}")
