@@ -462,3 +462,21 @@ def test_input_modified_in_place_after_forward_is_caught(fn):
         x.add_(1.0)
         with pytest.raises(RuntimeError, match="modified by an inplace operation"):
             y.sum().backward()
+
+
+@pytest.mark.parametrize("dtypes", [("float32", "float64"), ("float32", "bfloat16"),
+                                    ("bfloat16", "float32"), ("float16", "float32"),
+                                    ("float64", "float32"), ("bfloat16", "float16")])
+def test_affine_parameter_dtypes_mix_as_torchs_do(dtypes):
+    """The parameters take the input's dtype, or float32 beside half-precision input; other
+    mixes raise torch's 'mixed dtype (CPU)' errors (ember used to compute anyway)."""
+    outcomes = []
+    for lib in (torch, ember):
+        x = lib.ones(2, 4, dtype=getattr(lib, dtypes[0]))
+        w = lib.ones(4, dtype=getattr(lib, dtypes[1]))
+        for name, args in (("layer_norm", ((4,), w, w)), ("group_norm", (2, w, w))):
+            try:
+                outcomes.append(str(getattr(lib.nn.functional, name)(x, *args).dtype))
+            except RuntimeError as e:
+                outcomes.append(str(e))
+    assert outcomes[:2] == outcomes[2:]

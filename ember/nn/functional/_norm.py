@@ -107,6 +107,19 @@ def _check_param(name: str, t: Tensor | None, shape: tuple) -> None:
                            f"{name} of shape {t.shape} and normalized_shape = {list(shape)}")
 
 
+def _check_affine_dtypes(input: Tensor, *params) -> None:
+    """torch's rule for a normalization's affine parameters on the CPU: the input's dtype, or
+    float32 beside bfloat16/float16 input (mixed precision); nothing else mixes."""
+    for p in params:
+        if p is None or p.dtype is input.dtype:
+            continue
+        if input.dtype in (D.bfloat16, D.float16) and p.dtype is D.float32:
+            continue
+        if input.dtype is D.float64:
+            raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
+        raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")
+
+
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalize over the trailing dims `normalized_shape` (biased variance), then scale and
@@ -119,6 +132,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     shape = _check_normalized_shape(input, normalized_shape, "layer_norm")
     _check_param("weight", weight, shape)
     _check_param("bias", bias, shape)
+    _check_affine_dtypes(input, weight, bias)
     return apply(LayerNorm, input, weight, bias, ndim=len(shape), eps=eps)
 
 
@@ -135,6 +149,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
         raise RuntimeError(f"Expected number of channels in input to be divisible by "
                            f"num_groups, but got input of shape {list(input.shape)} and "
                            f"num_groups={num_groups}")
+    _check_affine_dtypes(input, weight, bias)
     grouped = input.reshape(batch, num_groups, -1)
     out = apply(LayerNorm, grouped, None, None, ndim=1, eps=eps).reshape(input.shape)
     view = (channels,) + (1,) * (input.ndim - 2)
