@@ -189,6 +189,68 @@ def reshape(input, *shape_args, shape=None):
                  copy_ok=True)
 
 
+def _strided_positions(xp, size: tuple, stride: tuple, offset: int):
+    """The storage index of each element of a strided view (C order)."""
+    index = xp.full(size, offset, dtype=np.int64)
+    for k, (n, st) in enumerate(zip(size, stride)):
+        shape = [1] * len(size)
+        shape[k] = n
+        index = index + xp.arange(n, dtype=np.int64).reshape(shape) * st
+    return index
+
+
+@register("as_strided", promote=None, is_view=True, samples=(
+    Sample(lambda t, x: t.as_strided(x, (3, 3), (2, 1)), (Arg((12,)),), dtypes=ALL),
+    Sample(lambda t, x: x.as_strided((2, 2, 2), (1, 2, 1), 1), (Arg((3, 4)),),
+           name="overlapping"),
+    Sample(lambda t, x: x[1:].as_strided((2, 3), (3, 1)), (Arg((3, 3)),), name="view_offset")))
+class AsStrided(OpDef):
+    """A view of a tensor's storage (given here as a contiguous array) with any sizes,
+    strides and storage offset. Elements may overlap, so the gradient adds up every output
+    element's contribution at its storage position."""
+
+    def forward(ctx, xp, storage, size, stride, offset):
+        ctx.size, ctx.stride, ctx.offset = size, stride, offset
+        ctx.numel, ctx.shape = storage.size, storage.shape
+        flat = storage.reshape(-1)
+        itemsize = flat.dtype.itemsize
+        return xp.lib.stride_tricks.as_strided(flat[offset:], shape=size,
+                                               strides=tuple(st * itemsize for st in stride))
+
+    def backward(ctx, g):
+        xp = namespace(g._device)
+        positions = Tensor._wrap(_strided_positions(xp, ctx.size, ctx.stride, ctx.offset)
+                                 .reshape(-1), D.int64, g._device)
+        grads = Tensor._zeros((ctx.numel,), g._dtype, g._device)
+        return index_put(grads, (positions,), g.reshape(-1), accumulate=True).reshape(
+            *ctx.shape)
+
+
+@tensor_method()
+def as_strided(input, size, stride, storage_offset=None) -> Tensor:
+    """A view of `input`'s storage with the given sizes, strides and storage offset (default
+    input's own), as torch.as_strided; in bounds of the storage, elements may overlap."""
+    size, stride = tuple(int(n) for n in size), tuple(int(st) for st in stride)
+    if len(size) != len(stride):
+        raise RuntimeError(f"mismatch in length of strides and shape: {len(stride)} strides for "
+                           f"{len(size)} sizes")
+    if any(n < 0 for n in size) or any(st < 0 for st in stride):
+        raise RuntimeError(f"as_strided: Negative sizes or strides are not supported (sizes "
+                           f"{list(size)}, strides {list(stride)})")
+    storage = input._base if input._base is not None else input
+    if not storage._data.flags.c_contiguous:
+        raise RuntimeError("as_strided: the tensor's storage is not a contiguous array (it "
+                           "wraps a strided NumPy view); call .contiguous() first")
+    offset = input.storage_offset() if storage_offset is None else int(storage_offset)
+    needed = offset + 1 + sum((n - 1) * st for n, st in zip(size, stride)) if all(size) else 0
+    if needed > storage._data.size:
+        raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage "
+                           f"offset {offset}, and itemsize {input._dtype.itemsize} requiring a "
+                           f"storage size of {needed * input._dtype.itemsize} are out of bounds "
+                           f"for storage of size {storage._data.size * input._dtype.itemsize}")
+    return apply(AsStrided, storage, size=size, stride=stride, offset=offset)
+
+
 @register("detach", promote=None, is_view=True, differentiable=False, onnx="Identity",
           samples=(Sample(lambda t, x: x.detach() * x, (Arg((3, 4)),), grad=False),
                    Sample(lambda t, x: t.detach(x), (Arg((2, 3)),), dtypes=ALL, grad=False,
@@ -2133,5 +2195,5 @@ __all__ = ["memory_format", "contiguous_format", "preserve_format", "channels_la
            "flipud", "roll", "rot90", "tril", "triu", "diagonal", "diagonal_scatter", "diag",
            "diag_embed", "diagflat", "trace", "tile", "repeat_interleave", "meshgrid",
            "cartesian_prod", "block_diag", "index_put", "select_scatter", "slice_scatter",
-           "split_with_sizes", "narrow_copy", "adjoint", "detach"]
+           "split_with_sizes", "narrow_copy", "adjoint", "detach", "as_strided"]
 swapaxes = swapdims = transpose

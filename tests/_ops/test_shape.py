@@ -811,3 +811,21 @@ def test_detach_shares_data_and_version_but_not_history():
         assert x.tolist() == [2.0, 4.0] and x.requires_grad and x.grad_fn is None
         (h * x).sum().backward()
         assert x.grad.tolist() == [7.0, 13.0]  # h + 2x, with the written values
+
+
+def test_as_strided_views_storage_like_torch():
+    """Views of the storage (offset defaulting to the input's own), writes through them,
+    gradients that add overlapping elements, and the bounds check."""
+    for lib in (torch, ember):
+        x = lib.arange(12.0)
+        view = x[2:].view(2, 5)
+        assert view.as_strided((2, 2), (1, 1)).tolist() == [[2.0, 3.0], [3.0, 4.0]]
+        assert view.as_strided((2, 2), (1, 1), 0).tolist() == [[0.0, 1.0], [1.0, 2.0]]
+        w = lib.zeros(6)
+        w.as_strided((2,), (3,)).add_(1)
+        assert w.tolist() == [1.0, 0.0, 0.0, 1.0, 0.0, 0.0]
+        leaf = lib.arange(6.0, requires_grad=True)
+        leaf.as_strided((3, 2), (1, 1)).sum().backward()
+        assert leaf.grad.tolist() == [1.0, 2.0, 2.0, 1.0, 0.0, 0.0]
+        with pytest.raises(RuntimeError, match="out of bounds for storage"):
+            x.as_strided((5, 5), (3, 1))

@@ -206,6 +206,19 @@ def _unfold(ctx):
     return b.op("Transpose", [gathered], perm=perm)
 
 
+@lowers("as_strided", via="Reshape, Gather")
+def _as_strided(ctx):
+    """as_strided: the storage flattened, then one Gather with the view's storage positions
+    as a constant index table shaped like the view."""
+    from ..._ops.shape import _strided_positions
+    b = ctx.b
+    if any(ctx.is_dynamic(0, d) for d in range(len(ctx.shape(0)))):
+        ctx.unsupported("as_strided of a tensor whose size follows the dynamic axes")
+    flat = b.op("Reshape", [ctx.input(0), b.ints([-1])])
+    table = _strided_positions(np, ctx.attr("size"), ctx.attr("stride"), ctx.attr("offset"))
+    return b.op("Gather", [flat, b.const(table, D.int64)], axis=0)
+
+
 # ---- reordering -------------------------------------------------------------------------------
 @lowers("flip", via="Slice")
 def _flip(ctx):
