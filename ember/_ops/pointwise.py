@@ -775,7 +775,7 @@ Erfinv = _unary_float("erfinv", _erfinv, lambda x, y, g: g * (math.sqrt(math.pi)
            grad=False, name="range"),))
 
 
-@register("logit", promote="float", pointwise=True, samples=unary(
+@register("logit", promote="float", pointwise=True, complex=False, samples=unary(
     lambda t, x: t.logit(x), 0.05, 0.95, dtypes=FLOATS) + (
     Sample(lambda t, x: x.logit(eps=0.2), (Arg((3, 4), 0.01, 0.99),), name="eps"),
     Sample(lambda t, x: x.logit(), (Arg((4,), values=[-0.5, 0.0, 1.0, 1.5]),), grad=False,
@@ -784,7 +784,6 @@ Erfinv = _unary_float("erfinv", _erfinv, lambda x, y, g: g * (math.sqrt(math.pi)
            name="negative_eps")))
 class Logit(OpDef):
     def forward(ctx, xp, x, eps=None):
-        refuse_complex("logit", x)
         if eps is not None and eps < 0:  # torch: a negative eps clamps nothing
             eps = None
         ctx.eps = eps
@@ -905,7 +904,7 @@ Copysign = _binary_float("copysign", "copysign", _copysign_grad, complex=False, 
            grad=False, name="zeros")))
 
 
-@register("xlogy", promote="float", pointwise=True, samples=binary(
+@register("xlogy", promote="float", pointwise=True, complex=False, samples=binary(
     lambda t, x, y: t.xlogy(x, y), rhs_low=0.2, rhs_high=3.0) + (
     Sample(lambda t, x, y: t.xlogy(x, y), (Arg((5,), values=[0.0, 0.0, 0.0, 1.0, 2.0]),
                                            Arg((5,), values=[0.0, -1.0, math.nan, 0.0, 3.0])),
@@ -914,7 +913,6 @@ Copysign = _binary_float("copysign", "copysign", _copysign_grad, complex=False, 
     Sample(lambda t, x: x.xlogy(3.0), (Arg((2, 3)),), dtypes=NUMERIC, name="scalar_other")))
 class Xlogy(OpDef):
     def forward(ctx, xp, x, y):
-        refuse_complex("xlogy", x, y)
         ctx.save(x, y)
         out = x * xp.log(y)
         return xp.where((x == 0) & ~xp.isnan(y), 0, out)
@@ -985,7 +983,7 @@ Ceil = _rounding("ceil", "ceil", onnx="Ceil")
 Trunc = _rounding("trunc", "trunc")
 
 
-@register("round", promote=None, pointwise=True, samples=unary(
+@register("round", promote=None, pointwise=True, complex=False, samples=unary(
     lambda t, x: t.round(x), -3, 3, dtypes=FLOAT_ALL + ALL_INT) + (
     Sample(lambda t, x: x.round(), (Arg((6,), values=[0.5, 1.5, 2.5, -0.5, -1.5, 0.49999997]),),
            dtypes=FLOAT_ALL, grad=False, name="half_even"),
@@ -1013,14 +1011,13 @@ class Round(OpDef):
 
 
 def _check_round(x, decimals):
-    refuse_complex("round", x)
     if x.dtype.kind == "b" or (decimals and x.dtype.kind in "iu"):
         raise _unsupported("round", x, "floating-point tensors (integer ones only with "
                            "decimals=0)")
 
 
 # ---- activations ----------------------------------------------------------------------------
-@register("relu", promote=None, pointwise=True, onnx="Relu", samples=unary(
+@register("relu", promote=None, pointwise=True, onnx="Relu", complex=NO_ORDERING, samples=unary(
     lambda t, x: t.relu(x), dtypes=NUMERIC + ("float16", "bfloat16", "int8")) + (
     Sample(lambda t, x: x.relu(), (Arg((4,), values=[-1.0, 0.0, math.nan, 2.0]),),
            grad=False, name="nan"),))
@@ -1041,7 +1038,6 @@ class Relu(OpDef):
 
 
 def _check_relu(x):
-    refuse_complex("relu", x, why=NO_ORDERING)
     if x.dtype.kind == "b":
         raise RuntimeError("relu(): Boolean inputs not supported for relu; convert the mask "
                            "with .float() or .long() first")
@@ -1055,7 +1051,7 @@ def _bounds(bounds, which):
     return (bounds[0], None) if which == "min" else (None, bounds[0])
 
 
-@register("clamp", pointwise=True, onnx="Clip", samples=(
+@register("clamp", pointwise=True, onnx="Clip", complex=NO_ORDERING, samples=(
     Sample(lambda t, x: t.clamp(x, -0.5, 0.7), (Arg((3, 4)),), dtypes=NUMERIC + ("float16",)),
     Sample(lambda t, x: x.clamp(min=0.25), (Arg((3, 4)),), dtypes=NUMERIC, name="min"),
     Sample(lambda t, x: x.clip(max=-0.25), (Arg((3, 4)),), dtypes=NUMERIC, name="max"),
@@ -1069,7 +1065,7 @@ def _bounds(bounds, which):
     Sample(lambda t, x, hi: t.clamp(x, max=hi), (Arg((3, 4)), Arg((4,))), name="tensor_max")))
 class Clamp(OpDef):
     def forward(ctx, xp, x, *bounds, which="both"):
-        _check_clamp(x, *bounds)
+        _check_clamp(x)
         ctx.which = which
         ctx.save(x, *bounds)
         return clamp_array(xp, x, *_bounds(bounds, which))
@@ -1092,12 +1088,11 @@ class Clamp(OpDef):
 
     @_in_place("clamp")
     def forward_inplace(xp, target, *bounds, which="both"):
-        _check_clamp(target, *bounds)
+        _check_clamp(target)
         clamp_array(xp, target, *_bounds(bounds, which), out=target, casting="unsafe")
 
 
-def _check_clamp(x, *bounds):
-    refuse_complex("clamp", x, *bounds, why=NO_ORDERING)
+def _check_clamp(x):
     if x.dtype.kind == "b":
         raise _unsupported("clamp", x, "numeric tensors (the bounds promote bool input to "
                            "the bounds' type when they are numbers)")
@@ -1121,7 +1116,6 @@ def _extremum(name: str, np_name: str, onnx=None):
     nan_aware = name.startswith("f")
 
     def forward(ctx, xp, x, y):
-        refuse_complex(name, x, y, why=NO_ORDERING)
         ctx.save(x, y)
         return getattr(xp, np_name)(x, y)
 
@@ -1139,13 +1133,12 @@ def _extremum(name: str, np_name: str, onnx=None):
 
     @_in_place(name)
     def forward_inplace(xp, target, y):
-        refuse_complex(name, target, y, why=NO_ORDERING)
         getattr(xp, np_name)(target, y, out=target, casting="unsafe")
 
     cls = type(name.capitalize(), (OpDef,), {"forward": forward, "backward": backward,
                                              "forward_inplace": forward_inplace})
     fn = lambda t, x, y: getattr(t, name)(x, y)  # noqa: E731
-    return register(name, pointwise=True, onnx=onnx, samples=binary(fn) + (
+    return register(name, pointwise=True, onnx=onnx, complex=NO_ORDERING, samples=binary(fn) + (
         Sample(fn, (Arg((5,), values=[1.0, 2.0, math.nan, 1.0, math.nan]),
                     Arg((5,), values=[1.0, 3.0, 1.0, math.nan, math.nan])), grad=False,
                name="nan_ties"),
@@ -1308,16 +1301,14 @@ def where(condition, input=None, other=None, *, out=None):
 
 # ---- comparisons ----------------------------------------------------------------------------
 def _compare(name, np_name, onnx=None):
-    ordered = name not in ("eq", "ne")
-
     def forward(ctx, xp, x, y):
-        if ordered:
-            refuse_complex(name, x, y, why=NO_ORDERING)
         return getattr(xp, np_name)(x, y)
 
     cls = type(name.capitalize(), (OpDef,), {"forward": forward})
     fn = lambda t, x, y, cmp=getattr(operator, name): cmp(x, y)  # noqa: E731
-    return register(name, differentiable=False, pointwise=True, onnx=onnx, samples=(
+    ordered = name not in ("eq", "ne")
+    return register(name, differentiable=False, pointwise=True, onnx=onnx,
+                    complex=NO_ORDERING if ordered else True, samples=(
         Sample(fn, (Arg((3, 4), -2, 2), Arg((3, 4), -2, 2)), dtypes=FLOATS + INTS, grad=False),
         Sample(fn, (Arg((3, 1), -1, 1), Arg((4,), -1, 1)), dtypes=("int64",), grad=False,
                name="broadcast")))(cls)
@@ -1448,15 +1439,8 @@ def _every(xp, x):
 Isnan = _classify("isnan", lambda xp, x: xp.isnan(x), _none, onnx="IsNaN")
 Isinf = _classify("isinf", lambda xp, x: xp.isinf(x), _none)
 Isfinite = _classify("isfinite", lambda xp, x: xp.isfinite(x), _every)
-def _equals_real(value: float, name: str):
-    def test(xp, x):
-        refuse_complex(name, x)
-        return x == value
-    return test
-
-
-Isposinf = _classify("isposinf", _equals_real(math.inf, "isposinf"), _none)
-Isneginf = _classify("isneginf", _equals_real(-math.inf, "isneginf"), _none)
+Isposinf = _classify("isposinf", lambda xp, x: x == math.inf, _none, complex=False)
+Isneginf = _classify("isneginf", lambda xp, x: x == -math.inf, _none, complex=False)
 Isreal = _classify("isreal", lambda xp, x: x.imag == 0 if x.dtype.kind == "c" else _every(xp, x),
                    _every)
 Signbit = _classify("signbit", lambda xp, x: xp.signbit(x),

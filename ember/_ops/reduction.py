@@ -17,7 +17,7 @@ from .creation import ones_like
 from .dispatch import apply, apply_, write_out
 from . import pointwise
 from .pointwise import where
-from .registry import NO_ORDERING, OpDef, composite, refuse_complex, register, tensor_method
+from .registry import NO_ORDERING, OpDef, composite, register, tensor_method
 from .shape import Expand, Getitem, IndexPut
 
 _HALF = (D.float16.np, D.bfloat16.np)
@@ -371,7 +371,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
     return write_out(apply(Prod, input, dim=d, keepdim=keepdim and d is not None, **kw), out)
 
 
-@register("nansum", promote=None, samples=(
+@register("nansum", promote=None, complex=False, samples=(
     Sample(lambda t, x: x.nansum(), (Arg(values=[[1.0, NAN, 2.0], [NAN, -0.5, 0.25]]),)),
     Sample(lambda t, x: t.nansum(x, 1, keepdim=True, dtype=t.float64),
            (Arg(values=[[1.0, NAN, 2.0], [NAN, NAN, NAN]]),), name="dim"),
@@ -379,7 +379,6 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
            name="other_dtypes")))
 class Nansum(OpDef):
     def forward(ctx, xp, x, dims, keepdim=False, dtype=None):
-        refuse_complex("nansum", x)
         ctx.dims, ctx.keepdim = dims, keepdim
         dt = _int_to_long(x.dtype, dtype)
         if x.dtype.kind in "fV":
@@ -435,7 +434,6 @@ def _extreme(name, np_name):
     for max()/min() of a whole tensor (`evenly`), which share it among the NaNs."""
 
     def forward(ctx, xp, x, dims, keepdim=False, evenly=False):
-        refuse_complex(name, x, why=NO_ORDERING)
         ctx.dims, ctx.keepdim, ctx.evenly = dims, keepdim, evenly
         out = getattr(xp, np_name)(x, axis=dims, keepdims=keepdim)
         ctx.save(x, out)
@@ -450,6 +448,7 @@ def _extreme(name, np_name):
         return g * mask / mask.sum(ctx.dims, keepdim=True)
 
     return register(name, promote=None, onnx="ReduceMax" if name == "amax" else "ReduceMin",
+                    complex=NO_ORDERING,
                     samples=(
         Sample(lambda t, x: getattr(x, name)(), (Arg((3, 4)),), dtypes=ALL),
         Sample(lambda t, x: getattr(x, name)(1), (Arg((3, 4)),), dtypes=FLOATS + INTS,
@@ -500,7 +499,6 @@ def _selecting(name, np_arg):
     """max/min along one dim: (values, indices), first occurrence on ties, NaN propagating."""
 
     def forward(ctx, xp, x, dim, keepdim=False):
-        refuse_complex(name, x, why=NO_ORDERING)
         idx = getattr(xp, np_arg)(x, axis=dim, keepdims=True)
         values = xp.take_along_axis(x, idx, axis=dim)
         if not keepdim:
@@ -511,7 +509,7 @@ def _selecting(name, np_arg):
     def backward(ctx, g, _):
         return _scatter(g, ctx.shape, ctx.key, False)
 
-    return register(name, promote=None, samples=(
+    return register(name, promote=None, complex=NO_ORDERING, samples=(
         Sample(lambda t, x: getattr(x, name)(1), (Arg((3, 4)),), dtypes=ALL),
         Sample(lambda t, x: getattr(t, name)(x, -1, keepdim=True), (Arg((2, 3, 4)),),
                name="keepdim"),
@@ -600,13 +598,13 @@ def aminmax(input, *, dim=None, keepdim=False, out=None):
 
 def _arg_extreme(name, np_name):
     def forward(ctx, xp, x, dim, keepdim=False):
-        refuse_complex(name, x, why=NO_ORDERING)
         if dim is None:
             idx = getattr(xp, np_name)(x.reshape(-1))
             return xp.asarray(idx, dtype=np.int64).reshape((1,) * x.ndim if keepdim else ())
         return getattr(xp, np_name)(x, axis=dim, keepdims=keepdim).astype(np.int64, copy=False)
 
-    return register(name, promote=None, differentiable=False, onnx=name.capitalize(), samples=(
+    return register(name, promote=None, differentiable=False, onnx=name.capitalize(),
+                    complex=NO_ORDERING, samples=(
         Sample(lambda t, x: getattr(t, name)(x), (Arg((3, 4)),), dtypes=ALL[1:], grad=False),
         Sample(lambda t, x: getattr(x, name)(1, keepdim=True), (Arg((3, 4)),), grad=False,
                name="dim"),
@@ -1275,7 +1273,7 @@ def _sorted_along_last(xp, x):
     return order, xp.take_along_axis(x, order, axis=-1)
 
 
-@register("median", promote=None, samples=(
+@register("median", promote=None, complex=NO_ORDERING, samples=(
     Sample(lambda t, x: x.median(), (Arg((3, 4)),), dtypes=FLOATS + INTS + ("uint8",)),
     Sample(lambda t, x: x.median(1), (Arg((3, 4)),), dtypes=FLOATS + INTS, name="dim"),
     Sample(lambda t, x: t.median(x, 0, keepdim=True), (Arg((3, 2, 2)),), name="keepdim"),
@@ -1292,7 +1290,6 @@ def _sorted_along_last(xp, x):
     Sample(lambda t, x: x.median(), (Arg((0,)),), grad=False, name="empty")))
 class Median(OpDef):
     def forward(ctx, xp, x, dim, keepdim=False, ignore_nan=False):
-        refuse_complex("nanmedian" if ignore_nan else "median", x, why=NO_ORDERING)
         ctx.dim, ctx.keepdim, ctx.shape = dim, keepdim, x.shape
         if dim is None:
             xl = x.reshape(-1)
@@ -1366,7 +1363,7 @@ def nanmedian(input, dim=None, keepdim=False, *, out=None):
     return _median_api(input, dim, keepdim, out, ignore_nan=True)
 
 
-@register("mode", promote=None, samples=(
+@register("mode", promote=None, complex=NO_ORDERING, samples=(
     Sample(lambda t, x: x.mode(), (Arg((3, 4)),)),
     Sample(lambda t, x: t.mode(x, 0, keepdim=True), (Arg((3, 2)),), name="keepdim"),
     Sample(lambda t, x: x.mode(1), (Arg(values=[[2, 1, 2, 1, 3], [5, 5, 1, 1, 1],
@@ -1378,7 +1375,6 @@ def nanmedian(input, dim=None, keepdim=False, *, out=None):
     Sample(lambda t, x: x.mode(0), (Arg((2, 0)),), grad=False, name="empty")))
 class Mode(OpDef):
     def forward(ctx, xp, x, dim, keepdim=False):
-        refuse_complex("mode", x, why=NO_ORDERING)
         xl = xp.moveaxis(x, dim, -1)
         n = xl.shape[-1]
         order, values = _sorted_along_last(xp, xl)

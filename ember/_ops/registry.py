@@ -61,7 +61,9 @@ class OpDef:
                    dispatch.autocast_inputs).
       complex      False for ops torch has no complex form of: forward (and forward_inplace)
                    then refuse complex arrays with torch's error, where NumPy would compute
-                   on them (pools, norms, softmax, losses) or fail with its own message.
+                   on them (pools, norms, softmax, losses) or fail with its own message; a
+                   string instead of False is the refusal's reason (NO_ORDERING for max,
+                   sort, clamp, < ...).
       onnx         the ONNX lowering: an op name, or a function of (builder, node).
       samples      test cases for the generated suite (see ember.testing.opinfo).
     """
@@ -111,7 +113,7 @@ def register(name: str, **meta):
         cls.name = name
         for key, value in meta.items():
             setattr(cls, key, value)
-        if not cls.complex:
+        if cls.complex is not True:
             _refuse_complex_arrays(cls)
         camel = "".join(part.capitalize() for part in name.split("_"))
         cls.node_class = type(f"{camel}Backward0", (BackwardNode,), {"__slots__": (),
@@ -135,14 +137,15 @@ def refuse_complex(op: str, *values, why: str | None = None) -> None:
 def _refuse_complex_arrays(cls) -> None:
     """Make an op's forward and forward_inplace refuse complex arrays (OpDef.complex)."""
     forward, inplace = cls.forward, cls.forward_inplace
+    why = cls.complex or None
 
     def refusing_forward(ctx, xp, *arrays, **attrs):
-        refuse_complex(cls.name, *arrays)
+        refuse_complex(cls.name, *arrays, why=why)
         return forward(ctx, xp, *arrays, **attrs)
     cls.forward = staticmethod(refusing_forward)
     if inplace is not None:
         def refusing_inplace(xp, target, *arrays, **attrs):
-            refuse_complex(cls.name, target, *arrays)
+            refuse_complex(cls.name, target, *arrays, why=why)
             return inplace(xp, target, *arrays, **attrs)
         cls.forward_inplace = staticmethod(refusing_inplace)
 

@@ -15,7 +15,7 @@ from ..testing.opinfo import ALL, ALL_INT, FLOAT_ALL, FLOATS, INTS, Arg, Sample
 from . import dispatch
 from .dispatch import apply, write_out
 from .pointwise import isclose, where
-from .registry import NO_ORDERING, OpDef, composite, refuse_complex, register, tensor_method
+from .registry import NO_ORDERING, OpDef, composite, register, tensor_method
 from .shape import IndexPut
 
 _NAN = float("nan")
@@ -94,7 +94,7 @@ _NAN_VALUES = [[1.0, _NAN, 3.0, -2.0], [2.0, 2.0, _NAN, _NAN], [0.5, -1.0, 0.5, 
 _TIES = [[3, 1, 3, 2, 1], [0, 0, 2, 2, 1], [1, 3, 1, 3, 2]]
 
 
-@register("sort", samples=(
+@register("sort", complex=NO_ORDERING, samples=(
     Sample(lambda t, x: t.sort(x), (Arg((3, 4)),)),
     Sample(lambda t, x: x.sort(0, descending=True), (Arg((3, 4)),), name="desc_dim0"),
     Sample(lambda t, x: t.sort(x, stable=True), (Arg(values=_TIES),), dtypes=ALL_INT,
@@ -112,7 +112,6 @@ _TIES = [[3, 1, 3, 2, 1], [0, 0, 2, 2, 1], [1, 3, 1, 3, 2]]
            name="empty")))
 class Sort(OpDef):
     def forward(ctx, xp, x, dim, descending=False):
-        refuse_complex("sort", x, why=NO_ORDERING)
         idx = _argsort(xp, x, dim, descending)
         ctx.key, ctx.shape = _index_grid(xp, idx, dim), x.shape
         return xp.take_along_axis(x, idx, dim), idx
@@ -121,7 +120,7 @@ class Sort(OpDef):
         return _scatter_back(ctx, g)
 
 
-@register("topk", samples=(
+@register("topk", complex=NO_ORDERING, samples=(
     Sample(lambda t, x: t.topk(x, 2), (Arg((3, 4)),)),
     Sample(lambda t, x: x.topk(3, dim=0, largest=False), (Arg((4, 3)),), name="smallest"),
     Sample(lambda t, x: t.topk(x, 2, 1), (Arg(values=[[5, 1, 9, 3], [0, 7, 2, 8]]),),
@@ -136,7 +135,6 @@ class Sort(OpDef):
     Sample(lambda t, x: t.topk(x, 1), (Arg(()),), name="0d")))
 class Topk(OpDef):
     def forward(ctx, xp, x, k, dim, largest=True, sorted=True):
-        refuse_complex("topk", x, why=NO_ORDERING)
         if x.dtype.kind == "b":
             raise RuntimeError("topk(): bool tensors are not supported (torch has no topk for "
                                "bool); convert with .int() first")
@@ -304,7 +302,7 @@ _DUPES = [2.0, -1.0, 2.0, 0.0, -1.0, 3.0, 2.0, 0.0]
 _ROWS = [[1, 2, 0], [0, 5, 1], [1, 2, 0], [0, 5, 2]]
 
 
-@register("unique", promote=None, differentiable=False, samples=(
+@register("unique", promote=None, differentiable=False, complex=NO_ORDERING, samples=(
     Sample(lambda t, x: t.unique(x, return_inverse=True, return_counts=True),
            (Arg(values=_DUPES),), dtypes=ALL_INT + FLOAT_ALL, grad=False),
     Sample(lambda t, x: x.unique(), (Arg((3, 4), -2, 2),), dtypes=("bool", "int64"), grad=False,
@@ -321,11 +319,11 @@ _ROWS = [[1, 2, 0], [0, 5, 1], [1, 2, 0], [0, 5, 2]]
            grad=False, name="empty")))
 class Unique(OpDef):
     def forward(ctx, xp, x, dim=None):
-        refuse_complex("unique", x, why=NO_ORDERING)
         return _unique(xp, x, dim, sort=True)
 
 
-@register("unique_consecutive", promote=None, differentiable=False, samples=(
+@register("unique_consecutive", promote=None, differentiable=False, complex=False,
+          samples=(
     Sample(lambda t, x: t.unique_consecutive(x, return_inverse=True, return_counts=True),
            (Arg(values=[3.0, 3.0, 2.0, 2.0, 2.0, 3.0, _NAN, _NAN, 1.0]),),
            dtypes=FLOATS + ("float16",), grad=False),
@@ -336,7 +334,6 @@ class Unique(OpDef):
            name="dim0")))
 class UniqueConsecutive(OpDef):
     def forward(ctx, xp, x, dim=None):
-        refuse_complex("unique_consecutive", x)
         return _unique(xp, x, dim, sort=False)
 
 
@@ -414,7 +411,8 @@ def _binary_search(xp, seq, values, sorter, right: bool):
 _SEQ = [-1.0, 0.0, 0.0, 1.0, 2.0]
 
 
-@register("searchsorted", promote_args=(0, 1), differentiable=False, samples=(
+@register("searchsorted", promote_args=(0, 1), differentiable=False, complex=NO_ORDERING,
+          samples=(
     Sample(lambda t, s, v: t.searchsorted(s, v), (Arg(values=_SEQ), Arg((3, 4), -2, 3)),
            dtypes=FLOATS + INTS, grad=False),
     Sample(lambda t, s, v: t.searchsorted(s, v, right=True),
@@ -442,7 +440,6 @@ class Searchsorted(OpDef):
         if seq.dtype.kind == "b":
             raise NotImplementedError("\"searchsorted_out_cpu\" not implemented for 'Bool' "
                                       "(convert the boundaries and values with .int())")
-        refuse_complex("searchsorted", seq, values, why=NO_ORDERING)
         n = seq.shape[-1]
         if sorter is not None and sorter.size and (sorter.min() < 0 or sorter.max() >= n):
             raise RuntimeError(f"searchsorted(): sorter index out of range: sorter holds values "
