@@ -90,6 +90,33 @@ def _host(t):
                       dtype=np.float64)
 
 
+def _compare_with_torch(name: str, make_inputs, label: str, close) -> list:
+    """Call `name` in both libraries on make_inputs(lib): the problems found (torch answers and
+    ember raises, or the reverse; a dtype or shape differs; close(ours, torch's) is False)."""
+    try:
+        want = _quiet(getattr(torch, name), *make_inputs(torch))
+    except Exception:  # noqa: BLE001 - torch refusing is the expectation here
+        want = None
+    try:
+        got = _quiet(getattr(ember, name), *make_inputs(ember))
+    except Exception as e:  # noqa: BLE001
+        return [f"{label}: torch answers, ember raises {type(e).__name__}: {e}"] \
+            if want is not None else []
+    if want is None:
+        return [f"{label}: torch refuses, ember answers"]
+    problems = []
+    for g, w in zip(got if isinstance(got, (tuple, list)) else (got,),
+                    want if isinstance(want, (tuple, list)) else (want,)):
+        if not (isinstance(g, ember.Tensor) and isinstance(w, torch.Tensor)):
+            continue
+        w = w.detach().resolve_conj().resolve_neg()
+        if str(g.dtype) != str(w.dtype) or tuple(g.shape) != tuple(w.shape):
+            problems.append(f"{label}: {g.dtype}{tuple(g.shape)} vs {w.dtype}{tuple(w.shape)}")
+        elif not close(g, w):
+            problems.append(f"{label}: values differ")
+    return problems
+
+
 @pytest.mark.parametrize("name", _functions(ember, shared_with=torch))
 def test_binary_function_on_every_dtype_pair_like_torch(name):
     """f(a, b) for every pair of differing dtypes: where torch answers, ember gives the same
@@ -98,30 +125,11 @@ def test_binary_function_on_every_dtype_pair_like_torch(name):
     for da, db in itertools.permutations(_DTYPES, 2):
         if (name, db) in _DTYPE_QUIRKS:
             continue
-        try:
-            want = _quiet(getattr(torch, name), *_pair_inputs(torch, da, db))
-        except Exception:  # noqa: BLE001 - torch refusing is the expectation here
-            want = None
-        try:
-            got = _quiet(getattr(ember, name), *_pair_inputs(ember, da, db))
-        except Exception as e:  # noqa: BLE001
-            if want is not None:
-                problems.append(f"{da},{db}: torch answers, ember raises {type(e).__name__}")
-            continue
-        if want is None:
-            problems.append(f"{da},{db}: torch refuses, ember answers")
-            continue
-        for g, w in zip(got if isinstance(got, (tuple, list)) else (got,),
-                        want if isinstance(want, (tuple, list)) else (want,)):
-            if not (isinstance(g, ember.Tensor) and isinstance(w, torch.Tensor)):
-                continue
-            if str(g.dtype) != str(w.dtype) or tuple(g.shape) != tuple(w.shape):
-                problems.append(f"{da},{db}: {g.dtype}{tuple(g.shape)} vs "
-                                f"{w.dtype}{tuple(w.shape)}")
-            else:
-                tol = 1e-2 if "float16" in (da, db) else 1e-5
-                if not np.allclose(_host(g), _host(w), rtol=tol, atol=tol, equal_nan=True):
-                    problems.append(f"{da},{db}: values differ")
+        tol = 1e-2 if "float16" in (da, db) else 1e-5
+        problems += _compare_with_torch(
+            name, lambda lib, da=da, db=db: _pair_inputs(lib, da, db), f"{da},{db}",
+            lambda g, w, tol=tol: np.allclose(_host(g), _host(w), rtol=tol, atol=tol,
+                                              equal_nan=True))
     assert not problems, f"{name}: " + "; ".join(problems[:6])
 
 
@@ -153,30 +161,13 @@ def test_function_on_complex_inputs_like_torch(name):
     where torch refuses, ember refuses too."""
     problems = []
     for arity in (1, 2):
-        try:
-            want = _quiet(getattr(torch, name), *_complex_inputs(torch, arity))
-        except Exception:  # noqa: BLE001 - torch refusing is the expectation here
-            want = None
-        try:
-            got = _quiet(getattr(ember, name), *_complex_inputs(ember, arity))
-        except Exception as e:  # noqa: BLE001
-            if want is not None:
-                problems.append(f"arity {arity}: torch answers, ember raises {e}")
+        found = _compare_with_torch(
+            name, lambda lib, arity=arity: _complex_inputs(lib, arity), f"arity {arity}",
+            lambda g, w: name in _PHASE_FREE or np.allclose(
+                g.detach().numpy(), w.numpy(), rtol=1e-6, atol=1e-8, equal_nan=True))
+        problems += found
+        if found:
             continue
-        if want is None:
-            problems.append(f"arity {arity}: torch refuses, ember answers")
-            continue
-        for g, w in zip(got if isinstance(got, (tuple, list)) else (got,),
-                        want if isinstance(want, (tuple, list)) else (want,)):
-            if not (isinstance(g, ember.Tensor) and isinstance(w, torch.Tensor)):
-                continue
-            w = w.detach().resolve_conj().resolve_neg()
-            if str(g.dtype) != str(w.dtype) or tuple(g.shape) != tuple(w.shape):
-                problems.append(f"arity {arity}: {g.dtype}{tuple(g.shape)} vs "
-                                f"{w.dtype}{tuple(w.shape)}")
-            elif name not in _PHASE_FREE and not np.allclose(
-                    g.detach().numpy(), w.numpy(), rtol=1e-6, atol=1e-8, equal_nan=True):
-                problems.append(f"arity {arity}: values differ")
         try:
             want_grads = _complex_grads(torch, getattr(torch, name), arity)
         except Exception:  # noqa: BLE001 - not differentiable in torch
