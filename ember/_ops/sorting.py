@@ -3,6 +3,7 @@ bincount/histc/histogram, cdist, equal/allclose, and small tensor predicates."""
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 from collections import namedtuple
 
@@ -42,6 +43,7 @@ class return_types:
     topk = _named("topk", "values indices")
     kthvalue = _named("kthvalue", "values indices")
     histogram = _named("histogram", "hist bin_edges")
+    histogramdd = _named("histogramdd", "hist bin_edges")
 
 
 # ---- helpers on raw arrays ------------------------------------------------------------------
@@ -567,12 +569,18 @@ def _bin_counts(xp, x, edges, weights=None):
     """How many entries of flat `x` fall in each bin [edges[i], edges[i+1]) (the last bin also
     holds its right edge); values outside, and NaNs, are dropped."""
     bins = edges.shape[0] - 1
-    x = x.reshape(-1)
-    idx = xp.searchsorted(edges, x, side="right") - 1
-    idx = xp.where(x == edges[-1], bins - 1, idx)
-    keep = (idx >= 0) & (idx < bins)
+    idx, keep = _bin_index(xp, x.reshape(-1), edges)
     w = None if weights is None else weights.reshape(-1)[keep].astype(np.float64)
     return xp.bincount(idx[keep], weights=w, minlength=bins)[:bins]
+
+
+def _bin_index(xp, x, edges):
+    """The bin of each entry of 1-d `x` (bins [edges[i], edges[i+1]), the last closed), and
+    a mask of the entries inside the edges (NaN is outside)."""
+    bins = edges.shape[0] - 1
+    idx = xp.searchsorted(edges, x, side="right") - 1
+    idx = xp.where(x == edges[-1], bins - 1, idx)
+    return idx, (idx >= 0) & (idx < bins)
 
 
 def _linspace_edges(xp, lo: float, hi: float, bins: int, dtype):
@@ -704,6 +712,88 @@ def histogram(input: Tensor, bins=100, *, range: tuple | None = None,
         result = apply(Histogram, input, None, weight, bins=int(bins), range=rng,
                        density=bool(density))
     return return_types.histogram(*write_out(result, out))
+
+
+@register("histogramdd", promote=None, differentiable=False, samples=(
+    Sample(lambda t, x: t.histogramdd(x, bins=[3, 2]), (Arg((10, 2)),), grad=False),
+    Sample(lambda t, x, w: t.histogramdd(x, 2, range=[-1.0, 1.0, 0.0, 2.0, -2.0, 2.0],
+                                         weight=w, density=True),
+           (Arg((4, 3, 3)), Arg((4, 3), 0, 2)), grad=False, name="weighted_density"),
+    Sample(lambda t, x, a, b: t.histogramdd(x, [a, b]),
+           (Arg((8, 2)), Arg(values=[-2.0, 0.0, 2.0]), Arg(values=[-1.0, 1.0])), grad=False,
+           name="edges")))
+class Histogramdd(OpDef):
+    def forward(ctx, xp, x, weight, *edges, bins=None, range=None, density=False):
+        x = x.reshape(-1, x.shape[-1])
+        if not edges:
+            edges = tuple(_linspace_edges(xp, *_data_range(xp, x[:, k], range, k), n, x.dtype)
+                          for k, n in enumerate(bins))
+        flat, keep = 0, xp.ones(x.shape[0], dtype=bool)
+        for k, e in enumerate(edges):
+            idx, inside = _bin_index(xp, x[:, k], e)
+            flat, keep = flat * (e.shape[0] - 1) + idx, keep & inside
+        shape = tuple(e.shape[0] - 1 for e in edges)
+        w = None if weight is None else weight.reshape(-1)[keep].astype(np.float64)
+        hist = xp.bincount(flat[keep], weights=w, minlength=math.prod(shape))[:math.prod(shape)]
+        hist = hist.reshape(shape)
+        if density:
+            widths = [xp.diff(e.astype(np.float64)) for e in edges]
+            volume = functools.reduce(lambda a, b: a[..., None] * b, widths)
+            hist = hist / (hist.sum() * volume)
+        return (hist.astype(x.dtype),) + tuple(edges)
+
+
+def _data_range(xp, column, range, k: int) -> tuple:
+    """Dimension k's histogram range: the given pair, else the data's (widened when empty)."""
+    lo, hi = (range[2 * k], range[2 * k + 1]) if range is not None else (
+        (float(column.min()), float(column.max())) if column.size else (0.0, 1.0))
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise RuntimeError(f"histogramdd(): range of [{lo}, {hi}] in dimension {k} is not "
+                           "finite (pass range=, or drop NaN/inf entries)")
+    return (lo - 0.5, hi + 0.5) if lo == hi else (lo, hi)
+
+
+def histogramdd(input: Tensor, bins=10, *, range=None, weight: Tensor | None = None,
+                density: bool = False):
+    """A D-dimensional histogram of the rows of `input` (..., D): `bins` is one count, D
+    counts, or D 1-d tensors of edges; `range` is (min0, max0, min1, max1, ...).
+    Returns (hist, bin_edges) with one edges tensor per dimension.
+
+    >>> import ember
+    >>> ember.histogramdd(ember.tensor([[0., 0.], [1., 1.]]), bins=2).hist
+    tensor([[1., 0.],
+            [0., 1.]])
+    """
+    _check_float_input(input, "histogramdd")
+    if input.ndim < 2:
+        raise RuntimeError("torch.histogramdd: input tensor should have at least 2 dimensions")
+    dims = input.shape[-1]
+    if weight is not None and list(weight.shape) != list(input.shape[:-1]):
+        raise RuntimeError(f"histogramdd(): weight should have the shape of input without its "
+                           f"last dimension, {list(input.shape[:-1])}, but got "
+                           f"{list(weight.shape)}")
+    if isinstance(bins, (list, tuple)) and bins and isinstance(bins[0], Tensor):
+        if len(bins) != dims:
+            raise RuntimeError("histogramdd: The size of bins must be equal to the innermost "
+                               "dimension of the input.")
+        return return_types.histogramdd(*_split_hist(apply(
+            Histogramdd, input, weight, *bins, density=bool(density))))
+    counts = [int(bins)] * dims if not isinstance(bins, (list, tuple)) else [int(b) for b in bins]
+    if len(counts) != dims:
+        raise RuntimeError("histogramdd: The size of bins must be equal to the innermost "
+                           "dimension of the input.")
+    for n in counts:
+        _check_bins(n, "histogramdd")
+    if range is not None and len(range) != 2 * dims:
+        raise RuntimeError(f"histogramdd(): expected {2 * dims} range values (min and max for "
+                           f"each of the {dims} dimensions), but got {len(range)}")
+    rng = None if range is None else tuple(float(v) for v in range)
+    return return_types.histogramdd(*_split_hist(apply(
+        Histogramdd, input, weight, bins=tuple(counts), range=rng, density=bool(density))))
+
+
+def _split_hist(result) -> tuple:
+    return result[0], tuple(result[1:])
 
 
 # ---- cdist ----------------------------------------------------------------------------------
@@ -943,5 +1033,6 @@ def is_storage(obj) -> bool:
 
 __all__ = ["sort", "argsort", "msort", "topk", "kthvalue", "unique",
            "unique_consecutive", "searchsorted", "bucketize", "bincount", "histc", "histogram",
+           "histogramdd",
            "cdist", "equal", "allclose", "is_nonzero", "is_floating_point", "is_complex", "numel",
            "is_storage"]
