@@ -4,14 +4,18 @@ the check (and raises on the values of each call) instead of baking in the examp
 ember.jit.script compiles `assert <tensor condition>, "message"` and `if <tensor condition>:
 raise ValueError("message")` into this op. As TorchScript raises torch.jit.Error for a scripted
 `raise`, the op raises ScriptError, a RuntimeError whose message starts with the exception
-type the source named; a scripted or traced `assert` raises AssertionError.
+type the source named; a scripted or traced `assert` raises AssertionError. A message whose
+parts are computed from tensors (an f-string, str.format or %) is a template with one {} per
+such part, filled at run time from the op's extra inputs (`formats` says how each is shown).
 """
 from __future__ import annotations
+
+import math
 
 from ..testing.opinfo import ALL, Arg, Sample
 from .dispatch import apply
 from .registry import OpDef, register
-from .._tensor import Tensor
+from .._tensor import Size, Tensor
 
 __all__ = ["_assert"]
 
@@ -31,12 +35,55 @@ class Assert(OpDef):
 
     pure = False
 
-    def forward(ctx, xp, condition, message: str = "", error: str = "AssertionError"):
+    def forward(ctx, xp, condition, *values, message: str = "", error: str = "AssertionError",
+                formats=()):
         if not bool(xp.all(condition)):
+            if formats:
+                message = render(message, formats, values)
             if error == "AssertionError":
                 raise AssertionError(message)
             raise ScriptError(f"{error}: {message}" if message else error)
         return xp.asarray(True)
+
+
+_NUMBER_KINDS = {"int": int, "float": float, "bool": bool}
+
+
+def script_str(value) -> str:
+    """str() of a value as TorchScript shows it: floats as C++ prints them at 17 significant
+    digits (2., 1e-08, 0.10000000000000001), sizes and lists as [a, b], tuples as (a, b)."""
+    if isinstance(value, float):
+        text = f"{value:.17g}"
+        return text if "." in text or "e" in text or not math.isfinite(value) else text + "."
+    if isinstance(value, (list, Size)):
+        return "[" + ", ".join(script_str(v) for v in value) + "]"
+    if type(value) is tuple:
+        inner = ", ".join(script_str(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    return str(value)
+
+
+def render(template: str, formats, values) -> str:
+    """`template` (str.format syntax, one {} per value) filled with values computed at run
+    time; `formats` gives each one's kind (int, float, bool or tensor) and format spec."""
+    shown = []
+    for (kind, spec), v in zip(formats, values):
+        if kind == "tensor":
+            v = v if isinstance(v, Tensor) else Tensor._wrap_array(v)
+        else:
+            v = _NUMBER_KINDS[kind](v.item())
+        shown.append(show(v, spec))
+    return template.format(*shown)
+
+
+def show(value, spec: str = "") -> str:
+    """One part of a formatted string: script_str(value), or `value` in a format spec (a
+    printf one when it starts with %)."""
+    if not spec:
+        return script_str(value)
+    if spec.startswith("%"):
+        return spec % (script_str(value) if spec.endswith("s") else value)
+    return format(value, spec)
 
 
 def _assert(condition, message: str = "") -> None:

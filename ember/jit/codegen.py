@@ -525,6 +525,9 @@ def _py_literal(obj, names: dict[int, str]) -> str:
         return names[obj.value.id]
     if isinstance(obj, _Number):
         return f"{obj.kind}({names[obj.value.id]})"
+    if isinstance(obj, _Text):
+        return (f"render({obj.template!r}, {obj.formats!r}, "
+                f"{_py_literal(obj.values, names)})")
     t = type(obj)
     if t is tuple:
         inner = ", ".join(_py_literal(o, names) for o in obj)
@@ -673,6 +676,13 @@ class _Number:
         self.value, self.kind = value, kind
 
 
+class _Text:
+    """A string output filled from graph values, written as the render() call that makes it."""
+
+    def __init__(self, template: str, formats: list, values: list[Value]):
+        self.template, self.formats, self.values = template, formats, values
+
+
 def _spec_literal(spec, values: list[Value]):
     """The returned structure with graph values in its leaves (number leaves as _Number)."""
     from .tracer import unflatten
@@ -682,6 +692,9 @@ def _spec_literal(spec, values: list[Value]):
         if s[0] in ("tensor", "number"):
             kinds.append(s[1] if s[0] == "number" else None)
             return ["tensor"]
+        if s[0] == "str":
+            kinds.extend([None] * len(s[2]))
+            return s
         if s[0] in ("tuple", "list"):
             return [s[0], [numbers_as_tensors(x) for x in s[1]]]
         if s[0] == "namedtuple":
@@ -691,4 +704,4 @@ def _spec_literal(spec, values: list[Value]):
         return s
     tensor_spec = numbers_as_tensors(spec)
     return unflatten(tensor_spec, [v if kind is None else _Number(v, kind)
-                                   for v, kind in zip(values, kinds)])
+                                   for v, kind in zip(values, kinds)], text=_Text)

@@ -517,9 +517,10 @@ def _sample(base: tuple, steps: tuple, j: int) -> tuple:
 def bakes_sizes(graph, other) -> bool:
     """Whether `graph` keeps sizes computed from its inputs' shapes (x.view(x.shape[0], -1)):
     `other`, the graph built again at other batch (or sequence) sizes, has other ops,
-    literals, constant shapes or constant values (a scripted `return x.shape`). No rebuild
-    (the code fails there) is no evidence."""
+    literals, constant shapes or constant values (a scripted `return x.shape`), or returns
+    other text (a scripted f"{x.shape}"). No rebuild (the code fails there) is no evidence."""
     return other is not None and (_structure(graph) != _structure(other) or
+                                  graph.output_spec != other.output_spec or
                                   _constant_shapes(graph) != _constant_shapes(other) or
                                   _differing_constant(graph, other) is not None)
 

@@ -45,6 +45,7 @@ from .interpreter import run_graph, run_loop
 from .ir import IF, LOOP, Graph, TensorType, Value, substitute
 from .passes.dce import eliminate_dead_code
 from .runtime import ScriptFunction, ScriptModule, _Method, fits_symbols, module_layout
+from .strings import RuntimeStr, StrBuilder, as_text, concat, format_call, percent
 from .schema import (SCALAR_DTYPES, SCALAR_CAST, CallSchema, check_arg, flat_inputs, scalar_tensor,
                      tensor_items)
 from .guarded import is_compiling
@@ -730,7 +731,8 @@ class _Compiler:
                 self.runtime_check(cond, self.message(s.msg, frame) if s.msg else
                                    fn.line_of(s)[1], "AssertionError")
             elif not test:
-                raise AssertionError(self.eval(s.msg, frame) if s.msg else fn.line_of(s)[1])
+                raise AssertionError(_text_now(self.message(s.msg, frame)) if s.msg
+                                     else fn.line_of(s)[1])
         elif isinstance(s, ast.Raise):
             error = _raised([s])
             if error is None:
@@ -739,8 +741,8 @@ class _Compiler:
             exc = s.exc
             message = self.message(exc.args[0] if isinstance(exc, ast.Call) and exc.args
                                    else None, frame)
-            raise _PathRaises(message, error,
-                              ScriptError(f"{error}: {message}" if message else error))
+            text = _text_now(message)
+            raise _PathRaises(message, error, ScriptError(f"{error}: {text}" if text else error))
         else:
             raise fn.error(s, f"the statement {type(s).__name__} is not supported",
                            "Rewrite it with assignments, if/while/for-range and calls.")
@@ -767,10 +769,11 @@ class _Compiler:
                 stack.enter_context(manager)
             self.exec_stmts(s.body, frame)
 
-    def runtime_check(self, ok: Tensor, message: str, error: str) -> None:
+    def runtime_check(self, ok: Tensor, message: str | RuntimeStr, error: str) -> None:
         """Record a check that raises `error` (AssertionError, or ScriptError naming it) when
         `ok` is false on a call's values."""
-        apply(Assert, ok, message=message, error=error)
+        leaves, attrs = _check_attrs(message, error)
+        apply(Assert, ok, *leaves, **attrs)
 
     def specialize_on(self, error: NotSupportedError, values) -> None:
         """Called where control flow decided by `values` failed to compile as graph blocks
@@ -789,29 +792,47 @@ class _Compiler:
         try:
             run()
         except _PathRaises as raised:
-            self.rec(Assert, [scalar_tensor(False)],
-                     {"message": raised.message, "error": raised.error}, [scalar_tensor(True)])
+            leaves, attrs = _check_attrs(raised.message, raised.error)
+            self.rec(Assert, [scalar_tensor(False), *leaves], attrs, [scalar_tensor(True)])
             frame.env[_RET] = True
             frame.env.pop(_RETVAL, None)
             return raised
         return None
 
-    def message(self, node, frame: _Frame) -> str:
-        """A raise's or assert's message: its text where it is known at compile time, the
-        source of the parts computed from tensors (shown as {expression})."""
+    def message(self, node, frame: _Frame) -> str | RuntimeStr:
+        """A raise's or assert's message: its text where it is known at compile time, else a
+        RuntimeStr whose parts computed from tensors are filled in on each call."""
         if node is None:
             return ""
-        if isinstance(node, ast.JoinedStr):
-            return "".join(self.message(v, frame) for v in node.values)
-        if isinstance(node, ast.FormattedValue):
-            value = self.eval(node.value, frame)
-            if isinstance(value, (Tensor, _Scalar)):
-                return "{" + ast.unparse(node.value) + "}"
-            return str(value)
-        value = self.eval(node, frame)
-        if isinstance(value, (Tensor, _Scalar)):
-            return "{" + ast.unparse(node) + "}"
-        return str(value)
+        return self.strings(node, frame, as_text, self.eval(node, frame))
+
+    def strings(self, node, frame: _Frame, build, *args) -> str | RuntimeStr:
+        """`build(StrBuilder, *args)` (strings.py): a string with run-time parts."""
+        try:
+            return build(StrBuilder(_str_leaf), *args)
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as err:
+            raise frame.fn.error(node, f"formatting failed: {type(err).__name__}: {err}",
+                                 "Fix the format string or its arguments.") from None
+
+    def joined(self, e: ast.JoinedStr, frame: _Frame) -> str | RuntimeStr:
+        """An f-string: each {value!conversion:spec} filled now or on each call."""
+        parts = []
+        for v in e.values:
+            if not isinstance(v, ast.FormattedValue):
+                parts.append((v.value, "", None))
+                continue
+            spec = "" if v.format_spec is None else self.eval(v.format_spec, frame)
+            if not isinstance(spec, str):
+                raise frame.fn.error(v, "a format spec computed from tensors is not supported",
+                                     "Write the spec literally.")
+            parts.append((self.eval(v.value, frame), spec,
+                          None if v.conversion == -1 else chr(v.conversion)))
+
+        def build(builder):
+            for value, spec, conversion in parts:
+                builder.add(value, spec, conversion)
+            return builder.result()
+        return self.strings(e, frame, build)
 
     def assign(self, target, value, frame: _Frame) -> None:
         fn = frame.fn
@@ -1423,9 +1444,7 @@ class _Compiler:
             raise fn.error(e, "starred expressions are supported only as call arguments "
                               "(f(*args, **kwargs))", "Build the list or tuple explicitly.")
         if isinstance(e, ast.JoinedStr):
-            return "".join(str(self.eval(v, frame)) for v in e.values)
-        if isinstance(e, ast.FormattedValue):
-            return self.eval(e.value, frame)
+            return self.joined(e, frame)
         raise fn.error(e, f"the expression {type(e).__name__} is not supported",
                        "Rewrite it with calls, arithmetic and comparisons.")
 
@@ -1477,6 +1496,10 @@ class _Compiler:
         if fn is None:
             raise frame.fn.error(node, f"operator {type(op).__name__} is not supported",
                                  "Use an ember function instead.")
+        if isinstance(op, ast.Mod) and isinstance(a, str):
+            return self.strings(node, frame, percent, a, b)
+        if isinstance(op, ast.Add) and (isinstance(a, RuntimeStr) or isinstance(b, RuntimeStr)):
+            return self.strings(node, frame, concat, a, b)
         if isinstance(a, Tensor) or isinstance(b, Tensor):
             if inplace and isinstance(a, Tensor):
                 ifn = getattr(operator, "i" + fn.__name__.strip("_"), None)
@@ -1673,6 +1696,11 @@ class _Compiler:
             return _Scalar(out.to(SCALAR_DTYPES[kind]), kind)
         if func is print:
             return None
+        if func is str and len(args) == 1 and not kwargs:
+            return self.strings(e, frame, as_text, args[0])
+        if isinstance(getattr(func, "__self__", None), str) and \
+                getattr(func, "__name__", None) == "format":
+            return self.strings(e, frame, format_call, func.__self__, args, kwargs)
         if func is is_scripting:
             return True
         if func is range and any(isinstance(a, _Scalar) for a in args):
@@ -1737,6 +1765,27 @@ def _scalar_kind(v):
     if isinstance(v, float):
         return float
     return None
+
+
+def _str_leaf(value):
+    """(tensor, kind) for a string part known only at run time, None for one known now."""
+    if isinstance(value, Tensor):
+        return value, "tensor"
+    if isinstance(value, _Scalar):
+        return value.t, value.kind.__name__
+    return None
+
+
+def _text_now(message: str | RuntimeStr) -> str:
+    return message.now() if isinstance(message, RuntimeStr) else message
+
+
+def _check_attrs(message: str | RuntimeStr, error: str) -> tuple[list, dict]:
+    """The extra inputs and the attributes of an Assert raising `error` with `message`."""
+    if isinstance(message, RuntimeStr):
+        return message.leaves, {"message": message.template, "error": error,
+                                "formats": [list(f) for f in message.formats]}
+    return [], {"message": message, "error": error}
 
 
 def _type_name(v) -> str:
@@ -1942,7 +1991,11 @@ def _compile_once(fn, sig: _Signature, bound: dict, self_obj, state: dict) -> Gr
 
 def _output(obj):
     """What a scripted call returns: numbers (known or computed) as 0-d tensors that come
-    back to the caller as Python numbers, as TorchScript returns them."""
+    back to the caller as Python numbers, strings as templates filled on each call (their
+    text can hold sizes: a graph for other sizes must not bake it in), as TorchScript
+    returns them."""
+    if isinstance(obj, str):
+        return RuntimeStr(obj.replace("{", "{{").replace("}", "}}"), [], [])
     if isinstance(obj, _Scalar):
         return NumberLeaf(obj.t, obj.kind)
     if isinstance(obj, (bool, int, float)) and not isinstance(obj, Tensor):

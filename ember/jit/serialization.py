@@ -100,6 +100,10 @@ def _spec(obj, what: str):
         _require(len(obj) == 1, f"malformed {what} spec")
     elif kind == "number":
         _require(len(obj) == 2 and obj[1] in ("int", "float", "bool"), f"malformed {what} spec")
+    elif kind == "str":
+        _require(len(obj) == 3 and isinstance(obj[1], str) and isinstance(obj[2], list) and all(
+            isinstance(f, list) and len(f) == 2 and f[0] in ("int", "float", "bool", "tensor")
+            and isinstance(f[1], str) for f in obj[2]), f"malformed {what} spec")
     elif kind in ("tuple", "list"):
         _require(len(obj) == 2 and isinstance(obj[1], list), f"malformed {what} spec")
         for s in obj[1]:

@@ -96,6 +96,8 @@ class _Pairing:
                 self.graphs(sub, other, at)
         for u, v in zip(g.outputs, h.outputs):
             self.same_value(u, v, f"{where} output")
+        if g.output_spec != h.output_spec:  # a returned string's text can hold a size
+            raise NotGeneral(f"{where}: the outputs' structure or text differs")
 
     @staticmethod
     def mismatch(where: str, what: str):

@@ -21,12 +21,14 @@ import numpy as np
 
 from .. import _dtype as D
 from .._ops import dispatch
+from .._ops.checks import render
 from .._ops.registry import REGISTRY
 from .._tensor import Tensor
 from ..autograd.grad_mode import GradState
 from .ir import AsTensor, Graph, GraphError, TensorType, Value, check_literal, values_in
 from .passes.analysis import AliasInfo, is_random
 from .passes.dce import eliminate_dead_code
+from .strings import RuntimeStr
 
 
 class TracerWarning(Warning):
@@ -93,6 +95,9 @@ def flatten(obj, what: str, strict: bool = True, python: bool = False, none: boo
         if isinstance(o, NumberLeaf):
             tensors.append(o.tensor)
             return ["number", o.kind]
+        if isinstance(o, RuntimeStr):  # a scripted string, rendered for the caller
+            tensors.extend(o.leaves)
+            return ["str", o.template, [list(f) for f in o.formats]]
         if python and type(o) is not tuple and isinstance(o, tuple) and hasattr(o, "_fields"):
             return ["namedtuple", type(o), [walk(x, f"{path}.{f}")
                                             for f, x in zip(o._fields, o)]]
@@ -121,8 +126,9 @@ def flatten(obj, what: str, strict: bool = True, python: bool = False, none: boo
     return tensors, spec
 
 
-def unflatten(spec, items):
-    """Rebuild the nesting `spec` describes from a flat sequence of leaves."""
+def unflatten(spec, items, text=render):
+    """Rebuild the nesting `spec` describes from a flat sequence of leaves; `text(template,
+    formats, leaves)` makes a string output (render: its text)."""
     it = iter(items)
 
     def build(s):
@@ -139,6 +145,8 @@ def unflatten(spec, items):
             return None
         if kind == "number":
             return _NUMBER_KINDS[s[1]](next(it).item())
+        if kind == "str":
+            return text(s[1], s[2], [next(it) for _ in s[2]])
         if kind == "namedtuple":
             return s[1](*(build(x) for x in s[2]))
         return {k: build(v) for k, v in s[1]}
@@ -151,6 +159,8 @@ def spec_arity(spec) -> int:
         return 1
     if spec[0] in ("value", "none"):
         return 0
+    if spec[0] == "str":
+        return len(spec[2])
     if spec[0] == "dict":
         return sum(spec_arity(v) for _, v in spec[1])
     return sum(spec_arity(x) for x in spec[-1])

@@ -163,3 +163,18 @@ def halvings(x, n: int):
         outs.append(x)
         i += 1
     return outs
+
+
+def describe(x, k: int, scale: float):
+    total = x.sum().item()
+    return (f"sum={total} k={k} scale={scale} rows={x.size(0)} shape={x.shape}",
+            "k=%d scale=%s rows=%d" % (k, scale, int(x.abs().sum())),
+            "{} and {}".format(k * 2, float(x.max())) + " / " + str(scale))
+
+
+def check_total(x, limit: float):
+    total = x.abs().sum()
+    if total > limit:
+        raise ValueError(f"total {float(total)} above {limit} for {x.shape}")
+    assert bool(total > 0), "total {} is not positive".format(int(total))
+    return x * 2

@@ -225,3 +225,55 @@ def test_round_of_number_arguments_is_pythons():
     for a, n in ((2.567, 1250), (2.5, 1350), (-3.5, -49), (0.125, 7)):
         np.testing.assert_allclose(scripted(ember.ones(2), a, n).numpy(),
                                    f(ember.ones(2), a, n).numpy(), rtol=1e-6)
+
+
+def test_strings_are_formatted_with_each_calls_values_as_torchscript(tmp_path):
+    """f-strings, % and str.format with numbers computed from tensors, number arguments and
+    sizes give torch.jit.script's text on every call (floats as TorchScript prints them),
+    also after save and load; they used to fail to compile or be returned as the source."""
+    ours = ember.jit.script(OURS.describe)
+    theirs = torch.jit.script(THEIRS.describe)
+    for args in ((X, 3, 2.0), (X * 3, -1, 0.1), (X - 7, 0, 1e-8)):
+        got = ours(*_to(ember, args))
+        assert got == theirs(*_to(torch, args))
+        path = str(tmp_path / "describe.pt")
+        ours.save(path)
+        assert ember.jit.load(path)(*_to(ember, args)) == got
+    assert "render(" in ours.code
+
+
+def test_raise_and_assert_messages_show_each_calls_values(tmp_path):
+    ours = ember.jit.script(OURS.check_total)
+    theirs = torch.jit.script(THEIRS.check_total)
+    _same(ours(ember.tensor(X), 100.0), theirs(torch.tensor(X), 100.0))
+    ours.save(str(tmp_path / "check.pt"))
+    loaded = ember.jit.load(str(tmp_path / "check.pt"))
+    for run in (ours, loaded):
+        for limit, shown in ((1.0, "1."), (2.5, "2.5")):
+            with pytest.raises(torch.jit.Error) as want:
+                theirs(torch.tensor(X), limit)
+            message = want.value.args[0].strip().splitlines()[-1].split("builtins.")[1]
+            assert message == f"ValueError: total 6. above {shown} for [2, 3]"
+            with pytest.raises(ember.jit.Error, match=re.escape(message) + "$"):
+                run(ember.tensor(X), limit)
+        with pytest.raises(AssertionError, match=r"^total 0 is not positive$"):
+            run(ember.tensor(X * 0), 1.0)
+
+
+def test_a_returned_size_in_text_is_never_baked_in(tmp_path):
+    def f(x):
+        return f"rows={x.size(0)}"
+
+    scripted = ember.jit.script(f)
+    assert [scripted(ember.ones(n, 2)) for n in (2, 3, 5)] == ["rows=2", "rows=3", "rows=5"]
+    scripted.save(str(tmp_path / "f.pt"))
+    with pytest.raises(RuntimeError, match="keeps sizes computed from them"):
+        ember.jit.load(str(tmp_path / "f.pt"))(ember.ones(4, 2))
+
+
+def test_format_errors_are_compile_errors():
+    def f(x, k: int):
+        return "{} {} {}".format(k, x.size(0))  # noqa: F524 - one argument short
+
+    with pytest.raises(ember.jit.NotSupportedError, match="formatting failed: IndexError"):
+        ember.jit.script(f)(ember.ones(2), 3)
