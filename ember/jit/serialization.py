@@ -15,6 +15,7 @@ import zlib
 
 from .. import __version__ as EMBER_VERSION
 from .._device import device as Device
+from .._ops.misc import view_as_complex, view_as_real
 from .._ops.registry import REGISTRY
 from .._tensor import Tensor
 from ..serialization import write_atomically
@@ -26,11 +27,12 @@ from .schema import CallSchema
 from .symbolic import used_symbols
 
 FORMAT = "ember.jit"
-# 5: size symbols (graphs that generalize over batch size and sequence length); 4: None
-# among the outputs, call schemas, nodes run without autograd, graphs fixed to their input
-# sizes; 3: Python numbers among the outputs; 2: control-flow blocks. Every older version
-# loads.
-FORMAT_VERSION = 5
+# 6: complex tensors stored as their real views (safetensors has no complex128), named with
+# their dtypes in "complex_weights"; 5: size symbols (graphs that generalize over batch size
+# and sequence length); 4: None among the outputs, call schemas, nodes run without autograd,
+# graphs fixed to their input sizes; 3: Python numbers among the outputs; 2: control-flow
+# blocks. Every older version loads.
+FORMAT_VERSION = 6
 _IR = "ir.json"
 _WEIGHTS = "weights.safetensors"
 
@@ -315,9 +317,12 @@ def save(script, f) -> None:
                            "ember.jit.script builds one for the argument types of the first "
                            "call. Call it once, or pass example_inputs= to ember.jit.script, "
                            "before saving")
+    complex_weights = {k: t.dtype.name for k, t in weights.items() if t.is_complex()}
+    for k in complex_weights:
+        weights[k] = view_as_real(weights[k].resolve_conj().contiguous())
     ir = {"format": FORMAT, "format_version": FORMAT_VERSION, "ember_version": EMBER_VERSION,
           "kind": kind, "name": getattr(script, "name", None), "module": layout,
-          "methods": methods}
+          "methods": methods, "complex_weights": complex_weights}
     text = json.dumps(ir, allow_nan=False, indent=1).encode("utf-8")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
@@ -392,6 +397,7 @@ def _load(raw: bytes, map_location):
         weights = safetensors.load(weight_bytes)
     except (ValueError, TypeError) as e:
         raise _LoadError(f"{_WEIGHTS} is corrupt ({e})") from None
+    weights.update(_complex_weights(ir.get("complex_weights", {}), weights))
     if map_location is not None:
         target = Device(map_location) if not isinstance(map_location, Device) else map_location
         weights = {k: v.to(target) for k, v in weights.items()}
@@ -426,6 +432,21 @@ def _load(raw: bytes, map_location):
         return ScriptModule._build(layout, tensors, graphs)
     except (KeyError, AttributeError, TypeError) as e:
         raise GraphError(f"malformed module layout ({e})") from None
+
+
+def _complex_weights(names, weights: dict) -> dict:
+    """The complex tensors `names` ({key: dtype name}) lists, from the real views stored."""
+    from .. import _dtype as D
+    _require(isinstance(names, dict), "malformed complex_weights")
+    found = {}
+    for key, name in names.items():
+        real = weights.get(key)
+        dtype = D._BY_NAME.get(name) if isinstance(name, str) else None
+        _require(dtype is not None and dtype.is_complex and real is not None and
+                 real.dtype is dtype.to_real() and real.dim() >= 1 and real.shape[-1] == 2,
+                 f"complex weight {key!r} is missing or malformed")
+        found[key] = view_as_complex(real)
+    return found
 
 
 def _layout(obj) -> dict:
