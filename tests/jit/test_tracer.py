@@ -975,6 +975,45 @@ def test_check_trace_sees_code_that_reads_integer_inputs():
     assert np.allclose(traced(ids).detach().numpy(), embed(ids).detach().numpy())
 
 
+class _PackedGRU(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRU(4, 5, batch_first=True)
+
+    def forward(self, x, lengths):
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True,
+                                                   enforce_sorted=False)
+        out, h = self.rnn(packed)
+        return nn.utils.rnn.pad_packed_sequence(out, batch_first=True)[0].sum(1), h
+
+
+def test_a_packed_sequence_graph_refuses_other_lengths_and_compile_follows_them():
+    """torch's trace records the packing as ops of the lengths; ember's graph packs the
+    traced lengths (a TracerWarning says so), so with check_trace=False, and in scripted
+    code, other lengths raise instead of coming back wrong (they did); the same lengths in
+    another order still run, and ember.compile follows any lengths."""
+    ember.manual_seed(0)
+    m, x = _PackedGRU(), ember.randn(3, 6, 4)
+    with pytest.warns(jit.TracerWarning, match="NumPy array bakes"):
+        traced = jit.trace(m, (x, ember.tensor([6, 3, 2])), check_trace=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jit.TracerWarning)
+        scripted = jit.script(m)
+        scripted(x, ember.tensor([6, 3, 2]))
+    compiled = ember.compile(m)
+    for run in (traced, scripted, compiled):
+        for lengths in ([6, 3, 2], [2, 6, 3]):
+            for got, want in zip(run(x, ember.tensor(lengths)), m(x, ember.tensor(lengths))):
+                np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(),
+                                           rtol=1e-5, atol=1e-6)
+    for run in (traced, scripted):
+        with pytest.raises(AssertionError, match=r"recorded with lengths \[6, 3, 2\]"):
+            run(x, ember.tensor([5, 4, 1]))
+    for got, want in zip(compiled(x, ember.tensor([5, 4, 1])), m(x, ember.tensor([5, 4, 1]))):
+        np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-5,
+                                   atol=1e-6)
+
+
 def test_optimized_execution_off_runs_the_graph_op_by_op():
     """As torch.jit.optimized_execution(False): the generated code does not run inside the
     block (the interpreter replays the ops), with the same results; it is back on exit."""

@@ -13,7 +13,9 @@ import numpy as np
 
 from ... import _dtype as D
 from ..._device import CPU
+from ..._ops.checks import _assert
 from ..._ops.creation import arange, full, tensor
+from ..._ops.dispatch import observers
 from ..._ops.indexing import index_select
 from ..._ops.shape import cat
 from ..._ops.sorting import sort
@@ -148,6 +150,12 @@ def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,
         sorted_indices = sorted_indices.to(input.device)
         input = input.index_select(batch_dim, sorted_indices)
     lens = lengths.numpy()
+    if observers:
+        # a trace or capture bakes the packing of these lengths in: its graph checks them
+        _assert((lengths == tensor(lens)).all(), "pack_padded_sequence(): this graph was "
+                f"recorded with lengths {sorted(lens.tolist(), reverse=True)} and packs those "
+                "only; record it again for other lengths, or use ember.compile, which "
+                "follows them")
     batch = input.shape[batch_dim]
     steps = input.shape[1 - batch_dim]
     if lens.shape[0] != batch:
