@@ -4,9 +4,8 @@ a lower-precision dtype (bfloat16 on the CPU, float16 on CUDA) and losses in flo
 gradients overflow."""
 from __future__ import annotations
 
-from .autocast_mode import (autocast, get_autocast_dtype, is_autocast_available,
-                            is_autocast_enabled)
+from .autocast_mode import *  # noqa: F401,F403
+from .autocast_mode import __all__ as _autocast_names
 from .grad_scaler import GradScaler
 
-__all__ = ["GradScaler", "autocast", "get_autocast_dtype", "is_autocast_available",
-           "is_autocast_enabled"]
+__all__ = ["GradScaler", *_autocast_names]
