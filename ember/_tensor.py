@@ -370,6 +370,20 @@ class Tensor:
             return self._get_accumulator()._add_pre_hook(0, hook)
         return self._grad_fn._add_pre_hook(self._output_nr, hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call hook(self) after backward has accumulated a gradient into this leaf's `.grad`
+        (after any register_hook hooks); returns a handle whose remove() unregisters it."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
+                               "tensors")
+        from .autograd.graph import RemovableHandle
+        hooks = self.__dict__.setdefault("_post_accumulate_grad_hooks", {})
+        handle = RemovableHandle(hooks)
+        hooks[handle._key] = hook
+        return handle
+
     def retain_grad(self) -> None:
         """Keep `.grad` for this non-leaf tensor after backward."""
         if not self._requires_grad:

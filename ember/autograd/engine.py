@@ -131,6 +131,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 if type(node) is AccumulateGrad:
                     if accumulate:
                         _accumulate(node, grads[0], create_graph, owned)
+                        _run_post_accumulate_hooks(node)
                 else:
                     out = node.apply(grads)
                     if node._post_hooks:
@@ -187,6 +188,17 @@ def _accumulate(node, g, create_graph, owned):
         total = var.grad._data + g._data
         # NumPy adds two 0-d arrays into a scalar; a Tensor holds an array
         var.grad._data = np.asarray(total) if isinstance(total, np.generic) else total
+
+
+def _run_post_accumulate_hooks(node) -> None:
+    """Call the leaf's register_post_accumulate_grad_hook hooks, in order, with the leaf."""
+    var = node.variable
+    hooks = None if var is None else var.__dict__.get("_post_accumulate_grad_hooks")
+    for hook in list(hooks.values()) if hooks else ():
+        result = hook(var)
+        if result is not None:
+            raise TypeError(f"expected Variable, but hook returned '{type(result).__name__}' "
+                            "(post accumulate grad hooks must return None)")
 
 
 def reset_grads(tensors, set_to_none: bool = True) -> None:
