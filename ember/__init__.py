@@ -34,6 +34,7 @@ from ._ops.sorting import *  # noqa: F401,F403
 from ._ops.spectral import *  # noqa: F401,F403
 from ._tensor import Size, Tensor
 from ._tensor_str import set_printoptions
+from ._torch_functions import *  # noqa: F401,F403
 from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled
 from .autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,
                                  is_inference_mode_enabled, no_grad, set_grad_enabled)
@@ -112,8 +113,12 @@ Tensor.hardshrink = _functional_method("hardshrink")
 
 
 # torch's top-level names for ember.amp's (autocast regions)
-_AMP_ALIASES = frozenset(("autocast", "is_autocast_enabled", "get_autocast_dtype",
-                          "is_autocast_available"))
+_AMP_ALIASES = frozenset((
+    "autocast", "is_autocast_available", "is_autocast_enabled", "get_autocast_dtype",
+    "set_autocast_enabled", "set_autocast_dtype", "is_autocast_cpu_enabled",
+    "get_autocast_cpu_dtype", "set_autocast_cpu_enabled", "set_autocast_cpu_dtype",
+    "get_autocast_gpu_dtype", "clear_autocast_cache", "is_autocast_cache_enabled",
+    "set_autocast_cache_enabled"))
 
 
 def __getattr__(name):
@@ -123,4 +128,6 @@ def __getattr__(name):
         return getattr(importlib.import_module(".nn.functional", __name__), name)
     if name in _AMP_ALIASES:
         return getattr(importlib.import_module(".amp", __name__), name)
+    if name == "vmap":
+        return importlib.import_module(".func", __name__).vmap
     raise AttributeError(f"module 'ember' has no attribute {name!r}")
