@@ -7,6 +7,7 @@ from ._attention import *
 from ._conv import *
 from ._distance import *
 from ._dropout import *
+from ._fractional_pool import *
 from ._linear import *
 from ._loss import *
 from ._norm import *

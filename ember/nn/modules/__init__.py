@@ -8,6 +8,7 @@ from .distance import *
 from .dropout import *
 from .flatten import *
 from .fold import *
+from .fractional_pooling import *
 from .lazy import LazyModuleMixin
 from .linear import Bilinear, Identity, LazyLinear, Linear
 from .loss import *
