@@ -1,5 +1,6 @@
 """The layer families, one module each; each lists its public classes in `__all__`."""
 from .activation import *
+from .adaptive import *
 from .attention import *
 from .channelshuffle import *
 from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
