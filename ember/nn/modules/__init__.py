@@ -20,5 +20,6 @@ from .pixelshuffle import *
 from .pooling import *
 from .rnn import *
 from .sparse import *
+from .sync_batchnorm import *
 from .transformer import *
 from .upsampling import *
