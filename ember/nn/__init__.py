@@ -3,4 +3,4 @@ from . import functional, init, utils
 from .modules import *
 from .modules import LazyModuleMixin, Module, ModuleDict, ModuleList, ParameterDict, \
     ParameterList, Sequential
-from .parameter import Buffer, Parameter, UninitializedParameter
+from .parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter

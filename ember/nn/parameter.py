@@ -65,29 +65,65 @@ class Buffer(Tensor):
         pass
 
 
-class UninitializedParameter(Parameter):
-    """A parameter whose shape is not known yet (Lazy modules materialize it on first call)."""
+class _UninitializedTensor:
+    """Mixin of tensors whose shape is not known yet: Lazy modules `materialize` them on their
+    first call, after which they become `cls_to_become`."""
 
-    def __new__(cls, requires_grad: bool = True, device=None, dtype=None):
-        from .._ops.creation import empty
-        t = Parameter.__new__(cls, empty(0, device=device, dtype=dtype), requires_grad)
-        return t
-
-    def __init__(self, requires_grad: bool = True, device=None, dtype=None):
-        pass
+    cls_to_become = None
 
     def materialize(self, shape, device=None, dtype=None) -> None:
-        """Give the parameter storage of `shape` (values set by the module's reset_parameters)."""
+        """Give the tensor storage of `shape` (values set by the module's reset_parameters)."""
         from .._ops.creation import empty
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
         data = empty(*shape, device=device or self._device, dtype=dtype or self._dtype)
         self._data = data._data
         self._dtype = data._dtype
         self._device = data._device
-        self.__class__ = Parameter
+        self.__class__ = self.cls_to_become
 
     def __repr__(self) -> str:
-        return "<UninitializedParameter>"
+        return f"<{type(self).__name__}>"
+
+
+class UninitializedParameter(_UninitializedTensor, Parameter):
+    """A parameter whose shape is not known yet (Lazy modules materialize it on first call)."""
+
+    cls_to_become = Parameter
+
+    def __new__(cls, requires_grad: bool = True, device=None, dtype=None):
+        from .._ops.creation import empty
+        return Parameter.__new__(cls, empty(0, device=device, dtype=dtype), requires_grad)
+
+    def __init__(self, requires_grad: bool = True, device=None, dtype=None):
+        pass
+
+
+class UninitializedBuffer(_UninitializedTensor, Buffer):
+    """A buffer whose shape is not known yet: Lazy modules materialize it on first call, into
+    a plain Tensor.
+
+    >>> import ember
+    >>> b = ember.nn.UninitializedBuffer()
+    >>> b.materialize((2, 3))
+    >>> type(b).__name__, tuple(b.shape)
+    ('Tensor', (2, 3))
+    """
+
+    cls_to_become = Tensor
+
+    def __new__(cls, requires_grad: bool = False, device=None, dtype=None,
+                persistent: bool = True):
+        from .._ops.creation import empty
+        t = Buffer.__new__(cls, empty(0, device=device, dtype=dtype), persistent=persistent)
+        if requires_grad:
+            t.requires_grad_(True)
+        return t
+
+    def __init__(self, requires_grad: bool = False, device=None, dtype=None,
+                 persistent: bool = True):
+        pass
 
 
 def is_lazy(param) -> bool:
-    return isinstance(param, UninitializedParameter)
+    """Whether `param` is a parameter or buffer still waiting for its shape."""
+    return isinstance(param, _UninitializedTensor)

@@ -3,7 +3,7 @@ from .activation import *
 from .adaptive import *
 from .attention import *
 from .channelshuffle import *
-from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from .container import Container, ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import *
 from .distance import *
 from .dropout import *

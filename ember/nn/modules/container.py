@@ -1,7 +1,9 @@
-"""Containers: Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict."""
+"""Containers: Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict (and the
+deprecated Container)."""
 from __future__ import annotations
 
 import operator
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from itertools import islice
@@ -409,3 +411,22 @@ def _describe(value, type_name: bool = False) -> str:
     where = "" if value.device.type == "cpu" else f" ({value.device})"
     what = value.type() if type_name else value.dtype
     return f"{kind} containing: [{what} of size {size}{where}]"
+
+
+class Container(Module):
+    """Deprecated: a Module holding the modules given as keyword arguments (subclass Module).
+
+    >>> import warnings, ember
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     list(ember.nn.Container(act=ember.nn.ReLU()).named_children())
+    [('act', ReLU())]
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        warnings.warn("`nn.Container` is deprecated. All of its functionality is now "
+                      "implemented in `nn.Module`. Subclass that instead.", FutureWarning,
+                      stacklevel=2)
+        for key, value in kwargs.items():
+            self.add_module(key, value)

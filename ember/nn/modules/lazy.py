@@ -6,7 +6,8 @@ from ..parameter import is_lazy
 
 class LazyModuleMixin:
     """Mix into a module whose `initialize_parameters(*inputs)` materializes its
-    UninitializedParameters; after the first call the module becomes `cls_to_become`."""
+    UninitializedParameters and UninitializedBuffers; after the first call the module becomes
+    `cls_to_become`."""
 
     cls_to_become = None
 
@@ -20,9 +21,9 @@ class LazyModuleMixin:
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs):
-        for name, param in list(self._parameters.items()):
+        for name, param in [*self._parameters.items(), *self._buffers.items()]:
             key = prefix + name
-            if key in state_dict and is_lazy(param):
+            if key in state_dict and is_lazy(param) and not is_lazy(state_dict[key]):
                 param.materialize(tuple(state_dict[key].shape))
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
                                       unexpected_keys, error_msgs)

@@ -9,7 +9,7 @@ from ..._tensor import Tensor
 from ...autograd.engine import reset_grads
 from ...autograd.graph import RemovableHandle
 from ...autograd.grad_mode import no_grad
-from ..parameter import Buffer, Parameter
+from ..parameter import Buffer, Parameter, is_lazy
 
 
 
@@ -94,7 +94,8 @@ class Module:
                             "(torch Tensor or None required)")
         if isinstance(tensor, Buffer):
             persistent = tensor.persistent
-            tensor = Tensor._wrap(tensor._data, tensor._dtype, tensor._device)
+            if not is_lazy(tensor):  # an UninitializedBuffer stays one until materialized
+                tensor = Tensor._wrap(tensor._data, tensor._dtype, tensor._device)
         self._buffers[name] = tensor
         if persistent:
             self._non_persistent_buffers_set.discard(name)

@@ -7,11 +7,10 @@ import warnings
 
 from ... import _dtype as D
 from ..._ops.creation import empty, ones, tensor, zeros
-from ..._tensor import Tensor
 from ...autograd.grad_mode import no_grad
 from .. import functional as F
 from .. import init
-from ..parameter import Parameter, UninitializedParameter
+from ..parameter import Parameter, UninitializedBuffer, UninitializedParameter
 from .lazy import LazyModuleMixin
 from .module import Module
 
@@ -135,21 +134,6 @@ class BatchNorm3d(_BatchNorm):
             raise ValueError(f"expected 5D input (got {input.ndim}D input)")
 
 
-class _UninitializedBuffer(UninitializedParameter):
-    """A buffer whose size is known only at the first forward (plain Tensor once sized)."""
-
-    def __new__(cls, device=None, dtype=None):
-        return UninitializedParameter.__new__(cls, False, device, dtype)
-
-    def __init__(self, device=None, dtype=None):
-        pass
-
-    def materialize(self, shape, device=None, dtype=None) -> None:
-        super().materialize(shape, device, dtype)
-        self.__class__ = Tensor
-        self.requires_grad_(False)
-
-
 class _LazyNormBase(LazyModuleMixin, _NormBase):
     """num_features is taken from dim 1 of the first input."""
 
@@ -164,8 +148,8 @@ class _LazyNormBase(LazyModuleMixin, _NormBase):
             if bias:
                 self.bias = UninitializedParameter(device=device, dtype=dtype)
         if track_running_stats:
-            self.register_buffer("running_mean", _UninitializedBuffer(device, dtype))
-            self.register_buffer("running_var", _UninitializedBuffer(device, dtype))
+            self.register_buffer("running_mean", UninitializedBuffer(device=device, dtype=dtype))
+            self.register_buffer("running_var", UninitializedBuffer(device=device, dtype=dtype))
             self.register_buffer("num_batches_tracked",
                                  tensor(0, dtype=D.int64, device=device))
 
