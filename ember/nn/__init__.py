@@ -1,6 +1,7 @@
 """ember.nn: modules, parameters, functional forms, initialization."""
-from . import functional, init, utils
+from . import functional, init, parallel, utils
 from .modules import *
+from .parallel import DataParallel
 from .modules import LazyModuleMixin, Module, ModuleDict, ModuleList, ParameterDict, \
     ParameterList, Sequential
 from .parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter
