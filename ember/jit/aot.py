@@ -178,6 +178,20 @@ def _shared(saved: tuple, arrays: tuple) -> list:
     return [a for a in arrays if root(a) in kept]
 
 
+def _may_share_saved(graph: Graph, n_outputs: int) -> tuple[list, list]:
+    """For a compiled forward `graph` (its outputs: the call's n_outputs, then what backward
+    reads): the positions among the saved arrays, and among the outputs then inputs, of the
+    values whose memory may be shared across the two (AliasInfo's groups, counting any op
+    not known to allocate): `_shared` checks only those on each call."""
+    groups = AliasInfo(graph, unknown_fresh=True)
+    saved = graph.outputs[n_outputs:]
+    others = graph.outputs[:n_outputs] + graph.inputs
+    saved_roots = {groups.root(v.id) for v in saved}
+    other_roots = {groups.root(v.id) for v in others}
+    return ([k for k, v in enumerate(saved) if groups.root(v.id) in other_roots],
+            [k for k, v in enumerate(others) if groups.root(v.id) in saved_roots])
+
+
 def _contiguous(t: Tensor):
     """The tensor's data as a C-contiguous array (itself when it already is one)."""
     a = t._data
@@ -423,6 +437,7 @@ class CompiledCall:
         # inputs the forward writes into: their versions move on, as eager in-place ops do
         self.written = [j for j, v in enumerate(self.forward_graph.inputs)
                         if aliases.is_mutated(v)]
+        self.sharing = _may_share_saved(self.forward_graph, self.n_outputs)
         self.fwd = compile_graph(self.forward_graph, [], "compiled_forward").fn
         if self.backward_graph is not None:
             self.bwd = compile_graph(self.backward_graph, [], "compiled_backward",
@@ -438,11 +453,16 @@ class CompiledCall:
                      for j, present in wrt if present]
         non_diff = tuple(i for i in range(n_out) if i not in set(self.joint.diff))
         diff = self.joint.diff
+        saved_sharing, sharing = self.sharing
 
         def forward(ctx, xp, *arrays):
             result = fwd(arrays, ())
-            ctx.saved_arrays = result[n_out:]
-            ctx.save(*_shared(ctx.saved_arrays, result[:n_out] + tuple(arrays)))
+            saved = ctx.saved_arrays = result[n_out:]
+            if sharing:
+                others = result[:n_out] + tuple(arrays)
+                ctx.save(*_shared([saved[k] for k in saved_sharing], [others[k] for k in sharing]))
+            else:
+                ctx.save()
             ctx.non_differentiable = non_diff
             return result[:n_out]
 

@@ -2,6 +2,7 @@
 eagerly (on a deep copy of the model) must agree in outputs, gradients of parameters and
 inputs, `.grad` accumulated across steps, module buffers and the caller's tensors."""
 import copy
+import math
 import warnings
 
 import numpy as np
@@ -170,6 +171,30 @@ def test_writing_into_what_the_backward_reads_raises_as_in_eager():
                 (y if written == "output" else x).mul_(2)
             with pytest.raises(RuntimeError, match="modified by an inplace operation"):
                 y.sum().backward()
+
+
+def test_views_of_what_the_backward_reads_raise_when_written_as_in_eager():
+    """Which outputs and inputs may share memory with what the backward reads is worked out
+    once per compiled entry (views, in-place results and ops not known to allocate); each
+    call checks only those: a transposed or reshaped output of exp, whose backward reads its
+    result, still raises when written, and an output that shares nothing does not."""
+    def f(x):
+        y = x.exp()
+        return y.t(), y.reshape(-1), (y * 3).sum(1)
+    compiled = ember.compile(f)
+    for run in (f, compiled, compiled, compiled):
+        for k in range(3):
+            x = ember.ones(2, 3, requires_grad=True)
+            outs = run(x)
+            with ember.no_grad():
+                outs[k].mul_(2)
+            loss = sum(o.sum() for o in outs)
+            if k == 2:
+                loss.backward()
+                _same(x.grad, ember.full((2, 3), 5 * math.e))
+                continue
+            with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+                loss.backward()
 
 
 def test_inputs_the_compiled_code_writes_into_move_on_a_version():

@@ -50,14 +50,22 @@ def aliases_input(node: Node) -> bool:
 class AliasInfo:
     """Groups values that may share memory (views and in-place results of one another) and
     marks the groups some node writes into, inside control-flow blocks too: a loop that
-    writes into a carried buffer writes into the value passed in."""
+    writes into a carried buffer writes into the value passed in. With `unknown_fresh`, the
+    outputs of ops not known to allocate (OpDef.fresh) may share any input's memory too (an
+    op may hand back an input it need not change): groups that surely hold every value whose
+    arrays can share memory when the graph runs."""
 
-    def __init__(self, graph: Graph):
+    def __init__(self, graph: Graph, unknown_fresh: bool = False):
         self._parent: dict[int, int] = {}
         written = set()
         for node in graph.nodes:
             if node.blocks:
                 written |= self._through_blocks(node)
+            if unknown_fresh and node.op != FUSION_GROUP and not node.blocks and \
+                    not getattr(REGISTRY.get(node.op), "fresh", False):
+                for out in node.outputs:
+                    for v in node.inputs():
+                        self._union(out.id, v.id)
             if aliases_input(node) and node.args and isinstance(node.args[0], Value):
                 for out in node.outputs:
                     self._union(out.id, node.args[0].id)
