@@ -22,6 +22,7 @@ from ._ops.creation import *  # noqa: F401,F403
 from ._ops.dispatch import result_type as _result_type
 from ._ops.indexing import *  # noqa: F401,F403
 from ._ops.linalg import *  # noqa: F401,F403
+from ._ops.lu import *  # noqa: F401,F403
 from ._ops.nn_ops import *  # noqa: F401,F403
 from ._ops.pointwise import *  # noqa: F401,F403
 from ._ops.random import *  # noqa: F401,F403
@@ -32,6 +33,7 @@ from ._ops.checks import _assert  # noqa: F401
 from ._ops.shape import *  # noqa: F401,F403
 from ._ops.sorting import *  # noqa: F401,F403
 from ._ops.spectral import *  # noqa: F401,F403
+from ._ops.special_fns import *  # noqa: F401,F403
 from ._tensor import Size, Tensor
 from ._tensor_str import set_printoptions
 from ._torch_functions import *  # noqa: F401,F403

@@ -53,6 +53,8 @@ eig_result = namedtuple("linalg_eig", ["eigenvalues", "eigenvectors"])
 svd_result = namedtuple("linalg_svd", ["U", "S", "Vh"])
 torch_svd_result = namedtuple("svd", ["U", "S", "V"])
 qr_result = namedtuple("linalg_qr", ["Q", "R"])
+cholesky_ex_result = namedtuple("linalg_cholesky_ex", ["L", "info"])
+geqrf_result = namedtuple("geqrf", ["a", "tau"])
 lstsq_result = namedtuple("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])
 
 
@@ -1418,7 +1420,16 @@ class LinalgSolve(OpDef):
 def solve(A: Tensor, B: Tensor, *, left: bool = True, out=None) -> Tensor:
     """The solution X of A @ X = B (or X @ A = B with left=False); B may be a (batch of)
     vector."""
-    op = "linalg.solve"
+    B, vector = _solve_operands("linalg.solve", A, B, left)
+    if left:
+        X = apply(LinalgSolve, A, B)
+    else:
+        X = apply(LinalgSolve, A.mT, B.mT).mT
+    return write_out(X.squeeze(-1) if vector else X, out)
+
+
+def _solve_operands(op: str, A: Tensor, B: Tensor, left: bool) -> tuple:
+    """linalg.solve's checks; (B as a batch of matrices, whether B was a vector)."""
     _check_tensor(op, "A", 1, A)
     _check_tensor(op, "B", 2, B)
     _check_matrix(op, A)
@@ -1438,11 +1449,7 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True, out=None) -> Tensor:
         raise RuntimeError(f"{op}: Incompatible shapes of A and B for the equation "
                            f"{'AX = B' if left else 'XA = B'} ({n}x{n} and "
                            f"{shown[-2]}x{shown[-1]})")
-    if left:
-        X = apply(LinalgSolve, A, B)
-    else:
-        X = apply(LinalgSolve, A.mT, B.mT).mT
-    return write_out(X.squeeze(-1) if vector else X, out)
+    return B, vector
 
 
 # ---- factorizations ------------------------------------------------------------------------
@@ -1518,6 +1525,74 @@ def cholesky(A: Tensor, upper: bool = False, *, out=None) -> Tensor:
     _check_matrix("linalg.cholesky", A)
     L = apply(LinalgCholesky, A)
     return write_out(L.mH if upper else L, out)
+
+
+def raise_for_info(info: Tensor, error: type, message) -> None:
+    """Raise `error(message(where, value))` for the first nonzero entry of a factorization's
+    info tensor, `where` naming its batch element as torch does ('' for one matrix)."""
+    flat = np.asarray(info._data.get() if hasattr(info._data, "get") else info._data).ravel()
+    bad = np.flatnonzero(flat)
+    if bad.size:
+        where = f"(Batch element {bad[0]}): " if info._data.ndim else ""
+        raise error(message(where, int(flat[bad[0]])))
+
+
+def _cholesky_by_matrix(xp, A):
+    """(L, info) one matrix at a time, for a batch with some not positive-definite: info is
+    the order of the first such leading minor; L factors the minor before it."""
+    host = np.asarray(A.get() if hasattr(A, "get") else A)
+    n = host.shape[-1]
+    flat = host.reshape(-1, n, n)
+    L = np.tril(flat)
+    info = np.zeros(flat.shape[0], dtype=np.int32)
+    for i, m in enumerate(flat):
+        order = _not_pd_order(m)
+        good = n if order is None else order - 1
+        L[i, :good, :good] = np.linalg.cholesky(m[:good, :good])
+        info[i] = order or 0
+    return xp.asarray(L.reshape(host.shape)), xp.asarray(info.reshape(host.shape[:-2]))
+
+
+@register("linalg_cholesky_ex", promote=None, samples=(
+    Sample(lambda t, x: t.linalg.cholesky_ex(x @ x.mH + t.eye(3, dtype=x.dtype)),
+           (Arg((2, 3, 4)),)),
+    Sample(lambda t, x: t.linalg.cholesky_ex(x @ x.mH + t.eye(3, dtype=x.dtype), upper=True),
+           (Arg((3, 3)),), name="upper"),
+    Sample(lambda t, x: t.linalg.cholesky_ex(x).info, (Arg(values=[[[1., 2.], [2., 1.]],
+                                                                   [[2., 1.], [1., 2.]]]),),
+           grad=False, name="info")))
+class LinalgCholeskyEx(LinalgCholesky):
+    """linalg.cholesky reporting, per matrix, the order of the first leading minor that is
+    not positive-definite (0 when none) instead of raising."""
+
+    def forward(ctx, xp, A):
+        try:
+            L = xp.linalg.cholesky(A)
+            info = xp.zeros(A.shape[:-2], dtype=xp.int32)
+        except np.linalg.LinAlgError:
+            L, info = _cholesky_by_matrix(xp, A)
+        ctx.save(L)
+        return L, info
+
+    def backward(ctx, g, _info):
+        return LinalgCholesky.backward(ctx, g)
+
+
+def cholesky_ex(A: Tensor, *, upper: bool = False, check_errors: bool = False, out=None):
+    """linalg.cholesky as (L, info): info holds, per matrix, the order of the first leading
+    minor that is not positive-definite (0 when none) instead of an error, unless
+    check_errors."""
+    op = "linalg.cholesky_ex"
+    _check_tensor(op, "A", 1, A)
+    if A._dtype in (D.float16, D.bfloat16):
+        raise NotImplementedError(f"\"cholesky_cpu\" not implemented for '{_scalar_name(A)}'")
+    _check_matrix("linalg.cholesky", A)
+    L, info = apply(LinalgCholeskyEx, A)
+    if check_errors:
+        raise_for_info(info, LinAlgError, lambda where, order: (
+            f"{op}: {where}The factorization could not be completed because the input is not "
+            f"positive-definite (the leading minor of order {order} is not positive-definite)."))
+    return write_out(cholesky_ex_result(L.mH if upper else L, info), out)
 
 
 @register("linalg_qr", promote=None, samples=(
@@ -2070,6 +2145,213 @@ def linalg_vander(x: Tensor, N: int | None = None) -> Tensor:
     return factors.cumprod(-1)
 
 
+# ---- Householder reflectors ---------------------------------------------------------------
+def _geqrf(xp, A):
+    """LAPACK's geqrf: A = Q R with Q = H_1 ... H_k, H_i = I - tau_i v_i v_i^H; R above the
+    diagonal of the result, v_i below it (v_i's leading 1 implied). One column step at a
+    time over the whole batch; reflectors as LAPACK's larfg (beta has alpha's opposite
+    sign, a zero column gives tau = 0)."""
+    *batch, m, n = A.shape
+    a = xp.array(A, copy=True).reshape(-1, m, n)
+    k = min(m, n)
+    tau = xp.zeros((a.shape[0], k), dtype=a.dtype)
+    for j in range(k):
+        alpha = a[:, j, j].copy()
+        xnorm = xp.sqrt((xp.abs(a[:, j + 1:, j]) ** 2).sum(-1))
+        trivial = (xnorm == 0) & (alpha.imag == 0)
+        beta = -xp.copysign(xp.sqrt(xp.abs(alpha) ** 2 + xnorm ** 2), alpha.real)
+        beta = xp.where(trivial, 1, beta)
+        t = (beta - alpha.real) / beta - (1j * alpha.imag / beta if a.dtype.kind == "c" else 0)
+        a[:, j + 1:, j] /= xp.where(trivial, 1, alpha - beta)[:, None]
+        a[:, j, j] = xp.where(trivial, alpha, beta)
+        tau[:, j] = xp.where(trivial, 0, t)
+        v = xp.concatenate([xp.ones_like(a[:, j:j + 1, j]), a[:, j + 1:, j]], -1)
+        w = xp.einsum("bi,bij->bj", v.conj(), a[:, j:, j + 1:])
+        a[:, j:, j + 1:] -= tau[:, j, None, None].conj() * v[:, :, None] * w[:, None, :]
+    return a.reshape(*batch, m, n), tau.reshape(*batch, k)
+
+
+@register("geqrf", promote=None, differentiable=False, samples=(
+    Sample(lambda t, x: t.geqrf(x), (Arg((4, 3)),), grad=False),
+    Sample(lambda t, x: x.geqrf(), (Arg((2, 3, 4)),), name="wide_batched", grad=False),
+    Sample(lambda t, x: t.geqrf(x), (Arg(values=[[1., 2.], [0., 3.], [0., 4.]]),),
+           name="zero_column", grad=False)))
+class Geqrf(OpDef):
+    def forward(ctx, xp, A):
+        return _geqrf(xp, A)
+
+
+@tensor_method()
+def geqrf(input: Tensor, *, out=None):
+    """LAPACK's geqrf: the QR factorization packed as (a, tau), R on and above a's diagonal
+    and the Householder reflectors below it, for householder_product and ormqr."""
+    _check_tensor("geqrf", "input", 1, input)
+    if input._data.ndim < 2:
+        raise RuntimeError("torch.geqrf: input must have at least 2 dimensions.")
+    if input._dtype.category < D._FLOAT or input._dtype in (D.float16, D.bfloat16):
+        raise NotImplementedError(f"\"geqrf_cpu\" not implemented for '{_scalar_name(input)}'")
+    return write_out(geqrf_result(*apply(Geqrf, input)), out)
+
+
+def _check_reflectors(op: str, input: Tensor, tau: Tensor, kernel: str) -> None:
+    """Arguments of householder_product and ormqr: reflectors below input's diagonal, one
+    tau per reflector, batches equal, one dtype."""
+    _check_tensor(op, "input", 1, input)
+    _check_tensor(op, "tau", 2, tau)
+    if input._data.ndim < 2:
+        raise RuntimeError(f"{op}: input must have at least 2 dimensions.")
+    if input._dtype.category < D._FLOAT or input._dtype in (D.float16, D.bfloat16):
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_scalar_name(input)}'")
+    if tau._data.ndim != input._data.ndim - 1 or \
+            tau._data.shape[:-1] != input._data.shape[:-2]:
+        raise RuntimeError(f"{op}: Expected batch dimensions of tau to be equal to "
+                           f"input.shape[:-2], but got {list(tau._data.shape[:-1])}")
+    if tau._dtype is not input._dtype:
+        raise RuntimeError(f"{op}: tau dtype {_scalar_name(tau)} does not match input dtype "
+                           f"{_scalar_name(input)}")
+
+
+def _reflector(V: Tensor, tau: Tensor, i: int, conj: bool):
+    """(v_i as a column, tau_i or its conjugate shaped to scale it) of a reflector set."""
+    t = tau.narrow(-1, i, 1).unsqueeze(-1)
+    return V.narrow(-1, i, 1), (t.conj() if conj and t.is_complex() else t)
+
+
+def _apply_reflectors(V: Tensor, tau: Tensor, C: Tensor, left: bool, adjoint: bool):
+    """Q C, Q^H C, C Q or C Q^H for Q = H_1 ... H_k, H_i = I - tau_i v_i v_i^H (v_i column i
+    of V), one reflector at a time in ember ops, so it is differentiable in V, tau and C."""
+    order = range(tau.shape[-1])
+    if left != adjoint:
+        order = reversed(order)
+    for i in order:
+        v, t = _reflector(V, tau, i, adjoint)
+        if left:
+            C = C - (t * v) @ (v.mH @ C)
+        else:
+            C = C - (C @ v) @ (t * v.mH)
+    return C
+
+
+def _reflector_columns(input: Tensor) -> Tensor:
+    """The Householder vectors stored below input's diagonal, with their implied unit
+    leading entries."""
+    m, n = input.shape[-2:]
+    return input.tril(-1) + eye(m, n, dtype=input.dtype, device=input.device)
+
+
+@composite(name="linalg_householder_product", samples=(
+    Sample(lambda t, A, tau: t.linalg.householder_product(A, tau), (Arg((4, 3)), Arg((3,)))),
+    Sample(lambda t, A, tau: t.linalg.householder_product(A, tau), (Arg((2, 3, 3)),
+                                                                    Arg((2, 2))),
+           name="batched"),
+    Sample(lambda t, A, tau: t.orgqr(A, tau), (Arg((5, 2)), Arg((1,))), name="orgqr"),
+    Sample(lambda t, A: t.linalg.householder_product(*t.geqrf(A)), (Arg((4, 3)),),
+           grad=False, name="geqrf_q")))
+def householder_product(A: Tensor, tau: Tensor, *, out=None) -> Tensor:
+    """The first n columns of the product H_1 ... H_k of Householder reflectors
+    H_i = I - tau_i v_i v_i^H, v_i stored below A's diagonal (LAPACK's orgqr)."""
+    op = "torch.linalg.householder_product"
+    _check_reflectors(op, A, tau, "orgqr_cpu")
+    m, n = A._data.shape[-2:]
+    if m < n:
+        raise RuntimeError(f"{op}: input.shape[-2] must be greater than or equal to "
+                           "input.shape[-1]")
+    if n < tau._data.shape[-1]:
+        raise RuntimeError(f"{op}: input.shape[-1] must be greater than or equal to "
+                           "tau.shape[-1]")
+    identity = eye(m, n, dtype=A.dtype, device=A.device)
+    Q = _apply_reflectors(_reflector_columns(A), tau, identity.expand(*A.shape[:-2], m, n),
+                          True, False)
+    return write_out(Q, out)
+
+
+@tensor_method()
+def orgqr(input: Tensor, tau: Tensor, *, out=None) -> Tensor:
+    """torch.orgqr: the same as linalg.householder_product."""
+    return householder_product(input, tau, out=out)
+
+
+@composite(samples=(
+    Sample(lambda t, A, tau, C: t.ormqr(A, tau, C), (Arg((4, 3)), Arg((3,)), Arg((4, 2)))),
+    Sample(lambda t, A, tau, C: t.ormqr(A, tau, C, transpose=True),
+           (Arg((2, 3, 2)), Arg((2, 2)), Arg((2, 3, 3))), name="transpose"),
+    Sample(lambda t, A, tau, C: A.ormqr(tau, C, left=False), (Arg((3, 3)), Arg((3,)),
+                                                              Arg((2, 3))), name="right"),
+    Sample(lambda t, A, tau, C: t.ormqr(A, tau, C, left=False, transpose=True),
+           (Arg((4, 2)), Arg((2,)), Arg((1, 4))), name="right_transpose")))
+@tensor_method()
+def ormqr(input: Tensor, tau: Tensor, other: Tensor, left: bool = True,
+          transpose: bool = False, *, out=None) -> Tensor:
+    """other multiplied by Q (Q^H when transpose) from the left (or right), Q the product
+    of the Householder reflectors in (input, tau) as geqrf packs them, never formed."""
+    op = "torch.ormqr"
+    _check_reflectors(op, input, tau, "ormqr_cpu")
+    _check_tensor(op, "other", 3, other)
+    if other._data.ndim < 2:
+        raise RuntimeError(f"{op}: other must have at least 2 dimensions.")
+    if other._dtype is not input._dtype:
+        raise RuntimeError(f"{op}: other dtype {_scalar_name(other)} does not match input "
+                           f"dtype {_scalar_name(input)}")
+    m = input._data.shape[-2]
+    side = -2 if left else -1
+    if other._data.shape[side] != m:
+        raise RuntimeError(f"{op}: other.shape[{side}] must be equal to input.shape[-2]")
+    if tau._data.shape[-1] != min(other._data.shape[side], input._data.shape[-1]):
+        raise RuntimeError(f"{op}: tau.shape[-1] must be equal to min(other.shape[{side}], "
+                           "input.shape[-1])")
+    if other._data.shape[:-2] != input._data.shape[:-2]:
+        raise RuntimeError(f"{op}: Expected batch dimensions of other to be equal to "
+                           f"input.shape[:-2], but got {list(other._data.shape[:-2])}")
+    return write_out(_apply_reflectors(_reflector_columns(input), tau, other, bool(left),
+                                       bool(transpose)), out)
+
+
+# ---- tensor equations --------------------------------------------------------------------
+def _check_tensor_square(lead: tuple, rest: tuple, requirement: str) -> int:
+    """prod(lead) == prod(rest): the tensor is an invertible map between those shapes."""
+    p, q = math.prod(lead), math.prod(rest)
+    if p != q:
+        raise RuntimeError(f"Expected self to satisfy the requirement {requirement}, but got "
+                           f"{q} != {p}")
+    return p
+
+
+@composite(name="linalg_tensorinv", samples=(
+    Sample(lambda t, A: t.linalg.tensorinv(A + 2 * t.eye(6, dtype=A.dtype).reshape(6, 2, 3),
+                                           ind=1), (Arg((6, 2, 3)),), name="ind1"),
+    Sample(lambda t, A: t.linalg.tensorinv(A + 2 * t.eye(6, dtype=A.dtype).reshape(2, 3, 6),
+                                           ind=2), (Arg((2, 3, 6)),))))
+def tensorinv(A: Tensor, ind: int = 2, *, out=None) -> Tensor:
+    """The inverse of A taken as a linear map from its last dims to its first `ind` dims:
+    tensordot(tensorinv(A, ind), A, ind) is the identity, shaped A.shape[ind:] + A.shape[:ind]."""
+    _check_tensor("linalg.tensorinv", "A", 1, A)
+    if ind <= 0:
+        raise RuntimeError(f"Expected a strictly positive integer for 'ind', but got {ind}")
+    lead, rest = tuple(A.shape[:ind]), tuple(A.shape[ind:])
+    p = _check_tensor_square(lead, rest, "prod(self.shape[ind:]) == prod(self.shape[:ind])")
+    return write_out(inv(A.reshape(p, p)).reshape(*rest, *lead), out)
+
+
+@composite(name="linalg_tensorsolve", samples=(
+    Sample(lambda t, A, B: t.linalg.tensorsolve(
+        A + 2 * t.eye(6, dtype=A.dtype).reshape(2, 3, 6), B), (Arg((2, 3, 6)), Arg((2, 3)))),
+    Sample(lambda t, A, B: t.linalg.tensorsolve(
+        A + 2 * t.eye(6, dtype=A.dtype).reshape(6, 2, 3), B, dims=(0,)),
+        (Arg((6, 2, 3)), Arg((2, 3))), name="dims")))
+def tensorsolve(A: Tensor, B: Tensor, dims=None, *, out=None) -> Tensor:
+    """X with tensordot(A, X, X.ndim) == B: A's dims `dims` are first moved to the end, then
+    its leading B.ndim dims are matched against B."""
+    _check_tensor("linalg.tensorsolve", "A", 1, A)
+    _check_tensor("linalg.tensorsolve", "B", 2, B)
+    if dims is not None:
+        dims = [dims] if isinstance(dims, int) else list(dims)
+        A = A.movedim(dims, list(range(A.ndim - len(dims), A.ndim)))
+    lead, rest = tuple(A.shape[:B.ndim]), tuple(A.shape[B.ndim:])
+    p = _check_tensor_square(lead, rest, "prod(self.shape[other.ndim:]) == "
+                             "prod(self.shape[:other.ndim])")
+    return write_out(solve(A.reshape(p, p), B.reshape(p)).reshape(rest), out)
+
+
 # ---- diagonal, vecdot ------------------------------------------------------------------------
 @register("linalg_diagonal", promote=None, is_view=True, samples=(
     Sample(lambda t, x: t.linalg.diagonal(x), (Arg((3, 4)),), dtypes=FLOATS + INTS),
@@ -2138,4 +2420,4 @@ def vecdot(x: Tensor, y: Tensor, *, dim: int = -1, out=None) -> Tensor:
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "outer", "ger", "inner", "tensordot",
            "addmm", "addmv", "addbmm", "baddbmm", "einsum", "cross", "kron", "matrix_power",
            "matrix_exp", "chain_matmul", "det", "slogdet", "logdet", "inverse", "pinverse",
-           "cholesky", "qr", "svd"]
+           "cholesky", "qr", "svd", "geqrf", "orgqr", "ormqr"]
