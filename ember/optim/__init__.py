@@ -1,6 +1,7 @@
 """ember.optim: optimizers and learning-rate schedulers."""
 from . import lr_scheduler, swa_utils  # noqa: F401
 from .adadelta import Adadelta
+from .adafactor import Adafactor
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adamax import Adamax
@@ -14,4 +15,5 @@ from .rprop import Rprop
 from .sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop",
-           "Adagrad", "Adadelta", "ASGD", "Rprop", "LBFGS", "lr_scheduler", "swa_utils"]
+           "Adagrad", "Adadelta", "ASGD", "Rprop", "LBFGS", "Adafactor", "lr_scheduler",
+           "swa_utils"]
