@@ -7,6 +7,7 @@ from .adam import Adam, AdamW
 from .adamax import Adamax
 from .asgd import ASGD
 from .lbfgs import LBFGS
+from .muon import Muon
 from .nadam import NAdam
 from .optimizer import Optimizer
 from .radam import RAdam
@@ -15,5 +16,5 @@ from .rprop import Rprop
 from .sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop",
-           "Adagrad", "Adadelta", "ASGD", "Rprop", "LBFGS", "Adafactor", "lr_scheduler",
+           "Adagrad", "Adadelta", "ASGD", "Rprop", "LBFGS", "Adafactor", "Muon", "lr_scheduler",
            "swa_utils"]
