@@ -2346,8 +2346,8 @@ def tensorsolve(A: Tensor, B: Tensor, dims=None, *, out=None) -> Tensor:
     if dims is not None:
         dims = [dims] if isinstance(dims, int) else list(dims)
         A = A.movedim(dims, list(range(A.ndim - len(dims), A.ndim)))
-    lead, rest = tuple(A.shape[:B.ndim]), tuple(A.shape[B.ndim:])
-    p = _check_tensor_square(lead, rest, "prod(self.shape[other.ndim:]) == "
+    rest = tuple(A.shape[B.ndim:])
+    p = _check_tensor_square(tuple(B.shape), rest, "prod(self.shape[other.ndim:]) == "
                              "prod(self.shape[:other.ndim])")
     return write_out(solve(A.reshape(p, p), B.reshape(p)).reshape(rest), out)
 

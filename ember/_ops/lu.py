@@ -675,7 +675,7 @@ class LinalgLdlFactorEx(OpDef):
 
 def _ldl_factor_ex(op: str, A: Tensor, hermitian: bool, check_errors: bool):
     _check_tensor(op, "A", 1, A)
-    _check_matrix(op, A)
+    _check_matrix("torch.linalg.ldl_factor_ex", A)
     LD, pivots, info = apply(LinalgLdlFactorEx, A, hermitian=bool(hermitian))
     if check_errors:
         raise_for_info(info, LinAlgError, lambda where, j: (

@@ -716,3 +716,199 @@ def test_matrix_exp_across_norms_and_errors_like_torch():
             lib.linalg.matrix_exp(lib.ones(2, 3))
         with pytest.raises(RuntimeError, match="floating point"):
             lib.linalg.matrix_exp(lib.ones(2, 2, dtype=lib.int64))
+
+
+# ---- LU, LDL, Householder and the triangular solvers ---------------------------------------
+def _random(shape, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(shape)
+    return a + 1j * rng.standard_normal(shape) if dtype.startswith("complex") else a
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex64", "complex128"])
+@pytest.mark.parametrize("shape", [(4, 4), (3, 5, 5), (5, 3), (2, 3, 6), (0, 3, 3), (1, 1)])
+def test_lu_factor_pivots_and_values_match_lapack(shape, dtype):
+    """The same pivots as LAPACK's getrf (complex pivots chosen by |Re| + |Im|), the same
+    packed LU, the same P, L, U."""
+    a = _random(shape, dtype)
+    e, t = ember.tensor(a, dtype=getattr(ember, dtype)), torch.tensor(a, dtype=getattr(torch,
+                                                                                      dtype))
+    tol = 1e-4 if dtype in ("float32", "complex64") else 1e-12
+    assert_same(ember.linalg.lu_factor_ex(e), torch.linalg.lu_factor_ex(t), tol, tol, "factor")
+    assert_same(ember.linalg.lu(e), torch.linalg.lu(t), tol, tol, "lu")
+    assert_same(ember.lu_unpack(*ember.linalg.lu_factor_ex(e)[:2]),
+                torch.lu_unpack(*torch.linalg.lu_factor_ex(t)[:2]), tol, tol, "unpack")
+
+
+def test_singular_matrices_report_info_like_torch():
+    singular = np.stack([np.eye(3), np.zeros((3, 3)), [[1., 2., 3.], [2., 4., 6.], [1., 0., 1.]]])
+    e, t = ember.tensor(singular), torch.tensor(singular)
+    for fn in (lambda lib, x: lib.linalg.lu_factor_ex(x).info,
+               lambda lib, x: lib.linalg.inv_ex(x).info,
+               lambda lib, x: lib.linalg.solve_ex(x, x).info,
+               lambda lib, x: lib.linalg.cholesky_ex(x).info,
+               lambda lib, x: lib.linalg.ldl_factor_ex(x).info,
+               lambda lib, x: lib.lu(x, get_infos=True).info):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert_same(fn(ember, e), fn(torch, t), 0, 0, "info")
+    LU, pivots = ember.linalg.lu_factor_ex(e[2])[:2]
+    assert np.isinf(ember.linalg.lu_solve(LU, pivots, ember.ones(3, 1, dtype=ember.float64))
+                    .numpy()).any()
+
+
+@pytest.mark.parametrize("fn,arrays", [
+    (lambda t, a: t.linalg.lu_factor(a), [np.zeros((2, 3, 3))]),
+    (lambda t, a: t.linalg.lu_factor(a), [[[1., 2.], [2., 4.]]]),
+    (lambda t, a: t.linalg.lu_factor_ex(a, check_errors=True), [np.ones((2, 3))]),
+    (lambda t, a: t.linalg.lu_factor(a, pivot=False), [np.eye(2)]),
+    (lambda t, a: t.linalg.lu_factor(a), [np.ones(3)]),
+    (lambda t, a: t.linalg.inv_ex(a, check_errors=True), [np.zeros((2, 3, 3))]),
+    (lambda t, a: t.linalg.inv_ex(a, check_errors=True), [[[1., 2.], [2., 4.]]]),
+    (lambda t, a: t.linalg.inv_ex(a), [np.ones((2, 3))]),
+    (lambda t, a: t.linalg.solve_ex(a, a, check_errors=True), [np.zeros((2, 3, 3))]),
+    (lambda t, a, b: t.linalg.solve_ex(a, b), [np.eye(3), np.ones(4)]),
+    (lambda t, a: t.linalg.cholesky_ex(a, check_errors=True), [-np.eye(3)[None].repeat(2, 0)]),
+    (lambda t, a: t.linalg.cholesky_ex(a, check_errors=True), [[[1., 2.], [2., 1.]]]),
+    (lambda t, a: t.linalg.cholesky_ex(a), [np.ones((2, 3))]),
+    (lambda t, a, b: t.linalg.lu_solve(*t.linalg.lu_factor(a), b), [np.eye(3), np.ones((2, 1))]),
+    (lambda t, a, b: t.linalg.lu_solve(*t.linalg.lu_factor(a), b), [np.eye(3), np.ones(3)]),
+    (lambda t, a, b: t.linalg.lu_solve(a, t.ones(3, dtype=t.int64), b),
+     [np.eye(3), np.ones((3, 1))]),
+    (lambda t, a, b: t.linalg.lu_solve(a, t.ones(2, dtype=t.int32), b),
+     [np.eye(3), np.ones((3, 1))]),
+    (lambda t, a, b: t.linalg.lu_solve(a, t.ones(2, dtype=t.int32), b),
+     [np.ones((2, 3)), np.ones((2, 1))]),
+    (lambda t, a: t.lu_unpack(a, t.ones(3)), [np.ones((3, 3))]),
+    (lambda t, a: t.lu_unpack(a, t.full((3,), 4, dtype=t.int32)), [np.ones((3, 3))]),
+    (lambda t, a: t.linalg.ldl_factor(a), [np.ones((2, 3))]),
+    (lambda t, a: t.linalg.householder_product(a, a[0]), [np.ones((2, 3))]),
+    (lambda t, a, b: t.linalg.householder_product(a, b), [np.ones((3, 2)), np.ones(3)]),
+    (lambda t, a, b: t.linalg.householder_product(a, b), [np.ones((2, 3, 2)), np.ones((3, 2))]),
+    (lambda t, b, a: t.cholesky_solve(b, a), [np.ones((3, 1)), np.ones((2, 2))]),
+    (lambda t, a: t.cholesky_inverse(a), [np.ones((2, 3))]),
+    (lambda t, b, a: t.triangular_solve(b, a), [np.ones((3, 1)), np.ones((2, 2))]),
+    (lambda t, a: t.geqrf(a), [np.ones(3)]),
+    (lambda t, a, tau, c: t.ormqr(a, tau, c), [np.ones((3, 2)), np.ones(2), np.ones((2, 2))]),
+    (lambda t, a, tau, c: t.ormqr(a, tau, c, left=False),
+     [np.ones((3, 2)), np.ones(2), np.ones((3, 2))]),
+    (lambda t, a, tau, c: t.ormqr(a, tau, c), [np.ones((3, 3)), np.ones(2), np.ones((3, 2))]),
+    (lambda t, a: t.linalg.tensorinv(a, ind=0), [np.ones((2, 3, 6))]),
+    (lambda t, a: t.linalg.tensorinv(a, ind=1), [np.ones((2, 3, 6))]),
+    (lambda t, a, b: t.linalg.tensorsolve(a, b), [np.ones((2, 3, 6)), np.ones((2, 2))]),
+], ids=lambda v: "" if callable(v) or isinstance(v, list) else str(v))
+def test_factorization_errors_match_torch(fn, arrays):
+    same_error(fn, *[np.asarray(a, dtype=float) for a in arrays])
+
+
+@pytest.mark.parametrize("fn,dtypes", [
+    (lambda t, a: t.linalg.lu_factor(a), ["int64"]),
+    (lambda t, a: t.linalg.lu_factor_ex(a), ["bool"]),
+    (lambda t, a: t.linalg.lu_factor(a), ["float16"]),
+    (lambda t, a, b: t.linalg.lu_solve(*t.linalg.lu_factor(a), b), ["float32", "float64"]),
+    (lambda t, a: t.linalg.ldl_factor(a), ["int64"]),
+    (lambda t, a: t.linalg.cholesky_ex(a), ["float16"]),
+    (lambda t, a, b: t.cholesky_solve(a, b), ["float32", "float64"]),
+    (lambda t, a, b: t.cholesky_solve(a, b), ["int64", "int64"]),
+    (lambda t, a: t.cholesky_inverse(a), ["int64"]),
+    (lambda t, a, b: t.triangular_solve(a, b), ["float32", "float64"]),
+    (lambda t, a, b: t.linalg.householder_product(a, b[0]), ["float32", "float64"]),
+    (lambda t, a, b: t.linalg.householder_product(a, b[0]), ["int64", "int64"]),
+    (lambda t, a: t.geqrf(a), ["int64"]),
+], ids=lambda v: "-".join(v) if isinstance(v, list) else "")
+def test_factorization_dtype_errors_match_torch(fn, dtypes):
+    same_error(fn, *[np.eye(3)] * len(dtypes), dtypes=dtypes)
+
+
+def _symmetric_cases():
+    rng = np.random.default_rng(3)
+    cases = [np.array([[1., 2., 3.], [2., 1., 4.], [3., 4., 1.]]),
+             np.array([[0., 5., 1.], [5., 0., 2.], [1., 2., 0.]]),
+             np.array([[0., 1.], [1., 0.]]), np.eye(4) * 1e-3 + np.ones((4, 4))]
+    cases += [rng.standard_normal((6, 6)) for _ in range(6)]
+    return cases
+
+
+@pytest.mark.parametrize("dtype,hermitian", [("float64", False), ("complex128", False),
+                                             ("complex128", True), ("float32", True)])
+def test_ldl_factor_and_solve_match_lapack(dtype, hermitian):
+    """Bunch-Kaufman's pivot choices (1x1 and 2x2 blocks, negative pivots) and packed LD
+    are LAPACK's sytrf/hetrf ones; ldl_solve solves with them, batches broadcast."""
+    rng = np.random.default_rng(4)
+    for i, a in enumerate(_symmetric_cases()):
+        if dtype.startswith("complex"):
+            a = a + 1j * rng.standard_normal(a.shape)
+        e = ember.tensor(a, dtype=getattr(ember, dtype))
+        t = torch.tensor(a, dtype=getattr(torch, dtype))
+        tol = 1e-4 if dtype == "float32" else 1e-10
+        got = ember.linalg.ldl_factor_ex(e, hermitian=hermitian)
+        want = torch.linalg.ldl_factor_ex(t, hermitian=hermitian)
+        assert_same(got, want, tol, tol, f"case {i}")
+        b = rng.standard_normal((2,) + a.shape[:1] + (3,))
+        eb, tb = ember.tensor(b, dtype=e.dtype), torch.tensor(b, dtype=t.dtype)
+        assert_same(ember.linalg.ldl_solve(got.LD, got.pivots, eb, hermitian=hermitian),
+                    torch.linalg.ldl_solve(want.LD, want.pivots, tb, hermitian=hermitian),
+                    tol * 10, tol * 10, f"solve {i}")
+
+
+def test_ldl_is_not_differentiable_and_refuses_singular():
+    A = ember.eye(3, requires_grad=True)
+    assert not ember.linalg.ldl_factor(A).LD.requires_grad
+    with pytest.raises(ember.linalg.LinAlgError, match="singular"):
+        ember.linalg.ldl_factor(ember.ones(2, 2))
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (2, 4, 4), (3, 5), (0, 3, 2)])
+@pytest.mark.parametrize("dtype", ["float64", "complex128"])
+def test_geqrf_matches_lapack(shape, dtype):
+    a = _random(shape, dtype)
+    assert_same(ember.geqrf(ember.tensor(a)), torch.geqrf(torch.tensor(a)), 1e-12, 1e-12,
+                "geqrf")
+
+
+def test_deprecated_lu_api_warns_and_returns_like_torch():
+    a = _random((3, 3), "float64")
+    with pytest.warns(UserWarning, match="torch.lu is deprecated"):
+        out = ember.lu(ember.tensor(a))
+    assert type(out) is tuple and len(out) == 2
+    with pytest.warns(UserWarning, match="torch.lu_solve is deprecated"):
+        ember.lu_solve(ember.ones(3, 1, dtype=ember.float64), *out)
+    assert ember.linalg.lu_factor(ember.tensor(a)).pivots.dtype is ember.int32
+    assert ember.linalg.lu_factor(ember.tensor(a)).__class__.__name__ == "linalg_lu_factor"
+    for name in ("lu", "lu_factor", "lu_factor_ex", "lu_solve", "solve_ex", "inv_ex",
+                 "cholesky_ex", "ldl_factor", "ldl_factor_ex", "ldl_solve",
+                 "householder_product", "tensorinv", "tensorsolve"):
+        assert callable(getattr(ember.linalg, name)) and hasattr(torch.linalg, name), name
+    for name in ("lu", "lu_solve", "cholesky_solve", "cholesky_inverse", "triangular_solve",
+                 "geqrf", "orgqr", "ormqr"):
+        assert callable(getattr(ember.Tensor, name)), name
+
+
+LU_GRADIENTS = {
+    "lu_factor": (lambda t, a: t.linalg.lu_factor(a).LU, [(2, 4, 4)]),
+    "lu_tall": (lambda t, a: t.linalg.lu(a)[1:], [(5, 3)]),
+    "lu_wide": (lambda t, a: t.linalg.lu(a)[1:], [(2, 3, 5)]),
+    "lu_solve_both": (lambda t, a, b: t.linalg.lu_solve(*t.linalg.lu_factor(a), b, left=False,
+                                                         adjoint=True), [(3, 3), (2, 4, 3)]),
+    "solve_ex": (lambda t, a, b: t.linalg.solve_ex(a, b).result, [(2, 3, 3), (3, 2)]),
+    "inv_ex": (lambda t, a: t.linalg.inv_ex(a).inverse, [(3, 3)]),
+    "cholesky_ex": (lambda t, a: t.linalg.cholesky_ex(_spd(t, a)).L, [(3, 4)]),
+    "householder_product": (lambda t, a, tau: t.linalg.householder_product(a, tau),
+                            [(2, 5, 3), (2, 3)]),
+    "ormqr": (lambda t, a, tau, c: t.ormqr(a, tau, c, left=False, transpose=True),
+              [(4, 3), (3,), (2, 4)]),
+    "cholesky_solve_full_factor": (lambda t, b, l: t.cholesky_solve(b, l), [(3, 2), (3, 3)]),
+    "cholesky_inverse_full_factor": (lambda t, u: t.cholesky_inverse(u, upper=True), [(3, 3)]),
+    "triangular_solve": (lambda t, b, a: t.triangular_solve(b, a, upper=False,
+                                                            unitriangular=True), [(3, 2), (3, 3)]),
+    "tensorinv": (lambda t, a: t.linalg.tensorinv(a, ind=1), [(4, 2, 2)]),
+    "tensorsolve": (lambda t, a, b: t.linalg.tensorsolve(a, b, dims=(1,)), [(2, 4, 2), (2, 2)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LU_GRADIENTS))
+def test_lu_family_gradients_match_torch(name):
+    """Values and gradients against torch, including the cholesky solvers' gradient for a
+    factor whose other triangle is not zero (torch treats the factor as a full matrix)."""
+    fn, shapes = LU_GRADIENTS[name]
+    check(fn, shapes, low=0.5 if "cholesky" in name else -2.0, atol=1e-8, rtol=1e-6)
