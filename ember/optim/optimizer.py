@@ -110,7 +110,7 @@ class Optimizer:
     def __repr__(self) -> str:
         text = self.__class__.__name__ + " ("
         for i, group in enumerate(self.param_groups):
-            text += "\n" + f"Parameter Group {i}"
+            text += ("\n\n" if i else "\n") + f"Parameter Group {i}"
             for key in sorted(group):
                 if key != "params":
                     text += "\n" + f"    {key}: {group[key]}"
@@ -129,6 +129,7 @@ class Optimizer:
                             "Please use a list instead.")
         else:
             param_group["params"] = list(params)
+        self._split_names(param_group)
         for p in param_group["params"]:
             if not isinstance(p, Tensor):
                 raise TypeError("optimizer can only optimize Tensors, but one of the params is "
@@ -148,6 +149,23 @@ class Optimizer:
         if existing & {id(p) for p in param_group["params"]}:
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(param_group)
+
+    def _split_names(self, param_group: dict) -> None:
+        """(name, tensor) pairs, as model.named_parameters() yields, become the group's
+        tensors plus its 'param_names'; a group is all named or all unnamed, and so are all
+        groups of one optimizer, as torch's."""
+        named = [isinstance(p, tuple) and len(p) == 2 for p in param_group["params"]]
+        if any(named) and not all(named):
+            raise ValueError("all optimizer params should be with/without names. Some param "
+                             "names are missing")
+        if all(named) and named:
+            param_group["param_names"] = [name for name, _ in param_group["params"]]
+            param_group["params"] = [p for _, p in param_group["params"]]
+        if self.param_groups and ("param_names" in self.param_groups[0]) != (
+                "param_names" in param_group):
+            kind = "with" if "param_names" in param_group else "without"
+            raise ValueError("all optimizer param groups should be with/without names. cannot "
+                             f"add param group {kind} names to the optimizer")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of every optimized parameter (to None by default). With
@@ -255,6 +273,8 @@ class Optimizer:
         for group, saved in zip(groups, saved_groups):
             merged = {k: v for k, v in saved.items() if k != "params"}
             merged["params"] = group["params"]
+            if "param_names" in group:
+                merged.setdefault("param_names", group["param_names"])
             new_groups.append(merged)
         self.__setstate__({"state": state, "param_groups": new_groups})
         for hook in list(self._optimizer_load_state_dict_post_hooks.values()):
