@@ -17,7 +17,8 @@ from .._backend.fp_errors import quiet, restore
 from .._device import CPU
 from .._tensor import Tensor
 from ..autograd.grad_mode import Anomaly, GradState
-from ..autograd.graph import Context, Node, saved_constant, saved_input, saved_output
+from ..autograd.graph import (Context, Node, SavedHooks, pack_saved, saved_constant, saved_input,
+                             saved_output)
 
 _PROMOTE = D._PROMOTE
 _BY_NP = D._BY_NP
@@ -308,6 +309,8 @@ def _record(op, ctx, args, arrays, outs, results):
             t._output_nr = k
             t._requires_grad = True
         k += 1
+    if SavedHooks.stack and ctx._raw:
+        pack_saved(node, args, results)
     if Anomaly.enabled:
         node.metadata["traceback_"] = traceback.extract_stack()[:-3]
 
@@ -412,10 +415,7 @@ def _write_into(op, target, result):
                            "the output views to be modified inplace. You should replace the "
                            "inplace operation by an out-of-place one.")
     if node is not None:
-        saved = node._saved or ()
-        for i, entry in enumerate(saved):
-            if entry[0] is target:
-                saved[i] = saved_constant(target._data.copy())
+        node.keep_value_before_write(target)
     if target._dtype.np == result._data.dtype:
         target._data[...] = result._data
     else:

@@ -1,8 +1,12 @@
 """The autograd graph: nodes, edges and saved tensors. Knows nothing about any particular op."""
 from __future__ import annotations
 
+import contextlib
 import itertools
+import threading
 import weakref
+
+from .grad_mode import GradState
 
 
 class RemovableHandle:
@@ -161,6 +165,7 @@ class BackwardNode(Node):
 
     opdef = None
     _released = False
+    _hooked = False  # saved values went through saved_tensors_hooks (entries are PackedSaved)
 
     def __init__(self, ctx, next_functions, inputs_meta, outputs_meta):
         self.next_functions = next_functions
@@ -178,6 +183,9 @@ class BackwardNode(Node):
         Tensor = _tensor_class()
         if self._released:
             raise RuntimeError(FREED)
+        if self._hooked:
+            return tuple(None if entry is None else entry.unpacked(self)
+                         for entry in self._saved)
         out = []
         for tensor, array, output_nr, box, version in self._saved or ():
             if box is not None and box[0] != version:
@@ -205,6 +213,18 @@ class BackwardNode(Node):
             else:
                 out.append(Tensor._wrap_array(array))
         return tuple(out)
+
+    def keep_value_before_write(self, target) -> None:
+        """`target`, this node's first input, is about to be overwritten with the node's result:
+        keep a copy of its value for backward in place of the tensor itself."""
+        saved = self._saved or ()
+        for i, entry in enumerate(saved):
+            if not self._hooked:
+                if entry[0] is target:
+                    saved[i] = saved_constant(target._data.copy())
+            elif entry is not None and entry.first_arg:
+                copy = _tensor_class()._wrap(target._data.copy(), target._dtype, target._device)
+                saved[i] = _pack(SavedHooks.stack[-1], copy)
 
     def release(self) -> None:
         """Free saved values after a backward without retain_graph (a node that saved nothing
@@ -239,3 +259,176 @@ class BackwardNode(Node):
                     g = (g.real if g.is_complex() and not dtype.is_complex else g).to(dtype)
             fixed.append(g)
         return fixed
+
+
+# ---- saved-tensor hooks ----------------------------------------------------------------------
+class _SavedHooksState(threading.local):
+    """This thread's saved-tensor hooks, innermost last (only that pair is used), and inside
+    disable_saved_tensors_hooks the message that refuses new ones. Per thread, as in torch."""
+
+    stack = ()
+    refusal = None
+
+
+SavedHooks = _SavedHooksState()
+
+
+class PackedSaved:
+    """A value saved for backward under saved_tensors_hooks: what pack_hook made of it, the
+    unpack_hook that turns it back into a Tensor, and the value's place in the graph (the
+    producing node and output, or a leaf's accumulator), which the unpacked tensor takes so
+    gradients through it (double backward) reach the same place. An output of the node itself
+    has `output_nr` >= 0 and no producer kept (the node owns this entry)."""
+
+    __slots__ = ("packed", "unpack", "grad_fn", "output_nr", "accumulator", "first_arg")
+
+    def unpacked(self, node):
+        t = self.unpack(self.packed)
+        if not isinstance(t, _tensor_class()):
+            raise TypeError("Output of saved tensor unpack_hook expected to be a Tensor but got "
+                            f"result of type {type(t).__name__}")
+        if self.grad_fn is None and self.accumulator is None and self.output_nr < 0:
+            return t.detach() if t._requires_grad else t
+        grad_fn = node if self.output_nr >= 0 and self.grad_fn is None else self.grad_fn
+        nr = max(self.output_nr, 0) if grad_fn is not None else 0
+        if t._requires_grad and t._grad_fn is grad_fn and (
+                t._output_nr == nr if grad_fn is not None else t._accumulator is self.accumulator):
+            return t
+        out = _tensor_class()._wrap(t._data, t._dtype, t._device)
+        out._vbox = t._vbox
+        out._requires_grad = True
+        out._grad_fn = grad_fn
+        out._output_nr = nr
+        if grad_fn is None:
+            out._accumulator = self.accumulator
+        return out
+
+
+def _pack(hooks, tensor, grad_fn=None, output_nr=-1, accumulator=None, first_arg=False):
+    """Run pack_hook on `tensor` (with grad mode off, as torch) and keep what it returns."""
+    entry = PackedSaved()
+    prev = GradState.enabled
+    GradState.enabled = False
+    try:
+        entry.packed = hooks[0](tensor)
+    finally:
+        GradState.enabled = prev
+    entry.unpack = hooks[1]
+    entry.grad_fn = grad_fn
+    entry.output_nr = output_nr
+    entry.accumulator = accumulator
+    entry.first_arg = first_arg
+    return entry
+
+
+def pack_saved(node, args, results) -> None:
+    """Replace what `node` saved for backward by what the innermost saved_tensors_hooks' pack
+    hook makes of each value: the input Tensor itself, the output Tensor, or an intermediate
+    array wrapped as a Tensor. Called once per recorded op while hooks are set."""
+    hooks = SavedHooks.stack[-1]
+    Tensor = _tensor_class()
+    packed = []
+    for tensor, array, output_nr, _, _ in node._saved:
+        if tensor is not None:
+            packed.append(pack_tensor(hooks, tensor, tensor is args[0]))
+        elif output_nr >= 0:
+            packed.append(_pack(hooks, results[output_nr], None, output_nr))
+        elif array is None:
+            packed.append(None)
+        else:
+            packed.append(_pack(hooks, Tensor._wrap_array(array)))
+    node._saved = packed
+    node._hooked = True
+    node.ctx._raw = ()
+
+
+def pack_tensor(hooks, tensor, first_arg: bool = False) -> PackedSaved:
+    """Pack a tensor that has its own place in the graph (an op's input); `.unpacked(None)`
+    gives it back there."""
+    grad_fn = accumulator = None
+    if tensor._requires_grad:
+        grad_fn = tensor._grad_fn
+        if grad_fn is None:
+            accumulator = tensor._get_accumulator()
+    return _pack(hooks, tensor, grad_fn, tensor._output_nr if grad_fn else -1, accumulator,
+                 first_arg)
+
+
+class saved_tensors_hooks:
+    """Context manager: every tensor an op saves for backward inside it goes through
+    `pack_hook(tensor) -> anything` when saved, and `unpack_hook(that) -> Tensor` when
+    backward reads it. Nested managers: the innermost pair is used. Per thread.
+
+    >>> import ember
+    >>> x = ember.tensor([1.0, 2.0], requires_grad=True)
+    >>> with ember.autograd.graph.saved_tensors_hooks(lambda t: t * 1, lambda t: t):
+    ...     y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad
+    tensor([2., 4.])
+    """
+
+    def __init__(self, pack_hook, unpack_hook):
+        self.pack_hook = pack_hook
+        self.unpack_hook = unpack_hook
+
+    def __enter__(self):
+        if SavedHooks.refusal is not None:
+            raise RuntimeError(SavedHooks.refusal)
+        SavedHooks.stack = SavedHooks.stack + ((self.pack_hook, self.unpack_hook),)
+        return self
+
+    def __exit__(self, *exc):
+        SavedHooks.stack = SavedHooks.stack[:-1]
+        return False
+
+
+class save_on_cpu(saved_tensors_hooks):
+    """Saved tensors go to CPU memory during forward and back to their device in backward
+    (with pin_memory, into a separate CPU copy; pinned where a CUDA device allows it).
+
+    >>> import ember
+    >>> x = ember.tensor([3.0], requires_grad=True)
+    >>> with ember.autograd.graph.save_on_cpu():
+    ...     y = x * x
+    >>> y.backward()
+    >>> x.grad
+    tensor([6.])
+    """
+
+    def __init__(self, pin_memory: bool = False, device_type: str = "cuda"):
+        def pack(tensor):
+            if not pin_memory:
+                return tensor.device, tensor.cpu()
+            return tensor.device, tensor.detach().to("cpu", copy=True)
+
+        def unpack(packed):
+            device, tensor = packed
+            return tensor.to(device, non_blocking=pin_memory)
+
+        super().__init__(pack, unpack)
+
+
+@contextlib.contextmanager
+def disable_saved_tensors_hooks(error_message: str):
+    """Context manager (and decorator) inside which saved_tensors_hooks (and so non-reentrant
+    checkpointing) is refused with RuntimeError(error_message); entering it while hooks are
+    set raises the same.
+
+    >>> import ember
+    >>> with ember.autograd.graph.disable_saved_tensors_hooks("no hooks here"):
+    ...     try:
+    ...         with ember.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
+    ...             pass
+    ...     except RuntimeError as e:
+    ...         print(e)
+    no hooks here
+    """
+    if SavedHooks.stack:
+        raise RuntimeError(error_message)
+    prev = SavedHooks.refusal
+    SavedHooks.refusal = error_message
+    try:
+        yield
+    finally:
+        SavedHooks.refusal = prev
