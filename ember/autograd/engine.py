@@ -10,6 +10,16 @@ from .grad_mode import Anomaly, GradState
 from .graph import AccumulateGrad, BackwardNode
 
 
+class GraphTask:
+    """One backward pass, told apart by identity (checkpoint recomputes once per pass);
+    `selects_inputs` when it only computes chosen inputs' gradients (grad, backward(inputs=))."""
+
+    __slots__ = ("selects_inputs",)
+
+    def __init__(self, selects_inputs: bool):
+        self.selects_inputs = selects_inputs
+
+
 def _edge(tensor):
     """The (node, output_nr) that receives `tensor`'s gradient."""
     if tensor._grad_fn is not None:
@@ -111,8 +121,10 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
             ready.append(node)
     results = [None] * len(inputs) if inputs is not None else None
     owned = {id(g._data) for g in root_grads if g is not None}
-    prev_enabled, prev_keep = GradState.enabled, GradState.keep_graph
+    prev_enabled, prev_keep, prev_task = GradState.enabled, GradState.keep_graph, \
+        GradState.graph_task
     GradState.enabled, GradState.keep_graph = create_graph, retain_graph
+    GradState.graph_task = GraphTask(capture is not None)
     try:
         while ready:
             node = ready.pop()
@@ -160,6 +172,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                     ready.append(child)
     finally:
         GradState.enabled, GradState.keep_graph = prev_enabled, prev_keep
+        GradState.graph_task = prev_task
     if results is not None and not allow_unused:
         for r in results:
             if r is None:

@@ -16,6 +16,7 @@ class _Switches(threading.local):
     inference = False
     off_regions = 0  # grad-disabling contexts entered and not left (jit marks their ops)
     keep_graph = False  # the backward pass running here keeps saved values (retain_graph)
+    graph_task = None  # the backward pass running here (engine.GraphTask), None outside one
 
 
 GradState = _Switches()
