@@ -155,7 +155,13 @@ class Tensor:
         return self._data.data.ptr
 
     def is_contiguous(self, memory_format=None) -> bool:
-        return bool(self._data.flags.c_contiguous)
+        """Whether the elements lie in memory in C order, or, for memory_format
+        channels_last(_3d), in that layout's order (False for a tensor of another rank)."""
+        if memory_format is None or memory_format.rank is None:
+            return bool(self._data.flags.c_contiguous)
+        if self._data.ndim != memory_format.rank:
+            return False
+        return bool(self._data.transpose(memory_format.axis_order()).flags.c_contiguous)
 
     def is_floating_point(self) -> bool:
         return self._dtype.category == D._FLOAT

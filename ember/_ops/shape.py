@@ -354,6 +354,10 @@ class memory_format:
     def __repr__(self) -> str:
         return f"torch.{self.name}"
 
+    def axis_order(self) -> tuple:
+        """The axis order whose C layout is this (channels-last) format."""
+        return _channels_last_order(self.rank)
+
 
 contiguous_format = memory_format("contiguous_format")
 preserve_format = memory_format("preserve_format")
@@ -416,10 +420,7 @@ def clone(input, *, memory_format=None):
 def contiguous(self, memory_format=contiguous_format):
     """self when already laid out as asked (C order by default), else a copy that is."""
     layout = _layout(self, memory_format, "contiguous")
-    data = self._data
-    if layout == "channels_last":
-        data = data.transpose(_channels_last_order(data.ndim))
-    if data.flags.c_contiguous:
+    if self.is_contiguous(memory_format if layout == "channels_last" else None):
         return self
     return apply(Clone, self, layout=layout)
 

@@ -829,3 +829,21 @@ def test_as_strided_views_storage_like_torch():
         assert leaf.grad.tolist() == [1.0, 2.0, 2.0, 1.0, 0.0, 0.0]
         with pytest.raises(RuntimeError, match="out of bounds for storage"):
             x.as_strided((5, 5), (3, 1))
+
+
+def test_is_contiguous_in_a_memory_format_like_torch():
+    for lib in (torch, ember):
+        x = lib.ones(2, 3, 4, 5)
+        cl = x.contiguous(memory_format=lib.channels_last)
+        cases = [(cl, None), (cl, lib.channels_last), (cl, lib.contiguous_format),
+                 (cl, lib.preserve_format), (x, lib.channels_last),
+                 (lib.ones(2, 3), lib.channels_last), (lib.ones(2, 1, 4, 5), lib.channels_last),
+                 (lib.ones(2, 3, 1, 1), lib.channels_last),
+                 (lib.ones(2, 3, 4, 5, 6).contiguous(memory_format=lib.channels_last_3d),
+                  lib.channels_last_3d), (lib.ones(3, 2).t(), lib.preserve_format)]
+        got = [t.is_contiguous() if f is None else t.is_contiguous(memory_format=f)
+               for t, f in cases]
+        if lib is torch:
+            expected = got
+        else:
+            assert got == expected
