@@ -333,11 +333,13 @@ class SizeFamily:
     def member(self, t, d: int, n: int):
         """Which of the family's sizes dim d (of size n) of tensor t is, or None: in the first
         tensor its own dims, and a later dim of another member's size (a sequence's (T, T)
-        scores); in the others, dim 0 when it is of the batch's size and any dim of another
-        member's size (dim 0 too: an attention mask is (T, T))."""
+        scores); in the others, dim 0 when it is of the batch's size, else dim 1 (an RNN's
+        initial state is (layers, batch, hidden)), and any dim of another member's size (dim 0
+        too: an attention mask is (T, T))."""
         if t is self.first and d in self.dims:
             return self.dims.index(d)
-        if t is not self.first and d == 0 and n == self.base[0]:
+        if t is not self.first and n == self.base[0] and (
+                d == 0 or d == 1 and t.shape[0] != n):
             return 0
         if t is self.first and d < max(self.dims):
             return None
@@ -404,10 +406,11 @@ def sized_graph(graph, tensors, rebuild):
     call's sizes over the widest family that fits (`generalized`; the other dims fixed), else
     itself with the family's dims as `free_dims` when its builds there are the same graph,
     else one generalized over the family's stride lattice (`_moduli`), else itself marked
-    `fixed_sizes` (it then refuses other shapes). `rebuild(resize)` builds the graph again
-    from the inputs with each tensor t replaced by resize(t)."""
-    tried = False
-    for family in size_families(tensors):
+    `fixed_sizes` (it then refuses other shapes), also when no build at other sizes ran.
+    `rebuild(resize)` builds the graph again from the inputs with each tensor t replaced by
+    resize(t)."""
+    families = size_families(tensors)
+    for family in families:
         base = family.base
         capture = _capturer(family, rebuild)
         for steps in _directions(base):
@@ -436,8 +439,9 @@ def sized_graph(graph, tensors, rebuild):
             symbolic = generalized(graph, base, _modulus_steps(base, modulus), capture, modulus)
             if symbolic is not None:
                 return symbolic
-        tried = tried or any(other is not None for other in capture.made.values())
-    if tried:
+    if families:
+        # builds at other sizes that all failed prove nothing about the sizes they did not
+        # try (a GRU's h0 holds the batch at dim 1): the graph serves its own sizes only
         graph.fixed_sizes = True
     return graph
 

@@ -249,3 +249,36 @@ def test_compiled_code_with_changing_numbers_is_eager_code(stages, values):
         for t in values:
             np.testing.assert_allclose(compiled(x, t).numpy(), f(x, t).numpy(), rtol=1e-6,
                                        atol=1e-6)
+
+
+def test_an_rnn_with_an_initial_state_generalizes_over_batch_and_sequence():
+    """h0 holds the batch at dim 1: its builds at other sizes resize it too, so the trace
+    serves other batch and sequence sizes as torch's does (it kept the example's sizes and
+    failed with a NumPy broadcasting error at others)."""
+    ember.manual_seed(0)
+    gru = ember.nn.GRU(4, 6, num_layers=2, batch_first=True).eval()
+    traced = jit.trace(gru, (ember.randn(3, 5, 4), ember.randn(2, 3, 6)))
+    for b, t in ((3, 5), (5, 3), (1, 15), (4, 4)):
+        x, h = ember.randn(b, t, 4), ember.randn(2, b, 6)
+        with ember.no_grad():
+            for got, want in zip(traced(x, h), gru(x, h)):
+                np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_a_trace_whose_builds_at_other_sizes_all_fail_refuses_other_sizes():
+    """y holds the batch at dim 2, which the builds at other sizes do not resize, so none
+    runs: no evidence that other sizes work, and the graph keeps x.shape[0] * 4 (it used to
+    be kept as if free of sizes and fail at other sizes with NumPy's error)."""
+    def f(x, y):
+        return (x.t() * y.sum(1)).view(x.shape[0] * 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jit.TracerWarning)
+        traced = jit.trace(f, (ember.randn(3, 4), ember.randn(4, 2, 3)))
+    x, y = ember.randn(3, 4), ember.randn(4, 2, 3)
+    np.testing.assert_array_equal(traced(x, y).numpy(), f(x, y).numpy())
+    try:
+        traced(ember.randn(5, 4), ember.randn(4, 2, 5))
+    except RuntimeError as e:
+        assert "was built for input shapes [[3, 4], [4, 2, 3]]" in str(e)
+    else:
+        raise AssertionError("other sizes ran")
