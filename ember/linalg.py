@@ -14,10 +14,10 @@ from ._ops.linalg import (LinAlgError, cholesky, cholesky_ex, cond, det, diagona
                           eigvals, eigvalsh, householder_product, inv, linalg_cross, linalg_qr,
                           linalg_slogdet, linalg_svd, linalg_svdvals, linalg_vander, lstsq,
                           matmul, matrix_exp, matrix_norm, matrix_power, matrix_rank,
-                          multi_dot, norm, pinv, solve, solve_triangular, tensorinv,
+                          multi_dot, norm, pinv, solve, tensorinv,
                           tensorsolve, vecdot, vector_norm)
 from ._ops.lu import (inv_ex, ldl_factor, ldl_factor_ex, ldl_solve, linalg_lu, linalg_lu_solve,
-                      lu_factor, lu_factor_ex, solve_ex)
+                      lu_factor, lu_factor_ex, solve_ex, solve_triangular)
 
 cross = linalg_cross
 lu = linalg_lu

@@ -2071,32 +2071,6 @@ def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver=None):
     return lstsq_result(X, residuals, rank, values)
 
 
-@composite(name="linalg_solve_triangular", samples=(
-    Sample(lambda t, A, B: t.linalg.solve_triangular(A + 3 * t.eye(3), B, upper=True),
-           (Arg((3, 3)), Arg((3, 2)))),
-    Sample(lambda t, A, B: t.linalg.solve_triangular(A + 3 * t.eye(3), B, upper=False,
-                                                     left=False), (Arg((2, 3, 3)), Arg((4, 3))),
-           name="right"),
-    Sample(lambda t, A, B: t.linalg.solve_triangular(A, B, upper=False, unitriangular=True),
-           (Arg((3, 3)), Arg((3, 1))), name="unit")))
-def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True,
-                     unitriangular: bool = False, out=None) -> Tensor:
-    """The solution X of A @ X = B (X @ A = B with left=False) for triangular A: only A's
-    upper (or lower) triangle is read, its diagonal taken as ones when unitriangular."""
-    op = "linalg.solve_triangular"
-    _check_tensor(op, "A", 1, A)
-    _check_tensor(op, "B", 2, B)
-    if B._data.ndim < 2:
-        raise RuntimeError(f"{op}: The input tensor B must have at least 2 dimensions.")
-    _check_matrix(op, A)
-    n = A._data.shape[-1]
-    if unitriangular:
-        T = (A.triu(1) if upper else A.tril(-1)) + eye(n, dtype=A.dtype, device=A.device)
-    else:
-        T = A.triu() if upper else A.tril()
-    return solve(T, B, left=left, out=out)
-
-
 _COND_NORMS = ("fro", "nuc", math.inf, -math.inf, 1, -1)
 
 

@@ -311,6 +311,43 @@ class TriangularSolve(OpDef):
         return (gA.triu(diagonal) if ctx.upper else gA.tril(-diagonal)), gB
 
 
+@composite(name="linalg_solve_triangular", samples=(
+    Sample(lambda t, A, B: t.linalg.solve_triangular(A + 3 * t.eye(3), B, upper=True),
+           (Arg((3, 3)), Arg((3, 2)))),
+    Sample(lambda t, A, B: t.linalg.solve_triangular(A + 3 * t.eye(3), B, upper=False,
+                                                     left=False), (Arg((2, 3, 3)), Arg((4, 3))),
+           name="right"),
+    Sample(lambda t, A, B: t.linalg.solve_triangular(A, B, upper=False, unitriangular=True),
+           (Arg((3, 3)), Arg((3, 1))), name="unit")))
+def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True,
+                     unitriangular: bool = False, out=None) -> Tensor:
+    """The solution X of A @ X = B (X @ A = B with left=False) for triangular A: only A's
+    upper (or lower) triangle is read, its diagonal taken as ones when unitriangular. A zero
+    on the diagonal gives inf/nan, as torch's (no error). B takes A's dtype, as torch's."""
+    op = "linalg.solve_triangular"
+    _check_tensor(op, "A", 1, A)
+    _check_tensor(op, "B", 2, B)
+    if B._data.ndim < 2:
+        raise RuntimeError(f"{op}: The input tensor B must have at least 2 dimensions.")
+    if A._dtype.category < D._FLOAT or A._dtype in (D.float16, D.bfloat16):
+        raise NotImplementedError(f"\"triangular_solve_cpu\" not implemented for "
+                                  f"'{_scalar_name(A)}'")
+    _check_matrix(op, A)
+    n = A._data.shape[-1]
+    if B._data.shape[-2 if left else -1] != n:
+        equation = "AX = B" if left else "XA = B"
+        rows, cols = B._data.shape[-2:]
+        raise RuntimeError(f"{op}: Incompatible shapes of A and B for the equation {equation} "
+                           f"({n}x{n} and {rows}x{cols})")
+    B = B.to(A.dtype)
+    if left:
+        X = apply(TriangularSolve, A, B, upper=bool(upper), unitriangular=bool(unitriangular))
+    else:
+        X = apply(TriangularSolve, A.mT, B.mT, upper=not upper,
+                  unitriangular=bool(unitriangular)).mT
+    return write_out(X, out)
+
+
 def _check_solver_dtypes(b: Tensor, A: Tensor, kernel: str) -> None:
     if A._dtype.category < D._FLOAT or A._dtype in (D.float16, D.bfloat16):
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{_scalar_name(A)}'")

@@ -912,3 +912,33 @@ def test_lu_family_gradients_match_torch(name):
     factor whose other triangle is not zero (torch treats the factor as a full matrix)."""
     fn, shapes = LU_GRADIENTS[name]
     check(fn, shapes, low=0.5 if "cholesky" in name else -2.0, atol=1e-8, rtol=1e-6)
+
+
+def _solve_triangular_outcome(lib, A, B, **kwargs):
+    """(result as a NumPy array and dtype name) or (error type, message) of one call."""
+    try:
+        X = lib.linalg.solve_triangular(lib.tensor(A), lib.tensor(B), **kwargs)
+    except Exception as e:  # noqa: BLE001 - the error itself is compared
+        return type(e).__name__, str(e)
+    return X.numpy(), str(X.dtype).split(".")[-1]
+
+
+@pytest.mark.parametrize("A, B, kwargs", [
+    (np.array([[1.0, 0.0], [2.0, 0.0]]), np.array([[1.0], [1.0]]), {"upper": False}),
+    (np.array([[0.0, 1.0], [0.0, 2.0]]), np.array([[1.0, 1.0]]), {"upper": True, "left": False}),
+    (np.triu(np.ones((3, 3), np.float32)) * 2, np.ones((3, 2)), {"upper": True}),
+    (np.eye(3), np.ones((4, 2)), {"upper": True}),
+    (np.eye(3), np.ones((3, 2)), {"upper": True, "left": False}),
+    (np.eye(3), np.ones(3), {"upper": True}),
+    (np.ones((2, 3)), np.ones((2, 2)), {"upper": True}),
+    (np.eye(3, dtype=np.int32), np.ones((3, 1), np.int32), {"upper": True}),
+], ids=["singular_gives_inf", "singular_right", "B_takes_A_dtype", "rows", "cols_right",
+        "vector_B", "not_square", "integer"])
+def test_solve_triangular_values_and_errors_like_torch(A, B, kwargs):
+    expected = _solve_triangular_outcome(torch, A, B, **kwargs)
+    got = _solve_triangular_outcome(ember, A, B, **kwargs)
+    if isinstance(expected[0], str):
+        assert got == expected
+    else:
+        np.testing.assert_array_equal(got[0], expected[0])
+        assert got[1] == expected[1]
