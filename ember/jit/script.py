@@ -1793,6 +1793,8 @@ def _type_name(v) -> str:
         return "Tensor"
     if isinstance(v, _Scalar):
         return v.kind.__name__
+    if isinstance(v, RuntimeStr):
+        return "str computed from tensors"
     return type(v).__name__
 
 

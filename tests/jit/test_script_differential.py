@@ -277,3 +277,16 @@ def test_format_errors_are_compile_errors():
 
     with pytest.raises(ember.jit.NotSupportedError, match="formatting failed: IndexError"):
         ember.jit.script(f)(ember.ones(2), 3)
+
+
+def test_a_string_computed_from_tensors_under_a_tensor_condition_is_refused_by_name():
+    def f(x):
+        if bool(x.sum() > 0):
+            msg = f"positive {x.sum().item()}"
+        else:
+            msg = "negative"
+        return msg
+
+    with pytest.raises(ember.jit.NotSupportedError,
+                       match=r"different types \(str computed from tensors and str\)"):
+        ember.jit.script(f)(ember.ones(2))
