@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .._ops.linalg import solve_triangular
+from ..linalg import solve_triangular
 from .bernoulli import Bernoulli, Categorical, OneHotCategorical
 from .exponential import Exponential, Laplace
 from .independent import Independent, _sum_rightmost

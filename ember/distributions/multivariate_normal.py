@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from .._ops.creation import eye
-from .._ops.linalg import cholesky, inv, solve_triangular
+from ..linalg import cholesky, inv, solve_triangular
 from .._ops.random import normal as _normal
 from .._ops.shape import broadcast_shapes
 from .._tensor import Size
