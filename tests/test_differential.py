@@ -71,6 +71,9 @@ _DTYPES = ("float32", "float64", "int64", "int32", "bool", "float16", "uint8", "
 # (function, second operand's dtype): torch accepts int32 indices here only because dim=None
 # skips its dtype check (with a dim it refuses them, as ember always does)
 _DTYPE_QUIRKS = {("take_along_dim", "int32")}
+# torch reads past the pivots when their count does not match the matrix (the pair sweep's
+# (3, 4) pivots): it answers with garbage or corrupts its heap; ember refuses with its message
+_TORCH_UNSAFE_PAIRS = {"lu_unpack"}
 
 
 def _pair_inputs(lib, da, db):
@@ -117,7 +120,8 @@ def _compare_with_torch(name: str, make_inputs, label: str, close) -> list:
     return problems
 
 
-@pytest.mark.parametrize("name", _functions(ember, shared_with=torch))
+@pytest.mark.parametrize("name", [n for n in _functions(ember, shared_with=torch)
+                                  if n not in _TORCH_UNSAFE_PAIRS])
 def test_binary_function_on_every_dtype_pair_like_torch(name):
     """f(a, b) for every pair of differing dtypes: where torch answers, ember gives the same
     dtype, shape and values; where torch refuses, ember refuses too."""

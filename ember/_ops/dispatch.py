@@ -382,8 +382,7 @@ def _inplace_fast(op, target, args, attrs):
         if op.promote == "float" and dt.category < _FLOAT:
             dt = D._Defaults.floating
         if dt is not target._dtype and dt.category > target._dtype.category:
-            raise RuntimeError(f"{op.name}_(): result type {dt.name} can't be cast to the "
-                               f"desired output type {target._dtype.name}")
+            raise _cast_error(dt, target._dtype)
     arrays = [a._data if isinstance(a, Tensor) else a for a in args]
     fp = quiet()
     try:
@@ -397,11 +396,16 @@ def _inplace_fast(op, target, args, attrs):
     return target
 
 
+def _cast_error(result: D.dtype, target: D.dtype) -> RuntimeError:
+    """torch's refusal to write a result into a tensor of a lower dtype category."""
+    return RuntimeError(f"result type {D.SCALAR_NAMES[result]} can't be cast to the desired "
+                        f"output type {D.SCALAR_NAMES[target]}")
+
+
 def _write_into(op, target, result):
     """Store `result` in `target`'s memory and move `target` (and its base) onto result's graph."""
     if result._dtype is not target._dtype and result._dtype.category > target._dtype.category:
-        raise RuntimeError(f"{op.name}_(): result type {result._dtype.name} can't be cast to the "
-                           f"desired output type {target._dtype.name}")
+        raise _cast_error(result._dtype, target._dtype)
     if result._data.shape != target._data.shape:
         raise RuntimeError(f"{op.name}_(): output with shape {list(target.shape)} doesn't match "
                            f"the broadcast shape {list(result.shape)}")

@@ -31,7 +31,7 @@ from .._tensor import Tensor, _dim
 from ..testing.opinfo import ALL_INT, FLOAT_ALL, FLOATS, INTS, NUMERIC, Arg, Sample, unary
 from .creation import ones, tensor, zeros
 from .linalg import linalg_vander
-from .dispatch import apply, apply_, result_type, write_out
+from .dispatch import _cast_error, apply, apply_, result_type, write_out
 from .indexing import index_select
 from .pointwise import _ERFC64, _erfinv, _poly, erfc, logical_xor, where
 from .reduction import _named_result
@@ -1485,8 +1485,7 @@ def _addr_(self, vec1, vec2, *, beta=1, alpha=1):
     """In-place addr."""
     result = addr(self, vec1, vec2, beta=beta, alpha=alpha)
     if result._dtype.category > self._dtype.category:
-        raise RuntimeError(f"addr_(): result type {_torch_name(result._dtype)} can't be cast to "
-                           f"the desired output type {_torch_name(self._dtype)}")
+        raise _cast_error(result._dtype, self._dtype)
     return self.copy_(result)
 
 

@@ -393,3 +393,22 @@ def test_torch_level_names_of_functional_functions():
         want = call(torch, torch.tensor(a), torch.tensor(b))
         got = call(ember, ember.tensor(a), ember.tensor(b))
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("call", [
+    lambda t: t.nn.functional.softplus(t.tensor([1, 2])),
+    lambda t: t.nn.functional.gelu(t.tensor([1, 2])),
+    lambda t: t.nn.functional.rrelu(t.tensor([1, 2])),
+    lambda t: t.nn.functional.rrelu(t.tensor([1.0]), t.tensor(0.1)),
+    lambda t: t.nn.functional.rrelu(t.tensor([1.0]), 0.1, "0.2"),
+    lambda t: t.nn.functional.rrelu(t.tensor([1.0]), 0.5, 0.2),
+    lambda t: t.nn.functional.rrelu(t.tensor([-1.0]), 0.2, 0.2, training=True),
+], ids=["softplus_int", "gelu_int", "rrelu_int", "rrelu_tensor_lower", "rrelu_str_upper",
+        "rrelu_bounds", "rrelu_equal_bounds"])
+def test_activation_argument_refusals_like_torch(call):
+    def outcome(lib):
+        try:
+            return call(lib).tolist()
+        except Exception as e:  # noqa: BLE001 - the error itself is compared
+            return type(e).__name__, str(e)
+    assert outcome(ember) == outcome(torch)

@@ -550,3 +550,41 @@ def test_nll_loss_2d_is_deprecated_alias():
     assert repr(m) == "NLLLoss2d()"
     compare(lambda t, x, y: t.nn.functional.nll_loss(x, y),
             (Arg((2, 3, 2, 2), -2, 0), _long((2, 2, 2), 2)))
+
+
+def _outcome(fn):
+    """(dtype name, values) of a call, or (error type, message)."""
+    try:
+        out = fn()
+    except Exception as e:  # noqa: BLE001 - the error itself is compared
+        return type(e).__name__, str(e)
+    return str(out.dtype).split(".")[-1], out.detach().double().numpy().round(4).tolist()
+
+
+@pytest.mark.parametrize("call", [
+    lambda t: t.nn.functional.binary_cross_entropy_with_logits(
+        t.tensor([0.5, -1.0]), t.tensor([1.0, 0.0], dtype=t.float16), reduction="none"),
+    lambda t: t.nn.functional.binary_cross_entropy_with_logits(
+        t.tensor([0.5, -1.0], dtype=t.float64), t.tensor([1.0, 0.0])),
+    lambda t: t.nn.functional.binary_cross_entropy_with_logits(t.tensor([0.5, -1.0]),
+                                                               t.tensor([1, 0])),
+    lambda t: t.nn.functional.binary_cross_entropy_with_logits(t.tensor([1, 0]),
+                                                               t.tensor([1.0, 0.0])),
+    lambda t: t.nn.functional.kl_div(t.tensor([0.5, -1.0]), t.tensor([1, 0]), reduction="sum"),
+    lambda t: t.nn.functional.kl_div(t.tensor([1, 0]), t.tensor([0.5, 1.0]), reduction="sum"),
+    lambda t: t.nn.functional.hinge_embedding_loss(
+        t.tensor([-3, 0, 2, 5]), t.tensor([-1, -1, -1, 1]), margin=2.7, reduction="none"),
+    lambda t: t.nn.functional.hinge_embedding_loss(
+        t.tensor([-3, 0, 2, 5]), t.tensor([-1, -1, -1, 1]), reduction="sum"),
+    lambda t: t.nn.functional.hinge_embedding_loss(
+        t.tensor([-3, 0, 2, 5]), t.tensor([-1, -1, -1, 1])),
+    lambda t: t.nn.functional.hinge_embedding_loss(
+        t.tensor([-3.0, 0.0], dtype=t.float16), t.tensor([-1.0, 1.0], dtype=t.float64),
+        margin=1.5, reduction="none"),
+], ids=["bce_logits_target_half", "bce_logits_target_float", "bce_logits_int_target",
+        "bce_logits_int_input", "kl_div_int_target", "kl_div_int_input", "hinge_int_margin",
+        "hinge_int_sum", "hinge_int_mean", "hinge_half_input"])
+def test_loss_dtypes_and_refusals_like_torch(call):
+    """Result dtypes follow torch's kernels (bce with logits: the target's; hinge: the
+    input's, the margin truncated for integers); integer inputs are refused where torch's are."""
+    assert _outcome(lambda: call(ember)) == _outcome(lambda: call(torch))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 
+from ... import _dtype as D
 from ... import _ops
 from ..._ops.dispatch import apply
 from ..._ops.nn_ops import Gelu, LogSoftmax, Softmax, _softmax_call
@@ -119,6 +120,14 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
 def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
           inplace: bool = False) -> Tensor:
     """Randomized leaky relu: slopes ~ U(lower, upper) in training, their mean otherwise."""
+    for position, name, bound in ((2, "lower", lower), (3, "upper", upper)):
+        if not isinstance(bound, (int, float)) and not (isinstance(bound, Tensor) and
+                                                         bound.ndim == 0):
+            raise TypeError(f"rrelu(): argument '{name}' (position {position}) must be Number, "
+                            f"not {type(bound).__name__}")
+    if lower > upper:
+        raise RuntimeError("Lower bound should be less than or equal to the upper bound")
+    _float_kernel(input, "leaky_relu_cpu")
     if not training:
         return leaky_relu(input, (lower + upper) / 2, inplace)
 
@@ -198,8 +207,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """
     if approximate not in ("none", "tanh"):
         raise RuntimeError("approximate argument must be either none or tanh.")
-    if not input._dtype.is_floating_point:
-        raise RuntimeError(f'"GeluKernelImpl" not implemented for \'{input._dtype}\'')
+    _float_kernel(input, "GeluKernelImpl")
     return apply(Gelu, input, approximate=approximate)
 
 
@@ -219,7 +227,16 @@ def _softplus(x: Tensor, beta: float, threshold: float) -> Tensor:
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """Smooth relu: log(1 + exp(beta * x)) / beta (linear above threshold / beta)."""
+    _float_kernel(input, "softplus_cpu")
     return _softplus(input, beta, threshold)
+
+
+def _float_kernel(input: Tensor, kernel: str) -> None:
+    """Refuse an integer, bool or complex input, as torch's CPU `kernel` (real floating types
+    only) does."""
+    if not input._dtype.is_floating_point:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for "
+                                  f"'{D.SCALAR_NAMES[input._dtype]}'")
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:

@@ -15,7 +15,7 @@ from ..._ops.dispatch import apply
 from ..._ops.nn_ops import BinaryCrossEntropy, CrossEntropy, CtcLoss, LogSoftmax, NllLoss
 from ..._ops.pointwise import minimum, relu, where, xlogy
 from ..._tensor import Tensor
-from ._activation import _softplus, logsigmoid
+from ._activation import _float_kernel, _softplus, logsigmoid
 from ._distance import pairwise_distance
 
 __all__ = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
@@ -254,10 +254,13 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
     if target.shape != input.shape:
         raise ValueError(f"Target size ({target.shape}) must be the same as input size "
                          f"({input.shape})")
+    _float_kernel(input, "log_sigmoid_cpu")
     soft = _softplus(-input, 1.0, 20.0)
     if pos_weight is not None:
         soft = soft * ((pos_weight - 1) * target + 1)
-    loss = (1 - target) * input + soft
+    # in place on a tensor of target's dtype, as torch: the loss takes target's dtype, and
+    # an integer target is refused (the result can't be cast to it)
+    loss = (1 - target).mul_(input).add_(soft)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
@@ -276,6 +279,8 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
                       "'batchmean' in the next major release.", stacklevel=2)
     elif reduction not in _REDUCTIONS + ("batchmean",):
         raise ValueError(f"{reduction} is not a valid value for reduction")
+    if not all(t.is_floating_point() or t.is_complex() for t in (input, target)):
+        raise RuntimeError("kl_div: Integral inputs not supported.")
     if log_target:
         loss = target.exp() * (target - input)
     else:
@@ -364,8 +369,9 @@ def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, siz
                          reduce=None, reduction: str = "mean") -> Tensor:
     """x for target 1, max(0, margin - x) for target -1."""
     reduction = _reduction(reduction, size_average, reduce)
-    loss = where(target != 1, (margin - input).clamp_min(0), 0.0) + where(target != -1, input,
-                                                                          0.0)
+    if not (input.is_floating_point() or input.is_complex()):
+        margin = int(margin)  # as torch: an integer input keeps its dtype, the margin truncated
+    loss = where(target != 1, (margin - input).clamp_min(0), 0) + where(target != -1, input, 0)
     return _reduce(loss, reduction)
 
 
