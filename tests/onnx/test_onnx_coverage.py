@@ -41,7 +41,22 @@ WITHOUT_LOWERING = {
     "linalg_eigh", "linalg_inv", "linalg_matrix_rank", "linalg_pinv", "linalg_qr",
     "linalg_slogdet", "linalg_solve", "linalg_svd", "mode", "nextafter", "nll_loss_coefficients",
     "pad_flat", "polygamma", "special_erfcx", "special_log_ndtr", "special_ndtri", "special_zeta",
-    "view_as_complex", "view_as_real", "view_dtype"}
+    "view_as_complex", "view_as_real", "view_dtype",
+    # the LU/LDL/QR-reflector family and its solvers: ONNX has no factorizations
+    "cholesky_solve", "geqrf", "linalg_cholesky_ex", "linalg_ldl_factor_ex", "linalg_ldl_solve",
+    "linalg_lu_factor_ex", "lu_pivots_to_permutation", "triangular_solve",
+    # random windows (fractional pooling) and D-dimensional histograms
+    "fractional_max_pool", "histogramdd",
+    # Bessel/Airy functions, incomplete gamma and orthogonal polynomials: no ONNX operator
+    "i0", "igamma", "igammac", "special_airy_ai", "special_bessel_j0", "special_bessel_j1",
+    "special_bessel_y0", "special_bessel_y1", "special_i0e", "special_i1", "special_i1e",
+    "special_modified_bessel_i0", "special_modified_bessel_i1", "special_modified_bessel_k0",
+    "special_modified_bessel_k1", "special_scaled_modified_bessel_k0",
+    "special_scaled_modified_bessel_k1", "special_spherical_bessel_j0",
+    *(f"special_{kind}_polynomial_{v}" for kind in ("chebyshev", "shifted_chebyshev")
+      for v in "tuvw"),
+    "special_hermite_polynomial_h", "special_hermite_polynomial_he",
+    "special_laguerre_polynomial_l", "special_legendre_polynomial_p"}
 
 
 def test_inference_ops_without_a_lowering_are_the_known_ones():
