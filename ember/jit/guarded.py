@@ -33,6 +33,7 @@ import warnings
 from .._ops.dispatch import AutocastState
 from .._tensor import Tensor
 from ..autograd.grad_mode import GradState
+from ..autograd.graph import SavedHooks
 from ..nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList
 from ..nn.modules.module import Module
 from .aot import CompiledCall, GraphBreak, Joint, capture, prepare, user_location
@@ -414,6 +415,10 @@ class _Compiled:
         if is_compiling():
             # inside another compiled call's capture: run the code, which that capture records
             # (inlined, as torch.compile inlines nested compiled functions)
+            return self.eager(*args, **kwargs)
+        if SavedHooks.stack and GradState.enabled:
+            # saved_tensors_hooks (activation checkpointing, save_on_cpu) must see each value
+            # backward keeps; a compiled backward keeps its own, so the call runs eagerly
             return self.eager(*args, **kwargs)
         leaves: list = []
         key = self._key(args, kwargs, leaves)

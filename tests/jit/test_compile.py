@@ -790,3 +790,29 @@ def test_settings_objects_passed_in_are_keyed_by_equality():
     for scale in (2.0, 2.0, 3.0, 2.0):
         assert fast(ember.ones(2), Settings(scale)).tolist() == [scale, scale]
     assert fast._ember_compiled.compiled == 2  # equal settings reuse their graph
+
+
+def test_calls_under_saved_tensors_hooks_run_eagerly_so_the_hooks_see_every_saved_value():
+    """A compiled backward keeps its own arrays, out of the hooks' reach: under
+    saved_tensors_hooks (checkpointing, save_on_cpu) the call runs eagerly, packing exactly
+    what eager packs, with eager's gradients; outside them it runs compiled again."""
+    from ember.autograd.graph import saved_tensors_hooks
+    ember.manual_seed(0)
+    model = ember.nn.Sequential(ember.nn.Linear(4, 8), ember.nn.Tanh(), ember.nn.Linear(8, 2))
+    compiled = ember.compile(model)
+    x = ember.randn(3, 4)
+
+    def run(fn):
+        model.zero_grad()
+        packed = []
+        with saved_tensors_hooks(lambda t: packed.append(1) or t, lambda t: t):
+            fn(x).pow(2).sum().backward()
+        return len(packed), [p.grad.clone() for p in model.parameters()]
+
+    compiled(x).sum().backward()  # captured and compiled outside the hooks
+    eager_count, eager_grads = run(model)
+    count, grads = run(compiled)
+    assert eager_count > 0 and count == eager_count
+    for g, e in zip(grads, eager_grads):
+        assert ember.equal(g, e)
+    assert len(compiled._compiled.cache) == 1
