@@ -242,12 +242,13 @@ class Tensor:
 
     def to(self, *args, **kwargs) -> "Tensor":
         """Convert dtype and/or device: `to(dtype)`, `to(device)`, `to(device, dtype)`,
-        `to(other)`; returns self when nothing changes (unless copy=True)."""
+        `to(other)`, and lay the result out as `memory_format` asks; returns self when nothing
+        changes (unless copy=True)."""
         dtype = kwargs.pop("dtype", None)
         device = kwargs.pop("device", None)
         copy = kwargs.pop("copy", False)
         kwargs.pop("non_blocking", None)
-        kwargs.pop("memory_format", None)
+        layout = kwargs.pop("memory_format", None)
         if kwargs:
             raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
         for a in args:
@@ -259,11 +260,14 @@ class Tensor:
                 device = a
         dtype = D.to_dtype(dtype) if dtype is not None else self._dtype
         device = to_device(device) if device is not None else self._device
-        if dtype is self._dtype and device == self._device and not copy:
-            return self
         from ._ops.dispatch import apply
-        from ._ops.shape import Convert
-        return apply(Convert, self, dtype=dtype, device=device)
+        from ._ops.shape import Convert, preserve_format
+        out = self
+        if dtype is not self._dtype or device != self._device or copy:
+            out = apply(Convert, self, dtype=dtype, device=device)
+        if layout is None or layout is preserve_format:
+            return out
+        return out.contiguous(memory_format=layout)
 
     def _to_device(self, dev) -> "Tensor":
         return self.to(dev)
@@ -384,10 +388,10 @@ class Tensor:
         if self._grad_fn is not None:
             raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
                                "tensors")
-        from .autograd.graph import RemovableHandle
+        from .utils.hooks import RemovableHandle
         hooks = self.__dict__.setdefault("_post_accumulate_grad_hooks", {})
         handle = RemovableHandle(hooks)
-        hooks[handle._key] = hook
+        hooks[handle.id] = hook
         return handle
 
     def retain_grad(self) -> None:

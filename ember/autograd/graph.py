@@ -2,31 +2,11 @@
 from __future__ import annotations
 
 import contextlib
-import itertools
 import threading
 import weakref
 
+from ..utils.hooks import RemovableHandle
 from .grad_mode import GradState
-
-
-class RemovableHandle:
-    """Returned by `register_hook`-style calls; `remove()` unregisters the hook."""
-
-    __slots__ = ("_store", "_key")
-    _ids = itertools.count()
-
-    def __init__(self, store: dict):
-        self._store = store
-        self._key = next(RemovableHandle._ids)
-
-    def remove(self) -> None:
-        self._store.pop(self._key, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
 
 
 class Node:
@@ -65,7 +45,7 @@ class Node:
         if self._post_hooks is None:
             self._post_hooks = {}
         handle = RemovableHandle(self._post_hooks)
-        self._post_hooks[handle._key] = hook
+        self._post_hooks[handle.id] = hook
         return handle
 
     def _add_pre_hook(self, output_nr, hook) -> RemovableHandle:
@@ -73,7 +53,7 @@ class Node:
         if self._pre_hooks is None:
             self._pre_hooks = {}
         handle = RemovableHandle(self._pre_hooks)
-        self._pre_hooks[handle._key] = (output_nr, hook)
+        self._pre_hooks[handle.id] = (output_nr, hook)
         return handle
 
     def __repr__(self) -> str:

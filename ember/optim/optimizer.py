@@ -36,9 +36,9 @@ _global_step_post_hooks: OrderedDict = OrderedDict()
 def _hook_dict(store: OrderedDict, hook, prepend: bool = False) -> RemovableHandle:
     """Add `hook` to `store`, last or (prepend) first in firing order."""
     handle = RemovableHandle(store)
-    store[handle._key] = hook
+    store[handle.id] = hook
     if prepend:
-        store.move_to_end(handle._key, last=False)
+        store.move_to_end(handle.id, last=False)
     return handle
 
 

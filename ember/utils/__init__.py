@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib
 
-_LAZY_SUBMODULES = ("checkpoint", "data", "safetensors")
+_LAZY_SUBMODULES = ("checkpoint", "data", "hooks", "safetensors")
 
 
 def __getattr__(name):

@@ -29,9 +29,9 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
 
 def _add_hook(store: OrderedDict, hook, prepend: bool) -> RemovableHandle:
     handle = RemovableHandle(store)
-    store[handle._key] = hook
+    store[handle.id] = hook
     if prepend:
-        store.move_to_end(handle._key, last=False)
+        store.move_to_end(handle.id, last=False)
     return handle
 
 
@@ -353,13 +353,14 @@ class Module:
         return self
 
     def to(self, *args, **kwargs) -> "Module":
-        """Move and/or cast parameters and buffers (floating dtypes only are cast)."""
+        """Move and/or cast parameters and buffers (floating dtypes only are cast); a
+        `memory_format` lays out the 4-D and 5-D ones (channels_last for conv weights)."""
         from ..._dtype import dtype as dtype_cls
         from ..._dtype import to_dtype
         dtype = kwargs.pop("dtype", None)
         device = kwargs.pop("device", None)
         kwargs.pop("non_blocking", None)
-        kwargs.pop("memory_format", None)
+        layout = kwargs.pop("memory_format", None)
         for a in args:
             if isinstance(a, Tensor):
                 dtype, device = a.dtype, a.device
@@ -374,7 +375,8 @@ class Module:
         def convert(t):
             target = dtype if dtype is not None and (t.is_floating_point() or t.is_complex()) \
                 else None
-            return t.to(device=device, dtype=target)
+            return t.to(device=device, dtype=target,
+                        memory_format=layout if t.dim() in (4, 5) else None)
         return self._apply(convert)
 
     def _cast(self, dtype):
@@ -550,7 +552,7 @@ class Module:
         """hook(module, args) -> None or new args, before forward."""
         handle = _add_hook(self._forward_pre_hooks, hook, prepend)
         if with_kwargs:
-            self._forward_pre_hooks_with_kwargs.add(handle._key)
+            self._forward_pre_hooks_with_kwargs.add(handle.id)
         return handle
 
     def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False,
@@ -558,9 +560,9 @@ class Module:
         """hook(module, args, output) -> None or a new output, after forward."""
         handle = _add_hook(self._forward_hooks, hook, prepend)
         if with_kwargs:
-            self._forward_hooks_with_kwargs.add(handle._key)
+            self._forward_hooks_with_kwargs.add(handle.id)
         if always_call:
-            self._forward_hooks_always_called.add(handle._key)
+            self._forward_hooks_always_called.add(handle.id)
         return handle
 
     def register_full_backward_pre_hook(self, hook, prepend: bool = False) -> RemovableHandle:
