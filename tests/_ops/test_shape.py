@@ -176,6 +176,22 @@ def test_memory_formats_like_torch():
     assert repr(ember.channels_last) == repr(torch.channels_last)
 
 
+def test_to_memory_format_like_torch():
+    for lib in (torch, ember):
+        x = lib.ones(2, 3, 4, 5, requires_grad=True)
+        cl = x.to(memory_format=lib.channels_last)
+        assert cl.stride() == (60, 1, 15, 3) and cl.requires_grad
+        assert cl.to(memory_format=lib.channels_last) is cl
+        assert cl.to(memory_format=lib.preserve_format) is cl
+        assert cl.to(lib.float64, memory_format=lib.channels_last).stride() == (60, 1, 15, 3)
+        assert cl.to(memory_format=lib.contiguous_format).stride() == (60, 20, 5, 1)
+        assert cl.to(lib.float64).stride() == (60, 1, 15, 3)
+        (cl * lib.arange(5.0)).sum().backward()
+        assert x.grad[0, 0, 0].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+        with pytest.raises(RuntimeError, match="required rank 4 tensor to use channels_last"):
+            lib.ones(2, 3).to(memory_format=lib.channels_last)
+
+
 def test_view_dtype_reinterprets_bytes_like_torch():
     for src, dst, shape in [("float32", "int32", (2, 3)), ("int16", "uint8", (2, 3)),
                             ("uint8", "int16", (3, 4)), ("bool", "uint8", (4,)),

@@ -147,6 +147,17 @@ def test_to_dtype_keeps_parameter_identity():
         e.to(ember.int32)
 
 
+def test_to_memory_format_lays_out_4d_tensors_like_torch():
+    for lib in (torch, ember):
+        m = lib.nn.Sequential(lib.nn.Conv2d(3, 4, 3), lib.nn.BatchNorm2d(4))
+        weight = m[0].weight
+        assert m.to(memory_format=lib.channels_last) is m
+        assert m[0].weight is weight and m[0].weight.stride() == (27, 1, 9, 3)
+        assert m[0].bias.stride() == (1,) and m[1].running_mean.stride() == (1,)
+        with pytest.raises(RuntimeError, match="required rank 4 tensor to use channels_last"):
+            lib.nn.Conv3d(1, 1, 1).to(memory_format=lib.channels_last)
+
+
 def test_forward_hooks():
     calls = []
     m = nn.Identity()
