@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import IO, Union
+from typing import IO
 
 from ._device import device as _device
 from ._dtype import dtype as _dtype  # noqa: F401
@@ -28,10 +28,10 @@ _complex = complex
 _str = str
 _bytes = bytes
 
-_size = Union[Size, list[int], tuple[int, ...]]
-_symsize = Union[Size, Sequence[int]]
-_TensorOrTensors = Union[Tensor, Sequence[Tensor]]
-_TensorOrOptionalTensors = Union[Tensor, Sequence[Union[Tensor, None]]]
+_size = Size | list[int] | tuple[int, ...]
+_symsize = Size | Sequence[int]
+_TensorOrTensors = Tensor | Sequence[Tensor]
+_TensorOrOptionalTensors = Tensor | Sequence[Tensor | None]
 
 IntLikeType = int
 FloatLikeType = float
@@ -39,7 +39,7 @@ BoolLikeType = bool
 
 # Python's number types, as a tuple for isinstance and as an annotation
 _Number = (int, float, bool)
-Number = Union[int, float, bool]
+Number = int | float | bool
 
-Device = Union[_device, str, int, None]
-FileLike = Union[str, os.PathLike, IO[bytes]]
+Device = _device | str | int | None
+FileLike = str | os.PathLike | IO[bytes]
