@@ -1,5 +1,5 @@
 """ember.nn: modules, parameters, functional forms, initialization."""
-from . import functional, init, parallel, utils
+from . import functional, grad, init, parallel, utils
 from .modules import *
 from .parallel import DataParallel
 from .modules import LazyModuleMixin, Module, ModuleDict, ModuleList, ParameterDict, \
