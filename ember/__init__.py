@@ -49,7 +49,7 @@ cfloat, cdouble = complex64, complex128
 
 _LAZY_SUBMODULES = ("amp", "autograd", "nn", "optim", "utils", "jit", "onnx", "cuda", "linalg",
                     "fft", "func", "distributions", "testing", "vision", "special",
-                    "serialization", "compiler", "_dynamo", "backends", "hub",
+                    "serialization", "compiler", "_dynamo", "backends", "hub", "accelerator",
                     "version", "random", "types")
 
 
