@@ -47,8 +47,8 @@ half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64
 cfloat, cdouble = complex64, complex128
 
-_LAZY_SUBMODULES = ("amp", "autograd", "nn", "optim", "utils", "jit", "onnx", "cuda", "linalg",
-                    "fft", "func", "distributions", "testing", "vision", "special",
+_LAZY_SUBMODULES = ("amp", "autograd", "nn", "optim", "utils", "jit", "onnx", "cuda", "cpu",
+                    "linalg", "fft", "func", "distributions", "testing", "vision", "special",
                     "serialization", "compiler", "_dynamo", "backends", "hub", "accelerator",
                     "version", "random", "types")
 
