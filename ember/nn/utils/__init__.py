@@ -1,6 +1,6 @@
 """ember.nn.utils: gradient clipping, parameter vectors, parametrizations, rnn packing,
-conv/linear-batchnorm fusion, skip_init, weight memory formats."""
-from . import parametrizations, parametrize, rnn, stateless
+conv/linear-batchnorm fusion, skip_init, weight memory formats, pruning."""
+from . import parametrizations, parametrize, prune, rnn, stateless
 from .clip_grad import (clip_grad_norm, clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_,
                         get_total_norm)
 from .convert_parameters import parameters_to_vector, vector_to_parameters
