@@ -16,7 +16,7 @@ from .._backend import namespace
 from .._backend.fp_errors import quiet, restore
 from .._device import CPU
 from .._tensor import Tensor
-from ..autograd.grad_mode import Anomaly, GradState
+from ..autograd.grad_mode import Anomaly, GradState, Profiling
 from ..autograd.graph import (Context, Node, SavedHooks, pack_saved, saved_constant, saved_input,
                              saved_output)
 
@@ -152,6 +152,8 @@ def autocast_inputs(policy: str, args) -> tuple:
 
 def apply(op, *args, **attrs):
     """Run `op` on `args` (Tensors, scalars, None) with keyword attributes; returns Tensor(s)."""
+    if Profiling.active and Profiling.recorder.wants(op):
+        return Profiling.recorder.call(apply, op, args, attrs)
     if AutocastState.active and op.autocast is not None:
         args = autocast_inputs(op.autocast, args)
     dev = CPU
@@ -354,6 +356,8 @@ def refuse_leaf(target, name: str) -> None:
 
 def apply_(op, target, *args, **attrs):
     """In-place form of `apply`: computes op(target, *args) and writes it into `target`."""
+    if Profiling.active and Profiling.recorder.wants(op):
+        return Profiling.recorder.call(apply_, op, (target,) + args, attrs, inplace=True)
     if GradState.enabled:
         refuse_leaf(target, op.name + "_")
         base = target._base

@@ -6,7 +6,7 @@ import traceback
 import numpy as np
 
 from .._backend.host_memory import retain_freed_memory
-from .grad_mode import Anomaly, GradState
+from .grad_mode import Anomaly, GradState, Profiling
 from .graph import AccumulateGrad, BackwardNode
 
 
@@ -130,6 +130,9 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
             node = ready.pop()
             grads = buffers.pop(node, None)
             out = None
+            profiled = Profiling.active and grads is not None
+            if profiled:
+                evaluation = Profiling.recorder.node_begin(node, grads)
             if grads is not None:
                 if node._pre_hooks:
                     grads = _run_pre_hooks(node, grads)
@@ -155,6 +158,8 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                         _check_nan(node, out)
                     if not retain_graph and isinstance(node, BackwardNode):
                         node.release()
+            if profiled:
+                Profiling.recorder.end(evaluation)
             for k, (child, nr) in enumerate(node.next_functions):
                 if child is None:
                     continue

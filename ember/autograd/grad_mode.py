@@ -29,6 +29,14 @@ class Anomaly:
     check_nan = True
 
 
+class Profiling:
+    """The profiler's switch (ember.profiler): `active` is the one test apply and the backward
+    engine make; while it is set they hand their calls to `recorder` to be timed."""
+
+    active = False
+    recorder = None
+
+
 def is_grad_enabled() -> bool:
     """True when ops record the autograd graph."""
     return GradState.enabled
