@@ -117,6 +117,6 @@ def __getattr__(name):
             "is_anomaly_check_nan_enabled": ".anomaly_mode"}
     if name in lazy:
         return getattr(importlib.import_module(lazy[name], __name__), name)
-    if name in ("function", "functional", "gradcheck_module", "forward_ad"):
+    if name in ("function", "functional", "gradcheck_module", "forward_ad", "profiler"):
         return importlib.import_module("." + name, __name__)
     raise AttributeError(f"module 'ember.autograd' has no attribute {name!r}")

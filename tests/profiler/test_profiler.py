@@ -1,0 +1,245 @@
+"""ember.profiler.profile and record_function against torch.profiler: event names, nesting,
+self vs total time, key_averages, the table, and that profiling leaves no hook behind."""
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+import ember
+from ember.autograd.grad_mode import Profiling
+
+
+def mlp_step(lib, record_shapes=False):
+    """Profile a small MLP's forward (in a record_function range) and backward."""
+    lib.manual_seed(0)
+    model = lib.nn.Sequential(lib.nn.Linear(4, 8), lib.nn.ReLU(), lib.nn.Linear(8, 2))
+    x, y = lib.randn(3, 4), lib.tensor([0, 1, 1])
+    with lib.profiler.profile(activities=[lib.profiler.ProfilerActivity.CPU],
+                              record_shapes=record_shapes) as prof:
+        with lib.profiler.record_function("forward"):
+            loss = lib.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+    return prof
+
+
+# Names both libraries give an MLP's forward+backward. The rest differ because ember's
+# nn.Linear is transpose + matmul + add where torch calls aten::linear -> aten::t/addmm (so
+# torch has TBackward0/AddmmBackward0/aten::mm where ember has TransposeBackward0,
+# MatmulBackward0/AddBackward0 and aten::matmul/aten::add), ember's cross_entropy is one op
+# (CrossEntropyBackward0, aten::cross_entropy_backward) where torch runs log_softmax + nll_loss,
+# ReLU's backward is aten::le + aten::where (torch: aten::threshold_backward), and torch also
+# shows its allocation and view helpers (aten::empty_like, aten::as_strided, aten::expand,
+# aten::resolve_conj, aten::copy_, aten::detach, aten::ones_like, aten::fill_, ...).
+COMMON = {"forward", "aten::transpose", "aten::relu", "aten::cross_entropy_loss", "aten::sum",
+          "aten::view", "ReluBackward0", "autograd::engine::evaluate_function: ReluBackward0",
+          "torch::autograd::AccumulateGrad",
+          "autograd::engine::evaluate_function: torch::autograd::AccumulateGrad"}
+EMBER_ONLY = {"aten::matmul", "aten::add", "aten::le", "aten::where",
+              "aten::cross_entropy_backward"} | {
+    prefix + node for node in ("AddBackward0", "MatmulBackward0", "TransposeBackward0",
+                               "CrossEntropyBackward0")
+    for prefix in ("", "autograd::engine::evaluate_function: ")}
+
+
+def test_mlp_op_names_against_torch():
+    ours = {e.key for e in mlp_step(ember).key_averages()}
+    theirs = {e.key for e in mlp_step(torch).key_averages()}
+    assert ours & theirs == COMMON
+    assert ours - theirs == EMBER_ONLY
+
+
+def test_backward_ops_nest_under_their_node_as_torch():
+    for lib in (ember, torch):
+        events = mlp_step(lib).events()
+        relu_node = next(e for e in events if e.name == "ReluBackward0")
+        assert relu_node.cpu_parent.name == "autograd::engine::evaluate_function: ReluBackward0"
+        assert relu_node.cpu_children  # the backward's own ops
+        assert all(c.cpu_parent is relu_node for c in relu_node.cpu_children)
+
+
+def test_ops_nest_under_record_function_as_torch():
+    for lib in (ember, torch):
+        events = mlp_step(lib).events()
+        forward = next(e for e in events if e.name == "forward")
+        assert forward.is_user_annotation and forward.cpu_parent is None
+        relu = next(e for e in events if e.name == "aten::relu")
+        assert relu.cpu_parent is forward
+        assert next(e for e in events if e.name.startswith("autograd::")).cpu_parent is None
+
+
+def test_self_time_excludes_children_and_total_includes_them():
+    events = mlp_step(ember).events()
+    for e in events:
+        children = sum(c.cpu_time_total for c in e.cpu_children)
+        assert e.cpu_time_total >= children
+        assert e.self_cpu_time_total == pytest.approx(e.cpu_time_total - children)
+        for c in e.cpu_children:
+            assert e.time_range.start <= c.time_range.start <= c.time_range.end \
+                <= e.time_range.end
+    total = sum(e.self_cpu_time_total for e in events)
+    top = sum(e.cpu_time_total for e in events if e.cpu_parent is None)
+    assert total == pytest.approx(top)
+
+
+def test_key_averages_sum_events_per_name():
+    prof = mlp_step(ember)
+    events = prof.events()
+    for avg in prof.key_averages():
+        same = [e for e in events if e.name == avg.key]
+        assert avg.count == len(same)
+        assert avg.cpu_time_total == pytest.approx(sum(e.cpu_time_total for e in same))
+        assert avg.self_cpu_time_total == pytest.approx(sum(e.self_cpu_time_total for e in same))
+        assert avg.cpu_time == pytest.approx(avg.cpu_time_total / avg.count)
+    counts = {e.key: e.count for e in prof.key_averages()}
+    torch_counts = {e.key: e.count for e in mlp_step(torch).key_averages()}
+    for name in ("aten::relu", "ReluBackward0", "torch::autograd::AccumulateGrad", "forward"):
+        assert counts[name] == torch_counts[name]
+
+
+def test_input_shapes_as_torch():
+    def shapes(lib, group):
+        prof = mlp_step(lib, record_shapes=True)
+        events = {e.name: e.input_shapes for e in prof.events()}
+        avgs = {e.key: e.input_shapes for e in prof.key_averages(group_by_input_shape=group)}
+        return events, avgs
+    (ours, ours_avg), (theirs, theirs_avg) = shapes(ember, True), shapes(torch, True)
+    assert ours["aten::relu"] == theirs["aten::relu"] == [[3, 8]]
+    assert ours["forward"] == theirs["forward"] == []
+    assert ours_avg["aten::relu"] == theirs_avg["aten::relu"] == [[3, 8]]
+    assert ours["ReluBackward0"] == theirs["ReluBackward0"] == [[3, 8]]
+    assert not shapes(ember, False)[1]["aten::relu"]  # only grouped averages carry shapes
+    assert not mlp_step(ember).events()[1].input_shapes  # record_shapes=False keeps none
+
+
+def test_group_by_input_shape_splits_keys():
+    x, y = ember.ones(2), ember.ones(3)
+    with ember.profiler.profile(record_shapes=True) as prof:
+        x + x
+        y + y
+        x + x
+    grouped = prof.key_averages(group_by_input_shape=True)
+    assert sorted((e.key, e.count, str(e.input_shapes)) for e in grouped) == [
+        ("aten::add", 1, "[[3], [3]]"), ("aten::add", 2, "[[2], [2]]")]
+    assert [(e.key, e.count) for e in prof.key_averages()] == [("aten::add", 3)]
+
+
+def test_table_columns_and_sorting_as_torch():
+    def table_head(lib, **kw):
+        lines = mlp_step(lib, record_shapes=True).key_averages(**kw).table(
+            sort_by="cpu_time_total", row_limit=3).splitlines()
+        return lines[1].split("  "), len(lines), lines[-1].split(":")[0]
+    for kw in ({}, {"group_by_input_shape": True}):
+        ours, theirs = table_head(ember, **kw), table_head(torch, **kw)
+        assert [c.strip() for c in ours[0] if c] == [c.strip() for c in theirs[0] if c]
+        assert ours[1:] == theirs[1:]
+    prof = mlp_step(ember)
+    text = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=5)
+    rows = text.splitlines()[3:8]
+    selfs = [next(a for a in prof.key_averages() if a.key.startswith(r.split("  ")[0].strip()
+                                                                    .rstrip(".")))
+             .self_cpu_time_total for r in rows]
+    assert selfs == sorted(selfs, reverse=True)
+    assert str(prof.key_averages()).startswith("---")
+
+
+def test_inplace_ops_are_named_with_underscore_once():
+    x = ember.ones(3)
+    with ember.profiler.profile() as prof:
+        x.add_(1)
+        with ember.no_grad():
+            x.mul_(2)
+    assert [e.name for e in prof.events()] == ["aten::add_", "aten::mul_"]
+    assert all(not e.cpu_children for e in prof.events())
+    np.testing.assert_array_equal(x.numpy(), [4, 4, 4])
+
+
+def test_no_hook_left_active_after_profiling_or_an_error():
+    with ember.profiler.profile():
+        ember.ones(1) + 1
+    assert not Profiling.active
+    a, b = ember.ones(2), ember.ones(3)
+    with pytest.raises(RuntimeError, match="shapes"):
+        with ember.profiler.profile() as prof:
+            a + b
+    assert not Profiling.active
+    assert [e.name for e in prof.events()] == ["aten::add"]
+    assert prof.events()[0].time_range.end >= prof.events()[0].time_range.start
+
+
+def test_results_are_unchanged_by_profiling():
+    x = ember.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    with ember.profiler.profile():
+        (x.relu() * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 0.0, 6.0])
+
+
+def test_record_function_as_decorator_and_nested():
+    @ember.profiler.record_function("helper")
+    def helper(t, depth):
+        return helper(t + 1, depth - 1) if depth else t * 2
+
+    one = ember.ones(1)
+    with ember.profiler.profile() as prof:
+        with ember.profiler.record_function("outer"):
+            helper(one, 1)
+    names = [(e.name, e.cpu_parent.name if e.cpu_parent else None) for e in prof.events()]
+    assert names == [("outer", None), ("helper", "outer"), ("aten::add", "helper"),
+                     ("helper", "helper"), ("aten::mul", "helper")]
+    assert helper(ember.ones(1), 0).item() == 2.0  # no profiler: runs as is
+
+
+def test_ops_of_other_threads_get_their_thread():
+    x = ember.ones(2)
+    with ember.profiler.profile() as prof:
+        with ember.profiler.record_function("main"):
+            worker = threading.Thread(target=lambda: x * 3)
+            worker.start()
+            worker.join()
+            x + 1
+    by_name = {e.name: e for e in prof.events()}
+    assert by_name["aten::mul"].thread != by_name["aten::add"].thread
+    assert by_name["aten::mul"].cpu_parent is None
+    assert by_name["aten::add"].cpu_parent is by_name["main"]
+
+
+def test_profile_memory_and_with_stack():
+    x = ember.ones(4, dtype=ember.float64)
+    with ember.profiler.profile(profile_memory=True, with_stack=True) as prof:
+        with ember.profiler.record_function("block"):
+            x + 1
+    block, add = prof.events()
+    assert add.cpu_memory_usage == 32 and block.cpu_memory_usage == 32
+    assert block.self_cpu_memory_usage == 0
+    assert any("test_profiler.py" in frame for frame in add.stack)
+    assert "CPU Mem" in prof.key_averages().table()
+
+
+def test_nested_profilers_refused():
+    with ember.profiler.profile():
+        with pytest.raises(RuntimeError, match="already enabled"):
+            with ember.profiler.profile():
+                pass
+
+
+def test_activity_arguments_as_torch():
+    for lib in (torch, ember):
+        with pytest.raises(AssertionError, match="No valid profiler activities"):
+            lib.profiler.profile(activities=["cpu"])
+    with pytest.warns(FutureWarning, match="use_cuda"):
+        ember.profiler.profile(use_cuda=False)
+
+
+def test_inactive_profiler_is_never_consulted():
+    """With no profiler running, apply, apply_ and the engine test Profiling.active alone."""
+    saved = Profiling.recorder
+    Profiling.recorder = None  # any use of it would raise AttributeError
+    try:
+        x = ember.ones(3, requires_grad=True)
+        y = (x * 2).sum()
+        y.backward()
+        with ember.no_grad():
+            x.add_(1)
+    finally:
+        Profiling.recorder = saved
+    np.testing.assert_array_equal(x.grad.numpy(), [2, 2, 2])
