@@ -14,6 +14,7 @@ from ..._ops.registry import composite
 from ..._ops.shape import broadcast_shapes, cat
 from ..._tensor import Tensor
 from ...testing.opinfo import Arg, Sample
+from ..attention import _require_allowed_kernel
 from ._dropout import dropout
 from ._linear import linear
 
@@ -93,6 +94,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     if AutocastState.active:  # one autocast op in torch: a float mask is cast with q, k and v
         query, key, value, attn_mask = autocast_inputs("lower", (query, key, value, attn_mask))
     _sdpa_checks(query, key, value, attn_mask)
+    _require_allowed_kernel(query, key, value, attn_mask, dropout_p)
     if enable_gqa:
         key, value = _repeat_heads(query, key), _repeat_heads(query, value)
     length, source = query.shape[-2], key.shape[-2]
