@@ -9,6 +9,7 @@ import threading
 import time
 import traceback
 
+from .._ops.registry import REGISTRY
 from .._tensor import Tensor
 from ..autograd.grad_mode import Profiling
 from ._events import FunctionEvent
@@ -26,7 +27,10 @@ _ATEN_NAMES = {"cross_entropy": "cross_entropy_loss"}
 
 
 def event_name(op, inplace: bool) -> str:
-    """torch's name for a call of `op`: 'aten::add', 'aten::add_' for the in-place form."""
+    """torch's name for a call of `op`: 'aten::add', 'aten::add_' for the in-place form; an
+    unregistered OpDef (an autograd.Function) by its own name, as torch names those."""
+    if REGISTRY.get(op.name) is not op:
+        return op.name
     return "aten::" + _ATEN_NAMES.get(op.name, op.name) + ("_" if inplace else "")
 
 

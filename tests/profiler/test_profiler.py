@@ -243,3 +243,27 @@ def test_inactive_profiler_is_never_consulted():
     finally:
         Profiling.recorder = saved
     np.testing.assert_array_equal(x.grad.numpy(), [2, 2, 2])
+
+
+def test_custom_function_ranges_named_as_torch():
+    def run(lib):
+        class Square(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x * x
+
+            @staticmethod
+            def backward(ctx, g):
+                (x,) = ctx.saved_tensors
+                return 2 * x * g
+
+        x = lib.ones(2, requires_grad=True)
+        with lib.profiler.profile() as prof:
+            Square.apply(x).sum().backward()
+        return {(e.name, e.cpu_parent.name if e.cpu_parent else None) for e in prof.events()}
+
+    expected = {("Square", None), ("aten::mul", "Square"), ("SquareBackward",
+                "autograd::engine::evaluate_function: SquareBackward"),
+                ("aten::mul", "SquareBackward")}
+    assert expected <= run(ember) & run(torch)
