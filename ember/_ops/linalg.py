@@ -973,9 +973,19 @@ def _sublist_equation(args: tuple) -> tuple:
     return eq, operands
 
 
-def _einsum_optimize(arrays) -> bool:
-    """Let NumPy plan a contraction (BLAS, pairwise order) when it pays for its overhead."""
-    return len(arrays) > 1 and max(a.size for a in arrays) > 256
+# How einsum plans the order of its contractions (set through ember.backends.opt_einsum):
+# NumPy's einsum_path does the planning that torch leaves to the opt_einsum package.
+einsum_planning = {"enabled": True, "strategy": "auto"}
+
+
+def _einsum_optimize(arrays) -> bool | str:
+    """NumPy's `optimize` argument: plan a contraction (BLAS, pairwise order) with the chosen
+    strategy; 'auto' plans greedily when that pays for its overhead."""
+    if not einsum_planning["enabled"] or len(arrays) < 2:
+        return False
+    if einsum_planning["strategy"] == "auto":
+        return max(a.size for a in arrays) > 256
+    return einsum_planning["strategy"]
 
 
 @register("einsum", holomorphic=True, autocast="lower", samples=(

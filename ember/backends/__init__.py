@@ -1,4 +1,5 @@
-"""ember.backends: torch.backends' switches for accelerator libraries (cuDNN, cuBLAS, MPS).
+"""ember.backends: torch.backends' switches for accelerator libraries (cuDNN, cuBLAS, MPS,
+oneDNN) and for einsum's contraction planning (opt_einsum).
 
 ember computes with NumPy (and CuPy), which have none of these libraries' algorithm choices;
 the switches are kept so that the setup lines of ordinary PyTorch scripts
@@ -10,4 +11,4 @@ back what they set.
     >>> ember.backends.mps.is_available()
     False
 """
-from . import cuda, cudnn, mps  # noqa: F401
+from . import cuda, cudnn, mkldnn, mps, opt_einsum  # noqa: F401
