@@ -1485,7 +1485,7 @@ def channel_shuffle(input, groups) -> Tensor:
 
 
 # ---- interpolation ----------------------------------------------------------------------------
-_INTERPOLATE_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area",
+_INTERPOLATE_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "lanczos", "area",
                       "nearest-exact")
 _MODE_DIMS = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
 _CUBIC_A = -0.75
@@ -1526,16 +1526,51 @@ def _interpolate_sizes(input, size, scale_factor, recompute_scale_factor, nd):
     return sizes, ((None,) * nd if recompute_scale_factor else scales)
 
 
+def _cubic_near(x, a):
+    """Keys' cubic convolution kernel for |x| <= 1."""
+    return ((a + 2) * x - (a + 3)) * x * x + 1
+
+
+def _cubic_far(x, a):
+    """Keys' cubic convolution kernel for 1 <= |x| <= 2."""
+    return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+
 def _cubic_weights(t):
     """Keys' cubic convolution weights (A = -0.75) of the four taps around a fraction t."""
     a = _CUBIC_A
+    return [_cubic_far(t + 1, a), _cubic_near(t, a), _cubic_near(1 - t, a), _cubic_far(2 - t, a)]
 
-    def near(x):
-        return ((a + 2) * x - (a + 3)) * x * x + 1
 
-    def far(x):
-        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
-    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+# the half-widths of the filters antialiased resizing spreads over the input
+_ANTIALIAS_SUPPORT = {"bilinear_antialias": 1, "bicubic_antialias": 2, "lanczos_antialias": 3}
+
+
+def _antialias_filter(mode, x):
+    """A triangle (bilinear), Keys' cubic with A = -0.5 (bicubic) or the Lanczos-3 windowed
+    sinc (lanczos), as PIL's filters; zero beyond their support."""
+    x = np.abs(x)
+    if mode == "bilinear_antialias":
+        return np.maximum(1 - x, 0)
+    if mode == "lanczos_antialias":
+        return np.where(x < 3, np.sinc(x) * np.sinc(x / 3), 0)
+    return np.where(x < 1, _cubic_near(x, -0.5), np.where(x < 2, _cubic_far(x, -0.5), 0))
+
+
+def _antialias_taps(mode, n, o, ratio, real):
+    """Taps of antialiased resizing: when shrinking (ratio > 1) the filter is widened by the
+    ratio, so every input position contributes; each output's weights are normalized to 1."""
+    widen = max(ratio, real(1))
+    support = real(_ANTIALIAS_SUPPORT[mode]) * widen
+    center = ratio * (np.arange(o, dtype=real) + real(0.5))
+    lo = np.maximum((center - support + real(0.5)).astype(np.int64), 0)
+    hi = np.minimum((center + support + real(0.5)).astype(np.int64), n)
+    index = lo + np.arange(2 * math.ceil(support) + 1)[:, None]
+    weight = _antialias_filter(mode, (index - center + real(0.5)) / widen).astype(real)
+    weight = np.where(index < hi, weight, real(0))
+    total = weight.sum(axis=0)
+    weight = weight / np.where(total == 0, real(1), total)
+    return [(np.minimum(i, n - 1), w) for i, w in zip(index, weight)]
 
 
 def _interpolate_taps(mode, n, o, scale, align_corners, real):
@@ -1551,6 +1586,8 @@ def _interpolate_taps(mode, n, o, scale, align_corners, real):
         ratio = real((n - 1) / (o - 1)) if o > 1 else real(0)
     else:
         ratio = real(1.0 / scale) if scale and scale > 0 else real(n) / real(o)
+    if mode.endswith("_antialias"):
+        return _antialias_taps(mode, n, o, ratio, real)
     dst = np.arange(o, dtype=real)
     if align_corners:
         src = ratio * dst
@@ -1607,7 +1644,16 @@ _RESAMPLE_SAMPLES = (
                                                     recompute_scale_factor=True),
            (Arg((1, 1, 3, 4)),), name="bicubic"),
     Sample(lambda t, x: t.nn.functional.interpolate(x, size=(3, 2, 4), mode="trilinear"),
-           (Arg((1, 1, 2, 3, 2)),), name="trilinear"))
+           (Arg((1, 1, 2, 3, 2)),), name="trilinear"),
+    Sample(lambda t, x: t.nn.functional.interpolate(x, size=(2, 5), mode="bilinear",
+                                                    antialias=True),
+           (Arg((1, 2, 5, 3)),), name="bilinear_antialias"),
+    Sample(lambda t, x: t.nn.functional.interpolate(x, scale_factor=0.5, mode="bicubic",
+                                                    antialias=True),
+           (Arg((1, 1, 6, 5)),), name="bicubic_antialias"),
+    Sample(lambda t, x: t.nn.functional.interpolate(x, size=(4, 2), mode="lanczos",
+                                                    antialias=True),
+           (Arg((1, 1, 3, 7)),), name="lanczos"))
 
 
 @register("resample", promote=None, complex=False, samples=_RESAMPLE_SAMPLES)
@@ -1665,7 +1711,8 @@ class ResampleBackward(OpDef):
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False) -> Tensor:
     """Resize (N, C, *spatial) to `size` or by `scale_factor` ('nearest', 'nearest-exact',
-    'linear', 'bilinear', 'bicubic', 'trilinear', 'area').
+    'linear', 'bilinear', 'bicubic', 'trilinear', 'area'; 'lanczos' with antialias=True, which
+    also widens bilinear's and bicubic's filters when shrinking, as PIL does).
 
     >>> import ember
     >>> x = ember.tensor([[[1., 2.]]])
@@ -1679,18 +1726,23 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     else:
         align_corners = bool(align_corners)
     nd = input.ndim - 2
-    if nd not in (1, 2, 3) or mode not in _INTERPOLATE_MODES:
+    if nd not in (1, 2, 3) or mode not in _INTERPOLATE_MODES or (mode == "lanczos" and nd != 2
+                                                                 and not antialias):
         raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got "
                                   f"{input.ndim}D) for the modes: nearest | linear | bilinear | "
-                                  f"bicubic | trilinear | area | nearest-exact (got {mode})")
+                                  f"bicubic | trilinear | lanczos | area | nearest-exact (got "
+                                  f"{mode})")
     if mode in _MODE_DIMS and _MODE_DIMS[mode] != nd:
         raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs "
                                   f"{_MODE_DIMS[mode] + 2}D input")
-    if antialias:
-        if mode not in ("bilinear", "bicubic") or nd != 2:
-            raise ValueError("Anti-alias option is restricted to bilinear and bicubic modes and "
-                             "requires a 4-D tensor as input")
-        raise NotImplementedError("interpolate(): antialias=True is not supported")
+    if antialias and (mode not in ("bilinear", "bicubic", "lanczos") or nd != 2):
+        raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos "
+                         "modes and requires a 4-D tensor as input")
+    if mode == "lanczos":
+        if align_corners:
+            raise ValueError("Lanczos mode does not support align_corners=True")
+        if not antialias:
+            raise ValueError("Lanczos mode requires antialias=True")
     sizes, scales = _interpolate_sizes(input, size, scale_factor, recompute_scale_factor, nd)
     if any(o <= 0 for o in sizes) or any(n <= 0 for n in input.shape[2:]):
         raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
@@ -1707,7 +1759,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         n = input.shape[2 + j]
         if o == n and (nearest or scale in (None, 1.0) or align_corners):
             continue
-        x = apply(Resample, x, dim=2 + j, size=o, mode=mode, scale=scale,
+        x = apply(Resample, x, dim=2 + j, size=o,
+                  mode=mode + "_antialias" if antialias else mode, scale=scale,
                   align_corners=align_corners)
     return x if x is not input else input.clone()
 

@@ -125,6 +125,15 @@ INTERP_CASES = [
     ((1, 2, 3, 4, 5), {"size": (4, 2, 7)}),
     ((1, 2, 6, 4, 5), {"size": (2, 3, 2), "mode": "area"}),
     ((2, 3, 5, 6), {"size": (5, 6), "mode": "bilinear"}),
+    ((2, 3, 9, 7), {"scale_factor": 0.6, "mode": "bilinear", "antialias": True}),
+    ((1, 2, 16, 11), {"size": (5, 3), "mode": "bicubic", "antialias": True}),
+    ((1, 2, 5, 6), {"size": (9, 4), "mode": "bilinear", "antialias": True}),
+    ((1, 2, 5, 6), {"size": (8, 11), "mode": "bicubic", "antialias": True}),
+    ((1, 2, 10, 9), {"size": (3, 13), "mode": "bilinear", "align_corners": True,
+                     "antialias": True}),
+    ((1, 2, 31, 17), {"scale_factor": (0.23, 0.5), "mode": "bicubic", "antialias": True}),
+    ((1, 2, 16, 11), {"size": (5, 7), "mode": "lanczos", "antialias": True}),
+    ((1, 2, 5, 6), {"scale_factor": 1.8, "mode": "lanczos", "antialias": True}),
 ]
 
 
@@ -132,6 +141,20 @@ INTERP_CASES = [
 def test_interpolate_matches_torch(shape, kwargs):
     compare(lambda t: EF.interpolate(t, **kwargs), lambda t: TF.interpolate(t, **kwargs),
             rand(*shape))
+
+
+def test_interpolate_antialias_float32_and_gradcheck():
+    """Antialiased shrinking (torchvision's Resize) averages over the widened filter; lanczos
+    is antialiased only."""
+    compare(lambda t: EF.interpolate(t, size=(4, 6), mode="bilinear", antialias=True),
+            lambda t: TF.interpolate(t, size=(4, 6), mode="bilinear", antialias=True),
+            rand(2, 3, 13, 20), dtype="float32")
+    x = ember.tensor(rand(1, 1, 7, 6), requires_grad=True)
+    for mode in ("bilinear", "bicubic", "lanczos"):
+        assert ember.autograd.gradcheck(
+            lambda t, m=mode: EF.interpolate(t, size=(3, 4), mode=m, antialias=True), (x,))
+        assert ember.autograd.gradgradcheck(
+            lambda t, m=mode: EF.interpolate(t, size=(3, 4), mode=m, antialias=True), (x,))
 
 
 def test_interpolate_float32_and_uint8():
@@ -187,6 +210,16 @@ INTERP_ERRORS = [
     ("recompute_size", lambda t: t.nn.functional.interpolate(t.ones(2, 3, 5, 5), size=3,
                                                              recompute_scale_factor=True)),
     ("rank", lambda t: t.nn.functional.interpolate(t.ones(2, 3), size=3)),
+    ("antialias_mode", lambda t: t.nn.functional.interpolate(t.ones(2, 3, 5, 5), size=3,
+                                                             antialias=True)),
+    ("antialias_rank", lambda t: t.nn.functional.interpolate(t.ones(2, 3, 5), size=3,
+                                                             mode="linear", antialias=True)),
+    ("lanczos_no_antialias", lambda t: t.nn.functional.interpolate(t.ones(2, 3, 5, 5), size=3,
+                                                                   mode="lanczos")),
+    ("lanczos_align", lambda t: t.nn.functional.interpolate(
+        t.ones(2, 3, 5, 5), size=3, mode="lanczos", align_corners=True, antialias=True)),
+    ("lanczos_rank", lambda t: t.nn.functional.interpolate(t.ones(2, 3, 5), size=3,
+                                                           mode="lanczos")),
 ]
 
 
