@@ -97,3 +97,20 @@ def test_tensorboard_handler_names_and_gzip(tmp_path):
     (name,) = os.listdir(tmp_path)
     assert name.startswith("w0.") and name.endswith(".pt.trace.json.gz")
     assert complete_events(load(str(tmp_path / name)))
+
+
+def test_export_stacks_and_group_by_stack(tmp_path):
+    x = ember.ones(2)
+    with ember.profiler.profile(with_stack=True) as prof:
+        x + 1
+        x + 1
+    path = str(tmp_path / "stacks.txt")
+    prof.export_stacks(path)
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    assert len(lines) == 2
+    frames, value = lines[0].rsplit(" ", 1)
+    assert "test_trace.py" in frames.split(";")[-1] and int(value) >= 0
+    grouped = prof.key_averages(group_by_stack_n=1)
+    assert sorted(e.count for e in grouped) == [1, 1]  # two call sites, two lines
+    assert [e.count for e in prof.key_averages()] == [2]
