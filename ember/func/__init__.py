@@ -1,5 +1,6 @@
 """`ember.func`: torch.func's function transforms (grad, grad_and_value, vjp, jvp, jacrev,
-jacfwd, hessian, vmap) and functional_call, built on ember's tape autograd.
+jacfwd, hessian, vmap), functional_call and the module helpers stack_module_state and
+replace_all_batch_norm_modules_, built on ember's tape autograd.
 
 Each transform differentiates at fresh leaves standing for its inputs and keeps the graph of
 its result only when something outside will differentiate it (a transform whose function is
@@ -26,9 +27,10 @@ from .._tensor import Tensor
 from ..autograd import grad as _autograd_grad
 from ..autograd.grad_mode import enable_grad
 from ..nn.utils.stateless import functional_call
+from ._modules import replace_all_batch_norm_modules_, stack_module_state
 
 __all__ = ["functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp",
-           "vjp", "vmap"]
+           "replace_all_batch_norm_modules_", "stack_module_state", "vjp", "vmap"]
 
 
 class _Nesting:

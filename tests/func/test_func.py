@@ -1,5 +1,6 @@
 """ember.func against torch.func: gradients, vector-Jacobian and Jacobian-vector products,
-Jacobians and Hessians, vmap (with per-sample gradients) and functional_call."""
+Jacobians and Hessians, vmap (with per-sample gradients and model ensembles), functional_call,
+stack_module_state and replace_all_batch_norm_modules_."""
 from __future__ import annotations
 
 import numpy as np
@@ -118,6 +119,65 @@ def test_functional_call_replaces_for_one_call_only():
                                      (lib.ones(1, 2),))
 
 
+def _ensemble(lib, states, x):
+    """The model-ensembling recipe: stack the models' states, vmap functional_call over them."""
+    models = []
+    for state in states:
+        m = lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.BatchNorm1d(4), lib.nn.Tanh(),
+                              lib.nn.Linear(4, 2)).double()
+        m.load_state_dict({k: lib.tensor(v) for k, v in state.items()})
+        models.append(m.eval())
+    params, buffers = lib.func.stack_module_state(models)
+    assert all(p.is_leaf and p.requires_grad for p in params.values())
+    assert not any(b.requires_grad for b in buffers.values())
+
+    def run(p, b, xb):
+        return lib.func.functional_call(models[0], (p, b), (xb,))
+    out = lib.func.vmap(run, in_dims=(0, 0, None))(params, buffers, lib.tensor(x))
+    (out ** 2).sum().backward()
+    assert models[1][0].weight.grad is None
+    return [out, {k: p.grad for k, p in params.items()}, buffers]
+
+
+def test_stack_module_state_runs_an_ensemble_like_torch():
+    rng = np.random.default_rng(3)
+    shapes = {"0.weight": (4, 3), "0.bias": (4,), "1.weight": (4,), "1.bias": (4,),
+              "1.running_mean": (4,), "1.running_var": (4,), "3.weight": (2, 4), "3.bias": (2,)}
+    states = [{k: rng.random(s) + 0.5 for k, s in shapes.items()} for _ in range(3)]
+    for state in states:
+        state["1.num_batches_tracked"] = np.array(7)
+    x = rng.standard_normal((5, 3))
+    _same(_ensemble(ember, states, x), _ensemble(torch, states, x))
+
+
+def test_stack_module_state_errors_like_torch():
+    for lib in (ember, torch):
+        with pytest.raises(RuntimeError, match="Expected at least one model, got 0"):
+            lib.func.stack_module_state([])
+        a, b = lib.nn.Linear(2, 2), lib.nn.Linear(2, 2)
+        with pytest.raises(RuntimeError, match="same training/eval mode"):
+            lib.func.stack_module_state([a, b.eval()])
+        b.train().bias.requires_grad_(False)
+        with pytest.raises(RuntimeError, match="Expected bias from each model to have the same "
+                                               r"\.requires_grad"):
+            lib.func.stack_module_state([a, b])
+
+
+def test_replace_all_batch_norm_modules_like_torch():
+    keys = []
+    for lib in (ember, torch):
+        net = lib.nn.Sequential(lib.nn.BatchNorm2d(3), lib.nn.Sequential(lib.nn.BatchNorm1d(2)),
+                                lib.nn.InstanceNorm2d(3, track_running_stats=True))
+        assert lib.func.replace_all_batch_norm_modules_(net) is net
+        assert net[0].running_mean is None and not net[1][0].track_running_stats
+        net.eval()
+        x = lib.arange(24.0).reshape(2, 3, 2, 2)
+        assert lib.allclose(net[0](x), lib.nn.functional.batch_norm(x, None, None,
+                                                                       training=True))
+        keys.append(sorted(net.state_dict()))
+    assert keys[0] == keys[1]
+
+
 def test_errors_like_torch_func():
     for lib in (ember, torch):
         with pytest.raises(RuntimeError, match="scalar"):
@@ -130,6 +190,6 @@ def test_errors_like_torch_func():
 
 def test_docstring_examples_run():
     import doctest
-    for module in (ember.func, ember.nn.utils.stateless):
+    for module in (ember.func, ember.func._modules, ember.nn.utils.stateless):
         failures, _ = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert failures == 0
