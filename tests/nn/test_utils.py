@@ -94,6 +94,21 @@ def test_total_norm_and_clip_with_norm_match_torch():
     assert out["ember"][2] == out["torch"][2] == 0.0
 
 
+def test_clipping_accepts_foreach_on_cpu_like_torch():
+    """torch 2.13 runs the foreach kernels on CPU tensors too; ember clips the same either way."""
+    out = {}
+    for lib in (ember, torch):
+        params = _params_with_grads(lib, GRADS)
+        total = lib.nn.utils.clip_grad_norm_(params, 1.0, foreach=True)
+        norm = lib.nn.utils.get_total_norm([p.grad for p in params], foreach=True)
+        lib.nn.utils.clip_grads_with_norm_(params, 0.5, norm, foreach=True)
+        lib.nn.utils.clip_grad_value_(params, 0.01, foreach=True)
+        out[lib.__name__] = [total.item(), norm.item()] + [_np(p.grad) for p in params]
+    np.testing.assert_allclose(out["ember"][:2], out["torch"][:2], rtol=1e-6)
+    for e, t in zip(out["ember"][2:], out["torch"][2:]):
+        np.testing.assert_allclose(e, t, rtol=1e-6)
+
+
 def test_clip_grad_value_matches_torch():
     out = {}
     for lib in (ember, torch):

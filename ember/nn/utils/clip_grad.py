@@ -20,12 +20,6 @@ def _as_list(tensors) -> list:
     return [tensors] if isinstance(tensors, Tensor) else list(tensors)
 
 
-def _check_foreach(foreach, tensors) -> None:
-    if foreach and any(t.device.type == "cpu" for t in tensors):
-        raise RuntimeError("foreach=True was passed, but can't use the foreach API on cpu "
-                           "tensors")
-
-
 def get_total_norm(tensors: Tensor | Iterable[Tensor], norm_type: float = 2.0,
                    error_if_nonfinite: bool = False, foreach: bool | None = None) -> Tensor:
     """The norm of all `tensors` taken together, as if concatenated into one vector.
@@ -38,7 +32,6 @@ def get_total_norm(tensors: Tensor | Iterable[Tensor], norm_type: float = 2.0,
     norm_type = float(norm_type)
     if not tensors:
         return tensor(0.0)
-    _check_foreach(foreach, tensors)
     with no_grad():
         device = tensors[0].device
         norms = [vector_norm(t, norm_type).to(device) for t in tensors]
@@ -57,7 +50,6 @@ def clip_grads_with_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float
     grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
     if not grads:
         return
-    _check_foreach(foreach, grads)
     with no_grad():
         clip_coef = (float(max_norm) / (total_norm + 1e-6)).clamp(max=1.0)
         for g in grads:
@@ -113,7 +105,6 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float,
     """
     clip_value = float(clip_value)
     grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
-    _check_foreach(foreach, grads)
     with no_grad():
         for g in grads:
             g.clamp_(min=-clip_value, max=clip_value)
