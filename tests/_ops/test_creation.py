@@ -444,6 +444,10 @@ def test_float32_matmul_precision_is_kept_like_torch():
             assert lib.get_float32_matmul_precision() == "medium"
         finally:
             lib.set_float32_matmul_precision(before)
+    # torch's legacy setter also moved its backends' matmul precisions off 'none': put them
+    # back, so later tests in this process see torch as a fresh process has it
+    torch.backends.mkldnn.matmul.fp32_precision = "none"
+    torch.backends.cuda.matmul.fp32_precision = "none"
 
 
 def _legacy(lib):
