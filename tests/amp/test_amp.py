@@ -207,3 +207,55 @@ def test_the_deprecated_cuda_amp_spellings_exist_and_warn_like_torch():
     with pytest.warns(FutureWarning, match="torch.amp.GradScaler"):
         scaler = GradScaler(enabled=False)
     assert not scaler.is_enabled() and ember.cuda.amp.GradScaler is GradScaler
+
+
+def _custom_matmul_run(lib, cast_inputs, autocast_on):
+    """A custom Function decorated with custom_fwd/custom_bwd, run forward and backward; the
+    dtypes its forward and backward saw."""
+    seen = []
+
+    class MatMul(lib.autograd.Function):
+        @staticmethod
+        @lib.amp.custom_fwd(device_type="cpu", cast_inputs=cast_inputs)
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b)
+            out = a @ b
+            seen.append(("fwd", str(a.dtype), str(out.dtype)))
+            return out
+
+        @staticmethod
+        @lib.amp.custom_bwd(device_type="cpu")
+        def backward(ctx, g):
+            a, b = ctx.saved_tensors
+            ga, gb = g @ b.T, a.T @ g
+            seen.append(("bwd", str(g.dtype), str(ga.dtype), lib.is_autocast_enabled("cpu")))
+            return ga, gb
+
+    a = lib.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    b = lib.tensor([[0.5, -1.0], [2.0, 0.25]], requires_grad=True)
+    with lib.autocast("cpu", enabled=autocast_on):
+        out = MatMul.apply(a, b)
+    out.float().sum().backward()
+    return seen + [str(out.dtype), a.grad.tolist(), b.grad.tolist(), str(a.grad.dtype)]
+
+
+@pytest.mark.parametrize("cast_inputs", [None, "float32"])
+@pytest.mark.parametrize("autocast_on", [True, False])
+def test_custom_fwd_and_bwd_like_torch(cast_inputs, autocast_on):
+    """A custom Function's backward runs under its forward's autocast state; with cast_inputs
+    its forward runs outside autocast on inputs cast to that dtype."""
+    got = [_custom_matmul_run(lib, cast_inputs and getattr(lib, cast_inputs), autocast_on)
+           for lib in (ember, torch)]
+    assert got[0] == got[1]
+
+
+def test_custom_fwd_errors_and_deprecated_cuda_spelling_like_torch():
+    for lib in (ember, torch):
+        with pytest.raises(ValueError, match="Expected `device_type` of type `str`"):
+            lib.amp.custom_fwd(lambda ctx: None, device_type=0)
+        with pytest.raises(TypeError, match="device_type"):
+            lib.amp.custom_bwd(lambda ctx: None)
+        with pytest.warns(FutureWarning, match=r"torch.amp.custom_fwd\(args..., device_type="):
+            lib.cuda.amp.custom_fwd(cast_inputs=lib.float32)
+        with pytest.warns(FutureWarning, match=r"torch.amp.custom_bwd\(args..., device_type="):
+            lib.cuda.amp.custom_bwd(lambda ctx, g: g)
