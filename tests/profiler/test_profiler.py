@@ -23,30 +23,29 @@ def mlp_step(lib, record_shapes=False):
     return prof
 
 
-# Names both libraries give an MLP's forward+backward. The rest differ because ember's
-# nn.Linear is transpose + matmul + add where torch calls aten::linear -> aten::t/addmm (so
-# torch has TBackward0/AddmmBackward0/aten::mm where ember has TransposeBackward0,
-# MatmulBackward0/AddBackward0 and aten::matmul/aten::add), ember's cross_entropy is one op
-# (CrossEntropyBackward0, aten::cross_entropy_backward) where torch runs log_softmax + nll_loss,
-# ReLU's backward is aten::le + aten::where (torch: aten::threshold_backward), and torch also
-# shows its allocation and view helpers (aten::empty_like, aten::as_strided, aten::expand,
-# aten::resolve_conj, aten::copy_, aten::detach, aten::ones_like, aten::fill_, ...).
+# Names both libraries give an MLP's forward+backward (at least: graph nodes take torch's
+# names as the registry learns them). The rest differ because ember's nn.Linear is
+# transpose + matmul + add where torch calls aten::linear -> aten::t/addmm (aten::matmul,
+# aten::add against aten::linear, aten::addmm, aten::t, aten::mm), ember's cross_entropy is one
+# op (aten::cross_entropy_backward) where torch runs log_softmax + nll_loss
+# (aten::_log_softmax, aten::nll_loss_forward, ...), ReLU's backward is aten::le + aten::where
+# (torch: aten::threshold_backward), and torch also shows its allocation and view helpers
+# (aten::empty_like, aten::as_strided, aten::expand, aten::resolve_conj, aten::copy_,
+# aten::detach, aten::ones_like, aten::fill_, ...).
 COMMON = {"forward", "aten::transpose", "aten::relu", "aten::cross_entropy_loss", "aten::sum",
           "aten::view", "ReluBackward0", "autograd::engine::evaluate_function: ReluBackward0",
           "torch::autograd::AccumulateGrad",
           "autograd::engine::evaluate_function: torch::autograd::AccumulateGrad"}
-EMBER_ONLY = {"aten::matmul", "aten::add", "aten::le", "aten::where",
-              "aten::cross_entropy_backward"} | {
-    prefix + node for node in ("AddBackward0", "MatmulBackward0", "TransposeBackward0",
-                               "CrossEntropyBackward0")
-    for prefix in ("", "autograd::engine::evaluate_function: ")}
 
 
 def test_mlp_op_names_against_torch():
     ours = {e.key for e in mlp_step(ember).key_averages()}
     theirs = {e.key for e in mlp_step(torch).key_averages()}
-    assert ours & theirs == COMMON
-    assert ours - theirs == EMBER_ONLY
+    assert COMMON <= ours & theirs
+    assert {"aten::matmul", "aten::add", "aten::le", "aten::where"} <= ours - theirs
+    every_node_evaluated = {n for n in ours if not n.startswith(("aten::", "autograd::"))
+                            and n != "forward"}
+    assert {"autograd::engine::evaluate_function: " + n for n in every_node_evaluated} <= ours
 
 
 def test_backward_ops_nest_under_their_node_as_torch():
