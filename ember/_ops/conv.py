@@ -24,7 +24,7 @@ from ..testing.opinfo import FLOATS, INTS, Arg, Sample
 from .creation import zeros
 from .dispatch import AutocastState, apply, autocast_inputs
 from .indexing import _linear_index
-from .registry import OpDef, composite, refuse_complex, register
+from .registry import OpDef, composite, name_node, refuse_complex, register
 
 _LEGACY_NAMES = {D.float32: "FloatTensor", D.float64: "DoubleTensor", D.float16: "HalfTensor",
                  D.bfloat16: "BFloat16Tensor", D.int64: "LongTensor", D.int32: "IntTensor",
@@ -694,6 +694,8 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
                      ceil_mode=bool(ceil_mode))
     if not batched:
         out, idx = out.squeeze(0), idx.squeeze(0)
+    # torch pools 1-d inputs in 2-d and squeezes the result
+    name_node(out, "SqueezeBackward1" if nd == 1 else f"MaxPool{nd}DWithIndicesBackward0")
     return (out, idx) if return_indices else out
 
 
@@ -907,7 +909,8 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
         out = summed.div(divisor, rounding_mode="trunc")
     else:
         out = summed / divisor
-    return out if batched else out.squeeze(0)
+    out = out if batched else out.squeeze(0)
+    return name_node(out, "SqueezeBackward1" if nd == 1 else f"AvgPool{nd}DBackward0")
 
 
 @composite(samples=(

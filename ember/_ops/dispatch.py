@@ -19,6 +19,7 @@ from .._tensor import Tensor
 from ..autograd.grad_mode import Anomaly, GradState, Profiling
 from ..autograd.graph import (Context, Node, SavedHooks, pack_saved, saved_constant, saved_input,
                              saved_output)
+from .registry import named_node_class
 
 _PROMOTE = D._PROMOTE
 _BY_NP = D._BY_NP
@@ -218,7 +219,7 @@ def apply(op, *args, **attrs):
             if isinstance(args[i], Tensor):
                 args[i]._vbox[0] += 1
     if record:
-        _record(op, ctx, args, arrays, outs, results)
+        _record(op, ctx, args, arrays, outs, results, attrs)
     if GradState.inference:
         for t in results:
             t._inference = True
@@ -278,7 +279,7 @@ def _link_views(op, src, results, attrs):
             t._view_epoch = epoch
 
 
-def _record(op, ctx, args, arrays, outs, results):
+def _record(op, ctx, args, arrays, outs, results, attrs):
     """Attach a backward node for this call to the differentiable outputs."""
     edges = []
     metas = []
@@ -300,7 +301,9 @@ def _record(op, ctx, args, arrays, outs, results):
         outputs_meta = ((t._data.shape, t._dtype, t._device),)
     else:
         outputs_meta = tuple([(t._data.shape, t._dtype, t._device) for t in results])
-    node = op.node_class(ctx, tuple(edges), tuple(metas), outputs_meta)
+    node_class = op.node_class if op.node_of is None else \
+        named_node_class(op, op.node_of(args, attrs))
+    node = node_class(ctx, tuple(edges), tuple(metas), outputs_meta)
     if ctx._raw:
         node._saved = [_saved_entry(raw, args, arrays, outs, results) for raw in ctx._raw]
     non_diff = ctx.non_differentiable

@@ -27,7 +27,7 @@ from .creation import eye, ones_like, zeros
 from .dispatch import AutocastState, apply, apply_, autocast_inputs, write_out
 from .pointwise import where
 from .reduction import vector_norm as _vector_norm
-from .registry import OpDef, composite, register, tensor_method
+from .registry import OpDef, composite, name_node, register, tensor_method
 from .shape import cat
 
 _LETTERS = string.ascii_uppercase + string.ascii_lowercase
@@ -214,7 +214,22 @@ def _matmul_grads(a, b, g, need_a, need_b, alpha=1):
 _MM_DTYPES = FLOAT_ALL + INTS
 
 
-@register("matmul", fresh=True, onnx="MatMul", autocast="lower", samples=(
+_MATMUL_NODES = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (1, 2): "SqueezeBackward4",
+                 (2, 2): "MmBackward0"}
+
+
+def _matmul_node(args, attrs) -> str:
+    """torch's node for matmul, which calls dot/mv/mm by the operands' ranks, copies a
+    matrix times a batch, and folds or views batched products (_unsafe_view)."""
+    ranks = (args[0]._data.ndim, args[1]._data.ndim)
+    node = _MATMUL_NODES.get(ranks)
+    if node is not None:
+        return node
+    return "CloneBackward0" if ranks[0] == 2 else "UnsafeViewBackward0"
+
+
+@register("matmul", fresh=True, onnx="MatMul", autocast="lower", torch_node=_matmul_node,
+          samples=(
     Sample(lambda t, x, y: t.matmul(x, y), (Arg((3, 4)), Arg((4, 5))), dtypes=_MM_DTYPES),
     Sample(lambda t, x, y: x @ y, (Arg((4,)), Arg((4,))), dtypes=FLOATS + INTS, name="1d_1d"),
     Sample(lambda t, x, y: x @ y, (Arg((3, 4)), Arg((4,))), name="2d_1d"),
@@ -322,7 +337,7 @@ def bmm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
     _check_tensor("bmm", "mat2", 2, mat2)
     input, mat2 = _autocast(input, mat2)
     _check_bmm("bmm", input, mat2)
-    return write_out(apply(Matmul, input, mat2), out)
+    return write_out(name_node(apply(Matmul, input, mat2), "BmmBackward0"), out)
 
 
 def _check_mv(op: str, mat: Tensor, vec: Tensor, rows_in=None) -> None:

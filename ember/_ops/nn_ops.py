@@ -428,7 +428,7 @@ def _layer_norm_samples():
 
 
 @register("layer_norm", fresh=True, promote=None, complex=False, onnx="LayerNormalization",
-          samples=_layer_norm_samples())
+          torch_node="NativeLayerNormBackward0", samples=_layer_norm_samples())
 class LayerNorm(OpDef):
     """Normalize over the trailing `ndim` dims, then scale and shift elementwise."""
 
@@ -526,7 +526,7 @@ def _per_channel(v):
 
 
 @register("batch_norm", fresh=True, promote=None, complex=False, onnx="BatchNormalization",
-          samples=_batch_norm_samples())
+          torch_node="NativeBatchNormBackward0", samples=_batch_norm_samples())
 class BatchNorm(OpDef):
     """Normalize each channel (dim 1) by the batch statistics (training) or the running ones;
     in training the running statistics, when given, are updated in place."""
@@ -740,7 +740,16 @@ def _nll_samples():
                    name="unbatched"))
 
 
-@register("nll_loss", promote=None, complex=False, autocast="float32", samples=_nll_samples())
+def _nll_node(args, attrs) -> str:
+    """torch's node for nll_loss (and cross_entropy, whose last step it is): a separate
+    kernel for spatial inputs; label smoothing ends cross_entropy in an addition."""
+    if attrs.get("label_smoothing"):
+        return "AddBackward0"
+    return "NllLossBackward0" if args[0]._data.ndim <= 2 else "NllLoss2DBackward0"
+
+
+@register("nll_loss", promote=None, complex=False, autocast="float32", torch_node=_nll_node,
+          samples=_nll_samples())
 class NllLoss(OpDef):
     """-weight[target] * input[target] per entry (class dim 1), then reduced."""
 
@@ -809,7 +818,8 @@ def _ce_samples():
                    (Arg((3,)), Arg((), 0, 2, dtype="int64", grad=False)), name="unbatched"))
 
 
-@register("cross_entropy", promote=None, complex=False, autocast="float32", samples=_ce_samples())
+@register("cross_entropy", promote=None, complex=False, autocast="float32",
+          torch_node=_nll_node, samples=_ce_samples())
 class CrossEntropy(OpDef):
     """log_softmax over the class dim 1 and nll_loss in one kernel, with label smoothing."""
 

@@ -21,7 +21,8 @@ from ..autograd.graph import Context
 from ..testing.opinfo import (ALL_INT, FLOAT_ALL, FLOATS, INTS, NUMERIC, Arg, Sample, binary,
                               unary)
 from .dispatch import apply, apply_, write_out
-from .registry import NO_ORDERING, OpDef, composite, refuse_complex, register, tensor_method
+from .registry import (NO_ORDERING, OpDef, composite, name_node, refuse_complex, register,
+                       tensor_method)
 
 _TORCH_NAMES = D.SCALAR_NAMES_BY_NAME
 
@@ -1051,7 +1052,13 @@ def _bounds(bounds, which):
     return (bounds[0], None) if which == "min" else (None, bounds[0])
 
 
-@register("clamp", pointwise=True, onnx="Clip", complex=NO_ORDERING, samples=(
+def _clamp_node(args, attrs) -> str:
+    """torch's clamp node: ClampBackward1 for number bounds, ClampBackward0 for tensor ones."""
+    return "ClampBackward0" if isinstance(args[1], Tensor) else "ClampBackward1"
+
+
+@register("clamp", pointwise=True, onnx="Clip", complex=NO_ORDERING, torch_node=_clamp_node,
+          samples=(
     Sample(lambda t, x: t.clamp(x, -0.5, 0.7), (Arg((3, 4)),), dtypes=NUMERIC + ("float16",)),
     Sample(lambda t, x: x.clamp(min=0.25), (Arg((3, 4)),), dtypes=NUMERIC, name="min"),
     Sample(lambda t, x: x.clip(max=-0.25), (Arg((3, 4)),), dtypes=NUMERIC, name="max"),
@@ -1993,7 +2000,7 @@ def _forward(op, **attrs):
 
 def _rsub(self, other):
     _check_sub(other, self)
-    return apply(Sub, other, self)
+    return name_node(apply(Sub, other, self), "RsubBackward1")
 
 
 def _sub_op(self, other):

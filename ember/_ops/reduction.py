@@ -17,7 +17,7 @@ from .creation import ones_like
 from .dispatch import apply, apply_, write_out
 from . import pointwise
 from .pointwise import where
-from .registry import NO_ORDERING, OpDef, composite, register, tensor_method
+from .registry import NO_ORDERING, OpDef, composite, name_node, register, tensor_method
 from .shape import Expand, Getitem, IndexPut
 
 _HALF = (D.float16.np, D.bfloat16.np)
@@ -246,11 +246,13 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     tensor([4, 6])
     """
     dims = reduce_dims(dim, input._data.ndim, "sum")
-    if dtype is None and out is None:
-        return apply(Sum, input, dims=dims, keepdim=keepdim)
     if dtype is None:
-        return write_out(apply(Sum, input, dims=dims, keepdim=keepdim), out)
-    return write_out(apply(Sum, input, dims=dims, keepdim=keepdim, dtype=D.to_dtype(dtype)), out)
+        result = apply(Sum, input, dims=dims, keepdim=keepdim)
+    else:
+        result = apply(Sum, input, dims=dims, keepdim=keepdim, dtype=D.to_dtype(dtype))
+    if dim is not None:  # torch's sum over dims is another overload
+        name_node(result, "SumBackward1")
+    return result if out is None else write_out(result, out)
 
 
 @register("mean", promote=None, onnx="ReduceMean", samples=(
@@ -297,7 +299,10 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     dims = reduce_dims(dim, input._data.ndim, "mean")
     if dtype is not None:
         input = input.to(dtype)
-    return write_out(apply(Mean, input, dims=dims, keepdim=keepdim), out)
+    result = apply(Mean, input, dims=dims, keepdim=keepdim)
+    if dim is not None:  # torch's mean over dims is another overload
+        name_node(result, "MeanBackward1")
+    return write_out(result, out)
 
 
 @register("prod", promote=None, onnx="ReduceProd", holomorphic=True, samples=(
@@ -536,8 +541,9 @@ def _max_min(name, op, reduce_op, binary, input, dim, keepdim, out, other):
             raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
                                "input.numel() == 0. Specify the reduction dim with the 'dim' "
                                "argument.")
-        return write_out(apply(reduce_op, input, dims=tuple(range(input._data.ndim)),
-                               keepdim=False, evenly=True), out)
+        values = apply(reduce_op, input, dims=tuple(range(input._data.ndim)), keepdim=False,
+                       evenly=True)
+        return write_out(name_node(values, name.capitalize() + "Backward1"), out)
     if not isinstance(dim, int):
         raise TypeError(f"{name}(): argument 'dim' must be int, not {type(dim).__name__}")
     nd = input._data.ndim
@@ -838,7 +844,7 @@ def logsumexp(input, dim, keepdim=False, *, out=None):
 
 
 # ---- norms ------------------------------------------------------------------------------------
-@register("vector_norm", promote=None, samples=(
+@register("vector_norm", promote=None, torch_node="LinalgVectorNormBackward0", samples=(
     Sample(lambda t, x: x.norm(), (Arg((3, 4)),), dtypes=FLOAT_ALL),
     Sample(lambda t, x: x.norm(1, dim=1), (Arg((3, 4)),), name="p1"),
     Sample(lambda t, x: x.norm(INF, dim=(0, 1)), (Arg((3, 4)),), name="inf"),

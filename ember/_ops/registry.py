@@ -64,6 +64,12 @@ class OpDef:
                    on them (pools, norms, softmax, losses) or fail with its own message; a
                    string instead of False is the refusal's reason (NO_ORDERING for max,
                    sort, clamp, < ...).
+      torch_node   the class name torch gives the op's graph node (`grad_fn`), where it is
+                   not the registered name in CamelCase + "Backward0" (vector_norm's is
+                   "LinalgVectorNormBackward0"); or a function `(args, attrs) -> name` where
+                   torch's node depends on the call (getitem: by the kind of index; matmul:
+                   by the operands' ranks), which `dispatch._record` reads when recording.
+                   Composites give their output torch's node name with `name_node`.
       onnx         the ONNX lowering: an op name, or a function of (builder, node).
       samples      test cases for the generated suite (see ember.testing.opinfo).
     """
@@ -85,6 +91,8 @@ class OpDef:
     check_dtypes = None
     autocast = None
     complex = True
+    torch_node = None
+    node_of = None  # set by register: torch_node when it is a function of the call
     onnx = None
     samples = ()
     forward_inplace = None
@@ -115,12 +123,37 @@ def register(name: str, **meta):
             setattr(cls, key, value)
         if cls.complex is not True:
             _refuse_complex_arrays(cls)
-        camel = "".join(part.capitalize() for part in name.split("_"))
-        cls.node_class = type(f"{camel}Backward0", (BackwardNode,), {"__slots__": (),
-                                                                     "opdef": cls})
+        node = cls.torch_node
+        if node is None or callable(node):
+            cls.node_of = node
+            node = "".join(part.capitalize() for part in name.split("_")) + "Backward0"
+        cls.node_class = named_node_class(cls, node)
         REGISTRY[name] = cls
         return cls
     return wrap
+
+
+_NODE_CLASSES: dict = {}
+
+
+def named_node_class(opdef, name: str) -> type:
+    """The graph-node class called `name` that runs `opdef`'s backward (made once per pair)."""
+    cls = _NODE_CLASSES.get((opdef, name))
+    if cls is None:
+        cls = _NODE_CLASSES[opdef, name] = type(name, (BackwardNode,), {"__slots__": (),
+                                                                        "opdef": opdef})
+    return cls
+
+
+def name_node(tensor, name: str):
+    """Give the node a composite's output ends in torch's name for the composite (linear's
+    "AddmmBackward0", mse_loss's "MseLossBackward0"), so `grad_fn` reads as in torch; the
+    node's behaviour is unchanged. Returns `tensor`."""
+    node = tensor._grad_fn
+    opdef = getattr(node, "opdef", None)
+    if opdef is not None and REGISTRY.get(opdef.name) is opdef:
+        node.__class__ = named_node_class(opdef, name)
+    return tensor
 
 
 def refuse_complex(op: str, *values, why: str | None = None) -> None:

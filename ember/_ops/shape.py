@@ -22,7 +22,7 @@ from .._tensor import Size, Tensor, _dim
 from ..testing.opinfo import ALL, FLOATS, INTS, Arg, Sample
 from . import dispatch
 from .dispatch import apply, apply_, result_type, write_out
-from .registry import OpDef, composite, register, tensor_method
+from .registry import OpDef, composite, name_node, register, tensor_method
 
 _EVERY = slice(None)
 # Samples with an empty output skip gradgradcheck only because ember.autograd.gradgradcheck
@@ -79,7 +79,7 @@ def infer_shape(shape, numel: int) -> tuple:
 
 
 # ---- conversion ----------------------------------------------------------------------------
-@register("convert", promote=None, samples=(
+@register("convert", promote=None, torch_node="ToCopyBackward0", samples=(
     Sample(lambda t, x: x.to(t.float64), (Arg((2, 3)),), dtypes=("float32",) + INTS),
     Sample(lambda t, x: x.to(t.int32), (Arg((2, 3), -3, 3),), dtypes=FLOATS, grad=False,
            name="to_int"),
@@ -590,7 +590,7 @@ def t(input):
     if input._data.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
                            f"{input._data.ndim}D")
-    return transpose(input, 0, 1) if input._data.ndim == 2 else input
+    return name_node(transpose(input, 0, 1), "TBackward0") if input._data.ndim == 2 else input
 
 
 def _in_place_view(self, make_view, name: str):
@@ -777,7 +777,9 @@ def squeeze(input, dim=None):
     else:
         dims = tuple(d for d in (_dim(d, len(shape), "squeeze") for d in _dims_tuple(dim))
                      if shape and shape[d] == 1)
-    return apply(Squeeze, input, dims=dims)
+    # torch's overloads: squeeze(), squeeze(int), squeeze(tuple)
+    overload = 0 if dim is None else 2 if isinstance(dim, (tuple, list)) else 1
+    return name_node(apply(Squeeze, input, dims=dims), f"SqueezeBackward{overload}")
 
 
 @tensor_method()
@@ -949,7 +951,8 @@ def stack(tensors, dim: int = 0, *, out=None) -> Tensor:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got "
                                f"{list(shape)} at entry 0 and {list(t.shape)} at entry {i}")
     dim = _dim(dim, len(shape) + 1)
-    return write_out(apply(Cat, *(unsqueeze(t, dim) for t in tensors), dim=dim), out)
+    stacked = apply(Cat, *(unsqueeze(t, dim) for t in tensors), dim=dim)
+    return write_out(name_node(stacked, "StackBackward0"), out)
 
 
 @composite(samples=(
@@ -1975,7 +1978,26 @@ def _check_key(shape, key, xp):
                              "with shapes " + ", ".join(str(list(s)) for s in arrays)) from None
 
 
-@register("getitem", promote=None, is_view="maybe", samples=(
+def _getitem_node(args, attrs) -> str:
+    """torch's node for an index: IndexBackward0 for advanced indexing, else the node of the
+    last view it applies (select for an int, slice, unsqueeze for None; a lone `:` slices, a
+    full `:` among others is skipped), or AliasBackward0 when it applies none."""
+    parts = [k for k in attrs["key"] if k is not Ellipsis]
+    node = "AliasBackward0"
+    for k in parts:
+        if k is None:
+            node = "UnsqueezeBackward0"
+        elif isinstance(k, slice):
+            if len(parts) == 1 or k != _EVERY:
+                node = "SliceBackward0"
+        elif getattr(k, "ndim", 0) or getattr(k, "dtype", None) == np.bool_:
+            return "IndexBackward0"
+        else:
+            node = "SelectBackward0"
+    return node
+
+
+@register("getitem", promote=None, is_view="maybe", torch_node=_getitem_node, samples=(
     Sample(lambda t, x: x[1], (Arg((3, 4)),), dtypes=ALL),
     Sample(lambda t, x: x[:, 1:3], (Arg((3, 4)),), name="slice"),
     Sample(lambda t, x: x[-1, ..., -3:], (Arg((3, 4)),), name="negative"),

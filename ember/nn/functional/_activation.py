@@ -13,6 +13,7 @@ from ... import _ops
 from ..._ops.dispatch import apply
 from ..._ops.nn_ops import Gelu, LogSoftmax, Softmax, _softmax_call
 from ..._ops.pointwise import where
+from ..._ops.registry import name_node
 from ..._tensor import Tensor
 from ...autograd.grad_mode import GradState
 
@@ -71,7 +72,8 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
     """Clamp to [min_val, max_val] (no gradient at or beyond the bounds)."""
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
-    return _maybe_in_place(input, inplace, lambda x: _hardtanh(x, min_val, max_val))
+    return _maybe_in_place(input, inplace, lambda x: name_node(_hardtanh(x, min_val, max_val),
+                                                               "HardtanhBackward0"))
 
 
 def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
@@ -91,8 +93,8 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     >>> ember.nn.functional.leaky_relu(ember.tensor([-2.0, 3.0]), 0.5)
     tensor([-1.,  3.])
     """
-    return _maybe_in_place(input, inplace,
-                           lambda x: where(x > 0, x, x * negative_slope))
+    return _maybe_in_place(input, inplace, lambda x: name_node(
+        where(x > 0, x, x * negative_slope), "LeakyReluBackward0"))
 
 
 def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
@@ -167,7 +169,7 @@ def _elu(x: Tensor, alpha: float, scale: float = 1.0, input_scale: float = 1.0) 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x for x > 0, alpha * (exp(x) - 1) otherwise."""
-    return _maybe_in_place(input, inplace, lambda x: _elu(x, alpha))
+    return _maybe_in_place(input, inplace, lambda x: name_node(_elu(x, alpha), "EluBackward0"))
 
 
 def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
@@ -177,7 +179,8 @@ def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
     """scale * elu(x, alpha) with the self-normalizing constants."""
-    return _maybe_in_place(input, inplace, lambda x: _elu(x, _SELU_ALPHA, _SELU_SCALE))
+    return _maybe_in_place(input, inplace, lambda x: name_node(
+        _elu(x, _SELU_ALPHA, _SELU_SCALE), "EluBackward0"))
 
 
 def selu_(input: Tensor) -> Tensor:
@@ -189,7 +192,8 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x for x > 0, alpha * (exp(x / alpha) - 1) otherwise."""
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError: celu(): alpha must be non-zero")
-    return _maybe_in_place(input, inplace, lambda x: _elu(x, alpha, 1.0, 1.0 / alpha))
+    return _maybe_in_place(input, inplace, lambda x: name_node(
+        _elu(x, alpha, 1.0, 1.0 / alpha), "CeluBackward0"))
 
 
 def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
@@ -213,7 +217,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """x * sigmoid(x)."""
-    return _maybe_in_place(input, inplace, lambda x: x * x.sigmoid())
+    return _maybe_in_place(input, inplace, lambda x: name_node(x * x.sigmoid(), "SiluBackward0"))
 
 
 def _softplus(x: Tensor, beta: float, threshold: float) -> Tensor:
@@ -228,7 +232,7 @@ def _softplus(x: Tensor, beta: float, threshold: float) -> Tensor:
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """Smooth relu: log(1 + exp(beta * x)) / beta (linear above threshold / beta)."""
     _float_kernel(input, "softplus_cpu")
-    return _softplus(input, beta, threshold)
+    return name_node(_softplus(input, beta, threshold), "SoftplusBackward0")
 
 
 def _float_kernel(input: Tensor, kernel: str) -> None:

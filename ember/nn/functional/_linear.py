@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..._ops.dispatch import AutocastState, autocast_inputs
+from ..._ops.registry import name_node
 from ..._tensor import Tensor
 
 __all__ = ["linear", "bilinear"]
@@ -21,7 +22,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if AutocastState.active:  # one autocast op in torch: the bias follows the product
         input, weight, bias = autocast_inputs("lower", (input, weight, bias))
     out = input.matmul(weight.t())
-    return out if bias is None else out + bias
+    if bias is None:
+        return out
+    return name_node(out + bias, "AddmmBackward0" if input.ndim == 2 else "ViewBackward0")
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None):

@@ -14,6 +14,7 @@ from ..._ops.creation import arange, full_like, tensor
 from ..._ops.dispatch import apply
 from ..._ops.nn_ops import BinaryCrossEntropy, CrossEntropy, CtcLoss, LogSoftmax, NllLoss
 from ..._ops.pointwise import minimum, relu, where, xlogy
+from ..._ops.registry import name_node
 from ..._tensor import Tensor
 from ._activation import _float_kernel, _softplus, logsigmoid
 from ._distance import pairwise_distance
@@ -99,7 +100,8 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
     _warn_size(input, target)
     reduction = _reduction(reduction, size_average, reduce)
     diff = input - target
-    return _weighted(diff * diff, weight, input, reduction)
+    loss = _weighted(diff * diff, weight, input, reduction)
+    return loss if weight is not None else name_node(loss, "MseLossBackward0")
 
 
 def _smooth_l1(diff: Tensor, beta: float) -> Tensor:
@@ -117,7 +119,8 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
     reduction = _reduction(reduction, size_average, reduce)
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
-    return _reduce(_smooth_l1(input - target, beta), reduction)
+    loss = _reduce(_smooth_l1(input - target, beta), reduction)
+    return name_node(loss, "SmoothL1LossBackward0") if beta else loss
 
 
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
@@ -130,7 +133,8 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     diff = input - target
     size = diff.abs()
     loss = where(size <= delta, diff * diff * 0.5, (size - 0.5 * delta) * delta)
-    return _weighted(loss, weight, input, reduction, mean_by_weight=False)
+    loss = _weighted(loss, weight, input, reduction, mean_by_weight=False)
+    return loss if weight is not None else name_node(loss, "HuberLossBackward0")
 
 
 # ---- classification -----------------------------------------------------------------------------
@@ -263,7 +267,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
     loss = (1 - target).mul_(input).add_(soft)
     if weight is not None:
         loss = loss * weight
-    return _reduce(loss, reduction)
+    return name_node(_reduce(loss, reduction), "BinaryCrossEntropyWithLogitsBackward0")
 
 
 def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,

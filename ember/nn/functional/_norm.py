@@ -8,6 +8,7 @@ from ..._ops.creation import zeros
 from ..._ops.dispatch import apply, write_out
 from ..._ops.linalg import vector_norm
 from ..._ops.nn_ops import BatchNorm, LayerNorm
+from ..._ops.registry import name_node
 from ..._ops.shape import cat
 from ..._tensor import Tensor
 from ...autograd.grad_mode import no_grad
@@ -157,7 +158,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
         out = out * weight.reshape(view)
     if bias is not None:
         out = out + bias.reshape(view)
-    return out.to(input.dtype)
+    return name_node(out.to(input.dtype), "NativeGroupNormBackward0")
 
 
 def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
