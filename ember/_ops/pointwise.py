@@ -1105,8 +1105,21 @@ def _check_clamp(x):
                            "the bounds' type when they are numbers)")
 
 
-def _clamp_call(input, min, max):
-    """The positional arguments and `which` of a Clamp call."""
+_CLAMP_SIGNATURES = ("(Tensor input, Tensor min = None, Tensor max = None, *, Tensor out = None)",
+                     "(Tensor input, Number min = None, Number max = None, *, Tensor out = None)")
+
+
+def _clamp_call(input, min, max, name="clamp", out=None):
+    """The positional arguments and `which` of a Clamp call. A tensor bound with a number
+    bound is refused, as torch's two overloads (both tensors, or both numbers) do."""
+    if min is not None and max is not None and \
+            isinstance(min, Tensor) + isinstance(max, Tensor) == 1 and \
+            (min if isinstance(min, Tensor) else max)._data.ndim:
+        got = ", ".join([type(v).__name__ for v in (input, min, max)] +
+                        (["out=Tensor"] if out is not None else []))
+        raise TypeError(f"{name}() received an invalid combination of arguments - got ({got}), "
+                        "but expected one of:\n" +
+                        "".join(f" * {s}\n" for s in _CLAMP_SIGNATURES))
     if min is None and max is None:
         raise RuntimeError("clamp(): At least one of 'min' or 'max' must not be None")
     if max is None:
@@ -1776,7 +1789,7 @@ def clamp(input, min=None, max=None, *, out=None):
     >>> ember.clamp(ember.tensor([-2., 0.5, 3.]), min=0., max=1.)
     tensor([0.0000, 0.5000, 1.0000])
     """
-    args, which = _clamp_call(input, min, max)
+    args, which = _clamp_call(input, min, max, out=out)
     return write_out(apply(Clamp, *args, which=which), out)
 
 
@@ -1908,7 +1921,7 @@ def _float_power_(self, exponent):
 
 
 def _clamp_(self, min=None, max=None):
-    args, which = _clamp_call(self, min, max)
+    args, which = _clamp_call(self, min, max, "clamp_")
     return apply_(Clamp, *args, which=which)
 
 

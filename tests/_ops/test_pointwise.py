@@ -984,3 +984,26 @@ def test_top_level_in_place_functions_like_torch(name):
             np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-6)
             return
     pytest.fail(f"no argument pattern works for torch.{name}")
+
+
+@pytest.mark.parametrize("call", [
+    lambda t, x, b: t.clamp(x, b, 1.0),
+    lambda t, x, b: t.clamp(x, 0.0, b),
+    lambda t, x, b: t.clip(x, min=0.0, max=b),
+    lambda t, x, b: x.clamp(b, 1),
+    lambda t, x, b: x.clip(b, 1.0),
+    lambda t, x, b: x.clone().clamp_(b, 1.0),
+    lambda t, x, b: x.clone().clip_(0.0, b),
+    lambda t, x, b: t.clamp(x, b, 1.0, out=t.empty(3)),
+])
+def test_clamp_refuses_a_tensor_bound_with_a_number_bound_as_torch(call):
+    for lib in (torch, ember):
+        with pytest.raises(TypeError, match=r"received an invalid combination of arguments"):
+            call(lib, lib.randn(3), lib.zeros(3))
+
+
+def test_clamp_takes_a_0d_tensor_bound_with_a_number_bound_as_torch():
+    values = [-2.0, 0.5, 3.0]
+    ours = ember.clamp(ember.tensor(values), ember.tensor(0.0), 1.0)
+    theirs = torch.clamp(torch.tensor(values), torch.tensor(0.0), 1.0)
+    assert ours.tolist() == theirs.tolist()
