@@ -320,6 +320,12 @@ def _record(op, ctx, args, arrays, outs, results, attrs):
         node.metadata["traceback_"] = traceback.extract_stack()[:-3]
 
 
+INFERENCE_SAVED = ("Inference tensors cannot be saved for backward. Please do not use Tensors "
+                   "created in inference mode in computation tracked by autograd. To work "
+                   "around this, you can make a clone to get a normal tensor and use it in "
+                   "autograd, or use `ember.no_grad()` instead of `ember.inference_mode()`.")
+
+
 def _saved_entry(raw, args, arrays, outs, results):
     """How a value saved by forward is kept: as the input Tensor it is, as a reference to an
     output, or as a constant array."""
@@ -328,6 +334,8 @@ def _saved_entry(raw, args, arrays, outs, results):
     i = 0
     for arr in arrays:
         if raw is arr and isinstance(args[i], Tensor):
+            if args[i]._inference:
+                raise RuntimeError(INFERENCE_SAVED)
             return saved_input(args[i])
         i += 1
     k = 0

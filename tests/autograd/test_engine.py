@@ -402,6 +402,28 @@ def test_grad_mode_context_managers():
     assert e == t
 
 
+@pytest.mark.parametrize("op", [lambda x, w: x * w, lambda x, w: w * x,
+                                lambda x, w: (x @ w.unsqueeze(1)).sum()])
+def test_inference_tensor_saved_for_backward_is_refused_as_torch(op):
+    for lib in (torch, ember):
+        w = lib.ones(2, requires_grad=True)
+        with lib.inference_mode():
+            x = lib.ones(2)
+        with pytest.raises(RuntimeError, match="Inference tensors cannot be saved for backward"):
+            op(x, w)
+
+
+def test_inference_tensor_not_saved_or_cloned_takes_part_in_autograd():
+    def run(lib):
+        w = lib.tensor([1.0, 2.0], requires_grad=True)
+        with lib.inference_mode():
+            x = lib.tensor([3.0, 4.0])
+        ((x + w).sum() + (x.clone() * w).sum()).backward()
+        return w.grad.tolist()
+    t, e = both(run)
+    assert e == t
+
+
 def test_grad_modes_as_decorators():
     def run(lib):
         x = leaf(lib, [1.0])
