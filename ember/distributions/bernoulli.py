@@ -21,24 +21,18 @@ def _one_of(probs, logits):
         raise ValueError("Either `probs` or `logits` must be specified, but not both.")
 
 
-class Bernoulli(Distribution):
-    """A coin that comes up 1 with probability `probs` (or sigmoid(`logits`))."""
+class BinaryProbs(Distribution):
+    """A family with one success probability per batch entry, given as `probs` or as
+    `logits` (log-odds), the other derived on demand (Bernoulli, Geometric, Binomial)."""
 
-    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
-    support = constraints.boolean
-    has_enumerate_support = True
-
-    def __init__(self, probs=None, logits=None, validate_args=None):
+    def _set_param(self, probs, logits):
+        """Store the given parameter, broadcast to a tensor; return it."""
         _one_of(probs, logits)
         if probs is not None:
             (self.probs,) = broadcast_all(probs)
         else:
             (self.logits,) = broadcast_all(logits)
-        param = self.probs if probs is not None else self.logits
-        super().__init__(param.shape, validate_args=validate_args)
-
-    def expand(self, batch_shape, _instance=None):
-        return self._expanded(Bernoulli, batch_shape, _instance, ("probs", "logits"))
+        return self.__dict__["probs"] if probs is not None else self.__dict__["logits"]
 
     @lazy_property
     def logits(self):
@@ -47,6 +41,21 @@ class Bernoulli(Distribution):
     @lazy_property
     def probs(self):
         return logits_to_probs(self.logits, is_binary=True)
+
+
+class Bernoulli(BinaryProbs):
+    """A coin that comes up 1 with probability `probs` (or sigmoid(`logits`))."""
+
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.boolean
+    has_enumerate_support = True
+
+    def __init__(self, probs=None, logits=None, validate_args=None):
+        param = self._set_param(probs, logits)
+        super().__init__(param.shape, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        return self._expanded(Bernoulli, batch_shape, _instance, ("probs", "logits"))
 
     @property
     def param_shape(self) -> Size:
@@ -183,9 +192,7 @@ class OneHotCategorical(Distribution):
         new = self._get_checked_instance(OneHotCategorical, _instance)
         batch_shape = Size(batch_shape)
         new._categorical = self._categorical.expand(batch_shape)
-        Distribution.__init__(new, batch_shape, self._event_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._finish_expand(new, batch_shape)
 
     @property
     def probs(self):

@@ -146,7 +146,12 @@ class Distribution:
         for name in names:
             if name in self.__dict__:
                 setattr(new, name, self.__dict__[name].expand(tuple(batch_shape) + tuple(tail)))
-        Distribution.__init__(new, batch_shape, self._event_shape, validate_args=False)
+        return self._finish_expand(new, batch_shape)
+
+    def _finish_expand(self, new, batch_shape):
+        """Give `new` (an expand of this one) `batch_shape`, this event shape and this
+        validation setting, without re-validating the (already checked) parameters."""
+        Distribution.__init__(new, Size(batch_shape), self._event_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
 
