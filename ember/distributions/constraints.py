@@ -2,10 +2,13 @@
 `check(value)` gives a bool tensor over the batch, reduced over `event_dim` dims."""
 from __future__ import annotations
 
-__all__ = ["Constraint", "boolean", "greater_than", "greater_than_eq", "half_open_interval",
+from .._ops.shape import cat as _cat_tensors
+from .._ops.shape import stack as _stack_tensors
+
+__all__ = ["Constraint", "boolean", "cat", "greater_than", "greater_than_eq", "half_open_interval",
            "independent", "integer_interval", "interval", "less_than", "lower_cholesky",
            "nonnegative", "nonnegative_integer", "one_hot", "positive", "positive_definite",
-           "positive_integer", "real", "real_vector", "simplex", "unit_interval"]
+           "positive_integer", "real", "real_vector", "simplex", "stack", "unit_interval"]
 
 
 class Constraint:
@@ -163,6 +166,35 @@ class _Independent(Constraint):
                 f"{self.reinterpreted_batch_ndims})")
 
 
+class _Cat(Constraint):
+    """`cseq[i]` on the i-th chunk (of `lengths[i]` entries) along `dim`."""
+
+    def __init__(self, cseq, dim: int = 0, lengths=None):
+        self.cseq = list(cseq)
+        self.lengths = [1] * len(self.cseq) if lengths is None else list(lengths)
+        self.dim = dim
+        self.is_discrete = any(c.is_discrete for c in self.cseq)
+        self.event_dim = max(c.event_dim for c in self.cseq)
+
+    def check(self, value):
+        parts = value.split(self.lengths, self.dim)
+        return _cat_tensors([c.check(p) for c, p in zip(self.cseq, parts)], self.dim)
+
+
+class _Stack(Constraint):
+    """`cseq[i]` on the i-th slice along `dim`."""
+
+    def __init__(self, cseq, dim: int = 0):
+        self.cseq = list(cseq)
+        self.dim = dim
+        self.is_discrete = any(c.is_discrete for c in self.cseq)
+        self.event_dim = max(c.event_dim for c in self.cseq)
+
+    def check(self, value):
+        return _stack_tensors([c.check(p) for c, p in zip(self.cseq, value.unbind(self.dim))],
+                             self.dim)
+
+
 real = _Real()
 real_vector = _Independent(real, 1)
 boolean = _Boolean()
@@ -182,3 +214,5 @@ simplex = _Simplex()
 lower_cholesky = _LowerCholesky()
 positive_definite = _PositiveDefinite()
 independent = _Independent
+cat = _Cat
+stack = _Stack
