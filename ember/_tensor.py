@@ -32,6 +32,9 @@ class Tensor:
     _accumulator = None
     _retains_grad = False
     _inference = False
+    # A detached view keeps no autograd base, but shares its storage with this tensor (for
+    # storage_offset).
+    _storage_base = None
     # In-place writes that change a base's history bump its epoch; a view made at an older
     # epoch re-derives its grad_fn from the base before it is used (see dispatch.refresh_view).
     _graph_epoch = 0
@@ -142,12 +145,12 @@ class Tensor:
         return strides if dim is None else strides[_dim(dim, self._data.ndim)]
 
     def storage_offset(self) -> int:
-        base = self._base
+        base = self._base if self._base is not None else self._storage_base
         if base is None:
             return 0
         diff = (self._data.__array_interface__["data"][0]
                 - base._data.__array_interface__["data"][0])
-        return diff // self._dtype.itemsize
+        return diff // self._dtype.itemsize + base.storage_offset()
 
     def data_ptr(self) -> int:
         if isinstance(self._data, np.ndarray):

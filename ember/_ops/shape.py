@@ -266,6 +266,9 @@ def detach(input):
     """A tensor sharing `input`'s data and version counter, with no autograd history (an
     in-place write through it changes `input`'s values, not its graph)."""
     out = apply(Detach, input)
+    storage = input._base if input._base is not None else input._storage_base
+    if storage is not None:
+        out._storage_base = storage
     out._base, out._view_chain = None, ()
     return out
 

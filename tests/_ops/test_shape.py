@@ -863,3 +863,15 @@ def test_is_contiguous_in_a_memory_format_like_torch():
             expected = got
         else:
             assert got == expected
+
+
+def test_detach_and_data_of_a_view_keep_its_storage_offset_as_torch():
+    def offsets(lib):
+        a = lib.arange(10.0, requires_grad=True)
+        x = a[2:]
+        d = x.detach()
+        row = a.view(2, 5)[1]
+        return [x.storage_offset(), d.storage_offset(), x.data.storage_offset(),
+                d[1:].storage_offset(), d[1:].detach().storage_offset(),
+                row.data.storage_offset(), a.detach().storage_offset()]
+    assert offsets(ember) == offsets(torch)
