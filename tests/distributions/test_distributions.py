@@ -239,3 +239,26 @@ def test_docstring_examples_run(name):
     failures, _ = doctest.testmod(importlib.import_module(name),
                                   optionflags=doctest.NORMALIZE_WHITESPACE)
     assert failures == 0
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_constraints_expand_and_float32_like_torch(name):
+    ours, _ = _build(ember, name)
+    theirs, _ = _build(torch, name)
+    if name != "Uniform":  # torch's bounds each other's constraints (not ported yet)
+        assert {k: repr(v) for k, v in ours.arg_constraints.items()} == {
+            k: repr(v) for k, v in theirs.arg_constraints.items()}
+    if not name.startswith(("Binomial", "Categorical", "Uniform")):  # supports with tensors
+        assert repr(ours.support) == repr(theirs.support)
+    assert ours.has_rsample == theirs.has_rsample
+    shape = (2,) + tuple(theirs.batch_shape)
+    big, big_t = ours.expand(shape), theirs.expand(shape)
+    assert big.batch_shape == big_t.batch_shape and type(big) is type(ours)
+    value = FAMILIES[name][1][:1]
+    _close(big.log_prob(ember.tensor(value)), big_t.log_prob(torch.tensor(value)))
+    ember.manual_seed(0)
+    assert tuple(big.sample((3,)).shape) == tuple(big_t.sample((3,)).shape)
+    params = {k: ember.tensor(v, dtype=ember.float32) for k, v in FAMILIES[name][0].items()}
+    small = type(ours)(**params)
+    assert small.sample().dtype == ember.float32 or name.startswith("Categorical")
+    assert small.log_prob(ember.tensor(value, dtype=ember.float32)).dtype == ember.float32
