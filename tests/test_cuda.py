@@ -61,6 +61,52 @@ def test_queries_without_a_gpu_say_so():
         ember.zeros(2, device="cuda")
 
 
+def test_bf16_support_without_a_gpu_is_false_as_torch_on_a_cpu_build():
+    import torch
+    if ember.cuda.is_available() or torch.cuda.is_available():
+        pytest.skip("a GPU is visible")
+    for emulation in (True, False):
+        assert ember.cuda.is_bf16_supported(emulation) is torch.cuda.is_bf16_supported(emulation)
+        assert ember.cuda.is_bf16_supported(emulation) is False
+
+
+@pytest.mark.parametrize("major,emulation,made,expected", [
+    (8, False, True, True), (9, True, True, True), (7, False, True, False),
+    (7, True, True, True), (7, True, False, False)])
+def test_bf16_support_follows_the_compute_capability(monkeypatch, major, emulation, made,
+                                                     expected):
+    """Capability 8.0 and above computes bfloat16 natively; older GPUs emulate it where a
+    bfloat16 tensor can be made on them (a fake CuPy device stands in for the GPU)."""
+    class Runtime:
+        @staticmethod
+        def getDevice():
+            return 0
+
+        @staticmethod
+        def getDeviceProperties(index):
+            return {"major": major, "minor": 0, "name": b"fake"}
+
+    class FakeCupy:
+        class cuda:
+            runtime = Runtime
+
+    def zeros(*args, **kwargs):
+        if not made:
+            raise RuntimeError("bfloat16 is not supported on this device")
+
+    monkeypatch.setattr(ember.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(ember.cuda, "_cupy", lambda: FakeCupy)
+    monkeypatch.setattr(ember._ops.creation, "zeros", zeros)
+    assert ember.cuda.get_device_capability("cuda:0") == (major, 0)
+    assert ember.cuda.is_bf16_supported(including_emulation=emulation) is expected
+
+
+@needs_gpu
+def test_bf16_support_on_the_gpu():
+    major, _ = ember.cuda.get_device_capability()
+    assert ember.cuda.is_bf16_supported(including_emulation=False) is (major >= 8)
+
+
 @pytest.mark.gpu
 @needs_gpu
 @pytest.mark.parametrize("task,optimizer", [("mlp", "Adam"), ("cnn", "SGD"),

@@ -36,10 +36,50 @@ def set_device(device) -> None:
 
 def get_device_name(device=None) -> str:
     _require()
-    cp = _cupy()
-    index = cp.cuda.runtime.getDevice() if device is None else int(getattr(device, "index",
-                                                                           device) or 0)
-    return cp.cuda.runtime.getDeviceProperties(index)["name"].decode()
+    return _cupy().cuda.runtime.getDeviceProperties(_index(device))["name"].decode()
+
+
+def _index(device) -> int:
+    """The GPU index of `device` (an index, 'cuda:N', a device, or None for the current one)."""
+    if device is None:
+        return _cupy().cuda.runtime.getDevice()
+    if isinstance(device, int):
+        return device
+    index = getattr(device, "index", None)
+    if index is None and isinstance(device, str):
+        index = int(device.partition(":")[2] or 0)
+    return index or 0
+
+
+def get_device_capability(device=None) -> tuple[int, int]:
+    """The (major, minor) CUDA compute capability of `device` (default: the current GPU)."""
+    _require()
+    props = _cupy().cuda.runtime.getDeviceProperties(_index(device))
+    return props["major"], props["minor"]
+
+
+def is_bf16_supported(including_emulation: bool = True) -> bool:
+    """Whether the current GPU computes in bfloat16: natively from compute capability 8.0
+    (Ampere), or, with `including_emulation`, whenever a bfloat16 tensor can live on it.
+    False without a GPU, as torch on a CPU-only build.
+
+    >>> import ember
+    >>> isinstance(ember.cuda.is_bf16_supported(), bool)
+    True
+    """
+    if not is_available():
+        return False
+    if get_device_capability()[0] >= 8:
+        return True
+    if not including_emulation:
+        return False
+    from .. import _dtype as D
+    from .._ops.creation import zeros
+    try:
+        zeros(1, dtype=D.bfloat16, device="cuda")
+    except (RuntimeError, TypeError):
+        return False
+    return True
 
 
 def synchronize(device=None) -> None:
