@@ -7,7 +7,7 @@ from .._ops.creation import arange
 from .._ops.misc import digamma, lgamma
 from .._ops.pointwise import xlogy
 from .._ops.random import rand, randn
-from .._ops.shape import stack
+from .._ops.shape import cat, stack
 from .._ops.special_fns import igamma
 from .._tensor import Size
 from ..autograd.grad_mode import no_grad
@@ -53,14 +53,25 @@ def standard_gamma_grad(alpha, x):
     reparameterization): -(dP(alpha, x)/d alpha) / density(x), with the derivative of the
     regularized incomplete gamma P taken term by term from its power series."""
     with no_grad():
-        a, x = alpha.double(), x.double()
-        terms = int(float(x.max()) + 12 * float(x.max()) ** 0.5 + 40)
-        n = arange(terms, dtype=D.float64, device=alpha.device)
-        a_n, log_x = a.unsqueeze(-1) + n, x.log().unsqueeze(-1)
-        # term_n / density(x) = x^(n + 1) Gamma(a) / Gamma(a + n + 1)
-        log_ratio = (n + 1) * log_x - lgamma(a_n + 1) + lgamma(a).unsqueeze(-1)
-        dP_over_density = (log_ratio.exp() * (log_x - digamma(a_n + 1))).sum(-1)
-        return (-dP_over_density).to(alpha.dtype)
+        a, v = alpha.double().reshape(-1), x.double().reshape(-1)
+        top = float(v.max()) if v.numel() else 0.0
+        terms = int(top + 12 * top ** 0.5 + 40)  # past the peak of the terms, near n = x
+        rows = max(1, _SERIES_BUDGET // terms)
+        slope = cat([_series_slope(a[i:i + rows], v[i:i + rows], terms)
+                     for i in range(0, v.numel(), rows)]) if v.numel() else v
+        return slope.reshape(x.shape).to(alpha.dtype)
+
+
+_SERIES_BUDGET = 1 << 22  # series terms evaluated at once (bounds the memory used)
+
+
+def _series_slope(a, x, terms):
+    """-(dP/da) / density at (a, x), summing `terms` terms of the power series."""
+    n = arange(terms, dtype=D.float64, device=a.device)
+    a_n, log_x = a.unsqueeze(-1) + n, x.log().unsqueeze(-1)
+    # term_n / density(x) = x^(n + 1) Gamma(a) / Gamma(a + n + 1)
+    log_ratio = (n + 1) * log_x - lgamma(a_n + 1) + lgamma(a).unsqueeze(-1)
+    return -(log_ratio.exp() * (log_x - digamma(a_n + 1))).sum(-1)
 
 
 def _standard_gamma(alpha):

@@ -11,6 +11,7 @@ from .counts import Binomial, Geometric, Poisson
 from .exponential import Exponential, Laplace
 from .gamma import Beta, Dirichlet, Gamma
 from .independent import Independent, _sum_rightmost
+from .lowrank_multivariate_normal import LowRankMultivariateNormal
 from .multivariate_normal import MultivariateNormal, _batch_mahalanobis
 from .normal import Normal
 from .real_families import _EULER, Cauchy, Gumbel, HalfNormal
@@ -184,3 +185,17 @@ def _kl_transformed_transformed(p, q):
                                   "for equal transforms and event shapes")
     extra = len(p.event_shape) - len(p.base_dist.event_shape)
     return _sum_rightmost(kl_divergence(p.base_dist, q.base_dist), extra)
+
+
+def _dense(d):
+    """A low-rank Gaussian as a MultivariateNormal with the same (dense) covariance."""
+    if isinstance(d, LowRankMultivariateNormal):
+        return MultivariateNormal(d.loc, covariance_matrix=d.covariance_matrix)
+    return d
+
+
+@register_kl(LowRankMultivariateNormal, LowRankMultivariateNormal)
+@register_kl(LowRankMultivariateNormal, MultivariateNormal)
+@register_kl(MultivariateNormal, LowRankMultivariateNormal)
+def _kl_lowrank_gaussians(p, q):
+    return _kl_mvn_mvn(_dense(p), _dense(q))

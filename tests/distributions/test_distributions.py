@@ -37,6 +37,10 @@ FAMILIES = {
                                 RNG.standard_normal((5, 3))),
     "MultivariateNormal_precision": ({"loc": np.ones(3), "precision_matrix": COV},
                                      RNG.standard_normal((4, 3))),
+    "LowRankMultivariateNormal": ({"loc": LOC[:, :1] * np.ones(3),
+                                   "cov_factor": RNG.standard_normal((3, 3, 2)),
+                                   "cov_diag": np.array([0.5, 1.2, 2.0])},
+                                  RNG.standard_normal((5, 3, 3))),
     "LogNormal": ({"loc": LOC, "scale": SCALE}, RNG.uniform(0.1, 4.0, (5, 3, 2))),
     "Gamma": ({"concentration": SCALE, "rate": SCALE[::-1].copy()},
               RNG.uniform(0.1, 4.0, (5, 3, 2))),
@@ -127,7 +131,8 @@ def test_samples_have_the_right_shape_and_moments(name):
 
 @pytest.mark.parametrize("name", ["Normal", "Laplace", "Exponential", "Uniform",
                                   "MultivariateNormal_tril", "Gamma", "Chi2", "Beta",
-                                  "Dirichlet", "StudentT", "Gumbel", "HalfNormal"])
+                                  "Dirichlet", "StudentT", "Gumbel", "HalfNormal",
+                                  "LowRankMultivariateNormal"])
 def test_rsample_is_differentiable_and_unbiased(name):
     ember.manual_seed(1)
     dist, params = _build(ember, name, grad=True)
@@ -147,7 +152,10 @@ PAIRS = [("Normal", "Normal"), ("Laplace", "Laplace"), ("Exponential", "Exponent
          ("Gamma", "Gamma"), ("Chi2", "Chi2"), ("Beta", "Beta"), ("Dirichlet", "Dirichlet"),
          ("Poisson", "Poisson"), ("Geometric", "Geometric_logits"),
          ("Binomial", "Binomial_logits"), ("Gumbel", "Gumbel"), ("Cauchy", "Cauchy"),
-         ("HalfNormal", "HalfNormal"), ("LogNormal", "LogNormal")]
+         ("HalfNormal", "HalfNormal"), ("LogNormal", "LogNormal"),
+         ("LowRankMultivariateNormal", "LowRankMultivariateNormal"),
+         ("LowRankMultivariateNormal", "MultivariateNormal"),
+         ("MultivariateNormal", "LowRankMultivariateNormal")]
 
 
 @pytest.mark.parametrize("p,q", PAIRS)
@@ -213,12 +221,19 @@ def _error(lib, fn):
     lambda t: t.distributions.Independent(t.distributions.Normal(0.0, 1.0), 1),
     lambda t: t.distributions.kl_divergence(t.distributions.Categorical(t.ones(3)),
                                             t.distributions.Normal(0.0, 1.0)),
+    lambda t: t.distributions.LowRankMultivariateNormal(t.zeros(3), t.zeros(3), t.ones(3)),
+    lambda t: t.distributions.LowRankMultivariateNormal(t.zeros(3), t.zeros(2, 1), t.ones(3)),
+    lambda t: t.distributions.LowRankMultivariateNormal(t.zeros(3), t.zeros(3, 1), t.ones(2)),
+    lambda t: t.distributions.LowRankMultivariateNormal(t.zeros(2, 3), t.zeros(4, 3, 1),
+                                                        t.ones(3)),
+    lambda t: t.distributions.LowRankMultivariateNormal(t.zeros(3), t.zeros(3, 1), -t.ones(3)),
 ])
 def test_bad_arguments_raise_like_torch(case):
     ours, theirs = _error(ember, case), _error(torch, case)
     assert ours is not None and theirs is not None
     assert ours[0] == theirs[0]
-    if "found invalid values" in theirs[1] or "must be specified" in theirs[1]:
+    if "found invalid values" in theirs[1] or "must be" in theirs[1] or \
+            "Incompatible" in theirs[1]:
         assert ours[1] == theirs[1]
 
 
@@ -232,7 +247,8 @@ def test_validation_can_be_turned_off():
         ED.Distribution.set_default_validate_args(True)
 
 
-@pytest.mark.parametrize("name", ["ember.distributions", "ember.distributions.normal"])
+@pytest.mark.parametrize("name", ["ember.distributions", "ember.distributions.normal",
+                                  "ember.distributions.lowrank_multivariate_normal"])
 def test_docstring_examples_run(name):
     import doctest
     import importlib
