@@ -693,6 +693,18 @@ class _Capsule:
         return (1, 0)
 
 
+class _WritableView:
+    """Presents an array NumPy imported read-only as writable memory (keeping the array, and
+    so the capsule's memory, alive): a bare capsule carries no read-only flag, and torch
+    shares such memory writably."""
+
+    def __init__(self, array):
+        interface = dict(array.__array_interface__)
+        interface["data"] = (interface["data"][0], False)
+        self.__array_interface__ = interface
+        self.array = array
+
+
 def from_dlpack(ext_tensor) -> Tensor:
     """A CPU tensor sharing memory with `ext_tensor`: any object with __dlpack__ (a NumPy
     array, another library's tensor) or a capsule from to_dlpack.
@@ -703,9 +715,12 @@ def from_dlpack(ext_tensor) -> Tensor:
     """
     if isinstance(ext_tensor, Tensor):
         return ext_tensor
-    if not hasattr(ext_tensor, "__dlpack__"):
-        ext_tensor = _Capsule(ext_tensor)
-    data = np.from_dlpack(ext_tensor)
+    if hasattr(ext_tensor, "__dlpack__"):
+        data = np.from_dlpack(ext_tensor)
+    else:
+        data = np.from_dlpack(_Capsule(ext_tensor))
+        if not data.flags.writeable:
+            data = np.asarray(_WritableView(data))
     return Tensor._wrap(data, D.from_numpy_dtype(data.dtype), CPU)
 
 

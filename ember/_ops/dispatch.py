@@ -365,10 +365,28 @@ def refuse_leaf(target, name: str) -> None:
                            "out-of-place form.")
 
 
+def refuse_read_only(target, name: str) -> None:
+    """Refuse an in-place write (`name`) into memory NumPy holds read-only: an expanded view
+    (torch's error: elements share memory) or memory shared read-only (a non-writeable NumPy
+    array, a DLPack import of read-only memory)."""
+    data = target._data
+    if getattr(data.flags, "writeable", True):
+        return
+    if any(s == 0 and n > 1 for s, n in zip(data.strides, data.shape)):
+        raise RuntimeError("unsupported operation: more than one element of the written-to "
+                           "tensor refers to a single memory location. Please clone() the "
+                           "tensor before performing the operation.")
+    raise RuntimeError(f"{name}(): the tensor's memory is read-only (it is shared with a "
+                       "read-only buffer, such as a non-writeable NumPy array); clone() the "
+                       "tensor before writing to it in place.")
+
+
 def apply_(op, target, *args, **attrs):
     """In-place form of `apply`: computes op(target, *args) and writes it into `target`."""
     if Profiling.active and Profiling.recorder.wants(op):
         return Profiling.recorder.call(apply_, op, (target,) + args, attrs, inplace=True)
+    if target._device is CPU and not target._data.flags.writeable:
+        refuse_read_only(target, op.name + "_")
     if GradState.enabled:
         refuse_leaf(target, op.name + "_")
         base = target._base

@@ -1,5 +1,6 @@
 """ember.utils.dlpack: torch's module names, and exchange with torch and NumPy."""
 import numpy as np
+import pytest
 import torch
 
 import ember
@@ -24,3 +25,39 @@ def test_round_trips_share_memory():
     assert torch.equal(back, t)
     a = np.from_dlpack(ember.arange(3))
     assert a.tolist() == [0, 1, 2]
+
+
+def test_a_bare_capsule_is_shared_writably_as_torch():
+    def run(lib):
+        source = torch.arange(6.0).reshape(2, 3)
+        imported = lib.from_dlpack(torch.utils.dlpack.to_dlpack(source))
+        imported.add_(1)
+        imported[0, 0] = 10.0
+        imported.t().mul_(2)
+        return source.tolist(), imported.tolist()
+    assert run(ember) == run(torch)
+
+
+def test_a_bare_capsule_keeps_its_memory_after_the_source_goes():
+    source = torch.arange(4.0)
+    imported = ember.from_dlpack(torch.utils.dlpack.to_dlpack(source))
+    del source
+    imported.add_(1)
+    assert imported.tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_in_place_write_into_read_only_memory_names_it():
+    array = np.arange(3.0)
+    array.flags.writeable = False
+    t = ember.from_dlpack(array)
+    for write in (lambda: t.add_(1), lambda: t.fill_(0), lambda: t.copy_(ember.ones(3)),
+                  lambda: t.__setitem__(0, 1.0)):
+        with pytest.raises(RuntimeError, match="memory is read-only.*clone"):
+            write()
+    assert array.tolist() == [0.0, 1.0, 2.0]
+
+
+def test_in_place_write_into_an_expanded_tensor_is_refused_as_torch():
+    for lib in (torch, ember):
+        with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+            lib.ones(3).expand(2, 3).add_(1)
