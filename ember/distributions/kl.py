@@ -199,3 +199,130 @@ def _dense(d):
 @register_kl(MultivariateNormal, LowRankMultivariateNormal)
 def _kl_lowrank_gaussians(p, q):
     return _kl_mvn_mvn(_dense(p), _dense(q))
+
+
+# ---- pairs of different families: KL(p || q) = -H(p) - E_p[log q] --------------------------
+_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def _infinite_like(p, q):
+    """KL is infinite where p puts mass outside q's support."""
+    return p.mean.new_full(p.batch_shape if p.batch_shape else (), math.inf) + 0 * (
+        p.mean + q.mean)
+
+
+for _p, _q in [(Exponential, Beta), (Gamma, Beta), (Gumbel, Beta), (Laplace, Beta),
+               (Normal, Beta), (Gumbel, Exponential), (Laplace, Exponential),
+               (Normal, Exponential), (Gumbel, Gamma), (Laplace, Gamma), (Normal, Gamma),
+               (Exponential, Uniform), (Gamma, Uniform), (Gumbel, Uniform), (Laplace, Uniform),
+               (Normal, Uniform)]:
+    register_kl(_p, _q)(_infinite_like)
+
+
+@register_kl(Poisson, Bernoulli)
+@register_kl(Poisson, Binomial)
+def _kl_poisson_infinity(p, q):
+    return p.rate.new_full(p.rate.shape, math.inf) + 0 * p.rate
+
+
+@register_kl(Bernoulli, Poisson)
+def _kl_bernoulli_poisson(p, q):
+    return -p.entropy() - (p.probs * q.rate.log() - q.rate)
+
+
+@register_kl(Beta, Normal)
+@register_kl(Exponential, Normal)
+@register_kl(Gamma, Normal)
+@register_kl(Gumbel, Normal)
+@register_kl(Laplace, Normal)
+@register_kl(Uniform, Normal)
+def _kl_to_normal(p, q):
+    """The Gaussian log density needs only p's mean and variance."""
+    second_moment = p.variance + (p.mean - q.loc).pow(2)
+    return (-p.entropy() + q.scale.log() + _HALF_LOG_2PI
+            + second_moment / (2 * q.scale.pow(2)))
+
+
+def _mgf(p, t):
+    """E_p[exp(t x)] for the families with a Gumbel KL (t < 0 here)."""
+    if isinstance(p, Exponential):
+        return p.rate / (p.rate - t)
+    if isinstance(p, Gamma):
+        return (p.rate / (p.rate - t)).pow(p.concentration)
+    if isinstance(p, Normal):
+        return (p.loc * t + 0.5 * (p.scale * t).pow(2)).exp()
+    return ((t * p.high).exp() - (t * p.low).exp()) / (t * (p.high - p.low))
+
+
+@register_kl(Exponential, Gumbel)
+@register_kl(Gamma, Gumbel)
+@register_kl(Normal, Gumbel)
+@register_kl(Uniform, Gumbel)
+def _kl_to_gumbel(p, q):
+    """log q(x) = -log s - z - exp(-z) for z = (x - loc) / s: needs E_p[x] and p's MGF."""
+    return (-p.entropy() + q.scale.log() + (p.mean - q.loc) / q.scale
+            + (q.loc / q.scale).exp() * _mgf(p, -q.scale.reciprocal()))
+
+
+def _mean_log(p):
+    """E_p[log x] for the families on the nonnegative reals with Gamma/Beta KLs."""
+    if isinstance(p, Beta):
+        return digamma(p.concentration1) - digamma(p.concentration1 + p.concentration0)
+    if isinstance(p, Exponential):
+        return -_EULER - p.rate.log()
+    if isinstance(p, Gamma):
+        return digamma(p.concentration) - p.rate.log()
+    return ((p.high * _log_or_zero(p.high) - p.low * _log_or_zero(p.low))
+            / (p.high - p.low) - 1)
+
+
+def _outside(p, low, high):
+    """Where a Uniform p puts mass outside [low, high]."""
+    return (p.low < low) | (p.high > high)
+
+
+@register_kl(Beta, Exponential)
+@register_kl(Gamma, Exponential)
+@register_kl(Uniform, Exponential)
+def _kl_to_exponential(p, q):
+    kl = -p.entropy() - q.rate.log() + q.rate * p.mean
+    return kl.masked_fill(_outside(p, 0.0, math.inf), math.inf) if isinstance(
+        p, Uniform) else kl
+
+
+@register_kl(Beta, Gamma)
+@register_kl(Exponential, Gamma)
+@register_kl(Uniform, Gamma)
+def _kl_to_gamma(p, q):
+    a, b = q.concentration, q.rate
+    kl = (-p.entropy() - a * b.log() + lgamma(a) - (a - 1) * _mean_log(p) + b * p.mean)
+    return kl.masked_fill(_outside(p, 0.0, math.inf), math.inf) if isinstance(
+        p, Uniform) else kl
+
+
+@register_kl(Uniform, Beta)
+def _kl_uniform_beta(p, q):
+    width = p.high - p.low
+    mean_log = (p.high * _log_or_zero(p.high) - p.low * _log_or_zero(p.low)) / width - 1
+    low_c, high_c = 1 - p.low, 1 - p.high
+    mean_log1m = (low_c * _log_or_zero(low_c) - high_c * _log_or_zero(high_c)) / width - 1
+    log_beta = (lgamma(q.concentration1) + lgamma(q.concentration0)
+                - lgamma(q.concentration1 + q.concentration0))
+    kl = (-width.log() - (q.concentration1 - 1) * mean_log
+          - (q.concentration0 - 1) * mean_log1m + log_beta)
+    return kl.masked_fill(_outside(p, 0.0, 1.0), math.inf)
+
+
+@register_kl(Beta, Uniform)
+def _kl_beta_uniform(p, q):
+    kl = -p.entropy() + (q.high - q.low).log()
+    return kl.masked_fill((q.low > 0) | (q.high < 1), math.inf)
+
+
+@register_kl(Normal, Laplace)
+def _kl_normal_laplace(p, q):
+    """E|x - m| of a Gaussian is the folded normal's mean."""
+    shift = p.loc - q.loc
+    folded_mean = (p.scale * math.sqrt(2 / math.pi) * (-(shift / p.scale).pow(2) / 2).exp()
+                   + shift * (shift / (p.scale * math.sqrt(2))).erf())
+    return -p.entropy() + (2 * q.scale).log() + folded_mean / q.scale
