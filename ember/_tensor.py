@@ -39,6 +39,7 @@ class Tensor:
     # epoch re-derives its grad_fn from the base before it is used (see dispatch.refresh_view).
     _graph_epoch = 0
     _view_epoch = 0
+    _post_accumulate_grad_hooks = None  # {handle id: hook} once one is registered
     __array_priority__ = 1000
 
     def __new__(cls, *args, device=None, dtype=None):

@@ -125,12 +125,13 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
         GradState.graph_task
     GradState.enabled, GradState.keep_graph = create_graph, retain_graph
     GradState.graph_task = GraphTask(capture is not None)
+    profiling = Profiling.active
     try:
         while ready:
             node = ready.pop()
             grads = buffers.pop(node, None)
             out = None
-            profiled = Profiling.active and grads is not None
+            profiled = profiling and grads is not None
             if profiled:
                 evaluation = Profiling.recorder.node_begin(node, grads)
             if grads is not None:
@@ -146,7 +147,6 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 if type(node) is AccumulateGrad:
                     if accumulate:
                         _accumulate(node, grads[0], create_graph, owned)
-                        _run_post_accumulate_hooks(node)
                 else:
                     out = node.apply(grads)
                     if node._post_hooks:
@@ -206,13 +206,13 @@ def _accumulate(node, g, create_graph, owned):
         total = var.grad._data + g._data
         # NumPy adds two 0-d arrays into a scalar; a Tensor holds an array
         var.grad._data = np.asarray(total) if isinstance(total, np.generic) else total
+    if var._post_accumulate_grad_hooks:
+        _run_post_accumulate_hooks(var)
 
 
-def _run_post_accumulate_hooks(node) -> None:
+def _run_post_accumulate_hooks(var) -> None:
     """Call the leaf's register_post_accumulate_grad_hook hooks, in order, with the leaf."""
-    var = node.variable
-    hooks = None if var is None else var.__dict__.get("_post_accumulate_grad_hooks")
-    for hook in list(hooks.values()) if hooks else ():
+    for hook in list(var._post_accumulate_grad_hooks.values()):
         result = hook(var)
         if result is not None:
             raise TypeError(f"expected Variable, but hook returned '{type(result).__name__}' "
