@@ -253,11 +253,42 @@ def _wrap(arr, dev, out_dtype):
     return t
 
 
+def broadcast_shape(*shapes) -> tuple:
+    """The shape `shapes` broadcast to, folded left to right as torch's TensorIterator does, with
+    torch's error naming the first misfit from the right ('tensor a' is the shape so far)."""
+    out = ()
+    for b in shapes:
+        n = max(len(out), len(b))
+        a, b = (1,) * (n - len(out)) + tuple(out), (1,) * (n - len(b)) + tuple(b)
+        for i in range(n - 1, -1, -1):
+            if a[i] != b[i] and a[i] != 1 and b[i] != 1:
+                raise RuntimeError(f"The size of tensor a ({a[i]}) must match the size of tensor "
+                                   f"b ({b[i]}) at non-singleton dimension {i}")
+        out = tuple(y if x == 1 else x for x, y in zip(a, b))
+    return out
+
+
+def inplace_shape_error(target_shape, shapes) -> RuntimeError | None:
+    """torch's error when operands of `shapes` do not broadcast into an in-place target, or None
+    when they fit (so the failure lies elsewhere)."""
+    try:
+        shape = broadcast_shape(tuple(target_shape), *shapes)
+    except RuntimeError as e:
+        return e
+    if shape != tuple(target_shape):
+        return RuntimeError(f"output with shape {list(target_shape)} doesn't match the broadcast "
+                            f"shape {list(shape)}")
+    return None
+
+
 def _describe_failure(op, args, err) -> str:
-    shapes = ", ".join(f"{list(a.shape)} ({a._dtype.name})" for a in args if isinstance(a, Tensor))
     msg = str(err)
     if "broadcast" in msg:
-        return f"{op.name}(): shapes {shapes} cannot be broadcast together"
+        try:
+            broadcast_shape(*(a._data.shape for a in args if isinstance(a, Tensor)))
+        except RuntimeError as e:
+            return str(e)
+    shapes = ", ".join(f"{list(a.shape)} ({a._dtype.name})" for a in args if isinstance(a, Tensor))
     return f"{op.name}(): {msg} (inputs: {shapes})"
 
 
@@ -420,6 +451,12 @@ def _inplace_fast(op, target, args, attrs):
     fp = quiet()
     try:
         op.forward_inplace(np, target._data, *arrays, **attrs)
+    except ValueError:
+        error = inplace_shape_error(target._data.shape, [a.shape for a in arrays
+                                                         if hasattr(a, "shape")])
+        if error is None:
+            raise
+        raise error from None
     finally:
         restore(fp)
     target._vbox[0] += 1
@@ -440,8 +477,8 @@ def _write_into(op, target, result):
     if result._dtype is not target._dtype and result._dtype.category > target._dtype.category:
         raise _cast_error(result._dtype, target._dtype)
     if result._data.shape != target._data.shape:
-        raise RuntimeError(f"{op.name}_(): output with shape {list(target.shape)} doesn't match "
-                           f"the broadcast shape {list(result.shape)}")
+        raise RuntimeError(f"output with shape {list(target.shape)} doesn't match the broadcast "
+                           f"shape {list(result.shape)}")
     node = result._grad_fn
     if node is not None and any(entry[2] is not None for entry in target._view_chain):
         last, _, k = target._view_chain[-1]

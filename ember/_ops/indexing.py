@@ -16,7 +16,7 @@ from .. import _dtype as D
 from .._backend.kernels import reduce_at
 from .._tensor import Tensor, _dim
 from ..testing.opinfo import ALL, NUMERIC, Arg, Sample
-from .dispatch import apply, apply_, write_out
+from .dispatch import apply, apply_, broadcast_shape, inplace_shape_error, write_out
 from .pointwise import where
 from .registry import NO_ORDERING, OpDef, composite, refuse_complex, register, tensor_method
 from .shape import IndexPut
@@ -85,20 +85,6 @@ def _fill_value(op: str, value, dtype):
         raise RuntimeError(f"{op}: value {value} cannot be converted to type {dtype.name} "
                            "without overflow")
     return value
-
-
-def _broadcast_shape(a, b) -> tuple:
-    """Two shapes broadcast together, with PyTorch's error when they do not fit."""
-    n = max(len(a), len(b))
-    out = []
-    for i in range(1, n + 1):
-        x = a[-i] if i <= len(a) else 1
-        y = b[-i] if i <= len(b) else 1
-        if x != y and x != 1 and y != 1:
-            raise RuntimeError(f"The size of tensor a ({x}) must match the size of tensor b ({y}) "
-                               f"at non-singleton dimension {n - i}")
-        out.append(y if x == 1 else x)
-    return tuple(reversed(out))
 
 
 def _as_1d(a):
@@ -877,15 +863,15 @@ def masked_fill(input, mask, value):
     """
     _check_mask("masked_fill", mask)
     value = _fill_value("masked_fill", value, input._dtype)
-    _broadcast_shape(tuple(input.shape), tuple(mask.shape))
+    broadcast_shape(tuple(input.shape), tuple(mask.shape))
     return apply(MaskedFill, input, mask, value)
 
 
-def _check_inplace_mask(op: str, input, mask) -> None:
-    shape = _broadcast_shape(tuple(input.shape), tuple(mask.shape))
-    if shape != tuple(input.shape):
-        raise RuntimeError(f"{op}(): output with shape {list(input.shape)} doesn't match the "
-                           f"broadcast shape {list(shape)}")
+def _check_inplace_mask(input, mask) -> None:
+    """A mask that broadcasts into `input` without growing it, or torch's error."""
+    error = inplace_shape_error(input.shape, [mask.shape])
+    if error is not None:
+        raise error
 
 
 @tensor_method()
@@ -893,7 +879,7 @@ def masked_fill_(input, mask, value):
     """In-place masked_fill; the mask must broadcast to `input`'s shape."""
     _check_mask("masked_fill_", mask)
     value = _fill_value("masked_fill_", value, input._dtype)
-    _check_inplace_mask("masked_fill_", input, mask)
+    _check_inplace_mask(input, mask)
     return apply_(MaskedFill, input, mask, value)
 
 
@@ -914,7 +900,7 @@ def masked_select(input, mask, *, out=None):
     """
     if not isinstance(mask, Tensor) or mask._dtype is not D.bool:
         raise RuntimeError("masked_select: expected BoolTensor for mask")
-    shape = _broadcast_shape(tuple(input.shape), tuple(mask.shape))
+    shape = broadcast_shape(tuple(input.shape), tuple(mask.shape))
     x = input if tuple(input.shape) == shape else input.expand(shape)
     m = mask if tuple(mask.shape) == shape else mask.expand(shape)
     return write_out(x[m], out)
@@ -994,7 +980,7 @@ def _masked_scatter(input, mask, source, op, run, shape):
 def masked_scatter(input, mask, source):
     """Copy of `input` with source's elements, in order, written where `mask` is True."""
     _check_mask("masked_scatter", mask)
-    shape = _broadcast_shape(tuple(input.shape), tuple(mask.shape))
+    shape = broadcast_shape(tuple(input.shape), tuple(mask.shape))
     return _masked_scatter(input, mask, source, "masked_scatter", apply, shape)
 
 
@@ -1002,7 +988,7 @@ def masked_scatter(input, mask, source):
 def masked_scatter_(input, mask, source):
     """In-place masked_scatter; the mask must broadcast to `input`'s shape."""
     _check_mask("masked_scatter_", mask)
-    _check_inplace_mask("masked_scatter_", input, mask)
+    _check_inplace_mask(input, mask)
     return _masked_scatter(input, mask, source, "masked_scatter_", apply_, tuple(input.shape))
 
 
@@ -1079,7 +1065,7 @@ def take_along_dim(input, indices, dim=None, *, out=None):
     xs, ishape = list(input.shape), list(indices.shape)
     for d in range(input.ndim):
         if d != dim:
-            xs[d] = ishape[d] = _broadcast_shape((xs[d],), (ishape[d],))[0]
+            xs[d] = ishape[d] = broadcast_shape((xs[d],), (ishape[d],))[0]
     x = input if xs == list(input.shape) else input.expand(xs)
     index = indices if ishape == list(indices.shape) else indices.expand(ishape)
     n = xs[dim]

@@ -24,7 +24,8 @@ from .._tensor import Tensor, _dim
 from ..autograd.grad_mode import GradState
 from ..testing.opinfo import FLOAT_ALL, FLOATS, INTS, Arg, Sample
 from .creation import eye, ones_like, zeros
-from .dispatch import AutocastState, apply, apply_, autocast_inputs, write_out
+from .dispatch import (AutocastState, apply, apply_, autocast_inputs, broadcast_shape,
+                       write_out)
 from .pointwise import where
 from .reduction import vector_norm as _vector_norm
 from .registry import OpDef, composite, name_node, register, tensor_method
@@ -128,15 +129,10 @@ def _matmul_shape_error(sa: tuple, sb: tuple) -> str:
         rows = math.prod(sa[:-1])
         return (f"mat1 and mat2 shapes cannot be multiplied ({rows}x{sa[-1]} and "
                 f"{sb[0]}x{sb[1]})")
-    batch_a, batch_b = sa[:-2], sb[:-2]
-    n = max(len(batch_a), len(batch_b))
-    pa = (1,) * (n - len(batch_a)) + batch_a
-    pb = (1,) * (n - len(batch_b)) + batch_b
-    for i, (x, y) in enumerate(zip(pa, pb)):
-        if x != y and x != 1 and y != 1:
-            return (f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
-                    f"non-singleton dimension {i}")
-    batch = math.prod(max(x, y) for x, y in zip(pa, pb))
+    try:
+        batch = math.prod(broadcast_shape(sa[:-2], sb[:-2]))
+    except RuntimeError as e:
+        return str(e)
     return (f"Expected size for first two dimensions of batch2 tensor to be: [{batch}, "
             f"{sa[-1]}] but got: [{batch}, {sb[-2]}].")
 

@@ -59,8 +59,8 @@ def _zeros_like(g):
 
 def _in_place(op: str):
     """Decorator for a forward_inplace kernel: Python ints that overflow the target's integer
-    type wrap around as in torch (as `apply` does); NumPy's broadcast and remaining overflow
-    errors surface as torch's RuntimeErrors instead of leaking out raw."""
+    type wrap around as in torch (as `apply` does); remaining overflow errors surface as torch's
+    RuntimeErrors instead of leaking out raw (`apply_` words broadcast errors)."""
     def wrap(kernel):
         def run(xp, target, *arrays, **attrs):
             try:
@@ -71,11 +71,6 @@ def _in_place(op: str):
                     if builtins.all(w is a for w, a in zip(wrapped, arrays)):
                         raise
                     kernel(xp, target, *wrapped, **attrs)
-            except ValueError:
-                shapes = [list(a.shape) for a in arrays if hasattr(a, "shape")]
-                raise RuntimeError(f"{op}_(): output with shape {list(target.shape)} doesn't "
-                                   f"match the broadcast shape of the inputs {shapes}; in-place "
-                                   "ops cannot grow their target") from None
             except OverflowError as e:
                 raise RuntimeError(f"{op}_(): value cannot be converted to type "
                                    f"{_dtype_name(target)} without overflow ({e})") from None

@@ -513,26 +513,12 @@ def broadcast_shapes(*shapes) -> Size:
     return Size(out)
 
 
-def _broadcast_pair(a: tuple, b: tuple) -> tuple:
-    n = max(len(a), len(b))
-    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
-    out = []
-    for i, (x, y) in enumerate(zip(a, b)):
-        if x != y and x != 1 and y != 1:
-            raise RuntimeError(f"The size of tensor a ({x}) must match the size of tensor b "
-                               f"({y}) at non-singleton dimension {i}")
-        out.append(y if x == 1 else x)
-    return tuple(out)
-
-
 @composite(samples=(
     Sample(lambda t, x, y, z: t.broadcast_tensors(x, y, z), (Arg((2, 1)), Arg((3,)), Arg(())),
            dtypes=ALL),))
 def broadcast_tensors(*tensors) -> tuple:
     """Expanded views of `tensors`, all of their common broadcast shape."""
-    shape = ()
-    for t in tensors:
-        shape = _broadcast_pair(shape, t._data.shape)
+    shape = dispatch.broadcast_shape(*(t._data.shape for t in tensors))
     return tuple(expand(t, shape) for t in tensors)
 
 

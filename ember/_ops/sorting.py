@@ -888,6 +888,7 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0,
                            f"{x1.shape[-1]} X2: {x2.shape[-1]}")
     if p < 0:
         raise RuntimeError(f"cdist only supports non-negative p values, but got p={p}")
+    dispatch.broadcast_shape(x1.shape[:-2], x2.shape[:-2])
     if compute_mode not in _CDIST_MODES:
         raise ValueError(f"{compute_mode} is not a valid value for compute_mode (expected one "
                          f"of {', '.join(_CDIST_MODES)})")
@@ -974,20 +975,11 @@ def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e
                            "convert one with .to())")
     _check_tolerance("rtol", rtol)
     _check_tolerance("atol", atol)
-    _broadcast_shapes(input.shape, other.shape)
+    dispatch.broadcast_shape(input.shape, other.shape)
     if dispatch.observers:  # recorded: through ops, so the Python bool is a visible conversion
         return bool(isclose(input, other.to(input.device), rtol, atol, equal_nan).all())
     b = other._data if other.device == input.device else other.to(input.device)._data
     return bool(_close(namespace(input.device), input._data, b, rtol, atol, equal_nan).all())
-
-
-def _broadcast_shapes(a: tuple, b: tuple) -> None:
-    """Raise PyTorch's error when shapes `a` and `b` cannot broadcast."""
-    for i in range(1, min(len(a), len(b)) + 1):
-        if a[-i] != b[-i] and a[-i] != 1 and b[-i] != 1:
-            raise RuntimeError(f"The size of tensor a ({a[-i]}) must match the size of tensor b "
-                               f"({b[-i]}) at non-singleton dimension "
-                               f"{max(len(a), len(b)) - i}")
 
 
 # ---- predicates -----------------------------------------------------------------------------

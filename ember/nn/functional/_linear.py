@@ -15,10 +15,6 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     >>> ember.nn.functional.linear(ember.ones(1, 2), ember.ones(3, 2)).tolist()
     [[2.0, 2.0, 2.0]]
     """
-    if input.shape[-1:] != weight.shape[-1:]:
-        raise RuntimeError(f"linear(): input has {input.shape[-1] if input.dim() else 0} "
-                           f"features but weight expects {weight.shape[-1]} (input shape "
-                           f"{list(input.shape)}, weight shape {list(weight.shape)})")
     if AutocastState.active:  # one autocast op in torch: the bias follows the product
         input, weight, bias = autocast_inputs("lower", (input, weight, bias))
     out = input.matmul(weight.t())
