@@ -13,17 +13,17 @@ __all__ = ["Uniform"]
 class Uniform(Distribution):
     """The uniform distribution on the half-open interval [low, high)."""
 
-    arg_constraints = {"low": constraints.real, "high": constraints.real}
     has_rsample = True
 
     def __init__(self, low, high, validate_args=None):
         self.low, self.high = broadcast_all(low, high)
         super().__init__(self.low.shape, validate_args=validate_args)
-        if self._validate_args and not bool((self.low < self.high).all()):
-            raise ValueError(f"Expected parameter low ({type(self.low).__name__} of shape "
-                             f"{tuple(self.low.shape)}) of distribution {self!r} to satisfy "
-                             f"the constraint LessThan(upper_bound=high), but found invalid "
-                             f"values:\n{self.low}")
+
+    @property
+    def arg_constraints(self) -> dict:
+        """Each bound is constrained by the other: low < high (torch's dependent constraints)."""
+        return {"low": constraints.less_than(self.high),
+                "high": constraints.greater_than(self.low)}
 
     def expand(self, batch_shape, _instance=None):
         return self._expanded(Uniform, batch_shape, _instance, ("low", "high"))

@@ -217,6 +217,9 @@ def _error(lib, fn):
     lambda t: t.distributions.Categorical(),
     lambda t: t.distributions.Categorical(probs=t.tensor([0.5, 0.5])).log_prob(t.tensor(2.0)),
     lambda t: t.distributions.Exponential(t.tensor([0.0])),
+    lambda t: t.distributions.Uniform(1.0, 0.0),
+    lambda t: t.distributions.Uniform(t.tensor([0.0, 2.0]), t.tensor([1.0, 1.0])),
+    lambda t: t.distributions.Uniform(0.0, float("nan")),
     lambda t: t.distributions.MultivariateNormal(t.zeros(2)),
     lambda t: t.distributions.Independent(t.distributions.Normal(0.0, 1.0), 1),
     lambda t: t.distributions.kl_divergence(t.distributions.Categorical(t.ones(3)),
@@ -261,9 +264,8 @@ def test_docstring_examples_run(name):
 def test_constraints_expand_and_float32_like_torch(name):
     ours, _ = _build(ember, name)
     theirs, _ = _build(torch, name)
-    if name != "Uniform":  # torch's bounds each other's constraints (not ported yet)
-        assert {k: repr(v) for k, v in ours.arg_constraints.items()} == {
-            k: repr(v) for k, v in theirs.arg_constraints.items()}
+    assert {k: repr(v) for k, v in ours.arg_constraints.items()} == {
+        k: repr(v) for k, v in theirs.arg_constraints.items()}
     if not name.startswith(("Binomial", "Categorical", "Uniform")):  # supports with tensors
         assert repr(ours.support) == repr(theirs.support)
     assert ours.has_rsample == theirs.has_rsample
@@ -278,3 +280,25 @@ def test_constraints_expand_and_float32_like_torch(name):
     small = type(ours)(**params)
     assert small.sample().dtype == ember.float32 or name.startswith("Categorical")
     assert small.log_prob(ember.tensor(value, dtype=ember.float32)).dtype == ember.float32
+
+
+def test_binomial_sample_is_one_draw_per_element():
+    """A huge total_count costs no memory per trial, and Binomial.sample is ember.binomial."""
+    import tracemalloc
+    d = ED.Binomial(ember.tensor([1e7, 3.0, 0.0]), ember.tensor([0.3, 0.5, 0.9]))
+    tracemalloc.start()
+    try:
+        draws = d.sample((2000,))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
+    theirs = TD.Binomial(torch.tensor([1e7, 3.0, 0.0]), torch.tensor([0.3, 0.5, 0.9]))
+    assert draws.dtype == ember.float32 and tuple(draws.shape) == (2000, 3)
+    np.testing.assert_allclose(draws.mean(0).numpy(), theirs.mean.numpy(), rtol=0.05)
+    assert float(draws[:, 2].abs().max()) == 0.0
+    ember.manual_seed(3)
+    a = d.sample((4,))
+    ember.manual_seed(3)
+    b = ember.binomial(d.total_count.expand(4, 3), d.probs.expand(4, 3))
+    assert a.tolist() == b.tolist()
