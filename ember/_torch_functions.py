@@ -16,7 +16,6 @@ from . import _dtype as D
 from ._ops.dispatch import write_out
 from ._ops.creation import arange, empty, empty_strided, full, zeros
 from ._ops.indexing import nonzero
-from ._ops.random import _draw
 from ._ops.misc import view_as_complex, view_as_real
 from ._ops.pointwise import where
 from ._ops.sorting import bincount, searchsorted
@@ -26,7 +25,7 @@ from ._ops.shape import (as_strided, cat, chunk, contiguous_format, diagonal, ex
                          permute, select, split, split_with_sizes, squeeze, t, transpose, unbind,
                          unsqueeze)
 from ._device import CPU
-from ._tensor import _TYPE_NAMES, Tensor
+from ._tensor import Tensor
 from .testing.opinfo import ALL, FLOATS, Arg, Sample
 
 __all__ = ["pi", "e", "inf", "nan", "newaxis", "layout", "strided", "is_inference",
@@ -42,7 +41,7 @@ __all__ = ["pi", "e", "inf", "nan", "newaxis", "layout", "strided", "is_inferenc
            "poisson_nll_loss", "triplet_margin_loss", "dropout_", "alpha_dropout_",
            "feature_alpha_dropout", "feature_alpha_dropout_", "feature_dropout",
            "feature_dropout_", "celu_", "selu_", "rrelu_", "threshold_", "conv_tbc", "renorm",
-           "nonzero_static", "binomial", "empty_permuted", "frombuffer", "from_dlpack",
+           "nonzero_static", "empty_permuted", "frombuffer", "from_dlpack",
            "to_dlpack"]
 
 pi = math.pi
@@ -570,27 +569,6 @@ def nonzero_static(input: Tensor, *, size: int, fill_value: int = -1, out=None) 
 
 
 Tensor.nonzero_static = nonzero_static
-
-
-def binomial(count: Tensor, prob: Tensor, generator=None) -> Tensor:
-    """Binomial samples: successes in `count` trials of probability `prob`, elementwise
-    (broadcast), in count's floating dtype; a probability beyond [0, 1] is clamped into it."""
-    if count.dtype.category != D._FLOAT:
-        raise ValueError(f"binomial only supports floating-point dtypes for count, got: "
-                         f"{_TYPE_NAMES[count.dtype].removesuffix('Tensor')}")
-    if prob.dtype is not count.dtype:
-        raise RuntimeError(f"binomial(): prob has dtype {prob.dtype.name} but count has "
-                           f"{count.dtype.name}; the two must match")
-    n, q = np.broadcast_arrays(count.numpy(force=True).astype(np.float64),
-                               prob.numpy(force=True).astype(np.float64))
-    valid = ~np.isnan(q)
-    trials = np.where(valid, np.maximum(np.nan_to_num(n), 0), 0).astype(np.int64)
-    chance = np.where(valid, np.clip(q, 0.0, 1.0), 0.0)
-
-    def sample(rng):
-        return np.where(valid, rng.binomial(trials, chance), np.nan).astype(count.dtype.np)
-    return Tensor._wrap(_draw("binomial", generator, count.device, sample), count.dtype,
-                        count.device)
 
 
 # ---- factories and interchange ------------------------------------------------------------------

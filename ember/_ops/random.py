@@ -22,7 +22,7 @@ import numpy as np
 from .. import _dtype as D
 from .._backend import move, namespace
 from .._device import CPU, to_device
-from .._tensor import Tensor
+from .._tensor import _TYPE_NAMES, Tensor
 from .creation import Fill, _check_out, _dtype_arg, _size_args
 from ..testing.opinfo import Arg, Sample
 from .dispatch import apply_, write_out
@@ -548,6 +548,33 @@ def poisson(input: Tensor, generator=None) -> Tensor:
     return Tensor._wrap(data, input._dtype, input._device)
 
 
+def binomial(count: Tensor, prob: Tensor, generator=None) -> Tensor:
+    """Binomial samples: successes in `count` trials of probability `prob`, elementwise
+    (broadcast), in count's floating dtype; a probability beyond [0, 1] is clamped into it.
+    One draw per element from the generator (NumPy's sampler), whatever the counts.
+
+    >>> import ember
+    >>> ember.binomial(ember.tensor([0., 5.]), ember.tensor([0.5, 1.0])).tolist()
+    [0.0, 5.0]
+    """
+    if count.dtype.category != D._FLOAT:
+        raise ValueError(f"binomial only supports floating-point dtypes for count, got: "
+                         f"{_TYPE_NAMES[count.dtype].removesuffix('Tensor')}")
+    if prob.dtype is not count.dtype:
+        raise RuntimeError(f"binomial(): prob has dtype {prob.dtype.name} but count has "
+                           f"{count.dtype.name}; the two must match")
+    n, q = np.broadcast_arrays(count.numpy(force=True).astype(np.float64),
+                               prob.numpy(force=True).astype(np.float64))
+    valid = ~np.isnan(q)
+    trials = np.where(valid, np.maximum(np.nan_to_num(n), 0), 0).astype(np.int64)
+    chance = np.where(valid, np.clip(q, 0.0, 1.0), 0.0)
+
+    def sample(rng):
+        return np.where(valid, rng.binomial(trials, chance), np.nan).astype(count.dtype.np)
+    return Tensor._wrap(_draw("binomial", generator, count.device, sample), count.dtype,
+                        count.device)
+
+
 def _like(input, dtype, device, op):
     """(shape, dtype, device) for a *_like function."""
     if not isinstance(input, Tensor):
@@ -705,7 +732,8 @@ tensor_method("multinomial")(multinomial)
 
 __all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed",
            "get_rng_state", "set_rng_state", "rand", "randn", "randint", "randperm", "normal",
-           "bernoulli", "multinomial", "poisson", "rand_like", "randn_like", "randint_like"]
+           "bernoulli", "multinomial", "poisson", "binomial", "rand_like", "randn_like",
+           "randint_like"]
 
 
 # ---- dropout's noise ----------------------------------------------------------------------

@@ -5,7 +5,7 @@ from .. import _dtype as D
 from .._ops.creation import arange
 from .._ops.misc import lgamma
 from .._ops.pointwise import xlogy
-from .._ops.random import poisson, rand
+from .._ops.random import binomial, poisson, rand
 from .._tensor import Size
 from ..autograd.grad_mode import no_grad
 from ..nn.functional import binary_cross_entropy_with_logits
@@ -134,16 +134,10 @@ class Binomial(BinaryProbs):
         return self.total_count * self.probs * (1 - self.probs)
 
     def sample(self, sample_shape=Size()):
-        """Counts of successes among max(total_count) uniform trials, the trials past each
-        entry's own total_count masked out."""
+        """Counts of successes, one binomial draw per element (ember.binomial)."""
         shape = self._extended_shape(sample_shape)
         with no_grad():
-            trials = int(self.total_count.max()) if self.total_count.numel() else 0
-            probs = self.probs.expand(shape).unsqueeze(-1)
-            counts = self.total_count.expand(shape).unsqueeze(-1)
-            u = rand(tuple(shape) + (trials,), dtype=probs.dtype, device=probs.device)
-            used = arange(trials, device=probs.device) < counts
-            return ((u < probs) & used).sum(-1).to(probs.dtype)
+            return binomial(self.total_count.expand(shape), self.probs.expand(shape))
 
     def log_prob(self, value):
         if self._validate_args:
