@@ -225,3 +225,16 @@ def test_get_submodule_and_apply():
     visited = []
     e.apply(lambda m: visited.append(type(m).__name__))
     assert visited[-1] == "Outer" and visited.count("Inner") == 2
+
+
+def test_modules_all_names_torch_public_classes_only():
+    """nn.modules.__all__ is torch's list (less the layers ember lacks), so `from .modules
+    import *` brings no file names into ember.nn: nn.attention stays the attention package."""
+    import types
+    missing = {"CrossMapLRN2d", "LinearCrossEntropyLoss", "LinearCrossEntropyOptions"}
+    assert set(ember.nn.modules.__all__) == set(torch.nn.modules.__all__) - missing
+    namespace = {}
+    exec("from ember.nn.modules import *", namespace)
+    assert not [k for k, v in namespace.items() if isinstance(v, types.ModuleType)]
+    assert ember.nn.attention.__name__ == "ember.nn.attention"
+    assert set(ember.nn.modules.__all__) <= set(dir(ember.nn))
