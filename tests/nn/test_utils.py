@@ -441,6 +441,80 @@ def test_spectral_norm_parametrization_normalizes_and_checks():
         ember.nn.utils.parametrizations.spectral_norm(ember.nn.Linear(2, 2), name="kernel")
 
 
+# ---- orthogonal --------------------------------------------------------------------------
+def _orthogonal_pair(shape, **kwargs):
+    """The same float64 weight parametrized by torch and by ember; ember loads torch's state
+    (so a non-square `base`, completed from random columns, is shared)."""
+    w = np.random.default_rng(6).standard_normal(shape)
+    mods = []
+    for lib in (torch, ember):
+        mod = lib.nn.Module()
+        mod.weight = lib.nn.Parameter(lib.tensor(w.copy()))
+        mods.append(lib.nn.utils.parametrizations.orthogonal(mod, **kwargs))
+    tmod, emod = mods
+    emod.load_state_dict({k: ember.tensor(v.detach().numpy()) for k, v in
+                          tmod.state_dict().items()})
+    return emod, tmod
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (5, 3), (3, 5), (2, 4, 3)])
+@pytest.mark.parametrize("kwargs", [{}, dict(orthogonal_map="cayley"),
+                                    dict(orthogonal_map="householder"),
+                                    dict(orthogonal_map="matrix_exp", use_trivialization=False),
+                                    dict(orthogonal_map="householder", use_trivialization=False)])
+def test_orthogonal_parametrization_matches_torch(shape, kwargs):
+    emod, tmod = _orthogonal_pair(shape, **kwargs)
+    assert list(emod.state_dict()) == list(tmod.state_dict())
+    np.testing.assert_allclose(_np(emod.weight), _np(tmod.weight), rtol=1e-10, atol=1e-12)
+    tall = _np(emod.weight) if shape[-2] >= shape[-1] else _np(emod.weight).swapaxes(-1, -2)
+    k = tall.shape[-1]
+    np.testing.assert_allclose(tall.swapaxes(-1, -2) @ tall, np.broadcast_to(np.eye(k),
+                               tall.shape[:-2] + (k, k)), atol=1e-12)
+    c = np.random.default_rng(7).standard_normal(shape)
+    for mod, lib in ((emod, ember), (tmod, torch)):
+        (mod.weight * lib.tensor(c)).sum().backward()
+    np.testing.assert_allclose(_np(emod.parametrizations.weight.original.grad),
+                               _np(tmod.parametrizations.weight.original.grad), rtol=1e-8,
+                               atol=1e-10)
+
+
+def test_orthogonal_assignment_and_training_match_torch():
+    emod, tmod = _orthogonal_pair((4, 4))
+    q = np.linalg.qr(np.random.default_rng(8).standard_normal((4, 4)))[0]
+    for mod, lib in ((emod, ember), (tmod, torch)):
+        mod.weight = lib.tensor(q)
+    np.testing.assert_allclose(_np(emod.weight), q, atol=1e-12)
+    np.testing.assert_allclose(_np(emod.parametrizations.weight.original), -np.eye(4))
+    x = np.random.default_rng(9).standard_normal((6, 4))
+    for mod, lib in ((emod, ember), (tmod, torch)):
+        opt = lib.optim.SGD(mod.parameters(), lr=0.1)
+        for _ in range(3):
+            opt.zero_grad()
+            ((lib.tensor(x) @ mod.weight).tanh().sum()).backward()
+            opt.step()
+    np.testing.assert_allclose(_np(emod.weight), _np(tmod.weight), rtol=1e-9, atol=1e-11)
+
+
+def test_orthogonal_errors():
+    orthogonal = ember.nn.utils.parametrizations.orthogonal
+    with pytest.raises(ValueError, match="Expected a matrix or batch of matrices. Got a tensor"):
+        orthogonal(ember.nn.Linear(3, 3), name="bias")
+    with pytest.raises(ValueError, match='orthogonal_map has to be one of "matrix_exp"'):
+        orthogonal(ember.nn.Linear(3, 3), orthogonal_map="qr")
+    with pytest.raises(ValueError, match="has no parameter or buffer with name 'kernel'"):
+        orthogonal(ember.nn.Linear(3, 3), name="kernel")
+    mod = ember.nn.Module()
+    mod.weight = ember.nn.Parameter(ember.zeros(3, 3, dtype=ember.complex64))
+    with pytest.raises(ValueError, match="householder parametrization does not support complex"):
+        orthogonal(mod, orthogonal_map="householder")
+    lin = orthogonal(ember.nn.Linear(3, 3), orthogonal_map="cayley", use_trivialization=False)
+    with pytest.raises(NotImplementedError, match="use_trivialization=False"):
+        lin.weight = ember.eye(3)
+    lin = orthogonal(ember.nn.Linear(3, 3))
+    with pytest.raises(ValueError, match="of shape"):
+        lin.parametrizations.weight[0].right_inverse(ember.eye(2))
+
+
 # ---- legacy hooks ------------------------------------------------------------------------
 @pytest.mark.parametrize("dim", [0, 1, None])
 def test_legacy_weight_norm_matches_torch(dim):

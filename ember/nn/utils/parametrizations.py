@@ -1,8 +1,14 @@
-"""Parametrizations to register with nn.utils.parametrize: weight_norm and spectral_norm, with
-torch's state_dict layout (`parametrizations.weight.original0/1`, `..._u/_v`)."""
+"""Parametrizations to register with nn.utils.parametrize: weight_norm, spectral_norm and
+orthogonal, with torch's state_dict layout (`parametrizations.weight.original0/1`, `..._u/_v`,
+`...0.base`)."""
 from __future__ import annotations
 
-from ..._ops.creation import empty
+from ..._dtype import finfo
+from ..._ops.creation import empty, eye, zeros_like
+from ..._ops.linalg import geqrf, householder_product, matrix_exp, solve
+from ..._ops.random import randn
+from ..._ops.shape import cat
+from ..._ops.sorting import allclose
 from ..._tensor import Tensor
 from ...autograd.grad_mode import no_grad
 from ..functional import normalize
@@ -11,7 +17,7 @@ from . import parametrize
 from .spectral_norm import _default_dim
 from .weight_norm import _weight_norm, norm_except_dim
 
-__all__ = ["spectral_norm", "weight_norm"]
+__all__ = ["orthogonal", "spectral_norm", "weight_norm"]
 
 
 class _WeightNorm(Module):
@@ -121,4 +127,123 @@ def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int 
         dim = _default_dim(module)
     parametrize.register_parametrization(
         module, name, _SpectralNorm(weight, n_power_iterations, dim, eps))
+    return module
+
+
+_ORTHOGONAL_MAPS = ("matrix_exp", "cayley", "householder")
+
+
+def _make_orthogonal(A: Tensor) -> Tensor:
+    """The Q of A's QR decomposition, signed so that R has a positive diagonal (unique)."""
+    X, tau = geqrf(A)
+    Q = householder_product(X, tau)
+    return Q * X.diagonal(dim1=-2, dim2=-1).sgn().unsqueeze(-2)
+
+
+def _is_orthogonal(Q: Tensor) -> bool:
+    """Whether Q's columns are orthonormal up to a few ulps per row."""
+    n, k = Q.size(-2), Q.size(-1)
+    eps = 10 * n * finfo(Q.dtype).eps
+    return allclose(Q.mH @ Q, eye(k, dtype=Q.dtype, device=Q.device), atol=eps)
+
+
+class _Orthogonal(Module):
+    """Maps an unconstrained matrix to one with orthonormal columns (or rows, when wide):
+    exp or Cayley transform of its skew-symmetric part, or a product of Householder reflectors
+    read from its lower triangle; with trivialization, left-multiplied by the buffer `base`."""
+
+    def __init__(self, weight: Tensor, orthogonal_map: str, *,
+                 use_trivialization: bool = True) -> None:
+        super().__init__()
+        if weight.is_complex() and orthogonal_map == "householder":
+            raise ValueError("The householder parametrization does not support complex tensors.")
+        self.shape = weight.shape
+        self.orthogonal_map = orthogonal_map
+        if use_trivialization:
+            self.register_buffer("base", None)
+
+    def forward(self, X: Tensor) -> Tensor:
+        n, k = X.size(-2), X.size(-1)
+        transposed = n < k
+        if transposed:
+            X = X.mT
+            n, k = k, n
+        if self.orthogonal_map == "householder":
+            A = X.tril(diagonal=-1)
+            tau = 2.0 / (1.0 + (A * A).sum(dim=-2))
+            Q = householder_product(A, tau)
+            Q = Q * X.diagonal(dim1=-2, dim2=-1).int().unsqueeze(-2)
+        else:
+            X = X.tril()
+            if n != k:
+                X = cat([X, X.new_zeros(n, n - k).expand(*X.shape[:-2], -1, -1)], dim=-1)
+            A = X - X.mH
+            if self.orthogonal_map == "matrix_exp":
+                Q = matrix_exp(A)
+            else:
+                Id = eye(n, dtype=A.dtype, device=A.device)
+                Q = solve(Id - A / 2, Id + A / 2)
+            if n != k:
+                Q = Q[..., :k]
+        if getattr(self, "base", None) is not None:
+            Q = self.base @ Q
+        return Q.mT if transposed else Q
+
+    def right_inverse(self, Q: Tensor) -> Tensor:
+        """An X with forward(X) == Q: with trivialization, Q (completed to a square orthogonal
+        matrix) becomes `base` and X the negated identity; otherwise Householder reflectors."""
+        if Q.shape != self.shape:
+            raise ValueError(f"Expected a matrix or batch of matrices of shape {self.shape}. "
+                             f"Got a tensor of shape {Q.shape}.")
+        Q_init = Q
+        n, k = Q.size(-2), Q.size(-1)
+        transposed = n < k
+        if transposed:
+            Q = Q.mT
+            n, k = k, n
+        if not hasattr(self, "base"):
+            if self.orthogonal_map != "householder":
+                raise NotImplementedError("It is not possible to assign to the matrix "
+                                          "exponential or the Cayley parametrizations when "
+                                          "use_trivialization=False.")
+            A, tau = geqrf(Q)
+            A.diagonal(dim1=-2, dim2=-1).sign_()
+            A.diagonal(dim1=-2, dim2=-1)[tau == 0.0] *= -1
+            return A.mT if transposed else A
+        if n == k:
+            Q = Q.clone() if _is_orthogonal(Q) else _make_orthogonal(Q)
+        else:
+            N = randn(*Q.shape[:-2], n, n - k, dtype=Q.dtype, device=Q.device)
+            Q = _make_orthogonal(cat([Q, N], dim=-1))
+        self.base = Q
+        neg_id = zeros_like(Q_init)
+        neg_id.diagonal(dim1=-2, dim2=-1).fill_(-1.0)
+        return neg_id
+
+
+def orthogonal(module: Module, name: str = "weight", orthogonal_map: str | None = None, *,
+               use_trivialization: bool = True) -> Module:
+    """Parametrize `module.<name>` (a matrix or batch of matrices) to stay orthogonal, through
+    "matrix_exp" (default for square or complex), "cayley" or "householder" (default otherwise).
+
+    >>> import ember
+    >>> lin = ember.nn.utils.parametrizations.orthogonal(ember.nn.Linear(3, 3))
+    >>> sorted(lin.state_dict())
+    ['bias', 'parametrizations.weight.0.base', 'parametrizations.weight.original']
+    """
+    weight = getattr(module, name, None)
+    if not isinstance(weight, Tensor):
+        raise ValueError(f"Module '{module}' has no parameter or buffer with name '{name}'")
+    if weight.ndim < 2:
+        raise ValueError("Expected a matrix or batch of matrices. "
+                         f"Got a tensor of {weight.ndim} dimensions.")
+    if orthogonal_map is None:
+        square = weight.size(-2) == weight.size(-1)
+        orthogonal_map = "matrix_exp" if square or weight.is_complex() else "householder"
+    if orthogonal_map not in _ORTHOGONAL_MAPS:
+        raise ValueError('orthogonal_map has to be one of "matrix_exp", "cayley", "householder". '
+                         f"Got: {orthogonal_map}")
+    parametrize.register_parametrization(
+        module, name, _Orthogonal(weight, orthogonal_map, use_trivialization=use_trivialization),
+        unsafe=True)
     return module
