@@ -22,6 +22,10 @@ from .multivariate_normal import MultivariateNormal
 from .normal import Normal
 from .real_families import Cauchy, Gumbel, HalfNormal, StudentT
 from .transformed_distribution import LogNormal, TransformedDistribution
+from .transforms import (AbsTransform, AffineTransform, CatTransform, ComposeTransform,
+                         ExpTransform, IndependentTransform, PowerTransform, ReshapeTransform,
+                         SigmoidTransform, SoftmaxTransform, StackTransform,
+                         StickBreakingTransform, TanhTransform, Transform, identity_transform)
 from .uniform import Uniform
 
 __all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "Dirichlet",
@@ -29,4 +33,5 @@ __all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "Di
            "Independent", "Laplace", "LogNormal", "LowRankMultivariateNormal",
            "MixtureSameFamily", "MultivariateNormal",
            "Normal", "OneHotCategorical", "Poisson", "StudentT", "TransformedDistribution",
-           "Uniform", "constraints", "kl_divergence", "register_kl", "transforms"]
+           "Uniform", "constraints", "kl_divergence", "register_kl", "transforms",
+           *transforms.__all__]

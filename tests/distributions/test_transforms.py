@@ -291,3 +291,11 @@ def test_docstring_examples_run(name):
     failures, _ = doctest.testmod(importlib.import_module(name),
                                   optionflags=doctest.NORMALIZE_WHITESPACE)
     assert failures == 0
+
+
+def test_transforms_are_importable_from_the_package_like_torch():
+    """`from torch.distributions import ExpTransform` works; so must ember's."""
+    for name in ember.distributions.transforms.__all__:
+        assert name in torch.distributions.__all__
+        assert getattr(ember.distributions, name) is getattr(ember.distributions.transforms, name)
+        assert name in ember.distributions.__all__
