@@ -23,8 +23,9 @@ from .normal import Normal
 from .real_families import Cauchy, Gumbel, HalfNormal, StudentT
 from .transformed_distribution import LogNormal, TransformedDistribution
 from .transforms import (AbsTransform, AffineTransform, CatTransform, ComposeTransform,
-                         ExpTransform, IndependentTransform, PowerTransform, ReshapeTransform,
-                         SigmoidTransform, SoftmaxTransform, StackTransform,
+                         ExpTransform, IndependentTransform, LowerCholeskyTransform,
+                         PositiveDefiniteTransform, PowerTransform, ReshapeTransform,
+                         SigmoidTransform, SoftmaxTransform, SoftplusTransform, StackTransform,
                          StickBreakingTransform, TanhTransform, Transform, identity_transform)
 from .uniform import Uniform
 

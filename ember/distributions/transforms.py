@@ -6,6 +6,7 @@ import math
 import numbers
 
 from .. import _dtype as D
+from .._ops.linalg import cholesky
 from .._ops.shape import cat, stack
 from .._tensor import Size, Tensor
 from ..nn.functional import logsigmoid, pad, softplus
@@ -14,8 +15,9 @@ from .independent import _sum_rightmost
 from .utils import clamp_probs
 
 __all__ = ["AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform",
-           "ExpTransform", "IndependentTransform", "PowerTransform", "ReshapeTransform",
-           "SigmoidTransform", "SoftmaxTransform", "StackTransform", "StickBreakingTransform",
+           "ExpTransform", "IndependentTransform", "LowerCholeskyTransform",
+           "PositiveDefiniteTransform", "PowerTransform", "ReshapeTransform", "SigmoidTransform",
+           "SoftmaxTransform", "SoftplusTransform", "StackTransform", "StickBreakingTransform",
            "TanhTransform", "Transform", "identity_transform"]
 
 
@@ -474,6 +476,52 @@ class TanhTransform(_Parameterless):
 
     def log_abs_det_jacobian(self, x, y):
         return 2.0 * (math.log(2.0) - x - softplus(-2.0 * x))
+
+
+class SoftplusTransform(_Parameterless):
+    """y = log(1 + exp(x)), a smooth map onto the positive reals."""
+
+    domain = constraints.real
+    codomain = constraints.positive
+    bijective = True
+    sign = +1
+
+    def _call(self, x):
+        return softplus(x)
+
+    def _inverse(self, y):
+        return (-y).expm1().neg().log() + y
+
+    def log_abs_det_jacobian(self, x, y):
+        return -softplus(-x)
+
+
+class LowerCholeskyTransform(_Parameterless):
+    """Square matrices to lower-triangular ones with a positive diagonal: keeps the strict
+    lower triangle and exponentiates the diagonal."""
+
+    domain = constraints.independent(constraints.real, 2)
+    codomain = constraints.lower_cholesky
+
+    def _call(self, x):
+        return x.tril(-1) + x.diagonal(dim1=-2, dim2=-1).exp().diag_embed()
+
+    def _inverse(self, y):
+        return y.tril(-1) + y.diagonal(dim1=-2, dim2=-1).log().diag_embed()
+
+
+class PositiveDefiniteTransform(_Parameterless):
+    """Square matrices to positive-definite ones, L L^T with L from LowerCholeskyTransform."""
+
+    domain = constraints.independent(constraints.real, 2)
+    codomain = constraints.positive_definite
+
+    def _call(self, x):
+        lower = LowerCholeskyTransform()(x)
+        return lower @ lower.mT
+
+    def _inverse(self, y):
+        return LowerCholeskyTransform().inv(cholesky(y))
 
 
 class AbsTransform(_Parameterless):

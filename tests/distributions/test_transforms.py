@@ -15,6 +15,7 @@ RNG = np.random.default_rng(1)
 X = RNG.standard_normal((4, 3))
 POS = RNG.uniform(0.2, 2.0, (4, 3))
 COMPONENT_SCALE = RNG.uniform(0.5, 1.5, (2, 3, 4))
+SQUARE = np.random.default_rng(2).standard_normal((2, 3, 3))
 
 # name -> (builder given the library, input array)
 TRANSFORMS = {
@@ -31,6 +32,10 @@ TRANSFORMS = {
         t.tensor(2.5, dtype=t.float64)), POS),
     "Abs": (lambda t: t.distributions.transforms.AbsTransform(), X),
     "Softmax": (lambda t: t.distributions.transforms.SoftmaxTransform(), X),
+    "Softplus": (lambda t: t.distributions.transforms.SoftplusTransform(), X),
+    "LowerCholesky": (lambda t: t.distributions.transforms.LowerCholeskyTransform(), SQUARE),
+    "PositiveDefinite": (lambda t: t.distributions.transforms.PositiveDefiniteTransform(),
+                         SQUARE),
     "StickBreaking": (lambda t: t.distributions.transforms.StickBreakingTransform(), X),
     "Compose": (lambda t: t.distributions.transforms.ComposeTransform([
         t.distributions.transforms.AffineTransform(0.5, 2.0),
@@ -92,6 +97,18 @@ def test_gradcheck_through_a_transform_chain():
     chain = t.ComposeTransform([t.StickBreakingTransform(), t.AffineTransform(1.0, 2.0)])
     x = ember.tensor(X, requires_grad=True)
     assert ember.autograd.gradcheck(lambda v: chain.log_abs_det_jacobian(v, chain(v)), (x,))
+
+
+@pytest.mark.parametrize("name", ["LowerCholesky", "PositiveDefinite", "Softplus"])
+def test_matrix_and_softplus_transforms_gradcheck_both_ways(name):
+    transform = TRANSFORMS[name][0](ember)
+    x = ember.tensor(TRANSFORMS[name][1], requires_grad=True)
+    y = transform(x).detach().requires_grad_(True)
+    assert ember.autograd.gradcheck(transform, (x,))
+    # a positive-definite input is symmetric: perturb it symmetrically, as cholesky reads one half
+    inverse = (lambda v: transform.inv((v + v.mT) / 2)) if name == "PositiveDefinite" \
+        else transform.inv
+    assert ember.autograd.gradcheck(inverse, (y,))
 
 
 def test_cache_inverse_identity_and_errors():
