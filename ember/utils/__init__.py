@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import importlib
 
-_LAZY_SUBMODULES = ("checkpoint", "data", "dlpack", "hooks", "model_zoo", "safetensors")
+_LAZY_SUBMODULES = ("benchmark", "checkpoint", "data", "dlpack", "hooks", "model_zoo",
+                    "safetensors")
 
 
 def __getattr__(name):
