@@ -50,7 +50,7 @@ cfloat, cdouble = complex64, complex128
 _LAZY_SUBMODULES = ("amp", "autograd", "nn", "optim", "utils", "jit", "onnx", "cuda", "cpu",
                     "linalg", "fft", "func", "distributions", "testing", "vision", "special",
                     "serialization", "compiler", "_dynamo", "backends", "hub", "accelerator",
-                    "version", "random", "types", "profiler")
+                    "version", "random", "types", "profiler", "multiprocessing")
 
 
 def result_type(tensor1, tensor2) -> dtype:
