@@ -148,8 +148,9 @@ class Measurement:
     def _warnings(self) -> list[str]:
         if not self.has_warnings:
             return []
-        cause = ("This suggests significant environmental influence."
-                 if self._relative_iqr > _IQR_SEVERE else "This could indicate system fluctuation.")
+        severe = self._relative_iqr >= _IQR_SEVERE
+        cause = ("This suggests significant environmental influence." if severe
+                 else "This could indicate system fluctuation.")
         return [f"  WARNING: Interquartile range is {self._relative_iqr * 100:.1f}% of the "
                 f"median measurement.\n           {cause}"]
 
