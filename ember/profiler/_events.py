@@ -224,7 +224,9 @@ def _clip(text: str, width: int) -> str:
 
 def build_table(events, sort_by, row_limit, max_src_column_width, max_name_column_width,
                 max_shapes_column_width, header, top_level_events_only, time_unit) -> str:
-    """Lay out `events` (events or averages) in torch's columns."""
+    """Lay out `events` (events or averages) in torch's columns; no events give '' (torch's)."""
+    if not events:
+        return ""
     rows = list(events)
     if sort_by is not None:
         rows.sort(key=lambda e: getattr(e, sort_by), reverse=True)

@@ -8,6 +8,7 @@ import os
 import threading
 import time
 import traceback
+import warnings
 
 from .._ops.registry import REGISTRY
 from .._tensor import Tensor
@@ -54,15 +55,19 @@ class Recorder:
         self.base_us = time.time_ns() / 1e3  # the epoch time event times count from
 
     def start(self) -> None:
-        """Install this recorder: from now on ops and backward nodes are timed."""
-        if Profiling.active:
-            raise RuntimeError("Profiler is already enabled on this thread; stop the running "
-                               "profiler before starting another")
+        """Install this recorder: from now on ops and backward nodes are timed. A profiler
+        already running is superseded, as in torch: it records nothing more and ends empty."""
         Profiling.recorder = self
         Profiling.active = True
 
     def stop(self) -> None:
-        """Stop recording and close ranges left open (by an exception in a backward pass)."""
+        """Stop recording and close ranges left open (by an exception in a backward pass). A
+        recorder superseded by a later one warns as torch does and drops its events."""
+        if Profiling.recorder is not self:
+            warnings.warn("disableProfiler called but no active profiling session found. This "
+                          "can happen if profiling was cancelled during warmup.", stacklevel=4)
+            self.events = []
+            return
         Profiling.active = False
         now = self._now()
         for e in self.events:

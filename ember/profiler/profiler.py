@@ -186,30 +186,31 @@ class profile:
             else:
                 warnings.warn(f"Incorrect schedule: {action}", stacklevel=3)
 
-    def _finished(self) -> _autograd_profile:
-        if self.profiler is None:
-            raise RuntimeError("Profiler didn't finish running")
+    def _initialized(self, doing: str) -> _autograd_profile:
+        """The profiler of the last cycle; torch's AssertionError for one never started."""
+        assert self.profiler is not None, f"Profiler must be initialized before {doing}"
         return self.profiler
 
     def events(self):
         """The recorded events (FunctionEvent) of the last finished cycle."""
-        return self._finished()._check_finish()
+        return self._initialized("accessing events")._check_finish()
 
     def key_averages(self, group_by_input_shape: bool = False, group_by_stack_n: int = 0,
                      group_by_overload_name: bool = False):
         """The events averaged by name (see EventList.key_averages)."""
-        return self._finished().key_averages(group_by_input_shape, group_by_stack_n,
-                                             group_by_overload_name)
+        return self._initialized("getting key averages").key_averages(
+            group_by_input_shape, group_by_stack_n, group_by_overload_name)
 
     def export_chrome_trace(self, path: str) -> None:
         """Write the last cycle's events as Chrome trace JSON."""
-        self._finished().export_chrome_trace(path)
+        self._initialized("exporting chrome trace").export_chrome_trace(path)
 
     def export_stacks(self, path: str, metric: str = "self_cpu_time_total") -> None:
         """Write 'frame;frame;... value' lines (flame-graph input) of each event's stack
         (needs with_stack=True) weighted by `metric` in microseconds."""
+        events = self._initialized("exporting stacks")._check_finish()
         with open(path, "w", encoding="utf-8") as f:
-            for e in self.events():
+            for e in events:
                 if e.stack:
                     f.write(";".join(reversed(e.stack)) + f" {int(getattr(e, metric))}\n")
 

@@ -41,8 +41,16 @@ def test_function_events_and_summaries_as_torch():
 def test_disabled_profile_records_nothing():
     with ember.autograd.profiler.profile(enabled=False) as prof:
         ember.ones(1) + 1
-    with pytest.raises(RuntimeError, match="didn't finish"):
-        prof.key_averages()
+    assert prof.key_averages() == []
+
+
+def test_profile_never_run_is_empty_as_torch():
+    ours, theirs = ember.autograd.profiler.profile(), torch.autograd.profiler.profile()
+    assert ours.key_averages() == theirs.key_averages() == []
+    assert ours.table() == theirs.table() == ""
+    assert str(ours) == str(theirs) == ""
+    assert ours.self_cpu_time_total == theirs.self_cpu_time_total == 0
+    assert ours.total_average().key == theirs.total_average().key == "Total"
 
 
 def test_use_cuda_warns_as_torch_without_a_gpu():

@@ -158,7 +158,7 @@ def test_no_hook_left_active_after_profiling_or_an_error():
         ember.ones(1) + 1
     assert not Profiling.active
     a, b = ember.ones(2), ember.ones(3)
-    with pytest.raises(RuntimeError, match="shapes"):
+    with pytest.raises(RuntimeError, match="must match the size of tensor b"):
         with ember.profiler.profile() as prof:
             a + b
     assert not Profiling.active
@@ -214,11 +214,36 @@ def test_profile_memory_and_with_stack():
     assert "CPU Mem" in prof.key_averages().table()
 
 
-def test_nested_profilers_refused():
-    with ember.profiler.profile():
-        with pytest.raises(RuntimeError, match="already enabled"):
-            with ember.profiler.profile():
-                pass
+@pytest.mark.parametrize("kind", ["profiler", "autograd"])
+def test_nested_profiler_supersedes_the_running_one_as_torch(kind):
+    """As in torch: the inner profiler records its own span, and the outer one, superseded,
+    warns when it stops and keeps no events."""
+    def run(lib):
+        make = lib.profiler.profile if kind == "profiler" else lib.autograd.profiler.profile
+        with make() as outer:
+            lib.ones(2) + 1
+            with make() as inner:
+                lib.ones(3) * 2
+            lib.ones(2) - 1
+        events = (lambda p: p.events()) if kind == "profiler" else (lambda p: p.function_events)
+        return [e.name for e in events(outer)], [e.name for e in events(inner)]
+    outer_t, inner_t = run(torch)
+    with pytest.warns(UserWarning, match="disableProfiler called but no active profiling"):
+        outer, inner = run(ember)
+    assert outer == outer_t == []
+    assert "aten::mul" in inner and "aten::mul" in inner_t
+    assert "aten::add" not in inner and "aten::add" not in inner_t
+
+
+def test_profiler_never_run_raises_as_torch():
+    for method in ("events", "key_averages", "export_chrome_trace", "export_stacks"):
+        args = ("/tmp/never_run_trace",) if method.startswith("export") else ()
+        messages = []
+        for lib in (torch, ember):
+            with pytest.raises(AssertionError) as caught:
+                getattr(lib.profiler.profile(), method)(*args)
+            messages.append(str(caught.value))
+        assert messages[0] == messages[1]
 
 
 def test_activity_arguments_as_torch():
