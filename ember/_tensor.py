@@ -411,7 +411,7 @@ class Tensor:
             t = ref()
             if t is not None:
                 t.grad = grad.detach() if t.grad is None else t.grad + grad.detach()
-        self._grad_fn._add_pre_hook(self._output_nr, keep)
+        self._grad_fn._add_pre_hook(self._output_nr, keep, retains_grad=True)
         self._retains_grad = True
 
     def detach_(self) -> "Tensor":

@@ -70,7 +70,7 @@ def _needed(roots, targets):
 
 
 def _run_pre_hooks(node, grads):
-    for output_nr, hook in list(node._pre_hooks.values()):
+    for _, output_nr, hook in sorted(node._pre_hooks.values(), key=_rank):
         if output_nr is None:
             new = hook(tuple(grads))
             if new is not None:
@@ -80,6 +80,11 @@ def _run_pre_hooks(node, grads):
             if new is not None:
                 grads[output_nr] = new
     return grads
+
+
+def _rank(entry) -> int:
+    """Sort key of a stored pre-hook: its kind's place in PRE_HOOK_ORDER."""
+    return entry[0]
 
 
 def _check_nan(node, grads):

@@ -8,6 +8,10 @@ import weakref
 from ..utils.hooks import RemovableHandle
 from .grad_mode import GradState
 
+# The order a node's pre-hooks run in, whatever order they were registered in (torch's):
+# hooks on an output tensor, then retain_grad's (so .grad sees what they returned), then
+# hooks on the node itself.
+PRE_HOOK_ORDER = ("tensor", "retain_grad", "node")
 
 class Node:
     """A backward function in the graph. `next_functions` holds one (node, output_nr) per input.
@@ -48,12 +52,15 @@ class Node:
         self._post_hooks[handle.id] = hook
         return handle
 
-    def _add_pre_hook(self, output_nr, hook) -> RemovableHandle:
-        """A hook on all outputs (output_nr None) or on one output's gradient (a tensor hook)."""
+    def _add_pre_hook(self, output_nr, hook, retains_grad: bool = False) -> RemovableHandle:
+        """A hook on all outputs (output_nr None) or on one output's gradient (a tensor hook;
+        retain_grad's own is marked so that it runs after the others and sees their result).
+        Stored as (rank, output_nr, hook), rank the PRE_HOOK_ORDER place of its kind."""
         if self._pre_hooks is None:
             self._pre_hooks = {}
         handle = RemovableHandle(self._pre_hooks)
-        self._pre_hooks[handle.id] = (output_nr, hook)
+        kind = "node" if output_nr is None else "retain_grad" if retains_grad else "tensor"
+        self._pre_hooks[handle.id] = (PRE_HOOK_ORDER.index(kind), output_nr, hook)
         return handle
 
     def __repr__(self) -> str:

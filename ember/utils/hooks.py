@@ -61,8 +61,11 @@ def _tensor_hooks(tensor) -> list:
         node, output_nr = tensor._accumulator, 0
     else:
         output_nr = tensor._output_nr
+    from ..autograd.graph import PRE_HOOK_ORDER
     pre_hooks = getattr(node, "_pre_hooks", None) or {}
-    return [hook for nr, hook in pre_hooks.values() if nr == output_nr]
+    tensor_rank = PRE_HOOK_ORDER.index("tensor")
+    return [hook for rank, nr, hook in pre_hooks.values()
+            if rank == tensor_rank and nr == output_nr]
 
 
 def warn_if_has_hooks(tensor) -> None:

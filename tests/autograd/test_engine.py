@@ -277,6 +277,23 @@ def test_retain_grad_on_leaf_is_a_no_op():
     assert_same(run)
 
 
+def test_pre_hooks_run_tensor_then_retain_grad_then_node_whatever_the_order():
+    """torch runs tensor hooks first, then retain_grad's (so .grad is what they returned,
+    even hooks registered after retain_grad), then the node's own pre-hooks."""
+    def run(lib):
+        x = leaf(lib, [1.0, 2.0])
+        y = x * 3
+        log = []
+        y.grad_fn.register_prehook(lambda g: log.append(("node", g[0].tolist())) or (g[0] * 10,))
+        y.retain_grad()
+        y.register_hook(lambda g: log.append(("t1", g.tolist())) or g * 2)
+        y.register_hook(lambda g: log.append(("t2", g.tolist())) or g + 1)
+        (y ** 2).sum().backward()
+        assert log == [("t1", [6.0, 12.0]), ("t2", [12.0, 24.0]), ("node", [13.0, 25.0])]
+        return y.grad, x.grad
+    assert_same(run)
+
+
 def test_node_hooks_pre_and_post():
     x = ember.tensor([1.0, 2.0], requires_grad=True)
     y = x * 3
