@@ -1,7 +1,8 @@
 """Knowledge distillation: a teacher trained briefly, then frozen in eval() under torch.no_grad;
 a student (with dropout and BatchNorm) trained on KLDivLoss(reduction='batchmean',
 log_target=False) of log_softmax(student/T) against softmax(teacher/T), scaled by T*T, plus
-cross-entropy, with SGD (nesterov) under a OneCycleLR schedule stepped per batch.
+cross-entropy, with SGD (nesterov) under a OneCycleLR schedule stepped per batch; the logits'
+gradient is clamped by a tensor hook registered after retain_grad (which must see the result).
 Run with torch and with ember from torch's initial weights; step-by-step results must agree."""
 from tests.scripts._harness import close, run_both
 
@@ -44,13 +45,15 @@ optimizer = torch.optim.SGD(student.parameters(), lr=0.1, momentum=0.9, nesterov
 scheduler = OneCycleLR(optimizer, max_lr=0.2, epochs=epochs, steps_per_epoch=len(loader),
                        pct_start=0.3, anneal_strategy="cos")
 teacher.eval()
-losses, lrs, moms, kls = [], [], [], []
+losses, lrs, moms, kls, logit_grads = [], [], [], [], []
 for epoch in range(epochs):
     student.train()
     for xb, yb in loader:
         with torch.no_grad():
             soft_targets = F.softmax(teacher(xb) / T, dim=-1)
         logits = student(xb)
+        logits.retain_grad()
+        logits.register_hook(lambda g: g.clamp(-0.02, 0.02))
         distill = kl(F.log_softmax(logits / T, dim=-1), soft_targets) * (T * T)
         loss = alpha * distill + (1 - alpha) * F.cross_entropy(logits, yb)
         optimizer.zero_grad()
@@ -59,6 +62,7 @@ for epoch in range(epochs):
         scheduler.step()
         losses.append(loss.item())
         kls.append(distill.item())
+        logit_grads.append(logits.grad.abs().max().item())
         lrs.append(scheduler.get_last_lr()[0])
         moms.append(optimizer.param_groups[0]["momentum"])
 
@@ -69,8 +73,8 @@ with torch.no_grad():
     x_all = torch.from_numpy(x_np)
     agree = (student(x_all).argmax(1) == teacher(x_all).argmax(1)).float().mean().item()
     running = student[1].running_mean.clone()
-out.update(teacher=teacher_losses, losses=losses, kls=kls, lrs=lrs, moms=moms, agree=agree,
-           running=running.numpy())
+out.update(teacher=teacher_losses, losses=losses, logit_grads=logit_grads, kls=kls, lrs=lrs,
+           moms=moms, agree=agree, running=running.numpy())
 '''
 
 
@@ -79,6 +83,8 @@ def test_distillation_program(tmp_path):
     close(theirs["teacher"], ours["teacher"], rtol=1e-4, atol=1e-5)
     close(theirs["losses"], ours["losses"], rtol=1e-4, atol=1e-5)
     close(theirs["kls"], ours["kls"], rtol=1e-4, atol=1e-5)
+    close(theirs["logit_grads"], ours["logit_grads"], rtol=1e-4, atol=1e-7)
+    assert max(ours["logit_grads"]) <= 0.02  # .grad is the hook's clamped gradient
     close(theirs["lrs"], ours["lrs"], rtol=1e-10, atol=0)
     close(theirs["moms"], ours["moms"], rtol=1e-10, atol=0)
     close(theirs["running"], ours["running"], rtol=1e-4, atol=1e-5)
