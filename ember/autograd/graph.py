@@ -13,6 +13,7 @@ from .grad_mode import GradState
 # hooks on the node itself.
 PRE_HOOK_ORDER = ("tensor", "retain_grad", "node")
 
+
 class Node:
     """A backward function in the graph. `next_functions` holds one (node, output_nr) per input.
 
