@@ -521,9 +521,23 @@ def _lerp(xp, x, end, w):
                      w.astype(np.float32) if hasattr(w, "dtype") else w)
         return wide.astype(x.dtype)
     d = end - x
+    if x.dtype == np.float32:
+        return _lerp_fused(xp, x, end, d, w)
     if not hasattr(w, "dtype"):
         return x + w * d if math.fabs(w) < 0.5 else end - d * (1 - w)
     return xp.where(xp.abs(w) < 0.5, x + w * d, end - d * (1 - w))
+
+
+def _lerp_fused(xp, x, end, d, w):
+    """float32 lerp as torch's CPU kernel computes it: the weight in float32 and each result
+    rounded once (a fused multiply-add), which float64 arithmetic reproduces exactly.
+    end - d * (1 - w) is written end + d * (w - 1): float32 rounding is symmetric."""
+    w = w.astype(np.float32) if hasattr(w, "dtype") else np.float32(w)
+    small = xp.abs(w) < 0.5
+    wide = d.astype(np.float64)
+    wide *= xp.where(small, w, w - np.float32(1))
+    wide += xp.where(small, x, end) if w.ndim else (x if small else end)
+    return wide.astype(np.float32)
 
 
 def _check_lerp(x, end, weight):

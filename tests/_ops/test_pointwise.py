@@ -1007,3 +1007,20 @@ def test_clamp_takes_a_0d_tensor_bound_with_a_number_bound_as_torch():
     ours = ember.clamp(ember.tensor(values), ember.tensor(0.0), 1.0)
     theirs = torch.clamp(torch.tensor(values), torch.tensor(0.0), 1.0)
     assert ours.tolist() == theirs.tolist()
+
+
+@pytest.mark.parametrize("weight", (0.1, 0.0909, 0.7, -0.6, "tensor"))
+def test_float32_lerp_rounds_as_torch_bit_for_bit(weight):
+    """torch's float32 lerp rounds each result once (a fused multiply-add); EMA updates that
+    repeat it thousands of times must agree exactly."""
+    rng = np.random.default_rng(0)
+    x, end = (rng.standard_normal((50, 200)).astype(np.float32) for _ in range(2))
+    w = rng.uniform(-1, 2, (50, 200)).astype(np.float32) if weight == "tensor" else weight
+    want = torch.lerp(torch.tensor(x), torch.tensor(end), torch.tensor(w) if weight == "tensor"
+                      else w).numpy()
+    ours = ember.tensor(w) if weight == "tensor" else w
+    np.testing.assert_array_equal(ember.lerp(ember.tensor(x), ember.tensor(end), ours).numpy(),
+                                  want)
+    inplace = ember.tensor(x)
+    inplace.lerp_(ember.tensor(end), ours)
+    np.testing.assert_array_equal(inplace.numpy(), want)
