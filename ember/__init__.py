@@ -37,6 +37,7 @@ from ._ops.special_fns import *  # noqa: F401,F403
 from ._tensor import Size, Tensor
 from ._tensor_str import set_printoptions
 from ._torch_functions import *  # noqa: F401,F403
+from ._foreach import *  # noqa: F401,F403
 from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled
 from .autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,
                                  is_inference_mode_enabled, no_grad, set_grad_enabled)
