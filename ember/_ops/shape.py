@@ -2052,11 +2052,8 @@ class IndexPut(OpDef):
 
 
 def _index_put_into(xp, out, key, v, accumulate):
-    """out[key] = v (or += v, with repeated indices adding up), v cast to out's dtype."""
-    if not getattr(out.flags, "writeable", True):
-        raise RuntimeError("unsupported operation: more than one element of the written-to "
-                           "tensor refers to a single memory location. Please clone() the "
-                           "tensor before performing the operation.")
+    """out[key] = v (or += v, with repeated indices adding up), v cast to out's dtype (apply_
+    has refused a read-only `out`)."""
     if not hasattr(v, "dtype"):
         v = xp.asarray(v)
     if v.dtype != out.dtype:
