@@ -12,7 +12,7 @@ import math
 import operator
 
 from ... import _dtype as D
-from ..._ops.conv import _SCALAR_NAMES, MaxUnpool
+from ..._ops.conv import MaxUnpool
 from ..._ops.dispatch import apply
 from ..._ops.random import rand
 from ..._tensor import Tensor
@@ -116,7 +116,8 @@ def _fractional_max_pool(input, kernel_size, output_size, output_ratio, random_s
         raise RuntimeError(f"{native}(): Expected {nd + 1}D or {nd + 2}D tensor, but got: "
                            f"{list(input.shape)}")
     if not input.is_floating_point():
-        raise NotImplementedError(f"\"{native}\" not implemented for '{_scalar_name(input)}'")
+        raise NotImplementedError(f"\"{native}\" not implemented for "
+                                  f"'{D.SCALAR_NAMES[input._dtype]}'")
     kernel = _ints(kernel_size, nd, "kernel_size", op)
     if any(k <= 0 for k in kernel):
         raise RuntimeError(f"{op}: kernel_size must be greater than zero, but got {kernel}")
@@ -156,11 +157,6 @@ def _fractional_max_pool(input, kernel_size, output_size, output_ratio, random_s
     if not batched:
         out, index = out.squeeze(0), index.squeeze(0)
     return out, index
-
-
-def _scalar_name(t: Tensor) -> str:
-    names = {**_SCALAR_NAMES, D.complex64: "ComplexFloat", D.complex128: "ComplexDouble"}
-    return names.get(t._dtype, t._dtype.name)
 
 
 def _check_samples(samples, x, nd: int, op: str) -> None:
