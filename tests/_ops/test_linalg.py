@@ -673,8 +673,15 @@ def test_lstsq_outputs_per_driver_and_errors_like_torch():
                                       driver=driver)
             got = ember.linalg.lstsq(ember.tensor(a), ember.tensor(B[:, :a.shape[1]]),
                                      driver=driver)
-            for g, w in zip(got, want):
+            for i, (g, w) in enumerate(zip(got, want)):
                 assert str(g.dtype) == str(w.dtype) and tuple(g.shape) == tuple(w.shape)
+                if a is deficient and i == 0:
+                    # torch's MKL build was seen (on one CI CPU) returning a solution that
+                    # breaks the normal equations here; the minimum-norm solution is unique,
+                    # so check against NumPy's SVD-based one instead.
+                    w = np.stack([np.linalg.lstsq(a[j], B[j], rcond=None)[0] for j in range(2)])
+                    np.testing.assert_allclose(g.numpy(), w, rtol=1e-8, atol=1e-10)
+                    continue
                 np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-8, atol=1e-10)
     for lib in (torch, ember):
         with pytest.raises(RuntimeError, match="driver"):
