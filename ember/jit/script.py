@@ -457,10 +457,11 @@ _MISSING = _Missing()
 
 class _Conflict:
     """A variable the paths through an if left with types that cannot merge: reading it
-    after the if raises the error kept here (Python allows it as long as nothing reads it)."""
+    after the if raises the error kept here (Python allows it as long as nothing reads it),
+    or specializes the call when the if's condition `cond` depends on number arguments alone."""
 
-    def __init__(self, error: NotSupportedError):
-        self.error = error
+    def __init__(self, error: NotSupportedError, cond):
+        self.error, self.cond = error, cond
 
 
 def _assigned(stmts) -> list[str]:
@@ -958,7 +959,7 @@ class _Compiler:
             except NotSupportedError as err:
                 if n in _FLAGS or n == _RETVAL:
                     raise
-                frame.env[n] = _Conflict(err)  # an error only if read after the if
+                frame.env[n] = _Conflict(err, cond)  # an error only if read after the if
                 continue
             names.append(n)
         values = self.merge_if(frame, cond, cond_v, s1, s2, plans)
@@ -1364,6 +1365,7 @@ class _Compiler:
         if name in frame.env:
             value = frame.env[name]
             if isinstance(value, _Conflict):
+                self.specialize_on(value.error, [value.cond])
                 raise value.error
             return value
         for space in (frame.fn.closure, frame.fn.globals, vars(builtins)):
@@ -1704,8 +1706,11 @@ class _Compiler:
         if func is is_scripting:
             return True
         if func is range and any(isinstance(a, _Scalar) for a in args):
-            raise fn.error(e, "range() with a bound computed from tensors can only be "
-                              "iterated by a for loop", "Use it directly in `for i in ...`.")
+            err = fn.error(e, "range() with a bound computed from tensors can only be "
+                              "iterated by a for loop", "Use it directly in `for i in ...`.",
+                           _TypesDiffer)  # the length of what it makes would differ per call
+            self.specialize_on(err, args)
+            raise err
         if func is len and args and isinstance(args[0], Tensor):
             return len(args[0])
         if mark != "ignore":

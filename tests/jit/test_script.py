@@ -1165,6 +1165,29 @@ def test_number_arguments_library_code_reads_specialize_the_graph():
         loaded(x, x, x)
 
 
+def _shape_text(x, loud: bool) -> str:
+    s = "shape={}".format(list(x.shape))
+    if loud:
+        s = "LOUD " + s
+    return s
+
+
+def _squares(n: int) -> List[int]:
+    return [i * i for i in range(n)]
+
+
+def test_number_arguments_that_decide_a_strings_or_lists_form_specialize_the_graph():
+    """A string with run-time parts merged across an if on a bool argument, and a list
+    comprehension over range(n) of an int argument, compile one graph per value (before, the
+    first was refused as two types when read, the second as a range bound from tensors)."""
+    text = ember.jit.script(_shape_text)
+    assert text(ember.zeros(2, 3), True) == "LOUD shape=[2, 3]"
+    assert text(ember.zeros(4), False) == "shape=[4]"
+    squares = ember.jit.script(_squares)
+    assert squares(4) == [0, 1, 4, 9]
+    assert squares(2) == [0, 1]
+
+
 def _masked_sum(x, mask: Tensor | None = None):
     return x.sum() if mask is None else x.masked_fill(mask, 0.0).sum()
 
