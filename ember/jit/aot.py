@@ -45,6 +45,11 @@ class GraphBreak(Exception):
         super().__init__(f"{reason} (at {where})" if where else reason)
 
 
+class Unsupported(GraphBreak, RuntimeError):
+    """A graph break under fullgraph=True, raised to the caller: a RuntimeError, as torch's
+    torch._dynamo.exc.Unsupported, so `except RuntimeError` catches it."""
+
+
 def user_location(frame=None) -> str:
     """'file:line: source' of the innermost frame outside ember (the user's code), followed by
     the innermost library frame outside the tracer when the call came from inside ember.

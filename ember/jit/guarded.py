@@ -36,7 +36,8 @@ from ..autograd.grad_mode import GradState
 from ..autograd.graph import SavedHooks
 from ..nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList
 from ..nn.modules.module import Module
-from .aot import CompiledCall, GraphBreak, Joint, capture, prepare, user_location
+from .aot import (CompiledCall, GraphBreak, Joint, Unsupported, capture, prepare,
+                  user_location)
 from .pyguards import (GradReads, Guards, ModuleReads, code_reads, methods_of, names_of,
                        user_functions)
 from .schema import scalar_tensor
@@ -550,8 +551,8 @@ class _Compiled:
     def _broken(self, brk: GraphBreak):
         """The entry for a call that broke: eager code (compiled submodules for a module)."""
         if self.options["fullgraph"]:
-            raise GraphBreak(f"ember.compile(fullgraph=True): {self.name} cannot be "
-                             f"captured as one graph: {brk.reason}", brk.where) from None
+            raise Unsupported(f"ember.compile(fullgraph=True): {self.name} cannot be "
+                              f"captured as one graph: {brk.reason}", brk.where) from None
         if self.module is not None and self.fn is self.module and \
                 _hooks_of(_hook_dicts([self.module])):
             children = [(self.name, self.module)]

@@ -288,6 +288,8 @@ def test_fullgraph_raises_with_the_source_line():
     cf = ember.compile(_branchy, fullgraph=True)
     with pytest.raises(GraphBreak, match="fullgraph=True.*if x.sum\\(\\) > 0:"):
         cf(ember.ones(3))
+    with pytest.raises(RuntimeError, match="fullgraph=True"):  # torch's Unsupported is one
+        ember.compile(_branchy, fullgraph=True)(-ember.ones(3))
 
 
 def test_module_break_compiles_the_submodules():
