@@ -30,9 +30,10 @@ class NotGeneral(Exception):
 def _fit(a: int, b: int, samples: dict) -> SymInt | None:
     """An expression over the symbols (name -> (size in sample 1, size in sample 2)) that is
     `a` in the first sample and `b` in the second: of s, s*t, c*s, c*s*t, c*s + d and
-    s*t + c*s (a size times another one less, B * (T - 1)), the one that fits with no offset
-    and the smallest coefficient (a plain symbol before a multiple of another whose sizes
-    happen to be in the same ratio)."""
+    s*t + c*s (a size times another one less, B * (T - 1)), the one that fits with no offset,
+    then a multiple of one symbol before a product (the sizes (24, 20) are 4*H for H in
+    (6, 5), not (B + 2) * W for B in (2, 3) and W in (6, 4)), then the smallest coefficient (a
+    plain symbol before a multiple of another whose sizes happen to be in the same ratio)."""
     found = []
     names = list(samples)
     for i, s in enumerate(names):
@@ -41,16 +42,16 @@ def _fit(a: int, b: int, samples: dict) -> SymInt | None:
         if rem == 0 and c != 0:
             d = a - c * s1
             terms = (((s,), c),) if d == 0 else (((s,), c), ((), d))
-            found.append(((d != 0, abs(c), 0), terms))
+            found.append(((d != 0, 0, abs(c), 0), terms))
         for t in names[i + 1:]:
             t1, t2 = samples[t]
             c, rem = divmod(a, s1 * t1)
             if rem == 0 and c != 0 and c * s2 * t2 == b:
-                found.append(((False, abs(c), 1), (((s, t), c),)))
+                found.append(((False, 1, abs(c), 1), (((s, t), c),)))
             for u, u1, u2 in ((s, s1, s2), (t, t1, t2)):
                 c, rem = divmod(a - s1 * t1, u1)
                 if rem == 0 and c != 0 and s2 * t2 + c * u2 == b:
-                    found.append(((False, abs(c), 2), (((s, t), 1), ((u,), c))))
+                    found.append(((False, 1, abs(c), 2), (((s, t), 1), ((u,), c))))
     return SymInt(a, min(found, key=lambda f: f[0])[1]) if found else None
 
 

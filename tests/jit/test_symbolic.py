@@ -21,6 +21,8 @@ def test_fit_prefers_the_simplest_expression():
     assert repr(_fit(17, 9, {"s0": (16, 8)})) == "s0 + 1"
     assert _fit(5, 7, {"s0": (16, 8)}) is None
     assert repr(_fit(6, 28, {"s0": (2, 4), "s1": (4, 8)})) == "s0*s1 - s0"  # B * (T - 1)
+    # an image's height stepped by 4 (symbol H = h / 4): 4*H, not (B + 2) * W by coincidence
+    assert repr(_fit(24, 20, {"s0": (2, 3), "s1": (6, 5), "s2": (6, 4)})) == "4*s1"
     n = SymInt(18, ((("s0",), 3), ((), -6)))
     assert n == 18 and n.evaluate({"s0": 10}) == 24 and repr(n) == "3*s0 - 6"
 
