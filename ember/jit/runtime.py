@@ -367,6 +367,26 @@ class _TracedSubmodule(Module):
         return f"original_name={self.original_name}"
 
 
+class _TracedContainer(_TracedSubmodule):
+    """A ModuleList, Sequential or ModuleDict inside a compiled module: indexable, sized and
+    iterable as the original was."""
+
+    def __getitem__(self, idx):
+        if isinstance(idx, str):
+            return self._modules[idx]
+        return list(self._modules.values())[idx]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules if self.original_name == "ModuleDict" else
+                    self._modules.values())
+
+
+_CONTAINERS = ("ModuleList", "Sequential", "ModuleDict")
+
+
 class ScriptModule(_Scripted, Module):
     """A traced module: a Module whose methods run recorded graphs.
 
@@ -387,10 +407,13 @@ class ScriptModule(_Scripted, Module):
         and buffers), the tensors by qualified name, and the method graphs."""
         root = cls(layout["class"])
         root.training = layout["training"]
+        _set_attributes(root, layout)
         for sub in layout["submodules"]:
             parent_path, _, leaf = sub["path"].rpartition(".")
-            child = _TracedSubmodule(sub["class"])
+            child = (_TracedContainer if sub["class"] in _CONTAINERS else
+                     _TracedSubmodule)(sub["class"])
             child.training = sub["training"]
+            _set_attributes(child, sub)
             root.get_submodule(parent_path).add_module(leaf, child)
         made: dict[int, Parameter] = {}
         for entry in layout["parameters"]:
@@ -453,19 +476,43 @@ class ScriptModule(_Scripted, Module):
         save(self, f)
 
 
+_PLAIN = (bool, int, float, str)
+
+
+def _attributes(m: Module) -> dict:
+    """`m`'s public attributes that are numbers or strings (or tuples and lists of them), kept
+    readable on the compiled module as TorchScript keeps them: {"attributes", "tuples"}."""
+    found = {}
+    for k, v in vars(m).items():
+        if k.startswith("_") or k in ("training", "original_name"):
+            continue
+        if type(v) in _PLAIN or type(v) in (tuple, list) and all(type(x) in _PLAIN for x in v):
+            found[k] = v
+    return {"attributes": {k: list(v) if type(v) is tuple else v for k, v in found.items()},
+            "tuples": [k for k, v in found.items() if type(v) is tuple]}
+
+
+def _set_attributes(m: Module, entry: dict) -> None:
+    tuples = set(entry.get("tuples", ()))
+    for k, v in entry.get("attributes", {}).items():
+        object.__setattr__(m, k, tuple(v) if k in tuples else v)
+
+
 def module_layout(mod: Module) -> dict:
-    """A module tree as data: class names, training flags, parameter and buffer names."""
+    """A module tree as data: class names, training flags, plain attributes, parameter and
+    buffer names."""
     subs, params, bufs = [], [], []
     for path, m in mod.named_modules(remove_duplicate=False):
         if path:
-            subs.append({"path": path, "class": m._get_name(), "training": m.training})
+            subs.append({"path": path, "class": m._get_name(), "training": m.training,
+                         **_attributes(m)})
         prefix = path + "." if path else ""
         params += [{"name": prefix + k, "requires_grad": p._requires_grad}
                    for k, p in m._parameters.items() if p is not None]
         bufs += [{"name": prefix + k, "persistent": k not in m._non_persistent_buffers_set}
                  for k, b in m._buffers.items() if b is not None]
     return {"class": mod._get_name(), "training": mod.training, "submodules": subs,
-            "parameters": params, "buffers": bufs}
+            "parameters": params, "buffers": bufs, **_attributes(mod)}
 
 
 class ScriptFunction(_Scripted):

@@ -1731,6 +1731,8 @@ class _Compiler:
                                    self_obj=func.__self__)
             if isinstance(func, types.FunctionType) and _is_user_code(func):
                 return self.inline(func, args, kwargs, e, frame)
+            if isinstance(func, StrongScriptFunction):  # a @script function's source inlines
+                return self.inline(func._script.fn, args, kwargs, e, frame)
         try:
             return func(*_unwrap(args), **_unwrap(kwargs))
         except NotSupportedError:
@@ -2164,6 +2166,10 @@ class _ScriptedMethod:
                 "to ember.jit.script.")
         return self.last.graph
 
+    @property
+    def code(self) -> str:
+        return _code_of(self.graph)
+
 
 def _sync_training(script_mod: Module, original: Module) -> None:
     """The original module (whose code is compiled) follows script.train()/eval()."""
@@ -2258,6 +2264,18 @@ def script_if_tracing(fn):
     return wrapper
 
 
+def _marked_methods(cls) -> dict:
+    """Each method of a Module class (its own or inherited) marked by export, ignore or unused,
+    with its mark."""
+    marks = {}
+    for klass in reversed(cls.__mro__):
+        for n, f in vars(klass).items():
+            marks.pop(n, None)
+            if getattr(f, _MARK, None) is not None:
+                marks[n] = getattr(f, _MARK)
+    return marks
+
+
 def script(obj, optimize=None, _frames_up=0, _rcb=None, example_inputs=None):
     """Compile a function or a Module's forward from its Python source.
 
@@ -2286,9 +2304,12 @@ def script(obj, optimize=None, _frames_up=0, _rcb=None, example_inputs=None):
         list(example_inputs) if isinstance(example_inputs, list) else [example_inputs])
     if isinstance(obj, Module):
         mod = RecursiveScriptModule._build(module_layout(obj), _tensors_of(obj), {})
-        names = ["forward"] + [n for n, f in vars(type(obj)).items()
-                               if getattr(f, _MARK, None) == "export"]
+        marks = _marked_methods(type(obj))
+        names = ["forward"] + [n for n, mark in marks.items() if mark == "export"]
         _attach(mod, {n: _ScriptedMethod(getattr(type(obj), n), obj, mod, n) for n in names})
+        for n, mark in marks.items():  # as in TorchScript, Python can still call these
+            if mark in ("ignore", "unused"):  # (on the original: its submodules run Python)
+                object.__setattr__(mod, n, getattr(obj, n))
         for ex in examples:
             mod(*(ex if isinstance(ex, tuple) else (ex,)))
         return mod

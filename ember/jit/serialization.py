@@ -459,6 +459,9 @@ def _layout(obj) -> dict:
                  all(s["path"].split(".")) and
                  isinstance(s.get("class"), str) and isinstance(s.get("training"), bool),
                  f"malformed submodule entry {str(s)[:80]}")
+    for s in [obj] + subs:
+        _require(isinstance(s.get("attributes", {}), dict) and
+                 isinstance(s.get("tuples", []), list), f"malformed attributes {str(s)[:80]}")
     for e in _list(obj, "parameters") + _list(obj, "buffers"):
         _require(isinstance(e, dict) and isinstance(e.get("name"), str) and
                  all(e["name"].split(".")),

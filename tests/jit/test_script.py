@@ -1188,6 +1188,59 @@ def test_number_arguments_that_decide_a_strings_or_lists_form_specialize_the_gra
     assert squares(2) == [0, 1]
 
 
+def _half_relu(x):
+    return F.relu(x) * 0.5
+
+
+class _Heads(nn.Module):
+    __constants__ = ["scale"]
+
+    def __init__(self):
+        super().__init__()
+        self.scale = 2
+        self.sizes = (3, 2)
+        self.layers = nn.ModuleList([nn.Linear(3, 3), nn.Linear(3, 2)])
+        self.named = nn.ModuleDict({"a": nn.Linear(2, 2)})
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = _SCRIPTED_HALF_RELU(layer(x))
+        return self.named["a"](x) * self.scale
+
+    @ember.jit.ignore
+    def total(self, x) -> float:
+        return float(self.layers[0](x).sum())
+
+    @ember.jit.unused
+    def debug(self, x):
+        return x + 1
+
+
+_SCRIPTED_HALF_RELU = ember.jit.script(_half_relu)
+
+
+def test_scripted_modules_call_script_functions_and_keep_containers_and_attributes(tmp_path):
+    """A @script function called from scripted code is inlined (before, its call tried to
+    start a second trace); the scripted module keeps ModuleList/ModuleDict indexing, number
+    attributes (also after load), Python-callable @ignore/@unused methods, and methods show
+    .code."""
+    ember.manual_seed(0)
+    m = _Heads()
+    s = ember.jit.script(m)
+    x = ember.randn(4, 3)
+    _close(s(x), m(x))
+    assert "relu" in s.code
+    assert s.total(x) == pytest.approx(m.total(x))
+    _close(s.debug(x), x + 1)
+    assert len(s.layers) == 2 and [c.original_name for c in s.layers] == ["Linear"] * 2
+    _close(s.layers[1].weight, m.layers[1].weight)
+    assert list(s.named) == ["a"] and s.named["a"].bias.shape == (2,)
+    s.save(tmp_path / "heads.pt")
+    loaded = ember.jit.load(tmp_path / "heads.pt")
+    assert (loaded.scale, loaded.sizes, loaded.layers[0].in_features) == (2, (3, 2), 3)
+    _close(loaded(x), m(x))
+
+
 def _masked_sum(x, mask: Tensor | None = None):
     return x.sum() if mask is None else x.masked_fill(mask, 0.0).sum()
 

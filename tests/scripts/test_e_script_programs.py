@@ -119,3 +119,133 @@ def test_annotated_functions(tmp_path):
             assert tuple(got[key]) == tuple(expect[key])
         else:
             assert got[key] == expect[key], key
+
+
+MODULES = '''
+import os
+from typing import Dict, List, Optional, Tuple
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+from typing_extensions import Final
+
+
+@torch.jit.script
+def gelu_residual(x: Tensor, y: Tensor, alpha: float = 0.5) -> Tensor:
+    return x + alpha * F.gelu(y)
+
+
+def not_scriptable_stats(x):
+    return {"mean": float(x.mean()), "max": float(x.max())}
+
+
+class Block(nn.Module):
+    __constants__ = ["use_norm"]
+    scale: Final[float]
+
+    def __init__(self, dim, use_norm):
+        super().__init__()
+        self.fc = nn.Linear(dim, dim)
+        self.norm = nn.LayerNorm(dim)
+        self.use_norm = use_norm
+        self.scale = 0.5
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.fc(x)
+        if self.use_norm:
+            h = self.norm(h)
+        return gelu_residual(x, h, self.scale)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.blocks = nn.ModuleList([Block(4, i % 2 == 0) for i in range(3)])
+        self.heads = nn.ModuleDict({"cls": nn.Linear(4, 3), "reg": nn.Linear(4, 1)})
+        self.register_buffer("calls", torch.zeros(()))
+
+    def forward(self, x: Tensor, mask: Optional[Tensor] = None) -> Dict[str, Tensor]:
+        feats: List[Tensor] = []
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i > 0:
+                feats.append(x)
+        if mask is not None:
+            x = x.masked_fill(mask.unsqueeze(-1), 0.0)
+        out: Dict[str, Tensor] = {}
+        for name, head in self.heads.items():
+            out[name] = head(x)
+        out["feat"] = torch.stack(feats).sum(0)
+        return out
+
+    @torch.jit.export
+    def embed(self, x: Tensor, depth: int = 2) -> Tensor:
+        for i, block in enumerate(self.blocks):
+            if i < depth:
+                x = block(x)
+        return x
+
+    @torch.jit.export
+    def pair(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+        y = self.embed(x, 1)
+        return y, self.heads["cls"](y)
+
+    @torch.jit.ignore
+    def stats(self, x: Tensor) -> Dict[str, float]:
+        return not_scriptable_stats(x)
+
+    @torch.jit.unused
+    def debug(self, x: Tensor) -> Tensor:
+        import numpy
+        return torch.from_numpy(numpy.asarray(x.detach()))
+
+
+torch.manual_seed(0)
+net = sync(Net()).eval()
+scripted = torch.jit.script(net)
+x = torch.linspace(-2, 2, 24).reshape(2, 3, 4)
+mask = torch.tensor([[True, False, False], [False, False, True]])
+out["fwd_nomask"] = scripted(x)["cls"].detach().numpy()
+res = scripted(x, mask)  # ember saves the graph of the last call's form (mask given)
+out["fwd"] = {k: v.detach().numpy() for k, v in res.items()}
+out["embed"] = scripted.embed(x).detach().numpy()
+out["embed3"] = scripted.embed(x, 3).detach().numpy()
+out["pair"] = [t.detach().numpy() for t in scripted.pair(x)]
+out["stats"] = scripted.stats(x)
+try:
+    scripted.debug(x)
+except Exception as e:
+    out["unused"] = type(e).__name__
+out["code"] = len(scripted.code) > 0 and len(str(scripted.graph)) > 0
+out["embed_code"] = len(scripted.embed.code) > 0
+out["constant"] = scripted.blocks[0].use_norm
+path = os.path.join(TMP, "net.pt")
+scripted.save(path)
+loaded = torch.jit.load(path)
+out["loaded"] = loaded(x, mask)["reg"].detach().numpy()
+out["loaded_embed"] = loaded.embed(x, 1).detach().numpy()
+torch.jit.save(scripted, path)
+out["loaded2"] = torch.jit.load(path).pair(x)[1].detach().numpy()
+out["loaded_names"] = sorted(k for k, _ in loaded.named_parameters())[:3]
+'''
+
+
+def _same(expect, got, key=""):
+    if isinstance(expect, dict):
+        assert expect.keys() == got.keys(), key
+        for k in expect:
+            _same(expect[k], got[k], f"{key}.{k}")
+    elif isinstance(expect, (list, tuple)) and expect and not isinstance(expect[0], str):
+        assert len(expect) == len(got), key
+        for e, g in zip(expect, got):
+            _same(e, g, key)
+    elif hasattr(expect, "shape") or isinstance(expect, float):
+        close(expect, got)
+    else:
+        assert expect == got, key
+
+
+def test_modules_with_exports_constants_and_containers(tmp_path):
+    expect, got = run_both(MODULES, tmp_path, as_module=True)
+    _same(expect, got)
