@@ -336,7 +336,11 @@ class _Recorder:
                 self.custom_backward_lost(op.function)
             return
         if op.creates and not self.records_creation and not is_random(op.name):
-            return  # a factory's tensor becomes a constant where the graph first reads it
+            # the factory's tensor is a constant holding its data as made now, before any
+            # in-place write (zeros_like(mask).masked_fill_(mask, v)) changes it
+            for t in outputs:
+                self._new_value_for(t)
+            return
         written_unseen = inplace and self.lookup(args[0]) is None and \
             self.state.get(id(args[0])) is None
         written = () if op.writes is None else op.writes(attrs)  # bumped by apply already

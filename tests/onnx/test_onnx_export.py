@@ -165,6 +165,21 @@ def test_size_dependent_python_loop_is_refused():
     assert_close(run(sess, {"x": x}), expected_outputs(running_sum, (x,)))
 
 
+def test_factory_tensor_filled_in_place_follows_dynamic_axes():
+    """zeros_like(mask).masked_fill_(mask, -inf), as a bool key padding mask is converted:
+    the factory's zeros are the constant, the in-place fill a node on it."""
+    def fn(x, pad):
+        bias = ember.zeros_like(pad, dtype=x.dtype).masked_fill_(pad, float("-inf"))
+        return (x + bias).softmax(-1)
+    pads = [ember.tensor([[False, True, True], [False, False, True]]),
+            ember.tensor([[False, False, True]] * 4)]
+    sess = session(export_bytes(fn, (ember.randn(2, 3), pads[0]), input_names=["x", "pad"],
+                                dynamic_axes={"x": {0: "n"}, "pad": {0: "n"}}))
+    for pad in pads:
+        x = ember.randn(pad.shape[0], 3)
+        assert_close(run(sess, {"x": x, "pad": pad}), expected_outputs(fn, (x, pad)))
+
+
 def test_constant_that_cannot_follow_a_dynamic_axis():
     def fn(x):
         weights = ember.tensor([float(i * i) for i in range(x.shape[0])])
