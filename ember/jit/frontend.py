@@ -228,14 +228,15 @@ def _perturbed(example):
     """A copy with float inputs nudged by about 1% (seeded; ember's RNG is left alone),
     positive integers one smaller and bool entries moved one place along: token ids stay
     valid ids and lengths valid lengths, so code that reads their values (as
-    pack_padded_sequence reads its lengths) shows in another graph."""
+    pack_padded_sequence reads its lengths) shows in another graph. Attention masks
+    (`_is_attention_mask`) stay as they are."""
     rng = np.random.default_rng(0)
     changed = []
 
     def nudge(t):
         grad = t.requires_grad
         t = t.detach().clone()
-        if t.device.type != "cpu" or not t.numel():
+        if t.device.type != "cpu" or not t.numel() or _is_attention_mask(t):
             return t.requires_grad_(grad)
         if t.is_floating_point():
             data = t._data.astype(np.float64)
@@ -251,6 +252,16 @@ def _perturbed(example):
         return t.requires_grad_(grad)
     out = _copied(example, nudge)
     return out if changed else None
+
+
+def _is_attention_mask(t: Tensor) -> bool:
+    """Whether t is an attention mask, whose entries are structure rather than data: a float
+    tensor holding -inf (an additive mask) or a bool one square in its last two dims. Code
+    reads a causal mask's values to take its fast path (TransformerEncoder's is_causal), as
+    torch's does; a perturbed mask would make that look like data-dependent tracing."""
+    if t.is_floating_point():
+        return bool(np.isneginf(t._data).any())
+    return t._data.dtype.kind == "b" and t.dim() >= 2 and t.shape[-1] == t.shape[-2]
 
 
 def _structure(graph) -> list:
@@ -334,12 +345,13 @@ class SizeFamily:
         """Which of the family's sizes dim d (of size n) of tensor t is, or None: in the first
         tensor its own dims, and a later dim of another member's size (a sequence's (T, T)
         scores); in the others, dim 0 when it is of the batch's size, else dim 1 (an RNN's
-        initial state is (layers, batch, hidden)), and any dim of another member's size (dim 0
-        too: an attention mask is (T, T))."""
+        initial state is (layers, batch, hidden)), both dims of a square matrix of that size
+        (a sequence-first model's (T, T) attention mask), and any dim of another member's size
+        (dim 0 too: an attention mask is (T, T))."""
         if t is self.first and d in self.dims:
             return self.dims.index(d)
         if t is not self.first and n == self.base[0] and (
-                d == 0 or d == 1 and t.shape[0] != n):
+                d == 0 or d == 1 and (t.shape[0] != n or t.dim() == 2)):
             return 0
         if t is self.first and d < max(self.dims):
             return None

@@ -282,3 +282,50 @@ def test_a_trace_whose_builds_at_other_sizes_all_fail_refuses_other_sizes():
         assert "was built for input shapes [[3, 4], [4, 2, 3]]" in str(e)
     else:
         raise AssertionError("other sizes ran")
+
+
+
+def _causal(t):
+    return ember.triu(ember.full((t, t), float("-inf")), diagonal=1)
+
+
+def test_sequence_first_attention_with_a_square_mask_generalizes_over_the_sequence():
+    """src (T, B, E) and an additive causal mask (T, T): the mask's dim 1 is of the
+    sequence's size too, so the builds at other lengths resize it and the trace serves other
+    lengths (it kept T = 5 and refused others)."""
+    ember.manual_seed(0)
+
+    class SelfAttention(ember.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mha = ember.nn.MultiheadAttention(8, 2)
+
+        def forward(self, x, mask):
+            return self.mha(x, x, x, attn_mask=mask)
+    model = SelfAttention().eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        traced = jit.trace(model, (ember.randn(5, 2, 8), _causal(5)))
+    for t, b in ((5, 2), (9, 3), (3, 1)):
+        x = ember.randn(t, b, 8)
+        with ember.no_grad():
+            for got, want in zip(traced(x, _causal(t)), model(x, _causal(t))):
+                np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_an_encoder_that_detects_a_causal_mask_passes_check_trace():
+    """TransformerEncoder reads the mask's values to detect a causal one (as torch's does,
+    with a TracerWarning); check_trace's perturbed copy keeps attention masks as they are, so
+    the trace passes as torch's does (the nudged mask took the other path, a
+    TracingCheckError)."""
+    ember.manual_seed(0)
+    layer = ember.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0)
+    model = ember.nn.TransformerEncoder(layer, 1, enable_nested_tensor=False).eval()
+    x = ember.randn(5, 2, 8)
+    for mask in (_causal(5), _causal(5).isinf()):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", jit.TracerWarning)
+            traced = jit.trace(model, (x, mask))
+        with ember.no_grad():
+            np.testing.assert_allclose(traced(x, mask).numpy(), model(x, mask).numpy(),
+                                       rtol=1e-5, atol=1e-5)
