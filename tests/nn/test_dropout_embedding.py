@@ -313,3 +313,18 @@ def test_embedding_bag_from_pretrained():
     idx = [[0, 3], [2, 2]]
     np.testing.assert_allclose(e(ember.tensor(idx)).numpy(), t(torch.tensor(idx)).numpy(),
                                rtol=1e-6)
+
+
+def test_a_traced_embedding_bag_warns_of_nothing():
+    """Its index range check reads the raw array: tracing an EmbeddingBag raises no
+    TracerWarning (torch's raises none; the check's bool() raised one), and the traced
+    module follows other indices."""
+    bag = ember.nn.EmbeddingBag(10, 3, mode="mean")
+    idx = ember.tensor([[1, 2, 3], [4, 5, 9]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ember.jit.TracerWarning)
+        traced = ember.jit.trace(bag, idx)
+    other = ember.tensor([[0, 7, 7], [8, 2, 6]])
+    np.testing.assert_allclose(traced(other).detach().numpy(), bag(other).detach().numpy())
+    with pytest.raises(IndexError, match="index out of range"):
+        bag(ember.tensor([[0, 10, 1]]))

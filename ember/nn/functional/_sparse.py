@@ -20,14 +20,16 @@ _TENSOR_TYPES = {D.float32: "FloatTensor", D.float64: "DoubleTensor", D.float16:
 
 
 def _check_indices(input: Tensor, num: int, op: str, values: bool = True) -> None:
-    """The indices' dtype, and (`values`) their range; embedding's op checks the range itself
-    on the raw array, so compiled graphs keep the check."""
+    """The indices' dtype, and (`values`) their range, read from the raw array so that a
+    trace neither records the check nor warns about it (embedding's op checks the range
+    itself, so compiled graphs keep the check)."""
     if input._dtype not in (D.int64, D.int32):
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the "
                            f"following scalar types: Long, Int; but got torch."
                            f"{_TENSOR_TYPES.get(input._dtype, input._dtype.name)} instead "
                            f"(while checking arguments for {op})")
-    if values and input.numel() and (bool((input < 0).any()) or bool((input >= num).any())):
+    if values and input.numel() and (int(input._data.min()) < 0 or
+                                     int(input._data.max()) >= num):
         raise IndexError("index out of range in self")
 
 
