@@ -3,12 +3,16 @@ constants, and helpers for the ops whose form changed between opsets (axes as at
 input, Split's sizes)."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import defs, helper, numpy_helper
 
 from .. import _dtype as D
 from ._types import elem_type
+from .errors import Unsupported
+from .lowering import OPSETS
 
 
 class _Names:
@@ -95,6 +99,8 @@ class Builder:
         for name, dt in zip(outs, dts):
             self.dtypes[name] = dt
         attrs = {k: v for k, v in attrs.items() if v is not None}
+        if not domain:
+            _check_schema(op_type, len(ins), tuple(sorted(attrs)), self.opset)
         self.nodes.append(helper.make_node(op_type, ins, outs, domain=domain or None, **attrs))
         return outs[0] if outputs == 1 else outs
 
@@ -171,11 +177,38 @@ class Builder:
                                  None if steps is None else self.ints(steps)])
 
     def shape(self, x: str, start: int | None = None, end: int | None = None) -> str:
-        """Shape(x)[start:end] as a 1-d int64 tensor."""
-        return self.op("Shape", [x], dtype=D.int64, start=start, end=end)
+        """Shape(x)[start:end] as a 1-d int64 tensor (Shape takes start/end from opset 15)."""
+        if self.opset >= 15 or (start is None and end is None):
+            return self.op("Shape", [x], dtype=D.int64, start=start, end=end)
+        full = self.op("Shape", [x], dtype=D.int64)
+        stop = np.iinfo(np.int64).max if end is None else end
+        return self.slice(full, [start or 0], [stop], [0])
 
     def concat(self, parts, axis: int = 0) -> str:
         return parts[0] if len(parts) == 1 else self.op("Concat", list(parts), axis=axis)
+
+
+@functools.lru_cache(maxsize=None)
+def _check_schema(op_type: str, n_inputs: int, attrs: tuple, opset: int) -> None:
+    """Refuse (Unsupported, naming the first opset that has it) an ONNX node that the
+    default domain at `opset` lacks: the op itself, one of its attributes or inputs."""
+    if _fits_schema(op_type, n_inputs, attrs, opset):
+        return
+    what = f"ONNX {op_type}" + (f" with attributes {list(attrs)}" if attrs else "")
+    later = [v for v in range(opset + 1, OPSETS[1] + 1)
+             if _fits_schema(op_type, n_inputs, attrs, v)]
+    if not later:
+        raise Unsupported(f"{what} and {n_inputs} inputs has no schema at opset {opset}")
+    raise Unsupported(f"{what} and {n_inputs} inputs needs opset {later[0]}",
+                      (later[0], OPSETS[1]))
+
+
+def _fits_schema(op_type: str, n_inputs: int, attrs: tuple, opset: int) -> bool:
+    try:
+        schema = defs.get_schema(op_type, opset)
+    except defs.SchemaError:
+        return False
+    return n_inputs <= schema.max_input and all(a in schema.attributes for a in attrs)
 
 
 def _tensor_proto(arr: np.ndarray, dt: D.dtype, name: str):

@@ -197,7 +197,7 @@ def _index_fill(ctx):
         return _index_update(ctx, value, None)
     dim = ctx.attr("dim") % ndim
     perm = [dim] + [a for a in range(ndim) if a != dim]
-    moved_shape = b.op("Shape", [b.op("Transpose", [x], perm=perm)], dtype=D.int64, start=1)
+    moved_shape = b.shape(b.op("Transpose", [x], perm=perm), 1)
     shape = b.concat([b.shape(index), moved_shape])
     return _index_update(ctx, b.op("Expand", [value, shape]), None)
 

@@ -249,7 +249,7 @@ def _batch_norm(ctx):
     return y
 
 
-@lowers("layer_norm", via="LayerNormalization")
+@lowers("layer_norm", via="LayerNormalization (before opset 17: ReduceMean, Sqrt, Div)")
 def _layer_norm(ctx):
     b = ctx.b
     _require_float(ctx)
@@ -263,7 +263,20 @@ def _layer_norm(ctx):
         return b.op("Identity", [x])
     weight = ctx.input(1, dt) if ctx.is_tensor(1) else b.const(np.ones(shape), dt)
     bias = ctx.input(2, dt) if ctx.is_tensor(2) else None
+    if ctx.opset < 17:
+        return _layer_norm_decomposed(b, x, weight, bias, k, ctx.attr("eps"))
     return b.op("LayerNormalization", [x, weight, bias], axis=-k, epsilon=ctx.attr("eps"))
+
+
+def _layer_norm_decomposed(b, x: str, weight: str, bias: str | None, k: int, eps: float):
+    """(x - mean) / sqrt(var + eps) * weight + bias over the last k axes, for opsets without
+    LayerNormalization."""
+    axes = list(range(-k, 0))
+    centered = b.op("Sub", [x, b.reduce("ReduceMean", x, axes, True)])
+    var = b.reduce("ReduceMean", b.op("Mul", [centered, centered]), axes, True)
+    std = b.op("Sqrt", [b.op("Add", [var, b.scalar(eps, b.dtype(x))])])
+    y = b.op("Mul", [b.op("Div", [centered, std]), weight])
+    return y if bias is None else b.op("Add", [y, bias])
 
 
 def _softmax(op_type: str):

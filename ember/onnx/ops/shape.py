@@ -270,8 +270,8 @@ def _triangle(upper: int):
     return lower
 
 
-lowers("tril", via="Trilu")(_triangle(0))
-lowers("triu", via="Trilu")(_triangle(1))
+lowers("tril", opsets=(14, 21), via="Trilu")(_triangle(0))
+lowers("triu", opsets=(14, 21), via="Trilu")(_triangle(1))
 
 
 def _diagonal_setup(ctx, offset: int, dim1: int, dim2: int):
