@@ -78,8 +78,10 @@ class _Method:
         self.mutates = any(n.inplace for n in graph.nodes)
         # control-flow graphs (ember.jit.script) run through the interpreter only
         self.control = any(n.blocks for n in graph.nodes)
-        # elementwise ops alone (no dims among their attributes) run at any rank
-        self.any_rank = all(getattr(REGISTRY.get(n.op), "pointwise", False) for n in graph.nodes)
+        # elementwise ops alone (no dims among their attributes) run at any rank, unless the
+        # graph is compiled from source (ember.jit.script), whose x.dim() reads are baked in
+        self.any_rank = graph.call_schema is None and all(
+            getattr(REGISTRY.get(n.op), "pointwise", False) for n in graph.nodes)
         self._compiled = None
         self._fitted = None
 

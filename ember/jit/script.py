@@ -1733,6 +1733,9 @@ class _Compiler:
                 return self.inline(func, args, kwargs, e, frame)
             if isinstance(func, StrongScriptFunction):  # a @script function's source inlines
                 return self.inline(func._script.fn, args, kwargs, e, frame)
+        if type(getattr(func, "__self__", None)) in (list, dict) and \
+                getattr(func, "__name__", None) in _MUTATORS:
+            return func(*args, **kwargs)  # a list keeps its numbers computed from tensors
         try:
             return func(*_unwrap(args), **_unwrap(kwargs))
         except NotSupportedError:

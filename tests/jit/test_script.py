@@ -1241,6 +1241,41 @@ def test_scripted_modules_call_script_functions_and_keep_containers_and_attribut
     _close(loaded(x), m(x))
 
 
+def _best_path(idx, score) -> List[int]:
+    best = int(score.argmax())
+    path = [best]
+    path.append(int(idx[best]))
+    return path
+
+
+def test_numbers_appended_to_a_list_stay_numbers():
+    """`path.append(int(t))` keeps the run-time int an int in the returned list (before, the
+    append got its 0-d tensor and the caller got tensor(0) back)."""
+    f = ember.jit.script(_best_path)
+    assert f(ember.tensor([2, 0, 1]), ember.tensor([0.1, 0.5, 0.2])) == [1, 0]
+    assert f(ember.tensor([2, 0, 1]), ember.tensor([0.9, 0.5, 0.2])) == [0, 2]
+
+
+def _checked_double(x):
+    if x.dim() != 2:
+        raise ValueError("want a matrix")
+    return x * 2
+
+
+def test_a_loaded_scripted_graph_refuses_other_ranks_even_when_pointwise(tmp_path):
+    """A scripted graph bakes in what its source decided from x.dim(): after loading, a
+    pointwise graph no longer runs silently at another rank (skipping the source's raise)."""
+    s = ember.jit.script(_checked_double)
+    s(ember.ones(2, 2))
+    with pytest.raises(ember.jit.Error, match="want a matrix"):
+        s(ember.ones(1, 2, 2))
+    s.save(tmp_path / "f.pt")
+    loaded = ember.jit.load(tmp_path / "f.pt")
+    _close(loaded(ember.ones(3, 1)), ember.full((3, 1), 2.0))
+    with pytest.raises(RuntimeError, match="the number of dims differs"):
+        loaded(ember.ones(1, 2, 2))
+
+
 def _masked_sum(x, mask: Tensor | None = None):
     return x.sum() if mask is None else x.masked_fill(mask, 0.0).sum()
 

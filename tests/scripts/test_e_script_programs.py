@@ -249,3 +249,158 @@ def _same(expect, got, key=""):
 def test_modules_with_exports_constants_and_containers(tmp_path):
     expect, got = run_both(MODULES, tmp_path, as_module=True)
     _same(expect, got)
+
+
+MODELS = '''
+import os
+from typing import List, Optional, Tuple
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+
+class GreedyBeamDecoder(nn.Module):
+    """A GRU decoder with beam search over a fixed beam width."""
+
+    def __init__(self, vocab: int, hidden: int, beam: int, eos: int):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, hidden)
+        self.cell = nn.GRUCell(hidden, hidden)
+        self.out = nn.Linear(hidden, vocab)
+        self.beam = beam
+        self.eos = eos
+
+    def forward(self, h0: Tensor, max_len: int) -> Tuple[Tensor, Tensor]:
+        # h0: (hidden,) -> beams (beam, hidden)
+        h = h0.unsqueeze(0).expand(self.beam, -1).contiguous()
+        scores = torch.zeros(self.beam)
+        scores[1:] = -1e9
+        tokens = torch.zeros(self.beam, max_len + 1, dtype=torch.long)
+        finished = torch.zeros(self.beam, dtype=torch.bool)
+        step = 0
+        while step < max_len and not bool(finished.all()):
+            emb = self.embed(tokens[:, step])
+            h = self.cell(emb, h)
+            logp = F.log_softmax(self.out(h), dim=-1)
+            done = torch.full_like(logp, -1e9)
+            done[:, self.eos] = 0.0
+            logp = torch.where(finished.unsqueeze(1), done, logp)
+            total = (scores.unsqueeze(1) + logp).view(-1)
+            best, idx = total.topk(self.beam)
+            vocab = logp.size(1)
+            origin = torch.div(idx, vocab, rounding_mode="floor")
+            word = idx % vocab
+            h = h[origin]
+            tokens = tokens[origin]
+            tokens[:, step + 1] = word
+            finished = finished[origin] | (word == self.eos)
+            scores = best
+            step += 1
+        return tokens, scores
+
+
+class CRF(nn.Module):
+    def __init__(self, num_tags: int):
+        super().__init__()
+        n = num_tags
+        self.transitions = nn.Parameter(torch.linspace(-1, 1, n * n).reshape(n, n))
+        self.start = nn.Parameter(torch.linspace(0.5, -0.5, num_tags))
+
+    @torch.jit.export
+    def viterbi(self, emissions: Tensor) -> List[int]:
+        score = self.start + emissions[0]
+        history: List[Tensor] = []
+        for t in range(1, emissions.size(0)):
+            nxt = score.unsqueeze(1) + self.transitions + emissions[t].unsqueeze(0)
+            score, idx = nxt.max(dim=0)
+            history.append(idx)
+        best = int(score.argmax())
+        path = [best]
+        for idx in history[::-1]:
+            best = int(idx[best])
+            path.append(best)
+        path.reverse()
+        return path
+
+    def forward(self, emissions: Tensor, tags: Tensor) -> Tensor:
+        if emissions.dim() != 2:
+            raise ValueError(f"emissions must be (seq, tags), got {emissions.dim()} dims")
+        score = self.start[tags[0]] + emissions[0, tags[0]]
+        for t in range(1, emissions.size(0)):
+            score = score + self.transitions[tags[t - 1], tags[t]] + emissions[t, tags[t]]
+        alpha = self.start + emissions[0]
+        for t in range(1, emissions.size(0)):
+            step = alpha.unsqueeze(1) + self.transitions + emissions[t].unsqueeze(0)
+            alpha = torch.logsumexp(step, dim=0)
+        return torch.logsumexp(alpha, dim=0) - score
+
+
+class DynamicDepth(nn.Module):
+    """Applies its layer until the activation norm drops under a threshold (at most max_steps)."""
+
+    def __init__(self, dim: int, max_steps: int = 6):
+        super().__init__()
+        self.layer = nn.Linear(dim, dim)
+        self.max_steps = max_steps
+
+    def forward(self, x: Tensor, threshold: float = 1.0) -> Tuple[Tensor, int]:
+        steps = 0
+        while bool(x.norm() > threshold):
+            if steps >= self.max_steps:
+                break
+            x = torch.tanh(self.layer(x)) * 0.5
+            steps += 1
+        return x, steps
+
+
+def roundtrip(m, name):
+    path = os.path.join(TMP, name)
+    torch.jit.save(m, path)
+    return torch.jit.load(path)
+
+
+torch.manual_seed(0)
+dec = sync(GreedyBeamDecoder(7, 8, 3, eos=2)).eval()
+s_dec = torch.jit.script(dec)
+h0 = torch.linspace(-1, 1, 8)
+tokens, scores = s_dec(h0, 5)
+out["beam_tokens"] = tokens.numpy()
+out["beam_scores"] = scores.detach().numpy()
+out["beam_eager"] = dec(h0, 5)[0].numpy()
+out["beam_loaded"] = roundtrip(s_dec, "dec.pt")(h0, 5)[0].numpy()
+out["beam_printable"] = len(s_dec.code) > 0 and len(str(s_dec.graph)) > 0
+
+crf = CRF(4)
+s_crf = torch.jit.script(crf)
+em = torch.sin(torch.arange(20.0)).reshape(5, 4)
+tags = torch.tensor([0, 3, 1, 1, 2])
+out["crf_nll"] = s_crf(em, tags).item()
+out["crf_viterbi"] = s_crf.viterbi(em)
+out["crf_viterbi_eager"] = crf.viterbi(em)
+loaded_crf = roundtrip(s_crf, "crf.pt")
+out["crf_loaded"] = loaded_crf(em, tags).item()
+out["crf_loaded_viterbi"] = loaded_crf.viterbi(em)
+try:
+    s_crf(em.unsqueeze(0), tags)
+except Exception as e:
+    out["crf_raise"] = (isinstance(e, torch.jit.Error), "got 3 dims" in str(e))
+try:  # ember's loaded graph is the 2-D one and refuses other ranks before running
+    loaded_crf(em.unsqueeze(0), tags)
+except Exception as e:
+    out["crf_loaded_raise"] = isinstance(e, Exception)
+
+deep = sync(DynamicDepth(4))
+s_deep = torch.jit.script(deep)
+for i, scale in enumerate([0.1, 3.0, 30.0]):
+    y, n = s_deep(torch.ones(4) * scale, 0.4)
+    out["deep_%d" % i] = (y.detach().numpy(), n)
+loaded_deep = roundtrip(s_deep, "deep.pt")
+y, n = loaded_deep(torch.ones(4) * 3.0, 0.4)
+out["deep_loaded"] = (y.detach().numpy(), n)
+'''
+
+
+def test_beam_search_crf_and_dynamic_depth(tmp_path):
+    expect, got = run_both(MODELS, tmp_path, as_module=True)
+    _same(expect, got)
