@@ -11,9 +11,12 @@ Needs the `onnx` package (`pip install ember[onnx]`); importing ember.onnx does 
 from __future__ import annotations
 
 from . import ops as _ops
-from .errors import UnsupportedOperatorError
+from .errors import OnnxExporterError, UnsupportedOperatorError
 from .export import DEFAULT_OPSET, export
 from .lowering import OPSETS, Lowering, lowering_of, lowers
+from .options import (OperatorExportTypes, TrainingMode, is_in_onnx_export,
+                      select_model_mode_for_export)
 
-__all__ = ["export", "UnsupportedOperatorError", "lowers", "lowering_of", "Lowering",
-           "OPSETS", "DEFAULT_OPSET"]
+__all__ = ["export", "UnsupportedOperatorError", "OnnxExporterError", "lowers", "lowering_of",
+           "Lowering", "OPSETS", "DEFAULT_OPSET", "TrainingMode", "OperatorExportTypes",
+           "is_in_onnx_export", "select_model_mode_for_export"]

@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 
-class UnsupportedOperatorError(RuntimeError):
+class OnnxExporterError(RuntimeError):
+    """Base class of the errors ember.onnx.export raises for a model it cannot export."""
+
+
+class UnsupportedOperatorError(OnnxExporterError):
     """An op (or one of its attributes) has no ONNX lowering at the requested opset.
 
     Attributes: `op` (registry name), `opset` (the one requested), `opsets` (the range that

@@ -25,6 +25,7 @@ from .dynamic import ConstSpec, DynamicInfo, Monomial, SymInt, TraceMismatch, Va
 from .dynamic import base_of, is_static
 from .errors import Unsupported, UnsupportedOperatorError
 from .lowering import OPSETS, attach_all, lowering_of
+from .options import OperatorExportTypes, TrainingMode, exporting, select_model_mode_for_export
 
 DEFAULT_OPSET = 17
 _MISSING = object()
@@ -35,17 +36,25 @@ _FOLD_GROWTH = 1 << 12
 def export(model, args, f, input_names=None, output_names=None, dynamic_axes=None,
            opset_version: int | None = None, do_constant_folding: bool = True,
            export_params: bool = True, kwargs: dict | None = None,
-           verbose: bool = False, dynamo: bool = False) -> None:
+           verbose: bool = False, dynamo: bool = False,
+           keep_initializers_as_inputs: bool = False,
+           training: TrainingMode = TrainingMode.EVAL,
+           operator_export_type: OperatorExportTypes = OperatorExportTypes.ONNX,
+           custom_opsets: dict | None = None) -> None:
     """Export `model` (a Module or function) called on `args` to an ONNX file `f` (a path or
     a binary file object), like torch.onnx.export.
 
-    The model runs once (in eval mode) under ember.jit's tracer; each recorded op is lowered
-    through its OpDef's ONNX lowering. `dynamic_axes` maps input/output names to the axes
-    that may change size ({"x": {0: "batch"}} or {"x": [0]}); shapes and size-dependent
-    attributes then follow the actual input sizes. Ops without a lowering at `opset_version`
-    (13 to 21, default 17) raise UnsupportedOperatorError naming the op and the model line.
+    The model runs once (in eval mode, unless `training` says otherwise) under ember.jit's
+    tracer; each recorded op is lowered through its OpDef's ONNX lowering. `dynamic_axes`
+    maps input/output names to the axes that may change size ({"x": {0: "batch"}} or
+    {"x": [0]}); shapes and size-dependent attributes then follow the actual input sizes.
+    Ops without a lowering at `opset_version` (13 to 21, default 17) raise
+    UnsupportedOperatorError naming the op and the model line.
     `dynamo` picks one of torch's two exporters; ember has one, so both values export the same
     graph (torch code passes `dynamo=False` to get the TorchScript-based exporter).
+    `keep_initializers_as_inputs` also lists the weights as graph inputs (so a runtime may
+    override them); `custom_opsets` ({domain: version}) adds opset imports; ember emits
+    standard ONNX ops only, so `operator_export_type` must be OperatorExportTypes.ONNX.
 
     >>> import io, ember
     >>> buf = io.BytesIO()
@@ -60,14 +69,16 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
     if not OPSETS[0] <= opset <= OPSETS[1]:
         raise ValueError(f"ember.onnx.export: opset_version {opset} is not supported; ember "
                          f"exports opsets {OPSETS[0]} to {OPSETS[1]}")
+    if operator_export_type != OperatorExportTypes.ONNX:
+        raise ValueError(f"ember.onnx.export: operator_export_type {operator_export_type!r} "
+                         "is not supported; ember exports standard ONNX operators only "
+                         "(OperatorExportTypes.ONNX)")
+    extra_opsets = _custom_opsets(custom_opsets)
     attach_all()
     args, kw = _capture.split_args(args, kwargs)
-    training = getattr(model, "training", None)
-    if training:
-        model.eval()
     scripted = _scripted(model)
     resized: dict = {}
-    try:
+    with select_model_mode_for_export(model, TrainingMode(training)), exporting():
         if scripted is not None:
             cap = _script_capture(scripted, args, kw)
         else:
@@ -79,17 +90,33 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
             info = _script_dynamic_info(scripted, args, kw, cap, sizes, flat_axes, resized)
         else:
             info = _dynamic_info(model, args, kw, cap, sizes, flat_axes)
-    finally:
-        if training:
-            model.train()
     ex = Exporter(cap, info, opset, do_constant_folding, export_params)
     ex.resized = resized
     proto = ex.build(in_names, output_names, dims)
+    proto.opset_import.extend(onnx.helper.make_opsetid(d, v) for d, v in extra_opsets.items())
+    if keep_initializers_as_inputs:
+        proto.graph.input.extend(
+            onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
+            for t in proto.graph.initializer)
     if verbose:
         print(cap.graph)
         print(onnx.printer.to_text(proto))
     onnx.checker.check_model(proto, full_check=True)
     onnx.save_model(proto, f)
+
+
+def _custom_opsets(custom_opsets) -> dict[str, int]:
+    """{domain: version} for the opset imports beyond the default domain."""
+    out = {}
+    for domain, version in (custom_opsets or {}).items():
+        if not isinstance(domain, str) or not isinstance(version, int):
+            raise TypeError(f"ember.onnx.export: custom_opsets maps domain names to opset "
+                            f"versions (str -> int), got {domain!r}: {version!r}")
+        if domain in ("", "ai.onnx"):
+            raise ValueError("ember.onnx.export: custom_opsets cannot set the default domain's "
+                             "version; pass opset_version")
+        out[domain] = version
+    return out
 
 
 def _input_names(cap, given) -> list[str]:

@@ -478,3 +478,85 @@ def test_dynamic_axes_naming_an_unknown_input_warns():
     with pytest.warns(UserWarning, match="'image'"):
         ember.onnx.export(em, (ember.randn(2, 4), ember.randn(2, 3)), io.BytesIO(),
                           input_names=["feats", "meta"], dynamic_axes={"image": {0: "b"}})
+
+
+# ---- torch's legacy exporter options ----------------------------------------------------------
+def test_keep_initializers_as_inputs_like_torch():
+    tm, em = build(two_heads)
+    args = (randn(2, 4), randn(2, 3))
+    kw = dict(input_names=["feats", "meta"], keep_initializers_as_inputs=True)
+    t_data = torch_export(tm, tuple(torch.from_numpy(a) for a in args), **kw)
+    e_data = export_bytes(em, tuple(ember.tensor(a) for a in args), **kw)
+    for data in (t_data, e_data):
+        graph = onnx.load_from_string(data).graph
+        names = [i.name for i in graph.input]
+        assert names[:2] == ["feats", "meta"]
+        assert set(names[2:]) == {t.name for t in graph.initializer}
+        close(run(data, {"feats": args[0], "meta": args[1]}), eager(tm, list(args)))
+
+
+def dropout_net(ns):
+    return ns.nn.Sequential(ns.nn.Linear(4, 64), ns.nn.Dropout(0.5))
+
+
+@pytest.mark.parametrize("mode", ["EVAL", "PRESERVE"])
+def test_training_mode_eval_and_preserve_on_an_eval_model(mode):
+    tm, em = build(dropout_net)
+    x = randn(3, 4)
+    data = export_bytes(em, (ember.tensor(x),), training=getattr(ember.onnx.TrainingMode, mode))
+    close(run(data, {"input": x}), eager(tm, [x]))
+
+
+def test_training_mode_training_exports_dropout_noise_and_restores_eval():
+    tm, em = build(dropout_net)
+    x = randn(3, 4)
+    t_data = torch_export(tm, (torch.from_numpy(x),), training=torch.onnx.TrainingMode.TRAINING)
+    e_data = export_bytes(em, (ember.tensor(x),), training=ember.onnx.TrainingMode.TRAINING)
+    assert not tm.training and not em.training
+    (full,) = eager(tm, [x])
+    for data in (t_data, e_data):
+        (got,) = run(data, {next(iter(session(data).get_inputs())).name: x})
+        dropped = got == 0
+        assert 0 < dropped.mean() < 1
+        np.testing.assert_allclose(got[~dropped], 2 * full[~dropped], rtol=1e-5, atol=1e-5)
+
+
+def test_select_model_mode_for_export_and_is_in_onnx_export():
+    seen = []
+
+    def make(ns):
+        class Branchy(ns.nn.Module):
+            def forward(self, x):
+                seen.append(ns.onnx.is_in_onnx_export())
+                return x.relu() if ns.onnx.is_in_onnx_export() else x
+        return Branchy()
+    tm, em = build(make)
+    x = randn(2, 3)
+    t_data = torch_export(tm, (torch.from_numpy(x),), input_names=["x"])
+    e_data = export_bytes(em, (ember.tensor(x),), input_names=["x"])
+    assert seen == [True, True] and not ember.onnx.is_in_onnx_export()
+    for data in (t_data, e_data):
+        close(run(data, {"x": x}), [np.maximum(x, 0)])
+    net = ember.nn.Dropout()
+    with ember.onnx.select_model_mode_for_export(net, ember.onnx.TrainingMode.EVAL):
+        assert not net.training
+    assert net.training
+    with pytest.raises(TypeError, match="TrainingMode"):
+        with ember.onnx.select_model_mode_for_export(net, "eval"):
+            pass
+
+
+def test_operator_export_type_and_custom_opsets():
+    _, em = build(two_heads)
+    args = (ember.randn(2, 4), ember.randn(2, 3))
+    data = export_bytes(em, args, operator_export_type=ember.onnx.OperatorExportTypes.ONNX,
+                        custom_opsets={"com.example": 2})
+    imports = {o.domain: o.version for o in onnx.load_from_string(data).opset_import}
+    assert imports == {"": ember.onnx.DEFAULT_OPSET, "com.example": 2}
+    with pytest.raises(ValueError, match="ONNX_ATEN_FALLBACK"):
+        ember.onnx.export(em, args, io.BytesIO(),
+                          operator_export_type=ember.onnx.OperatorExportTypes.ONNX_ATEN_FALLBACK)
+    with pytest.raises(TypeError, match="custom_opsets"):
+        ember.onnx.export(em, args, io.BytesIO(), custom_opsets={"com.example": "2"})
+    assert issubclass(ember.onnx.UnsupportedOperatorError, ember.onnx.OnnxExporterError)
+    assert issubclass(ember.onnx.OnnxExporterError, RuntimeError)
