@@ -24,7 +24,7 @@ __all__ = ["compile", "reset", "disable", "is_compiling", "config", "OptimizedMo
            "graph_breaks", "compile_forward"]
 
 _MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-_BACKENDS = ("inductor", "ember", "eager")
+_BACKENDS = ("inductor", "ember", "aot_eager", "eager")
 _compiled: list = []
 
 
@@ -64,7 +64,18 @@ class OptimizedModule(Module):
         super().__init__()
         self._orig_mod = mod
         object.__setattr__(self, "_compiled", compiled)
-        self.training = mod.training
+
+    @property
+    def training(self) -> bool:
+        """The original module's mode, so `mod.eval()` shows through the wrapper (as torch's)."""
+        orig = self.__dict__["_modules"].get("_orig_mod")
+        return True if orig is None else orig.training
+
+    @training.setter
+    def training(self, mode: bool) -> None:
+        orig = self.__dict__.get("_modules", {}).get("_orig_mod")
+        if orig is not None:
+            orig.training = mode
 
     def forward(self, *args, **kwargs):
         return self._compiled(*args, **kwargs)
@@ -83,9 +94,6 @@ class OptimizedModule(Module):
     @property
     def graph_breaks(self) -> list:
         return graph_breaks(self)
-
-    def __repr__(self) -> str:
-        return f"OptimizedModule({self._orig_mod!r})"
 
 
 def graph_breaks(compiled) -> list:
@@ -150,6 +158,9 @@ def compile(model=None, *, fullgraph: bool = False, dynamic: bool | None = None,
     anew on every call. Parts that cannot be captured or replayed run eagerly (`fullgraph=True`
     makes that an error); `explain=True` prints each graph break with its source line and
     reason.
+
+    backend: "inductor" (the default), "ember" and "aot_eager" all run ember's captured and
+    compiled forward and backward graphs; "eager" returns `model` as it is.
 
     dynamic: None (default) or True: when an input's sizes change, the two captures are
     compared and the sizes that changed become symbols of one dynamic graph (ember/jit/

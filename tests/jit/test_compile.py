@@ -818,3 +818,17 @@ def test_calls_under_saved_tensors_hooks_run_eagerly_so_the_hooks_see_every_save
     for g, e in zip(grads, eager_grads):
         assert ember.equal(g, e)
     assert len(compiled._compiled.cache) == 1
+
+
+def test_optimized_module_mode_repr_and_backends_follow_torch():
+    base = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.5))
+    fast = ember.compile(base)
+    base.eval()  # the original's mode shows through the wrapper
+    assert fast.training is False
+    x = ember.ones(2, 3)
+    assert ember.equal(fast(x), base(x))
+    fast.train()
+    assert base.training and base[1].training and fast.training
+    assert repr(fast).startswith("OptimizedModule(\n  (_orig_mod): Sequential(\n")
+    debug = ember.compile(nn.Linear(3, 2), backend="aot_eager")
+    assert debug(x).shape == (2, 2) and debug._compiled.compiled == 1
