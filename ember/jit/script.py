@@ -375,7 +375,6 @@ _UNSUPPORTED = {
                    "Define the class at module level."),
     ast.FunctionDef: ("nested function definitions are not supported",
                       "Define the function at module level (or as a method) and call it."),
-    ast.Delete: ("'del' is not supported", "Assign a new value instead."),
     ast.SetComp: ("sets are not supported", "Use a list or a tuple."),
     ast.Set: ("sets are not supported", "Use a list or a tuple."),
     ast.NamedExpr: ("':=' is not supported", "Assign in a statement of its own."),
@@ -712,6 +711,9 @@ class _Compiler:
                     item, self.eval(target.value, frame)):
                 return  # a view of the tensor, updated in place: writing it back changes nothing
             self.assign(target, new, frame)
+        elif isinstance(s, ast.Delete):
+            for target in s.targets:
+                self.delete(target, frame)
         elif isinstance(s, ast.Expr):
             if not isinstance(s.value, ast.Constant):
                 self.eval(s.value, frame)
@@ -871,6 +873,22 @@ class _Compiler:
             raise fn.error(target, "assignment to an attribute is not supported",
                            "Assign to a local name; register buffers in __init__ and "
                            "update them with in-place ops (buf.copy_(...)).")
+
+    def delete(self, target, frame: _Frame) -> None:
+        """`del name` unbinds a local; `del xs[i]` / `del d[k]` (a key known at compile time)
+        removes an item from a local list or dict."""
+        if isinstance(target, ast.Name) and target.id in frame.env:
+            del frame.env[target.id]
+            return
+        if isinstance(target, ast.Subscript):
+            container = self.eval(target.value, frame)
+            key = self.eval(target.slice, frame)
+            if type(container) in (list, dict) and not isinstance(key, (Tensor, _Scalar)):
+                del self.copy_on_write(target.value, container, frame)[key]
+                return
+        raise frame.fn.error(target, "'del' of this target is not supported",
+                             "Delete a local name, or an item of a local list or dict at "
+                             "a key known at compile time.")
 
     def copy_on_write(self, holder, container, frame: _Frame):
         """A copy of a list or dict about to be changed, bound to the local name that held
@@ -1429,10 +1447,18 @@ class _Compiler:
                                    "Return the whole tensor and the bound (x, n) and slice "
                                    "outside, or use ember.where / a mask.")
                 return base[_unwrap(index)]
-            if isinstance(index, _Scalar) or isinstance(index, Tensor):
-                raise fn.error(e, "indexing a list or tuple with a value computed from "
-                                  "tensors is not supported",
-                               "Index with a value known at compile time.")
+            bounds = [index] if not isinstance(index, slice) else \
+                [index.start, index.stop, index.step]
+            if any(isinstance(b, (_Scalar, Tensor)) for b in bounds):
+                # a list (not a tuple or ModuleList, as in TorchScript) indexed by number
+                # arguments alone gets a graph per value
+                what = "slicing" if isinstance(index, slice) else "indexing"
+                err = fn.error(e, f"{what} a {type(base).__name__} with a value computed "
+                                  "from tensors is not supported",
+                               "Index with a value known at compile time.",
+                               _TypesDiffer if type(base) is list else NotSupportedError)
+                self.specialize_on(err, bounds)
+                raise err
             return base[index]
         if isinstance(e, ast.Slice):
             parts = [None if p is None else self.eval(p, frame) for p in

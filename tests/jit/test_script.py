@@ -652,8 +652,7 @@ def r_class(x):
 
 
 def r_del(x):
-    y = x
-    del y
+    del x[0]
     return x
 
 
@@ -839,7 +838,7 @@ REJECTED = [
     (r_nonlocal, "def inner():", "nested function", "module level"),
     (r_yield, "yield x", "generators", "Return a tuple"),
     (r_class, "class Inner:", "class definitions", "module level"),
-    (r_del, "del y", "'del'", "Assign a new value"),
+    (r_del, "del x[0]", "'del' of this target", "Delete a local name"),
     (r_set, "return {x, x}", "sets", "list or a tuple"),
     (r_setcomp, "return {i for i in range(2)}", "sets", "list or a tuple"),
     (r_starred, "return ember.stack([*[x, x]])", "starred", "explicitly"),
@@ -1274,6 +1273,42 @@ def test_a_loaded_scripted_graph_refuses_other_ranks_even_when_pointwise(tmp_pat
     _close(loaded(ember.ones(3, 1)), ember.full((3, 1), 2.0))
     with pytest.raises(RuntimeError, match="the number of dims differs"):
         loaded(ember.ones(1, 2, 2))
+
+
+def _deletes(xs: List[Tensor], d: Dict[str, Tensor]):
+    y = xs[0] * 2
+    del y
+    del xs[0]
+    del d["a"]
+    return xs, d
+
+
+def test_del_unbinds_names_and_removes_list_and_dict_items():
+    """`del` of a local name, a list item and a dict key (TorchScript accepts them)."""
+    xs, d = ember.jit.script(_deletes)([ember.ones(1), ember.zeros(1)],
+                                       {"a": ember.ones(1), "b": ember.zeros(1)})
+    assert len(xs) == 1 and list(d) == ["b"]
+    _close(xs[0], ember.zeros(1))
+
+
+def _deeper(xs: List[Tensor], n: int):
+    total = xs[0]
+    for x in xs[1:n]:
+        total = total + x
+    return total, xs[n]
+
+
+def test_a_list_indexed_or_sliced_by_an_int_argument_specializes_the_graph():
+    """xs[n] and xs[1:n] with n a number argument build a graph per value of n (a loop's
+    counter, a tuple or a ModuleList stays refused with the line quoted)."""
+    f = ember.jit.script(_deeper)
+    xs = [ember.full((2,), float(k)) for k in range(4)]
+    total, last = f(xs, 2)
+    _close(total, ember.full((2,), 1.0))
+    _close(last, xs[2])
+    total, last = f(xs, 3)
+    _close(total, ember.full((2,), 3.0))
+    _close(last, xs[3])
 
 
 def _masked_sum(x, mask: Tensor | None = None):

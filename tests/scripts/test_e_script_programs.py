@@ -404,3 +404,83 @@ out["deep_loaded"] = (y.detach().numpy(), n)
 def test_beam_search_crf_and_dynamic_depth(tmp_path):
     expect, got = run_both(MODELS, tmp_path, as_module=True)
     _same(expect, got)
+
+
+REFUSED = '''
+from typing import List
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+
+def with_kwargs(x: Tensor, **kwargs) -> Tensor:
+    return x
+
+
+def generator(x: Tensor):
+    yield x
+
+
+def guarded(x: Tensor) -> Tensor:
+    try:
+        y = x + 1
+    except RuntimeError:
+        y = x
+    return y
+
+
+def with_lambda(x: Tensor) -> Tensor:
+    f = lambda y: y * 2
+    return f(x)
+
+
+def with_inner(x: Tensor) -> Tensor:
+    def inner(y: Tensor) -> Tensor:
+        return y * 2
+    return inner(x)
+
+
+def with_walrus(x: Tensor) -> Tensor:
+    if (n := x.dim()) > 1:
+        return x
+    return x
+
+
+def delete_item(x: Tensor) -> Tensor:
+    del x[0]
+    return x
+
+
+class Prefix(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(2, 2), nn.Linear(2, 2)])
+
+    def forward(self, x: Tensor, depth: int) -> Tensor:
+        for layer in self.layers[:depth]:
+            x = layer(x)
+        return x
+
+
+cases = [(with_kwargs, "def with_kwargs(x: Tensor, **kwargs) -> Tensor:", ()),
+         (generator, "yield x", ()),
+         (guarded, "try:", ()),
+         (with_lambda, "f = lambda y: y * 2", ()),
+         (with_inner, "def inner(y: Tensor) -> Tensor:", ()),
+         (with_walrus, "if (n := x.dim()) > 1:", ()),
+         (delete_item, "del x[0]", ()),
+         (Prefix(), "for layer in self.layers[:depth]:", (1,))]
+for obj, line, extra in cases:
+    try:
+        torch.jit.script(obj)(torch.ones(2, 2), *extra)
+        out[line] = "accepted"
+    except Exception as e:
+        out[line] = ("refused", line in str(e))
+'''
+
+
+def test_constructs_torchscript_refuses_are_refused_quoting_the_line(tmp_path):
+    """(torch's refusal of `del x[0]` is an internal assert that quotes no line)"""
+    expect, got = run_both(REFUSED, tmp_path, as_module=True)
+    assert all(v[0] == "refused" for v in expect.values()), expect
+    assert got == {line: ("refused", True) for line in expect}
