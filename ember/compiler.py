@@ -20,8 +20,8 @@ from .jit.aot import GraphBreak, user_location
 from .jit.guarded import _Compiled, config, is_compiling
 from .nn.modules.module import Module
 
-__all__ = ["compile", "reset", "disable", "is_compiling", "config", "OptimizedModule",
-           "graph_breaks", "compile_forward"]
+__all__ = ["compile", "reset", "disable", "is_compiling", "is_dynamo_compiling", "config",
+           "OptimizedModule", "graph_break", "graph_breaks", "compile_forward"]
 
 _MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 _BACKENDS = ("inductor", "ember", "aot_eager", "eager")
@@ -54,6 +54,16 @@ def disable(fn=None, recursive: bool = True):
         return fn(*args, **kwargs)
     eager_only._ember_compile_disabled = True
     return eager_only
+
+
+def graph_break() -> None:
+    """Break the graph here (torch._dynamo.graph_break): under ember.compile the code around
+    it runs eagerly, as at any graph break; outside compiled code it does nothing."""
+    if is_compiling():
+        raise GraphBreak("torch._dynamo.graph_break() is called", user_location())
+
+
+is_dynamo_compiling = is_compiling
 
 
 class OptimizedModule(Module):

@@ -45,10 +45,22 @@ from .symbolic import NotGeneral, Symbols, conforms, generalize, total_stride
 from .tracer import TraceError, is_plain
 
 
-class config:
+class _Config:
     """Settings shared by every compiled function (as torch._dynamo.config)."""
 
     cache_size_limit = 8  # graphs kept per compiled function before it runs eagerly
+
+    @property
+    def recompile_limit(self) -> int:
+        """torch's newer name for cache_size_limit (the two are one setting)."""
+        return self.cache_size_limit
+
+    @recompile_limit.setter
+    def recompile_limit(self, limit: int) -> None:
+        self.cache_size_limit = limit
+
+
+config = _Config()
 
 
 _capturing: set = set()  # the threads capturing a graph now

@@ -832,3 +832,24 @@ def test_optimized_module_mode_repr_and_backends_follow_torch():
     assert repr(fast).startswith("OptimizedModule(\n  (_orig_mod): Sequential(\n")
     debug = ember.compile(nn.Linear(3, 2), backend="aot_eager")
     assert debug(x).shape == (2, 2) and debug._compiled.compiled == 1
+
+
+def test_dynamo_names_user_code_reaches_for():
+    def halves(x):
+        y = x * 2
+        ember._dynamo.graph_break()
+        return y + 1
+    fast = ember.compile(halves)
+    assert fast(ember.ones(2)).tolist() == [3.0, 3.0]
+    (_, line, reason, _), = ember.compiler.graph_breaks(fast)
+    assert "graph_break()" in reason and line.endswith("ember._dynamo.graph_break()")
+    with pytest.raises(ember._dynamo.exc.Unsupported, match="graph_break"):
+        ember.compile(halves, fullgraph=True)(ember.ones(2))
+    ember._dynamo.graph_break()  # outside compiled code: nothing happens
+    net = ember.compile(nn.Linear(2, 2))
+    assert isinstance(net, ember._dynamo.eval_frame.OptimizedModule)
+    assert ember.compiler.is_dynamo_compiling() is False
+    limit = ember._dynamo.config.cache_size_limit
+    ember._dynamo.config.recompile_limit = limit + 1  # torch's newer name, one setting
+    assert ember.compiler.config.cache_size_limit == limit + 1
+    ember._dynamo.config.recompile_limit = limit
