@@ -228,19 +228,19 @@ def _perturbed(example):
     """A copy with float inputs nudged by about 1% (seeded; ember's RNG is left alone),
     positive integers one smaller and bool entries moved one place along: token ids stay
     valid ids and lengths valid lengths, so code that reads their values (as
-    pack_padded_sequence reads its lengths) shows in another graph. Attention masks
-    (`_is_attention_mask`) stay as they are."""
+    pack_padded_sequence reads its lengths) shows in another graph."""
     rng = np.random.default_rng(0)
     changed = []
 
     def nudge(t):
         grad = t.requires_grad
         t = t.detach().clone()
-        if t.device.type != "cpu" or not t.numel() or _is_attention_mask(t):
+        if t.device.type != "cpu" or not t.numel():
             return t.requires_grad_(grad)
         if t.is_floating_point():
             data = t._data.astype(np.float64)
-            scale = 0.01 * (np.abs(data).mean() + 1e-3)
+            finite = np.abs(data[np.isfinite(data)])  # a mask's -inf entries stay -inf
+            scale = 0.01 * ((finite.mean() if finite.size else 0.0) + 1e-3)
             t._data[...] = (data + scale * rng.standard_normal(data.shape)).astype(t._data.dtype)
             changed.append(t)
         elif t._data.dtype.kind == "b" and t.numel() > 1:
@@ -252,16 +252,6 @@ def _perturbed(example):
         return t.requires_grad_(grad)
     out = _copied(example, nudge)
     return out if changed else None
-
-
-def _is_attention_mask(t: Tensor) -> bool:
-    """Whether t is an attention mask, whose entries are structure rather than data: a float
-    tensor holding -inf (an additive mask) or a bool one square in its last two dims. Code
-    reads a causal mask's values to take its fast path (TransformerEncoder's is_causal), as
-    torch's does; a perturbed mask would make that look like data-dependent tracing."""
-    if t.is_floating_point():
-        return bool(np.isneginf(t._data).any())
-    return t._data.dtype.kind == "b" and t.dim() >= 2 and t.shape[-1] == t.shape[-2]
 
 
 def _structure(graph) -> list:

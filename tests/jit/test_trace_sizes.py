@@ -313,19 +313,23 @@ def test_sequence_first_attention_with_a_square_mask_generalizes_over_the_sequen
                 np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
 
 
-def test_an_encoder_that_detects_a_causal_mask_passes_check_trace():
+def test_an_encoder_that_detects_a_causal_mask_generalizes():
     """TransformerEncoder reads the mask's values to detect a causal one (as torch's does,
-    with a TracerWarning); check_trace's perturbed copy keeps attention masks as they are, so
-    the trace passes as torch's does (the nudged mask took the other path, a
-    TracingCheckError)."""
+    with a TracerWarning). Multi-head attention applies the mask whichever way that hint is
+    set, so the graph does not depend on the mask's values: check_trace passes (a nudged
+    mask took the other path, a TracingCheckError; nudged -inf entries became NaN) and the
+    builds at other sizes, whose resized masks are not causal, give the same graph (the
+    trace kept the example's batch and length)."""
     ember.manual_seed(0)
     layer = ember.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0)
     model = ember.nn.TransformerEncoder(layer, 1, enable_nested_tensor=False).eval()
-    x = ember.randn(5, 2, 8)
-    for mask in (_causal(5), _causal(5).isinf()):
+    for mask in (_causal, lambda t: _causal(t).isinf()):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", jit.TracerWarning)
-            traced = jit.trace(model, (x, mask))
-        with ember.no_grad():
-            np.testing.assert_allclose(traced(x, mask).numpy(), model(x, mask).numpy(),
-                                       rtol=1e-5, atol=1e-5)
+            warnings.simplefilter("error", RuntimeWarning)
+            traced = jit.trace(model, (ember.randn(5, 2, 8), mask(5)))
+        for t, b in ((5, 2), (9, 3), (3, 1)):
+            x = ember.randn(t, b, 8)
+            with ember.no_grad():
+                np.testing.assert_allclose(traced(x, mask(t)).numpy(), model(x, mask(t)).numpy(),
+                                           rtol=1e-5, atol=1e-5)

@@ -278,13 +278,11 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor,
         raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the "
                            "Transformer module method `generate_square_subsequent_mask` to "
                            "create this mask.")
-    if is_causal and key_padding_mask is None and not need_weights:
-        attn_mask = None
-    else:
-        attn_mask = _canonical_mask(attn_mask, "attn_mask", None, "", query.dtype,
-                                    check_other=False)
-        if key_padding_mask is not None:
-            is_causal = False
+    # is_causal only hints that attn_mask is causal: the mask itself is applied, so that the
+    # ops are the same whichever way the hint was set (a trace of TransformerEncoder, which
+    # sets it by reading the mask's values, then follows other masks and sizes)
+    attn_mask = _canonical_mask(attn_mask, "attn_mask", None, "", query.dtype,
+                                check_other=False)
     if embed_dim != embed_dim_to_check:
         raise AssertionError(f"was expecting embedding dimension of {embed_dim_to_check}, but "
                              f"got {embed_dim}")
@@ -349,9 +347,6 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor,
     if not training:
         dropout_p = 0.0
     if need_weights:
-        if is_causal and attn_mask is None:
-            raise AssertionError("is_causal without an attn_mask is not supported with "
-                                 "need_weights=True")
         scores = bmm(q * math.sqrt(1.0 / head_dim), k.transpose(-2, -1))
         if attn_mask is not None:
             scores = scores + attn_mask
@@ -372,7 +367,7 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor,
     q = q.reshape(bsz, num_heads, tgt_len, head_dim)
     k = k.reshape(bsz, num_heads, src_len, head_dim)
     v = v.reshape(bsz, num_heads, src_len, head_dim)
-    out = scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal)
+    out = scaled_dot_product_attention(q, k, v, attn_mask, dropout_p)
     out = out.permute(2, 0, 1, 3).reshape(bsz * tgt_len, embed_dim)
     out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, embed_dim)
     return (out if batched else out.squeeze(1)), None
