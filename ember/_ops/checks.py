@@ -24,6 +24,11 @@ class ScriptError(RuntimeError):
     """A `raise` in scripted code, raised at run time (torch.jit.Error)."""
 
 
+class ScriptAssertionError(ScriptError, AssertionError):
+    """A failed assert in a graph: torch.jit.Error as TorchScript raises it, and still the
+    AssertionError Python code expects."""
+
+
 @register("assert", promote=None, differentiable=False, samples=(
     Sample(lambda t, x: x.clone() if t._assert((x == x).all(), "equal to itself") is None
            else x, (Arg((2, 3)),), dtypes=ALL, grad=False),
@@ -41,7 +46,7 @@ class Assert(OpDef):
             if formats:
                 message = render(message, formats, values)
             if error == "AssertionError":
-                raise AssertionError(message)
+                raise ScriptAssertionError(message)
             raise ScriptError(f"{error}: {message}" if message else error)
         return xp.asarray(True)
 

@@ -33,7 +33,7 @@ import typing
 
 
 from .. import _dtype as D
-from .._ops.checks import Assert, ScriptError
+from .._ops.checks import Assert, ScriptAssertionError, ScriptError
 from .._ops.dispatch import apply
 from .._tensor import Tensor
 from ..autograd.grad_mode import inference_mode, no_grad, set_grad_enabled
@@ -734,8 +734,8 @@ class _Compiler:
                 self.runtime_check(cond, self.message(s.msg, frame) if s.msg else
                                    fn.line_of(s)[1], "AssertionError")
             elif not test:
-                raise AssertionError(_text_now(self.message(s.msg, frame)) if s.msg
-                                     else fn.line_of(s)[1])
+                raise ScriptAssertionError(_text_now(self.message(s.msg, frame)) if s.msg
+                                           else fn.line_of(s)[1])
         elif isinstance(s, ast.Raise):
             error = _raised([s])
             if error is None:

@@ -484,3 +484,114 @@ def test_constructs_torchscript_refuses_are_refused_quoting_the_line(tmp_path):
     expect, got = run_both(REFUSED, tmp_path, as_module=True)
     assert all(v[0] == "refused" for v in expect.values()), expect
     assert got == {line: ("refused", True) for line in expect}
+
+
+UTILITIES = '''import math
+import os
+from typing import Dict, List, Optional, Tuple
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+
+
+@torch.jit.script
+def parse(spec: str, x: Tensor) -> Tensor:
+    parts = spec.split(",")
+    for p in parts:
+        name = p.strip()
+        if name.startswith("scale"):
+            x = x * float(name[5:])
+        elif name == "relu":
+            x = F.relu(x)
+        elif name in ["neg", "minus"]:
+            x = -x
+    return x
+
+
+@torch.jit.script
+def stats(xs: List[Tensor]) -> Dict[str, List[float]]:
+    out = torch.jit.annotate(Dict[str, List[float]], {})
+    out["mean"] = [float(x.mean()) for x in xs]
+    out["max"] = [float(x.max()) for x in xs]
+    return out
+
+
+@torch.jit.script
+def geometry(x: Tensor) -> Tuple[int, int, float]:
+    b, c, h, w = x.shape
+    area = h * w
+    diag = math.sqrt(float(h * h + w * w))
+    return b * c, max(area, 3), diag
+
+
+@torch.jit.script
+def pick(x: Tensor, k: Optional[int] = None, eps: float = 1e-6) -> Tensor:
+    if k is None:
+        k = x.size(-1)
+    assert k > 0, "k must be positive"
+    v, _ = x.topk(k, dim=-1)
+    return v / (v.sum(-1, keepdim=True) + eps)
+
+
+@torch.jit.script
+def joined(names: List[str], n: int) -> str:
+    return "-".join(names) + ":" + str(n) + " " + "%d items" % len(names)
+
+
+class Gate(nn.Module):
+    bias: Optional[Tensor]
+
+    def __init__(self, dim: int, use_bias: bool):
+        super().__init__()
+        self.weight = nn.Parameter(torch.linspace(-1, 1, dim))
+        if use_bias:
+            self.bias = nn.Parameter(torch.full((dim,), 0.25))
+        else:
+            self.bias = None
+        self.drop = nn.Dropout(0.5)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = x * self.weight
+        bias = self.bias
+        if bias is not None:
+            y = y + bias
+        if self.training:
+            y = self.drop(y)
+        return torch.sigmoid(y)
+
+
+out["parse"] = parse("scale2.5, relu, neg", torch.tensor([-1.0, 2.0])).numpy()
+out["stats"] = stats([torch.tensor([1.0, 3.0]), torch.tensor([-2.0, 0.5])])
+out["geometry"] = geometry(torch.zeros(2, 3, 4, 5))
+out["pick"] = pick(torch.tensor([[3.0, 1.0, 2.0]]), 2).numpy()
+out["pick_none"] = pick(torch.tensor([[3.0, 1.0, 2.0]])).numpy()
+out["pick_kw"] = pick(torch.tensor([[3.0, 1.0, 2.0]]), eps=0.5, k=1).numpy()
+try:
+    pick(torch.ones(1, 3), 0)
+except Exception as e:
+    out["pick_assert"] = (isinstance(e, torch.jit.Error), "k must be positive" in str(e))
+out["joined"] = joined(["a", "b"], 3)
+for use_bias in (True, False):
+    g = Gate(3, use_bias)
+    s = torch.jit.script(g)
+    s.eval()
+    x = torch.tensor([0.5, -1.0, 2.0])
+    out["gate%d" % use_bias] = s(x).detach().numpy()
+    out["gate_eager%d" % use_bias] = g.eval()(x).detach().numpy()
+    s.train()
+    out["gate_train_shape%d" % use_bias] = tuple(s(x).shape)
+    s.eval()
+    s(x)
+    s.save(os.path.join(TMP, "gate.pt"))
+    loaded = torch.jit.load(os.path.join(TMP, "gate.pt"))
+    out["gate_loaded%d" % use_bias] = loaded(x).detach().numpy()
+    frozen = torch.jit.freeze(s)
+    out["gate_frozen%d" % use_bias] = frozen(x).detach().numpy()
+'''
+
+
+def test_strings_numbers_optional_arguments_and_attributes(tmp_path):
+    expect, got = run_both(UTILITIES, tmp_path, as_module=True)
+    _same(expect, got)
