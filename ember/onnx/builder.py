@@ -105,8 +105,8 @@ class Builder:
         return outs[0] if outputs == 1 else outs
 
     def rename(self, name: str, target: str) -> str:
-        """An Identity node giving `name` the graph-level name `target`."""
-        self.names.claim(target)
+        """An Identity node giving `name` the graph-level name `target` (claimed beforehand,
+        so that no value made in between takes it)."""
         self.nodes.append(helper.make_node("Identity", [name], [target]))
         self.dtypes[target] = self.dtype(name)
         return target

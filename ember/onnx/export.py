@@ -371,11 +371,12 @@ class Exporter:
             for a, dim in axes.items():
                 self.symbols.setdefault(dim, (name, a % len(shape)))
             inputs.append(value_info(name, v.type.dtype, shape))
+        out_names = self._output_names(output_names)
         self._seed_known()
         self._check_inplace()
         for k, node in enumerate(graph.nodes):
             self._lower(k, node)
-        outs = self._outputs(output_names, dims)
+        outs = self._outputs(out_names, dims)
         if self.param_inputs:
             inputs += self.param_inputs
         g = helper.make_graph(self.b.nodes, "ember", inputs, outs,
@@ -535,15 +536,27 @@ class Exporter:
             self.known[v.id] = env[v.id]
         return True
 
-    def _outputs(self, output_names, dims) -> list:
+    def _output_names(self, output_names) -> list[str]:
+        """The graph output names, claimed before lowering so no internal value takes one:
+        the given ones (as torch, fewer than the outputs is fine) then default names."""
+        n = len(self.graph.outputs)
+        given = [] if output_names is None else list(output_names)
+        if len(given) > n:
+            raise RuntimeError(f"ember.onnx.export: number of output names provided "
+                               f"({len(given)}) exceeded number of outputs ({n})")
+        names = given + (["output"] if n == 1 else [f"output_{k}" for k in range(n)])[len(given):]
+        for name in names:
+            if name in self.b.names.taken:
+                what = "twice in output_names" if names.count(name) > 1 else \
+                    "both an input and an output name"
+                raise ValueError(f"ember.onnx.export: {name!r} is {what}; ONNX value names "
+                                 f"must be unique")
+            self.b.names.claim(name)
+        return names
+
+    def _outputs(self, names, dims) -> list:
         from .builder import value_info
         graph = self.graph
-        n = len(graph.outputs)
-        names = list(output_names) if output_names is not None else (
-            ["output"] if n == 1 else [f"output_{k}" for k in range(n)])
-        if len(names) != n:
-            raise ValueError(f"ember.onnx.export: {len(names)} output_names for a model with "
-                             f"{n} outputs")
         known = set(self.b.names.taken)
         for name in list(dims):
             if name not in names and name not in known:

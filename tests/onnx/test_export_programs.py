@@ -42,17 +42,21 @@ def torch_export(model, args, **kwargs) -> bytes:
 
 
 def run(data: bytes, feeds: dict) -> list:
-    return session(data).run(None, feeds)
+    """Run `data` on the feeds it declares as inputs (torch drops inputs the graph ignores)."""
+    sess = session(data)
+    names = {i.name for i in sess.get_inputs()}
+    return sess.run(None, {k: v for k, v in feeds.items() if k in names})
 
 
 def eager(model, arrays: list) -> list:
     with torch.no_grad():
         out = model(*[torch.from_numpy(a) for a in arrays])
+    out = tuple(out.values()) if isinstance(out, dict) else out
     out = out if isinstance(out, (tuple, list)) else (out,)
     flat = []
     for o in out:
         flat.extend(o if isinstance(o, (tuple, list)) else (o,))
-    return [o.numpy() for o in flat]
+    return [o.detach().numpy() for o in flat]
 
 
 def close(got: list, want: list, atol: float = 1e-4) -> None:
@@ -560,3 +564,45 @@ def test_operator_export_type_and_custom_opsets():
         ember.onnx.export(em, args, io.BytesIO(), custom_opsets={"com.example": "2"})
     assert issubclass(ember.onnx.UnsupportedOperatorError, ember.onnx.OnnxExporterError)
     assert issubclass(ember.onnx.OnnxExporterError, RuntimeError)
+
+
+# ---- input and output names ---------------------------------------------------------------------
+def three_outputs(ns):
+    class Three(ns.nn.Module):
+        def forward(self, x):
+            return x.relu() + 1, x * 2, x - 1
+    return Three()
+
+
+def test_fewer_output_names_than_outputs_name_the_first_ones():
+    tm, em = build(three_outputs)
+    x = randn(2, 3)
+    kw = dict(input_names=["x"], output_names=["a"], dynamic_axes={"x": {0: "n"}, "a": {0: "n"}})
+    t_data = torch_export(tm, (torch.from_numpy(x),), **kw)
+    e_data = export_bytes(em, (ember.tensor(x),), **kw)
+    for data in (t_data, e_data):
+        assert onnx.load_from_string(data).graph.output[0].name == "a"
+        close(run(data, {"x": x}), eager(tm, [x]))
+    assert [o.name for o in onnx.load_from_string(e_data).graph.output] == \
+        ["a", "output_1", "output_2"]
+
+
+def test_output_names_that_look_like_internal_values_are_kept():
+    _, em = build(three_outputs)
+    data = export_bytes(em, (ember.randn(2, 3),), output_names=["Relu_0", "Add_0", "Mul_0"])
+    assert [o.name for o in onnx.load_from_string(data).graph.output] == \
+        ["Relu_0", "Add_0", "Mul_0"]
+
+
+def test_bad_output_names():
+    tm, em = build(three_outputs)
+    x = randn(2, 3)
+    with pytest.raises(RuntimeError, match=r"number of output names provided \(4\) exceeded"):
+        torch_export(tm, (torch.from_numpy(x),), output_names=list("abcd"))
+    with pytest.raises(RuntimeError, match=r"number of output names provided \(4\) exceeded"):
+        ember.onnx.export(em, (ember.tensor(x),), io.BytesIO(), output_names=list("abcd"))
+    with pytest.raises(ValueError, match="'a' is twice in output_names"):
+        ember.onnx.export(em, (ember.tensor(x),), io.BytesIO(), output_names=["a", "a"])
+    with pytest.raises(ValueError, match="'x' is both an input and an output name"):
+        ember.onnx.export(em, (ember.tensor(x),), io.BytesIO(), input_names=["x"],
+                          output_names=["x"])
