@@ -644,6 +644,146 @@ out["data_dependent_same_sign"] = check(DataDependent(), pos, check_inputs=[(pos
 '''
 
 
+# freeze refuses a module in training mode; freeze(preserved_attrs=...); save to and load from
+# BytesIO; the loaded module fine-tuned (gradients through its graph); a channels_last input.
+LIFECYCLE = '''
+import io
+import warnings
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.manual_seed(0)
+rng = np.random.default_rng(0)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        x = F.relu(self.bn(self.conv(x)))
+        return self.fc(x.mean((2, 3)))
+
+
+net = sync(Net())
+x = torch.from_numpy(rng.standard_normal((2, 3, 6, 6)).astype(np.float32))
+traced_train = torch.jit.trace(net, x, check_trace=False)
+try:
+    torch.jit.freeze(traced_train)
+except RuntimeError as e:
+    out["freeze_train"] = "RuntimeError"
+net.eval()
+traced = torch.jit.trace(net, x)
+frozen = torch.jit.freeze(traced, preserved_attrs=["fc"])
+out["frozen_has_fc"] = hasattr(frozen, "fc")
+buf = io.BytesIO()
+torch.jit.save(traced, buf)
+buf.seek(0)
+loaded = torch.jit.load(buf, map_location="cpu")
+out["loaded_training"] = loaded.training
+out["buffers"] = sorted(n for n, _ in loaded.named_buffers())
+# fine-tune the loaded module: gradients flow through the loaded graph
+loaded.train()
+opt = torch.optim.SGD(loaded.parameters(), lr=0.1)
+y = loaded(x)
+loss = y.pow(2).sum()
+loss.backward()
+out["grad_fc"] = loaded.fc.weight.grad.numpy().copy()
+out["grad_conv"] = loaded.conv.weight.grad.numpy().copy()
+opt.step()
+with torch.no_grad():
+    out["after_step"] = loaded(x).numpy()
+# channels_last input and double precision
+xc = x.to(memory_format=torch.channels_last)
+with torch.no_grad():
+    out["channels_last"] = traced(xc).numpy()
+    d = torch.jit.load(io.BytesIO(buf.getvalue()))
+    out["state_keys"] = sorted(d.state_dict())
+'''
+
+
+# GroupNorm, InstanceNorm, GELU/SiLU/Mish, PixelShuffle, a ceil-mode pool and an adaptive
+# average pool to 3x3, run after loading at other (even) image sizes; a sequence-first LSTM
+# language model carrying its (h, c) state across calls at another batch and length.
+SIZES_AND_STATE = '''
+import warnings
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.manual_seed(0)
+rng = np.random.default_rng(0)
+
+
+class VGGish(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.GroupNorm(2, 8), nn.GELU(),
+            nn.MaxPool2d(2, ceil_mode=True),
+            nn.Conv2d(8, 8, 3, padding=1), nn.InstanceNorm2d(8, affine=True), nn.SiLU(),
+            nn.PixelShuffle(2), nn.Conv2d(2, 6, 3, stride=2, padding=1))
+        self.avgpool = nn.AdaptiveAvgPool2d((3, 3))
+        self.classifier = nn.Sequential(nn.Linear(6 * 9, 16), nn.LayerNorm(16), nn.Mish(),
+                                        nn.Linear(16, 4))
+
+    def forward(self, x):
+        x = self.avgpool(self.features(x))
+        return self.classifier(torch.flatten(x, 1))
+
+
+model = sync(VGGish()).eval()
+x = torch.from_numpy(rng.standard_normal((2, 3, 16, 16)).astype(np.float32))
+traced = torch.jit.trace(model, x)
+torch.jit.save(traced, TMP + "/vgg.pt")
+loaded = torch.jit.load(TMP + "/vgg.pt", map_location="cpu")
+for hw in (16, 20, 24):
+    xi = torch.from_numpy(rng.standard_normal((3, 3, hw, hw)).astype(np.float32))
+    with torch.no_grad():
+        out[f"vgg{hw}"] = [loaded(xi).numpy(), model(xi).numpy()]
+
+
+class LM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(40, 8)
+        self.rnn = nn.LSTM(8, 12, num_layers=2, dropout=0.2)
+        self.dec = nn.Linear(12, 40)
+
+    def forward(self, tokens, hidden):
+        out, hidden = self.rnn(self.emb(tokens), hidden)
+        return F.log_softmax(self.dec(out), dim=-1), hidden
+
+    def init_hidden(self, bsz):
+        w = next(self.parameters())
+        return (w.new_zeros(2, bsz, 12), w.new_zeros(2, bsz, 12))
+
+
+lm = sync(LM()).eval()
+tok = torch.from_numpy(rng.integers(0, 40, (7, 3)))
+traced_lm = torch.jit.trace(lm, (tok, lm.init_hidden(3)))
+torch.jit.save(traced_lm, TMP + "/lm.pt")
+loaded_lm = torch.jit.load(TMP + "/lm.pt", map_location="cpu")
+tok2 = torch.from_numpy(rng.integers(0, 40, (5, 4)))
+h = lm.init_hidden(4)
+with torch.no_grad():
+    for step in range(2):
+        lp, h = loaded_lm(tok2, h)
+        out[f"lm{step}"] = lp.numpy()
+        out[f"lm_h{step}"] = h[0].numpy()
+    h = lm.init_hidden(4)
+    for step in range(2):
+        lp, h = lm(tok2, h)
+        out[f"lm_eager{step}"] = lp.numpy()
+'''
+
+
 def _agree(theirs: dict, ours: dict) -> None:
     """Every entry torch's run recorded, ember's recorded alike (arrays within tolerance)."""
     assert sorted(theirs) == sorted(ours)
@@ -657,9 +797,10 @@ def _agree(theirs: dict, ours: dict) -> None:
 
 
 @pytest.mark.parametrize("program", [RESNET, MOBILENET, UNET, TRANSFORMER, TAGGER, STRUCTURED,
-                                     WARNINGS_AND_CHECKS],
+                                     WARNINGS_AND_CHECKS, LIFECYCLE, SIZES_AND_STATE],
                          ids=["resnet", "mobilenet", "unet", "transformer", "tagger",
-                              "structured", "warnings_and_checks"])
+                              "structured", "warnings_and_checks", "lifecycle",
+                              "sizes_and_state"])
 def test_trace_deploy_program(program, tmp_path):
     theirs, ours = run_both(program, tmp_path)
     _agree(theirs, ours)
