@@ -20,6 +20,7 @@ from .._tensor import Tensor
 from ..autograd.graph import Context
 from ..testing.opinfo import (ALL_INT, FLOAT_ALL, FLOATS, INTS, NUMERIC, Arg, Sample, binary,
                               unary)
+from .creation import _check_range
 from .dispatch import apply, apply_, write_out
 from .registry import (NO_ORDERING, OpDef, composite, name_node, refuse_complex, register,
                        tensor_method)
@@ -153,6 +154,31 @@ def _scaled(xp, y, alpha):
                            f"{_dtype_name(y)} without overflow") from None
 
 
+def _alpha_for(dt, alpha, op: str):
+    """add/sub's alpha converted to the result dtype `dt` as torch converts it: refused
+    where it overflows that dtype (floats included), wrapped when negative for unsigned
+    integers."""
+    alpha = _scalar_for(dt, alpha, "alpha", op)
+    if dt.kind == "b":
+        return alpha
+    _check_range(alpha, D.from_numpy_dtype(dt), op)
+    if dt.kind == "u" and alpha < 0:
+        return alpha % (1 << 8 * dt.itemsize)
+    return alpha
+
+
+def _alpha_combine(xp, ufunc, x, y, alpha, dt):
+    """x + alpha * y (ufunc add) or x - alpha * y, computed in the opmath dtype `dt`. Where
+    that is float32, each result is rounded once, as by torch's fused multiply-add: float64
+    holds the product and the sum of float32 values exactly, so rounding it to float32 is the
+    one rounding."""
+    if dt != np.float32:
+        return ufunc(x, xp.multiply(y, alpha, dtype=dt), dtype=dt)
+    wide = ufunc(x, xp.multiply(y, np.float64(np.float32(alpha)), dtype=np.float64),
+                 dtype=np.float64)
+    return xp.asarray(wide).astype(np.float32)
+
+
 def _quiet():
     """Silence NumPy's warnings for intermediate values the result never shows (a masked
     log(0), an exp that overflows on the branch `where` drops)."""
@@ -167,11 +193,11 @@ def _add_kernel(name: str, ufunc):
         if alpha == 1 and type(alpha) is int:
             ufunc(target, y, out=target, casting="unsafe")
             return
-        alpha = _scalar_for(target.dtype, alpha, "alpha", name)
+        alpha = _alpha_for(target.dtype, alpha, name)
         dt = _opmath(target, y)
 
         def step(out, y):
-            ufunc(out, xp.multiply(y, alpha, dtype=dt), out=out, dtype=dt, casting="unsafe")
+            xp.copyto(out, _alpha_combine(xp, ufunc, out, y, alpha, dt), casting="unsafe")
         _blockwise(step, target, y)
     return kernel
 
@@ -191,8 +217,8 @@ class Add(OpDef):
         if alpha == 1 and type(alpha) is int:
             ctx.alpha = 1
             return x + y
-        alpha = ctx.alpha = _scalar_for(x.dtype, alpha, "alpha", "add")
-        return x + _scaled(xp, y, alpha)
+        alpha = ctx.alpha = _alpha_for(x.dtype, alpha, "add")
+        return _alpha_combine(xp, np.add, x, y, alpha, x.dtype)
 
     def backward(ctx, g):
         return g, (g if ctx.alpha == 1 else g * ctx.alpha)
@@ -227,8 +253,8 @@ class Sub(OpDef):
         if alpha == 1 and type(alpha) is int:
             ctx.alpha = 1
             return x - y
-        alpha = ctx.alpha = _scalar_for(x.dtype, alpha, "alpha", "sub")
-        return x - _scaled(xp, y, alpha)
+        alpha = ctx.alpha = _alpha_for(x.dtype, alpha, "sub")
+        return _alpha_combine(xp, np.subtract, x, y, alpha, x.dtype)
 
     def backward(ctx, g):
         return g, (-g if ctx.alpha == 1 else g * -ctx.alpha)

@@ -97,5 +97,5 @@ class Adafactor(Optimizer):
                 state["variance"].lerp_(grad * grad, one_minus_beta2)
                 variance = state["variance"].clone()
             update = variance.clamp_(min=floor * floor).rsqrt_().mul_(grad)
-            update_rms = update.norm(2).item() / math.sqrt(update.numel())
-            p.add_(update, alpha=-alpha / max(1.0, update_rms / d))
+            p.add_(update, alpha=-alpha / max(1.0, update.norm(2).item()
+                                              / (math.sqrt(update.numel()) * d)))

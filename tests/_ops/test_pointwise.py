@@ -230,6 +230,30 @@ def test_integer_overflow_not_hidden():
         ember.tensor([1, 2], dtype=ember.uint8) + 2 ** 70
 
 
+def test_alpha_is_checked_like_torch():
+    """alpha converts to the result dtype as torch converts it: a finite float beyond the
+    dtype's range refuses (in place too), inf passes, and a negative alpha wraps for uint8."""
+    _raises_like_torch(lambda t, x: t.add(x, x, alpha=3.5e38), [1.0, 2.0], match="overflow")
+    _raises_like_torch(lambda t, x: x.sub_(x, alpha=-1e300), [1.0, 2.0], match="overflow")
+    _same(lambda t, x: [t.add(x, x, alpha=math.inf), t.sub(x, x, alpha=-3e38)], [1.0, 2.0])
+    _same(lambda t, x: [t.add(x, x, alpha=-1), t.sub(x, x, alpha=-200)], [1, 2], dtype="uint8")
+
+
+@pytest.mark.parametrize("alpha", [0.3, -1e-3, 2.5])
+def test_float32_alpha_rounds_once_like_torch(alpha):
+    """x + alpha * y in float32 is one fused multiply-add in torch's kernel, rounded once:
+    results agree bit for bit, out of place, in place and broadcast."""
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((2, 4096)), rng.standard_normal(4096)
+    (tx, ex), (ty, ey) = _both(x), _both(y)
+    for op in ("add", "sub"):
+        for lib, a, b, results in ((torch, tx, ty, want := []), (ember, ex, ey, got := [])):
+            results += [getattr(lib, op)(a, b, alpha=alpha),
+                        getattr(a.clone(), op + "_")(b, alpha=alpha)]
+        for w, g in zip(want, got):
+            np.testing.assert_array_equal(g.numpy(), w.numpy())
+
+
 def test_integer_arithmetic_wraps_like_torch():
     _same(lambda t, x: [x * x, x + x, -x, x.abs()], [100, -128, 127], dtype="int8")
     _same(lambda t, x: [x * 3, x.square(), x ** 3], [100, 200, 255], dtype="uint8")
