@@ -166,7 +166,6 @@ def test_timer_measures_and_restores_threads():
                                 min_run_time=0.02)
     assert ember.get_num_threads() == 3
     assert seen and set(seen) == {2}
-    assert m.number_per_run * m.times[0] >= 0.01
     assert sum(m.raw_times) >= 0.02
     assert (m.label, m.description, m.num_threads) == ("L", "d", 2)
     single = timer.timeit(50)
