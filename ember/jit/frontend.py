@@ -324,12 +324,15 @@ def _retraced(retrace, example):
 
 class SizeFamily:
     """Example sizes that may vary together: dims `dims` of the first input tensor `first`,
-    of sizes `base` in the example (the batch first)."""
+    of sizes `base` in the example (the batch first). With `state_at_dim1`, a later 3-D
+    input whose dims 0 and 1 are both of the batch's size holds the batch at dim 1 only (an
+    RNN's (layers, batch, hidden) state traced with as many layers as batch rows)."""
 
-    def __init__(self, first, dims: tuple):
+    def __init__(self, first, dims: tuple, state_at_dim1: bool = False):
         self.first = first
         self.dims = dims
         self.base = tuple(first.shape[d] for d in dims)
+        self.state_at_dim1 = state_at_dim1
 
     def member(self, t, d: int, n: int):
         """Which of the family's sizes dim d (of size n) of tensor t is, or None: in the first
@@ -340,6 +343,9 @@ class SizeFamily:
         (dim 0 too: an attention mask is (T, T))."""
         if t is self.first and d in self.dims:
             return self.dims.index(d)
+        if self.state_at_dim1 and _state_like(t, self.first) and d < 2:
+            return None if d == 0 else next(
+                (k for k, size in enumerate(self.base) if size == n), None)
         if t is not self.first and n == self.base[0] and (
                 d == 0 or d == 1 and (t.shape[0] != n or t.dim() == 2)):
             return 0
@@ -398,7 +404,16 @@ def size_families(tensors) -> list[SizeFamily]:
     for dims in (tuple(range(n)), (0,) + tuple(range(2, n)), (0, 1)[:n], (0,)):
         if dims not in families:
             families.append(dims)
-    return [SizeFamily(first, d) for d in families]
+    variants = (False, True) if any(_state_like(t, first) for t in tensors) else (False,)
+    return [SizeFamily(first, d, v) for d in families for v in variants]
+
+
+def _state_like(t, first) -> bool:
+    """Whether t, another input than `first`, is 3-D with dims 0 and 1 of one size that is
+    first's dim 0 or 1 (the batch, batch-first or not): which of them follows it only a build
+    can tell."""
+    return t is not first and t.dim() == 3 and t.shape[0] == t.shape[1] and \
+        t.shape[0] in first.shape[:2]
 
 
 def sized_graph(graph, tensors, rebuild):

@@ -333,3 +333,23 @@ def test_an_encoder_that_detects_a_causal_mask_generalizes():
             with ember.no_grad():
                 np.testing.assert_allclose(traced(x, mask(t)).numpy(), model(x, mask(t)).numpy(),
                                            rtol=1e-5, atol=1e-5)
+
+
+def test_an_rnn_traced_with_as_many_layers_as_batch_rows_generalizes():
+    """h0 (layers, batch, hidden) traced at batch 1 with one layer (or 2 and 2): its dims 0
+    and 1 both have the batch's size, and the builds that resized dim 0 failed (a layer
+    count the RNN refuses), so the trace kept the example's batch as torch's does not; a
+    family that resizes dim 1 alone generalizes."""
+    ember.manual_seed(0)
+    for layers, batch, cell in ((1, 1, ember.nn.GRU), (2, 2, ember.nn.LSTM)):
+        rnn = cell(4, 6, num_layers=layers, batch_first=True).eval()
+        state = ember.randn(layers, batch, 6)
+        state = state if cell is ember.nn.GRU else (state, state * 0.5)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", jit.TracerWarning)
+            traced = jit.trace(rnn, (ember.randn(batch, 5, 4), state))
+        x, h = ember.randn(4, 7, 4), ember.randn(layers, 4, 6)
+        h = h if cell is ember.nn.GRU else (h, h * 0.5)
+        with ember.no_grad():
+            got, want = traced(x, h), rnn(x, h)
+        np.testing.assert_allclose(got[0].numpy(), want[0].numpy(), rtol=1e-5, atol=1e-6)
