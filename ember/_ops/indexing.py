@@ -1139,7 +1139,8 @@ def put_(input, index, source, accumulate: bool = False):
 _NONZERO_VALUES = [[0, 1, 0, 2], [3, 0, 0, 1], [0, 0, 0, 0]]
 
 
-@register("nonzero", promote=None, differentiable=False, onnx="NonZero", samples=(
+@register("nonzero", promote=None, differentiable=False, onnx="NonZero", sized_by_values=True,
+          samples=(
     Sample(lambda t, x: x.nonzero(), (Arg(values=_NONZERO_VALUES),), dtypes=ALL, grad=False),
     Sample(lambda t, x: t.nonzero(x, as_tuple=True), (Arg(values=_NONZERO_VALUES),),
            dtypes=("int64",), grad=False, name="as_tuple"),

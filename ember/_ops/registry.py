@@ -64,6 +64,11 @@ class OpDef:
                    on them (pools, norms, softmax, losses) or fail with its own message; a
                    string instead of False is the refusal's reason (NO_ORDERING for max,
                    sort, clamp, < ...).
+      sized_by_values  the outputs' sizes follow the input values, not only their sizes
+                   (nonzero, unique): True; or a function `(args, attrs) -> list` of the
+                   arrays that size them in this call (boolean-mask indexing: the masks).
+                   ember.compile breaks the graph where such values are traced (a graph's
+                   sizes are fixed), as torch.compile does by default.
       torch_node   the class name torch gives the op's graph node (`grad_fn`), where it is
                    not the registered name in CamelCase + "Backward0" (vector_norm's is
                    "LinalgVectorNormBackward0"); or a function `(args, attrs) -> name` where
@@ -91,6 +96,7 @@ class OpDef:
     check_dtypes = None
     autocast = None
     complex = True
+    sized_by_values = False
     torch_node = None
     node_of = None  # set by register: torch_node when it is a function of the call
     onnx = None

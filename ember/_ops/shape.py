@@ -1986,7 +1986,13 @@ def _getitem_node(args, attrs) -> str:
     return node
 
 
-@register("getitem", promote=None, is_view="maybe", torch_node=_getitem_node, samples=(
+def _masks_in_key(args, attrs) -> list:
+    """The bool masks of an index: their counts of True size the result."""
+    return [k for k in attrs["key"] if _is_array(k) and k.dtype.kind == "b"]
+
+
+@register("getitem", promote=None, is_view="maybe", torch_node=_getitem_node,
+          sized_by_values=_masks_in_key, samples=(
     Sample(lambda t, x: x[1], (Arg((3, 4)),), dtypes=ALL),
     Sample(lambda t, x: x[:, 1:3], (Arg((3, 4)),), name="slice"),
     Sample(lambda t, x: x[-1, ..., -3:], (Arg((3, 4)),), name="negative"),

@@ -304,7 +304,8 @@ _DUPES = [2.0, -1.0, 2.0, 0.0, -1.0, 3.0, 2.0, 0.0]
 _ROWS = [[1, 2, 0], [0, 5, 1], [1, 2, 0], [0, 5, 2]]
 
 
-@register("unique", promote=None, differentiable=False, complex=NO_ORDERING, samples=(
+@register("unique", promote=None, differentiable=False, complex=NO_ORDERING,
+          sized_by_values=True, samples=(
     Sample(lambda t, x: t.unique(x, return_inverse=True, return_counts=True),
            (Arg(values=_DUPES),), dtypes=ALL_INT + FLOAT_ALL, grad=False),
     Sample(lambda t, x: x.unique(), (Arg((3, 4), -2, 2),), dtypes=("bool", "int64"), grad=False,
@@ -325,7 +326,7 @@ class Unique(OpDef):
 
 
 @register("unique_consecutive", promote=None, differentiable=False, complex=False,
-          samples=(
+          sized_by_values=True, samples=(
     Sample(lambda t, x: t.unique_consecutive(x, return_inverse=True, return_counts=True),
            (Arg(values=[3.0, 3.0, 2.0, 2.0, 2.0, 3.0, _NAN, _NAN, 1.0]),),
            dtypes=FLOATS + ("float16",), grad=False),
@@ -521,7 +522,7 @@ def bucketize(input, boundaries: Tensor, *, out_int32: bool = False, right: bool
 
 
 # ---- counting: bincount, histc, histogram -------------------------------------------------------
-@register("bincount", promote=None, differentiable=False, samples=(
+@register("bincount", promote=None, differentiable=False, sized_by_values=True, samples=(
     Sample(lambda t, x: t.bincount(x), (Arg((10,), 0, 5),), dtypes=ALL_INT, grad=False),
     Sample(lambda t, x: x.bincount(minlength=8), (Arg((6,), 0, 3),), dtypes=INTS, grad=False,
            name="minlength"),

@@ -114,9 +114,23 @@ class _CaptureRecorder(_Recorder):
 
     def __call__(self, op, args, attrs, outputs) -> None:
         super().__call__(op, args, attrs, outputs)
+        sized = op.sized_by_values
+        by = [a for a in args if isinstance(a, Tensor)] if sized is True else \
+            sized(args, attrs) if sized else []
+        if any(self._traced(a) for a in by):
+            raise GraphBreak(f"{op.name}'s result is sized by the values of its input (a "
+                             "data-dependent shape), which a graph cannot hold fixed",
+                             user_location())
         gf = outputs[0]._grad_fn if outputs else None
         if gf is not None and getattr(gf, "opdef", None) is op and self.graph.nodes:
             self.grad_nodes.append((self.graph.nodes[-1], gf, outputs[0]))
+
+    def _traced(self, obj) -> bool:
+        """Whether a tensor or array holds a value that follows the graph's inputs."""
+        if isinstance(obj, Tensor):
+            return self.is_dynamic(obj)
+        entry = self.by_array.get(id(obj))
+        return entry is not None and entry[0] is obj and entry[1].id in self.dynamic
 
     def adopt_saved_arrays(self) -> None:
         """Make each array an op's forward kept in ctx (not an input or output) an extra

@@ -853,3 +853,24 @@ def test_dynamo_names_user_code_reaches_for():
     ember._dynamo.config.recompile_limit = limit + 1  # torch's newer name, one setting
     assert ember.compiler.config.cache_size_limit == limit + 1
     ember._dynamo.config.recompile_limit = limit
+
+
+def test_ops_sized_by_values_break_the_graph():
+    def positives_mean(x, labels):
+        pos = x[labels > 0]  # how many rows: the labels' values decide
+        weights = ember.ones(pos.shape[0]) / pos.shape[0]
+        return (pos * weights[:, None]).sum(0) + x[labels.nonzero().squeeze(1)].mean(0), \
+            labels.unique()
+    fast = ember.compile(positives_mean)
+    x = ember.arange(12.0).reshape(6, 2)
+    for labels in ([1, 0, 1, 0, 0, 0], [1, 1, 1, 0, 1, 0], [0, 0, 2, 0, 0, 1]):
+        labels = ember.tensor(labels)
+        for got, want in zip(fast(x, labels), positives_mean(x, labels)):
+            assert ember.equal(got, want)
+    (_, line, reason, _), = ember.compiler.graph_breaks(fast)
+    assert line.endswith("pos = x[labels > 0]  # how many rows: the labels' values decide")
+    assert "data-dependent shape" in reason
+    fixed = ember.compile(lambda x: x[:, ember.tensor([True, False, True])] * 2,
+                          fullgraph=True)  # a mask made inside from constants: one size
+    assert fixed(ember.ones(2, 3)).shape == (2, 2)
+    assert fixed(ember.ones(4, 3)).tolist() == [[2.0, 2.0]] * 4
