@@ -269,6 +269,15 @@ def analyze(base: Graph, base_sizes: dict, resized: dict) -> DynamicInfo:
     return info
 
 
+def traces_alike(base: Graph, other: Graph) -> bool:
+    """Whether `other` (traced with a dynamic axis resized) has the base graph's structure."""
+    try:
+        _check_structure(base, other, "")
+    except TraceMismatch:
+        return False
+    return True
+
+
 def _check_structure(base: Graph, other: Graph, axis: str) -> None:
     def fail(what):
         raise TraceMismatch(

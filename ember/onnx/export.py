@@ -22,7 +22,7 @@ from ..jit.schema import flat_inputs
 from ..jit.script import _sync_training
 from . import capture as _capture
 from .dynamic import ConstSpec, DynamicInfo, Monomial, SymInt, TraceMismatch, Varying, analyze
-from .dynamic import base_of, is_static
+from .dynamic import base_of, is_static, traces_alike
 from .errors import Unsupported, UnsupportedOperatorError
 from .lowering import OPSETS, attach_all, lowering_of
 from .options import OperatorExportTypes, TrainingMode, exporting, select_model_mode_for_export
@@ -171,18 +171,26 @@ def _dynamic_info(model, args, kw, cap, sizes, flat_axes) -> DynamicInfo:
         return DynamicInfo.static(cap.graph)
     resized = {}
     for dim, n in sizes.items():
-        new = n - 1 if n >= 3 else n + 1
         axes = {i: [a for a, d in ax.items() if d == dim] for i, ax in flat_axes.items()}
-        r_args, r_kw = _capture.resized_inputs(args, kw, axes, new)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                other = _capture.trace(model, r_args, r_kw, record_sources=False)
-            except Exception as e:
-                raise RuntimeError(
-                    f"ember.onnx.export: the model fails when dynamic axis '{dim}' has size "
-                    f"{new} instead of {n} ({type(e).__name__}: {e}); it may depend on that "
-                    "size being fixed. Export with the axis static.") from e
+        # twice the size first: a size computed by floor or ceil division (a strided conv's
+        # output) can equal its traced value at n - 1 and would pass for static; a model
+        # with a size limit (a positional table) or a special case at 2n (an upsampling to
+        # its own size) only traces alike shrunk
+        for new in (2 * n, n - 1 if n >= 3 else n + 1):
+            r_args, r_kw = _capture.resized_inputs(args, kw, axes, new)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    other = _capture.trace(model, r_args, r_kw, record_sources=False)
+                except Exception as e:
+                    if new == 2 * n:
+                        continue
+                    raise RuntimeError(
+                        f"ember.onnx.export: the model fails when dynamic axis '{dim}' has "
+                        f"size {new} instead of {n} ({type(e).__name__}: {e}); it may depend "
+                        "on that size being fixed. Export with the axis static.") from e
+            if new != 2 * n or traces_alike(cap.graph, other.graph):
+                break
         resized[dim] = (other.graph, {**sizes, dim: new})
     try:
         return analyze(cap.graph, sizes, resized)
@@ -214,10 +222,12 @@ def _script_dynamic_info(method, args, kw, cap, sizes, flat_axes, resized) -> Dy
     if not sizes:
         return DynamicInfo.static(cap.graph)
     for dim, n in sizes.items():
-        new = n - 1 if n >= 3 else n + 1
         axes = {i: [a for a, d in ax.items() if d == dim] for i, ax in flat_axes.items()}
-        r_args, r_kw = _capture.resized_inputs(args, kw, axes, new)
-        graph = _script_capture(method, r_args, r_kw).graph
+        for new in (2 * n, n - 1 if n >= 3 else n + 1):  # as in _dynamic_info
+            r_args, r_kw = _capture.resized_inputs(args, kw, axes, new)
+            graph = _script_capture(method, r_args, r_kw).graph
+            if traces_alike(cap.graph, graph):
+                break
         resized[dim] = (graph, {**sizes, dim: new})
     try:
         return analyze(cap.graph, sizes, resized)

@@ -239,6 +239,34 @@ def test_a_resnet_style_classifier_follows_dynamic_batch_and_image_sizes():
         assert_close(run(sess, {"x": x}), expected_outputs(model, (x,)))
 
 
+def test_size_made_by_a_strided_layer_is_not_taken_for_static():
+    """After a stride-2 pool, 15 and 14 rows both give 7: the resized trace must not make
+    that size look fixed (the adaptive pool after it would bake in 7 rows)."""
+    model = nn.Sequential(nn.MaxPool2d(2), nn.AdaptiveAvgPool2d((3, 3))).eval()
+    with pytest.raises(UnsupportedOperatorError, match="adaptive pooling to 3 along dim 2"):
+        ember.onnx.export(model, (ember.randn(1, 1, 15, 15),), io.BytesIO(),
+                          dynamic_axes={"input": {2: "h", 3: "w"}})
+    flat = nn.Sequential(nn.Conv2d(1, 2, 3, 2, 1), nn.Flatten(), nn.Linear(2 * 8 * 8, 3))
+    sess = session(export_bytes(flat.eval(), (ember.randn(2, 1, 15, 15),), input_names=["x"],
+                                dynamic_axes={"x": {0: "n"}}))
+    x = ember.randn(5, 1, 15, 15)
+    assert_close(run(sess, {"x": x}), expected_outputs(flat, (x,)))
+
+
+def test_ceil_mode_max_pool_follows_dynamic_image_sizes():
+    """Without a window that could start in the padding, MaxPool's ceil_mode is torch's."""
+    model = nn.Sequential(nn.MaxPool2d(2, ceil_mode=True), nn.MaxPool2d(3, 2, 1, ceil_mode=True))
+    sess = session(export_bytes(model, (ember.randn(1, 2, 9, 8),), input_names=["x"],
+                                dynamic_axes={"x": {2: "h", 3: "w"}}))
+    for h, w in ((9, 8), (13, 7), (4, 11)):
+        x = ember.randn(1, 2, h, w)
+        assert_close(run(sess, {"x": x}), expected_outputs(model, (x,)))
+    dropping = nn.MaxPool2d(2, 3, ceil_mode=True)
+    with pytest.raises(UnsupportedOperatorError, match="ceil mode"):
+        ember.onnx.export(dropping, (ember.randn(1, 2, 9, 8),), io.BytesIO(),
+                          dynamic_axes={"input": {2: "h"}})
+
+
 def test_model_that_breaks_at_another_size():
     def fn(x):
         return x.view(3, 2) * 2

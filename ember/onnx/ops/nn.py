@@ -75,12 +75,18 @@ def _max_pool(ctx):
     padding, dilation = ctx.attr("padding"), ctx.attr("dilation")
     spatial = ctx.shape(0)[2:]
     outs = ctx.attr("outs", None)
-    if outs is None and not ctx.attr("ceil_mode"):
-        # floor mode with the same padding at both ends: MaxPool's own output size is
-        # torch's at every size, so the spatial dims may follow dynamic axes
+    ceil = ctx.attr("ceil_mode")
+    # no window can start in the right padding (torch drops those, MaxPool keeps them)
+    in_bounds = all(p + s <= d * (k - 1) + 1
+                    for p, s, d, k in zip(padding, stride, dilation, kernel))
+    if outs is None and (not ceil or in_bounds):
+        # the same padding at both ends, in floor mode or in ceil mode without windows that
+        # start in the padding: MaxPool's own output size is torch's at every size, so the
+        # spatial dims may follow dynamic axes
         values, index = b.op("MaxPool", [x], outputs=2, dtype=[b.dtype(x), D.int64],
                              kernel_shape=list(kernel), strides=list(stride),
-                             pads=list(padding) * 2, dilations=list(dilation))
+                             pads=list(padding) * 2, dilations=list(dilation),
+                             ceil_mode=int(ceil))
         return b.cast(values, dt), (_plane_indices(ctx, index, x) if ctx.used(1)
                                     else None)
     if outs is None:
