@@ -387,12 +387,24 @@ class _Checker(ast.NodeVisitor):
     def __init__(self, fn: _Function):
         self.fn = fn
         self.top = True
+        self.hinted: set[int] = set()  # the x.tolist() calls whose result type is annotated
+        self.returns = False  # whether the function annotates its return type
 
     def generic_visit(self, node):
         entry = _UNSUPPORTED.get(type(node))
         if entry is not None and not (self.top and isinstance(node, ast.FunctionDef)):
             raise self.fn.error(node, entry[0], entry[1])
+        if self.top and isinstance(node, ast.FunctionDef):
+            self.returns = node.returns is not None
         self.top = False
+        if isinstance(node, ast.AnnAssign) or isinstance(node, ast.Return) and self.returns:
+            self.hinted.add(id(node.value))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                node.func.attr == "tolist" and id(node) not in self.hinted:
+            raise self.fn.error(node, "the result of .tolist() needs a type hint",
+                                "Assign it to an annotated name (xs: List[float] = "
+                                "x.tolist()) or return it from a function annotated "
+                                "-> List[...].")
         if isinstance(node, ast.FunctionDef):
             a = node.args
             if a.vararg or a.kwarg:
@@ -1630,7 +1642,7 @@ class _Compiler:
             base = self.eval(e.func.value, frame)
             if isinstance(base, (Tensor, _Scalar)) and e.func.attr in ("item", "tolist"):
                 if e.func.attr == "tolist":
-                    raise fn.error(e, ".tolist() is not supported", "Use tensor ops.")
+                    return self.as_list(base, e, frame)
                 return self.to_scalar(base, None, e, frame)
             if isinstance(base, _Scalar):
                 raise fn.error(e, "methods of a scalar are not supported",
@@ -1665,6 +1677,13 @@ class _Compiler:
                                     "at compile time unpacks",
                                  "Pass the arguments one by one.")
         return value
+
+    def as_list(self, v, node, frame):
+        """x.tolist(): nested lists (as long as x's dims, known while compiling) of numbers
+        computed from x on each call."""
+        if isinstance(v, _Scalar) or v.dim() == 0:
+            return self.to_scalar(v, None, node, frame)
+        return [self.as_list(row, node, frame) for row in v.unbind(0)]
 
     def to_scalar(self, v, kind, node, frame):
         if isinstance(v, _Scalar):
@@ -2040,7 +2059,9 @@ def _output(obj):
         return NumberLeaf(scalar_tensor(obj), type(obj))
     if type(obj) is list:
         return [_output(o) for o in obj]
-    if isinstance(obj, tuple):  # x.size() and named tuples too: they come back as tuples
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # a NamedTuple keeps its type
+        return type(obj)(*(_output(o) for o in obj))
+    if isinstance(obj, tuple):  # x.size() too: it comes back as a tuple
         return tuple(_output(o) for o in obj)
     if type(obj) is dict:
         return {k: _output(v) for k, v in obj.items()}

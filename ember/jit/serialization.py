@@ -110,6 +110,15 @@ def _spec(obj, what: str):
         _require(len(obj) == 2 and isinstance(obj[1], list), f"malformed {what} spec")
         for s in obj[1]:
             _spec(s, what)
+    elif kind == "namedtuple":
+        desc = obj[1] if len(obj) == 3 else None
+        _require(isinstance(desc, dict) and isinstance(desc.get("module"), str) and
+                 isinstance(desc.get("qualname"), str) and isinstance(obj[2], list) and
+                 isinstance(desc.get("fields"), list) and len(desc["fields"]) == len(obj[2])
+                 and all(isinstance(f, str) and f.isidentifier() for f in desc["fields"]),
+                 f"malformed {what} spec")
+        for s in obj[2]:
+            _spec(s, what)
     elif kind == "dict":
         _require(len(obj) == 2 and isinstance(obj[1], list), f"malformed {what} spec")
         for pair in obj[1]:

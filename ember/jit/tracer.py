@@ -9,6 +9,7 @@ the version counter and recorded as in-place nodes. Python values computed from 
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import inspect
@@ -98,9 +99,10 @@ def flatten(obj, what: str, strict: bool = True, python: bool = False, none: boo
         if isinstance(o, RuntimeStr):  # a scripted string, rendered for the caller
             tensors.extend(o.leaves)
             return ["str", o.template, [list(f) for f in o.formats]]
-        if python and type(o) is not tuple and isinstance(o, tuple) and hasattr(o, "_fields"):
-            return ["namedtuple", type(o), [walk(x, f"{path}.{f}")
-                                            for f, x in zip(o._fields, o)]]
+        if (python or none) and type(o) is not tuple and isinstance(o, tuple) and \
+                hasattr(o, "_fields"):
+            return ["namedtuple", type(o) if python else named_type(type(o)),
+                    [walk(x, f"{path}.{f}") for f, x in zip(o._fields, o)]]
         if isinstance(o, tuple):
             return ["tuple", [walk(x, f"{path}[{i}]") for i, x in enumerate(o)]]
         if python and is_plain(o):
@@ -126,6 +128,27 @@ def flatten(obj, what: str, strict: bool = True, python: bool = False, none: boo
     return tensors, spec
 
 
+def named_type(cls) -> dict:
+    """A namedtuple class as JSON-ready data (a scripted output's spec is saved)."""
+    return {"module": cls.__module__, "qualname": cls.__qualname__, "fields": list(cls._fields)}
+
+
+@functools.lru_cache(maxsize=None)
+def _made_namedtuple(name: str, fields: tuple):
+    return collections.namedtuple(name, fields)
+
+
+def named_class(desc: dict):
+    """The namedtuple class `desc` (named_type) names when its module is loaded and it still
+    has those fields; else a namedtuple of that name and fields, as torch.jit.load makes."""
+    obj = sys.modules.get(desc["module"])
+    for part in desc["qualname"].split("."):
+        obj = getattr(obj, part, None)
+    if isinstance(obj, type) and list(getattr(obj, "_fields", ())) == desc["fields"]:
+        return obj
+    return _made_namedtuple(desc["qualname"].rpartition(".")[2], tuple(desc["fields"]))
+
+
 def unflatten(spec, items, text=render):
     """Rebuild the nesting `spec` describes from a flat sequence of leaves; `text(template,
     formats, leaves)` makes a string output (render: its text)."""
@@ -148,7 +171,8 @@ def unflatten(spec, items, text=render):
         if kind == "str":
             return text(s[1], s[2], [next(it) for _ in s[2]])
         if kind == "namedtuple":
-            return s[1](*(build(x) for x in s[2]))
+            cls = s[1] if isinstance(s[1], type) else named_class(s[1])
+            return cls(*(build(x) for x in s[2]))
         return {k: build(v) for k, v in s[1]}
     return build(spec)
 

@@ -595,3 +595,85 @@ for use_bias in (True, False):
 def test_strings_numbers_optional_arguments_and_attributes(tmp_path):
     expect, got = run_both(UTILITIES, tmp_path, as_module=True)
     _same(expect, got)
+
+
+NAMED = '''import os
+from typing import Dict, List, NamedTuple, Optional, Tuple
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+
+
+class Output(NamedTuple):
+    logits: Tensor
+    hidden: Tensor
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRU(4, 6, batch_first=True)
+        self.layer = nn.TransformerEncoderLayer(6, 2, 12, dropout=0.0, batch_first=True)
+        self.proj = nn.Linear(6, 3)
+        self.dims: List[int] = [1, 2]
+
+    def pool(self, h: Tensor, mode: str = "mean") -> Tensor:
+        if mode == "mean":
+            return h.mean(dim=1)
+        return h.max(dim=1)[0]
+
+    def forward(self, x: Tensor, lengths: Optional[Tensor] = None) -> Output:
+        h, last = self.rnn(x)
+        h = self.layer(h)
+        with torch.no_grad():
+            scale = h.abs().max()
+        pooled = self.pool(h) + self.pool(h, "max") / scale
+        for d in self.dims:
+            pooled = pooled * d
+        logits = self.proj(pooled)
+        if lengths is not None:
+            logits = logits + lengths.unsqueeze(1).to(logits.dtype)
+        return Output(logits, last[0])
+
+
+@torch.jit.script
+def kinds(x: Tensor, y: Optional[Tensor]) -> List[float]:
+    vals: List[float] = x.tolist()
+    if torch.jit.isinstance(y, Tensor):
+        vals.append(float(y.sum()))
+    return vals
+
+
+@torch.jit.script
+def ternary(x: Tensor, flag: bool) -> Tensor:
+    y = x * 2 if flag else x - 1
+    return y if bool(y.sum() > 0) else -y
+
+
+torch.manual_seed(0)
+enc = sync(Encoder()).eval()
+s = torch.jit.script(enc)
+x = torch.sin(torch.arange(24.0)).reshape(2, 3, 4)
+o = s(x)
+e = enc(x)
+out["logits"] = o.logits.detach().numpy()
+out["eager"] = e.logits.detach().numpy()
+out["hidden"] = o.hidden.shape
+out["lengths"] = s(x, torch.tensor([1, 2])).logits.detach().numpy()
+out["named"] = (type(o).__name__, o._fields)
+s.save(os.path.join(TMP, "enc.pt"))
+l = torch.jit.load(os.path.join(TMP, "enc.pt"))
+lo = l(x, torch.tensor([1, 2]))
+out["loaded"] = lo.logits.detach().numpy()
+out["loaded_named"] = type(lo).__name__
+out["kinds"] = kinds(torch.tensor([1.0, 2.0]), torch.ones(2))
+out["kinds_none"] = kinds(torch.tensor([1.0, 2.0]), None)
+out["ternary"] = [ternary(torch.tensor([1.0, -3.0]), f).numpy() for f in (True, False)]
+'''
+
+
+def test_named_tuples_library_layers_tolist_and_isinstance(tmp_path):
+    expect, got = run_both(NAMED, tmp_path, as_module=True)
+    _same(expect, got)
