@@ -8,6 +8,7 @@ torch's eager outputs.
 from __future__ import annotations
 
 import io
+import math
 import warnings
 
 import numpy as np
@@ -606,3 +607,195 @@ def test_bad_output_names():
     with pytest.raises(ValueError, match="'x' is both an input and an output name"):
         ember.onnx.export(em, (ember.tensor(x),), io.BytesIO(), input_names=["x"],
                           output_names=["x"])
+
+# ---- more architectures from tutorials and popular repositories --------------------------------
+def superres(ns):
+    nn = ns.nn
+    class SuperResolutionNet(nn.Module):
+        def __init__(self, upscale_factor=3):
+            super().__init__()
+            self.relu = nn.ReLU()
+            self.conv1 = nn.Conv2d(1, 16, (5, 5), (1, 1), (2, 2))
+            self.conv2 = nn.Conv2d(16, 16, (3, 3), (1, 1), (1, 1))
+            self.conv3 = nn.Conv2d(16, upscale_factor ** 2, (3, 3), (1, 1), (1, 1))
+            self.pixel_shuffle = nn.PixelShuffle(upscale_factor)
+        def forward(self, x):
+            x = self.relu(self.conv1(x))
+            x = self.relu(self.conv2(x))
+            return self.pixel_shuffle(self.conv3(x))
+    return SuperResolutionNet()
+
+
+def test_super_resolution_tutorial_model():
+    """The model of PyTorch's ONNX export tutorial (PixelShuffle)."""
+    compare(superres, [randn(1, 1, 12, 12)], ["input"], [randn(2, 1, 12, 12)],
+            dynamic_axes={"input": {0: "batch_size"}, "output": {0: "batch_size"}},
+            output_names=["output"])
+
+
+def textcnn(ns):
+    nn, F = ns.nn, ns.nn.functional
+    class TextCNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(40, 8)
+            self.convs = nn.ModuleList([nn.Conv1d(8, 6, k, padding='same') for k in (2, 3, 5)])
+            self.fc = nn.Linear(18, 2)
+        def forward(self, ids):
+            x = self.embed(ids).transpose(1, 2)
+            feats = [F.relu(c(x)).max(dim=2)[0] for c in self.convs]
+            return self.fc(ns.cat(feats, 1)).argmax(-1), F.normalize(ns.cat(feats, 1), dim=-1)
+    return TextCNN()
+
+
+def test_text_cnn_with_argmax_and_normalize():
+    ids = np.random.default_rng(0).integers(0, 40, (2, 9))
+    other = np.random.default_rng(1).integers(0, 40, (3, 11))
+    compare(textcnn, [ids], ["ids"], [other], dynamic_axes={"ids": {0: "b", 1: "s"}})
+
+
+def gn_net(ns):
+    nn, F = ns.nn, ns.nn.functional
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1 = nn.Conv2d(3, 8, 3, padding=1, dilation=1)
+            self.gn = nn.GroupNorm(4, 8)
+            self.c2 = nn.Conv2d(8, 8, 3, padding=2, dilation=2)
+            self.inorm = nn.InstanceNorm2d(8, affine=True)
+            self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
+            self.ct = nn.ConvTranspose2d(8, 4, 3, stride=2, padding=1, output_padding=1)
+        def forward(self, x):
+            x = F.silu(self.gn(self.c1(x)))
+            x = F.leaky_relu(self.inorm(self.c2(x)), 0.2)
+            y = self.ct(x)
+            return self.up(x), y, x.view(x.size(0), -1).mean(1, keepdim=True)
+    return Net()
+
+
+def test_group_norm_instance_norm_upsample_and_output_padding():
+    compare(gn_net, [randn(2, 3, 8, 8)], ["x"], [randn(3, 3, 8, 8)], dynamic_axes={"x": {0: "b"}})
+
+
+def gpt(ns, sdpa=False):
+    nn, F = ns.nn, ns.nn.functional
+    class CausalSelfAttention(nn.Module):
+        def __init__(self, n_embd=16, n_head=4, block_size=16):
+            super().__init__()
+            self.c_attn = nn.Linear(n_embd, 3 * n_embd)
+            self.c_proj = nn.Linear(n_embd, n_embd)
+            self.n_head = n_head
+            self.n_embd = n_embd
+            self.register_buffer("bias", ns.tril(ns.ones(block_size, block_size))
+                                 .view(1, 1, block_size, block_size))
+        def forward(self, x):
+            B, T, C = x.size()
+            q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
+            k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+            q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+            v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+            if sdpa:
+                y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            else:
+                att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+                att = att.masked_fill(self.bias[:, :, :T, :T] == 0, float('-inf'))
+                att = F.softmax(att, dim=-1)
+                y = att @ v
+            y = y.transpose(1, 2).contiguous().view(B, T, C)
+            return self.c_proj(y)
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wte = nn.Embedding(50, 16)
+            self.wpe = nn.Embedding(16, 16)
+            self.ln = nn.LayerNorm(16)
+            self.attn = CausalSelfAttention()
+            self.mlp = nn.Sequential(nn.Linear(16, 64), nn.GELU(approximate="tanh"),
+                                     nn.Linear(64, 16))
+            self.ln2 = nn.LayerNorm(16)
+            self.lm_head = nn.Linear(16, 50, bias=False)
+            self.lm_head.weight = self.wte.weight
+        def forward(self, idx):
+            b, t = idx.size()
+            pos = ns.arange(0, t, dtype=ns.long, device=idx.device)
+            x = self.wte(idx) + self.wpe(pos)
+            x = x + self.attn(self.ln(x))
+            x = x + self.mlp(self.ln2(x))
+            return self.lm_head(x[:, [-1], :])
+    return GPT()
+
+
+@pytest.mark.parametrize("sdpa", [False, True], ids=["masked_fill", "sdpa"])
+@pytest.mark.parametrize("opset", [14, 17])
+def test_nanogpt_style_model_with_dynamic_sequence(sdpa, opset):
+    """A causal-mask buffer sliced to the sequence, arange positions, tied weights."""
+    rng = np.random.default_rng(0)
+    compare(lambda ns: gpt(ns, sdpa), [rng.integers(0, 50, (2, 7))], ["idx"],
+            [rng.integers(0, 50, (3, 12))], dynamic_axes={"idx": {0: "b", 1: "t"}},
+            opset_version=opset)
+
+
+def vit(ns):
+    nn = ns.nn
+    class ViT(nn.Module):
+        def __init__(self, img=16, patch=4, dim=16, depth=2, heads=4, classes=3):
+            super().__init__()
+            self.patch = nn.Conv2d(3, dim, patch, patch)
+            n = (img // patch) ** 2
+            self.cls_token = nn.Parameter(ns.randn(1, 1, dim))
+            self.pos = nn.Parameter(ns.randn(1, n + 1, dim) * 0.02)
+            layer = nn.TransformerEncoderLayer(dim, heads, 32, dropout=0.0, activation="gelu",
+                                               batch_first=True, norm_first=True)
+            self.enc = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+            self.norm = nn.LayerNorm(dim)
+            self.head = nn.Linear(dim, classes)
+        def forward(self, x):
+            x = self.patch(x).flatten(2).transpose(1, 2)
+            B = x.shape[0]
+            cls = self.cls_token.expand(B, -1, -1)
+            x = ns.cat((cls, x), dim=1) + self.pos
+            x = self.enc(x)
+            return self.head(self.norm(x)[:, 0])
+    return ViT()
+
+
+def test_vision_transformer_with_class_token():
+    compare(vit, [randn(2, 3, 16, 16)], ["x"], [randn(3, 3, 16, 16)],
+            dynamic_axes={"x": {0: "b"}})
+
+
+def convnext(ns):
+    nn = ns.nn
+    class LayerNormCF(nn.Module):
+        def __init__(self, c, eps=1e-6):
+            super().__init__()
+            self.weight = nn.Parameter(ns.ones(c) * 1.5)
+            self.bias = nn.Parameter(ns.zeros(c) + 0.1)
+            self.eps = eps
+        def forward(self, x):
+            u = x.mean(1, keepdim=True)
+            s = (x - u).pow(2).mean(1, keepdim=True)
+            x = (x - u) / ns.sqrt(s + self.eps)
+            return self.weight[:, None, None] * x + self.bias[:, None, None]
+    class Block(nn.Module):
+        def __init__(self, dim):
+            super().__init__()
+            self.dwconv = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
+            self.norm = nn.LayerNorm(dim, eps=1e-6)
+            self.pw1 = nn.Linear(dim, 4 * dim)
+            self.act = nn.GELU()
+            self.pw2 = nn.Linear(4 * dim, dim)
+            self.gamma = nn.Parameter(1e-1 * ns.ones(dim))
+        def forward(self, x):
+            inp = x
+            x = self.dwconv(x).permute(0, 2, 3, 1)
+            x = self.pw2(self.act(self.pw1(self.norm(x))))
+            x = (self.gamma * x).permute(0, 3, 1, 2)
+            return inp + x
+    return nn.Sequential(nn.Conv2d(3, 8, 4, 4), LayerNormCF(8), Block(8), nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten(), nn.Linear(8, 2))
+
+
+def test_convnext_block_follows_dynamic_image_sizes():
+    compare(convnext, [randn(2, 3, 16, 16)], ["x"], [randn(3, 3, 24, 20)],
+            dynamic_axes={"x": {0: "b", 2: "h", 3: "w"}})
