@@ -19,8 +19,8 @@ from .passes.analysis import AliasInfo
 from .passes.freeze import freeze_constants
 from .runtime import ScriptFunction, ScriptModule, _Method, module_layout
 from .symbolic import NotGeneral, Symbols, conforms, generalize, total_stride
-from .tracer import (TracerWarning, TracingCheckError, as_tuple, flatten, trace_graph,
-                     unflatten)
+from .tracer import (TracerWarning, TracingCheckError, as_tuple, caller_stacklevel, flatten,
+                     trace_graph, unflatten)
 
 
 def _module_state(mod: Module) -> dict:
@@ -297,7 +297,7 @@ def _check(fn, script_call, example, check_inputs, tol, drew_random, retrace) ->
     if drew_random:
         warnings.warn("check_trace skipped the output comparison: the traced function draws "
                       "random numbers, so outputs differ between runs.", TracerWarning,
-                      stacklevel=3)
+                      stacklevel=caller_stacklevel())
         return
     _compare_outputs(fn, script_call, example, tol, "the example inputs")
     for extra in check_inputs or ():
@@ -629,7 +629,8 @@ def _check_sizes(script_call, example, retrace) -> None:
                       "sequence length explains, so the graph keeps them as constants: it "
                       "runs only on inputs of the traced shapes "
                       f"{[list(v.type.shape) for v in mine.inputs]}. Trace it at the shape "
-                      "you need, or script it.", TracerWarning, stacklevel=4)
+                      "you need, or script it.", TracerWarning,
+                      stacklevel=caller_stacklevel())
 
 
 def _constant_shapes(graph) -> list:

@@ -13,6 +13,7 @@ import collections
 import contextlib
 import functools
 import inspect
+import os
 import sys
 import threading
 import types
@@ -34,6 +35,19 @@ from .strings import RuntimeStr
 
 class TracerWarning(Warning):
     """The trace may not generalize: a traced value became a Python constant."""
+
+
+_JIT_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def caller_stacklevel() -> int:
+    """The warnings.warn stacklevel, for the function that calls this, of the first frame
+    outside ember.jit: a warning about the whole trace names the user's trace() call, however
+    deep in the tracer it is raised."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_JIT_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class TraceError(RuntimeError):
@@ -737,7 +751,8 @@ def trace_graph(fn, example, state: dict, strict: bool, signature_of=None,
     if recorder.random_outside:
         warnings.warn("Random numbers were drawn while tracing outside a random op (dropout's "
                       "noise is one): they are constants in the graph, so every call of the "
-                      "traced function reuses them.", TracerWarning, stacklevel=3)
+                      "traced function reuses them.", TracerWarning,
+                      stacklevel=caller_stacklevel())
     return graph, drew_random
 
 

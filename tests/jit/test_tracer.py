@@ -1046,3 +1046,18 @@ def test_in_place_view_ops_are_traced_as_views():
     x = ember.arange(6.0).reshape(2, 3).requires_grad_()
     ember.compile(f)(x)[0].sum().backward()
     assert x.grad.tolist() == [[2.0] * 3] * 2
+
+
+def test_warnings_about_the_whole_trace_name_the_callers_line():
+    """The size and randomness warnings are raised deep in the tracer: they name the line of
+    the user's trace() call (they named a tracer file, or 'sys' line 1), for functions and
+    modules, with and without check_trace."""
+    x = ember.randn(3, 4)
+    dropout = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+    calls = [lambda: jit.trace(lambda x: x * x.sum().item(), x, check_trace=False),
+             lambda: jit.trace(lambda x: x.sum(0).repeat(x.shape[0] ** 2), x),
+             lambda: jit.trace(dropout, x)]
+    for call in calls:
+        with pytest.warns(jit.TracerWarning) as record:
+            call()
+        assert {r.filename for r in record} == {__file__}
