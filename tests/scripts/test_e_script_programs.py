@@ -677,3 +677,84 @@ out["ternary"] = [ternary(torch.tensor([1.0, -3.0]), f).numpy() for f in (True, 
 def test_named_tuples_library_layers_tolist_and_isinstance(tmp_path):
     expect, got = run_both(NAMED, tmp_path, as_module=True)
     _same(expect, got)
+
+
+HYBRID = '''import os
+from typing import Dict, List, Optional, Tuple
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+
+
+@torch.jit.script
+def clipped_norm(x: Tensor, max_norm: float) -> Tensor:
+    n = x.norm()
+    if bool(n > max_norm):
+        x = x * (max_norm / n)
+    return x
+
+
+class Loop(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 3)
+
+    def forward(self, x: Tensor, steps: int) -> Tensor:
+        for _ in range(steps):
+            x = torch.tanh(self.fc(x))
+        return x
+
+
+class Hybrid(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inp = nn.Linear(3, 3)
+        self.loop = torch.jit.script(Loop())
+        self.out = nn.Linear(3, 2)
+
+    def forward(self, x):
+        h = clipped_norm(self.inp(x), 1.0)
+        h = self.loop(h, 3)
+        return self.out(h)
+
+
+class Router(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.experts = nn.ModuleDict({"a": nn.Linear(3, 3), "b": nn.Linear(3, 3)})
+
+    def forward(self, inputs: Dict[str, Tensor], order: List[str]) -> Tensor:
+        total = torch.zeros(3)
+        for name, expert in self.experts.items():
+            if name in inputs and name in order:
+                total = total + expert(inputs[name]).sum(0)
+        return total
+
+
+torch.manual_seed(0)
+hy = sync(Hybrid()).eval()
+x = torch.linspace(-1, 1, 6).reshape(2, 3)
+out["hybrid_eager"] = hy(x).detach().numpy()
+traced = torch.jit.trace(hy, (x,))
+out["hybrid_traced"] = traced(x).detach().numpy()
+out["hybrid_traced2"] = traced(x * 5).detach().numpy()
+out["hybrid_eager2"] = hy(x * 5).detach().numpy()
+scripted = torch.jit.script(hy)
+out["hybrid_scripted"] = scripted(x * 5).detach().numpy()
+traced.save(os.path.join(TMP, "hy.pt"))
+out["hybrid_loaded"] = torch.jit.load(os.path.join(TMP, "hy.pt"))(x * 5).detach().numpy()
+
+r = sync(Router())
+sr = torch.jit.script(r)
+inputs = {"a": torch.ones(2, 3), "b": torch.full((1, 3), 2.0)}
+out["router"] = sr(inputs, ["b", "a", "c"]).detach().numpy()
+out["router_eager"] = r(inputs, ["b", "a", "c"]).detach().numpy()
+out["router_one"] = sr({"a": torch.ones(2, 3)}, ["a"]).detach().numpy()
+'''
+
+
+def test_traced_modules_holding_scripted_parts_and_dict_inputs(tmp_path):
+    expect, got = run_both(HYBRID, tmp_path, as_module=True)
+    _same(expect, got)
