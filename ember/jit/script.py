@@ -1647,6 +1647,11 @@ class _Compiler:
             if isinstance(base, _Scalar):
                 raise fn.error(e, "methods of a scalar are not supported",
                                "Use arithmetic or an ember function.")
+            if isinstance(base, RuntimeStr):
+                raise fn.error(e, f"str.{e.func.attr}() of a string computed from tensors "
+                                  "(its text is only known on each call) is not supported",
+                               "Apply it to the parts known while compiling (the literal "
+                               "text) before formatting the values in.")
             if type(base) in (list, dict) and e.func.attr in _MUTATORS:
                 base = self.copy_on_write(e.func.value, base, frame)
             try:

@@ -1346,6 +1346,17 @@ def test_tolist_gives_numbers_computed_on_each_call():
     assert f(ember.tensor([[0.5, 0.0], [1.0, 2.0]])) == [[0.5, 0.0], [1.0, 2.0]]
 
 
+def _shouted(x):
+    s = f"total {x.sum()}"
+    return s.upper()
+
+
+def test_a_method_of_a_run_time_string_is_refused_by_name():
+    with pytest.raises(ember.jit.NotSupportedError, match=r"str\.upper\(\) of a string "
+                                                          "computed from tensors"):
+        ember.jit.script(_shouted)(ember.ones(2))
+
+
 def _masked_sum(x, mask: Tensor | None = None):
     return x.sum() if mask is None else x.masked_fill(mask, 0.0).sum()
 
