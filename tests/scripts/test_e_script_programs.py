@@ -758,3 +758,76 @@ out["router_one"] = sr({"a": torch.ones(2, 3)}, ["a"]).detach().numpy()
 def test_traced_modules_holding_scripted_parts_and_dict_inputs(tmp_path):
     expect, got = run_both(HYBRID, tmp_path, as_module=True)
     _same(expect, got)
+
+
+TRAINED = '''import os
+from typing import Dict, List, Optional, Tuple
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+
+
+class Base(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.transform(self.fc(x))
+
+    def transform(self, h: Tensor) -> Tensor:
+        return h
+
+    @torch.jit.export
+    def features(self, x: Tensor) -> Tensor:
+        return self.fc(x).relu()
+
+
+class Child(Base):
+    def __init__(self):
+        super().__init__()
+        self.bn = nn.BatchNorm1d(4)
+
+    def transform(self, h: Tensor) -> Tensor:
+        return self.bn(h).tanh()
+
+
+torch.manual_seed(0)
+m = sync(Child())
+s = torch.jit.script(m)
+x = torch.linspace(-2, 2, 24).reshape(6, 4)
+y = torch.linspace(1, -1, 12).reshape(6, 2).repeat(1, 2)
+opt = torch.optim.SGD(s.parameters(), lr=0.1, momentum=0.9)
+losses = []
+for step in range(4):
+    opt.zero_grad()
+    loss = F.mse_loss(s(x), y)
+    loss.backward()
+    opt.step()
+    losses.append(loss.item())
+out["losses"] = losses
+out["running_mean"] = s.bn.running_mean.numpy()
+out["state_keys"] = sorted(s.state_dict().keys())
+s.eval()
+out["eval"] = s(x).detach().numpy()
+out["features"] = s.features(x).detach().numpy()
+s.save(os.path.join(TMP, "child.pt"))
+l = torch.jit.load(os.path.join(TMP, "child.pt"))
+out["loaded_eval"] = l(x).detach().numpy()
+out["loaded_training"] = l.training
+fresh = torch.jit.script(sync(Child())).eval()
+fresh(x)
+fresh.load_state_dict(l.state_dict())
+out["reloaded_state"] = fresh(x).detach().numpy()
+d = torch.jit.script(nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 1)))
+out["seq_params"] = sum(p.numel() for p in d.parameters())
+s64 = torch.jit.script(sync(Child())).double().eval()
+out["double"] = str(s64(x.double()).dtype)
+'''
+
+
+def test_training_an_inherited_scripted_module_then_saving_and_reloading_state(tmp_path):
+    expect, got = run_both(TRAINED, tmp_path, as_module=True)
+    _same(expect, got)
