@@ -16,7 +16,8 @@ from .export import DEFAULT_OPSET, export
 from .lowering import OPSETS, Lowering, lowering_of, lowers
 from .options import (OperatorExportTypes, TrainingMode, is_in_onnx_export,
                       select_model_mode_for_export)
+from .program import ONNXProgram
 
 __all__ = ["export", "UnsupportedOperatorError", "OnnxExporterError", "lowers", "lowering_of",
            "Lowering", "OPSETS", "DEFAULT_OPSET", "TrainingMode", "OperatorExportTypes",
-           "is_in_onnx_export", "select_model_mode_for_export"]
+           "is_in_onnx_export", "select_model_mode_for_export", "ONNXProgram"]

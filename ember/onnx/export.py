@@ -7,6 +7,7 @@ with dynamic axes unless asked for them) and helpers to compute sizes at run tim
 """
 from __future__ import annotations
 
+import inspect
 import warnings
 
 import numpy as np
@@ -17,6 +18,7 @@ from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad
 from ..jit.interpreter import run_node
 from ..jit.ir import CONTROL_OPS, IF, AsTensor, Value
+from ..jit import tracer
 from ..jit.passes.analysis import AliasInfo, is_pure
 from ..jit.schema import flat_inputs
 from ..jit.script import _sync_training
@@ -26,6 +28,7 @@ from .dynamic import base_of, is_static, traces_alike
 from .errors import Unsupported, UnsupportedOperatorError
 from .lowering import OPSETS, attach_all, lowering_of
 from .options import OperatorExportTypes, TrainingMode, exporting, select_model_mode_for_export
+from .program import ONNXProgram, add_initializers_as_inputs
 
 DEFAULT_OPSET = 17
 _MISSING = object()
@@ -33,16 +36,18 @@ _MISSING = object()
 _FOLD_GROWTH = 1 << 12
 
 
-def export(model, args, f, input_names=None, output_names=None, dynamic_axes=None,
+def export(model, args=(), f=None, input_names=None, output_names=None, dynamic_axes=None,
            opset_version: int | None = None, do_constant_folding: bool = True,
            export_params: bool = True, kwargs: dict | None = None,
            verbose: bool = False, dynamo: bool = False,
            keep_initializers_as_inputs: bool = False,
            training: TrainingMode = TrainingMode.EVAL,
            operator_export_type: OperatorExportTypes = OperatorExportTypes.ONNX,
-           custom_opsets: dict | None = None) -> None:
+           custom_opsets: dict | None = None,
+           dynamic_shapes: dict | tuple | list | None = None) -> ONNXProgram | None:
     """Export `model` (a Module or function) called on `args` to an ONNX file `f` (a path or
-    a binary file object), like torch.onnx.export.
+    a binary file object), like torch.onnx.export. Returns an ONNXProgram (the model, to
+    save or run) when `f` is None or `dynamo` is True, as torch's exporter does.
 
     The model runs once (in eval mode, unless `training` says otherwise) under ember.jit's
     tracer; each recorded op is lowered through its OpDef's ONNX lowering. `dynamic_axes`
@@ -55,6 +60,8 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
     `keep_initializers_as_inputs` also lists the weights as graph inputs (so a runtime may
     override them); `custom_opsets` ({domain: version}) adds opset imports; ember emits
     standard ONNX ops only, so `operator_export_type` must be OperatorExportTypes.ONNX.
+    With `dynamo=True`, `dynamic_shapes` may name the dynamic dims instead, per forward
+    argument ({"x": {0: "batch"}} or {"x": ("batch", None)}, or a tuple by position).
 
     >>> import io, ember
     >>> buf = io.BytesIO()
@@ -73,6 +80,9 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
         raise ValueError(f"ember.onnx.export: operator_export_type {operator_export_type!r} "
                          "is not supported; ember exports standard ONNX operators only "
                          "(OperatorExportTypes.ONNX)")
+    if dynamic_shapes and not dynamo:
+        raise ValueError("The exporter only supports dynamic shapes through parameter "
+                         "dynamic_axes when dynamo=False.")
     extra_opsets = _custom_opsets(custom_opsets)
     attach_all()
     args, kw = _capture.split_args(args, kwargs)
@@ -85,6 +95,8 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
             cap = _capture.trace(model, args, kw)
         in_names = _input_names(cap, input_names)
         dims = _parse_dynamic_axes(dynamic_axes)
+        if dynamic_shapes:
+            dims.update(_dynamic_shapes_axes(dynamic_shapes, model, args, kw, in_names))
         sizes, flat_axes = _axis_sizes(cap, in_names, dims)
         if scripted is not None:
             info = _script_dynamic_info(scripted, args, kw, cap, sizes, flat_axes, resized)
@@ -95,14 +107,14 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
     proto = ex.build(in_names, output_names, dims)
     proto.opset_import.extend(onnx.helper.make_opsetid(d, v) for d, v in extra_opsets.items())
     if keep_initializers_as_inputs:
-        proto.graph.input.extend(
-            onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
-            for t in proto.graph.initializer)
+        add_initializers_as_inputs(proto)
     if verbose:
         print(cap.graph)
         print(onnx.printer.to_text(proto))
     onnx.checker.check_model(proto, full_check=True)
-    onnx.save_model(proto, f)
+    if f is not None:
+        onnx.save_model(proto, f)
+    return ONNXProgram(proto) if f is None or dynamo else None
 
 
 def _custom_opsets(custom_opsets) -> dict[str, int]:
@@ -144,6 +156,47 @@ def _parse_dynamic_axes(dynamic_axes) -> dict:
             raise TypeError(f"ember.onnx.export: dynamic_axes[{name!r}] must be a dict or a "
                             f"list of axes, not {type(axes).__name__}")
     return out
+
+
+def _dynamic_shapes_axes(dynamic_shapes, model, args: tuple, kw: dict, in_names) -> dict:
+    """{input name: {axis: dim name}} from torch.export-style `dynamic_shapes`: per forward
+    argument (by name in a dict, by position in a tuple), a dict {axis: name} or a sequence
+    with one entry per dim; None entries are static."""
+    values = list(args) + list(kw.values())
+    if isinstance(dynamic_shapes, dict):
+        params = list(inspect.signature(getattr(model, "forward", model)).parameters)
+        keys = params[:len(args)] + list(kw)
+        unknown = [k for k in dynamic_shapes if k not in keys]
+        if unknown:
+            raise ValueError(f"ember.onnx.export: dynamic_shapes names {unknown}, which are not "
+                             f"arguments of the call (they are {keys})")
+        specs = [dynamic_shapes.get(k) for k in keys]
+    else:
+        specs = list(dynamic_shapes) + [None] * (len(values) - len(dynamic_shapes))
+    out: dict[str, dict[int, str]] = {}
+    start = 0
+    for value, spec in zip(values, specs):
+        count = len(tracer.flatten(value, "input")[0])
+        if spec is not None:
+            if count != 1:
+                raise ValueError("ember.onnx.export: dynamic_shapes for an argument that is not "
+                                 "a single tensor; use dynamic_axes with the input names")
+            name = in_names[start]
+            items = spec.items() if isinstance(spec, dict) else enumerate(spec)
+            axes = {int(a): _dim_name(d, name, int(a)) for a, d in items if d is not None}
+            out[name] = axes
+        start += count
+    return out
+
+
+def _dim_name(dim, input_name: str, axis: int) -> str:
+    """A dim's name: a string as given, else its __name__ (torch.export.Dim)."""
+    if isinstance(dim, str):
+        return dim
+    name = getattr(dim, "__name__", None)
+    if isinstance(name, str):
+        return name
+    return f"{input_name}_dim_{axis}"
 
 
 def _axis_sizes(cap, in_names, dims):

@@ -799,3 +799,47 @@ def convnext(ns):
 def test_convnext_block_follows_dynamic_image_sizes():
     compare(convnext, [randn(2, 3, 16, 16)], ["x"], [randn(3, 3, 24, 20)],
             dynamic_axes={"x": {0: "b", 2: "h", 3: "w"}})
+
+
+# ---- torch's current (dynamo=True) calling conventions ------------------------------------------
+def test_export_without_a_file_returns_an_onnx_program(tmp_path):
+    """onnx_program = torch.onnx.export(model, args, dynamo=True); onnx_program.save(path)"""
+    tm, em = build(two_heads)
+    args = (randn(2, 4), randn(2, 3))
+    program = ember.onnx.export(em, tuple(ember.tensor(a) for a in args), dynamo=True,
+                                input_names=["feats", "meta"])
+    assert isinstance(program, ember.onnx.ONNXProgram)
+    want = eager(tm, list(args))
+    close([t.numpy() for t in program(*(ember.tensor(a) for a in args))], want)
+    program.save(tmp_path / "m.onnx")
+    close(run((tmp_path / "m.onnx").read_bytes(), dict(zip(["feats", "meta"], args))), want)
+    program.save(tmp_path / "ext.onnx", external_data=True)
+    assert (tmp_path / "ext.onnx.data").exists()
+    reloaded = onnx.load(str(tmp_path / "ext.onnx"))
+    close(run(reloaded.SerializeToString(), dict(zip(["feats", "meta"], args))), want)
+    program.save(tmp_path / "bare.onnx", include_initializers=False,
+                 keep_initializers_as_inputs=True)
+    bare = onnx.load(str(tmp_path / "bare.onnx"))
+    assert not bare.graph.initializer and len(bare.graph.input) == 2 + len(
+        program.model_proto.graph.initializer)
+    with pytest.raises(ValueError, match="takes 2 inputs"):
+        program(ember.tensor(args[0]))
+    assert ember.onnx.export(em, tuple(ember.tensor(a) for a in args), io.BytesIO()) is None
+
+
+def test_dynamic_shapes_by_argument_name_and_position():
+    tm, em = build(two_heads)
+    args = tuple(ember.tensor(a) for a in (randn(2, 4), randn(2, 3)))
+    big = (randn(7, 4), randn(7, 3))
+    for shapes in ({"image_feats": {0: "batch"}, "meta": ("batch", None)},
+                   ({0: "batch"}, {0: "batch"})):
+        program = ember.onnx.export(em, args, dynamo=True, dynamic_shapes=shapes)
+        dims = [d.dim_param for d in program.model_proto.graph.input[0].type.tensor_type
+                .shape.dim]
+        assert dims == ["batch", ""]
+        close([t.numpy() for t in program(*(ember.tensor(a) for a in big))],
+              eager(tm, list(big)))
+    with pytest.raises(ValueError, match="not arguments of the call"):
+        ember.onnx.export(em, args, dynamo=True, dynamic_shapes={"x": {0: "batch"}})
+    with pytest.raises(ValueError, match="dynamic_axes when dynamo=False"):
+        ember.onnx.export(em, args, io.BytesIO(), dynamic_shapes={"meta": {0: "batch"}})
