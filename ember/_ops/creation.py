@@ -413,6 +413,16 @@ def from_numpy(ndarray: np.ndarray) -> Tensor:
     return Tensor._wrap(ndarray, D.from_numpy_dtype(ndarray.dtype), to_device(None))
 
 
+def _array_wrap(self, array, context=None, return_scalar=False) -> Tensor:
+    """NumPy ufuncs applied to tensors give back a tensor (on the CPU), as with torch's:
+    np.sin(t) is a Tensor sharing the result's memory; a bool result is uint8 there."""
+    array = np.asarray(array)
+    return from_numpy(array.astype(np.uint8) if array.dtype == np.bool_ else array)
+
+
+Tensor.__array_wrap__ = _array_wrap
+
+
 # ---- constant-filled tensors ----------------------------------------------------------------
 def zeros(*args, size=None, out=None, dtype=None, layout=None, device=None,
           requires_grad: bool = False) -> Tensor:

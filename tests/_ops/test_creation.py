@@ -593,3 +593,15 @@ def test_integer_range_of_python_and_numpy_scalars_like_torch(data):
             outcomes.append("ValueError")
     assert outcomes[0] == outcomes[1]
     assert ember.tensor([2 ** 63], dtype=ember.float64).item() == 2.0 ** 63
+
+
+def test_numpy_ufuncs_on_tensors_give_tensors_like_torch():
+    """np.sin(t) and np.add(t, 1) come back as tensors, with torch's dtypes (bool as uint8)."""
+    for fn in (lambda lib: np.add(lib.tensor([1.0, 2.0]), 1),
+               lambda lib: np.sin(lib.tensor([1, 2])),
+               lambda lib: np.maximum(lib.tensor([1, 5]), lib.tensor([3, 2])),
+               lambda lib: np.isnan(lib.tensor([1.0, float("nan")]))):
+        want, got = fn(torch), fn(ember)
+        assert isinstance(got, ember.Tensor), fn
+        assert str(got.dtype) == str(want.dtype)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
