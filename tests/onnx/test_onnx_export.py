@@ -267,6 +267,17 @@ def test_ceil_mode_max_pool_follows_dynamic_image_sizes():
                           dynamic_axes={"input": {2: "h"}})
 
 
+def test_roll_follows_dynamic_sizes():
+    """The split point of a roll along a dynamic dim is shift mod size, computed at run time."""
+    def fn(x):
+        return x.roll(2, -1), x.roll((-1, 3), (0, 1)), x.roll(5)
+    sess = session(export_bytes(fn, (ember.randn(3, 4),), input_names=["x"],
+                                dynamic_axes={"x": {0: "a", 1: "b"}}))
+    for shape in ((3, 4), (5, 2), (1, 7), (2, 1)):
+        x = ember.randn(*shape)
+        assert_close(run(sess, {"x": x}), expected_outputs(fn, (x,)))
+
+
 def test_model_that_breaks_at_another_size():
     def fn(x):
         return x.view(3, 2) * 2

@@ -240,19 +240,24 @@ def _roll(ctx):
     dims = ctx.attr("dims")
     shape = ctx.shape(0)
     if not dims:
-        n = int(np.prod(shape))
+        n = int(np.prod(shape)) if not ctx.is_dynamic(0) else \
+            b.reduce("ReduceProd", b.shape(x), None, True)
         flat = b.op("Reshape", [x, b.ints([-1])])
         rolled = _roll_axis(b, flat, shifts[0], 0, n)
         return b.op("Reshape", [rolled, b.shape(x)])
     for s, d in zip(shifts, dims):
         d %= len(shape)
-        if ctx.is_dynamic(0, d):
-            ctx.unsupported("roll along a dynamic dimension")
-        x = _roll_axis(b, x, s, d, shape[d])
+        x = _roll_axis(b, x, s, d, ctx.size(0, d))
     return x
 
 
-def _roll_axis(b, x: str, shift: int, axis: int, n: int) -> str:
+def _roll_axis(b, x: str, shift: int, axis: int, n) -> str:
+    """Roll along `axis` of size n: an int, or a [1]-shaped int64 tensor when it follows the
+    dynamic axes (the split point is then shift mod n computed at run time)."""
+    if isinstance(n, str):
+        split = b.op("Sub", [n, b.op("Mod", [b.ints([shift]), n])])
+        return b.concat([b.slice(x, split, n, [axis]), b.slice(x, b.ints([0]), split, [axis])],
+                        axis)
     if n == 0 or shift % n == 0:
         return x
     s = shift % n
