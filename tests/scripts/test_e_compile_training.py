@@ -687,3 +687,107 @@ out["acc"] = (res["eager"][1], res["compiled"][1])
 def test_masked_loss_on_padding(tmp_path):
     want, got = run_both(MASKED_LOSS, tmp_path)
     _match(want, got)
+
+
+# knowledge distillation inside one compiled module (a frozen teacher under no_grad, a
+# temperature argument that changes), then FGSM examples: enable_grad under no_grad and
+# autograd.grad with respect to the compiled model's input
+DISTILL_ADVERSARIAL = '''
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Student(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.teacher = nn.Sequential(nn.Linear(6, 12), nn.ReLU(), nn.Linear(12, 3))
+        self.student = nn.Sequential(nn.Linear(6, 4), nn.Tanh(), nn.Linear(4, 3))
+        for p in self.teacher.parameters():
+            p.requires_grad_(False)
+
+    def forward(self, x, T=2.0):
+        with torch.no_grad():
+            soft = F.softmax(self.teacher(x) / T, dim=-1)
+        logits = self.student(x)
+        kd = F.kl_div(F.log_softmax(logits / T, dim=-1), soft, reduction="batchmean") * T * T
+        return logits, kd
+
+rng = np.random.default_rng(9)
+X = torch.tensor(rng.standard_normal((24, 6)), dtype=torch.float32)
+Y = torch.tensor(rng.integers(0, 3, 24))
+res = {}
+for kind in ("eager", "compiled"):
+    torch.manual_seed(0)
+    base = sync(Student())
+    model = base if kind == "eager" else torch.compile(base)
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    log = []
+    for i in range(4):
+        xb, yb = X[i * 6:(i + 1) * 6], Y[i * 6:(i + 1) * 6]
+        logits, kd = model(xb, T=2.0 + i)
+        loss = 0.5 * F.cross_entropy(logits, yb) + 0.5 * kd
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        log.append((loss.item(), kd.item()))
+    log.append(base.teacher[0].weight.grad is None)
+    # FGSM adversarial examples in eval mode, under no_grad with enable_grad inside
+    model.eval()
+    with torch.no_grad():
+        with torch.enable_grad():
+            x = X[:6].clone().requires_grad_(True)
+            logits, _ = model(x)
+            (g,) = torch.autograd.grad(F.cross_entropy(logits, Y[:6]), x)
+        adv = x + 0.1 * g.sign()
+        adv_logits, _ = model(adv)
+    log.append((g.numpy(), adv_logits.numpy(), adv_logits.requires_grad))
+    res[kind] = log
+out["res"] = (res["eager"], res["compiled"])
+'''
+
+
+def test_distillation_and_adversarial_examples(tmp_path):
+    want, got = run_both(DISTILL_ADVERSARIAL, tmp_path)
+    _match(want, got)
+
+
+# gradient hooks on parameters (clamping, post-accumulate) with zero_grad(set_to_none=
+# False) and accumulation over micro-batches through a compiled model
+GRADIENT_HOOKS = '''
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+rng = np.random.default_rng(10)
+X = torch.tensor(rng.standard_normal((16, 5)), dtype=torch.float32)
+Y = torch.tensor(rng.standard_normal((16, 2)), dtype=torch.float32)
+res = {}
+for kind in ("eager", "compiled"):
+    torch.manual_seed(0)
+    base = sync(nn.Sequential(nn.Linear(5, 8), nn.ELU(), nn.Linear(8, 2)))
+    model = base if kind == "eager" else torch.compile(base)
+    for p in base.parameters():
+        p.register_hook(lambda g: g.clamp(-0.05, 0.05))
+    counts = []
+    base[2].weight.register_post_accumulate_grad_hook(lambda p: counts.append(p.grad.norm().item()))
+    opt = torch.optim.Adagrad(model.parameters(), lr=0.1)
+    log = []
+    for i in range(4):
+        opt.zero_grad(set_to_none=False)
+        for k in range(2):
+            j = i * 4 + k * 2
+            loss = F.huber_loss(model(X[j:j + 2]), Y[j:j + 2], delta=0.5)
+            loss.backward()
+        log.append((loss.item(), base[0].weight.grad.numpy().copy()))
+        opt.step()
+    log.append(counts)
+    res[kind] = log
+out["res"] = (res["eager"], res["compiled"])
+'''
+
+
+def test_gradient_hooks_and_accumulation_into_existing_grads(tmp_path):
+    want, got = run_both(GRADIENT_HOOKS, tmp_path)
+    _match(want, got)
