@@ -324,14 +324,16 @@ def _retraced(retrace, example):
 
 class SizeFamily:
     """Example sizes that may vary together: dims `dims` of the first input tensor `first`,
-    of sizes `base` in the example (the batch first). With `state_at_dim1`, a later 3-D
-    input whose dims 0 and 1 are both of the batch's size holds the batch at dim 1 only (an
-    RNN's (layers, batch, hidden) state traced with as many layers as batch rows)."""
+    of sizes `base` in the example (the batch first), then the sizes `extra` (lengths of
+    later inputs that the first has no dim of: a decoder's target beside its source). With
+    `state_at_dim1`, a later 3-D input whose dims 0 and 1 are both of the batch's size holds
+    the batch at dim 1 only (an RNN's (layers, batch, hidden) state traced with as many
+    layers as batch rows)."""
 
-    def __init__(self, first, dims: tuple, state_at_dim1: bool = False):
+    def __init__(self, first, dims: tuple, state_at_dim1: bool = False, extra: tuple = ()):
         self.first = first
         self.dims = dims
-        self.base = tuple(first.shape[d] for d in dims)
+        self.base = tuple(first.shape[d] for d in dims) + extra
         self.state_at_dim1 = state_at_dim1
 
     def member(self, t, d: int, n: int):
@@ -395,7 +397,7 @@ def _modulus_steps(base: tuple, q: int) -> tuple:
 def size_families(tensors) -> list[SizeFamily]:
     """The dims of the first input tensor whose sizes may vary together, most general first:
     all of them; all but dim 1 (an image's channels: N, H, W); (batch, sequence) as dims 0 and
-    1; the batch alone."""
+    1; the batch alone; each first with the lengths of later inputs (`_other_lengths`)."""
     first = next((t for t in tensors if t.dim() > 0), None)
     if first is None:
         return []
@@ -405,7 +407,24 @@ def size_families(tensors) -> list[SizeFamily]:
         if dims not in families:
             families.append(dims)
     variants = (False, True) if any(_state_like(t, first) for t in tensors) else (False,)
-    return [SizeFamily(first, d, v) for d in families for v in variants]
+    lengths = _other_lengths(tensors, first)
+    extras = (lengths, ()) if lengths else ((),)
+    return [SizeFamily(first, d, v, e) for d in families for e in extras for v in variants]
+
+
+def _other_lengths(tensors, first) -> tuple:
+    """The lengths of later inputs batched as the first (dim 1 when dim 0 is first's, dim 0
+    when dim 1 is: batch-first or not) that are no size of the first's dims: another
+    sequence's length (a decoder's target, its padding mask), which may vary on its own."""
+    found = set()
+    for t in tensors:
+        if t is first or t.dim() < 2:
+            continue
+        if t.shape[0] == first.shape[0]:
+            found.add(t.shape[1])
+        elif first.dim() >= 2 and t.shape[1] == first.shape[1]:
+            found.add(t.shape[0])
+    return tuple(sorted(n for n in found if n > 1 and n not in first.shape))
 
 
 def _state_like(t, first) -> bool:

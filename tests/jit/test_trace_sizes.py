@@ -7,6 +7,7 @@ import io
 import warnings
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -353,3 +354,30 @@ def test_an_rnn_traced_with_as_many_layers_as_batch_rows_generalizes():
         with ember.no_grad():
             got, want = traced(x, h), rnn(x, h)
         np.testing.assert_allclose(got[0].numpy(), want[0].numpy(), rtol=1e-5, atol=1e-6)
+
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_a_decoder_follows_its_target_length_apart_from_the_source_length(batch_first):
+    """nn.Transformer with a source of length S and a target of length T (and the target's
+    causal mask, made from the target's size): the target's length is a size family member
+    of its own, so the trace serves other target lengths, as greedy decoding calls it (it
+    followed the source's length and the batch only and refused T + 1)."""
+    ember.manual_seed(0)
+    model = ember.nn.Transformer(8, 2, 1, 1, 16, dropout=0.0, batch_first=batch_first).eval()
+    length_dim = 1 if batch_first else 0
+
+    def f(src, tgt):
+        mask = model.generate_square_subsequent_mask(tgt.size(length_dim))
+        return model(src, tgt, tgt_mask=mask)
+
+    def example(b, s, t):
+        src, tgt = ember.randn(b, s, 8), ember.randn(b, t, 8)
+        return (src, tgt) if batch_first else (src.transpose(0, 1), tgt.transpose(0, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jit.TracerWarning)
+        traced = jit.trace(f, example(2, 6, 5))
+    for b, s, t in ((2, 6, 5), (3, 6, 6), (1, 9, 2), (4, 4, 7)):
+        args = example(b, s, t)
+        np.testing.assert_allclose(traced(*args).detach().numpy(), f(*args).detach().numpy(),
+                                   rtol=1e-5, atol=1e-5)
