@@ -843,3 +843,73 @@ def test_dynamic_shapes_by_argument_name_and_position():
         ember.onnx.export(em, args, dynamo=True, dynamic_shapes={"x": {0: "batch"}})
     with pytest.raises(ValueError, match="dynamic_axes when dynamo=False"):
         ember.onnx.export(em, args, io.BytesIO(), dynamic_shapes={"meta": {0: "batch"}})
+
+# ---- in-place writes, dtypes, padding and rolls, gathers ---------------------------------------
+def misc(ns):
+    nn = ns.nn
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.l = nn.Linear(4, 4)
+        def forward(self, x, mask):
+            x = x.clone()
+            x[:, 0] = 0
+            x.add_(1)
+            y = self.l(x).type_as(x)
+            y = y.masked_fill(~mask.unsqueeze(-1), 0.0)
+            z = ns.where(y > 0, y, y * 0.1).clamp_(-1, 1)
+            w = z.detach().to(ns.float64).sum(-1)
+            return z, w, mask.any(-1), ns.cumsum(mask.long(), 1), z.max(-1).indices
+    return M()
+
+def half(ns):
+    return ns.nn.Sequential(ns.nn.Linear(4, 8), ns.nn.ReLU(), ns.nn.Linear(8, 2)).half()
+
+def pad_seq(ns):
+    nn, F = ns.nn, ns.nn.functional
+    class M(nn.Module):
+        def forward(self, x):
+            y = F.pad(x, (1, 2), mode="constant", value=0.5)
+            z = F.pad(x.unsqueeze(1), (2, 2), mode="reflect").squeeze(1)
+            r = x.roll(1, -1)
+            f = x.flip(-1)
+            return y, z, r, f, x[:, 1:] - x[:, :-1]
+    return M()
+
+def emb_rnn(ns):
+    nn = ns.nn
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.e = nn.Embedding(20, 6)
+            self.lstm = nn.LSTM(6, 5, batch_first=True, bidirectional=True)
+            self.fc = nn.Linear(10, 3)
+        def forward(self, ids, lengths):
+            out, (h, c) = self.lstm(self.e(ids))
+            idx = (lengths - 1).view(-1, 1, 1).expand(-1, 1, out.size(2))
+            last = out.gather(1, idx).squeeze(1)
+            return self.fc(last), ns.cat([h[-2], h[-1]], dim=1)
+    return M()
+
+
+def test_in_place_writes_casts_and_mask_reductions():
+    mask = np.array([[True, False, True], [True, True, True]])
+    compare(misc, [randn(2, 3, 4), mask], ["x", "mask"],
+            [randn(4, 3, 4), np.array([[True, False, True]] * 4)],
+            dynamic_axes={"x": {0: "b"}, "mask": {0: "b"}})
+
+
+def test_half_precision_model():
+    compare(half, [randn(2, 4).astype(np.float16)], ["x"], [randn(3, 4).astype(np.float16)],
+            dynamic_axes={"x": {0: "b"}}, atol=1e-2)
+
+
+def test_padding_roll_and_flip_follow_dynamic_sizes():
+    compare(pad_seq, [randn(2, 6)], ["x"], [randn(3, 9)], dynamic_axes={"x": {0: "b", 1: "t"}})
+
+
+def test_lstm_last_valid_step_gathered_by_length():
+    rng = np.random.default_rng(0)
+    compare(emb_rnn, [rng.integers(0, 20, (2, 5)), np.array([5, 3])], ["ids", "lengths"],
+            [rng.integers(0, 20, (3, 8)), np.array([8, 2, 5])],
+            dynamic_axes={"ids": {0: "b", 1: "t"}, "lengths": {0: "b"}})
