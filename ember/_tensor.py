@@ -9,6 +9,7 @@ import numpy as np
 from . import _dtype as D
 from ._backend import device_of, move, to_numpy
 from ._device import CPU, to_device
+from .autograd.grad_mode import GradState
 from .autograd.graph import AccumulateGrad
 
 
@@ -220,8 +221,9 @@ class Tensor:
 
     # ---- conversion -------------------------------------------------------------------
     def numpy(self, *, force: bool = False) -> np.ndarray:
-        """The data as a NumPy array sharing memory (CPU tensors that need no grad)."""
-        if self._requires_grad and not force:
+        """The data as a NumPy array sharing memory (CPU tensors that need no grad, or any
+        CPU tensor while grad mode is off, as in torch)."""
+        if self._requires_grad and not force and GradState.enabled:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
                                "tensor.detach().numpy() instead.")
         if self._device.type != "cpu" and not force:

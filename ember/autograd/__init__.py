@@ -114,9 +114,10 @@ def __getattr__(name):
     lazy = {"Function": ".function", "FunctionCtx": ".function", "once_differentiable":
             ".function", "detect_anomaly": ".anomaly_mode", "set_detect_anomaly": ".anomaly_mode",
             "is_anomaly_enabled": ".anomaly_mode",
-            "is_anomaly_check_nan_enabled": ".anomaly_mode"}
+            "is_anomaly_check_nan_enabled": ".anomaly_mode", "Variable": ".variable"}
     if name in lazy:
         return getattr(importlib.import_module(lazy[name], __name__), name)
-    if name in ("function", "functional", "gradcheck_module", "forward_ad", "profiler"):
+    if name in ("function", "functional", "gradcheck_module", "forward_ad", "profiler",
+                "variable"):
         return importlib.import_module("." + name, __name__)
     raise AttributeError(f"module 'ember.autograd' has no attribute {name!r}")
