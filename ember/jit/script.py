@@ -193,14 +193,15 @@ class _ScriptRecorder(_Recorder):
         self.specialized: set[str] = set()  # number arguments library code turned into Python
 
     def conversion(self, what: str, t: Tensor) -> None:
-        """A number argument that library code (not compiled from source: nn.functional)
-        reads as a Python value specializes the graph on its value; anything else is baked
-        with the tracer's warning."""
+        """A number argument (or a value computed from number arguments alone) that library
+        code (not compiled from source: nn.functional) reads as a Python value specializes
+        the graph on their values; anything else is baked with the tracer's warning."""
         name = self.scalar_inputs.get(id(t))
-        if name is None:
-            super().conversion(what, t)
+        names = {name} if name is not None else self.number_arguments([t])
+        if names:  # computed from number arguments alone (zeros(n + 1)): a graph per value
+            self.specialized |= names
         else:
-            self.specialized.add(name)
+            super().conversion(what, t)
 
     @property
     def root(self) -> Graph:
@@ -712,7 +713,7 @@ class _Compiler:
                 self.assign(s.target, self.eval(s.value, frame), frame)
         elif isinstance(s, ast.AugAssign):
             target = s.target
-            if isinstance(target, ast.Attribute):
+            if isinstance(target, ast.Attribute) and self.buffer_of(target, frame) is None:
                 raise fn.error(s, "augmented assignment to an attribute is not supported",
                                "Update a buffer in place (self.buf.add_(y)), or assign to a "
                                "local name.")
@@ -881,10 +882,33 @@ class _Compiler:
                 new[index] = value
             except IndexError as err:
                 raise fn.error(target, f"IndexError: {err}", "Fix the index.") from None
+        elif isinstance(target, ast.Attribute) and self.buffer_of(target, frame) is not None:
+            self.write_buffer(target, value, frame)
         else:
             raise fn.error(target, "assignment to an attribute is not supported",
                            "Assign to a local name; register buffers in __init__ and "
                            "update them with in-place ops (buf.copy_(...)).")
+
+    def buffer_of(self, target: ast.Attribute, frame: _Frame):
+        """The registered buffer `target` (self.name) names, or None."""
+        owner = self.eval(target.value, frame)
+        return owner._buffers.get(target.attr) if isinstance(owner, Module) else None
+
+    def write_buffer(self, target: ast.Attribute, value, frame: _Frame) -> None:
+        """`self.buf = value`, as TorchScript allows: written into the buffer in place (the
+        graph's state), so it must keep the buffer's shape and dtype."""
+        buf = self.buffer_of(target, frame)
+        if not isinstance(value, (Tensor, _Scalar)):
+            raise frame.fn.error(target, f"buffer {target.attr!r} can only be assigned a tensor",
+                                 "Assign a tensor of its shape and dtype.")
+        value = _as_tensor(value)
+        if value.shape != buf.shape or value.dtype is not buf.dtype:
+            raise frame.fn.error(target, f"assigning buffer {target.attr!r} a "
+                                         f"{TensorType.of(value)} tensor: a scripted buffer "
+                                         f"keeps its {TensorType.of(buf)}",
+                                 "Assign a tensor of the buffer's shape and dtype.")
+        if value is not buf:
+            buf.copy_(value)
 
     def delete(self, target, frame: _Frame) -> None:
         """`del name` unbinds a local; `del xs[i]` / `del d[k]` (a key known at compile time)

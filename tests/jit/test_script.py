@@ -1357,6 +1357,52 @@ def test_a_method_of_a_run_time_string_is_refused_by_name():
         ember.jit.script(_shouted)(ember.ones(2))
 
 
+class _Running(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("total", ember.zeros(2))
+        self.register_buffer("steps", ember.zeros((), dtype=ember.int64))
+
+    def forward(self, x):
+        self.total = self.total * 0.5 + x
+        if x.sum() > 0:
+            self.steps += 1
+        return self.total * 2
+
+
+def test_a_buffer_reassigned_in_forward_is_written_in_place(tmp_path):
+    """`self.buf = expr` and `self.buf += 1` (TorchScript accepts both) update the buffer on
+    each call, also under a tensor condition and after save and load; another shape or dtype
+    is refused by name."""
+    eager = _Running()
+    s = ember.jit.script(_Running())
+    for v in (1.0, -3.0, 2.0):
+        _close(s(ember.full((2,), v)), eager(ember.full((2,), v)))
+    _close(s.total, eager.total)
+    assert int(s.steps) == int(eager.steps) == 2
+    s.save(tmp_path / "r.pt")
+    loaded = ember.jit.load(tmp_path / "r.pt")
+    _close(loaded(ember.ones(2)), eager(ember.ones(2)))
+    _close(loaded.total, eager.total)
+    assert int(loaded.steps) == 3
+    with pytest.raises(ember.jit.NotSupportedError, match="keeps its Float\\(2\\)"):
+        ember.jit.script(_Running())(ember.ones(3, 2))
+
+
+def _padded(x, n: int):
+    return ember.zeros(n + 1) + x.sum(), x.repeat(n * 2)
+
+
+def test_sizes_computed_from_int_arguments_specialize_the_graph():
+    """zeros(n + 1) and repeat(n * 2) read a value computed from n as a Python int: each n
+    gets its graph (before, the first call's size was baked in with a TracerWarning and
+    later calls silently got it)."""
+    f = ember.jit.script(_padded)
+    for n in (3, 5, 3):
+        a, b = f(ember.ones(1), n)
+        assert a.shape == (n + 1,) and b.shape == (n * 2,)
+
+
 def _masked_sum(x, mask: Tensor | None = None):
     return x.sum() if mask is None else x.masked_fill(mask, 0.0).sum()
 
