@@ -836,3 +836,63 @@ out["double"] = str(s64(x.double()).dtype)
 def test_training_an_inherited_scripted_module_then_saving_and_reloading_state(tmp_path):
     expect, got = run_both(TRAINED, tmp_path, as_module=True)
     _same(expect, got)
+
+
+REFINED = '''import math
+from typing import Dict, List, Optional, Tuple
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+
+
+@torch.jit.script
+def best_of(xs: List[Tensor]) -> Tensor:
+    best: Optional[Tensor] = None
+    for x in xs:
+        if best is None:
+            best = x
+        elif bool(x.sum() > best.sum()):
+            best = x
+    assert best is not None
+    return best
+
+
+@torch.jit.script
+def pairs(ab: Tuple[Tensor, Tensor], scale: float = 2.0) -> Tuple[List[Tensor], Dict[str, int]]:
+    a, b = ab
+    info: Dict[str, int] = {"rows": a.size(0), "cols": b.size(-1)}
+    return [a * scale, b / scale], info
+
+
+@torch.jit.script
+def first_over(x: Tensor, limit: float) -> int:
+    idx = -1
+    for i in range(x.size(0)):
+        if bool(x[i] > limit):
+            idx = i
+            break
+    return idx
+
+
+@torch.jit.script
+def masked_min(x: Tensor, mask: Tensor) -> Tensor:
+    neg = -1e30
+    big = math.inf
+    y = x.masked_fill(~mask, big)
+    return torch.where(y == big, torch.full_like(y, neg), y).min(dim=-1)[0]
+
+
+xs = [torch.tensor([1.0, 2.0]), torch.tensor([5.0, -1.0]), torch.tensor([0.0, 3.5])]
+out["best"] = best_of(xs).numpy()
+ls, info = pairs((torch.ones(2, 3), torch.arange(4.0).reshape(2, 2)))
+out["pairs"] = ([t.numpy() for t in ls], info)
+out["first_over"] = [first_over(torch.tensor([0.1, 0.7, 0.9]), lim) for lim in (0.5, 0.8, 2.0)]
+keep = torch.tensor([[True, False], [True, True]])
+out["masked_min"] = masked_min(torch.tensor([[3.0, 1.0], [2.0, 5.0]]), keep).numpy()
+'''
+
+
+def test_optional_refined_in_a_loop_tuple_arguments_and_early_break(tmp_path):
+    expect, got = run_both(REFINED, tmp_path, as_module=True)
+    _same(expect, got)
