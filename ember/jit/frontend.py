@@ -704,9 +704,15 @@ _VALUE_DEPENDENT = (
 
 
 def _compare_outputs(fn, script_call, example, tol, what) -> None:
+    """Raise TracingCheckError unless the traced call gives fn's outputs on `example` (a
+    graph that refuses the example's shapes fails the check too)."""
     with no_grad():
         expected = fn(*as_tuple(_clone(example)))
-        got = script_call(*as_tuple(_clone(example)))
+        try:
+            got = script_call(*as_tuple(_clone(example)))
+        except RuntimeError as e:
+            raise TracingCheckError("", f"The traced function cannot run on {what}, which the "
+                                        f"original function runs on: {e}\n") from None
     e_flat, e_spec = flatten(expected, "output", strict=False)
     g_flat, g_spec = flatten(got, "output", strict=False)
     if e_spec != g_spec:

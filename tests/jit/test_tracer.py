@@ -1061,3 +1061,15 @@ def test_warnings_about_the_whole_trace_name_the_callers_line():
         with pytest.warns(jit.TracerWarning) as record:
             call()
         assert {r.filename for r in record} == {__file__}
+
+
+def test_check_inputs_the_graph_cannot_run_fail_the_check():
+    """A trace that branched on a size keeps the example's sizes; check_inputs of another
+    size then fail the check with TracingCheckError, as torch's does (the graph's own
+    RuntimeError about its shapes escaped)."""
+    def clip(x):
+        return x.clamp(min=0) if x.shape[0] > 2 else x
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jit.TracerWarning)
+        with pytest.raises(jit.TracingCheckError, match="cannot run on check_inputs"):
+            jit.trace(clip, ember.randn(3, 2), check_inputs=[(ember.randn(2, 2),)])
