@@ -11,6 +11,7 @@ from onnx_helpers import assert_close, expected_outputs, export_bytes, onnx, run
 
 import ember
 import ember.nn as nn
+import ember.nn.functional as F
 from ember.onnx import UnsupportedOperatorError
 
 
@@ -190,9 +191,9 @@ def test_constant_that_cannot_follow_a_dynamic_axis():
 
 
 def test_interpolate_by_a_scale_follows_dynamic_image_sizes():
-    """By a scale factor, nearest and (bi)linear upsampling lower to Resize, which computes
-    torch's sizes and positions at any size; to a fixed size, or with align_corners, the taps
-    are constants of the traced size, refused by name on a dynamic axis."""
+    """By a scale factor or to a size, nearest and (bi)linear upsampling lower to Resize, which
+    computes torch's sizes and positions at any size; bicubic's taps are constants of the
+    traced size, refused by name on a dynamic axis."""
     for mode in ("nearest", "bilinear"):
         model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1),
                               nn.Upsample(scale_factor=1.5, mode=mode)).eval()
@@ -201,9 +202,30 @@ def test_interpolate_by_a_scale_follows_dynamic_image_sizes():
         x = ember.randn(3, 2, 5, 7)
         assert_close(run(sess, {"x": x}), expected_outputs(model, (x,)))
     fixed = nn.Upsample(size=(8, 12), mode="bilinear")
-    with pytest.raises(UnsupportedOperatorError, match="by a size or with align_corners"):
-        ember.onnx.export(fixed, (ember.randn(1, 2, 4, 6),), io.BytesIO(), input_names=["x"],
+    sess = session(export_bytes(fixed, (ember.randn(1, 2, 4, 6),), input_names=["x"],
+                                dynamic_axes={"x": {0: "n", 2: "h"}}))
+    x = ember.randn(2, 2, 7, 6)
+    assert_close(run(sess, {"x": x}), expected_outputs(fixed, (x,)))
+    cubic = nn.Upsample(scale_factor=2, mode="bicubic")
+    with pytest.raises(UnsupportedOperatorError, match="interpolate \\(bicubic\\) along dim 2"):
+        ember.onnx.export(cubic, (ember.randn(1, 2, 4, 6),), io.BytesIO(), input_names=["x"],
                           dynamic_axes={"x": {0: "n", 2: "h"}})
+
+
+def test_interpolate_to_the_input_size_follows_dynamic_image_sizes():
+    """A segmentation head resizes its logits to the image: Resize to sizes read from the
+    input's shape at run time, in each mode torch lowers that way."""
+    def head(x, feat):
+        return (F.interpolate(feat, size=x.shape[-2:], mode="bilinear", align_corners=False),
+                F.interpolate(feat, size=x.shape[-2:], mode="bilinear", align_corners=True),
+                F.interpolate(feat, size=x.shape[-2:], mode="nearest"),
+                F.interpolate(feat, scale_factor=2, mode="bilinear", align_corners=True))
+    axes = {"x": {0: "n", 2: "h", 3: "w"}, "feat": {0: "n", 2: "fh", 3: "fw"}}
+    sess = session(export_bytes(head, (ember.randn(1, 3, 12, 10), ember.randn(1, 2, 3, 4)),
+                                input_names=["x", "feat"], dynamic_axes=axes))
+    for xs, fs in (((2, 3, 17, 9), (2, 2, 5, 3)), ((1, 3, 8, 8), (1, 2, 1, 2))):
+        x, feat = ember.randn(*xs), ember.randn(*fs)
+        assert_close(run(sess, {"x": x, "feat": feat}), expected_outputs(head, (x, feat)))
 
 
 def test_reflection_padding_and_instance_norm_follow_dynamic_batch_and_image_sizes():

@@ -329,7 +329,7 @@ _RESIZE = {"nearest": dict(mode="nearest", coordinate_transformation_mode="asymm
 def _resample(ctx):
     """interpolate along one dim: the taps (indices and weights) of the traced sizes as
     constants, each gathered, weighted and summed; along a dim that follows the dynamic axes,
-    Resize by the scale factor (nearest, and linear without align_corners)."""
+    Resize (nearest and linear) by the scale factor or to the size."""
     b = ctx.b
     dim = ctx.attr("dim")
     x = ctx.input(0)
@@ -338,12 +338,19 @@ def _resample(ctx):
         mode, scale = ctx.attr("mode"), ctx.attr("scale")
         kind = "nearest" if mode == "nearest" else \
             "linear" if mode in ("linear", "bilinear", "trilinear") else None
-        if kind is None or not scale or ctx.attr("align_corners"):
-            ctx.unsupported(f"interpolate ({mode}, by a size or with align_corners) along dim "
-                            f"{dim}, which changes with the dynamic axes")
-        scales = np.ones(ndim, dtype=np.float32)
-        scales[dim] = scale
-        return b.op("Resize", [x, "", b.const(scales, D.float32)], **_RESIZE[kind])
+        if kind is None:
+            ctx.unsupported(f"interpolate ({mode}) along dim {dim}, which changes with the "
+                            "dynamic axes")
+        options = dict(_RESIZE[kind])
+        if ctx.attr("align_corners"):
+            options["coordinate_transformation_mode"] = "align_corners"
+        if scale:
+            scales = np.ones(ndim, dtype=np.float32)
+            scales[dim] = scale
+            return b.op("Resize", [x, "", b.const(scales, D.float32)], **options)
+        # to a size: Resize's scale is then size / input size, as torch's
+        sizes = [ctx.attr_dyn("size") if a == dim else ctx.size(0, a) for a in range(ndim)]
+        return b.op("Resize", [x, "", "", ctx.ints(sizes)], **options)
     dt = ctx.out_dtype()
     out = None
     for index, weight in _interpolate_taps(ctx.attr("mode"), n, ctx.attr("size"),
@@ -431,6 +438,16 @@ def _dropout_noise(ctx):
     offset = b.op("Add", [b.op("Mul", [b.op("Sub", [keep, b.scalar(1, dt)]),
                                        b.scalar(alpha * a, dt)]), b.scalar(alpha * a * p, dt)])
     return [b.op("Mul", [keep, b.scalar(a, dt)]), offset]
+
+
+@lowers("random_samples", via="RandomNormal, RandomUniform")
+def _random_samples(ctx):
+    """rand/randn drawn by the runtime on every run (a fresh stream, not ember's)."""
+    dt = ctx.attr("dtype")
+    if dt.category == D._COMPLEX:
+        ctx.unsupported("complex random samples (ONNX draws real numbers only)")
+    kind = "RandomNormal" if ctx.attr("normal") else "RandomUniform"
+    return ctx.b.op(kind, [], dtype=dt, shape=list(ctx.attr("size")))
 
 
 @lowers("embedding", via="Gather")
