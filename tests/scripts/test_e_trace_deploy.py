@@ -837,6 +837,60 @@ for b, s, t in ((2, 6, 5), (3, 6, 5), (3, 8, 4)):
 '''
 
 
+# example_kwarg_inputs, calls by keyword and by position at another key length,
+# check_inputs of another batch, map_location as a torch.device, a missing argument, and
+# check_inputs that take a size branch the trace fixed (TracingCheckError).
+KEYWORDS_AND_CHECKS = '''
+import warnings
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.manual_seed(0)
+rng = np.random.default_rng(0)
+
+
+class Scorer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.q = nn.Linear(4, 4)
+        self.k = nn.Linear(4, 4)
+
+    def forward(self, query, keys, scale: float = 0.5):
+        return torch.softmax(self.q(query) @ self.k(keys).transpose(-1, -2) * scale, dim=-1)
+
+
+m = sync(Scorer()).eval()
+q = torch.from_numpy(rng.standard_normal((2, 3, 4)).astype(np.float32))
+k = torch.from_numpy(rng.standard_normal((2, 5, 4)).astype(np.float32))
+traced = torch.jit.trace(m, example_kwarg_inputs={"query": q, "keys": k})
+k2 = torch.from_numpy(rng.standard_normal((2, 7, 4)).astype(np.float32))
+with torch.no_grad():
+    out["kw"] = [traced(query=q, keys=k2).numpy(), m(q, k2).numpy()]
+    out["pos"] = [traced(q, k2).numpy(), m(q, k2).numpy()]
+traced2 = torch.jit.trace(m, (q, k), check_inputs=[(q[:1], k[:1, :2])])
+torch.jit.save(traced2, TMP + "/scorer.pt")
+l2 = torch.jit.load(TMP + "/scorer.pt", map_location=torch.device("cpu"))
+with torch.no_grad():
+    out["check_inputs"] = [l2(q[:1], k2[:1]).numpy(), m(q[:1], k2[:1]).numpy()]
+try:
+    l2(q)
+except Exception as e:
+    out["missing_arg"] = type(e).__name__
+# a wrong check_inputs result: the traced function drops a branch the check input takes
+def clip(x):
+    return x.clamp(min=0) if x.shape[0] > 2 else x
+try:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.jit.trace(clip, torch.randn(3, 2), check_inputs=[(torch.randn(2, 2),)])
+    out["branch_on_size"] = "passed"
+except torch.jit.TracingCheckError:
+    out["branch_on_size"] = "TracingCheckError"
+'''
+
+
 def _agree(theirs: dict, ours: dict) -> None:
     """Every entry torch's run recorded, ember's recorded alike (arrays within tolerance)."""
     assert sorted(theirs) == sorted(ours)
@@ -851,10 +905,10 @@ def _agree(theirs: dict, ours: dict) -> None:
 
 @pytest.mark.parametrize("program", [RESNET, MOBILENET, UNET, TRANSFORMER, TAGGER, STRUCTURED,
                                      WARNINGS_AND_CHECKS, LIFECYCLE, SIZES_AND_STATE,
-                                     SEQ2SEQ],
+                                     SEQ2SEQ, KEYWORDS_AND_CHECKS],
                          ids=["resnet", "mobilenet", "unet", "transformer", "tagger",
                               "structured", "warnings_and_checks", "lifecycle",
-                              "sizes_and_state", "seq2seq"])
+                              "sizes_and_state", "seq2seq", "keywords_and_checks"])
 def test_trace_deploy_program(program, tmp_path):
     theirs, ours = run_both(program, tmp_path)
     _agree(theirs, ours)
