@@ -35,6 +35,14 @@ def tensor_items(value) -> list:
     return list(value.items()) if type(value) is dict else list(enumerate(value))
 
 
+def as_number(kind: str, value):
+    """A one-element tensor passed for an int, float or bool parameter as that Python number
+    (TorchScript converts it); any other value as it is."""
+    if kind in SCALAR_CAST and isinstance(value, Tensor) and value.numel() == 1:
+        return SCALAR_CAST[kind](value.item())
+    return value
+
+
 def check_arg(fn_name: str, name: str, kind: str, value) -> None:
     """TorchScript's error for an argument whose Python type does not fit its parameter."""
     ok = {"tensor": isinstance(value, Tensor),
@@ -135,12 +143,11 @@ class CallSchema:
         values = dict(bound.arguments)
         for p in self.params:
             name, kind = p["name"], p["kind"]
-            value = values[name]
+            value = values[name] = as_number(kind, values[name])
             if value is _UNSAVED:
                 raise TypeError(f"{self.name}(): pass argument '{name}': its default "
                                 f"({p['unsaved_default']}) has no form a file can keep")
-            if not (kind in SCALAR_CAST and isinstance(value, Tensor) and value.dim() == 0):
-                check_arg(self.name, name, kind, value)  # numbers may come as 0-d tensors
+            check_arg(self.name, name, kind, value)
             if "form" in p and _form(kind, value, True) != p["form"]:
                 raise RuntimeError(
                     f"{self.name}() was scripted for {name}={_shown(kind, p['form'])}, not "

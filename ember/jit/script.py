@@ -46,8 +46,8 @@ from .ir import IF, LOOP, Graph, TensorType, Value, substitute
 from .passes.dce import eliminate_dead_code
 from .runtime import ScriptFunction, ScriptModule, _Method, fits_symbols, module_layout
 from .strings import RuntimeStr, StrBuilder, as_text, concat, format_call, percent
-from .schema import (SCALAR_DTYPES, SCALAR_CAST, CallSchema, check_arg, flat_inputs, scalar_tensor,
-                     tensor_items)
+from .schema import (SCALAR_DTYPES, SCALAR_CAST, CallSchema, as_number, check_arg, flat_inputs,
+                     scalar_tensor, tensor_items)
 from .guarded import is_compiling
 from .tracer import (NumberLeaf, _Recorder, _Tracing, flatten, is_tracing, record_graph_call,
                      suspended)
@@ -1979,7 +1979,8 @@ class _Signature:
     def bind(self, args, kwargs) -> dict:
         bound = self.sig.bind(*args, **kwargs)
         bound.apply_defaults()
-        out = dict(bound.arguments)
+        out = {name: as_number(self.kinds[name], value)
+               for name, value in bound.arguments.items()}
         for name, value in out.items():
             check_arg(self.name, name, self.kinds[name], value)
         return out

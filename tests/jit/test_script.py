@@ -1403,6 +1403,23 @@ def test_sizes_computed_from_int_arguments_specialize_the_graph():
         assert a.shape == (n + 1,) and b.shape == (n * 2,)
 
 
+def _scaled_by(x, n: int, s: float, on: bool):
+    return x * n * s if on else x
+
+
+def test_one_element_tensors_pass_for_number_arguments(tmp_path):
+    """As TorchScript, a one-element tensor given for an int/float/bool parameter is that
+    number (int(2.5) for an int), before and after save and load (before: refused when
+    scripted, and handed to the loaded graph with its own dtype)."""
+    f = ember.jit.script(_scaled_by)
+    x = ember.ones(1)
+    _close(f(x, ember.tensor(2.5), ember.tensor([3]), ember.tensor(1)), ember.tensor([6.0]))
+    f.save(tmp_path / "f.pt")
+    loaded = ember.jit.load(tmp_path / "f.pt")
+    _close(loaded(x, ember.tensor(2.5), ember.tensor(3.0), ember.tensor(True)),
+           ember.tensor([6.0]))
+
+
 def _masked_sum(x, mask: Tensor | None = None):
     return x.sum() if mask is None else x.masked_fill(mask, 0.0).sum()
 
