@@ -891,6 +891,70 @@ except torch.jit.TracingCheckError:
 '''
 
 
+# A feature pyramid taking and returning lists of tensors (strict=False), a branch on
+# torch.jit.is_tracing(), and a @torch.jit.script_if_tracing helper inside a traced function.
+LISTS_AND_SCRIPT = '''
+import warnings
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.manual_seed(0)
+rng = np.random.default_rng(0)
+
+
+class FPN(nn.Module):
+    def __init__(self, chans=(4, 8, 16), out_ch=6):
+        super().__init__()
+        self.lateral = nn.ModuleList(nn.Conv2d(c, out_ch, 1) for c in chans)
+        self.smooth = nn.ModuleList(nn.Conv2d(out_ch, out_ch, 3, padding=1) for _ in chans)
+
+    def forward(self, feats):
+        lat = [l(f) for l, f in zip(self.lateral, feats)]
+        outs = [lat[-1]]
+        for f in reversed(lat[:-1]):
+            outs.insert(0, f + F.interpolate(outs[0], size=f.shape[-2:], mode="nearest"))
+        if torch.jit.is_tracing():
+            outs = [o.contiguous() for o in outs]
+        return [s(o) for s, o in zip(self.smooth, outs)]
+
+
+fpn = sync(FPN()).eval()
+feats = [torch.from_numpy(rng.standard_normal((2, c, s, s)).astype(np.float32))
+         for c, s in ((4, 16), (8, 8), (16, 4))]
+out["is_tracing_outside"] = torch.jit.is_tracing()
+traced = torch.jit.trace(fpn, (feats,), strict=False)
+torch.jit.save(traced, TMP + "/fpn.pt")
+loaded = torch.jit.load(TMP + "/fpn.pt", map_location="cpu")
+feats3 = [torch.from_numpy(rng.standard_normal((3, c, s, s)).astype(np.float32))
+          for c, s in ((4, 16), (8, 8), (16, 4))]
+with torch.no_grad():
+    got, want = loaded(feats3), fpn(feats3)
+out["kind"] = type(got).__name__
+for i, (g, w) in enumerate(zip(got, want)):
+    out[f"level{i}"] = [g.numpy(), w.numpy()]
+
+
+@torch.jit.script_if_tracing
+def pad_to_multiple(x: torch.Tensor, m: int) -> torch.Tensor:
+    h = x.shape[-1]
+    pad = (m - h % m) % m
+    return F.pad(x, [0, pad])
+
+
+def model(x):
+    return pad_to_multiple(x, 4) * 2
+
+
+tf = torch.jit.trace(model, torch.randn(2, 6))
+with torch.no_grad():
+    for b in (2, 5):
+        x = torch.from_numpy(rng.standard_normal((b, 6)).astype(np.float32))
+        out[f"pad{b}"] = [tf(x).numpy(), model(x).numpy()]
+'''
+
+
 def _agree(theirs: dict, ours: dict) -> None:
     """Every entry torch's run recorded, ember's recorded alike (arrays within tolerance)."""
     assert sorted(theirs) == sorted(ours)
@@ -905,12 +969,13 @@ def _agree(theirs: dict, ours: dict) -> None:
 
 @pytest.mark.parametrize("program", [RESNET, MOBILENET, UNET, TRANSFORMER, TAGGER, STRUCTURED,
                                      WARNINGS_AND_CHECKS, LIFECYCLE, SIZES_AND_STATE,
-                                     SEQ2SEQ, KEYWORDS_AND_CHECKS],
+                                     SEQ2SEQ, KEYWORDS_AND_CHECKS, LISTS_AND_SCRIPT],
                          ids=["resnet", "mobilenet", "unet", "transformer", "tagger",
                               "structured", "warnings_and_checks", "lifecycle",
-                              "sizes_and_state", "seq2seq", "keywords_and_checks"])
+                              "sizes_and_state", "seq2seq", "keywords_and_checks",
+                              "lists_and_script"])
 def test_trace_deploy_program(program, tmp_path):
-    theirs, ours = run_both(program, tmp_path)
+    theirs, ours = run_both(program, tmp_path, as_module=True)  # script_if_tracing reads source
     _agree(theirs, ours)
 
 
