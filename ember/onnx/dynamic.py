@@ -61,13 +61,16 @@ class Monomial:
 
 class SymInt:
     """An int of the traced graph that depends on dynamic axes: `base` is its traced value,
-    `expr` the Monomial it follows, or None when it follows none ember can express."""
+    `expr` the Monomial it follows, or None when it follows none ember can express; `key`
+    holds its value in every trace, so that a size with no expression can be read at run
+    time from a tensor dim that took the same values."""
 
-    __slots__ = ("base", "expr")
+    __slots__ = ("base", "expr", "key")
 
-    def __init__(self, base: int, expr: Monomial | None):
+    def __init__(self, base: int, expr: Monomial | None, key: tuple | None = None):
         self.base = base
         self.expr = expr
+        self.key = key
 
     def __repr__(self) -> str:
         return f"SymInt({self.base}, {self.expr})"
@@ -152,7 +155,8 @@ class _Merger:
         t = type(base)
         if t is int:
             return SymInt(base, fit(base, self.base_sizes,
-                                    {k: (o, self.sizes[k]) for k, o in others.items()}))
+                                    {k: (o, self.sizes[k]) for k, o in others.items()}),
+                          (base,) + tuple(sorted(others.items())))
         if t in (tuple, list):
             if any(len(o) != len(base) for o in others.values()):
                 return Varying(base)

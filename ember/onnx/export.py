@@ -306,6 +306,8 @@ class Exporter:
         self._sym_cache: dict = {}
         self.param_inputs: list = []
         self.resized: dict = {}
+        # SymInt key -> (ONNX name, axis) of a computed tensor dim that takes those sizes
+        self.size_sources: dict[tuple, tuple[str, int]] = {}
         self._uses = self._last_uses()
 
     # ---- values -------------------------------------------------------------------------
@@ -406,10 +408,15 @@ class Exporter:
                 parts.append(self.b.ints(run))
                 run = []
             if isinstance(e, SymInt):
-                if e.expr is None:
+                if e.expr is not None:
+                    parts.append(self.symbol(e.expr))
+                    continue
+                source = self.size_sources.get(e.key)
+                if source is None:
                     raise Unsupported(f"a size (traced as {e.base}) depends on the dynamic "
                                       "axes in a way ember cannot express")
-                parts.append(self.symbol(e.expr))
+                name, axis = source
+                parts.append(self.b.shape(name, axis, axis + 1))
             elif isinstance(e, str):
                 parts.append(e)
             else:
@@ -521,6 +528,14 @@ class Exporter:
             if self.b.dtype(name) is not v.type.dtype:
                 name = self.b.cast(name, v.type.dtype)
             self.env[v.id] = name
+            self._note_sizes(v, name)
+
+    def _note_sizes(self, value: Value, name: str) -> None:
+        """Remember the dims of `value` whose sizes follow no monomial (a strided conv's
+        output), so that a size equal to one of them can be read from it (Shape)."""
+        for axis, s in enumerate(self.info.shape(value)):
+            if isinstance(s, SymInt) and s.expr is None and s.key is not None:
+                self.size_sources.setdefault(s.key, (name, axis))
 
     # ---- control flow (scripted models) ------------------------------------------------
     def _block(self, k: int, j: int, block, outer_args, declared) -> tuple:

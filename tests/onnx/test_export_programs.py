@@ -913,3 +913,51 @@ def test_lstm_last_valid_step_gathered_by_length():
     compare(emb_rnn, [rng.integers(0, 20, (2, 5)), np.array([5, 3])], ["ids", "lengths"],
             [rng.integers(0, 20, (3, 8)), np.array([8, 2, 5])],
             dynamic_axes={"ids": {0: "b", 1: "t"}, "lengths": {0: "b"}})
+
+
+# ---- detection-style heads ----------------------------------------------------------------------
+def fpn(ns):
+    nn, F = ns.nn, ns.nn.functional
+    class FPN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1 = nn.Conv2d(3, 8, 3, 2, 1)
+            self.c2 = nn.Conv2d(8, 8, 3, 2, 1)
+            self.lat = nn.Conv2d(8, 8, 1)
+            self.out = nn.Conv2d(8, 2, 3, padding=1)
+        def forward(self, x):
+            a = F.relu(self.c1(x))
+            b = F.relu(self.c2(a))
+            up = F.interpolate(b, size=a.shape[-2:], mode="nearest")
+            return self.out(self.lat(a) + up)
+    return FPN()
+
+def yolo(ns):
+    nn = ns.nn
+    class Head(nn.Module):
+        def __init__(self, na=2, no=6):
+            super().__init__()
+            self.na, self.no = na, no
+            self.conv = nn.Conv2d(4, na * no, 1)
+            self.stride = 8
+        def forward(self, x):
+            x = self.conv(x)
+            bs, _, ny, nx = x.shape
+            x = x.view(bs, self.na, self.no, ny, nx).permute(0, 1, 3, 4, 2).contiguous()
+            yv, xv = ns.meshgrid(ns.arange(ny), ns.arange(nx), indexing="ij")
+            grid = ns.stack((xv, yv), 2).view(1, 1, ny, nx, 2).float()
+            y = x.sigmoid()
+            xy = (y[..., 0:2] * 2 - 0.5 + grid) * self.stride
+            wh = (y[..., 2:4] * 2) ** 2
+            return ns.cat((xy, wh, y[..., 4:]), -1).view(bs, -1, self.no)
+    return Head()
+
+
+def test_fpn_upsampling_to_a_feature_map_size_with_dynamic_images():
+    compare(fpn, [randn(1, 3, 15, 13)], ["x"], [randn(2, 3, 20, 22)],
+            dynamic_axes={"x": {0: "b", 2: "h", 3: "w"}})
+
+
+def test_yolo_style_grid_decoding_with_dynamic_feature_maps():
+    compare(yolo, [randn(1, 4, 5, 6)], ["x"], [randn(2, 4, 7, 3)],
+            dynamic_axes={"x": {0: "b", 2: "h", 3: "w"}})

@@ -300,6 +300,27 @@ def test_roll_follows_dynamic_sizes():
         assert_close(run(sess, {"x": x}), expected_outputs(fn, (x,)))
 
 
+def test_size_read_from_a_strided_feature_map_follows_dynamic_image_sizes():
+    """An FPN top-down step upsamples to the finer map's size, which follows no monomial of
+    the image size ((h - 1) // 2 + 1): it is read at run time from that map's Shape."""
+    class TopDown(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1 = nn.Conv2d(3, 4, 3, 2, 1)
+            self.c2 = nn.Conv2d(4, 4, 3, 2, 1)
+
+        def forward(self, x):
+            fine = self.c1(x)
+            coarse = self.c2(fine)
+            return fine + F.interpolate(coarse, size=fine.shape[-2:], mode="nearest")
+    model = TopDown().eval()
+    sess = session(export_bytes(model, (ember.randn(1, 3, 15, 13),), input_names=["x"],
+                                dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}}))
+    for shape in ((2, 3, 20, 22), (1, 3, 9, 16)):
+        x = ember.randn(*shape)
+        assert_close(run(sess, {"x": x}), expected_outputs(model, (x,)))
+
+
 def test_model_that_breaks_at_another_size():
     def fn(x):
         return x.view(3, 2) * 2
