@@ -896,3 +896,53 @@ out["masked_min"] = masked_min(torch.tensor([[3.0, 1.0], [2.0, 5.0]]), keep).num
 def test_optional_refined_in_a_loop_tuple_arguments_and_early_break(tmp_path):
     expect, got = run_both(REFINED, tmp_path, as_module=True)
     _same(expect, got)
+
+
+EARLY_EXIT = '''from typing import List, Tuple
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+
+
+def inner(x: Tensor, k: int = 2) -> Tensor:
+    return x.pow(k) + 0.05
+
+
+def middle(x: Tensor) -> Tuple[Tensor, int]:
+    y = inner(x)
+    return inner(y, 1), 2
+
+
+class EarlyExit(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(3, 3) for _ in range(4)])
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, int]:
+        depth = 0
+        for layer in self.layers:
+            x = torch.tanh(layer(x))
+            depth += 1
+            if bool(x.abs().max() < 0.5):
+                return x, depth
+        y, n = middle(x)
+        return y, depth + n
+
+
+torch.manual_seed(0)
+m = sync(EarlyExit())
+s = torch.jit.script(m)
+for scale in (0.01, 1.0, 100.0):
+    xin = torch.linspace(-1, 1, 3) * scale
+    r, d = s(xin)
+    e, de = m(xin)
+    out["s%g" % scale] = (r.detach().numpy(), d)
+    out["e%g" % scale] = (e.detach().numpy(), de)
+'''
+
+
+def test_early_return_from_a_module_list_loop_and_nested_helpers(tmp_path):
+    expect, got = run_both(EARLY_EXIT, tmp_path, as_module=True)
+    _same(expect, got)
