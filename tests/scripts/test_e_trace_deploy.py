@@ -955,6 +955,51 @@ with torch.no_grad():
 '''
 
 
+# A loaded module saved again, frozen and optimized after loading, and a loaded module inside
+# a new module that is traced, saved and loaded in turn.
+RELOADED = '''
+import numpy as np
+import torch
+import torch.nn as nn
+
+torch.manual_seed(0)
+rng = np.random.default_rng(0)
+m = sync(nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                       nn.Flatten(), nn.Linear(4, 2))).eval()
+x = torch.from_numpy(rng.standard_normal((2, 3, 8, 8)).astype(np.float32))
+torch.jit.save(torch.jit.trace(m, x), TMP + "/a.pt")
+a = torch.jit.load(TMP + "/a.pt", map_location="cpu")
+a.save(TMP + "/b.pt")
+b = torch.jit.load(TMP + "/b.pt", map_location="cpu")
+fb = torch.jit.optimize_for_inference(torch.jit.freeze(b.eval()))
+torch.jit.save(torch.jit.freeze(b.eval()), TMP + "/c.pt")
+c = torch.jit.load(TMP + "/c.pt", map_location="cpu")
+x4 = torch.from_numpy(rng.standard_normal((4, 3, 10, 10)).astype(np.float32))
+with torch.no_grad():
+    out["b"] = [b(x4).numpy(), m(x4).numpy()]
+    out["fb"] = [fb(x4).numpy(), m(x4).numpy()]
+    out["c"] = [c(x4).numpy(), m(x4).numpy()]
+# a module holding a loaded traced submodule, traced again
+class Wrap(nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+        self.scale = nn.Parameter(torch.tensor(2.0))
+
+    def forward(self, x):
+        return self.inner(x).softmax(-1) * self.scale
+
+
+w = Wrap(b)
+tw = torch.jit.trace(w, x)
+torch.jit.save(tw, TMP + "/w.pt")
+lw = torch.jit.load(TMP + "/w.pt", map_location="cpu")
+with torch.no_grad():
+    out["wrap"] = [lw(x4).numpy(), w(x4).numpy()]
+out["wrap_params"] = sorted(n for n, _ in lw.named_parameters())
+'''
+
+
 def _agree(theirs: dict, ours: dict) -> None:
     """Every entry torch's run recorded, ember's recorded alike (arrays within tolerance)."""
     assert sorted(theirs) == sorted(ours)
@@ -969,11 +1014,11 @@ def _agree(theirs: dict, ours: dict) -> None:
 
 @pytest.mark.parametrize("program", [RESNET, MOBILENET, UNET, TRANSFORMER, TAGGER, STRUCTURED,
                                      WARNINGS_AND_CHECKS, LIFECYCLE, SIZES_AND_STATE,
-                                     SEQ2SEQ, KEYWORDS_AND_CHECKS, LISTS_AND_SCRIPT],
+                                     SEQ2SEQ, KEYWORDS_AND_CHECKS, LISTS_AND_SCRIPT, RELOADED],
                          ids=["resnet", "mobilenet", "unet", "transformer", "tagger",
                               "structured", "warnings_and_checks", "lifecycle",
                               "sizes_and_state", "seq2seq", "keywords_and_checks",
-                              "lists_and_script"])
+                              "lists_and_script", "reloaded"])
 def test_trace_deploy_program(program, tmp_path):
     theirs, ours = run_both(program, tmp_path, as_module=True)  # script_if_tracing reads source
     _agree(theirs, ours)
