@@ -321,6 +321,26 @@ def test_size_read_from_a_strided_feature_map_follows_dynamic_image_sizes():
         assert_close(run(sess, {"x": x}), expected_outputs(model, (x,)))
 
 
+def test_conv_transpose_follows_dynamic_image_sizes():
+    """ConvTranspose computes its output size from the input's, with output_padding fixed;
+    an output_size that does not follow the input that way is refused by name."""
+    model = nn.Sequential(nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1, output_padding=1),
+                          nn.ConvTranspose2d(3, 2, 2, stride=2)).eval()
+    sess = session(export_bytes(model, (ember.randn(1, 2, 5, 4),), input_names=["x"],
+                                dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}}))
+    for shape in ((2, 2, 7, 3), (1, 2, 1, 6)):
+        x = ember.randn(*shape)
+        assert_close(run(sess, {"x": x}), expected_outputs(model, (x,)))
+    up = nn.ConvTranspose2d(2, 2, 2, stride=2)
+
+    def to_size(x):
+        h = x.shape[2]
+        return up(x, output_size=(2 * h + (h < 6), 8))  # one more row for small inputs
+    with pytest.raises(UnsupportedOperatorError, match="does not follow its input's size"):
+        ember.onnx.export(to_size, (ember.randn(1, 2, 4, 4),), io.BytesIO(),
+                          dynamic_axes={"x": {2: "h"}})
+
+
 def test_model_that_breaks_at_another_size():
     def fn(x):
         return x.view(3, 2) * 2

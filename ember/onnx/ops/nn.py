@@ -12,6 +12,7 @@ from .._types import is_float, lowest
 from ..._ops.conv import (_adaptive_matrix, _avg_divisor, _interpolate_taps, _pad_indices,
                           pool_window)
 from ..._ops.random import _SELU_ALPHA
+from ..dynamic import SymInt, base_of
 from ..lowering import lowers
 from .pointwise import to_bool
 
@@ -43,14 +44,33 @@ def _conv_transpose(ctx):
     _require_float(ctx)
     x, w, bias = ctx.input(0), ctx.input(1), ctx.input(2)
     stride, dilation = ctx.attr("stride"), ctx.attr("dilation")
-    padding, size = ctx.attr("padding"), ctx.attr("size")
-    spatial = ctx.shape(0)[2:]
+    padding = ctx.attr("padding")
     kernel = ctx.shape(1)[2:]
-    extra = [o - (s * (n - 1) + d * (k - 1) + 1 - lo - hi)
-             for o, s, n, d, k, (lo, hi) in zip(size, stride, spatial, dilation, kernel, padding)]
+    extra = []
+    for n, o, s, d, k, (lo, hi) in zip(ctx.dyn_shape(0)[2:], ctx.attr_dyn("size"), stride,
+                                       dilation, kernel, padding):
+        # output_padding in each trace: ConvTranspose computes the size from the input's
+        # at run time, so it may follow dynamic axes when that padding stays the same
+        pairs = _trace_values(n, o)
+        pads = {o_t - (s * (n_t - 1) + d * (k - 1) + 1 - lo - hi) for n_t, o_t in pairs or ()}
+        if len(pads) != 1:
+            ctx.unsupported(f"conv_transpose to an output size ({base_of(o)}) that does not "
+                            "follow its input's size along the dynamic axes")
+        extra.append(pads.pop())
     return ctx.b.op("ConvTranspose", [x, w, bias], strides=list(stride), pads=_pads(padding),
                     dilations=list(dilation), group=ctx.attr("groups"),
                     output_padding=extra if any(extra) else None)
+
+
+def _trace_values(n, o) -> list[tuple] | None:
+    """(input size, output size) in every trace, from two ints or two SymInts traced over the
+    same axes; None when they cannot be paired."""
+    if not isinstance(n, SymInt) and not isinstance(o, SymInt):
+        return [(n, o)]
+    if not (isinstance(n, SymInt) and isinstance(o, SymInt)) or n.key is None or \
+            o.key is None or [a for a, _ in n.key[1:]] != [a for a, _ in o.key[1:]]:
+        return None
+    return [(n.base, o.base)] + [(nv, ov) for (_, nv), (_, ov) in zip(n.key[1:], o.key[1:])]
 
 
 def _pool_input(ctx):
