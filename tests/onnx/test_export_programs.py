@@ -961,3 +961,49 @@ def test_fpn_upsampling_to_a_feature_map_size_with_dynamic_images():
 def test_yolo_style_grid_decoding_with_dynamic_feature_maps():
     compare(yolo, [randn(1, 4, 5, 6)], ["x"], [randn(2, 4, 7, 3)],
             dynamic_axes={"x": {0: "b", 2: "h", 3: "w"}})
+
+
+def milesial(ns):
+    nn, F = ns.nn, ns.nn.functional
+    class Up(nn.Module):
+        def __init__(self, cin, cout, bilinear):
+            super().__init__()
+            if bilinear:
+                self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
+                self.conv = nn.Conv2d(cin, cout, 3, padding=1)
+            else:
+                self.up = nn.ConvTranspose2d(cin, cin // 2, 2, stride=2)
+                self.conv = nn.Conv2d(cin, cout, 3, padding=1)
+        def forward(self, x1, x2):
+            x1 = self.up(x1)
+            diffY = x2.size()[2] - x1.size()[2]
+            diffX = x2.size()[3] - x1.size()[3]
+            x1 = F.pad(x1, [diffX // 2, diffX - diffX // 2, diffY // 2, diffY - diffY // 2])
+            return self.conv(ns.cat([x2, x1], dim=1))
+    class Net(nn.Module):
+        def __init__(self, bilinear):
+            super().__init__()
+            self.inc = nn.Conv2d(3, 8, 3, padding=1)
+            self.down = nn.Sequential(nn.MaxPool2d(2),
+                                      nn.Conv2d(8, 8 if bilinear else 16, 3, padding=1))
+            self.up = Up(16, 8, bilinear)
+        def forward(self, x):
+            a = self.inc(x)
+            return self.up(self.down(a), a)
+    return Net
+
+
+@pytest.mark.parametrize("bilinear", [True, False], ids=["bilinear", "transposed"])
+def test_unet_up_block_with_size_difference_padding(bilinear):
+    """milesial/Pytorch-UNet's Up block: pad the upsampled map by the size difference."""
+    compare(lambda ns: milesial(ns)(bilinear), [randn(1, 3, 16, 16)], ["x"],
+            [randn(2, 3, 24, 20)], dynamic_axes={"x": {0: "b", 2: "h", 3: "w"}})
+
+
+def test_unet_padding_by_a_size_difference_on_odd_dynamic_sizes_is_refused_by_name():
+    """Odd sizes make the pad amounts depend on the image size by arithmetic ember's trace
+    cannot recover (torch's trace records it); ember refuses naming the op and attribute."""
+    _, em = build(lambda ns: milesial(ns)(True))
+    with pytest.raises(ember.onnx.UnsupportedOperatorError, match="'constant_pad_nd'.*pad="):
+        ember.onnx.export(em, (ember.randn(1, 3, 15, 13),), io.BytesIO(), input_names=["x"],
+                          dynamic_axes={"x": {0: "b", 2: "h", 3: "w"}})
