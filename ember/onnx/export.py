@@ -225,30 +225,36 @@ def _dynamic_info(model, args, kw, cap, sizes, flat_axes) -> DynamicInfo:
     resized = {}
     for dim, n in sizes.items():
         axes = {i: [a for a, d in ax.items() if d == dim] for i, ax in flat_axes.items()}
-        # twice the size first: a size computed by floor or ceil division (a strided conv's
-        # output) can equal its traced value at n - 1 and would pass for static; a model
-        # with a size limit (a positional table) or a special case at 2n (an upsampling to
-        # its own size) only traces alike shrunk
-        for new in (2 * n, n - 1 if n >= 3 else n + 1):
+        first, last = _probe_sizes(n)
+        for new in (first, last):
             r_args, r_kw = _capture.resized_inputs(args, kw, axes, new)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 try:
                     other = _capture.trace(model, r_args, r_kw, record_sources=False)
                 except Exception as e:
-                    if new == 2 * n:
+                    if new == first:
                         continue
                     raise RuntimeError(
                         f"ember.onnx.export: the model fails when dynamic axis '{dim}' has "
                         f"size {new} instead of {n} ({type(e).__name__}: {e}); it may depend "
                         "on that size being fixed. Export with the axis static.") from e
-            if new != 2 * n or traces_alike(cap.graph, other.graph):
+            if new == last or traces_alike(cap.graph, other.graph):
                 break
         resized[dim] = (other.graph, {**sizes, dim: new})
     try:
         return analyze(cap.graph, sizes, resized)
     except TraceMismatch as e:
         raise RuntimeError(f"ember.onnx.export: {e}") from None
+
+
+def _probe_sizes(n: int) -> tuple[int, int]:
+    """The sizes a dynamic axis traced at n is traced at again, in order of preference: about
+    twice n and of the other parity first (a size computed by floor or ceil division, or a
+    padding that depends on parity, can equal its traced value at n - 1 or at 2n and pass for
+    static); then n - 1 for a model with a size limit (a positional table) or a special case
+    at the larger size (an upsampling to its own size)."""
+    return 2 * n + (n % 2 == 0), n - 1 if n >= 3 else n + 1
 
 
 def _scripted(model):
@@ -276,7 +282,7 @@ def _script_dynamic_info(method, args, kw, cap, sizes, flat_axes, resized) -> Dy
         return DynamicInfo.static(cap.graph)
     for dim, n in sizes.items():
         axes = {i: [a for a, d in ax.items() if d == dim] for i, ax in flat_axes.items()}
-        for new in (2 * n, n - 1 if n >= 3 else n + 1):  # as in _dynamic_info
+        for new in _probe_sizes(n):
             r_args, r_kw = _capture.resized_inputs(args, kw, axes, new)
             graph = _script_capture(method, r_args, r_kw).graph
             if traces_alike(cap.graph, graph):

@@ -341,6 +341,20 @@ def test_conv_transpose_follows_dynamic_image_sizes():
                           dynamic_axes={"x": {2: "h"}})
 
 
+def test_floor_mode_average_pool_follows_dynamic_image_sizes():
+    """Average pooling is a convolution whose end padding crops what the last window leaves
+    out, which changes with the size: one fixed end padding gives the same windows."""
+    model = nn.Sequential(nn.AvgPool2d(2), nn.AvgPool2d(3, 2, 1)).eval()
+    sess = session(export_bytes(model, (ember.randn(1, 2, 16, 12),), input_names=["x"],
+                                dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}}))
+    for shape in ((1, 2, 16, 12), (2, 2, 23, 9), (1, 2, 4, 5)):
+        x = ember.randn(*shape)
+        assert_close(run(sess, {"x": x}), expected_outputs(model, (x,)))
+    with pytest.raises(RuntimeError, match="traces to a different graph"):
+        ember.onnx.export(nn.AvgPool2d(2, ceil_mode=True), (ember.randn(1, 2, 8, 6),),
+                          io.BytesIO(), dynamic_axes={"input": {2: "h"}})
+
+
 def test_model_that_breaks_at_another_size():
     def fn(x):
         return x.view(3, 2) * 2

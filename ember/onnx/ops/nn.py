@@ -12,7 +12,7 @@ from .._types import is_float, lowest
 from ..._ops.conv import (_adaptive_matrix, _avg_divisor, _interpolate_taps, _pad_indices,
                           pool_window)
 from ..._ops.random import _SELU_ALPHA
-from ..dynamic import SymInt, base_of
+from ..dynamic import SymInt, Varying, base_of
 from ..lowering import lowers
 from .pointwise import to_bool
 
@@ -35,8 +35,29 @@ def _convolution(ctx):
     _require_float(ctx)
     x, w, bias = ctx.input(0), ctx.input(1), ctx.input(2)
     return ctx.b.op("Conv", [x, w, bias], strides=list(ctx.attr("stride")),
-                    pads=_pads(ctx.attr("padding")), dilations=list(ctx.attr("dilation")),
+                    pads=_conv_pads(ctx), dilations=list(ctx.attr("dilation")),
                     group=ctx.attr("groups"))
+
+
+def _conv_pads(ctx) -> list:
+    """Conv's pads. A pooling composite crops what its last window leaves out with an end
+    padding below the start one, which changes with the size: along a dynamic dim the end
+    padding is then the start one, whose floor division gives torch's window count at every
+    size (the rows it adds lie past the last window)."""
+    padding = ctx.attr_dyn("padding")
+    if isinstance(padding, Varying):
+        ctx.unsupported(f"padding {base_of(padding)} changes with the dynamic axes")
+    fixed = []
+    for axis, (lo, hi) in enumerate(padding, start=2):
+        if not isinstance(lo, int):
+            ctx.unsupported(f"padding {base_of(padding)} changes with the dynamic axes")
+        pairs = _trace_values(ctx.dyn_shape(0)[axis], hi) if isinstance(hi, SymInt) else \
+            [(None, hi)]
+        if pairs is None or (isinstance(hi, SymInt) and any(h > lo for _, h in pairs)):
+            ctx.unsupported(f"padding {base_of(padding)} changes with the dynamic axes")
+        cropped = all(h <= lo for _, h in pairs)
+        fixed.append((lo, lo if cropped and ctx.is_dynamic(0, axis) else base_of(hi)))
+    return _pads(fixed)
 
 
 @lowers("conv_transpose", via="ConvTranspose")
