@@ -7,10 +7,13 @@ raise ValueError("message")` into this op. As TorchScript raises torch.jit.Error
 type the source named; a scripted or traced `assert` raises AssertionError. A message whose
 parts are computed from tensors (an f-string, str.format or %) is a template with one {} per
 such part, filled at run time from the op's extra inputs (`formats` says how each is shown).
+A scripted print() is the Print op, whose text is such a template, written on each call.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 
 from ..testing.opinfo import ALL, Arg, Sample
 from .dispatch import apply
@@ -48,6 +51,41 @@ class Assert(OpDef):
             if error == "AssertionError":
                 raise ScriptAssertionError(message)
             raise ScriptError(f"{error}: {message}" if message else error)
+        return xp.asarray(True)
+
+
+def _printing(x):
+    print("sample print:", x.sum())
+    if x.sum() > 1e9:  # control flow: the graph runs node by node, through apply
+        x = x * 2
+    return x + 0
+
+
+_quiet = threading.local()
+
+
+@contextlib.contextmanager
+def quiet_prints():
+    """Print ops write nothing inside: ember.jit.script runs graph blocks while compiling."""
+    before = getattr(_quiet, "on", False)
+    _quiet.on = True
+    try:
+        yield
+    finally:
+        _quiet.on = before
+
+
+@register("print", promote=None, differentiable=False, samples=(
+    Sample(lambda t, x: t.jit.script(_printing)(x), (Arg((2, 3)),), grad=False),))
+class Print(OpDef):
+    """print() in scripted code: writes its text (a template filled from the values, as
+    Assert's message) on each call; returns True (a graph node needs an output). Never pure."""
+
+    pure = False
+
+    def forward(ctx, xp, *values, template: str = "", formats=(), end: str = "\n"):
+        if not getattr(_quiet, "on", False):
+            print(render(template, formats, values) if formats else template, end=end)
         return xp.asarray(True)
 
 

@@ -33,7 +33,7 @@ import typing
 
 
 from .. import _dtype as D
-from .._ops.checks import Assert, ScriptAssertionError, ScriptError
+from .._ops.checks import Assert, Print, ScriptAssertionError, ScriptError, quiet_prints
 from .._ops.dispatch import apply
 from .._tensor import Tensor
 from ..autograd.grad_mode import inference_mode, no_grad, set_grad_enabled
@@ -45,7 +45,7 @@ from .interpreter import run_graph, run_loop
 from .ir import IF, LOOP, Graph, TensorType, Value, substitute
 from .passes.dce import eliminate_dead_code
 from .runtime import ScriptFunction, ScriptModule, _Method, fits_symbols, module_layout
-from .strings import RuntimeStr, StrBuilder, as_text, concat, format_call, percent
+from .strings import RuntimeStr, StrBuilder, as_text, concat, format_call, joined, percent
 from .schema import (SCALAR_DTYPES, SCALAR_CAST, CallSchema, as_number, check_arg, flat_inputs,
                      scalar_tensor, tensor_items)
 from .guarded import is_compiling
@@ -316,7 +316,8 @@ class _ScriptRecorder(_Recorder):
         self.settle()
         self.paused = True
         try:
-            return fn(*args)
+            with quiet_prints():
+                return fn(*args)
         finally:
             self.paused = False
 
@@ -784,6 +785,19 @@ class _Compiler:
             for manager in managers:
                 stack.enter_context(manager)
             self.exec_stmts(s.body, frame)
+
+    def print_call(self, args, kwargs, e, frame: _Frame) -> None:
+        """print(...): a Print node writing the text, filled from each call's values, when
+        the graph runs (recorded, not run while compiling, which may build several times)."""
+        if set(kwargs) - {"sep", "end"} or not all(
+                isinstance(v, str) for v in kwargs.values()):
+            raise frame.fn.error(e, "print() takes only sep= and end= (strings) here",
+                                 "Drop the other keyword arguments.")
+        text = self.strings(e, frame, joined, args, kwargs.get("sep", " "))
+        leaves, attrs = ([], {"template": text}) if isinstance(text, str) else (
+            text.leaves, {"template": text.template, "formats": [list(f) for f in text.formats]})
+        attrs["end"] = kwargs.get("end", "\n")
+        self.rec(Print, leaves, attrs, [scalar_tensor(True)])
 
     def runtime_check(self, ok: Tensor, message: str | RuntimeStr, error: str) -> None:
         """Record a check that raises `error` (AssertionError, or ScriptError naming it) when
@@ -1468,6 +1482,11 @@ class _Compiler:
                 return self.eval(e.body if static else e.orelse, frame)
             a, b = self.eval(e.body, frame), self.eval(e.orelse, frame)
             kind = _scalar_kind(a)
+            if not all(isinstance(v, (Tensor, _Scalar, bool, int, float)) for v in (a, b)):
+                raise frame.fn.error(e, f"a conditional expression on a value computed from "
+                                        f"tensors picks between tensors or numbers, not "
+                                        f"{_type_name(a)} and {_type_name(b)}",
+                                     "Use an if statement, or build both and pick outside.")
             picked = _as_tensor(a).where(cond, _as_tensor(b))
             return picked if kind is None or isinstance(a, Tensor) else _Scalar(picked, kind)
         if isinstance(e, ast.Subscript):
@@ -1771,6 +1790,7 @@ class _Compiler:
                 out = out.maximum(t) if func is max else out.minimum(t)
             return _Scalar(out.to(SCALAR_DTYPES[kind]), kind)
         if func is print:
+            self.print_call(args, kwargs, e, frame)
             return None
         if func is str and len(args) == 1 and not kwargs:
             return self.strings(e, frame, as_text, args[0])

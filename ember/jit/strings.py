@@ -134,3 +134,12 @@ def concat(builder: StrBuilder, a, b) -> str | RuntimeStr:
     builder.add(b)
     return builder.result()
 
+
+
+def joined(builder: StrBuilder, values, sep: str) -> str | RuntimeStr:
+    """`sep.join(str(v) for v in values)` (print's text), run-time parts staying so."""
+    for k, value in enumerate(values):
+        if k:
+            builder.text(sep)
+        builder.add(value)
+    return builder.result()

@@ -1420,6 +1420,35 @@ def test_one_element_tensors_pass_for_number_arguments(tmp_path):
            ember.tensor([6.0]))
 
 
+def _chatty(x):
+    print("call {", end="|")
+    if x.sum() > 0:
+        print("sum", x.sum().item(), x.shape[0], sep=":")
+    return x * 2
+
+
+def test_print_writes_on_each_call_with_that_calls_values(tmp_path, capsys):
+    """print() in scripted code writes when the graph runs, with the call's values, also
+    under a tensor condition and after save and load (before, it was dropped); compiling
+    (which may build several graphs and runs blocks) writes nothing."""
+    f = ember.jit.script(_chatty)
+    f(ember.ones(2))
+    f(-ember.ones(3))
+    f.save(tmp_path / "f.pt")
+    ember.jit.load(tmp_path / "f.pt")(ember.full((3,), 0.5))
+    assert capsys.readouterr().out == "call {|sum:2.:2\ncall {|call {|sum:1.5:3\n"
+
+
+def _sized_word(x):
+    return "big" if bool(x.max() > 2) else "small"
+
+
+def test_a_conditional_expression_picking_strings_by_tensor_values_is_refused_by_name():
+    with pytest.raises(ember.jit.NotSupportedError, match="picks between tensors or numbers, "
+                                                          "not str and str"):
+        ember.jit.script(_sized_word)(ember.ones(2))
+
+
 def _masked_sum(x, mask: Tensor | None = None):
     return x.sum() if mask is None else x.masked_fill(mask, 0.0).sum()
 

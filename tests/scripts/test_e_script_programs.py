@@ -946,3 +946,30 @@ for scale in (0.01, 1.0, 100.0):
 def test_early_return_from_a_module_list_loop_and_nested_helpers(tmp_path):
     expect, got = run_both(EARLY_EXIT, tmp_path, as_module=True)
     _same(expect, got)
+
+
+PRINTS = '''
+import contextlib
+import io
+import torch
+from torch import Tensor
+
+
+@torch.jit.script
+def report(x: Tensor, step: int) -> Tensor:
+    if step % 2 == 0:
+        print("step", step, "mean", x.mean().item(), "max", x.max().item())
+    return x * 2
+
+
+buf = io.StringIO()
+with contextlib.redirect_stdout(buf):
+    for step in range(4):
+        report(torch.arange(4.0) + step, step)
+out["printed"] = buf.getvalue()
+'''
+
+
+def test_print_in_scripted_code_writes_each_call(tmp_path):
+    expect, got = run_both(PRINTS, tmp_path, as_module=True)
+    assert got == expect
