@@ -973,3 +973,52 @@ out["printed"] = buf.getvalue()
 def test_print_in_scripted_code_writes_each_call(tmp_path):
     expect, got = run_both(PRINTS, tmp_path, as_module=True)
     assert got == expect
+
+
+OPTIONALS = '''from typing import Dict, List, Optional
+import torch
+from torch import Tensor
+
+@torch.jit.script
+def f(x: Tensor, mask: Optional[Tensor] = None, w: Optional[float] = None) -> Tensor:
+    if mask is not None and bool(mask.any()):
+        x = x.masked_fill(mask, 0.0)
+    scale = 1.0 if w is None else w
+    if mask is None or not bool(mask.all()):
+        x = x * scale
+    return x
+
+@torch.jit.script
+def g(xs: List[Optional[Tensor]]) -> Tensor:
+    total = torch.zeros(2)
+    for t in xs:
+        if t is not None:
+            total = total + t
+    return total
+
+x = torch.tensor([1.0, 2.0])
+out["f"] = [f(x).numpy(), f(x, torch.tensor([True, False])).numpy(),
+            f(x, torch.tensor([True, True]), 3.0).numpy(), f(x, None, 2.0).numpy(),
+            f(x, torch.tensor([False, False]), 4.0).numpy()]
+out["g"] = g([torch.ones(2), None, torch.ones(2) * 3]).numpy()
+
+
+@torch.jit.script
+def bump(x: Tensor, xs: List[Tensor], d: Dict[str, Tensor]) -> Tensor:
+    x.add_(1)
+    xs[0].mul_(2)
+    d["a"].zero_()
+    if bool(x.sum() > 3):
+        x[0] = -1.0
+    return x.new_zeros(2) + x.sum()
+
+a, b, c = torch.ones(2), torch.ones(2), torch.ones(2)
+out["bump1"] = [t.numpy().copy() for t in (bump(a, [b], {"a": c}), a, b, c)]
+a = torch.full((2,), 5.0)
+out["bump2"] = [t.numpy().copy() for t in (bump(a, [b], {"a": c}), a, b, c)]
+'''
+
+
+def test_optional_numbers_and_lists_of_optionals_and_in_place_writes_to_arguments(tmp_path):
+    expect, got = run_both(OPTIONALS, tmp_path, as_module=True)
+    _same(expect, got)
