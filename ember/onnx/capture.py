@@ -121,36 +121,51 @@ def trace(model, args: tuple, kwargs: dict, record_sources: bool = True) -> Capt
     n = len(args)
     observer = _SourceObserver() if record_sources else None
     fn, signature = _replayed(model)
+    example = tuple(args) + tuple(kwargs[k] for k in keys)
+    fixed = _fixed(example)
 
-    def call(*flat):
+    def call(*traced):
         if observer is not None:
             dispatch.observers.append(observer)
+        rest = iter(traced)
+        full = [fixed[i] if i in fixed else next(rest) for i in range(len(example))]
         try:
-            return fn(*flat[:n], **dict(zip(keys, flat[n:])))
+            return fn(*full[:n], **dict(zip(keys, full[n:])))
         finally:
             if observer is not None:
                 dispatch.observers.remove(observer)
 
-    example = tuple(args) + tuple(kwargs[k] for k in keys)
+    traced = tuple(a for i, a in enumerate(example) if i not in fixed)
     with no_grad():
-        graph, _ = tracer.trace_graph(call, example, module_state(model), False,
+        graph, _ = tracer.trace_graph(call, traced, module_state(model), False,
                                       records_creation=False)
-    flat, _ = tracer.flatten(example, "input")
-    counts = [len(tracer.flatten(a, "input")[0]) for a in args]
+    flat, _ = tracer.flatten(traced, "input")
+    counts = [0 if i in fixed else len(tracer.flatten(a, "input")[0])
+              for i, a in enumerate(example)]
     if signature is None:
         names = [v.name or f"input_{i}" for i, v in enumerate(model.graph.inputs)][:len(flat)]
     else:
-        names = tracer.input_names(signature, counts)
-    for k in keys:
-        count = len(tracer.flatten(kwargs[k], "input")[0])
+        names = tracer.input_names(signature, counts[:n])
+    for k, count in zip(keys, counts[n:]):
         names += [k] if count == 1 else [f"{k}_{i}" for i in range(count)]
     return Capture(graph, flat, names, observer.sources if observer is not None else {})
+
+
+def _fixed(values: tuple) -> dict:
+    """{position: value} of the arguments that are None or plain Python values: they are
+    passed to the model as they are and baked into the graph (as torch drops None inputs),
+    not made graph inputs."""
+    return {i: v for i, v in enumerate(values)
+            if v is None or isinstance(v, (bool, int, float, complex, str))}
 
 
 def resized_inputs(args: tuple, kwargs: dict, axes: dict, new_size: int):
     """Copies of the example inputs with the (flat index, axis) pairs in `axes` resized to
     `new_size` along that axis: shrunk by slicing, or grown by repeating rows."""
-    flat, spec = tracer.flatten(tuple(args) + tuple(kwargs.values()), "input")
+    values = tuple(args) + tuple(kwargs.values())
+    fixed = _fixed(values)
+    flat, spec = tracer.flatten(tuple(v for i, v in enumerate(values) if i not in fixed),
+                                "input")
     out = []
     for i, t in enumerate(flat):
         for axis in axes.get(i, ()):
@@ -158,5 +173,6 @@ def resized_inputs(args: tuple, kwargs: dict, axes: dict, new_size: int):
             index = arange(new_size) % n
             t = t.index_select(axis, index)
         out.append(t)
-    rebuilt = tracer.unflatten(spec, out)
-    return rebuilt[:len(args)], dict(zip(kwargs, rebuilt[len(args):]))
+    rest = iter(tracer.unflatten(spec, out))
+    rebuilt = [fixed[i] if i in fixed else next(rest) for i in range(len(values))]
+    return tuple(rebuilt[:len(args)]), dict(zip(kwargs, rebuilt[len(args):]))

@@ -91,6 +91,30 @@ def test_keyword_inputs_and_plain_functions():
     assert_close(run(sess, {"a": a, "b": b}), expected_outputs(fn, (a, b)))
 
 
+def test_none_and_python_values_in_args_are_baked_not_inputs():
+    """(input_ids, None, 2.0): torch drops None inputs; plain values reach forward as given."""
+    class Masked(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 2)
+
+        def forward(self, input_ids, attention_mask=None, scale=1.0, negate=False):
+            y = self.lin(input_ids) * scale
+            if attention_mask is not None:
+                y = y * attention_mask.unsqueeze(-1)
+            return -y if negate else y
+    model = Masked().eval()
+    data = export_bytes(model, (ember.randn(2, 3), None, 2.0, True),
+                        dynamic_axes={"input_ids": {0: "b"}})
+    assert [i.name for i in onnx.load_from_string(data).graph.input] == ["input_ids"]
+    x = ember.randn(5, 3)
+    assert_close(run(session(data), {"input_ids": x}),
+                 expected_outputs(model, (x, None, 2.0, True)))
+    mask = ember.ones(2)
+    data = export_bytes(model, (ember.randn(2, 3), mask), input_names=["ids", "mask"])
+    assert [i.name for i in onnx.load_from_string(data).graph.input] == ["ids", "mask"]
+
+
 def test_training_mode_is_restored():
     model = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.5)).train()
     x = ember.randn(2, 3)
