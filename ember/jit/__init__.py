@@ -20,10 +20,10 @@ from .serialization import load
 from .tracer import TracerWarning, TracingCheckError, is_tracing
 
 
-def save(m: ScriptModule | ScriptFunction, f) -> None:
+def save(m: ScriptModule | ScriptFunction, f, _extra_files=None) -> None:
     """Save a ScriptModule or ScriptFunction to `f` (same as `m.save(f)`)."""
     from .serialization import save as _save
-    _save(m, f)
+    _save(m, f, _extra_files)
 
 
 __all__ = ["script", "script_if_tracing", "ignore", "unused", "export", "NotSupportedError",

@@ -472,10 +472,10 @@ class ScriptModule(_Scripted, Module):
         """The module tree as data: class names, training flags, parameter/buffer names."""
         return module_layout(self)
 
-    def save(self, f) -> None:
+    def save(self, f, _extra_files=None) -> None:
         """Write the module (graphs and weights) to `f`, a path or a binary file object."""
         from .serialization import save
-        save(self, f)
+        save(self, f, _extra_files)
 
 
 _PLAIN = (bool, int, float, str)
@@ -532,10 +532,10 @@ class ScriptFunction(_Scripted):
         """The function as readable Python (`ops.<name>` is a registry op through apply)."""
         return python_code(self.graph, identifier(self.name), method=False)
 
-    def save(self, f) -> None:
+    def save(self, f, _extra_files=None) -> None:
         """Write the function (graph and constants) to `f`, a path or a binary file object."""
         from .serialization import save
-        save(self, f)
+        save(self, f, _extra_files)
 
     def __repr__(self) -> str:
         return f"<ember.jit.ScriptFunction {self.name}>"

@@ -288,8 +288,12 @@ def _dtype(name):
 
 
 # ---- save ------------------------------------------------------------------------------------
-def save(script, f) -> None:
-    """Write a ScriptModule or ScriptFunction to a path or binary file object."""
+_EXTRA = "extra/"
+
+
+def save(script, f, _extra_files=None) -> None:
+    """Write a ScriptModule or ScriptFunction to a path or binary file object; `_extra_files`
+    ({name: str or bytes}) are stored beside it for `load(..., _extra_files=)` to read."""
     weights: dict[str, Tensor] = {}
     if isinstance(script, ScriptModule):
         layout = script.layout()
@@ -337,6 +341,9 @@ def save(script, f) -> None:
     with zipfile.ZipFile(buffer, "w") as zf:
         zf.writestr(_IR, text, compress_type=zipfile.ZIP_DEFLATED)
         zf.writestr(_WEIGHTS, safetensors.save(weights), compress_type=zipfile.ZIP_STORED)
+        for name, content in (_extra_files or {}).items():
+            zf.writestr(_EXTRA + name, content.encode("utf-8") if isinstance(content, str)
+                        else bytes(content), compress_type=zipfile.ZIP_DEFLATED)
     payload = buffer.getvalue()
     if hasattr(f, "write"):
         f.write(payload)
@@ -348,8 +355,9 @@ def save(script, f) -> None:
 
 
 # ---- load ------------------------------------------------------------------------------------
-def load(f, map_location=None):
-    """Load what `save` wrote; `map_location` (a device or string) moves every tensor.
+def load(f, map_location=None, _extra_files=None):
+    """Load what `save` wrote; `map_location` (a device or string) moves every tensor;
+    `_extra_files` ({name: anything}) gets the bytes of each extra file saved under its name.
 
     Raises RuntimeError naming the problem for files that are not ember.jit archives, are
     truncated or corrupt, come from a newer format, or call ops this ember does not have.
@@ -361,7 +369,7 @@ def load(f, map_location=None):
         with open(f, "rb") as fh:
             raw = fh.read()
     try:
-        return _load(raw, map_location)
+        return _load(raw, map_location, _extra_files)
     except GraphError as e:
         raise RuntimeError(f"ember.jit.load({where!r}): invalid {_IR}: {e}") from None
     except _LoadError as e:
@@ -372,7 +380,7 @@ class _LoadError(Exception):
     pass
 
 
-def _load(raw: bytes, map_location):
+def _load(raw: bytes, map_location, extra_files=None):
     try:
         zf = zipfile.ZipFile(io.BytesIO(raw))
         names = set(zf.namelist())
@@ -385,6 +393,10 @@ def _load(raw: bytes, map_location):
                              "files from ember.save load with ember.load)")
         ir_bytes = zf.read(_IR)
         weight_bytes = zf.read(_WEIGHTS)
+        for name in extra_files or {}:
+            if _EXTRA + name not in names:
+                raise _LoadError(f"the archive has no extra file {name!r}")
+            extra_files[name] = zf.read(_EXTRA + name)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError,
             ValueError) as e:
         raise _LoadError(f"not a valid ember.jit archive: the zip is truncated or corrupt "

@@ -363,3 +363,20 @@ def test_archives_without_complex_weights_still_load_and_bad_notes_are_refused(t
     with pytest.raises(RuntimeError, match="complex weight 'w' is missing or malformed"):
         _load_bytes(_archive(wrong_dtype, s=jit.trace(ComplexWeights(), ember.randn(3))),
                     tmp_path)
+
+
+def test_extra_files_are_saved_beside_the_graph_and_read_back_by_name(tmp_path):
+    """torch.jit.save/load's _extra_files: str or bytes in, bytes out; a name the archive
+    lacks is refused by name."""
+    x = ember.randn(2, 8)
+    s = jit.trace(MLP().eval(), x)
+    path = tmp_path / "m.pt"
+    jit.save(s, path, _extra_files={"meta.json": '{"v": 1}', "raw.bin": b"\x00\x01"})
+    extra = {"meta.json": "", "raw.bin": ""}
+    loaded = jit.load(path, map_location="cpu", _extra_files=extra)
+    assert extra == {"meta.json": b'{"v": 1}', "raw.bin": b"\x00\x01"}
+    assert _same(loaded(x), s(x))
+    buf = io.BytesIO()
+    jit.script(gelu_chain, example_inputs=(x, x, x)).save(buf, _extra_files={"a.txt": "hi"})
+    with pytest.raises(RuntimeError, match="has no extra file 'b.txt'"):
+        jit.load(io.BytesIO(buf.getvalue()), _extra_files={"b.txt": ""})
