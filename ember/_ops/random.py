@@ -1,8 +1,9 @@
 """Random numbers: Generator (NumPy's PCG64 behind torch's Generator API), the sampling
 functions (rand, randn, randint, randperm, normal, bernoulli, multinomial, poisson, *_like)
 and the in-place Tensor methods (uniform_, normal_, bernoulli_, random_, exponential_,
-geometric_, log_normal_, cauchy_). Dropout's noise is an op (dropout_noise), so ember.compile
-records it and its graphs draw new noise on every call.
+geometric_, log_normal_, cauchy_). Dropout's noise and rand/randn (and their _like forms) from
+the default generator are ops (dropout_noise, random_samples), so ember.compile records them
+and its graphs draw new numbers on every call.
 
 Numbers are drawn on the host with NumPy and then moved to the tensor's device (one function,
 `_draw`, does it), so a seed gives the same numbers on every device and in every process.
@@ -25,7 +26,7 @@ from .._device import CPU, to_device
 from .._tensor import _TYPE_NAMES, Tensor
 from .creation import Fill, _check_out, _dtype_arg, _size_args
 from ..testing.opinfo import Arg, Sample
-from .dispatch import apply_, write_out
+from .dispatch import apply, apply_, write_out
 from .registry import OpDef, register, tensor_method
 
 _DEFAULT_SEED = 67280421310721
@@ -232,8 +233,9 @@ def _require_float(dt: D.dtype, op: str, complex_ok: bool = True) -> None:
 
 
 def _finish(data, dt, dev, requires_grad, out):
-    """Wrap freshly drawn data as a leaf, or copy it into `out`."""
-    t = Tensor._wrap(data, dt, dev)
+    """Wrap freshly drawn data (or take the tensor `_sampled` made) as a leaf, or copy it into
+    `out`."""
+    t = data if isinstance(data, Tensor) else Tensor._wrap(data, dt, dev)
     if out is not None:
         return write_out(t, out)
     if requires_grad:
@@ -248,6 +250,30 @@ def _factory(op, args, size, out, dtype, device, default=None):
     return _size_args(args, size, op), dt, dev
 
 
+@register("random_samples", promote=None, differentiable=False, changes_device=True, samples=(
+    Sample(lambda t, x: x + t.rand_like(x).floor(), (Arg((3, 4)),)),
+    Sample(lambda t, x: x + t.randn(3, 4, dtype=x.dtype) * 0, (Arg((3, 4)),), name="normal")))
+class RandomSamples(OpDef):
+    """Uniform [0, 1) or standard normal values of `size`: rand, randn and their _like forms
+    drawing from the default generator. An op, so ember.compile records the draw and its
+    graphs draw anew on every call, from the same stream as eager code."""
+
+    creates = True
+
+    def forward(ctx, xp, size, normal, dtype, device, name):
+        sampler = _normal if normal else _uniform
+        return _draw(name, None, device, lambda rng: sampler(rng, size, dtype))
+
+
+def _sampled(op: str, generator, shape, dt: D.dtype, dev, normal: bool):
+    """rand/randn values: a random_samples op from the default generator, else drawn here."""
+    if generator is None:
+        return apply(RandomSamples, size=tuple(shape), normal=normal, dtype=dt, device=dev,
+                     name=op)
+    sampler = _normal if normal else _uniform
+    return _draw(op, generator, dev, lambda rng: sampler(rng, shape, dt))
+
+
 # ---- sampling functions ---------------------------------------------------------------------
 def rand(*args, size=None, generator=None, out=None, dtype=None, layout=None, device=None,
          requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
@@ -260,7 +286,7 @@ def rand(*args, size=None, generator=None, out=None, dtype=None, layout=None, de
     """
     shape, dt, dev = _factory("rand", args, size, out, dtype, device)
     _require_float(dt, "rand")
-    data = _draw("rand", generator, dev, lambda rng: _uniform(rng, shape, dt))
+    data = _sampled("rand", generator, shape, dt, dev, normal=False)
     return _finish(data, dt, dev, requires_grad, out)
 
 
@@ -269,7 +295,7 @@ def randn(*args, size=None, generator=None, out=None, dtype=None, layout=None, d
     """Samples from the standard normal distribution."""
     shape, dt, dev = _factory("randn", args, size, out, dtype, device)
     _require_float(dt, "randn")
-    data = _draw("randn", generator, dev, lambda rng: _normal(rng, shape, dt))
+    data = _sampled("randn", generator, shape, dt, dev, normal=True)
     return _finish(data, dt, dev, requires_grad, out)
 
 
@@ -589,7 +615,7 @@ def rand_like(input: Tensor, *, generator=None, dtype=None, layout=None, device=
     """Uniform [0, 1) samples shaped like `input` (its dtype and device unless given)."""
     shape, dt, dev = _like(input, dtype, device, "rand_like")
     _require_float(dt, "rand_like")
-    data = _draw("rand_like", generator, dev, lambda rng: _uniform(rng, shape, dt))
+    data = _sampled("rand_like", generator, shape, dt, dev, normal=False)
     return _finish(data, dt, dev, requires_grad, None)
 
 
@@ -598,7 +624,7 @@ def randn_like(input: Tensor, *, generator=None, dtype=None, layout=None, device
     """Standard normal samples shaped like `input`."""
     shape, dt, dev = _like(input, dtype, device, "randn_like")
     _require_float(dt, "randn_like")
-    data = _draw("randn_like", generator, dev, lambda rng: _normal(rng, shape, dt))
+    data = _sampled("randn_like", generator, shape, dt, dev, normal=True)
     return _finish(data, dt, dev, requires_grad, None)
 
 

@@ -108,9 +108,9 @@ class _CaptureRecorder(_Recorder):
         return super()._new_value_for(t)
 
     def drawn_outside_ops(self) -> None:
-        raise GraphBreak("random numbers were drawn outside a graph op (e.g. ember.randn "
-                         "inside the compiled code: pass the noise in as an argument)",
-                         user_location())
+        raise GraphBreak("random numbers were drawn outside a graph op (e.g. ember.randint "
+                         "or a Generator inside the compiled code: pass the noise in as an "
+                         "argument)", user_location())
 
     def __call__(self, op, args, attrs, outputs) -> None:
         super().__call__(op, args, attrs, outputs)

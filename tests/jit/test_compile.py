@@ -666,7 +666,7 @@ def test_other_threads_during_a_capture_are_not_recorded():
 
 def test_random_draws_outside_ops_break_the_graph():
     def noisy(x):
-        return x + ember.randn(3)
+        return x + ember.randint(0, 1000, (3,))
     with pytest.raises(GraphBreak, match="random numbers were drawn outside a graph op"):
         ember.compile(noisy, fullgraph=True)(ember.zeros(3))
     fast = ember.compile(noisy)
@@ -874,3 +874,21 @@ def test_ops_sized_by_values_break_the_graph():
                           fullgraph=True)  # a mask made inside from constants: one size
     assert fixed(ember.ones(2, 3)).shape == (2, 2)
     assert fixed(ember.ones(4, 3)).tolist() == [[2.0, 2.0]] * 4
+
+
+def test_rand_and_randn_are_captured_and_draw_anew_each_call():
+    class Reparameterize(nn.Module):  # a VAE's sampling step, noise made inside forward
+        def forward(self, mu, logvar):
+            std = ember.exp(0.5 * logvar)
+            return mu + ember.randn_like(std) * std + 0.1 * ember.rand(std.shape)
+    fast = ember.compile(Reparameterize(), fullgraph=True)
+    for n in (4, 6, 4, 9):
+        mu, logvar = ember.randn(n, 3), ember.randn(n, 3, requires_grad=True)
+        ember.manual_seed(n)
+        got = fast(mu, logvar)
+        ember.manual_seed(n)
+        want = fast._orig_mod(mu, logvar)  # the same stream as eager code
+        assert _close(got, want)
+        assert not _close(fast(mu, logvar), got)  # new noise on each call
+    assert fast._compiled.compiled <= 2  # sizes shared by one dynamic graph
+

@@ -112,10 +112,19 @@ def test_check_inputs_are_compared():
 
 def test_random_numbers_are_reported():
     with pytest.warns(jit.TracerWarning) as record:
-        f = jit.trace(lambda x: x + ember.rand(3), ember.zeros(3))
+        f = jit.trace(lambda x: x + ember.randint(0, 1000, (3,)), ember.zeros(3))
     assert any("Random numbers" in str(w.message) for w in record)
     assert any("check_trace skipped" in str(w.message) for w in record)
     assert _same(f(ember.zeros(3)), f(ember.zeros(3)))
+
+
+def test_rand_and_randn_are_ops_drawn_each_call():
+    with warnings.catch_warnings(record=True) as record:  # as torch records aten::rand
+        warnings.simplefilter("always")
+        f = jit.trace(lambda x: x + ember.rand(3) + ember.randn_like(x), ember.zeros(3))
+    assert not any("Random numbers" in str(w.message) for w in record)
+    assert [n.op for n in f.graph.nodes].count("random_samples") == 2
+    assert not _same(f(ember.zeros(3)), f(ember.zeros(3)))
 
 
 def test_dropout_noise_is_an_op_drawn_each_call():

@@ -334,7 +334,7 @@ def _softmax(op_type: str):
         if ndim == 0:
             flat = b.op(op_type, [b.op("Reshape", [x, b.ints([1])])], axis=0)
             return b.op("Reshape", [flat, b.ints([])])
-        return b.op(op_type, [x], axis=ctx.attr("dim") % ndim)
+        return b.softmax(op_type, x, ctx.attr("dim"), ndim)
     return lower
 
 
@@ -354,7 +354,7 @@ def _masked_softmax(ctx):
     if scale != 1:
         x = b.op("Mul", [x, b.scalar(scale, dt)])
     scores = b.op("Where", [hidden, b.scalar(-math.inf, dt), x])
-    weights = b.op("Softmax", [scores], axis=ctx.attr("dim") % len(ctx.shape(0)))
+    weights = b.softmax("Softmax", scores, ctx.attr("dim"), len(ctx.shape(0)))
     return b.op("Where", [hidden, b.scalar(0, dt), weights])
 
 
@@ -546,7 +546,8 @@ def _cross_entropy(ctx):
     b = ctx.b
     x = ctx.input(0)
     axis = 0 if len(ctx.shape(0)) == 1 else 1
-    return _class_loss(ctx, b.op("LogSoftmax", [x], axis=axis), ctx.attr("label_smoothing"))
+    return _class_loss(ctx, b.softmax("LogSoftmax", x, axis, len(ctx.shape(0))),
+                       ctx.attr("label_smoothing"))
 
 
 @lowers("binary_cross_entropy", via="Log, Max, Mul, ReduceMean")
