@@ -94,6 +94,13 @@ def compile(model=None, *, fullgraph: builtins.bool = False, dynamic=None, backe
                     options=options, disable=disable, explain=explain)
 
 
+def cond(pred, true_fn, false_fn, operands=()):
+    """`true_fn(*operands)` if pred else `false_fn(*operands)`, a branch compiled code keeps in
+    its graph (see ember.compiler.cond)."""
+    from .compiler import cond as _cond
+    return _cond(pred, true_fn, false_fn, operands)
+
+
 # torch's top-level names for nn.functional functions of the same signature, loaded with
 # nn.functional on first use (importing ember does not import nn)
 _FUNCTIONAL_ALIASES = frozenset((

@@ -18,10 +18,11 @@ import weakref
 
 from .jit.aot import GraphBreak, user_location
 from .jit.guarded import _Compiled, config, is_compiling
+from ._tensor import Tensor
 from .nn.modules.module import Module
 
 __all__ = ["compile", "reset", "disable", "is_compiling", "is_dynamo_compiling", "config",
-           "OptimizedModule", "graph_break", "graph_breaks", "compile_forward"]
+           "OptimizedModule", "graph_break", "graph_breaks", "compile_forward", "cond"]
 
 _MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 _BACKENDS = ("inductor", "ember", "aot_eager", "eager")
@@ -64,6 +65,45 @@ def graph_break() -> None:
 
 
 is_dynamo_compiling = is_compiling
+
+
+def cond(pred, true_fn, false_fn, operands=()):
+    """`true_fn(*operands)` if pred else `false_fn(*operands)` (torch.cond): a data-dependent
+    branch that compiled code keeps in its graph. Eagerly one branch runs; while ember.compile
+    captures, a tensor `pred` runs both and selects each output with `where`, so the branches
+    must return tensors of the same structure, shapes and dtypes, without side effects.
+
+        >>> import ember
+        >>> x = ember.tensor([1.0, -2.0])
+        >>> ember.cond(x.sum() > 0, lambda t: t * 2, lambda t: -t, (x,))
+        tensor([-1.,  2.])
+    """
+    from ._ops.pointwise import where
+    operands = tuple(operands)
+    if isinstance(pred, Tensor) and pred.numel() != 1:
+        raise RuntimeError(f"Expected pred to be bool or single-element tensor, but got {pred}.")
+    if not (is_compiling() and isinstance(pred, Tensor)):
+        return (true_fn if bool(pred) else false_fn)(*operands)
+    yes, no = true_fn(*operands), false_fn(*operands)
+    flat_yes, flat_no = _branch_outputs(yes), _branch_outputs(no)
+    if len(flat_yes) != len(flat_no) or type(yes) is not type(no) or any(
+            a.shape != b.shape or a.dtype != b.dtype for a, b in zip(flat_yes, flat_no)):
+        raise RuntimeError("cond: true_fn and false_fn must return tensors of the same "
+                           "structure, shapes and dtypes, got "
+                           f"{[(tuple(a.shape), a.dtype) for a in flat_yes]} and "
+                           f"{[(tuple(b.shape), b.dtype) for b in flat_no]}")
+    chosen = [where(pred.reshape(()).bool(), a, b) for a, b in zip(flat_yes, flat_no)]
+    return chosen[0] if isinstance(yes, Tensor) else type(yes)(chosen)
+
+
+def _branch_outputs(out) -> list:
+    """A cond branch's outputs as a list: one tensor, or a tuple or list of tensors."""
+    flat = [out] if isinstance(out, Tensor) else list(out) if isinstance(out, (tuple, list)) \
+        else None
+    if flat is None or not all(isinstance(t, Tensor) for t in flat):
+        raise RuntimeError("cond: each branch must return a tensor or a tuple or list of "
+                           f"tensors, got {type(out).__name__}")
+    return flat
 
 
 class OptimizedModule(Module):

@@ -892,3 +892,26 @@ def test_rand_and_randn_are_captured_and_draw_anew_each_call():
         assert not _close(fast(mu, logvar), got)  # new noise on each call
     assert fast._compiled.compiled <= 2  # sizes shared by one dynamic graph
 
+
+
+def test_cond_keeps_a_data_dependent_branch_in_the_graph():
+    def f(x, w):
+        return ember.cond(x.sum() > 0, lambda t, u: (t * u).sin(), lambda t, u: t.cos() - u,
+                          (x, w))
+    fast = ember.compile(f, fullgraph=True)  # an `if` here would refuse
+    for values in ([1.0, 2.0], [-3.0, 1.0], [0.5, -0.25]):
+        x1, x2 = ember.tensor(values, requires_grad=True), ember.tensor(values, requires_grad=True)
+        w1, w2 = ember.full((2,), 1.5, requires_grad=True), ember.full((2,), 1.5,
+                                                                       requires_grad=True)
+        want, got = f(x1, w1), fast(x2, w2)
+        assert _close(got, want)
+        want.sum().backward()
+        got.sum().backward()
+        assert _close(x2.grad, x1.grad) and _close(w2.grad, w1.grad)
+    assert fast._ember_compiled.compiled == 1
+    assert ember.cond(False, abs, lambda t: -t, [ember.ones(1)]).tolist() == [-1.0]
+    with pytest.raises(RuntimeError, match="single-element tensor"):
+        ember.cond(ember.tensor([True, False]), abs, abs, (ember.ones(2),))
+    with pytest.raises(RuntimeError, match="same structure, shapes and dtypes"):
+        ember.compile(lambda x: ember.cond(x.sum() > 0, lambda t: t[:1], lambda t: t, (x,)))(
+            ember.ones(2))
