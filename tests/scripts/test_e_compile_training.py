@@ -854,3 +854,49 @@ def test_vae_noise_drawn_inside_the_compiled_forward(tmp_path):
     _match(want, got)
     assert got["same"]
 
+
+# torch.cond routing a batch to one of two heads by the data, in a model compiled with
+# fullgraph=True (an `if` on the tensor would refuse), trained against its eager twin
+COND = '''
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Gated(nn.Module):
+    """Rows whose mean is positive go through one head, the rest through another."""
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(6, 3)
+        self.b = nn.Linear(6, 3)
+
+    def forward(self, x):
+        return torch.cond(x.mean() > 0, lambda t: self.a(t).relu(), lambda t: self.b(t).tanh(),
+                          (x,))
+
+rng = np.random.default_rng(12)
+X = torch.tensor(rng.standard_normal((30, 6)), dtype=torch.float32)
+Y = torch.tensor(rng.standard_normal((30, 3)), dtype=torch.float32)
+res = {}
+for kind in ("eager", "compiled"):
+    torch.manual_seed(0)
+    base = sync(Gated())
+    model = base if kind == "eager" else torch.compile(base, fullgraph=True)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    losses = []
+    for i in range(6):
+        xb, yb = X[i * 5:(i + 1) * 5], Y[i * 5:(i + 1) * 5]
+        loss = F.mse_loss(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    res[kind] = (losses, base.a.weight.detach().numpy().copy(), base.b.bias.detach().numpy())
+out["res"] = (res["eager"], res["compiled"])
+'''
+
+
+def test_cond_branch_in_a_fullgraph_model(tmp_path):
+    want, got = run_both(COND, tmp_path)
+    _match(want, got)
+
