@@ -65,12 +65,14 @@ class Builder:
     def subgraph(self) -> "Builder":
         return Builder(self.opset, self.names, self)
 
-    def body(self, sub: "Builder", inputs, outputs) -> onnx.GraphProto:
+    def body(self, sub: "Builder", inputs, outputs, rank: int | None = None) -> onnx.GraphProto:
         """The graph of subgraph builder `sub` (a loop body): `inputs` are (name, dtype)
-        pairs it declared, `outputs` names it computed."""
+        pairs it declared, `outputs` names it computed; `rank` gives them all shapes of
+        unknown sizes (onnxruntime's Scan before opset 16 needs the body outputs' shapes)."""
+        shape = None if rank is None else [None] * rank
         return helper.make_graph(sub.nodes, self.fresh("body"),
-                                 [value_info(n, dt, None) for n, dt in inputs],
-                                 [value_info(n, sub.dtype(n), None) for n in outputs])
+                                 [value_info(n, dt, shape) for n, dt in inputs],
+                                 [value_info(n, sub.dtype(n), shape) for n in outputs])
 
     def declare(self, stem: str, dtype: D.dtype) -> str:
         """A fresh name for a value defined outside `op` (a subgraph input)."""
@@ -87,6 +89,10 @@ class Builder:
         ins = ["" if i is None else i for i in inputs]
         while ins and ins[-1] == "":
             ins.pop()
+        if op_type == "Resize" and self.opset < 13:
+            # roi and scales are required inputs before opset 13 (empty when unused)
+            ins = ins + [""] * (3 - len(ins))
+            ins[1:3] = [i or self.const(np.zeros(0, np.float32)) for i in ins[1:3]]
         if op_type == "Where" and self.dtype(ins[1]) is D.bool:
             # onnxruntime has no bool Where kernel: select bytes
             picked = self.op("Where", [ins[0], self.cast(ins[1], D.uint8),
@@ -100,7 +106,8 @@ class Builder:
             self.dtypes[name] = dt
         attrs = {k: v for k, v in attrs.items() if v is not None}
         if not domain:
-            _check_schema(op_type, len(ins), tuple(sorted(attrs)), self.opset)
+            types = tuple(elem_type(self.dtype(i)) if i else None for i in ins)
+            _check_schema(op_type, types, tuple(sorted(attrs)), self.opset)
         self.nodes.append(helper.make_node(op_type, ins, outs, domain=domain or None, **attrs))
         return outs[0] if outputs == 1 else outs
 
@@ -151,22 +158,43 @@ class Builder:
         """Reduce over `axes` (a list of ints; None or [] means all axes). ReduceSum takes its
         axes as an input from opset 13, the other reductions from opset 18."""
         axes = None if axes is None or len(axes) == 0 else [int(a) for a in axes]
-        if op_type == "ReduceSum" or self.opset >= 18:
+        if op_type == "ReduceSum" and self.opset >= 13 or self.opset >= 18:
             return self.op(op_type, [x, None if axes is None else self.ints(axes)],
                            dtype=dtype, keepdims=int(keepdims))
         return self.op(op_type, [x], dtype=dtype, axes=axes, keepdims=int(keepdims))
 
     def squeeze(self, x: str, axes) -> str:
-        return self.op("Squeeze", [x, self.ints(axes)]) if len(axes) else x
+        """Squeeze `axes` (an input from opset 13, an attribute before)."""
+        return self._with_axes("Squeeze", x, axes) if len(axes) else x
 
     def unsqueeze(self, x: str, axes) -> str:
-        return self.op("Unsqueeze", [x, self.ints(axes)]) if len(axes) else x
+        return self._with_axes("Unsqueeze", x, axes) if len(axes) else x
+
+    def _with_axes(self, op_type: str, x: str, axes) -> str:
+        if self.opset >= 13:
+            return self.op(op_type, [x, self.ints(axes)])
+        return self.op(op_type, [x], axes=[int(a) for a in axes])
+
+    def softmax(self, op_type: str, x: str, axis: int, ndim: int) -> str:
+        """Softmax or LogSoftmax along `axis` of an `ndim`-d tensor: before opset 13 they
+        flatten the dims from `axis` on, so another axis is moved last and back."""
+        axis %= ndim
+        if self.opset >= 13 or axis == ndim - 1:
+            return self.op(op_type, [x], axis=axis)
+        perm = list(range(ndim))
+        perm[axis], perm[-1] = perm[-1], perm[axis]
+        moved = self.op(op_type, [self.op("Transpose", [x], perm=perm)], axis=ndim - 1)
+        return self.op("Transpose", [moved], perm=perm)
 
     def split(self, x: str, sizes, axis: int) -> list[str]:
         """Split along `axis` into pieces of the given (static) sizes."""
         if len(sizes) == 1:
             return [self.op("Identity", [x])]
-        outs = self.op("Split", [x, self.ints(sizes)], outputs=len(sizes), axis=axis)
+        if self.opset >= 13:
+            outs = self.op("Split", [x, self.ints(sizes)], outputs=len(sizes), axis=axis)
+        else:
+            outs = self.op("Split", [x], outputs=len(sizes), axis=axis,
+                           split=[int(n) for n in sizes])
         return list(outs)
 
     def slice(self, x: str, starts, ends, axes, steps=None) -> str:
@@ -189,26 +217,38 @@ class Builder:
 
 
 @functools.lru_cache(maxsize=None)
-def _check_schema(op_type: str, n_inputs: int, attrs: tuple, opset: int) -> None:
+def _check_schema(op_type: str, types: tuple, attrs: tuple, opset: int) -> None:
     """Refuse (Unsupported, naming the first opset that has it) an ONNX node that the
-    default domain at `opset` lacks: the op itself, one of its attributes or inputs."""
-    if _fits_schema(op_type, n_inputs, attrs, opset):
+    default domain at `opset` lacks: the op itself, one of its attributes or inputs, or its
+    inputs' element types (`types`, None for an omitted input)."""
+    if _fits_schema(op_type, types, attrs, opset):
         return
-    what = f"ONNX {op_type}" + (f" with attributes {list(attrs)}" if attrs else "")
-    later = [v for v in range(opset + 1, OPSETS[1] + 1)
-             if _fits_schema(op_type, n_inputs, attrs, v)]
+    names = [onnx.TensorProto.DataType.Name(t).lower() for t in types if t is not None]
+    what = f"ONNX {op_type} of {', '.join(names)}" + (
+        f" with attributes {list(attrs)}" if attrs else "")
+    later = [v for v in range(opset + 1, OPSETS[1] + 1) if _fits_schema(op_type, types, attrs, v)]
     if not later:
-        raise Unsupported(f"{what} and {n_inputs} inputs has no schema at opset {opset}")
-    raise Unsupported(f"{what} and {n_inputs} inputs needs opset {later[0]}",
-                      (later[0], OPSETS[1]))
+        raise Unsupported(f"{what} has no schema at opset {opset}")
+    raise Unsupported(f"{what} needs opset {later[0]}", (later[0], OPSETS[1]))
 
 
-def _fits_schema(op_type: str, n_inputs: int, attrs: tuple, opset: int) -> bool:
+def _fits_schema(op_type: str, types: tuple, attrs: tuple, opset: int) -> bool:
     try:
         schema = defs.get_schema(op_type, opset)
     except defs.SchemaError:
         return False
-    return n_inputs <= schema.max_input and all(a in schema.attributes for a in attrs)
+    if len(types) > schema.max_input or not all(a in schema.attributes for a in attrs):
+        return False
+    allowed = {c.type_param_str: set(c.allowed_type_strs) for c in schema.type_constraints}
+    formal = schema.inputs
+    for i, t in enumerate(types):
+        if t is None or not formal:
+            continue
+        accepted = allowed.get(formal[min(i, len(formal) - 1)].type_str)
+        if accepted is not None and \
+                f"tensor({onnx.TensorProto.DataType.Name(t).lower()})" not in accepted:
+            return False
+    return True
 
 
 def _tensor_proto(arr: np.ndarray, dt: D.dtype, name: str):

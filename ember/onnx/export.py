@@ -53,7 +53,7 @@ def export(model, args=(), f=None, input_names=None, output_names=None, dynamic_
     tracer; each recorded op is lowered through its OpDef's ONNX lowering. `dynamic_axes`
     maps input/output names to the axes that may change size ({"x": {0: "batch"}} or
     {"x": [0]}); shapes and size-dependent attributes then follow the actual input sizes.
-    Ops without a lowering at `opset_version` (13 to 21, default 17) raise
+    Ops without a lowering at `opset_version` (11 to 21, default 17) raise
     UnsupportedOperatorError naming the op and the model line.
     `dynamo` picks one of torch's two exporters; ember has one, so both values export the same
     graph (torch code passes `dynamo=False` to get the TorchScript-based exporter).

@@ -14,7 +14,7 @@ from .. import _dtype as D
 from .._ops.registry import REGISTRY
 from .errors import Unsupported
 
-OPSETS = (13, 21)
+OPSETS = (11, 21)
 
 
 class Lowering:

@@ -152,7 +152,7 @@ def resnet(ns):
     return net
 
 
-@pytest.mark.parametrize("opset", [13, 17, 18])
+@pytest.mark.parametrize("opset", [11, 12, 13, 17, 18])
 def test_resnet_with_batchnorm(opset):
     compare(resnet, [randn(2, 3, 32, 32)], ["image"], [randn(5, 3, 32, 32)],
             output_names=["logits"], dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
@@ -196,7 +196,7 @@ def mobilenet(ns):
     return net
 
 
-@pytest.mark.parametrize("opset", [13, 17])
+@pytest.mark.parametrize("opset", [11, 13, 17])
 def test_mobilenet_block(opset):
     compare(mobilenet, [randn(2, 3, 24, 24)], ["x"], [randn(3, 3, 24, 24)],
             dynamic_axes={"x": {0: "batch"}}, opset_version=opset)
@@ -234,11 +234,12 @@ def unet(mode, align_corners):
     return make
 
 
+@pytest.mark.parametrize("opset", [11, 17])
 @pytest.mark.parametrize("mode,align", [("nearest", None), ("bilinear", False),
                                         ("bilinear", True)])
-def test_unet(mode, align):
+def test_unet(mode, align, opset):
     compare(unet(mode, align), [randn(1, 3, 16, 16)], ["x"], [randn(3, 3, 16, 16)],
-            dynamic_axes={"x": {0: "batch"}})
+            dynamic_axes={"x": {0: "batch"}}, opset_version=opset)
 
 
 def test_interpolate_to_a_size():
@@ -316,6 +317,12 @@ def test_rnn_two_layers_bidirectional(cls_name, batch_first):
     axis = 0 if batch_first else 1
     compare(rnn(cls_name, batch_first), [randn(*shape)], ["x"], [randn(*other)],
             dynamic_axes={"x": {axis: "batch"}})
+
+
+@pytest.mark.parametrize("cls_name", ["LSTM", "GRU"])
+def test_rnn_at_opset_11(cls_name):
+    compare(rnn(cls_name, True), [randn(2, 4, 5)], ["x"], [randn(3, 6, 5)],
+            dynamic_axes={"x": {0: "batch", 1: "seq"}}, opset_version=11)
 
 
 # ---- text classifiers ---------------------------------------------------------------------------
@@ -466,14 +473,14 @@ def test_op_without_a_lowering_names_the_op():
     assert isinstance(info.value, RuntimeError) and "ns.linalg.cholesky" in str(info.value)
 
 
-@pytest.mark.parametrize("opset", [12, 99])
+@pytest.mark.parametrize("opset", [10, 99])
 def test_bad_opset_versions(opset):
     tm, em = build(two_heads)
     args = (randn(2, 4), randn(2, 3))
     if opset > 20:
         with pytest.raises(RuntimeError, match="opset"):
             torch_export(tm, tuple(torch.from_numpy(a) for a in args), opset_version=opset)
-    with pytest.raises(ValueError, match=f"opset_version {opset}.*13 to 21"):
+    with pytest.raises(ValueError, match=f"opset_version {opset}.*11 to 21"):
         ember.onnx.export(em, tuple(ember.tensor(a) for a in args), io.BytesIO(),
                           opset_version=opset)
 

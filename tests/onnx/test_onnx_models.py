@@ -38,7 +38,7 @@ def test_mlp():
     check_model(model, lambda n: (ember.randn(n, 6),), ["x"], {"x": {0: "batch"}})
 
 
-@pytest.mark.parametrize("opset", range(13, 22))
+@pytest.mark.parametrize("opset", range(11, 22))
 def test_mlp_every_opset(opset):
     model = nn.Sequential(nn.Linear(4, 8), nn.GELU(), nn.LayerNorm(8), nn.Linear(8, 2))
     check_model(model, lambda n: (ember.randn(n, 4),), ["x"], {"x": {0: "batch"}},

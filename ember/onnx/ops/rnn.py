@@ -64,7 +64,7 @@ def _rnn_layer(ctx):
     y = sub.op("Identity", [h_new])
     states = [h] + ([c] if c is not None else [])
     new_states = [h_new] + ([c_new] if c is not None else [])
-    body = b.body(sub, [(n, dt) for n in states + [x]], new_states + [y])
+    body = b.body(sub, [(n, dt) for n in states + [x]], new_states + [y], rank=2)
     inits = [h0] + ([c0] if c0 is not None else [])
     outs = b.op("Scan", inits + [seq], outputs=len(inits) + 1, dtype=dt, body=body,
                 num_scan_inputs=1, scan_input_directions=[int(reverse)],
