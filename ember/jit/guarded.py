@@ -64,6 +64,7 @@ config = _Config()
 
 
 _capturing: set = set()  # the threads capturing a graph now
+_END = object()  # what an exhausted iterator of children gives
 # One capture at a time in the process (the tracer and the attribute hooks are global); a
 # call that needs a capture while another thread is capturing runs eagerly instead of
 # waiting, so a capture that waits on another thread cannot deadlock.
@@ -397,6 +398,11 @@ class _Compiled:
         # argument paths of numbers that changed between calls, passed as 0-d tensors
         self.dynamic_numbers: frozenset = frozenset()
         self.static_numbers = False  # the code needs them as Python numbers
+        self._scan()
+
+    def _scan(self) -> None:
+        """Note the module tree: its modules, the children each holds, and the slots of its
+        parameters and buffers."""
         if self.module is not None:
             self._state = [(n, t) for n, t in self.module.named_parameters()] + \
                 [(n, t) for n, t in self.module.named_buffers()]
@@ -404,7 +410,18 @@ class _Compiled:
             self._modules = list(self.module.modules())
         else:
             self._state, self._slots, self._modules = [], [], []
+        self._children = [c for m in self._modules for c in m._modules.values()]
         self._hooks = _hook_dicts(self._modules)
+
+    def _tree_changed(self) -> bool:
+        """Whether a submodule was added, removed or replaced since `_scan` (`net[2] = head`,
+        `model.fc = nn.Linear(...)`): the graphs called the old ones."""
+        children = iter(self._children)
+        for m in self._modules:
+            for child in m._modules.values():
+                if next(children, _END) is not child:
+                    return True
+        return next(children, _END) is not _END
 
     def child_name(self, sub: Module) -> str:
         for name, m in self.module.named_modules():
@@ -433,6 +450,9 @@ class _Compiled:
             # saved_tensors_hooks (activation checkpointing, save_on_cpu) must see each value
             # backward keeps; a compiled backward keeps its own, so the call runs eagerly
             return self.eager(*args, **kwargs)
+        if self.module is not None and self._tree_changed():
+            self._scan()
+            self.clear()
         leaves: list = []
         key = self._key(args, kwargs, leaves)
         entry = self.cache.get(key)

@@ -915,3 +915,20 @@ def test_cond_keeps_a_data_dependent_branch_in_the_graph():
     with pytest.raises(RuntimeError, match="same structure, shapes and dtypes"):
         ember.compile(lambda x: ember.cond(x.sum() > 0, lambda t: t[:1], lambda t: t, (x,)))(
             ember.ones(2))
+
+
+def test_submodules_replaced_after_compile_are_called():
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    fast = ember.compile(net)
+    x = ember.randn(2, 4)
+    assert fast(x).shape == (2, 3)
+    net[2] = nn.Linear(8, 5)  # a new head for fine-tuning, set by index
+    assert _close(fast(x), net(x))
+    net.append(nn.Softmax(-1))
+    assert _close(fast(x), net(x))
+    del net[3]
+    out = fast(x)
+    assert _close(out, net(x))
+    out.sum().backward()
+    assert net[2].weight.grad is not None and net[2].weight.grad.shape == (5, 8)
