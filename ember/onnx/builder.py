@@ -89,6 +89,10 @@ class Builder:
         ins = ["" if i is None else i for i in inputs]
         while ins and ins[-1] == "":
             ins.pop()
+        if op_type in ("LessOrEqual", "GreaterOrEqual") and self.opset < 12:
+            # Or(Less, Equal) rather than Not(Greater): false against NaN, as the op is
+            strict = self.op(op_type[:-7], ins, dtype=D.bool)
+            return self.op("Or", [strict, self.op("Equal", ins, dtype=D.bool)], dtype=D.bool)
         if op_type == "Resize" and self.opset < 13:
             # roi and scales are required inputs before opset 13 (empty when unused)
             ins = ins + [""] * (3 - len(ins))
