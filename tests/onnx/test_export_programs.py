@@ -771,6 +771,19 @@ def test_vision_transformer_with_class_token():
             dynamic_axes={"x": {0: "b"}})
 
 
+def test_vision_transformer_at_opset_11():
+    """torch refuses (its attention unflattens heads, an opset 13 op); ember decomposes
+    LayerNorm and moves Softmax's axis last, and its file matches torch's eager outputs."""
+    tm, em = build(vit)
+    x, other = randn(2, 3, 16, 16), randn(3, 3, 16, 16)
+    with pytest.raises(torch.onnx.errors.UnsupportedOperatorError):
+        torch_export(tm, (torch.from_numpy(x),), opset_version=11)
+    data = export_bytes(em, (ember.tensor(x),), input_names=["x"],
+                        dynamic_axes={"x": {0: "b"}}, opset_version=11)
+    for a in (x, other):
+        close(run(data, {"x": a}), eager(tm, [a]))
+
+
 def convnext(ns):
     nn = ns.nn
     class LayerNormCF(nn.Module):
