@@ -106,6 +106,8 @@ def export(model, args=(), f=None, input_names=None, output_names=None, dynamic_
     ex.resized = resized
     proto = ex.build(in_names, output_names, dims)
     proto.opset_import.extend(onnx.helper.make_opsetid(d, v) for d, v in extra_opsets.items())
+    if input_names is not None and len(input_names) > len(in_names):
+        _rename_weights(proto, model, cap.graph.constant_kind, list(input_names)[len(in_names):])
     if keep_initializers_as_inputs:
         add_initializers_as_inputs(proto)
     if verbose:
@@ -132,16 +134,49 @@ def _custom_opsets(custom_opsets) -> dict[str, int]:
 
 
 def _input_names(cap, given) -> list[str]:
+    """The graph input names: `given` first (names past the model's inputs name its weights,
+    see _rename_weights), then the traced ones."""
     names = list(cap.names)
     if given is not None:
         given = list(given)
-        if len(given) > len(names):
-            raise ValueError(f"ember.onnx.export: {len(given)} input_names for a model with "
-                             f"{len(names)} inputs")
-        names[:len(given)] = given
+        names[:len(given)] = given[:len(names)]
     if len(set(names)) != len(names):
         raise ValueError(f"ember.onnx.export: input names must be unique, got {names}")
     return names
+
+
+def _rename_weights(proto, model, graph_kinds: dict, names: list[str]) -> None:
+    """As torch does with input_names past the model's inputs: name the parameters and
+    buffers the traced graph reads, in the order of the model's state_dict (one folded into
+    a new constant keeps no name)."""
+    graph = proto.graph
+    present = {t.name for t in graph.initializer} | {i.name for i in graph.input}
+    order = list(model.state_dict()) if hasattr(model, "state_dict") else []
+    weights = [k for k in order if graph_kinds.get(k, "constant") != "constant"]
+    if len(names) > len(weights):
+        raise ValueError(f"ember.onnx.export: {len(names)} input_names more than the model's "
+                         f"inputs, which name its weights, but the graph reads {len(weights)}")
+    mapping = {k: n for k, n in zip(weights, names) if k in present}
+    clash = set(mapping.values()) & (present - set(mapping))
+    if clash:
+        raise ValueError(f"ember.onnx.export: input names {sorted(clash)} are already taken")
+    _rename_values(graph, mapping)
+
+
+def _rename_values(graph, mapping: dict) -> None:
+    """Rename ONNX values throughout a graph and the subgraphs of its nodes."""
+    for t in graph.initializer:
+        t.name = mapping.get(t.name, t.name)
+    for v in list(graph.input) + list(graph.output) + list(graph.value_info):
+        v.name = mapping.get(v.name, v.name)
+    for node in graph.node:
+        node.input[:] = [mapping.get(n, n) for n in node.input]
+        node.output[:] = [mapping.get(n, n) for n in node.output]
+        for attr in node.attribute:
+            if attr.HasField("g"):
+                _rename_values(attr.g, mapping)
+            for g in attr.graphs:
+                _rename_values(g, mapping)
 
 
 def _parse_dynamic_axes(dynamic_axes) -> dict:

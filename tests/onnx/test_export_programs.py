@@ -595,6 +595,30 @@ def test_fewer_output_names_than_outputs_name_the_first_ones():
         ["a", "output_1", "output_2"]
 
 
+def test_input_names_past_the_inputs_name_the_weights_like_torch():
+    tm, em = build(two_heads)
+    args = (randn(2, 4), randn(2, 3))
+    names = ["feats", "meta", "w_a", "b_a", "w_b"]
+    t_data = torch_export(tm, tuple(torch.from_numpy(a) for a in args), input_names=names,
+                          export_params=False)
+    e_data = export_bytes(em, tuple(ember.tensor(a) for a in args), input_names=names,
+                          export_params=False)
+    t_inputs, e_inputs = ([i.name for i in onnx.load_from_string(d).graph.input]
+                          for d in (t_data, e_data))
+    assert e_inputs == t_inputs and e_inputs[:5] == names
+    weights = dict(zip(names[2:], (tm.a.weight, tm.a.bias, tm.b.weight)))
+    feeds = {"feats": args[0], "meta": args[1],
+             **{k: v.detach().numpy() for k, v in tm.named_parameters()},
+             **{k: v.detach().numpy() for k, v in weights.items()}}
+    close(run(e_data, feeds), eager(tm, list(args)))
+    folded = onnx.load_from_string(export_bytes(em, tuple(ember.tensor(a) for a in args),
+                                                input_names=names))
+    assert "b_a" in {t.name for t in folded.graph.initializer}
+    with pytest.raises(ValueError, match="input_names more than"):
+        ember.onnx.export(em, tuple(ember.tensor(a) for a in args), io.BytesIO(),
+                          input_names=names + [f"extra{i}" for i in range(9)])
+
+
 def test_output_names_that_look_like_internal_values_are_kept():
     _, em = build(three_outputs)
     data = export_bytes(em, (ember.randn(2, 3),), output_names=["Relu_0", "Add_0", "Mul_0"])
