@@ -357,7 +357,14 @@ class ModuleReads:
 
         def getattribute(module, name):
             value = object.__getattribute__(module, name)
-            if name != "training" and name not in _MODULE_INTERNALS \
+            if name == "_modules" and threading.get_ident() == thread:
+                key = (id(module), name)
+                if key not in seen:  # the submodules: `net[2] = head` must capture again
+                    seen.add(key)
+                    entries.append((f"the submodules of {type(module).__name__}",
+                                    functools.partial(_children_now, value, list(value.items())),
+                                    value))
+            elif name != "training" and name not in _MODULE_INTERNALS \
                     and threading.get_ident() == thread \
                     and name in object.__getattribute__(module, "__dict__"):
                 if _guarded(value):
@@ -391,18 +398,29 @@ class ModuleReads:
                                      user_location())
             _module_setattr(module, name, value)
 
+        def getattr_(module, name):
+            value = _module_getattr(module, name)  # a parameter, buffer or submodule
+            if threading.get_ident() == thread and (id(module), name) not in seen:
+                seen.add((id(module), name))
+                entries.append((f"{type(module).__name__}.{name}",
+                                functools.partial(_attribute, module, name), value))
+            return value
+
         Module.__getattribute__ = getattribute
+        Module.__getattr__ = getattr_
         Module.__setattr__ = setattr_
         return self
 
     def __exit__(self, *exc):
         del Module.__getattribute__
+        Module.__getattr__ = _module_getattr
         Module.__setattr__ = _module_setattr
         self.watched.restore()
         return False
 
 
 _module_setattr = Module.__setattr__
+_module_getattr = Module.__getattr__
 
 
 class GradReads:
@@ -481,10 +499,19 @@ def _grad_meta(t: Tensor):
 _MODULE_INTERNALS = frozenset(vars(Module()))  # parameter and hook dicts, ...
 
 
+def _children_now(children: dict, then: list):
+    """A module's dict of submodules while it holds the modules it held, else _CHANGED."""
+    now = list(children.items())
+    same = len(now) == len(then) and all(
+        a == b and x is y for (a, x), (b, y) in zip(now, then))
+    return children if same else _CHANGED
+
+
 def _attribute(module, name):
-    """The module's own attribute, buffer or parameter `name` (without running hooks)."""
+    """The module's own attribute, buffer, parameter or submodule `name` (without running
+    hooks)."""
     d = module.__dict__
-    for store in (d.get("_buffers"), d.get("_parameters")):
+    for store in (d.get("_buffers"), d.get("_parameters"), d.get("_modules")):
         if store is not None and name in store:
             return store[name]
     return d.get(name, _MISSING)

@@ -526,3 +526,22 @@ def test_requires_grad_inside_compiled_code_runs_eagerly():
         fast(x).backward()
         assert x.grad.tolist() == [2.0 * (i + 1)] * 3
     assert "requires_grad_() is called" in ember.compiler.graph_breaks(fast)[0][2]
+
+
+def test_parameters_and_submodules_replaced_under_a_compiled_function():
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+
+    @ember.compile
+    def scores(x):  # the module is a global the function names, not an argument
+        return net(x).sum(-1)
+    x = ember.randn(2, 4)
+    assert np.allclose(scores(x).numpy(), net(x).sum(-1).numpy())
+    net[0].weight = nn.Parameter(ember.zeros(8, 4))  # a parameter replaced
+    assert np.allclose(scores(x).numpy(), net(x).sum(-1).numpy())
+    net[0].bias = None
+    assert np.allclose(scores(x).numpy(), net(x).sum(-1).numpy())
+    net[2] = nn.Linear(8, 5)  # a submodule replaced by index
+    assert np.allclose(scores(x).numpy(), net(x).sum(-1).numpy())
+    net.add_module("squash", nn.Tanh())  # and one added
+    assert np.allclose(scores(x).numpy(), net(x).sum(-1).numpy())
