@@ -900,3 +900,63 @@ def test_cond_branch_in_a_fullgraph_model(tmp_path):
     want, got = run_both(COND, tmp_path)
     _match(want, got)
 
+
+# transfer learning after compile: a pretrained net's head replaced by index (net[1] = ...)
+# and its backbone frozen, under a compiled model and a compiled loss that names the net
+TRANSFER = '''
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+backbone = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU())
+net = nn.Sequential(backbone, nn.Linear(16, 4))
+
+rng = np.random.default_rng(13)
+X = torch.tensor(rng.standard_normal((24, 8)), dtype=torch.float32)
+Y4 = torch.tensor(rng.integers(0, 4, 24))
+Y6 = torch.tensor(rng.integers(0, 6, 24))
+
+@torch.compile
+def loss_of(x, y):
+    return F.cross_entropy(net(x), y)
+
+res = {}
+for kind in ("eager", "compiled"):
+    torch.manual_seed(0)
+    sync(net)
+    model = net if kind == "eager" else torch.compile(net)
+    lossf = (lambda x, y: F.cross_entropy(net(x), y)) if kind == "eager" else loss_of
+    log = []
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for i in range(3):  # pretraining on 4 classes
+        loss = lossf(X[i * 8:(i + 1) * 8], Y4[i * 8:(i + 1) * 8])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        log.append(loss.item())
+    # transfer: a new 6-class head set by index, the backbone frozen
+    torch.manual_seed(1)
+    net[1] = sync(nn.Linear(16, 6))
+    for p in backbone.parameters():
+        p.requires_grad_(False)
+    opt = torch.optim.Adam(net[1].parameters(), lr=1e-2)
+    for i in range(3):
+        logits = model(X[i * 8:(i + 1) * 8])
+        loss = lossf(X[i * 8:(i + 1) * 8], Y6[i * 8:(i + 1) * 8])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        log.append((tuple(logits.shape), loss.item(), backbone[0].weight.grad is None))
+    for p in backbone.parameters():
+        p.requires_grad_(True)
+    res[kind] = (log, net[1].weight.detach().numpy().copy())
+    net[1] = nn.Linear(16, 4)  # back to the pretraining shape for the next run
+out["res"] = (res["eager"], res["compiled"])
+'''
+
+
+def test_head_replaced_after_compile(tmp_path):
+    want, got = run_both(TRANSFER, tmp_path)
+    _match(want, got)
+
