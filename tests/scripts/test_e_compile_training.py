@@ -4,7 +4,8 @@ for step (BatchNorm's running statistics, gradient accumulation, clip_grad_norm_
 batch sizes that change, the DataLoader's last partial batch), train/eval switching, no_grad
 and inference_mode, Dropout, `@torch.compile` functions (a data-dependent branch and masked
 selection that must break the graph, fullgraph=True refusing the branch, in-place writes),
-compiled train steps, modes, resets, and state_dict with torch's `_orig_mod.` prefix.
+torch.cond, noise drawn inside a compiled forward, heads replaced after compile, compiled
+train steps, modes, resets, and state_dict with torch's `_orig_mod.` prefix.
 
 Each program stores (eager, compiled) pairs, so ember's compiled run is checked against
 torch's eager one. On the torch side,
