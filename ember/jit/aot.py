@@ -23,7 +23,7 @@ from .._ops.dispatch import apply
 from .._ops.registry import OpDef
 from .._tensor import Tensor
 from ..autograd.grad_mode import GradState
-from ..autograd.graph import FREED
+from ..autograd.graph import FREED, SavedHooks
 from .codegen import compile_graph
 from .ir import Graph, Node, Saves, TensorType
 from .passes import optimize
@@ -107,12 +107,21 @@ class _CaptureRecorder(_Recorder):
             return v
         return super()._new_value_for(t)
 
+    def custom_backward_lost(self, function: type) -> None:
+        """Nothing to warn about: the capture runs a custom Function's backward under the
+        recorder too, so the compiled backward holds its ops (jit.trace's graph would not)."""
+
     def drawn_outside_ops(self) -> None:
         raise GraphBreak("random numbers were drawn outside a graph op (e.g. ember.randint "
                          "or a Generator inside the compiled code: pass the noise in as an "
                          "argument)", user_location())
 
     def __call__(self, op, args, attrs, outputs) -> None:
+        if SavedHooks.stack and GradState.enabled:
+            raise GraphBreak("saved_tensors_hooks are entered inside the compiled code "
+                             "(activation checkpointing, save_on_cpu): they must see each "
+                             "value backward keeps, and a compiled backward keeps its own",
+                             user_location())
         super().__call__(op, args, attrs, outputs)
         sized = op.sized_by_values
         by = [a for a in args if isinstance(a, Tensor)] if sized is True else \
@@ -323,8 +332,12 @@ def capture(fn, args: tuple, state: list[tuple[str, Tensor]], signature_of=None,
                 rec.dynamic.add(v.id)
                 seeds.append(seed)
             # retain_graph: this call's own outputs stay differentiable eagerly
-            found = autograd_grad([flat_out[i] for i in diff], [sources[j] for j in wrt],
-                                  seeds, retain_graph=True, allow_unused=True)
+            try:
+                found = autograd_grad([flat_out[i] for i in diff], [sources[j] for j in wrt],
+                                      seeds, retain_graph=True, allow_unused=True)
+            except RuntimeError as e:  # eagerly, this is raised by .backward(), if ever
+                raise GraphBreak(f"the backward cannot be captured: {e} (a reentrant "
+                                 "checkpoint, or a custom Function's backward)") from None
             rec.settle()
             grads = [rec.value_of(g) if g is not None else None for g in found]
         else:

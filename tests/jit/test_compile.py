@@ -3,6 +3,7 @@ gradients, buffer updates, several optimizer steps), guards recompile when input
 graph breaks fall back to eager for the part that broke and are explained."""
 import copy
 import subprocess
+import warnings
 import sys
 
 import numpy as np
@@ -932,3 +933,49 @@ def test_submodules_replaced_after_compile_are_called():
     assert _close(out, net(x))
     out.sum().backward()
     assert net[2].weight.grad is not None and net[2].weight.grad.shape == (5, 8)
+
+
+@pytest.mark.parametrize("reentrant", [False, True])
+def test_checkpoint_inside_compiled_forward_falls_back_and_matches(reentrant):
+    from ember.utils.checkpoint import checkpoint
+    ember.manual_seed(0)
+    block = nn.Sequential(nn.Linear(6, 6), nn.GELU(), nn.Dropout(0.2))
+
+    class Net(nn.Module):
+        def __init__(self, block):
+            super().__init__()
+            self.block = block
+
+        def forward(self, x):
+            return checkpoint(self.block, x, use_reentrant=reentrant)
+    eager, fast = Net(block), ember.compile(Net(copy.deepcopy(block)))
+    for seed in range(2):
+        x1 = ember.randn(4, 6, requires_grad=True)
+        x2 = x1.detach().clone().requires_grad_()
+        ember.manual_seed(seed)
+        want = eager(x1)
+        want.sum().backward()
+        ember.manual_seed(seed)
+        got = fast(x2)
+        got.sum().backward()
+        assert _close(got, want) and _close(x2.grad, x1.grad)
+        assert _close(fast.block[0].weight.grad, eager.block[0].weight.grad)
+    (_, _, reason, _), = ember.compiler.graph_breaks(fast)
+    assert ("backward cannot be captured" if reentrant else "saved_tensors_hooks") in reason
+
+
+def test_custom_function_backward_is_captured_without_a_tracer_warning():
+    class HalfGrad(ember.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.clamp(-1, 1)
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 0.5
+    fast = ember.compile(lambda x: HalfGrad.apply(x * 2).sum(), fullgraph=True)
+    x = ember.randn(4, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fast(x).backward()
+    assert x.grad.tolist() == [1.0] * 4
