@@ -423,6 +423,11 @@ class _Compiled:
                     return True
         return next(children, _END) is not _END
 
+    def _state_moved(self) -> bool:
+        """Whether a parameter or buffer left its slot since `_scan` (pruning moves `weight`
+        to `weight_orig`, a parametrization into `parametrizations`)."""
+        return any(key not in store for store, key in self._slots)
+
     def child_name(self, sub: Module) -> str:
         for name, m in self.module.named_modules():
             if m is sub:
@@ -450,7 +455,7 @@ class _Compiled:
             # saved_tensors_hooks (activation checkpointing, save_on_cpu) must see each value
             # backward keeps; a compiled backward keeps its own, so the call runs eagerly
             return self.eager(*args, **kwargs)
-        if self.module is not None and self._tree_changed():
+        if self.module is not None and (self._tree_changed() or self._state_moved()):
             self._scan()
             self.clear()
         leaves: list = []

@@ -979,3 +979,19 @@ def test_custom_function_backward_is_captured_without_a_tracer_warning():
         warnings.simplefilter("error")
         fast(x).backward()
     assert x.grad.tolist() == [1.0] * 4
+
+
+def test_pruning_and_parametrizations_after_compile():
+    from ember.nn.utils import prune
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+    fast = ember.compile(net)
+    x = ember.randn(3, 4)
+    fast(x)
+    prune.l1_unstructured(net[2], "weight", amount=0.5)  # weight moves to weight_orig
+    assert _close(fast(x), net(x)) and int((net[2].weight == 0).sum()) == 4
+    prune.remove(net[2], "weight")
+    nn.utils.parametrizations.weight_norm(net[0])  # weight moves into parametrizations
+    assert _close(fast(x), net(x))
+    fast(x).sum().backward()
+    assert net[0].parametrizations.weight.original0.grad is not None
