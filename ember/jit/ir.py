@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import _dtype as D
 from .._device import device as Device
+from .._ops.python_call import PythonCall
 from .._ops.registry import REGISTRY
 
 FUSION_GROUP = "prim::FusionGroup"
@@ -606,10 +607,11 @@ _PLAIN = (type(None), bool, int, str)
 
 
 def check_literal(obj, where: str) -> None:
-    """Raise GraphError unless `obj` is a literal the IR can hold (and encode)."""
+    """Raise GraphError unless `obj` is a literal the IR can hold (and encode; a PythonCall,
+    an ignored function a graph calls, is held but never encoded)."""
     if isinstance(obj, _PLAIN) or type(obj) in (float, complex) or obj is Ellipsis:
         return
-    if isinstance(obj, (Value, AsTensor, D.dtype, Device)):
+    if isinstance(obj, (Value, AsTensor, D.dtype, Device, PythonCall)):
         return
     if type(obj) in (tuple, list):
         for o in obj:

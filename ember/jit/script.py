@@ -35,6 +35,7 @@ import typing
 from .. import _dtype as D
 from .._ops.checks import Assert, Print, ScriptAssertionError, ScriptError, quiet_prints
 from .._ops.dispatch import apply
+from .._ops.python_call import PythonCall, PythonCallOp, Slot, fill
 from .._tensor import Tensor
 from ..autograd.grad_mode import inference_mode, no_grad, set_grad_enabled
 from ..nn.modules.container import ModuleList, Sequential
@@ -69,9 +70,9 @@ _GRAD_OFF = (no_grad, inference_mode, set_grad_enabled)  # what a scripted 'with
 
 # ---- decorators ------------------------------------------------------------------------------
 def ignore(drop=False, **kwargs):
-    """Leave a function to Python: script does not compile its source but runs it on the
-    placeholders, recording the ops it dispatches (its own Python control flow is fixed at
-    compile time, as in a trace). Usable as `@ignore` or `@ignore(drop=...)`."""
+    """Leave a function to Python: script does not compile its source; the graph calls it
+    in Python on every run (so a scripted module calling it cannot be saved). With drop=True
+    it is @unused instead. Usable as `@ignore` or `@ignore(drop=...)`."""
     if callable(drop):
         setattr(drop, _MARK, "ignore")
         return drop
@@ -196,6 +197,8 @@ class _ScriptRecorder(_Recorder):
         """A number argument (or a value computed from number arguments alone) that library
         code (not compiled from source: nn.functional) reads as a Python value specializes
         the graph on their values; anything else is baked with the tracer's warning."""
+        if self.paused:  # Python run unrecorded (an ignored function): nothing is baked
+            return
         name = self.scalar_inputs.get(id(t))
         names = {name} if name is not None else self.number_arguments([t])
         if names:  # computed from number arguments alone (zeros(n + 1)): a graph per value
@@ -537,6 +540,18 @@ def _contains(stmts, kind) -> bool:
     return any(isinstance(node, kind) for s in stmts for node in ast.walk(s))
 
 
+def _map_leaves(value, fn):
+    """`value` with each tensor, number and scalar placeholder replaced by fn(leaf) (tuples,
+    lists and dict values walked; anything else kept)."""
+    if isinstance(value, (Tensor, _Scalar, bool, int, float)):
+        return fn(value)
+    if type(value) in (tuple, list):
+        return type(value)(_map_leaves(v, fn) for v in value)
+    if type(value) is dict:
+        return {k: _map_leaves(v, fn) for k, v in value.items()}
+    return value
+
+
 def _split(value):
     """A carried value as (structure, leaves): tensors and scalar placeholders are leaves;
     tuples, lists and dicts are walked; anything else is a static part of the structure."""
@@ -798,6 +813,36 @@ class _Compiler:
             text.leaves, {"template": text.template, "formats": [list(f) for f in text.formats]})
         attrs["end"] = kwargs.get("end", "\n")
         self.rec(Print, leaves, attrs, [scalar_tensor(True)])
+
+    def python_call(self, func, args, kwargs, frame: _Frame):
+        """A call of an @ignore'd function: a python_call node that runs it in Python on each
+        call's values. It runs once now, unrecorded, for the types of what it returns."""
+        inputs = []
+
+        def slot(value):
+            if not isinstance(value, (Tensor, _Scalar)):
+                return value
+            leaf = value.t if isinstance(value, _Scalar) else value
+            inputs.append(leaf)
+            return Slot(len(inputs) - 1, value.kind if isinstance(value, _Scalar) else None)
+        template = _map_leaves((tuple(args), dict(kwargs)), slot)
+        call_args, call_kwargs = fill(template, [t._data for t in inputs])
+        result = self.rec.run_concrete(lambda: func(*call_args, **call_kwargs))
+        outputs, kinds = [], []
+
+        def output(leaf):
+            kind = None if isinstance(leaf, Tensor) else type(leaf)
+            t = _fresh(leaf) if kind is None else scalar_tensor(leaf)
+            outputs.append(t)
+            kinds.append((kind, t.dtype))
+            return t if kind is None else _Scalar(t, kind)
+        placeholder = _map_leaves(result, output)
+        name = getattr(func, "__qualname__", None) or type(func).__qualname__
+        if not outputs:  # a node needs an output
+            outputs.append(scalar_tensor(True))
+        self.rec(PythonCallOp, inputs, {"call": PythonCall(func, name, template, kinds)},
+                 outputs)
+        return placeholder
 
     def runtime_check(self, ok: Tensor, message: str | RuntimeStr, error: str) -> None:
         """Record a check that raises `error` (AssertionError, or ScriptError naming it) when
@@ -1816,7 +1861,7 @@ class _Compiler:
             if isinstance(func, Module) and _is_user_code(type(func)):
                 forward = type(func).forward
                 if getattr(forward, _MARK, None) == "ignore":
-                    return func(*_unwrap(args), **_unwrap(kwargs))
+                    return self.python_call(func, args, kwargs, frame)
                 return self.inline(forward, args, kwargs, e, frame, self_obj=func)
             if isinstance(func, types.MethodType) and isinstance(func.__func__,
                                                                   types.FunctionType) \
@@ -1827,6 +1872,8 @@ class _Compiler:
                 return self.inline(func, args, kwargs, e, frame)
             if isinstance(func, StrongScriptFunction):  # a @script function's source inlines
                 return self.inline(func._script.fn, args, kwargs, e, frame)
+        else:
+            return self.python_call(func, args, kwargs, frame)
         if type(getattr(func, "__self__", None)) in (list, dict) and \
                 getattr(func, "__name__", None) in _MUTATORS:
             return func(*args, **kwargs)  # a list keeps its numbers computed from tensors

@@ -317,6 +317,7 @@ def save(script, f, _extra_files=None) -> None:
     methods = {}
     for name, method in script._methods.items():
         graph = method.graph
+        _refuse_python_calls(graph)
 
         def key(cname, ckind, graph=graph, name=name):
             if ckind != "constant" and kind == "module":
@@ -352,6 +353,22 @@ def save(script, f, _extra_files=None) -> None:
         write_atomically(f, lambda out: out.write(payload))
     except RuntimeError as e:  # a missing folder
         raise RuntimeError(f"ember.jit.save: {e}") from None
+
+
+def _refuse_python_calls(graph: Graph) -> None:
+    """Raise torch's RuntimeError when `graph` (or a block of it) calls an ignored Python
+    function: a saved graph cannot hold Python code."""
+    for node in graph.nodes:
+        if node.op == "python_call":
+            call = node.attrs["call"]
+            raise RuntimeError(
+                f"Could not export Python function call "
+                f"'{getattr(call.fn, '__name__', call.name)}'. Remove calls to Python functions "
+                "before export: a function marked @ember.jit.ignore runs in Python, which a "
+                "saved module cannot hold. Mark it @ember.jit.ignore(drop=True) or "
+                "@ember.jit.unused to save it as a call that raises, or let script compile it.")
+        for block in node.blocks + ([node.body] if node.body is not None else []):
+            _refuse_python_calls(block)
 
 
 # ---- load ------------------------------------------------------------------------------------
