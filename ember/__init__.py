@@ -16,7 +16,7 @@ from . import _ops
 from ._device import device
 from ._dtype import (bfloat16, bool, can_cast, complex64, complex128, dtype, finfo, float16,
                      float32, float64, get_default_dtype, iinfo, int8, int16, int32, int64,
-                     promote_types, set_default_dtype, uint8)
+                     promote_types, set_default_dtype, uint8, uint16, uint32, uint64)
 from ._ops.conv import *  # noqa: F401,F403
 from ._ops.creation import *  # noqa: F401,F403
 from ._ops.dispatch import result_type as _result_type

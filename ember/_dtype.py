@@ -55,9 +55,15 @@ float32 = dtype("float32", np.float32, _FLOAT, True, 2)
 float64 = dtype("float64", np.float64, _FLOAT, True, 3)
 complex64 = dtype("complex64", np.complex64, _COMPLEX, True, 2)
 complex128 = dtype("complex128", np.complex128, _COMPLEX, True, 3)
+# torch's "shell" unsigned dtypes: storage, casts and a few kernels, but they promote only with
+# themselves and with floating-point dtypes (see _PromotionTable).
+uint16 = dtype("uint16", np.uint16, _INT, False, 2)
+uint32 = dtype("uint32", np.uint32, _INT, False, 3)
+uint64 = dtype("uint64", np.uint64, _INT, False, 4)
+SHELL_UNSIGNED = (uint16, uint32, uint64)
 
 ALL_DTYPES = (bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64,
-              complex64, complex128)
+              complex64, complex128) + SHELL_UNSIGNED
 _BY_NAME = {d.name: d for d in ALL_DTYPES}
 _ALIASES = {"half": float16, "float": float32, "double": float64, "short": int16, "int": int32,
             "long": int64, "cfloat": complex64, "cdouble": complex128}
@@ -65,7 +71,8 @@ _BY_NP = {d.np: d for d in ALL_DTYPES}
 # torch's C++ ScalarType names, which its error messages use ("expected scalar type Long").
 SCALAR_NAMES = {bool: "Bool", uint8: "Byte", int8: "Char", int16: "Short", int32: "Int",
                 int64: "Long", float16: "Half", bfloat16: "BFloat16", float32: "Float",
-                float64: "Double", complex64: "ComplexFloat", complex128: "ComplexDouble"}
+                float64: "Double", complex64: "ComplexFloat", complex128: "ComplexDouble",
+                uint16: "UInt16", uint32: "UInt32", uint64: "UInt64"}
 SCALAR_NAMES_BY_NAME = {d.name: name for d, name in SCALAR_NAMES.items()}
 
 
@@ -83,7 +90,8 @@ def from_numpy_dtype(np_dtype) -> dtype:
         except (KeyError, TypeError):
             raise TypeError(f"can't convert np.ndarray of type {np_dtype}. The only supported "
                             "types are: float64, float32, float16, bfloat16, complex64, "
-                            "complex128, int64, int32, int16, int8, uint8, and bool.") from None
+                            "complex128, int64, int32, int16, int8, uint64, uint32, uint16, "
+                            "uint8, and bool.") from None
 
 
 class _Defaults:
@@ -120,7 +128,28 @@ def _promote_uncached(a: dtype, b: dtype) -> dtype:
     return a if a._rank > b._rank else b
 
 
-_PROMOTE = {(a, b): _promote_uncached(a, b) for a in ALL_DTYPES for b in ALL_DTYPES}
+class _PromotionTable(dict):
+    """The promotion of every dtype pair; a pair with no entry (a shell unsigned dtype beside
+    anything but itself or a floating-point dtype) raises torch's RuntimeError."""
+
+    def __missing__(self, key):
+        a, b = key
+        if a not in SCALAR_NAMES or b not in SCALAR_NAMES:
+            raise KeyError(key)
+        raise RuntimeError("Promotion for uint16, uint32, uint64 types is not supported, "
+                           f"attempted to promote {SCALAR_NAMES[a]} and {SCALAR_NAMES[b]}")
+
+
+def _promotable(a: dtype, b: dtype) -> builtins.bool:
+    """Whether torch promotes `a` with `b`: shell unsigned dtypes meet only themselves and
+    floating-point dtypes."""
+    shell = a in SHELL_UNSIGNED or b in SHELL_UNSIGNED
+    return not shell or a is b or _FLOAT in (a.category, b.category) and _COMPLEX not in (
+        a.category, b.category)
+
+
+_PROMOTE = _PromotionTable({(a, b): _promote_uncached(a, b) for a in ALL_DTYPES
+                            for b in ALL_DTYPES if _promotable(a, b)})
 
 
 def promote_types(type1: dtype, type2: dtype) -> dtype:
@@ -181,7 +210,8 @@ class finfo:
     def __init__(self, type: dtype | None = None):
         type = get_default_dtype() if type is None else to_dtype(type)
         if type.category < _FLOAT:
-            raise TypeError(f"torch.finfo() requires a floating point input type, got {type}")
+            raise TypeError("torch.finfo() requires a floating point input type. Use "
+                            "torch.iinfo to handle 'torch.finfo'")
         info = ml_dtypes.finfo(type.np) if type is bfloat16 else np.finfo(type.np)
         self.bits = info.bits
         self.eps = float(info.eps)
@@ -211,4 +241,5 @@ class iinfo:
         self.dtype = type.name
 
     def __repr__(self) -> str:
-        return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype})"
+        # torch prints the limits as C++ streams print doubles: 6 significant digits
+        return f"iinfo(min={float(self.min):g}, max={float(self.max):g}, dtype={self.dtype})"

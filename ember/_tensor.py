@@ -483,7 +483,8 @@ _TYPE_NAMES = {D.float32: "FloatTensor", D.float64: "DoubleTensor", D.float16: "
                D.bfloat16: "BFloat16Tensor", D.int64: "LongTensor", D.int32: "IntTensor",
                D.int16: "ShortTensor", D.int8: "CharTensor", D.uint8: "ByteTensor",
                D.bool: "BoolTensor", D.complex64: "ComplexFloatTensor",
-               D.complex128: "ComplexDoubleTensor"}
+               D.complex128: "ComplexDoubleTensor", D.uint16: "UInt16Tensor",
+               D.uint32: "UInt32Tensor", D.uint64: "UInt64Tensor"}
 
 
 _AUTOGRAD = []  # ember.autograd once loaded (it imports Tensor, so it cannot load first)

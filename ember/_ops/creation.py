@@ -281,6 +281,8 @@ def _python_array(data, dt: D.dtype, op: str, inferred: D.dtype) -> np.ndarray:
             natural = np.array(data)
         except OverflowError:
             natural = np.array(data, dtype=object)
+        if dt is D.uint64 and inferred.category == D._INT and natural.size:
+            return _uint64_array(data, op)
         # NumPy holds ints past int64 as uint64, or as float64 beside others
         too_big = natural.dtype.kind == "O" or natural.dtype == np.uint64 or (
             natural.dtype.kind == "f" and inferred.category == D._INT)
@@ -308,6 +310,18 @@ def _python_array(data, dt: D.dtype, op: str, inferred: D.dtype) -> np.ndarray:
                 raise RuntimeError(f"{op}(): value cannot be converted to type {dt.name} "
                                    "without overflow")
         return natural.astype(dt.np)
+
+
+def _uint64_array(data, op: str) -> np.ndarray:
+    """Python ints as uint64, which takes the whole range 0 .. 2**64 - 1 and, unlike the other
+    integer types, refuses negatives (held as objects: NumPy makes floats of ints past int64
+    beside smaller ones)."""
+    natural = np.array(data, dtype=object)
+    if int(natural.min()) < 0:
+        raise OverflowError(f"{op}(): can't convert negative int to unsigned")
+    if int(natural.max()) >= 2 ** 64:
+        raise OverflowError(f"{op}(): int too big to convert")
+    return natural.astype(np.uint64)
 
 
 def _from_data(data, dt: D.dtype | None, op: str):

@@ -224,8 +224,18 @@ def _matmul_node(args, attrs) -> str:
     return "CloneBackward0" if ranks[0] == 2 else "UnsafeViewBackward0"
 
 
+def _matmul_kernel(x, y) -> str:
+    """torch's kernel for matmul of these operands' ranks, named when it refuses uint16/32/64."""
+    ranks = sorted((x.ndim, y.ndim))
+    if ranks == [1, 1]:
+        return "dot"
+    if ranks[1] == 2:
+        return "addmv_impl_cpu" if ranks[0] == 1 else "addmm_impl_cpu_"
+    return "bmm"
+
+
 @register("matmul", fresh=True, onnx="MatMul", autocast="lower", torch_node=_matmul_node,
-          samples=(
+          unsigned=_matmul_kernel, samples=(
     Sample(lambda t, x, y: t.matmul(x, y), (Arg((3, 4)), Arg((4, 5))), dtypes=_MM_DTYPES),
     Sample(lambda t, x, y: x @ y, (Arg((4,)), Arg((4,))), dtypes=FLOATS + INTS, name="1d_1d"),
     Sample(lambda t, x, y: x @ y, (Arg((3, 4)), Arg((4,))), name="2d_1d"),

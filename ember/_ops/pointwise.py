@@ -22,8 +22,8 @@ from ..testing.opinfo import (ALL_INT, FLOAT_ALL, FLOATS, INTS, NUMERIC, Arg, Sa
                               unary)
 from .creation import _check_range
 from .dispatch import apply, apply_, write_out
-from .registry import (NO_ORDERING, OpDef, composite, name_node, refuse_complex, register,
-                       tensor_method)
+from .registry import (NO_ORDERING, OpDef, composite, name_node, refuse_complex, refuse_unsigned,
+                       register, tensor_method)
 
 _TORCH_NAMES = D.SCALAR_NAMES_BY_NAME
 
@@ -202,7 +202,8 @@ def _add_kernel(name: str, ufunc):
     return kernel
 
 
-@register("add", pointwise=True, onnx="Add", samples=binary(lambda t, x, y: x + y) + (
+@register("add", pointwise=True, onnx="Add", unsigned="add_stub",
+          samples=binary(lambda t, x, y: x + y) + (
     Sample(lambda t, x, y: t.add(x, y, alpha=2), (Arg((2, 3)), Arg((2, 3))), dtypes=NUMERIC,
            name="alpha"),
     Sample(lambda t, x, y: t.add(x, y, alpha=-0.5), (Arg((2, 3)), Arg((3,))), name="alpha_f"),
@@ -239,7 +240,8 @@ def _check_sub(a, b):
                            "operator instead.")
 
 
-@register("sub", pointwise=True, onnx="Sub", samples=binary(lambda t, x, y: x - y) + (
+@register("sub", pointwise=True, onnx="Sub", unsigned="add_stub",
+          samples=binary(lambda t, x, y: x - y) + (
     Sample(lambda t, x, y: t.sub(x, y, alpha=3), (Arg((2, 3)), Arg((2, 3))), dtypes=NUMERIC,
            name="alpha"),
     Sample(lambda t, x, y: t.subtract(x, y, alpha=0.5), (Arg((2, 3)), Arg((2, 3))),
@@ -288,6 +290,7 @@ class Mul(OpDef):
 def _div_rounded(xp, x, y, rounding_mode):
     """Division rounded toward zero ('trunc') or toward -inf ('floor')."""
     refuse_complex(f"div_{rounding_mode}", x, y)
+    refuse_unsigned(f"div_{rounding_mode}_cpu", x, y)
     if rounding_mode == "trunc":
         if x.dtype.kind in "iu":
             _check_int_divisor(y)
@@ -372,7 +375,7 @@ def _modulo(name: str, np_name: str, rounding: str):
     op_fn = (lambda t, x, y: x % y) if name == "remainder" else (lambda t, x, y: x.fmod(y))
     cls = type(name.capitalize(), (OpDef,), {"forward": forward, "backward": backward,
                                              "forward_inplace": forward_inplace})
-    return register(name, pointwise=True, complex=False, samples=binary(
+    return register(name, pointwise=True, complex=False, unsigned=f"{name}_cpu", samples=binary(
         lambda t, x, y: getattr(t, name)(x, y), -5, 5, rhs_low=0.6, rhs_high=2.5) + (
         Sample(lambda t, x, y: getattr(t, name)(x, y), (Arg((3, 4), -5, 5),
                Arg((3, 4), -2.5, -1.5)), dtypes=NUMERIC, name="neg_divisor"),
@@ -388,7 +391,7 @@ Remainder = _modulo("remainder", "remainder", "floor")
 Fmod = _modulo("fmod", "fmod", "trunc")
 
 
-@register("neg", pointwise=True, onnx="Neg", samples=unary(lambda t, x: -x) + (
+@register("neg", pointwise=True, onnx="Neg", unsigned="neg_cpu", samples=unary(lambda t, x: -x) + (
     Sample(lambda t, x: t.negative(x), (Arg((2, 3)),), dtypes=ALL_INT + ("float16",),
            grad=False, name="dtypes"),))
 class Neg(OpDef):
@@ -432,7 +435,7 @@ def _power(xp, x, y, out=None):
     return xp.power(x, y, out=out, casting="unsafe") if out is not None else x ** y
 
 
-@register("pow", pointwise=True, onnx="Pow", samples=(
+@register("pow", pointwise=True, onnx="Pow", unsigned="pow", samples=(
     Sample(lambda t, x, y: x ** y, (Arg((3, 4), 0.5, 2), Arg((3, 4), -2, 2))),
     Sample(lambda t, x: x ** 2, (Arg((3, 4)),), dtypes=FLOATS + INTS, name="square"),
     Sample(lambda t, x: x ** 0.5, (Arg((3, 4), 0.5, 2),), name="sqrt"),
@@ -1207,7 +1210,8 @@ Fmax = _extremum("fmax", "fmax")
 Fmin = _extremum("fmin", "fmin")
 
 
-@register("sign", pointwise=True, onnx="Sign", samples=unary(lambda t, x: x.sign()) + (
+@register("sign", pointwise=True, onnx="Sign", unsigned="sign_cpu",
+          samples=unary(lambda t, x: x.sign()) + (
     Sample(lambda t, x: t.sign(x), (Arg((4,), values=[math.nan, -0.0, 0.0, -math.inf]),),
            grad=False, name="specials"),
     Sample(lambda t, x: x.sign(), (Arg((2, 3)),), dtypes=("bool", "int8", "float16"),
@@ -1243,7 +1247,7 @@ class Sign(OpDef):
             xp.copyto(target, Sign.forward(Context(), xp, target, sgn))
 
 
-@register("abs", pointwise=True, onnx="Abs", samples=unary(
+@register("abs", pointwise=True, onnx="Abs", unsigned="abs_cpu", samples=unary(
     lambda t, x: x.abs(), dtypes=FLOATS + INTS) + (
     Sample(lambda t, x: t.absolute(x), (Arg((2, 3)),), dtypes=("int8", "float16", "bfloat16"),
            grad=False, name="dtypes"),))
@@ -1419,8 +1423,9 @@ LogicalOr = _logical("logical_or")
 LogicalXor = _logical("logical_xor")
 
 
-def _bitwise(name: str, np_name: str, symbol, shift=False, onnx=None):
-    """Bitwise ops on integer and bool tensors (floats are rejected, as in torch)."""
+def _bitwise(name: str, np_name: str, symbol, shift=None, onnx=None):
+    """Bitwise ops on integer and bool tensors (floats are rejected, as in torch); `shift` is
+    torch's kernel name for the shifts, which refuse uint16/32/64 (OpDef.unsigned)."""
     def check(x):
         if _is_float(x):
             raise _unsupported(name, x, "integer or bool tensors")
@@ -1440,7 +1445,8 @@ def _bitwise(name: str, np_name: str, symbol, shift=False, onnx=None):
                                                          "forward_inplace": forward_inplace})
     fn = lambda t, x, y: symbol(x, y)  # noqa: E731 - the operator itself: x & y, x << y, ...
     dtypes = ALL_INT if shift else ("bool",) + ALL_INT
-    return register(name, differentiable=False, pointwise=True, onnx=onnx, samples=(
+    return register(name, differentiable=False, pointwise=True, onnx=onnx,
+                    unsigned=shift or True, samples=(
         Sample(fn, (Arg((3, 4), 0, 8), Arg((3, 4), 0, 8) if not shift else Arg((3, 4), 0, 3)),
                dtypes=dtypes, grad=False),
         Sample(lambda t, x, y: getattr(t, name)(x, y), (Arg((3, 1), -9, 9), Arg((4,), 0, 5)),
@@ -1452,11 +1458,12 @@ def _bitwise(name: str, np_name: str, symbol, shift=False, onnx=None):
 BitwiseAnd = _bitwise("bitwise_and", "bitwise_and", operator.and_)
 BitwiseOr = _bitwise("bitwise_or", "bitwise_or", operator.or_, onnx="BitwiseOr")
 BitwiseXor = _bitwise("bitwise_xor", "bitwise_xor", operator.xor, onnx="BitwiseXor")
-LeftShift = _bitwise("bitwise_left_shift", "left_shift", operator.lshift, shift=True)
-RightShift = _bitwise("bitwise_right_shift", "right_shift", operator.rshift, shift=True)
+LeftShift = _bitwise("bitwise_left_shift", "left_shift", operator.lshift, shift="lshift_cpu")
+RightShift = _bitwise("bitwise_right_shift", "right_shift", operator.rshift, shift="rshift_cpu")
 
 
-@register("bitwise_not", differentiable=False, pointwise=True, onnx="BitwiseNot", samples=(
+@register("bitwise_not", differentiable=False, pointwise=True, onnx="BitwiseNot",
+          unsigned="bitwise_not_cpu", samples=(
     Sample(lambda t, x: ~x, (Arg((3, 4), -9, 9),), dtypes=("bool",) + ALL_INT, grad=False),))
 class BitwiseNot(OpDef):
     def forward(ctx, xp, x):

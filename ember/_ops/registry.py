@@ -2,6 +2,8 @@
 ONNX export and the generated test suite."""
 from __future__ import annotations
 
+import functools
+
 from ..autograd.graph import BackwardNode
 
 REGISTRY: dict[str, type["OpDef"]] = {}
@@ -64,6 +66,10 @@ class OpDef:
                    on them (pools, norms, softmax, losses) or fail with its own message; a
                    string instead of False is the refusal's reason (NO_ORDERING for max,
                    sort, clamp, < ...).
+      unsigned     True when forward computes on torch's shell unsigned dtypes (uint16,
+                   uint32, uint64); else the name of torch's kernel that refuses them (add's
+                   "add_stub"), or a function of the arrays giving it (matmul's, by rank):
+                   forward and forward_inplace then raise torch's NotImplementedError.
       sized_by_values  the outputs' sizes follow the input values, not only their sizes
                    (nonzero, unique): True; or a function `(args, attrs) -> list` of the
                    arrays that size them in this call (boolean-mask indexing: the masks).
@@ -96,6 +102,7 @@ class OpDef:
     check_dtypes = None
     autocast = None
     complex = True
+    unsigned = True
     sized_by_values = False
     torch_node = None
     node_of = None  # set by register: torch_node when it is a function of the call
@@ -128,7 +135,11 @@ def register(name: str, **meta):
         for key, value in meta.items():
             setattr(cls, key, value)
         if cls.complex is not True:
-            _refuse_complex_arrays(cls)
+            why = cls.complex or None
+            _guard_arrays(cls, lambda *arrays: refuse_complex(name, *arrays, why=why))
+        if cls.unsigned is not True:
+            kernel = cls.unsigned
+            _guard_arrays(cls, functools.partial(refuse_unsigned, kernel))
         node = cls.torch_node
         if node is None or callable(node):
             cls.node_of = node
@@ -173,20 +184,33 @@ def refuse_complex(op: str, *values, why: str | None = None) -> None:
             raise RuntimeError(f"{op}(): {why}")
 
 
-def _refuse_complex_arrays(cls) -> None:
-    """Make an op's forward and forward_inplace refuse complex arrays (OpDef.complex)."""
-    forward, inplace = cls.forward, cls.forward_inplace
-    why = cls.complex or None
+def refuse_unsigned(kernel, *values) -> None:
+    """Raise torch's NotImplementedError where its `kernel` (a name, or a function of `values`
+    giving it) has no form for the shell unsigned dtypes (uint16, uint32, uint64) among the
+    arrays in `values`: arithmetic on them is left undefined by torch, where NumPy would
+    compute it."""
+    for v in values:
+        dt = getattr(v, "dtype", None)
+        if dt is not None and dt.kind == "u" and dt.itemsize > 1:
+            name = kernel(*values) if callable(kernel) else kernel
+            raise NotImplementedError(f"\"{name}\" not implemented for "
+                                      f"'UInt{8 * dt.itemsize}'")
 
-    def refusing_forward(ctx, xp, *arrays, **attrs):
-        refuse_complex(cls.name, *arrays, why=why)
+
+def _guard_arrays(cls, check) -> None:
+    """Make an op's forward and forward_inplace run `check(*arrays)` first (OpDef.complex,
+    OpDef.unsigned)."""
+    forward, inplace = cls.forward, cls.forward_inplace
+
+    def checked_forward(ctx, xp, *arrays, **attrs):
+        check(*arrays)
         return forward(ctx, xp, *arrays, **attrs)
-    cls.forward = staticmethod(refusing_forward)
+    cls.forward = staticmethod(checked_forward)
     if inplace is not None:
-        def refusing_inplace(xp, target, *arrays, **attrs):
-            refuse_complex(cls.name, target, *arrays, why=why)
+        def checked_inplace(xp, target, *arrays, **attrs):
+            check(target, *arrays)
             return inplace(xp, target, *arrays, **attrs)
-        cls.forward_inplace = staticmethod(refusing_inplace)
+        cls.forward_inplace = staticmethod(checked_inplace)
 
 
 def tensor_method(*names):
