@@ -48,6 +48,10 @@ class _Global:
 
 _REBUILD_TENSOR = _Global("torch._utils", "_rebuild_tensor_v2")
 _REBUILD_PARAMETER = _Global("torch._utils", "_rebuild_parameter")
+# dtypes with no typed storage class (uint16/32/64): torch writes their storages untyped, as
+# bytes, and names the dtype in _rebuild_tensor_v3
+_REBUILD_TENSOR_V3 = _Global("torch._utils", "_rebuild_tensor_v3")
+_UNTYPED_STORAGE = _Global("torch.storage", "UntypedStorage")
 
 
 class _Storage:
@@ -88,6 +92,8 @@ class _CheckpointPickler(pickle._Pickler):
 
     def persistent_id(self, obj):
         if isinstance(obj, _Storage):
+            if obj.dtype not in _STORAGE_NAMES:
+                return ("storage", _UNTYPED_STORAGE, obj.key, "cpu", int(obj.array.nbytes))
             return ("storage", _Global("torch", _STORAGE_NAMES[obj.dtype]), obj.key, "cpu",
                     int(obj.array.size))
         return None
@@ -122,8 +128,11 @@ class _CheckpointPickler(pickle._Pickler):
         offset = (arr.__array_interface__["data"][0]
                   - root.__array_interface__["data"][0]) // itemsize
         strides = tuple(s // itemsize for s in arr.strides)
-        return (_REBUILD_TENSOR, (storage, int(offset), tuple(arr.shape), strides,
-                                  t.requires_grad, collections.OrderedDict()))
+        args = (storage, int(offset), tuple(arr.shape), strides, t.requires_grad,
+                collections.OrderedDict())
+        if t.dtype not in _STORAGE_NAMES:
+            return (_REBUILD_TENSOR_V3, args + (t.dtype,))
+        return (_REBUILD_TENSOR, args)
 
 
 def _zip_write(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
@@ -253,6 +262,19 @@ def _rebuild_tensor_v2(loaded, storage_offset, size, stride, requires_grad=False
     return t
 
 
+def _rebuild_tensor_v3(loaded, storage_offset, size, stride, requires_grad, backward_hooks,
+                       dtype, metadata=None):
+    """A tensor of `dtype` viewing a loaded untyped (byte) storage, as torch writes uint16/32/64
+    ones."""
+    if not isinstance(loaded, _LoadedStorage) or not isinstance(dtype, D.dtype):
+        raise pickle.UnpicklingError("corrupt checkpoint: a tensor's storage or dtype is not one")
+    if loaded.array.dtype.itemsize != 1 or loaded.array.size % dtype.itemsize:
+        raise RuntimeError(f"corrupt checkpoint: a storage of {loaded.array.nbytes} bytes "
+                           f"cannot hold {dtype} elements")
+    typed = _LoadedStorage(loaded.array.view(dtype.np), loaded.device)
+    return _rebuild_tensor_v2(typed, storage_offset, size, stride, requires_grad)
+
+
 def _rebuild_parameter(data, requires_grad, backward_hooks=None, *state):
     from .nn.parameter import Parameter
     return Parameter(data, requires_grad)
@@ -279,6 +301,8 @@ def _allowed_globals() -> dict:
     from ._device import device
     allowed = {
         ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
+        ("torch._utils", "_rebuild_tensor_v3"): _rebuild_tensor_v3,
+        ("torch.storage", "UntypedStorage"): _StorageType(D.uint8),
         ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
         ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter_with_state,
         ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,

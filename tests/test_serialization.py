@@ -182,3 +182,25 @@ def test_every_atomic_save_follows_the_umask_and_names_the_users_path(tmp_path):
         assert info.value.filename == str(tmp_path / "folder")
     assert sorted(os.listdir(tmp_path)) == sorted(
         ["theirs.pt", "folder"] + [f"{n}.out" for n in savers])
+
+
+@pytest.mark.parametrize("name", ["uint16", "uint32", "uint64"])
+def test_unsigned_shell_dtypes_round_trip_with_torch(tmp_path, name):
+    """torch writes uint16/32/64 storages untyped and names the dtype in _rebuild_tensor_v3;
+    ember reads torch's files and writes files torch reads, views and strides kept."""
+    big = int(np.iinfo(name).max)
+    theirs = torch.tensor([[0, 5, big], [7, 8, 9]], dtype=getattr(torch, name))
+    torch.save({"t": theirs, "col": theirs[:, 1:], "dtype": getattr(torch, name)},
+               tmp_path / "torch.pt")
+    loaded = ember.load(tmp_path / "torch.pt")
+    assert loaded["dtype"] is getattr(ember, name)
+    for key in ("t", "col"):
+        assert loaded[key].dtype is getattr(ember, name)
+        assert loaded[key].tolist() == ({"t": theirs, "col": theirs[:, 1:]}[key]).tolist()
+    ours = ember.tensor([[0, 5, big], [7, 8, 9]], dtype=getattr(ember, name))
+    ember.save({"t": ours.t(), "col": ours[:, 1:]}, tmp_path / "ember.pt")
+    back = torch.load(tmp_path / "ember.pt", weights_only=True)
+    assert back["t"].dtype == getattr(torch, name)
+    assert back["t"].tolist() == theirs.t().tolist()
+    assert back["col"].tolist() == theirs[:, 1:].tolist()
+    assert ember.load(tmp_path / "ember.pt")["t"].tolist() == theirs.t().tolist()

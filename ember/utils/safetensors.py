@@ -15,7 +15,7 @@ from .._tensor import Tensor
 
 _CODES = {D.float64: "F64", D.float32: "F32", D.float16: "F16", D.bfloat16: "BF16",
           D.int64: "I64", D.int32: "I32", D.int16: "I16", D.int8: "I8", D.uint8: "U8",
-          D.bool: "BOOL", D.complex64: "C64"}
+          D.uint16: "U16", D.uint32: "U32", D.uint64: "U64", D.bool: "BOOL", D.complex64: "C64"}
 _DTYPES = {code: dt for dt, code in _CODES.items()}
 _MAX_HEADER = 100_000_000
 

@@ -44,3 +44,17 @@ def test_corrupt_inputs_raise_clear_errors():
         st.load(struct.pack("<Q", 10 ** 12) + b"{}")
     with pytest.raises(TypeError, match="not a Tensor"):
         st.save({"a": 3})
+
+
+def test_unsigned_shell_dtypes_use_the_standard_codes(tmp_path):
+    """uint16/32/64 are U16/U32/U64 in the header (the codes safetensors and torch use)."""
+    tensors = {"a": ember.tensor([1, 65535], dtype=ember.uint16),
+               "b": ember.tensor([[2 ** 32 - 1]], dtype=ember.uint32),
+               "c": ember.tensor([2 ** 64 - 1, 3], dtype=ember.uint64)}
+    data = st.save(tensors)
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    assert {k: header[k]["dtype"] for k in tensors} == {"a": "U16", "b": "U32", "c": "U64"}
+    got = st.load(data)
+    for k, v in tensors.items():
+        assert got[k].dtype is v.dtype and got[k].tolist() == v.tolist()
