@@ -41,7 +41,7 @@ from ..autograd.grad_mode import inference_mode, no_grad, set_grad_enabled
 from ..nn.modules.container import ModuleList, Sequential
 from ..nn.modules.module import Module
 from .codegen import identifier, python_code
-from .frontend import _module_state, _tensors_of, sized_graph
+from .frontend import _module_state, _structure, _tensors_of, sized_graph
 from .interpreter import run_graph, run_loop
 from .ir import IF, LOOP, Graph, TensorType, Value, substitute
 from .passes.dce import eliminate_dead_code
@@ -65,6 +65,7 @@ class _TypesDiffer(NotSupportedError):
     shapes, or list lengths) one graph value cannot hold."""
 
 
+_SIZE_READS = ("shape", "size", "numel")  # Tensor attributes that read its sizes
 _GRAD_OFF = (no_grad, inference_mode, set_grad_enabled)  # what a scripted 'with' may enter
 
 
@@ -288,6 +289,23 @@ class _ScriptRecorder(_Recorder):
         self.restore(scope.before)
         self.graph = self.scopes[-1].graph
 
+    def depends_on(self, value: Value, ids: set) -> bool:
+        """Whether `value` is computed from one of the values `ids` (across blocks)."""
+        outer = {inner.id: v for scope in self.scopes for v, inner in scope.caps}
+        stack, seen = [value], set()
+        while stack:
+            v = stack.pop()
+            if v.id in ids:
+                return True
+            if v.id in seen:
+                continue
+            seen.add(v.id)
+            if v.node is not None:
+                stack += v.node.inputs()
+            elif v.id in outer:
+                stack.append(outer[v.id])
+        return False
+
     def number_arguments(self, tensors) -> set[str]:
         """The number arguments (names) that the values of `tensors` are computed from; empty
         when they also depend on a tensor argument or on a loop's values."""
@@ -441,6 +459,21 @@ _FLAGS = (_RET, _BRK, _CONT)
 _MAX_UNROLL = 256
 _MUTATORS = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "update",
                        "setdefault", "popitem", "reverse", "sort"})
+
+
+class _Grows(Exception):
+    """A loop body changed the sizes of carried tensors (`after`: leaf position -> the
+    tensor after one iteration; `names`: their variables); `body` is what its build
+    recorded (ops, and sizes read), to compare with a build at the new sizes."""
+
+    def __init__(self, after: dict, body: tuple, names: list):
+        super().__init__(names)
+        self.after, self.body, self.names = after, body, names
+
+
+def _resized(a: TensorType, b: TensorType) -> bool:
+    """Whether b is a with other sizes (same dtype, rank and device)."""
+    return a.dtype is b.dtype and a.device == b.device and len(a.shape) == len(b.shape)
 
 
 class _PathRaises(Exception):
@@ -623,6 +656,8 @@ class _Compiler:
     def __init__(self, rec: _ScriptRecorder):
         self.rec = rec
         self.depth = 0
+        self.size_reads: list = []  # (where, shape) of each size the source reads of a tensor
+        self.grown: set[int] = set()  # values of tensors a loop grew (their sizes vary)
 
     # -- functions
     def call_function(self, fn: _Function, env: dict):
@@ -813,6 +848,18 @@ class _Compiler:
             text.leaves, {"template": text.template, "formats": [list(f) for f in text.formats]})
         attrs["end"] = kwargs.get("end", "\n")
         self.rec(Print, leaves, attrs, [scalar_tensor(True)])
+
+    def read_sizes(self, t: Tensor, e, frame: _Frame) -> None:
+        """The source reads sizes of `t` (they become Python ints): logged, so that a loop
+        whose body reads sizes it changes is refused; refused outright for a tensor computed
+        from one a loop grew, whose sizes vary per call."""
+        self.size_reads.append((id(e), tuple(t.shape)))
+        value = self.rec.lookup(t)
+        if self.grown and value is not None and self.rec.depends_on(value, self.grown):
+            raise frame.fn.error(e, "this reads the size of a tensor computed from one a "
+                                    "loop grew, whose sizes differ from call to call",
+                                 "Compute what you need from the sizes inside the loop, or "
+                                 "return the tensor and read its size outside.")
 
     def python_call(self, func, args, kwargs, frame: _Frame):
         """A call of an @ignore'd function: a python_call node that runs it in Python on each
@@ -1342,7 +1389,29 @@ class _Compiler:
     def build_loop(self, s, frame, names, trip, cond, counter) -> None:
         """A prim::Loop. Its body carries the loop variables (flattened into leaves), and when
         the body can return, the return flag and value; break and return end the loop
-        through the condition the body hands to the next iteration."""
+        through the condition the body hands to the next iteration.
+
+        A carried tensor whose sizes the body changes (torch.cat growth) is carried at
+        varying sizes when a second build of the body, at the sizes after one iteration,
+        records the same ops and reads no size that changed: then no size is baked in."""
+        try:
+            return self.build_loop_at(s, frame, names, trip, cond, counter)
+        except _Grows as first:
+            grown, expected = first.after, first.body
+        try:
+            return self.build_loop_at(s, frame, names, trip, cond, counter, grown, expected)
+        except _Grows as second:
+            raise frame.fn.error(s, f"the loop changes the sizes of {second.names} and its "
+                                    f"body depends on those sizes (it reads them, or ops "
+                                    f"keep them)", "Loop-carried tensors may grow only where "
+                                    "the body reads no size that changes (grow with "
+                                    "torch.cat/stack, index from the end).",
+                                 _TypesDiffer) from None
+
+    def build_loop_at(self, s, frame, names, trip, cond, counter, grown=None,
+                      expected=None) -> None:
+        """build_loop, with the carried leaves `grown` (position -> tensor) taking the sizes
+        of those tensors; raises _Grows when sizes change unlike in `expected`."""
         rec = self.rec
         fn = frame.fn
         can_return = _contains(s.body, (ast.Return, ast.Raise))
@@ -1373,7 +1442,9 @@ class _Compiler:
                 rec.bind(t, v)
                 rec.define(v)
             placeholders = []
-            for t0 in init_t:
+            reads_from = len(self.size_reads)
+            for k, t0 in enumerate(init_t):
+                t0 = grown.get(k, t0) if grown else t0
                 v = g.add_input(TensorType.of(t0))
                 p = _fresh(t0)
                 rec.bind(p, v)
@@ -1432,8 +1503,15 @@ class _Compiler:
                     specs.append(spec)
             owners = [n for (n, v), spec in zip(carried, specs) if v is not None
                       for _ in _split(v)[1]]
-            for n, a, b in zip(owners, init_v, outs[1:]):
-                if a.type != b.type:
+            resized = {k: rec.tensors[b.id] for k, (a, b) in
+                       enumerate(zip(g.inputs[2:2 + len(owners)], outs[1:]))
+                       if a.type != b.type and _resized(a.type, b.type)}
+            if resized:
+                body = (_structure(g), self.size_reads[reads_from:])
+                if grown is None or set(resized) != set(grown) or body != expected:
+                    raise _Grows(resized, body, sorted({owners[k] for k in resized}))
+            for k, (n, a, b) in enumerate(zip(owners, init_v, outs[1:])):
+                if a.type != b.type and k not in resized:
                     raise fn.error(s, f"the loop changes {n!r} from {a.type} to {b.type}",
                                    "Loop-carried tensors must keep their dtype and shape.",
                                    _TypesDiffer)
@@ -1451,8 +1529,11 @@ class _Compiler:
         real = [trip, cond] + init_t + [rec.tensors[v.id] for v in caps]
         results = rec.run_concrete(run_loop, node, real)
         made = []
-        for v, t in zip(node.outputs, results):
+        for k, (v, t) in enumerate(zip(node.outputs, results)):
             p = _fresh(t)
+            if grown and k in grown:
+                v.type = TensorType.of(t)
+                self.grown.add(v.id)
             rec.bind(p, v)
             rec.define(v)
             made.append(p)
@@ -1500,6 +1581,8 @@ class _Compiler:
             if isinstance(base, _Scalar):
                 raise fn.error(e, "attributes of a scalar are not supported",
                                "Use it in arithmetic or pass it to an ember function.")
+            if isinstance(base, Tensor) and e.attr in _SIZE_READS:
+                self.read_sizes(base, e, frame)
             try:
                 return getattr(base, e.attr)
             except AttributeError as err:
@@ -1851,6 +1934,7 @@ class _Compiler:
             self.specialize_on(err, args)
             raise err
         if func is len and args and isinstance(args[0], Tensor):
+            self.read_sizes(args[0], e, frame)
             return len(args[0])
         if mark != "ignore":
             if isinstance(func, (Sequential,)) and type(func) is Sequential:
