@@ -36,6 +36,7 @@ from .. import _dtype as D
 from .._ops.checks import Assert, Print, ScriptAssertionError, ScriptError, quiet_prints
 from .._ops.dispatch import apply
 from .._ops.python_call import PythonCall, PythonCallOp, Slot, fill
+from .._ops.sizes import Size as SizeOp
 from .._tensor import Tensor
 from ..autograd.grad_mode import inference_mode, no_grad, set_grad_enabled
 from ..nn.modules.container import ModuleList, Sequential
@@ -471,6 +472,17 @@ class _Grows(Exception):
         self.after, self.body, self.names = after, body, names
 
 
+def _varying_reads(first: list, second: list) -> dict:
+    """The size reads of two builds of a loop body (at its sizes before and after an
+    iteration) that differ: position -> the dims that changed; empty when the builds read
+    sizes in different places (then no read explains the difference)."""
+    if len(first) != len(second) or any(a[0] != b[0] or len(a[1]) != len(b[1])
+                                         for a, b in zip(first, second)):
+        return {}
+    return {k: tuple(d for d, (n, m) in enumerate(zip(a[1], b[1])) if n != m)
+            for k, (a, b) in enumerate(zip(first, second)) if a[1] != b[1]}
+
+
 def _resized(a: TensorType, b: TensorType) -> bool:
     """Whether b is a with other sizes (same dtype, rank and device)."""
     return a.dtype is b.dtype and a.device == b.device and len(a.shape) == len(b.shape)
@@ -658,6 +670,7 @@ class _Compiler:
         self.depth = 0
         self.size_reads: list = []  # (where, shape) of each size the source reads of a tensor
         self.grown: set[int] = set()  # values of tensors a loop grew (their sizes vary)
+        self.dynamic_reads: dict = {}  # position in size_reads -> dims read as graph values
 
     # -- functions
     def call_function(self, fn: _Function, env: dict):
@@ -849,17 +862,34 @@ class _Compiler:
         attrs["end"] = kwargs.get("end", "\n")
         self.rec(Print, leaves, attrs, [scalar_tensor(True)])
 
-    def read_sizes(self, t: Tensor, e, frame: _Frame) -> None:
-        """The source reads sizes of `t` (they become Python ints): logged, so that a loop
-        whose body reads sizes it changes is refused; refused outright for a tensor computed
-        from one a loop grew, whose sizes vary per call."""
-        self.size_reads.append((id(e), tuple(t.shape)))
+    def read_sizes(self, t: Tensor, what: str, e, frame: _Frame):
+        """The source reads sizes of `t` (`what`: shape, size, numel or len): Python ints,
+        logged so a loop whose body reads sizes it changes is found. A read build_loop found
+        to vary per iteration (dynamic_reads) gives those dims as graph values instead (what
+        to return; None: the plain read). Refused for a tensor computed from one a loop
+        grew, whose sizes vary per call."""
+        varying = self.dynamic_reads.get(len(self.size_reads), ())
+        shape = tuple(t.shape)
+        self.size_reads.append((id(e), tuple(None if d in varying else n
+                                             for d, n in enumerate(shape))))
         value = self.rec.lookup(t)
         if self.grown and value is not None and self.rec.depends_on(value, self.grown):
             raise frame.fn.error(e, "this reads the size of a tensor computed from one a "
                                     "loop grew, whose sizes differ from call to call",
                                  "Compute what you need from the sizes inside the loop, or "
                                  "return the tensor and read its size outside.")
+        if not varying:
+            return None
+        if what == "numel":
+            raise frame.fn.error(e, "numel() of a tensor a loop grows is not supported",
+                                 "Multiply its sizes (x.shape[0] * x.shape[1]).")
+        sizes = tuple(_Scalar(apply(SizeOp, t, dim=d), int) if d in varying else n
+                      for d, n in enumerate(shape))
+        if what == "len":
+            return sizes[0]
+        if what == "shape":
+            return sizes
+        return lambda dim=None: sizes if dim is None else sizes[dim]
 
     def python_call(self, func, args, kwargs, frame: _Frame):
         """A call of an @ignore'd function: a python_call node that runs it in Python on each
@@ -1394,24 +1424,48 @@ class _Compiler:
         A carried tensor whose sizes the body changes (torch.cat growth) is carried at
         varying sizes when a second build of the body, at the sizes after one iteration,
         records the same ops and reads no size that changed: then no size is baked in."""
+        build = functools.partial(self.build_loop_at, s, frame, names, trip, cond, counter)
         try:
-            return self.build_loop_at(s, frame, names, trip, cond, counter)
+            return build()
         except _Grows as first:
-            grown, expected = first.after, first.body
+            at_start = first
         try:
-            return self.build_loop_at(s, frame, names, trip, cond, counter, grown, expected)
+            return build(at_start.after, at_start.body)
         except _Grows as second:
-            raise frame.fn.error(s, f"the loop changes the sizes of {second.names} and its "
-                                    f"body depends on those sizes (it reads them, or ops "
-                                    f"keep them)", "Loop-carried tensors may grow only where "
-                                    "the body reads no size that changes (grow with "
-                                    "torch.cat/stack, index from the end).",
-                                 _TypesDiffer) from None
+            refused = second
+            varying = _varying_reads(at_start.body[1], second.body[1])
+        if varying:  # the body reads sizes that change: build it reading them as values
+            try:
+                return build(dynamic=varying)
+            except _Grows as first:
+                at_start = first
+            try:
+                return build(at_start.after, at_start.body, varying)
+            except _Grows as second:
+                refused = second
+        raise frame.fn.error(s, f"the loop changes the sizes of {refused.names} and its body "
+                                f"keeps sizes that change (ops whose arguments follow them)",
+                             "Loop-carried tensors may grow where the body's ops do not "
+                             "depend on their sizes (grow with torch.cat/stack, index from "
+                             "the end).", _TypesDiffer) from None
 
     def build_loop_at(self, s, frame, names, trip, cond, counter, grown=None,
-                      expected=None) -> None:
+                      expected=None, dynamic=None) -> None:
         """build_loop, with the carried leaves `grown` (position -> tensor) taking the sizes
-        of those tensors; raises _Grows when sizes change unlike in `expected`."""
+        of those tensors and the body's size reads `dynamic` (position among them -> dims)
+        read as graph values; raises _Grows when sizes change unlike in `expected`."""
+        outer_reads = self.dynamic_reads
+        if dynamic:
+            start = len(self.size_reads)
+            self.dynamic_reads = {**outer_reads,
+                                  **{start + k: dims for k, dims in dynamic.items()}}
+        try:
+            self.build_loop_in(s, frame, names, trip, cond, counter, grown, expected)
+        finally:
+            self.dynamic_reads = outer_reads
+
+    def build_loop_in(self, s, frame, names, trip, cond, counter, grown, expected) -> None:
+        """build_loop_at's work."""
         rec = self.rec
         fn = frame.fn
         can_return = _contains(s.body, (ast.Return, ast.Raise))
@@ -1582,7 +1636,9 @@ class _Compiler:
                 raise fn.error(e, "attributes of a scalar are not supported",
                                "Use it in arithmetic or pass it to an ember function.")
             if isinstance(base, Tensor) and e.attr in _SIZE_READS:
-                self.read_sizes(base, e, frame)
+                read = self.read_sizes(base, e.attr, e, frame)
+                if read is not None:
+                    return read
             try:
                 return getattr(base, e.attr)
             except AttributeError as err:
@@ -1825,8 +1881,10 @@ class _Compiler:
                                "text) before formatting the values in.")
             if type(base) in (list, dict) and e.func.attr in _MUTATORS:
                 base = self.copy_on_write(e.func.value, base, frame)
+            read = self.read_sizes(base, e.func.attr, e, frame) if isinstance(
+                base, Tensor) and e.func.attr in _SIZE_READS else None
             try:
-                func = getattr(base, e.func.attr)
+                func = getattr(base, e.func.attr) if read is None else read
             except AttributeError as err:
                 raise fn.error(e, str(err), "Check the attribute name.") from None
         else:
@@ -1934,8 +1992,8 @@ class _Compiler:
             self.specialize_on(err, args)
             raise err
         if func is len and args and isinstance(args[0], Tensor):
-            self.read_sizes(args[0], e, frame)
-            return len(args[0])
+            read = self.read_sizes(args[0], "len", e, frame)
+            return len(args[0]) if read is None else read
         if mark != "ignore":
             if isinstance(func, (Sequential,)) and type(func) is Sequential:
                 value = args[0] if args else None
