@@ -19,11 +19,15 @@ from .._tensor import Tensor
 from ..autograd.grad_mode import Anomaly, GradState, Profiling
 from ..autograd.graph import (Context, Node, SavedHooks, pack_saved, saved_constant, saved_input,
                              saved_output)
-from .registry import named_node_class
+from .registry import named_node_class, refuse_unsigned
 
 _PROMOTE = D._PROMOTE
 _BY_NP = D._BY_NP
 _UPCAST = {D.bfloat16: D.float32, D.float16: D.float32}
+_SHELL = frozenset(D.SHELL_UNSIGNED)
+# dtypes that leave apply's same-dtype fast path: half floats widen, shell unsigned dtypes meet
+# the refusals of OpDef.unsigned in _promoted_arrays
+_NOT_FAST = frozenset(_UPCAST) | _SHELL
 _FLOAT = 2
 _ndarray = np.ndarray
 _NO_EDGE = (None, 0)
@@ -105,6 +109,11 @@ def compute_dtype(op, dt):
     return _UPCAST.get(dt, dt) if op.widens else dt
 
 
+def _refuse_unsigned(op, args):
+    """torch's refusal of an op it has no uint16/32/64 kernel for (OpDef.unsigned)."""
+    refuse_unsigned(op.unsigned, *(a._data if isinstance(a, Tensor) else a for a in args))
+
+
 def _promoted_arrays(op, args, xp):
     """Arrays for forward, cast to the op's computation dtype; also the dtype outputs get
     when computing in a wider type (float16/bfloat16 compute in float32)."""
@@ -114,6 +123,8 @@ def _promoted_arrays(op, args, xp):
         raise TypeError(f"{op.name}(): expected at least one Tensor argument")
     if op.promote == "float" and dt.category < _FLOAT:
         dt = D._Defaults.floating
+    elif dt in _SHELL and op.unsigned is not True:
+        _refuse_unsigned(op, args)
     compute = compute_dtype(op, dt)
     arrays = [a._data if isinstance(a, Tensor) else a for a in args]
     for i in positions:
@@ -188,7 +199,7 @@ def apply(op, *args, **attrs):
         arrays = [a._data if isinstance(a, Tensor) else a for a in args]
     out_dtype = None
     promote = op.promote
-    if promote is not None and not (same and first is not None and first not in _UPCAST and (
+    if promote is not None and not (same and first is not None and first not in _NOT_FAST and (
             promote == "common" or first.category >= _FLOAT)):
         arrays, out_dtype = _promoted_arrays(op, args, xp)
     ctx = Context()
@@ -445,6 +456,8 @@ def _inplace_fast(op, target, args, attrs):
         dt = _common_dtype((target,) + args, range(len(args) + 1))
         if op.promote == "float" and dt.category < _FLOAT:
             dt = D._Defaults.floating
+        elif dt in _SHELL and op.unsigned is not True:
+            _refuse_unsigned(op, (target,) + args)
         if dt is not target._dtype and dt.category > target._dtype.category:
             raise _cast_error(dt, target._dtype)
     arrays = [a._data if isinstance(a, Tensor) else a for a in args]

@@ -2,8 +2,6 @@
 ONNX export and the generated test suite."""
 from __future__ import annotations
 
-import functools
-
 from ..autograd.graph import BackwardNode
 
 REGISTRY: dict[str, type["OpDef"]] = {}
@@ -66,10 +64,11 @@ class OpDef:
                    on them (pools, norms, softmax, losses) or fail with its own message; a
                    string instead of False is the refusal's reason (NO_ORDERING for max,
                    sort, clamp, < ...).
-      unsigned     True when forward computes on torch's shell unsigned dtypes (uint16,
+      unsigned     True when the op computes on torch's shell unsigned dtypes (uint16,
                    uint32, uint64); else the name of torch's kernel that refuses them (add's
                    "add_stub"), or a function of the arrays giving it (matmul's, by rank):
-                   forward and forward_inplace then raise torch's NotImplementedError.
+                   `apply` and in-place calls then raise torch's NotImplementedError when
+                   the promoted dtype is one of them (promote "common" ops only).
       sized_by_values  the outputs' sizes follow the input values, not only their sizes
                    (nonzero, unique): True; or a function `(args, attrs) -> list` of the
                    arrays that size them in this call (boolean-mask indexing: the masks).
@@ -135,11 +134,7 @@ def register(name: str, **meta):
         for key, value in meta.items():
             setattr(cls, key, value)
         if cls.complex is not True:
-            why = cls.complex or None
-            _guard_arrays(cls, lambda *arrays: refuse_complex(name, *arrays, why=why))
-        if cls.unsigned is not True:
-            kernel = cls.unsigned
-            _guard_arrays(cls, functools.partial(refuse_unsigned, kernel))
+            _refuse_complex_arrays(cls)
         node = cls.torch_node
         if node is None or callable(node):
             cls.node_of = node
@@ -197,20 +192,20 @@ def refuse_unsigned(kernel, *values) -> None:
                                       f"'UInt{8 * dt.itemsize}'")
 
 
-def _guard_arrays(cls, check) -> None:
-    """Make an op's forward and forward_inplace run `check(*arrays)` first (OpDef.complex,
-    OpDef.unsigned)."""
+def _refuse_complex_arrays(cls) -> None:
+    """Make an op's forward and forward_inplace refuse complex arrays (OpDef.complex)."""
     forward, inplace = cls.forward, cls.forward_inplace
+    why = cls.complex or None
 
-    def checked_forward(ctx, xp, *arrays, **attrs):
-        check(*arrays)
+    def refusing_forward(ctx, xp, *arrays, **attrs):
+        refuse_complex(cls.name, *arrays, why=why)
         return forward(ctx, xp, *arrays, **attrs)
-    cls.forward = staticmethod(checked_forward)
+    cls.forward = staticmethod(refusing_forward)
     if inplace is not None:
-        def checked_inplace(xp, target, *arrays, **attrs):
-            check(target, *arrays)
+        def refusing_inplace(xp, target, *arrays, **attrs):
+            refuse_complex(cls.name, target, *arrays, why=why)
             return inplace(xp, target, *arrays, **attrs)
-        cls.forward_inplace = staticmethod(checked_inplace)
+        cls.forward_inplace = staticmethod(refusing_inplace)
 
 
 def tensor_method(*names):
