@@ -1852,7 +1852,7 @@ def _convert_index(k, xp):
             return xp.asarray(k._data).astype(np.bool_)
         if dt is D.bool:
             return xp.asarray(k._data)
-        if dt.category != D._INT:
+        if dt.category != D._INT or dt in D.SHELL_UNSIGNED and k._data.ndim:
             raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
         # torch treats a 0-d integer tensor like a Python int: the result is a view. While a
         # graph is recorded it stays an array (an index of the same meaning), so the graph

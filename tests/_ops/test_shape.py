@@ -875,3 +875,16 @@ def test_detach_and_data_of_a_view_keep_its_storage_offset_as_torch():
                 d[1:].storage_offset(), d[1:].detach().storage_offset(),
                 row.data.storage_offset(), a.detach().storage_offset()]
     assert offsets(ember) == offsets(torch)
+
+
+@pytest.mark.parametrize("name", ["uint16", "uint32", "uint64"])
+def test_shell_unsigned_index_tensors_refused_like_torch(name):
+    """torch indexes with long, int, byte or bool tensors; a 0-d uint16/32/64 tensor is still
+    an integer (a view), one with dimensions is refused."""
+    for lib in (torch, ember):
+        x = lib.arange(5.0)
+        assert x[lib.tensor(3, dtype=getattr(lib, name))].item() == 3.0
+        with pytest.raises(IndexError, match="must be long, int, byte or bool tensors"):
+            x[lib.tensor([1, 2], dtype=getattr(lib, name))]
+        with pytest.raises(IndexError, match="must be long, int, byte or bool tensors"):
+            x[lib.tensor([1], dtype=getattr(lib, name))] = 1.0
