@@ -380,3 +380,25 @@ def test_extra_files_are_saved_beside_the_graph_and_read_back_by_name(tmp_path):
     jit.script(gelu_chain, example_inputs=(x, x, x)).save(buf, _extra_files={"a.txt": "hi"})
     with pytest.raises(RuntimeError, match="has no extra file 'b.txt'"):
         jit.load(io.BytesIO(buf.getvalue()), _extra_files={"b.txt": ""})
+
+
+class UnsignedLookup(nn.Module):
+    """A uint16 buffer and a bit reinterpretation as uint32 (torch's shell unsigned dtypes)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("lut", ember.tensor([5, 65535, 9], dtype=ember.uint16))
+
+    def forward(self, x):
+        return x * self.lut.float() + x.view(ember.uint32).double().float()
+
+
+def test_shell_unsigned_dtypes_round_trip():
+    """uint16/uint32 buffers and values keep their dtypes in the graph text and the archive."""
+    m = UnsignedLookup()
+    x = ember.tensor([1.0, -2.0, 3.0])
+    traced = jit.trace(m, (x,))
+    assert "UInt16(3)" in str(traced.graph) and "UInt32(3)" in str(traced.graph)
+    loaded = _roundtrip(traced)
+    assert loaded.lut.dtype is ember.uint16 and loaded.lut.tolist() == [5, 65535, 9]
+    assert ember.equal(loaded(x), m(x))
