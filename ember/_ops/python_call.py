@@ -9,6 +9,7 @@ holding such a node holds a live Python function, so it cannot be saved (as torc
 from __future__ import annotations
 
 from .._tensor import Tensor
+from ..autograd import grad
 from ..testing.opinfo import Arg, Sample
 from .registry import OpDef, register
 
@@ -41,10 +42,18 @@ class PythonCall:
     def __repr__(self) -> str:
         return f"<python function {self.name}>"
 
-    def __call__(self, xp, arrays):
-        """Run the function on one call's arrays; its result's leaves as arrays."""
-        args, kwargs = fill(self.template, arrays)
+    def __call__(self, xp, arrays, ctx=None):
+        """Run the function on one call's arrays; its result's leaves as arrays. With `ctx`
+        whose inputs need grad, it runs on tensors that require grad and keeps them and
+        its result there for backward (autograd follows the Python code, as in torch)."""
+        inputs = [Tensor._wrap_array(a) for a in arrays]
+        needs = ctx.needs_input_grad if ctx is not None else ()
+        for t, need in zip(inputs, needs):
+            t.requires_grad_(need)
+        args, kwargs = fill(self.template, inputs)
         leaves = result_leaves(self.fn(*args, **kwargs), [])
+        if any(needs):
+            ctx.inputs, ctx.results = inputs, leaves
         if len(leaves) != len(self.outputs):
             raise RuntimeError(f"the ignored function {self.name} returned {len(leaves)} "
                                f"values where the scripted code expects {len(self.outputs)}")
@@ -61,15 +70,15 @@ class PythonCall:
         return out[0] if len(out) == 1 else tuple(out)
 
 
-def fill(template, arrays):
-    """`template` with each Slot replaced by its tensor, or Python number, from `arrays`."""
+def fill(template, tensors):
+    """`template` with each Slot replaced by its tensor, or Python number, from `tensors`."""
     if type(template) is Slot:
-        t = Tensor._wrap_array(arrays[template.index])
+        t = tensors[template.index]
         return t if template.kind is None else template.kind(t.item())
     if type(template) in (tuple, list):
-        return type(template)(fill(o, arrays) for o in template)
+        return type(template)(fill(o, tensors) for o in template)
     if type(template) is dict:
-        return {k: fill(v, arrays) for k, v in template.items()}
+        return {k: fill(v, tensors) for k, v in template.items()}
     return template
 
 
@@ -89,7 +98,7 @@ def result_leaves(result, found: list) -> list:
 def _sample_program(t, x):
     """A scripted function calling an ignored one whose result follows the data."""
     def scaled(x):
-        return x * 2 + float(x.abs().sum())
+        return x * x.abs().sum() + 1.0
     ignored = t.jit.ignore(scaled)
 
     def caller(x):
@@ -99,12 +108,24 @@ def _sample_program(t, x):
     return t.jit.script(caller)(x)
 
 
-@register("python_call", promote=None, differentiable=False, samples=(
-    Sample(_sample_program, (Arg((2, 3)),), grad=False),))
+@register("python_call", promote=None, samples=(
+    Sample(_sample_program, (Arg((2, 3)),), gradgrad=False),))
 class PythonCallOp(OpDef):
-    """Call `call` (a PythonCall) on the inputs, in Python, on every run. Never pure."""
+    """Call `call` (a PythonCall) on the inputs, in Python, on every run. Never pure.
+    Backward differentiates what the Python code recorded (first order only: its inputs
+    were fresh tensors, so a second backward cannot reach the graph's own)."""
 
     pure = False
 
     def forward(ctx, xp, *arrays, call):
-        return call(xp, arrays)
+        return call(xp, arrays, ctx)
+
+    def backward(ctx, *grads):
+        pairs = [(out, g) for out, g in zip(ctx.results, grads)
+                 if isinstance(out, Tensor) and out.requires_grad and g is not None]
+        wanted = [t for t in ctx.inputs if t.requires_grad]
+        if not pairs or not wanted:
+            return tuple(None for _ in ctx.inputs)
+        found = iter(grad([o for o, _ in pairs], wanted, [g for _, g in pairs],
+                          allow_unused=True, retain_graph=True))
+        return tuple(next(found) if t.requires_grad else None for t in ctx.inputs)

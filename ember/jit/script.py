@@ -903,7 +903,7 @@ class _Compiler:
             inputs.append(leaf)
             return Slot(len(inputs) - 1, value.kind if isinstance(value, _Scalar) else None)
         template = _map_leaves((tuple(args), dict(kwargs)), slot)
-        call_args, call_kwargs = fill(template, [t._data for t in inputs])
+        call_args, call_kwargs = fill(template, [_fresh(t) for t in inputs])
         result = self.rec.run_concrete(lambda: func(*call_args, **call_kwargs))
         outputs, kinds = [], []
 

@@ -142,3 +142,22 @@ def _caller(fn):
     def caller(x):
         return fn(x) * 2
     return caller
+
+
+def test_gradients_flow_through_an_ignored_call():
+    grads = []
+    for lib in (ember, torch):
+        @lib.jit.ignore
+        def weighted(x: lib.Tensor, w: float) -> lib.Tensor:
+            return x * x * w if float(x.sum()) > 0 else x * w
+
+        def caller(x, y):
+            return (weighted(x, 3.0) * y).sum() + weighted(y, 2.0).sum()
+
+        scripted = lib.jit.script(caller)
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = lib.tensor([0.5, -1.0], requires_grad=True)
+        scripted(x, y).backward()
+        grads.append((x.grad.numpy(), y.grad.numpy()))
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
