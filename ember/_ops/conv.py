@@ -132,6 +132,8 @@ class Convolution(OpDef):
     check_dtypes = staticmethod(lambda x, w, b, *options: _dtype_checks(x, w, b))
 
     def forward(ctx, xp, x, w, b, stride, padding, dilation, groups):
+        # again here: a graph replays the op at sizes conv2d never checked
+        _check_kernel_fits(x.shape[2:], padding, w.shape[2:], dilation)
         ctx.save(x, w)
         ctx.geometry = (stride, padding, dilation, groups)
         y, cols = K.conv(xp, x, w, b, stride, padding, dilation, groups)
@@ -335,6 +337,17 @@ def _conv_padding(padding, kernel, stride, dilation, nd, op) -> tuple:
     return tuple((p, p) for p in pads)
 
 
+def _check_kernel_fits(spatial, pads, kernel, dilation) -> None:
+    """Raise torch's RuntimeError when a (dilated) kernel is larger than the padded input."""
+    padded = [n + lo + hi for n, (lo, hi) in zip(spatial, pads)]
+    effective = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    if any(p < e for p, e in zip(padded, effective)):
+        raise RuntimeError(f"Calculated padded input size per channel: "
+                           f"({' x '.join(map(str, padded))}). Kernel size: "
+                           f"({' x '.join(map(str, effective))}). Kernel size can't be greater "
+                           "than actual input size")
+
+
 def _conv(input, weight, bias, stride, padding, dilation, groups, nd, op) -> Tensor:
     batched = _check_rank(input, nd, op)
     x = input if batched else input.unsqueeze(0)
@@ -346,14 +359,7 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd, op) -> Ten
     _positive(dilation, "dilation")
     kernel = tuple(weight.shape[2:])
     pads = _conv_padding(padding, kernel, stride, dilation, nd, op)
-    spatial = x.shape[2:]
-    padded = [n + lo + hi for n, (lo, hi) in zip(spatial, pads)]
-    effective = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
-    if any(p < e for p, e in zip(padded, effective)):
-        raise RuntimeError(f"Calculated padded input size per channel: "
-                           f"({' x '.join(map(str, padded))}). Kernel size: "
-                           f"({' x '.join(map(str, effective))}). Kernel size can't be greater "
-                           "than actual input size")
+    _check_kernel_fits(x.shape[2:], pads, kernel, dilation)
     out = apply(Convolution, x, weight, bias, stride=stride, padding=pads, dilation=dilation,
                 groups=operator.index(groups))
     return out if batched else out.squeeze(0)
@@ -1759,13 +1765,12 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                                   f"'{_SCALAR_NAMES.get(input._dtype, input._dtype.name)}'")
     x = input
     for j, (o, scale) in enumerate(zip(sizes, scales)):
-        n = input.shape[2 + j]
-        if o == n and (nearest or scale in (None, 1.0) or align_corners):
-            continue
+        # resampled at the same size too, an exact copy: a trace's ops do not depend on
+        # whether the sizes happen to match (a U-Net resizing to its skip connection's size)
         x = apply(Resample, x, dim=2 + j, size=o,
                   mode=mode + "_antialias" if antialias else mode, scale=scale,
                   align_corners=align_corners)
-    return x if x is not input else input.clone()
+    return x
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
