@@ -18,7 +18,8 @@ from .passes import fold_batch_norm, optimize, prepack_weights
 from .passes.analysis import AliasInfo
 from .passes.freeze import freeze_constants
 from .runtime import ScriptFunction, ScriptModule, _Method, module_layout
-from .symbolic import NotGeneral, Symbols, conforms, generalize, total_stride
+from .symbolic import (NotGeneral, Symbols, conforms, generalize, generalize_floors,
+                       total_stride)
 from .tracer import (TracerWarning, TracingCheckError, as_tuple, caller_stacklevel, flatten,
                      trace_graph, unflatten)
 
@@ -469,8 +470,12 @@ def sized_graph(graph, tensors, rebuild):
                 # convolution's) no expression follows: their ops compute them per call
                 graph.free_dims = _differing_dims(graph, other)
                 return graph
-        # a network that downsamples computes sizes like (h + 1) // 2, exact multiples of a
-        # symbol at sizes a multiple of its total stride apart (it may run only there)
+        # a network that downsamples computes sizes like (h + 1) // 2: floor divisions of
+        # the input sizes, else exact multiples of a symbol at sizes a multiple of its total
+        # stride apart (it may run only there)
+        symbolic = floor_generalized(graph, base, capture)
+        if symbolic is not None:
+            return symbolic
         for modulus in _moduli(base, graph):
             symbolic = generalized(graph, base, _modulus_steps(base, modulus), capture, modulus)
             if symbolic is not None:
@@ -626,6 +631,51 @@ def generalized(graph, base: tuple, steps: tuple, capture, modulus: int = 1):
                                        if pair == ((at[0][k] - at[0][k] % unit[k]) // unit[k],
                                                    (at[1][k] - at[0][k] % unit[k]) // unit[k])})
     return symbolic
+
+
+def floor_generalized(graph, base: tuple, capture):
+    """`graph` with the sizes a strided network computes as floor divisions of the family's
+    sizes (symbolic.generalize_floors), or None when they follow none. Builds at small sizes
+    (a batch of 2, each later size at most twice the total stride q): one, then q with every
+    size after the batch one larger each time, one per size stepped alone (by q; the batch
+    by 1) to tell which sizes an int follows, one with each stepped by another amount to
+    name the symbols; builds at odd sizes further off and at the example's sizes must give
+    the same graph at their sizes, and one with a size at 1 decides whether it serves 1."""
+    q, n = total_stride(graph), len(base)
+    if q < 2 or n < 2:
+        return None
+    start = (2,) + tuple(max(min(size, 2 * q), 2) for size in base[1:])
+    steps = [(0,) * n] + [(0,) + (j,) * (n - 1) for j in range(1, q + 1)] + \
+        [tuple((1 if k == 0 else q) * (k == i) for k in range(n)) for i in range(n)] + \
+        [(1,) + tuple(k * q for k in range(1, n))]
+    builds = []
+    for step in steps:
+        sizes = tuple(size + k for size, k in zip(start, step))
+        builds.append(graph if sizes == base else capture(sizes))
+        if builds[-1] is None:
+            return None  # the code does not run there (the channels changed, say)
+    try:
+        symbols = Symbols(_input_shapes(builds[0]), _input_shapes(builds[-1]))
+        samples = [(symbols.sizes_of(_input_shapes(g)), g) for g in builds]
+        if any(sizes is None for sizes, _ in samples):
+            return None
+        symbolic = generalize_floors(builds[0], samples, list(range(1, q + 1)))
+    except NotGeneral:
+        return None
+    for k in range(n):
+        one = capture(start[:k] + (1,) + start[k + 1:])
+        sizes = None if one is None else symbols.sizes_of(_input_shapes(one), smallest=1)
+        if sizes is not None and conforms(symbolic, one, sizes) is None:
+            symbolic.min_sizes.update({s: 1 for s, size in sizes.items() if size == 1})
+    far = (3,) + tuple(size + 2 * q + k for k, size in enumerate(start[1:], 1))
+    odd = start[:1] + (start[1] + 1,) + tuple(size + q + 3 for size in start[2:])
+    for check in (capture(far), capture(odd), graph):
+        sizes = None if check is None else symbols.sizes_of(_input_shapes(check), smallest=1)
+        if sizes is None or any(size < symbolic.min_sizes.get(s, 2)
+                                for s, size in sizes.items()) or \
+                conforms(symbolic, check, sizes) is not None:
+            return None
+    return symbolic if symbolic.symbols else None
 
 
 def _input_shapes(graph) -> list:

@@ -99,7 +99,9 @@ def _check_device(text) -> str:
 class SymInt(int):
     """An integer that is an expression in size symbols: its int value is the size it had in
     the first sample (so shape arithmetic done while compiling still works); `terms` are
-    (symbols, coefficient) pairs, the empty symbol tuple being the constant."""
+    (factors, coefficient) pairs, the empty factor tuple being the constant. A factor is a
+    symbol, or (symbol, offset, divisor) for floor((symbol + offset) / divisor): the size a
+    strided convolution or pooling computes (ceil division is floor with an offset)."""
 
     terms: tuple
 
@@ -114,24 +116,25 @@ class SymInt(int):
 
     def evaluate(self, sizes: dict) -> int:
         total = 0
-        for symbols, coeff in self.terms:
-            for s in symbols:
-                coeff *= sizes[s]
+        for factors, coeff in self.terms:
+            for f in factors:
+                coeff *= sizes[f] if type(f) is str else (sizes[f[0]] + f[1]) // f[2]
             total += coeff
         return total
 
     def source(self) -> str:
         """Python source computing the value from variables named like the symbols."""
         parts = []
-        for symbols, coeff in self.terms:
-            if symbols and coeff in (1, -1):
-                parts.append(("-" if coeff < 0 else "") + "*".join(symbols))
+        for factors, coeff in self.terms:
+            names = [f if type(f) is str else f"(({f[0]} + {f[1]}) // {f[2]})" for f in factors]
+            if factors and coeff in (1, -1):
+                parts.append(("-" if coeff < 0 else "") + "*".join(names))
             else:
-                parts.append("*".join([str(coeff)] + list(symbols)))
+                parts.append("*".join([str(coeff)] + names))
         return " + ".join(parts).replace("+ -", "- ")
 
     def symbols(self) -> set:
-        return {s for symbols, _ in self.terms for s in symbols}
+        return {f if type(f) is str else f[0] for factors, _ in self.terms for f in factors}
 
     def __repr__(self) -> str:
         return self.source()
@@ -139,7 +142,8 @@ class SymInt(int):
     __str__ = __repr__
 
     def to_json(self) -> dict:
-        return {"$sym": {"value": int(self), "terms": [[list(s), c] for s, c in self.terms]}}
+        return {"$sym": {"value": int(self), "terms": [
+            [[f if type(f) is str else list(f) for f in s], c] for s, c in self.terms]}}
 
     @classmethod
     def from_json(cls, body) -> "SymInt":
@@ -148,14 +152,23 @@ class SymInt(int):
                 type(body["value"]) is not int or type(body["terms"]) is not list or \
                 not body["terms"] or not all(_is_term(t) for t in body["terms"]):
             raise GraphError(f"malformed size expression {body!r:.80}")
-        return cls(body["value"], tuple((tuple(s), c) for s, c in body["terms"]))
+        return cls(body["value"], tuple(
+            (tuple(f if type(f) is str else tuple(f) for f in s), c) for s, c in body["terms"]))
 
 
 def _is_term(term) -> bool:
-    """Whether JSON data is one [symbols, coefficient] term of a SymInt."""
+    """Whether JSON data is one [factors, coefficient] term of a SymInt."""
     return (type(term) is list and len(term) == 2 and type(term[1]) is int and
-            type(term[0]) is list and
-            all(type(s) is str and SYMBOL.fullmatch(s) for s in term[0]))
+            type(term[0]) is list and all(_is_factor(f) for f in term[0]))
+
+
+def _is_factor(f) -> bool:
+    """Whether JSON data is a symbol or a [symbol, offset, divisor] floor division."""
+    if type(f) is str:
+        return bool(SYMBOL.fullmatch(f))
+    return (type(f) is list and len(f) == 3 and type(f[0]) is str and
+            bool(SYMBOL.fullmatch(f[0])) and type(f[1]) is int and type(f[2]) is int and
+            f[2] > 0)
 
 
 class Value:

@@ -6,6 +6,8 @@ dims that change together share one), and every other integer that differs betwe
 graphs (a view's target shape, a slice bound, a value's dim) is fitted as an expression in
 those symbols: c*s, c*s*t or c*s + d. The result is the first graph with `SymInt`s in those
 places. Everything else must match exactly: ops, dataflow, dtypes, other literals, constants.
+A strided network's sizes are floor divisions instead (floor((h + 1) / 2) after a stride-2
+convolution): generalize_floors fits those from builds at consecutive sizes.
 
 Two samples cannot prove a fit, so ember.compile uses a symbolic graph only for shapes it has
 been checked against: `conforms` compares the graph captured at a new shape with the symbolic
@@ -246,6 +248,95 @@ def generalize(first: Graph, second: Graph, symbols: Symbols) -> Graph:
     return g
 
 
+def generalize_floors(first: Graph, samples: list, sweep: list) -> Graph:
+    """A copy of `first` with each int that differs across `samples` ((symbol sizes, graph)
+    pairs, `first`'s own first) as c * f + d, f a symbol or floor((s + a) / m) (a strided
+    convolution's or pooling's size, of any input size) or k * t * f (t another symbol, the
+    batch: a flattened size). `sweep` indexes samples whose sizes step by one at a time
+    together (from first's), spanning the network's total stride: the steps where an int
+    jumps give its divisor and offset. The expression must give the int in every sample.
+    Raises NotGeneral."""
+    columns = [_ints_of(first, g) for _, g in samples]
+    sizes = [n for n, _ in samples]
+    fitted = []
+    for k, a in enumerate(columns[0]):
+        values = [column[k] for column in columns]
+        if all(v == a for v in values):
+            fitted.append(a)
+            continue
+        got = next((c for c in _floor_candidates(a, sizes, values, sweep)
+                    if all(c.evaluate(n) == v for n, v in zip(sizes, values))), None)
+        if got is None:
+            raise NotGeneral(f"the sizes {values} follow no floor division of the inputs'")
+        fitted.append(got)
+    place = iter(fitted)
+    g = first.copy()
+    _Pairing(lambda a, b, where: next(place)).graphs(g, first, "graph")
+    g.symbols = _readable_from(g)
+    return g
+
+
+def _ints_of(first: Graph, other: Graph) -> list:
+    """The ints `other` holds where `first` holds one, in the order _Pairing visits them."""
+    found: list = []
+
+    def record(a, b, where):
+        found.append(b)
+        return a
+    _Pairing(record).graphs(first.copy(), other, "graph")
+    return found
+
+
+def _floor_candidates(a: int, sizes: list, values: list, sweep: list):
+    """Expressions that give `a` at sizes[0]: per symbol, c * f + d with f its floor
+    division over the sweep (or the symbol itself, from samples where only it changed),
+    then k * t * f for each other symbol t."""
+    base = sizes[0]
+    for s in base:
+        series = sorted((sizes[j][s], values[j]) for j in [0] + sweep)
+        factor = _floor_factor(s, series) if len({n for n, _ in series}) > 1 else \
+            _linear_factor(s, base, sizes, values)
+        if factor is None:
+            continue
+        c, f = factor
+        at = SymInt(1, (((f,), 1),)).evaluate(base)
+        yield SymInt(a, (((f,), c),) + ((((), a - c * at),) if a != c * at else ()))
+        for t in base:
+            k, rest = divmod(a, at * base[t]) if at * base[t] else (0, 1)
+            if t != s and not rest and k:
+                yield SymInt(a, (((t, f), k),))
+
+
+def _floor_factor(s: str, series: list) -> tuple | None:
+    """(c, factor) with the values c * factor + d along consecutive sizes of s: the symbol
+    itself when every step adds c, else floor((s + a) / m) when every m-th step does (m the
+    spacing of the steps, the sweep's length when there is one step)."""
+    ns, vs = [n for n, _ in series], [v for _, v in series]
+    if ns != list(range(ns[0], ns[0] + len(ns))):
+        return None
+    diffs = [y - x for x, y in zip(vs, vs[1:])]
+    steps = [j for j, d in enumerate(diffs) if d]
+    if not steps or any(diffs[j] != diffs[steps[0]] for j in steps):
+        return None
+    if len(steps) == len(diffs):
+        return diffs[steps[0]], s
+    gaps = {q - p for p, q in zip(steps, steps[1:])} or {len(diffs)}
+    if len(gaps) > 1:
+        return None
+    m = gaps.pop()
+    return diffs[steps[0]], (s, -ns[steps[0] + 1] % m, m)
+
+
+def _linear_factor(s: str, base: dict, sizes: list, values: list) -> tuple | None:
+    """(c, s) from a sample where only s changed from the first, when the change is c per
+    unit of s."""
+    for n, v in zip(sizes[1:], values[1:]):
+        if n[s] != base[s] and all(n[t] == base[t] for t in base if t != s):
+            c, rest = divmod(v - values[0], n[s] - base[s])
+            return (c, s) if c and not rest else None
+    return None
+
+
 def conforms(symbolic: Graph, capture: Graph, sizes: dict) -> str | None:
     """None when `capture` is `symbolic` at these sizes; else the first difference."""
     def evaluated(a, b, where):
@@ -329,7 +420,7 @@ def size_terms(d) -> dict:
     terms = d.terms if type(d) is SymInt else (((), int(d)),)
     out: dict = {}
     for symbols, coeff in terms:
-        key = tuple(sorted(symbols))
+        key = tuple(sorted(symbols, key=str))
         out[key] = out.get(key, 0) + coeff
     return {k: c for k, c in out.items() if c}
 
@@ -339,7 +430,7 @@ def terms_product(a: dict, b: dict) -> dict:
     out: dict = {}
     for ka, ca in a.items():
         for kb, cb in b.items():
-            key = tuple(sorted(ka + kb))
+            key = tuple(sorted(ka + kb, key=str))
             out[key] = out.get(key, 0) + ca * cb
     return {k: c for k, c in out.items() if c}
 

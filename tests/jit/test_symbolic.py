@@ -173,3 +173,23 @@ def test_multi_scale_training_of_a_strided_net_shares_one_dynamic_graph():
     assert guarded.compiled == 2  # the first size's graph, then one dynamic graph
     (family,) = guarded.families.values()
     assert str(family.symbolic[0].inputs[0].type) == "Float(2, 3, 4*s0, 4*s1)"
+
+
+def test_floor_factors_evaluate_print_and_round_trip():
+    """A factor (s, a, m) is floor((s + a) / m): a strided layer's output size (ceil(H / 4)
+    is floor((H + 3) / 4)); JSON keeps it, and malformed factors are refused."""
+    from ember.jit.ir import GraphError
+    from ember.jit.symbolic import _floor_factor
+    n = SymInt(9, ((("s0", ("s1", 3, 4)), 2), ((), 1)))
+    assert [n.evaluate({"s0": 2, "s1": h}) for h in (5, 8, 9)] == [9, 9, 13]
+    assert repr(n) == "2*s0*((s1 + 3) // 4) + 1" and n.symbols() == {"s0", "s1"}
+    assert eval(n.source(), {"s0": 3, "s1": 17}) == n.evaluate({"s0": 3, "s1": 17}) == 31
+    back = SymInt.from_json(n.to_json()["$sym"])
+    assert back.terms == n.terms and back == 9
+    with pytest.raises(GraphError, match="malformed size expression"):
+        SymInt.from_json({"value": 1, "terms": [[[["s1", 3, 0]], 1]]})
+    # sizes 16..24 through two ceil-mode halvings, and a plain line
+    series = [(h, -(-h // 4)) for h in range(16, 25)]
+    assert _floor_factor("s1", series) == (1, ("s1", 3, 4))
+    assert _floor_factor("s1", [(h, 2 * h + 1) for h in range(3, 7)]) == (2, "s1")
+    assert _floor_factor("s1", [(3, 1), (4, 2), (5, 2), (6, 4)]) is None
