@@ -56,7 +56,8 @@ WITHOUT_LOWERING = {
     *(f"special_{kind}_polynomial_{v}" for kind in ("chebyshev", "shifted_chebyshev")
       for v in "tuvw"),
     "special_hermite_polynomial_h", "special_hermite_polynomial_he",
-    "special_laguerre_polynomial_l", "special_legendre_polynomial_p"}
+    "special_laguerre_polynomial_l", "special_legendre_polynomial_p",
+    "python_call"}  # an @jit.ignore'd Python function: no ONNX graph can hold it (as in torch)
 
 
 def test_inference_ops_without_a_lowering_are_the_known_ones():

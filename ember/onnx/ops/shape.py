@@ -463,3 +463,11 @@ def _index_put(ctx):
                                     b.op("Reshape", [updates, b.ints([-1])])], axis=0,
                 reduction="add" if accumulate else None)
     return b.op("Reshape", [done, shape])
+
+
+@lowers("size", via="Shape")
+def _size(ctx):
+    """x.size(dim) (a scripted loop reading a size it grows) as a 0-d int64 tensor."""
+    dim = ctx.attr("dim")
+    b = ctx.b
+    return b.op("Reshape", [b.shape(ctx.input(0), dim, dim + 1), b.ints([])])
