@@ -133,7 +133,7 @@ class Convolution(OpDef):
 
     def forward(ctx, xp, x, w, b, stride, padding, dilation, groups):
         # again here: a graph replays the op at sizes conv2d never checked
-        _check_kernel_fits(x.shape[2:], padding, w.shape[2:], dilation)
+        check_kernel_fits(x.shape[2:], padding, w.shape[2:], dilation)
         ctx.save(x, w)
         ctx.geometry = (stride, padding, dilation, groups)
         y, cols = K.conv(xp, x, w, b, stride, padding, dilation, groups)
@@ -337,7 +337,7 @@ def _conv_padding(padding, kernel, stride, dilation, nd, op) -> tuple:
     return tuple((p, p) for p in pads)
 
 
-def _check_kernel_fits(spatial, pads, kernel, dilation) -> None:
+def check_kernel_fits(spatial, pads, kernel, dilation) -> None:
     """Raise torch's RuntimeError when a (dilated) kernel is larger than the padded input."""
     padded = [n + lo + hi for n, (lo, hi) in zip(spatial, pads)]
     effective = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
@@ -359,7 +359,7 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd, op) -> Ten
     _positive(dilation, "dilation")
     kernel = tuple(weight.shape[2:])
     pads = _conv_padding(padding, kernel, stride, dilation, nd, op)
-    _check_kernel_fits(x.shape[2:], pads, kernel, dilation)
+    check_kernel_fits(x.shape[2:], pads, kernel, dilation)
     out = apply(Convolution, x, weight, bias, stride=stride, padding=pads, dilation=dilation,
                 groups=operator.index(groups))
     return out if batched else out.squeeze(0)
@@ -906,11 +906,13 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
     padding = tuple(lo for lo, _ in pads)
     if divisor_override is not None:
         divisor = divisor_override
+    elif ceil_mode or not count_include_pad and any(padding):
+        # windows may hold fewer elements at some sizes: the op then counts them at every
+        # size, so that a trace's ops do not depend on the size it was traced at
+        divisor = apply(AvgPoolDivisor, x, kernel=kernel, stride=stride, padding=padding,
+                        outs=outs, count_include_pad=count_include_pad)
     else:
-        counts = _avg_divisor(x.shape[2:], kernel, stride, padding, outs, count_include_pad)
-        divisor = int(counts.flat[0]) if (counts == counts.flat[0]).all() else \
-            apply(AvgPoolDivisor, x, kernel=kernel, stride=stride, padding=padding, outs=outs,
-                  count_include_pad=count_include_pad)
+        divisor = math.prod(kernel)  # every window is whole
     if x._dtype.category < 2:
         out = summed.div(divisor, rounding_mode="trunc")
     else:

@@ -42,7 +42,7 @@ from .. import _dtype as D
 from .._backend import conv_kernels as CK
 from .._backend import gemm
 from .._backend.accel import cpu_fuser as backend
-from .._ops.conv import pool_window
+from .._ops.conv import check_kernel_fits, pool_window
 from .._ops.dispatch import _as_array
 from .._ops.registry import REGISTRY
 from .ir import Graph, Node, Value, encode, substitute
@@ -665,6 +665,7 @@ def conv2d_values(x, w, b, stride, padding, dilation, groups, out=None):
     holds a whole padded row span (so the im2col copy moves long contiguous runs), the bias
     rides along as a row of ones, and the columns past the output width are dropped at the
     end. Other cases run the op's kernel."""
+    check_kernel_fits(x.shape[2:], padding, w.shape[2:], dilation)
     n, c = x.shape[:2]
     if x.ndim != 4 or groups != 1 or tuple(stride) != (1, 1) or n > ROWS_CONV_MAX_BATCH or \
             x.dtype != w.dtype or x.dtype.kind != "f" or x.dtype.itemsize < 4:
