@@ -637,7 +637,7 @@ def floor_generalized(graph, base: tuple, capture):
     """`graph` with the sizes a strided network computes as floor divisions of the family's
     sizes (symbolic.generalize_floors), or None when they follow none. Builds at small sizes
     (a batch of 2, each later size at most twice the total stride q): one, then q with every
-    size after the batch one larger each time, one per size stepped alone (by q; the batch
+    size after the batch one larger each time, one per size stepped alone (by q + 1; the batch
     by 1) to tell which sizes an int follows, one with each stepped by another amount to
     name the symbols; builds at odd sizes further off and at the example's sizes must give
     the same graph at their sizes, and one with a size at 1 decides whether it serves 1."""
@@ -646,7 +646,7 @@ def floor_generalized(graph, base: tuple, capture):
         return None
     start = (2,) + tuple(max(min(size, 2 * q), 2) for size in base[1:])
     steps = [(0,) * n] + [(0,) + (j,) * (n - 1) for j in range(1, q + 1)] + \
-        [tuple((1 if k == 0 else q) * (k == i) for k in range(n)) for i in range(n)] + \
+        [tuple((1 if k == 0 else q + 1) * (k == i) for k in range(n)) for i in range(n)] + \
         [(1,) + tuple(k * q for k in range(1, n))]
     builds = []
     for step in steps:

@@ -19,6 +19,8 @@ squeezing make them behave differently.
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from .._backend import to_numpy
@@ -251,29 +253,42 @@ def generalize(first: Graph, second: Graph, symbols: Symbols) -> Graph:
 def generalize_floors(first: Graph, samples: list, sweep: list) -> Graph:
     """A copy of `first` with each int that differs across `samples` ((symbol sizes, graph)
     pairs, `first`'s own first) as c * f + d, f a symbol or floor((s + a) / m) (a strided
-    convolution's or pooling's size, of any input size) or k * t * f (t another symbol, the
-    batch: a flattened size). `sweep` indexes samples whose sizes step by one at a time
-    together (from first's), spanning the network's total stride: the steps where an int
-    jumps give its divisor and offset. The expression must give the int in every sample.
-    Raises NotGeneral."""
+    convolution's or pooling's size, of any input size), or as k times a product of two or
+    three factors of different symbols met before (a flattened (N, C, h, w) is N * h * w
+    times C). `sweep` indexes samples whose sizes step by one at a time together (from
+    first's), spanning the network's total stride: the steps where an int jumps give its
+    divisor and offset. The expression must give the int in every sample. Raises
+    NotGeneral."""
     columns = [_ints_of(first, g) for _, g in samples]
     sizes = [n for n, _ in samples]
+    pool = dict.fromkeys(sizes[0])  # the factors met so far, the plain symbols first
     fitted = []
     for k, a in enumerate(columns[0]):
         values = [column[k] for column in columns]
         if all(v == a for v in values):
             fitted.append(a)
             continue
-        got = next((c for c in _floor_candidates(a, sizes, values, sweep)
+        got = next((c for c in _floor_candidates(a, sizes, values, sweep, list(pool))
                     if all(c.evaluate(n) == v for n, v in zip(sizes, values))), None)
         if got is None:
             raise NotGeneral(f"the sizes {values} follow no floor division of the inputs'")
+        pool.update(dict.fromkeys(_factors_of(got)))
         fitted.append(got)
     place = iter(fitted)
     g = first.copy()
     _Pairing(lambda a, b, where: next(place)).graphs(g, first, "graph")
     g.symbols = _readable_from(g)
     return g
+
+
+def _factors_of(n: SymInt) -> list:
+    """The factors a product may reuse from a fitted size: c * s + d as floor((s + d / c) / 1)
+    (a valid convolution's h - 2), else the factors it holds."""
+    if len(n.terms) == 2 and n.terms[1][0] == () and len(n.terms[0][0]) == 1 and \
+            type(n.terms[0][0][0]) is str and n.terms[1][1] % n.terms[0][1] == 0:
+        ((s,), c), (_, d) = n.terms
+        return [(s, d // c, 1)]
+    return [f for factors, _ in n.terms for f in factors]
 
 
 def _ints_of(first: Graph, other: Graph) -> list:
@@ -287,53 +302,65 @@ def _ints_of(first: Graph, other: Graph) -> list:
     return found
 
 
-def _floor_candidates(a: int, sizes: list, values: list, sweep: list):
-    """Expressions that give `a` at sizes[0]: per symbol, c * f + d with f its floor
-    division over the sweep (or the symbol itself, from samples where only it changed),
-    then k * t * f for each other symbol t."""
+def _floor_candidates(a: int, sizes: list, values: list, sweep: list, pool: list):
+    """Expressions that give `a` at sizes[0]: per symbol, its floor terms over the sweep (or
+    c * s, from samples where only s changed) plus a constant, then k times each product of
+    two or three factors of the pool of different symbols."""
     base = sizes[0]
     for s in base:
         series = sorted((sizes[j][s], values[j]) for j in [0] + sweep)
-        factor = _floor_factor(s, series) if len({n for n, _ in series}) > 1 else \
-            _linear_factor(s, base, sizes, values)
-        if factor is None:
-            continue
-        c, f = factor
-        at = SymInt(1, (((f,), 1),)).evaluate(base)
-        yield SymInt(a, (((f,), c),) + ((((), a - c * at),) if a != c * at else ()))
-        for t in base:
-            k, rest = divmod(a, at * base[t]) if at * base[t] else (0, 1)
-            if t != s and not rest and k:
-                yield SymInt(a, (((t, f), k),))
+        options = _floor_terms(s, series) if len({n for n, _ in series}) > 1 else \
+            [_linear_terms(s, base, sizes, values)]
+        for terms in filter(None, options):
+            d = a - sum(c * SymInt(1, (((f,), 1),)).evaluate(base) for f, c in terms)
+            (f, c) = terms[0]
+            if len(terms) == 1 and type(f) is tuple and d % c == 0:
+                terms, d = [((f[0], f[1] + d // c * f[2], f[2]), c)], 0  # one floor
+            yield SymInt(a, tuple(((f,), c) for f, c in terms) + ((((), d),) if d else ()))
+    for r in (2, 3):
+        for factors in itertools.combinations(pool, r):
+            if len({f if type(f) is str else f[0] for f in factors}) < r:
+                continue
+            at = SymInt(1, ((factors, 1),)).evaluate(base)
+            if at and a % at == 0 and a // at:
+                yield SymInt(a, ((factors, a // at),))
 
 
-def _floor_factor(s: str, series: list) -> tuple | None:
-    """(c, factor) with the values c * factor + d along consecutive sizes of s: the symbol
-    itself when every step adds c, else floor((s + a) / m) when every m-th step does (m the
-    spacing of the steps, the sweep's length when there is one step)."""
+def _floor_terms(s: str, series: list) -> list:
+    """Term lists [(factor, coefficient)] whose sum follows the values along consecutive
+    sizes of s up to a constant, simplest first: c * s when every step adds c; b * floor((s
+    + a) / m) for the steps that add another amount every m-th time (m the sweep's length
+    when there is one such step), plus c * s when the others add c (the padding s % 2 = s -
+    2 * floor(s / 2)); and one floor((s + a) / L) per step of the sweep's length L, times
+    what the step adds (any sizes that repeat with period L but for a constant step: a ceil
+    mode pooling's padding after a strided convolution)."""
     ns, vs = [n for n, _ in series], [v for _, v in series]
     if ns != list(range(ns[0], ns[0] + len(ns))):
-        return None
+        return []
     diffs = [y - x for x, y in zip(vs, vs[1:])]
-    steps = [j for j, d in enumerate(diffs) if d]
-    if not steps or any(diffs[j] != diffs[steps[0]] for j in steps):
-        return None
-    if len(steps) == len(diffs):
-        return diffs[steps[0]], s
+    every = [((s, -(n + 1) % len(diffs), len(diffs)), d) for n, d in zip(ns, diffs) if d]
+    kinds = sorted(set(diffs), key=lambda d: (-diffs.count(d), d != 0, d != diffs[0]))
+    if len(kinds) == 1:
+        return [[(s, kinds[0])]] if kinds[0] else []
+    if len(kinds) > 2:
+        return [every]
+    usual, odd = kinds
+    steps = [j for j, d in enumerate(diffs) if d == odd]
     gaps = {q - p for p, q in zip(steps, steps[1:])} or {len(diffs)}
     if len(gaps) > 1:
-        return None
+        return [every]
     m = gaps.pop()
-    return diffs[steps[0]], (s, -ns[steps[0] + 1] % m, m)
+    return [([(s, usual)] if usual else []) + [((s, -ns[steps[0] + 1] % m, m), odd - usual)],
+            every]
 
 
-def _linear_factor(s: str, base: dict, sizes: list, values: list) -> tuple | None:
-    """(c, s) from a sample where only s changed from the first, when the change is c per
+def _linear_terms(s: str, base: dict, sizes: list, values: list) -> list | None:
+    """[(s, c)] from a sample where only s changed from the first, when the change is c per
     unit of s."""
     for n, v in zip(sizes[1:], values[1:]):
         if n[s] != base[s] and all(n[t] == base[t] for t in base if t != s):
             c, rest = divmod(v - values[0], n[s] - base[s])
-            return (c, s) if c and not rest else None
+            return [(s, c)] if c and not rest else None
     return None
 
 

@@ -179,7 +179,7 @@ def test_floor_factors_evaluate_print_and_round_trip():
     """A factor (s, a, m) is floor((s + a) / m): a strided layer's output size (ceil(H / 4)
     is floor((H + 3) / 4)); JSON keeps it, and malformed factors are refused."""
     from ember.jit.ir import GraphError
-    from ember.jit.symbolic import _floor_factor
+    from ember.jit.symbolic import _floor_terms
     n = SymInt(9, ((("s0", ("s1", 3, 4)), 2), ((), 1)))
     assert [n.evaluate({"s0": 2, "s1": h}) for h in (5, 8, 9)] == [9, 9, 13]
     assert repr(n) == "2*s0*((s1 + 3) // 4) + 1" and n.symbols() == {"s0", "s1"}
@@ -188,8 +188,14 @@ def test_floor_factors_evaluate_print_and_round_trip():
     assert back.terms == n.terms and back == 9
     with pytest.raises(GraphError, match="malformed size expression"):
         SymInt.from_json({"value": 1, "terms": [[[["s1", 3, 0]], 1]]})
-    # sizes 16..24 through two ceil-mode halvings, and a plain line
+    # sizes 16..24 through two ceil-mode halvings, a plain line, and the padding h % 2 that
+    # avg_pool's ceil mode adds (h - 2 * floor(h / 2))
     series = [(h, -(-h // 4)) for h in range(16, 25)]
-    assert _floor_factor("s1", series) == (1, ("s1", 3, 4))
-    assert _floor_factor("s1", [(h, 2 * h + 1) for h in range(3, 7)]) == (2, "s1")
-    assert _floor_factor("s1", [(3, 1), (4, 2), (5, 2), (6, 4)]) is None
+    assert _floor_terms("s1", series)[0] == [(("s1", 3, 4), 1)]
+    assert _floor_terms("s1", [(h, 2 * h + 1) for h in range(3, 7)]) == [[("s1", 2)]]
+    assert _floor_terms("s1", [(h, h % 2) for h in range(4, 9)])[0] == \
+        [("s1", 1), (("s1", 0, 2), -2)]
+    # (h + 1) // 2 % 2, period 4: one floor per step of the sweep
+    series = [(h, (h + 1) // 2 % 2) for h in range(4, 9)]
+    assert _floor_terms("s1", series) == [[(("s1", 3, 4), 1), (("s1", 1, 4), -1)]]
+    assert _floor_terms("s1", [(3, 1), (4, 2), (6, 4)]) == []

@@ -81,6 +81,15 @@ def _unet(lib):
     return UNet()
 
 
+def _flattening(lib):
+    """ResNet-D's average-pool shortcut (ceil mode, padding not counted: its padding is
+    h % 2), a ceil-mode max pool, and a flattened map (a view to (N, C * h * w))."""
+    nn = lib.nn
+    return nn.Sequential(nn.Conv2d(3, 4, 3, 2, 1), nn.AvgPool2d(2, 2, ceil_mode=True,
+                                                                count_include_pad=False),
+                         nn.MaxPool2d(3, 2, 1, ceil_mode=True), nn.Flatten())
+
+
 def _pair(build):
     """The same model built with torch and with ember, ember holding torch's weights."""
     torch.manual_seed(0)
@@ -91,7 +100,7 @@ def _pair(build):
 
 
 @pytest.mark.parametrize("build, at", [(_resnet, (64, 64)), (_unet, (32, 32)),
-                                       (_resnet, (33, 47))])
+                                       (_resnet, (33, 47)), (_flattening, (29, 40))])
 def test_a_traced_strided_network_runs_at_any_image_size_as_torchs_does(build, at):
     theirs, ours = _pair(build)
     x = np.random.default_rng(0).standard_normal((2, 3) + at).astype(np.float32)
@@ -140,12 +149,15 @@ def test_the_sizes_are_kept_as_floor_divisions_of_the_input_sizes():
 
 def test_a_size_below_what_the_network_can_take_is_torchs_error():
     """A 3x3 kernel on the 2x2 map a strided convolution makes of a 5x5 image: the traced
-    graph refuses it as eager code does (its convolution returned an empty map)."""
+    graph refuses it as eager code does, with and without grad (its convolution, and the
+    inference kernel a graph runs under no_grad, returned an empty map)."""
     nn = ember.nn
     model = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.ReLU(), nn.Conv2d(4, 4, 3)).eval()
     traced = jit.trace(model, ember.randn(1, 3, 20, 20))
     assert tuple(traced(ember.randn(2, 3, 13, 11)).shape) == (2, 4, 4, 3)
-    for call in (model, traced):
-        with pytest.raises(RuntimeError, match=r"padded input size per channel: \(2 x 2\). "
-                                               r"Kernel size: \(3 x 3\). Kernel size can't"):
-            call(ember.randn(1, 3, 5, 5))
+    for call in (model, traced, traced):
+        for grad in (True, False):
+            with ember.set_grad_enabled(grad), pytest.raises(
+                    RuntimeError, match=r"padded input size per channel: \(2 x 2\). Kernel "
+                                        r"size: \(3 x 3\). Kernel size can't"):
+                call(ember.randn(1, 3, 5, 5))
