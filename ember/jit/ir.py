@@ -126,7 +126,8 @@ class SymInt(int):
         """Python source computing the value from variables named like the symbols."""
         parts = []
         for factors, coeff in self.terms:
-            names = [f if type(f) is str else f"(({f[0]} + {f[1]}) // {f[2]})" for f in factors]
+            names = [f if type(f) is str else f"(({f[0]} + {f[1]}) // {f[2]})" if f[1] else
+                     f"({f[0]} // {f[2]})" for f in factors]
             if factors and coeff in (1, -1):
                 parts.append(("-" if coeff < 0 else "") + "*".join(names))
             else:

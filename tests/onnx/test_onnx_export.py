@@ -374,7 +374,8 @@ def test_floor_mode_average_pool_follows_dynamic_image_sizes():
     for shape in ((1, 2, 16, 12), (2, 2, 23, 9), (1, 2, 4, 5)):
         x = ember.randn(*shape)
         assert_close(run(sess, {"x": x}), expected_outputs(model, (x,)))
-    with pytest.raises(RuntimeError, match="traces to a different graph"):
+    with pytest.raises(RuntimeError, match=r"cannot export op 'convolution' at opset 17: "
+                                           r"padding .* changes with the dynamic axes"):
         ember.onnx.export(nn.AvgPool2d(2, ceil_mode=True), (ember.randn(1, 2, 8, 6),),
                           io.BytesIO(), dynamic_axes={"input": {2: "h"}})
 
