@@ -1052,11 +1052,10 @@ def _adaptive_avg(input, output_size, nd, op):
     if input._dtype.category < 2:
         raise NotImplementedError(f"\"{op}\" not implemented for "
                                   f"'{_SCALAR_NAMES.get(input._dtype, input._dtype.name)}'")
-    if outs == tuple(input.shape[-nd:]):
-        return input.clone()
     if 0 in outs:
         return _empty_pooled(input, outs)
-    return apply(AdaptiveAvgPool, input, outs=outs)
+    out = apply(AdaptiveAvgPool, input, outs=outs)  # a copy at equal sizes, traced as the op
+    return name_node(out, "SqueezeBackward1" if nd == 1 else f"AdaptiveAvgPool{nd}DBackward0")
 
 
 def _average_along(xp, x, dim: int, o: int):
@@ -1085,11 +1084,13 @@ class AdaptiveAvgPool(OpDef):
     def forward(ctx, xp, x, outs):
         nd = len(outs)
         ctx.sizes = x.shape[-nd:]
-        dtype = x.dtype
+        dtype, source = x.dtype, x
         for j, o in enumerate(outs):
             dim = x.ndim - nd + j
             if x.shape[dim] != o:
                 x = _average_along(xp, x, dim, o)
+        if x is source:  # every size already the output's: a copy, as torch returns
+            return xp.array(x, copy=True, order="C")
         # a bfloat16 matmul gives float32
         return xp.ascontiguousarray(x.astype(dtype, copy=False))
 

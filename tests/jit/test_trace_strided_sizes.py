@@ -100,7 +100,8 @@ def _pair(build):
 
 
 @pytest.mark.parametrize("build, at", [(_resnet, (64, 64)), (_unet, (32, 32)),
-                                       (_resnet, (33, 47)), (_flattening, (29, 40))])
+                                       (_resnet, (33, 47)), (_flattening, (29, 40)),
+                                       (_resnet, (5, 5))])
 def test_a_traced_strided_network_runs_at_any_image_size_as_torchs_does(build, at):
     theirs, ours = _pair(build)
     x = np.random.default_rng(0).standard_normal((2, 3) + at).astype(np.float32)

@@ -199,6 +199,27 @@ def test_adaptive_pool_to_zero_size_is_empty_like_torch(name, size):
         assert values.shape == indices.shape and indices.dtype == ember.int64
 
 
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_adaptive_avg_pool_to_the_input_size_is_a_copy_through_the_pool(nd):
+    """At the input's own size the pool is a copy (not a view of the input), named and
+    differentiated as torch's, and recorded as the pooling op, so a trace at that size (a
+    ResNet's 1 x 1 last map) holds the same ops as at other sizes."""
+    x = rand(*(2, 3, 3, 4, 2)[:nd + 2])
+    size = x.shape[2:]
+    fn = f"adaptive_avg_pool{nd}d"
+    a, t = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours, theirs = getattr(ember.nn.functional, fn)(a, size), getattr(torch.nn.functional, fn)(
+        t, size)
+    np.testing.assert_array_equal(ours.detach().numpy(), theirs.detach().numpy())
+    assert not np.shares_memory(ours.detach().numpy(), a.detach().numpy())
+    assert ours.grad_fn.name() == theirs.grad_fn.name()
+    ours.sum().backward()
+    theirs.sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), t.grad.numpy())
+    traced = ember.jit.trace(lambda v: getattr(ember.nn.functional, fn)(v, size), a.detach())
+    assert "adaptive_avg_pool" in str(traced.graph)
+
+
 def test_max_unpool_roundtrip_matches_torch(pool_forms):
     x = rand(2, 3, 8, 8)
 
