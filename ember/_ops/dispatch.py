@@ -205,7 +205,10 @@ def apply(op, *args, **attrs):
     ctx = Context()
     record = grad and GradState.enabled and op.differentiable
     if record:
-        ctx.needs_input_grad = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
+        needs = []  # a loop: a comprehension costs a frame per op call (Python 3.11)
+        for a in args:
+            needs.append(isinstance(a, Tensor) and a._requires_grad)
+        ctx.needs_input_grad = tuple(needs)
     fp = quiet() if op.quiet_fp else None
     try:
         out = op.forward(ctx, xp, *arrays, **attrs)
@@ -347,7 +350,9 @@ def _record(op, ctx, args, arrays, outs, results, attrs):
         named_node_class(op, op.node_of(args, attrs))
     node = node_class(ctx, tuple(edges), tuple(metas), outputs_meta)
     if ctx._raw:
-        node._saved = [_saved_entry(raw, args, arrays, outs, results) for raw in ctx._raw]
+        saved = node._saved = []
+        for raw in ctx._raw:
+            saved.append(_saved_entry(raw, args, arrays, outs, results))
     non_diff = ctx.non_differentiable
     k = 0
     for t in results:

@@ -12,12 +12,18 @@ from .graph import AccumulateGrad, BackwardNode
 
 class GraphTask:
     """One backward pass, told apart by identity (checkpoint recomputes once per pass);
-    `selects_inputs` when it only computes chosen inputs' gradients (grad, backward(inputs=))."""
+    `selects_inputs` when it only computes chosen inputs' gradients (grad, backward(inputs=)).
+    Told by its class, so that making one runs no __init__ (one per backward)."""
 
-    __slots__ = ("selects_inputs",)
+    __slots__ = ()
+    selects_inputs = False
 
-    def __init__(self, selects_inputs: bool):
-        self.selects_inputs = selects_inputs
+
+class SelectingGraphTask(GraphTask):
+    """A backward pass that computes only chosen inputs' gradients."""
+
+    __slots__ = ()
+    selects_inputs = True
 
 
 def _edge(tensor):
@@ -125,11 +131,14 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
         if deps.get(node, 0) == 0:
             ready.append(node)
     results = [None] * len(inputs) if inputs is not None else None
-    owned = {id(g._data) for g in root_grads if g is not None}
+    owned = set()  # a loop: a comprehension costs a frame per backward (Python 3.11)
+    for g in root_grads:
+        if g is not None:
+            owned.add(id(g._data))
     prev_enabled, prev_keep, prev_task = GradState.enabled, GradState.keep_graph, \
         GradState.graph_task
     GradState.enabled, GradState.keep_graph = create_graph, retain_graph
-    GradState.graph_task = GraphTask(capture is not None)
+    GradState.graph_task = GraphTask() if capture is None else SelectingGraphTask()
     profiling = Profiling.active
     try:
         while ready:
@@ -193,7 +202,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
 
 
 def _accumulate(node, g, create_graph, owned):
-    var = node.variable
+    var = node._variable()
     if var is None:
         return
     if var.grad is None:

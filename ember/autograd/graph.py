@@ -120,11 +120,11 @@ class Context:
 
     @property
     def saved(self) -> tuple:
-        return self._node._unpack_saved()
+        return self._node_ref()._unpack_saved()
 
     @property
     def saved_tensors(self) -> tuple:
-        return self._node._unpack_saved()
+        return self._node_ref()._unpack_saved()
 
 
 FREED = ("Trying to backward through the graph a second time (or directly access saved "
@@ -168,7 +168,6 @@ class BackwardNode(Node):
         return len(self._outputs_meta)
 
     def _unpack_saved(self) -> tuple:
-        Tensor = _tensor_class()
         if self._released:
             raise RuntimeError(FREED)
         if self._hooked:
@@ -190,7 +189,7 @@ class BackwardNode(Node):
                 out.append(tensor)
             elif output_nr >= 0:
                 dtype, device = self._outputs_meta[output_nr][1:]
-                t = Tensor._wrap(array, dtype, device)
+                t = _tensor_class()._wrap(array, dtype, device)
                 t._grad_fn = self
                 t._output_nr = output_nr
                 t._requires_grad = True
@@ -199,7 +198,7 @@ class BackwardNode(Node):
             elif array is None:
                 out.append(None)
             else:
-                out.append(Tensor._wrap_array(array))
+                out.append(_tensor_class()._wrap_array(array))
         return tuple(out)
 
     def keep_value_before_write(self, target) -> None:
