@@ -17,12 +17,13 @@ import functools
 import weakref
 
 from .jit.aot import GraphBreak, user_location
-from .jit.guarded import _Compiled, config, is_compiling
+from .jit.guarded import _Compiled, config, is_compiling, stance as _stance
 from ._tensor import Tensor
 from .nn.modules.module import Module
 
 __all__ = ["compile", "reset", "disable", "is_compiling", "is_dynamo_compiling", "config",
-           "OptimizedModule", "graph_break", "graph_breaks", "compile_forward", "cond"]
+           "OptimizedModule", "graph_break", "graph_breaks", "compile_forward", "cond",
+           "set_stance", "allow_in_graph", "list_backends", "cudagraph_mark_step_begin"]
 
 _MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 _BACKENDS = ("inductor", "ember", "aot_eager", "eager")
@@ -65,6 +66,84 @@ def graph_break() -> None:
 
 
 is_dynamo_compiling = is_compiling
+
+
+class set_stance:
+    """Set how compiled code runs (torch.compiler.set_stance): "default" compiles,
+    "force_eager" runs everything eagerly, "eager_on_recompile" runs eagerly any call that
+    would compile a new graph (reusing graphs already compiled), "fail_on_recompile" raises
+    RuntimeError there. It applies at once; as a context manager it holds for the block, as
+    a decorator for each call of the function.
+
+        >>> import ember
+        >>> f = ember.compile(lambda x: x * 2)
+        >>> with ember.compiler.set_stance("force_eager"):
+        ...     f(ember.ones(2))
+        tensor([2., 2.])
+    """
+
+    def __init__(self, stance: str = "default", *, skip_guard_eval_unsafe: bool = False,
+                 force_backend=None):
+        if stance not in _stance.NAMES:
+            raise ValueError(f"set_stance: unknown stance {stance!r}; use one of "
+                             + ", ".join(_stance.NAMES))
+        if force_backend is not None and stance != "default":
+            raise RuntimeError("non-default stance cannot have force_backend set")
+        if force_backend is not None and force_backend not in _BACKENDS:
+            raise RuntimeError(f"set_stance: unknown backend {force_backend!r}; use one of "
+                               f"{', '.join(_BACKENDS)}")
+        if is_compiling():
+            raise RuntimeError("set_stance cannot be called inside compiled code")
+        self.stance = "force_eager" if force_backend == "eager" else stance
+        self.previous = _stance.name
+        _stance.name = self.stance
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _stance.name = self.previous
+
+    def __call__(self, fn):
+        _stance.name = self.previous  # a decorator sets the stance for calls of fn only
+        stance = self.stance
+
+        @functools.wraps(fn)
+        def with_stance(*args, **kwargs):
+            before, _stance.name = _stance.name, stance
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _stance.name = before
+        return with_stance
+
+
+def allow_in_graph(fn):
+    """Let compiled code record `fn` into its graph (torch.compiler.allow_in_graph). ember's
+    capture records the ops any function runs, so `fn` (or each of a list of functions) is
+    returned as it is; it must not be one marked ember.compiler.disable."""
+    if isinstance(fn, (list, tuple)):
+        return [allow_in_graph(f) for f in fn]
+    if not callable(fn):
+        raise TypeError(f"allow_in_graph expects a callable, but got {type(fn).__name__}")
+    if getattr(fn, "_ember_compile_disabled", False):
+        raise RuntimeError(f"allow_in_graph: {getattr(fn, '__qualname__', fn)} is marked "
+                           "ember.compiler.disable; it cannot be allowed in the graph")
+    return fn
+
+
+def list_backends(exclude_tags=("debug", "experimental")) -> list[str]:
+    """The backend names ember.compile accepts (torch.compiler.list_backends); the debugging
+    ones ("aot_eager", "eager") only when `exclude_tags` is None or empty."""
+    debug = ("aot_eager", "eager")
+    show_debug = not exclude_tags or not {"debug", "experimental"} & set(exclude_tags)
+    return sorted(b for b in _BACKENDS if show_debug or b not in debug)
+
+
+def cudagraph_mark_step_begin() -> None:
+    """Mark the start of a training or inference step (torch.compiler.
+    cudagraph_mark_step_begin). ember.compile records no CUDA graphs, whose outputs a later
+    step would overwrite, so every output stays valid and there is nothing to mark."""
 
 
 def cond(pred, true_fn, false_fn, operands=()):
@@ -216,7 +295,8 @@ def compile(model=None, *, fullgraph: bool = False, dynamic: bool | None = None,
     compared and the sizes that changed become symbols of one dynamic graph (ember/jit/
     symbolic.py); a later size runs it once its capture conforms, with no new compile.
     (torch's dynamic=True starts symbolic at the first call; ember needs two sizes to see
-    which numbers follow them.) False: every size gets a graph of its own."""
+    which numbers follow them; ember._dynamo.mark_dynamic on an input's dim makes the first
+    call capture a second size itself.) False: every size gets a graph of its own."""
     if model is None:
         return functools.partial(compile, fullgraph=fullgraph, dynamic=dynamic,
                                  backend=backend, mode=mode, options=options,

@@ -20,7 +20,10 @@ Keys that differ only in input sizes form a family (`_Family`): unless dynamic=F
 second size seen is compared with the first and, when they generalize (symbolic.py), one
 dynamic graph is compiled; each later size captures once, and runs that graph when its capture
 conforms to it (else it gets a graph of its own). `compiled` counts compiled graphs, which
-is what config.cache_size_limit limits.
+is what config.cache_size_limit limits. Dims marked dynamic (ember._dynamo.mark_dynamic) get
+their second capture at once, from inputs grown along them; dims marked static stay in the
+family's key. The stance (ember.compiler.set_stance) can run calls eagerly instead of
+compiling, or refuse to compile.
 """
 from __future__ import annotations
 
@@ -41,7 +44,8 @@ from .aot import (CompiledCall, GraphBreak, Joint, Unsupported, capture, prepare
 from .pyguards import (GradReads, Guards, ModuleReads, code_reads, methods_of, names_of,
                        user_functions)
 from .schema import scalar_tensor
-from .symbolic import NotGeneral, Symbols, conforms, generalize, total_stride
+from .symbolic import (ConstraintViolationError, NotGeneral, Symbols, conforms, generalize,
+                       total_stride)
 from .tracer import TraceError, is_plain
 
 
@@ -61,6 +65,18 @@ class _Config:
 
 
 config = _Config()
+
+
+class _Stance:
+    """How compiled callables treat their calls (ember.compiler.set_stance): "default"
+    compiles; "force_eager" runs the code eagerly; "eager_on_recompile" runs eagerly a call
+    that would compile a new graph; "fail_on_recompile" raises there instead."""
+
+    NAMES = ("default", "force_eager", "eager_on_recompile", "fail_on_recompile")
+    name = "default"
+
+
+stance = _Stance()
 
 
 _capturing: set = set()  # the threads capturing a graph now
@@ -451,6 +467,8 @@ class _Compiled:
             # inside another compiled call's capture: run the code, which that capture records
             # (inlined, as torch.compile inlines nested compiled functions)
             return self.eager(*args, **kwargs)
+        if stance.name == "force_eager":
+            return self.eager(*args, **kwargs)
         if SavedHooks.stack and GradState.enabled:
             # saved_tensors_hooks (activation checkpointing, save_on_cpu) must see each value
             # backward keeps; a compiled backward keeps its own, so the call runs eagerly
@@ -472,6 +490,13 @@ class _Compiled:
             self.cache.clear()
             self.families.clear()
             entry = None
+        if entry is None and stance.name != "default" and self._recompiles(key, leaves):
+            if stance.name == "eager_on_recompile":
+                return self.eager(*args, **kwargs)
+            why = changed or ("nothing compiled yet" if self.last_key is None else
+                              _guard_difference(self.last_key, key, self._input_names()))
+            raise RuntimeError("Detected recompile when ember.compile stance is "
+                               f"'fail_on_recompile': {self.name}: {why}")
         if entry is None:
             if self.gave_up or not _capture_lock.acquire(blocking=False):
                 return self.eager(*args, **kwargs)
@@ -493,6 +518,13 @@ class _Compiled:
                 return self.eager(*args, **kwargs)
         self.last_key = key
         return entry.run(self, args, kwargs, leaves)
+
+    def _recompiles(self, key: tuple, leaves: list) -> bool:
+        """Whether a call missing the cache would compile (the first call too, as torch
+        counts it): not a size that the family's dynamic graph covers."""
+        family = self.families.get(_family(key, leaves))
+        return family is None or family.call is None or \
+            family.symbols.sizes_of([t._data.shape for t in leaves]) is None
 
     def _numbers_became_dynamic(self, key: tuple) -> str | None:
         """When this call differs from the last one only in the values of some numbers,
@@ -537,7 +569,7 @@ class _Compiled:
         (the cache entry or None, the capture's own result or _NOT_RUN)."""
         reason = changed or (None if self.last_key is None else
                              _guard_difference(self.last_key, key, self._input_names()))
-        family_key = _family(key)
+        family_key = _family(key, leaves)
         family = self.families.get(family_key) if self.options["dynamic"] is not False \
             else None
         if self.compiled >= config.cache_size_limit and (family is None or family.call is None):
@@ -561,6 +593,9 @@ class _Compiled:
             return entry, joint.result
         shapes = [t._data.shape for t in leaves]
         known = family.call if family is not None else None
+        if family is None and self.options["dynamic"] is not False and _marked(leaves):
+            family = self.families[family_key] = self._family_of_marks(args, kwargs, leaves,
+                                                                       joint)
         may_compile = self.compiled < config.cache_size_limit
         call, how = family.admit(shapes, joint, may_compile) if family is not None \
             else (None, "")
@@ -584,6 +619,44 @@ class _Compiled:
         result = entry.first_result
         entry.first_result = None
         return entry, result
+
+    def _family_of_marks(self, args, kwargs, leaves: list, joint: Joint) -> "_Family":
+        """The family of a first capture whose inputs have dims marked dynamic
+        (ember._dynamo.mark_dynamic): a second capture at other sizes of those dims (the
+        inputs' own values, wrapped around) gives its dynamic graph at once, so a later size
+        compiles nothing. mark_dynamic raises ConstraintViolationError when the code fixes
+        a marked size; maybe_mark_dynamic then keeps the static graph."""
+        shapes = [t._data.shape for t in leaves]
+        family = _Family(shapes, joint)
+        family.first_graphs = prepare(joint, dynamic=True)
+        q = total_stride(family.first_graphs[0])
+        marked = _marked(leaves)
+        probes = list(leaves)
+        for i, (k, d, _) in enumerate(marked):
+            # each dim grows by its own prime times the total stride (so a strided network
+            # generalizes), so that no size derived from one looks derived from another
+            stride = q if leaves[k]._data.shape[d] >= 2 * q else 1
+            probes[k] = _grown(probes[k], d, stride * _PROBE_STEPS[i % len(_PROBE_STEPS)])
+        undo = _Snapshot(leaves + [t for _, t in self._state])
+        try:
+            probe = self._capture(args, kwargs, probes)
+        except Exception as e:  # noqa: BLE001 - a break or an error: the size is fixed
+            probe, why = None, f"at other sizes: {e}"
+        finally:
+            undo.restore()
+        if probe is not None and probe.side_effect is None:
+            call, why = family.admit([t._data.shape for t in probes], probe)
+            if call is not None:
+                return family
+        elif probe is not None:
+            why = "it changes Python state"
+        strict = [f"input {k} dim {d}" for k, d, weak in marked if not weak]
+        if strict:
+            raise ConstraintViolationError(
+                f"ember.compile: {self.name}: {', '.join(strict)} marked dynamic "
+                f"(mark_dynamic), but the code fixes its size ({why}); remove the mark or "
+                "use maybe_mark_dynamic")
+        return _Family(shapes, joint)
 
     def _broken(self, brk: GraphBreak):
         """The entry for a call that broke: eager code (compiled submodules for a module)."""
@@ -680,11 +753,45 @@ class _Compiled:
             _capturing.discard(threading.get_ident())
 
 
-def _family(key: tuple) -> tuple:
-    """The guard key without the input sizes (their ranks kept): keys of one family differ
-    only in sizes, which a dynamic graph may cover."""
+def _family(key: tuple, leaves: list) -> tuple:
+    """The guard key without the input sizes (their ranks kept, and the sizes of dims marked
+    static): keys of one family differ only in sizes, which a dynamic graph may cover."""
     grad, skeleton, tensors, flags, state = key
-    return grad, skeleton, tuple((len(d[0]),) + d[1:] for d in tensors), flags, state
+    return grad, skeleton, tuple(
+        (len(d[0]), tuple((i, d[0][i]) for i in _static_dims(t))) + d[1:]
+        for d, t in zip(tensors, leaves)), flags, state
+
+
+def _static_dims(t: Tensor) -> tuple:
+    """The dims of `t` marked static (ember._dynamo.mark_static): their sizes stay guards."""
+    return tuple(d for d in sorted(t.__dict__.get("_dynamo_static_indices", ())) if d < t.dim())
+
+
+def _marked(leaves: list) -> list:
+    """(input, dim, weak) for each dim of size 2 or more marked dynamic (mark_dynamic, or
+    maybe_mark_dynamic when weak)."""
+    out = []
+    for k, t in enumerate(leaves):
+        strong = t.__dict__.get("_dynamo_dynamic_indices", ())
+        weak = t.__dict__.get("_dynamo_weak_dynamic_indices", ())
+        for d in sorted(set(strong) | set(weak)):
+            if d < t.dim() and t._data.shape[d] >= 2:
+                out.append((k, d, d not in strong))
+    return out
+
+
+_PROBE_STEPS = (7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47)
+
+
+def _grown(t: Tensor, dim: int, step: int) -> Tensor:
+    """`t` with `step` more entries along `dim` (its own again, wrapped around), as a fresh
+    leaf with t's requires_grad: a stand-in input at another size for a capture."""
+    from .._ops.shape import cat
+    from ..autograd.grad_mode import no_grad
+    n = t.shape[dim]
+    with no_grad():
+        grown = cat([t] * (step // n + 2), dim).narrow(dim, 0, n + step)
+    return grown.requires_grad_(t.requires_grad)
 
 
 class _Family:

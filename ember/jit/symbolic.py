@@ -31,6 +31,11 @@ class NotGeneral(Exception):
     """Two captures differ in a way no size expression explains (the reason says where)."""
 
 
+class ConstraintViolationError(RuntimeError):
+    """A dim marked dynamic (mark_dynamic) that the compiled code needs at a fixed size (as
+    torch.fx.experimental.symbolic_shapes.ConstraintViolationError)."""
+
+
 def _fit(a: int, b: int, samples: dict) -> SymInt | None:
     """An expression over the symbols (name -> (size in sample 1, size in sample 2)) that is
     `a` in the first sample and `b` in the second: of s, s*t, c*s, c*s*t, c*s + d and
