@@ -73,7 +73,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     grads = _root_grads(outputs, _as_tuple(grad_tensors), create_graph)
     if retain_graph is None:
         retain_graph = create_graph
-    roots = [_edge(t) for t in outputs]
+    roots = list(map(_edge, outputs))
     if inputs is not None:
         inputs = _as_tuple(inputs)
         results = run_backward(roots, grads, retain_graph, create_graph, inputs=inputs,

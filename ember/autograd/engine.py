@@ -40,16 +40,19 @@ def _dependencies(roots):
     deps = {}
     stack = ([roots[0][0]] if len(roots) == 1 and roots[0][0] is not None
              else list(dict.fromkeys(node for node, _ in roots if node is not None)))
-    seen = set(stack)
+    starts = set(stack)  # any other node is expanded when first counted
     while stack:
         node = stack.pop()
         for child, _ in node.next_functions:
             if child is None:
                 continue
-            deps[child] = deps.get(child, 0) + 1
-            if child not in seen:
-                seen.add(child)
-                stack.append(child)
+            n = deps.get(child)
+            if n is not None:
+                deps[child] = n + 1
+            else:
+                deps[child] = 1
+                if child not in starts:
+                    stack.append(child)
     return deps
 
 
@@ -145,10 +148,9 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
             node = ready.pop()
             grads = buffers.pop(node, None)
             out = None
-            profiled = profiling and grads is not None
-            if profiled:
-                evaluation = Profiling.recorder.node_begin(node, grads)
             if grads is not None:
+                if profiling:
+                    evaluation = Profiling.recorder.node_begin(node, grads)
                 if node._pre_hooks:
                     grads = _run_pre_hooks(node, grads)
                 if capture is not None:
@@ -157,8 +159,9 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                             results[i] = grads[nr]
                     if not needed.get(node, False):
                         grads = None
-            if grads is not None:
-                if type(node) is AccumulateGrad:
+                if grads is None:
+                    pass
+                elif type(node) is AccumulateGrad:
                     if accumulate:
                         _accumulate(node, grads[0], create_graph, owned)
                 else:
@@ -172,9 +175,11 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                         _check_nan(node, out)
                     if not retain_graph and isinstance(node, BackwardNode):
                         node.release()
-            if profiled:
-                Profiling.recorder.end(evaluation)
-            for k, (child, nr) in enumerate(node.next_functions):
+                if profiling:
+                    Profiling.recorder.end(evaluation)
+            k = -1
+            for child, nr in node.next_functions:
+                k += 1
                 if child is None:
                     continue
                 if out is not None:
@@ -187,7 +192,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                         buf[nr] = g if prev is None else prev + g
                 left = deps[child] - 1
                 deps[child] = left
-                if left == 0:
+                if not left:
                     ready.append(child)
     finally:
         GradState.enabled, GradState.keep_graph = prev_enabled, prev_keep
