@@ -72,8 +72,10 @@ class set_stance:
     """Set how compiled code runs (torch.compiler.set_stance): "default" compiles,
     "force_eager" runs everything eagerly, "eager_on_recompile" runs eagerly any call that
     would compile a new graph (reusing graphs already compiled), "fail_on_recompile" raises
-    RuntimeError there. It applies at once; as a context manager it holds for the block, as
-    a decorator for each call of the function.
+    RuntimeError there, "eager_then_compile" (or "aot_eager_then_compile") runs the first
+    call eagerly and compiles from the second, making the dims that changed between the two
+    dynamic. It applies at once; as a context manager it holds for the block, as a decorator
+    for each call of the function.
 
         >>> import ember
         >>> f = ember.compile(lambda x: x * 2)

@@ -72,6 +72,29 @@ def test_fail_on_recompile(lib):
 
 
 @pytest.mark.parametrize("lib", [torch, ember], ids=["torch", "ember"])
+def test_eager_then_compile_learns_dynamic_dims_from_the_eager_call(lib):
+    f = _compiled_marker(lib)
+    with lib.compiler.set_stance("eager_then_compile"):
+        assert f(lib.zeros(2)).tolist() == [-1.0] * 2
+        assert f(lib.zeros(3)).tolist() == [1.0] * 3
+    with lib.compiler.set_stance("fail_on_recompile"):
+        for n in (4, 9, 2):
+            assert f(lib.zeros(n)).tolist() == [1.0] * n
+
+
+def test_eager_then_compile_a_strided_network():
+    ember.manual_seed(0)
+    net = ember.nn.Sequential(ember.nn.Conv2d(3, 4, 3, stride=2, padding=1), ember.nn.ReLU(),
+                              ember.nn.Flatten(1))
+    compiled = ember.compile(net)
+    with ember.compiler.set_stance("aot_eager_then_compile"):
+        for b in (2, 5, 7, 3):
+            x = ember.randn(b, 3, 8, 8)
+            assert ember.allclose(compiled(x), net(x), atol=1e-5)
+    assert compiled._compiled.compiled == 1
+
+
+@pytest.mark.parametrize("lib", [torch, ember], ids=["torch", "ember"])
 def test_force_backend_needs_the_default_stance(lib):
     with pytest.raises(RuntimeError, match="force_backend"):
         lib.compiler.set_stance("force_eager", force_backend="eager")

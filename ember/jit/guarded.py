@@ -70,9 +70,13 @@ config = _Config()
 class _Stance:
     """How compiled callables treat their calls (ember.compiler.set_stance): "default"
     compiles; "force_eager" runs the code eagerly; "eager_on_recompile" runs eagerly a call
-    that would compile a new graph; "fail_on_recompile" raises there instead."""
+    that would compile a new graph; "fail_on_recompile" raises there instead;
+    "eager_then_compile" (and "aot_eager_then_compile": ember's aot_eager is its compiler)
+    runs a compiled callable's first call eagerly and makes the dims that change between it
+    and the second call dynamic at the second call's compile."""
 
-    NAMES = ("default", "force_eager", "eager_on_recompile", "fail_on_recompile")
+    NAMES = ("default", "force_eager", "eager_on_recompile", "fail_on_recompile",
+             "eager_then_compile", "aot_eager_then_compile")
     name = "default"
 
 
@@ -410,6 +414,7 @@ class _Compiled:
         self.families: dict = {}
         self.compiled = 0  # graphs compiled (a dynamic graph once, whatever sizes it runs)
         self.last_key = None
+        self.eager_first: tuple | None = None  # (family key, sizes) of a first call run eagerly
         self.gave_up = False
         # argument paths of numbers that changed between calls, passed as 0-d tensors
         self.dynamic_numbers: frozenset = frozenset()
@@ -490,13 +495,18 @@ class _Compiled:
             self.cache.clear()
             self.families.clear()
             entry = None
-        if entry is None and stance.name != "default" and self._recompiles(key, leaves):
+        if entry is None and stance.name in ("eager_on_recompile", "fail_on_recompile") and \
+                self._recompiles(key, leaves):
             if stance.name == "eager_on_recompile":
                 return self.eager(*args, **kwargs)
             why = changed or ("nothing compiled yet" if self.last_key is None else
                               _guard_difference(self.last_key, key, self._input_names()))
             raise RuntimeError("Detected recompile when ember.compile stance is "
                                f"'fail_on_recompile': {self.name}: {why}")
+        if entry is None and stance.name.endswith("eager_then_compile") and \
+                self.last_key is None and self.eager_first is None:
+            self.eager_first = (_family(key, leaves), [t._data.shape for t in leaves])
+            return self.eager(*args, **kwargs)
         if entry is None:
             if self.gave_up or not _capture_lock.acquire(blocking=False):
                 return self.eager(*args, **kwargs)
@@ -550,7 +560,7 @@ class _Compiled:
         self.cache.clear()
         self.families.clear()
         self.compiled = 0
-        self.last_key = None
+        self.last_key = self.eager_first = None
         self.gave_up = False
         self.dynamic_numbers, self.static_numbers = frozenset(), False
 
@@ -593,9 +603,10 @@ class _Compiled:
             return entry, joint.result
         shapes = [t._data.shape for t in leaves]
         known = family.call if family is not None else None
-        if family is None and self.options["dynamic"] is not False and _marked(leaves):
+        marked = _marked(leaves) + self._changed_since_eager(family_key, leaves)
+        if family is None and self.options["dynamic"] is not False and marked:
             family = self.families[family_key] = self._family_of_marks(args, kwargs, leaves,
-                                                                       joint)
+                                                                       joint, marked)
         may_compile = self.compiled < config.cache_size_limit
         call, how = family.admit(shapes, joint, may_compile) if family is not None \
             else (None, "")
@@ -620,17 +631,27 @@ class _Compiled:
         entry.first_result = None
         return entry, result
 
-    def _family_of_marks(self, args, kwargs, leaves: list, joint: Joint) -> "_Family":
-        """The family of a first capture whose inputs have dims marked dynamic
-        (ember._dynamo.mark_dynamic): a second capture at other sizes of those dims (the
-        inputs' own values, wrapped around) gives its dynamic graph at once, so a later size
-        compiles nothing. mark_dynamic raises ConstraintViolationError when the code fixes
-        a marked size; maybe_mark_dynamic then keeps the static graph."""
+    def _changed_since_eager(self, family_key: tuple, leaves: list) -> list:
+        """(input, dim, True) for the dims whose sizes differ from the first call's, when
+        that call ran eagerly (set_stance("eager_then_compile")) with inputs of this family:
+        they are dynamic as if marked with maybe_mark_dynamic."""
+        if self.eager_first is None or self.eager_first[0] != family_key:
+            return []
+        return [(k, d, True) for k, (old, t) in enumerate(zip(self.eager_first[1], leaves))
+                for d, n in enumerate(old) if n != t._data.shape[d] and min(
+                    n, t._data.shape[d]) >= 2 and not _is_marked(t, d)]
+
+    def _family_of_marks(self, args, kwargs, leaves: list, joint: Joint,
+                         marked: list) -> "_Family":
+        """The family of a first capture whose inputs have dims `marked` dynamic
+        (ember._dynamo.mark_dynamic, see _marked): a second capture at other sizes of those
+        dims (the inputs' own values, wrapped around) gives its dynamic graph at once, so a
+        later size compiles nothing. mark_dynamic raises ConstraintViolationError when the
+        code fixes a marked size; maybe_mark_dynamic then keeps the static graph."""
         shapes = [t._data.shape for t in leaves]
         family = _Family(shapes, joint)
         family.first_graphs = prepare(joint, dynamic=True)
         q = total_stride(family.first_graphs[0])
-        marked = _marked(leaves)
         probes = list(leaves)
         for i, (k, d, _) in enumerate(marked):
             # each dim grows by its own prime times the total stride (so a strided network
@@ -781,6 +802,11 @@ def _marked(leaves: list) -> list:
 
 
 _PROBE_STEPS = (7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47)
+
+
+def _is_marked(t: Tensor, dim: int) -> bool:
+    return any(dim in t.__dict__.get(a, ()) for a in ("_dynamo_dynamic_indices",
+                                                      "_dynamo_weak_dynamic_indices"))
 
 
 def _grown(t: Tensor, dim: int, step: int) -> Tensor:
