@@ -39,20 +39,22 @@ def reset() -> None:
             target.clear()
 
 
-def disable(fn=None, recursive: bool = True):
+def disable(fn=None, recursive: bool = True, *, reason: str | None = None):
     """Mark `fn` to run eagerly (usable as a decorator): ember.compile returns it as it is,
-    and calling it inside compiled code breaks the graph there, so it runs eagerly."""
+    and calling it inside compiled code breaks the graph there, so it runs eagerly; `reason`
+    is shown with that graph break."""
     if fn is None:
-        return functools.partial(disable, recursive=recursive)
+        return functools.partial(disable, recursive=recursive, reason=reason)
     if isinstance(fn, Module):
         fn._ember_compile_disabled = True
         return fn
+    why = f" ({reason})" if reason else ""
 
     @functools.wraps(fn)
     def eager_only(*args, **kwargs):
         if is_compiling():
             raise GraphBreak(f"{getattr(fn, '__qualname__', fn)} is marked "
-                             "ember.compiler.disable", user_location())
+                             f"ember.compiler.disable{why}", user_location())
         return fn(*args, **kwargs)
     eager_only._ember_compile_disabled = True
     return eager_only

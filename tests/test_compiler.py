@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import ember
+import ember._dynamo
 
 
 @pytest.fixture(autouse=True)
@@ -146,6 +147,20 @@ def test_cudagraph_mark_step_begin_is_a_no_op_on_cpu(lib):
     assert lib.compiler.cudagraph_mark_step_begin() is None
     f(lib.ones(2))
     assert first.tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("lib", [torch, ember], ids=["torch", "ember"])
+def test_disable_with_a_reason(lib):
+    @lib.compiler.disable(reason="logs to a file")
+    def logged(x):
+        return x * 3
+
+    def f(x):
+        return logged(x + 1) - 1
+    assert lib.compile(f, backend="aot_eager")(lib.ones(2)).tolist() == [5.0, 5.0]
+    if lib is ember:
+        explained = ember._dynamo.explain(f)(ember.ones(2))
+        assert "logs to a file" in explained.break_reasons[0].reason
 
 
 @pytest.mark.parametrize("lib", [torch, ember], ids=["torch", "ember"])
