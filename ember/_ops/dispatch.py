@@ -328,8 +328,8 @@ def _record(op, ctx, args, arrays, outs, results, attrs):
     """Attach a backward node for this call to the differentiable outputs."""
     edges = []
     metas = []
-    for a in args:
-        if isinstance(a, Tensor) and a._requires_grad:
+    for a, need in zip(args, ctx.needs_input_grad):
+        if need:
             if a._base is not None and a._view_epoch != a._base._graph_epoch:
                 refresh_view(a)
             fn = a._grad_fn
@@ -352,7 +352,8 @@ def _record(op, ctx, args, arrays, outs, results, attrs):
     if ctx._raw:
         saved = node._saved = []
         for raw in ctx._raw:
-            saved.append(_saved_entry(raw, args, arrays, outs, results))
+            saved.append(_SAVED_NONE if raw is None else
+                         _saved_entry(raw, args, arrays, outs, results))
     non_diff = ctx.non_differentiable
     k = 0
     for t in results:
@@ -374,10 +375,8 @@ INFERENCE_SAVED = ("Inference tensors cannot be saved for backward. Please do no
 
 
 def _saved_entry(raw, args, arrays, outs, results):
-    """How a value saved by forward is kept: as the input Tensor it is, as a reference to an
-    output, or as a constant array."""
-    if raw is None:
-        return _SAVED_NONE
+    """How a value saved by forward (not None) is kept: as the input Tensor it is, as a
+    reference to an output, or as a constant array."""
     i = 0
     for arr in arrays:
         if raw is arr and isinstance(args[i], Tensor):

@@ -228,10 +228,11 @@ class BackwardNode(Node):
             grads = [g if g is not None else zeros(*meta)
                      for g, meta in zip(grads, self._outputs_meta)]
         # holomorphic ops have one output; its dtype says whether values are complex
-        conjugate = self.opdef.holomorphic and self._outputs_meta[0][1].is_complex
+        opdef = self.opdef
+        conjugate = opdef.holomorphic and self._outputs_meta[0][1].is_complex
         if conjugate:  # see OpDef.holomorphic
             grads = [g.conj() if g is not None and g.is_complex() else g for g in grads]
-        result = self.opdef.backward(self.ctx, *grads)
+        result = opdef.backward(self.ctx, *grads)
         if not isinstance(result, tuple):
             result = (result,)
         if conjugate:
