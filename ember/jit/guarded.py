@@ -53,6 +53,9 @@ class _Config:
     """Settings shared by every compiled function (as torch._dynamo.config)."""
 
     cache_size_limit = 8  # graphs kept per compiled function before it runs eagerly
+    # sizes and numbers that change between calls become dynamic (with dynamic=None); marked
+    # dims (mark_dynamic) are dynamic either way
+    automatic_dynamic_shapes = True
 
     @property
     def recompile_limit(self) -> int:
@@ -529,6 +532,11 @@ class _Compiled:
         self.last_key = key
         return entry.run(self, args, kwargs, leaves)
 
+    def _automatic(self) -> bool:
+        """Whether sizes and numbers that change between calls become dynamic."""
+        dynamic = self.options["dynamic"]
+        return dynamic is True or dynamic is None and config.automatic_dynamic_shapes
+
     def _recompiles(self, key: tuple, leaves: list) -> bool:
         """Whether a call missing the cache would compile (the first call too, as torch
         counts it): not a size that the family's dynamic graph covers."""
@@ -541,8 +549,7 @@ class _Compiled:
         they become dynamic (0-d tensor inputs) from now on, as with torch.compile's automatic
         dynamic shapes, unless dynamic=False or the code needs them as Python numbers (then
         they stay guards, `_NumbersNeeded`): the reason, in words, else None."""
-        if self.last_key is None or self.static_numbers or \
-                self.options["dynamic"] is False:
+        if self.last_key is None or self.static_numbers or not self._automatic():
             return None
         old, new = self.last_key, key
         if (old[0], old[2], old[3], old[4]) != (new[0], new[2], new[3], new[4]):
@@ -618,7 +625,7 @@ class _Compiled:
                 return None, joint.result
             call = CompiledCall(joint, prepare(joint))
             self.compiled += 1
-            if family is None and self.options["dynamic"] is not False:
+            if family is None and self._automatic():
                 self.families[family_key] = _Family(shapes, joint)
             how = f"recompiling {self.name}: {reason}" + (f" ({how})" if how else "")
         else:

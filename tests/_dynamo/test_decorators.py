@@ -122,3 +122,32 @@ def test_mark_errors():
         ember._dynamo.mark_dynamic(x, 0, min=5, max=2)
     ember._dynamo.mark_dynamic(x, -1)
     assert x._dynamo_dynamic_indices == {1}
+
+
+@pytest.fixture
+def no_automatic_dynamic_shapes():
+    """Both libraries' config.automatic_dynamic_shapes off for the test (torch's config module
+    does not take monkeypatch's undo)."""
+    for lib in (torch, ember):
+        lib._dynamo.config.automatic_dynamic_shapes = False
+    yield
+    for lib in (torch, ember):
+        lib._dynamo.config.automatic_dynamic_shapes = True
+
+
+@pytest.mark.parametrize("lib", [torch, ember], ids=["torch", "ember"])
+def test_without_automatic_dynamic_shapes_only_marked_dims_are_dynamic(
+        lib, no_automatic_dynamic_shapes):
+    compiled = lib.compile(lambda x, n: x * n, backend="aot_eager")
+    compiled(lib.ones(4), 2)
+    compiled(lib.ones(5), 3)
+    with lib.compiler.set_stance("fail_on_recompile"):
+        for args in ((lib.ones(6), 3), (lib.ones(5), 4)):
+            with pytest.raises(RuntimeError, match="fail_on_recompile"):
+                compiled(*args)
+    marked = lib.compile(lambda x: x * 2, backend="aot_eager")
+    x = lib.ones(4)
+    lib._dynamo.mark_dynamic(x, 0)
+    marked(x)
+    with lib.compiler.set_stance("fail_on_recompile"):
+        assert marked(lib.ones(7)).tolist() == [2.0] * 7
