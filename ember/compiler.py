@@ -300,7 +300,8 @@ def compile(model=None, *, fullgraph: bool = False, dynamic: bool | None = None,
     symbolic.py); a later size runs it once its capture conforms, with no new compile.
     (torch's dynamic=True starts symbolic at the first call; ember needs two sizes to see
     which numbers follow them; ember._dynamo.mark_dynamic on an input's dim makes the first
-    call capture a second size itself.) False: every size gets a graph of its own."""
+    call capture a second size itself.) False: every size gets a graph of its own, except
+    that dims marked with mark_dynamic are dynamic still (as torch's)."""
     if model is None:
         return functools.partial(compile, fullgraph=fullgraph, dynamic=dynamic,
                                  backend=backend, mode=mode, options=options,

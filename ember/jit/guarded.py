@@ -587,8 +587,11 @@ class _Compiled:
         reason = changed or (None if self.last_key is None else
                              _guard_difference(self.last_key, key, self._input_names()))
         family_key = _family(key, leaves)
-        family = self.families.get(family_key) if self.options["dynamic"] is not False \
-            else None
+        family = self.families.get(family_key)
+        if family is not None and not self._automatic() and (
+                family.call is None or
+                family.symbols.sizes_of([t._data.shape for t in leaves]) is None):
+            family = None  # only the dims marked dynamic are: other sizes compile anew
         if self.compiled >= config.cache_size_limit and (family is None or family.call is None):
             self._give_up(reason)
             return None, _NOT_RUN
@@ -611,7 +614,7 @@ class _Compiled:
         shapes = [t._data.shape for t in leaves]
         known = family.call if family is not None else None
         marked = _marked(leaves) + self._changed_since_eager(family_key, leaves)
-        if family is None and self.options["dynamic"] is not False and marked:
+        if family is None and marked:
             family = self.families[family_key] = self._family_of_marks(args, kwargs, leaves,
                                                                        joint, marked)
         may_compile = self.compiled < config.cache_size_limit

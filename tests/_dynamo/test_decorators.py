@@ -151,3 +151,15 @@ def test_without_automatic_dynamic_shapes_only_marked_dims_are_dynamic(
     marked(x)
     with lib.compiler.set_stance("fail_on_recompile"):
         assert marked(lib.ones(7)).tolist() == [2.0] * 7
+
+
+@pytest.mark.parametrize("lib", [torch, ember], ids=["torch", "ember"])
+def test_mark_dynamic_holds_under_dynamic_false(lib):
+    compiled = lib.compile(lambda x: x * 2, backend="aot_eager", dynamic=False)
+    x = lib.ones(4, 3)
+    lib._dynamo.mark_dynamic(x, 0)
+    compiled(x)
+    with lib.compiler.set_stance("fail_on_recompile"):
+        assert compiled(lib.ones(7, 3)).tolist() == [[2.0] * 3] * 7
+        with pytest.raises(RuntimeError, match="fail_on_recompile"):
+            compiled(lib.ones(7, 5))  # an unmarked dim: dynamic=False compiles it anew
