@@ -167,3 +167,11 @@ def test_disable_with_a_reason(lib):
 def test_dynamo_names(lib):
     assert lib._dynamo.config.cache_size_limit == 8
     assert callable(lib.compiler.disable) and callable(lib._dynamo.disable)
+
+
+@pytest.mark.parametrize("lib", [torch, ember], ids=["torch", "ember"])
+def test_dynamo_support_and_aliases(lib):
+    assert lib._dynamo.is_dynamo_supported() and lib._dynamo.is_inductor_supported()
+    assert lib._dynamo.OptimizedModule is lib._dynamo.eval_frame.OptimizedModule
+    assert isinstance(lib.compile(lib.nn.Linear(2, 2)), lib._dynamo.OptimizedModule)
+    assert lib._dynamo.list_backends() == lib.compiler.list_backends()
