@@ -28,8 +28,9 @@ def _mark(t: Tensor, attribute: str, dims: list[int]) -> None:
 
 def mark_dynamic(t: Tensor, index, *, min: int | None = None, max: int | None = None) -> None:
     """Mark dim `index` (an int or a list) of `t` dynamic: ember.compile's first call with
-    `t` compiles a graph where that size is a symbol, so a later size compiles nothing. Raises
-    ConstraintViolationError at that compile when the code needs the size fixed.
+    `t` compiles a graph where that size is a symbol, so a later size (within `min` and `max`
+    when given) compiles nothing. Raises ConstraintViolationError at that compile when the
+    code needs the size fixed, or the size is outside the range.
 
         >>> import ember, ember._dynamo
         >>> x = ember.ones(4, 3)
@@ -41,6 +42,9 @@ def mark_dynamic(t: Tensor, index, *, min: int | None = None, max: int | None = 
     if min is not None and max is not None and min > max:
         raise ValueError(f"mark_dynamic: min {min} is larger than max {max}")
     _mark(t, "_dynamo_dynamic_indices", dims)
+    if min is not None or max is not None:
+        ranges = t.__dict__.setdefault("_dynamo_dynamic_range", {})
+        ranges.update(dict.fromkeys(dims, (min, max)))
 
 
 def maybe_mark_dynamic(t: Tensor, index) -> None:

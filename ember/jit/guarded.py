@@ -541,8 +541,7 @@ class _Compiled:
         """Whether a call missing the cache would compile (the first call too, as torch
         counts it): not a size that the family's dynamic graph covers."""
         family = self.families.get(_family(key, leaves))
-        return family is None or family.call is None or \
-            family.symbols.sizes_of([t._data.shape for t in leaves]) is None
+        return family is None or not family.serves([t._data.shape for t in leaves])
 
     def _numbers_became_dynamic(self, key: tuple) -> str | None:
         """When this call differs from the last one only in the values of some numbers,
@@ -588,10 +587,11 @@ class _Compiled:
                              _guard_difference(self.last_key, key, self._input_names()))
         family_key = _family(key, leaves)
         family = self.families.get(family_key)
-        if family is not None and not self._automatic() and (
-                family.call is None or
-                family.symbols.sizes_of([t._data.shape for t in leaves]) is None):
-            family = None  # only the dims marked dynamic are: other sizes compile anew
+        sizes = [t._data.shape for t in leaves]
+        if family is not None and (not family.in_ranges(sizes) or not self._automatic() and
+                                   not family.serves(sizes)):
+            # outside mark_dynamic's range; or only marked dims are dynamic: compile anew
+            family = None
         if self.compiled >= config.cache_size_limit and (family is None or family.call is None):
             self._give_up(reason)
             return None, _NOT_RUN
@@ -628,7 +628,7 @@ class _Compiled:
                 return None, joint.result
             call = CompiledCall(joint, prepare(joint))
             self.compiled += 1
-            if family is None and self._automatic():
+            if family_key not in self.families and self._automatic():
                 self.families[family_key] = _Family(shapes, joint)
             how = f"recompiling {self.name}: {reason}" + (f" ({how})" if how else "")
         else:
@@ -664,10 +664,21 @@ class _Compiled:
         q = total_stride(family.first_graphs[0])
         probes = list(leaves)
         for i, (k, d, _) in enumerate(marked):
-            # each dim grows by its own prime times the total stride (so a strided network
+            n, (lo, hi) = leaves[k]._data.shape[d], _range(leaves[k], d)
+            if not (lo or 0) <= n <= (n if hi is None else hi):
+                raise ConstraintViolationError(
+                    f"ember.compile: {self.name}: input {k} dim {d}: {n} not in range "
+                    f"[{lo}, {hi}] (given to mark_dynamic)")
+            if (lo, hi) != (None, None):
+                family.ranges[(k, d)] = (lo, hi)
+            # each dim moves by its own prime times the total stride (so a strided network
             # generalizes), so that no size derived from one looks derived from another
-            stride = q if leaves[k]._data.shape[d] >= 2 * q else 1
-            probes[k] = _grown(probes[k], d, stride * _PROBE_STEPS[i % len(_PROBE_STEPS)])
+            stride = q if n >= 2 * q else 1
+            size = _probe_size(n, stride * _PROBE_STEPS[i % len(_PROBE_STEPS)], stride, lo, hi)
+            if size is not None:
+                probes[k] = _resized(probes[k], d, size)
+        if all(p is t for p, t in zip(probes, leaves)):  # the ranges hold these sizes only
+            return _Family(shapes, joint)
         undo = _Snapshot(leaves + [t for _, t in self._state])
         try:
             probe = self._capture(args, kwargs, probes)
@@ -819,15 +830,30 @@ def _is_marked(t: Tensor, dim: int) -> bool:
                                                       "_dynamo_weak_dynamic_indices"))
 
 
-def _grown(t: Tensor, dim: int, step: int) -> Tensor:
-    """`t` with `step` more entries along `dim` (its own again, wrapped around), as a fresh
-    leaf with t's requires_grad: a stand-in input at another size for a capture."""
+def _range(t: Tensor, dim: int) -> tuple:
+    """The (min, max) given to mark_dynamic for a dim of `t` ((None, None) when none)."""
+    return t.__dict__.get("_dynamo_dynamic_range", {}).get(dim, (None, None))
+
+
+def _probe_size(n: int, step: int, stride: int, lo, hi) -> int | None:
+    """A second size for a marked dim of size `n`: `step` more, else less, else `stride`
+    more or less, the first within mark_dynamic's range and at least twice the stride (and
+    2); None when there is none."""
+    low = max(lo or 2, 2 * stride)
+    for size in (n + step, n - step, n + stride, n - stride):
+        if size >= low and (hi is None or size <= hi):
+            return size
+    return None
+
+
+def _resized(t: Tensor, dim: int, size: int) -> Tensor:
+    """`t` at `size` along `dim` (its own entries, wrapped around), as a fresh leaf with t's
+    requires_grad: a stand-in input at another size for a capture."""
     from .._ops.shape import cat
     from ..autograd.grad_mode import no_grad
-    n = t.shape[dim]
     with no_grad():
-        grown = cat([t] * (step // n + 2), dim).narrow(dim, 0, n + step)
-    return grown.requires_grad_(t.requires_grad)
+        resized = cat([t] * (size // t.shape[dim] + 1), dim).narrow(dim, 0, size)
+    return resized.requires_grad_(t.requires_grad)
 
 
 class _Family:
@@ -844,6 +870,18 @@ class _Family:
         self.symbols: Symbols | None = None
         self.symbolic: tuple | None = None
         self.call: CompiledCall | None = None
+        self.ranges: dict = {}  # (input, dim) -> (min, max) given to mark_dynamic
+
+    def in_ranges(self, shapes: list) -> bool:
+        """Whether the marked sizes of these shapes lie in the ranges given to mark_dynamic."""
+        return all((lo or 0) <= shapes[k][d] <= (shapes[k][d] if hi is None else hi)
+                   for (k, d), (lo, hi) in self.ranges.items())
+
+    def serves(self, shapes: list) -> bool:
+        """Whether the dynamic graph runs inputs of these shapes: its symbols fit them,
+        within the ranges given to mark_dynamic."""
+        return self.call is not None and self.symbols.sizes_of(shapes) is not None and \
+            self.in_ranges(shapes)
 
     def admit(self, shapes: list, joint: Joint, may_compile: bool = True):
         """(the compiled call to run this capture with, or None; what happened, in words).

@@ -163,3 +163,38 @@ def test_mark_dynamic_holds_under_dynamic_false(lib):
         assert compiled(lib.ones(7, 3)).tolist() == [[2.0] * 3] * 7
         with pytest.raises(RuntimeError, match="fail_on_recompile"):
             compiled(lib.ones(7, 5))  # an unmarked dim: dynamic=False compiles it anew
+
+
+@pytest.mark.parametrize("lib", [torch, ember], ids=["torch", "ember"])
+def test_mark_dynamic_range(lib):
+    compiled = lib.compile(lambda x: x * 2, backend="aot_eager")
+    x = lib.ones(4)
+    lib._dynamo.mark_dynamic(x, 0, min=2, max=8)
+    compiled(x)
+    with lib.compiler.set_stance("fail_on_recompile"):
+        for n in (6, 8):
+            assert compiled(lib.ones(n)).tolist() == [2.0] * n
+        with pytest.raises(RuntimeError, match="fail_on_recompile"):
+            compiled(lib.ones(16))
+    y = lib.ones(10)
+    lib._dynamo.mark_dynamic(y, 0, min=2, max=8)
+    with pytest.raises(RuntimeError, match=r"not in range \[2, 8\]"):
+        lib.compile(lambda t: t * 3, backend="aot_eager")(y)
+
+
+@pytest.mark.parametrize("lib", [torch, ember], ids=["torch", "ember"])
+def test_mark_dynamic_sequence_length_below_a_positional_table(lib):
+    lib.manual_seed(0)
+    pos = lib.nn.Embedding(8, 4)
+
+    def f(x):
+        return x + pos(lib.arange(x.shape[1]))
+    compiled = lib.compile(f, backend="aot_eager")
+    x = lib.ones(2, 4, 4)
+    lib._dynamo.mark_dynamic(x, 1, min=2, max=8)
+    compiled(x)
+    with lib.compiler.set_stance("fail_on_recompile"):
+        for t in (3, 8):
+            y = lib.ones(2, t, 4)
+            np.testing.assert_allclose(compiled(y).detach().numpy(), f(y).detach().numpy(),
+                                       rtol=1e-6)
