@@ -48,8 +48,9 @@ def _root_grads(outputs, grad_outputs, create_graph):
                                    "have a grad_fn")
             ones = (_ones_like_scalar(out) if out._device is CPU else
                     namespace(out._device).ones(out._data.shape, out._dtype.np))
-            g = type(out)._wrap(ones, out._dtype, out._device)
-        elif g.shape != out.shape:
+            grads.append(type(out)._wrap(ones, out._dtype, out._device))
+            continue
+        if g.shape != out.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
                                f"{list(g.shape)} and output[{i}] has a shape of "
                                f"{list(out.shape)}.")

@@ -210,7 +210,8 @@ def _accumulate(node, g, create_graph, owned):
     var = node._variable()
     if var is None:
         return
-    if var.grad is None:
+    grad = var.grad
+    if grad is None:
         if not create_graph:
             data = g._data
             if id(data) in owned or data.base is not None or not getattr(
@@ -219,12 +220,12 @@ def _accumulate(node, g, create_graph, owned):
             owned.add(id(data))
             g = type(g)._wrap(data, g._dtype, g._device)
         var.grad = g
-    elif create_graph or var.grad._requires_grad:
-        var.grad = var.grad + g
+    elif create_graph or grad._requires_grad:
+        var.grad = grad + g
     else:
-        total = var.grad._data + g._data
+        total = grad._data + g._data
         # NumPy adds two 0-d arrays into a scalar; a Tensor holds an array
-        var.grad._data = np.asarray(total) if isinstance(total, np.generic) else total
+        grad._data = np.asarray(total) if isinstance(total, np.generic) else total
     if var._post_accumulate_grad_hooks:
         _run_post_accumulate_hooks(var)
 
