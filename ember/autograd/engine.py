@@ -159,12 +159,10 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                             results[i] = grads[nr]
                     if not needed.get(node, False):
                         grads = None
-                if grads is None:
-                    pass
-                elif type(node) is AccumulateGrad:
-                    if accumulate:
+                if type(node) is AccumulateGrad:
+                    if accumulate and grads is not None:
                         _accumulate(node, grads[0], create_graph, owned)
-                else:
+                elif grads is not None:  # None: no chosen input lies beyond this node
                     out = node.apply(grads)
                     if node._post_hooks:
                         for hook in list(node._post_hooks.values()):
@@ -177,7 +175,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                         node.release()
                 if profiling:
                     Profiling.recorder.end(evaluation)
-            k = -1
+            k = -1  # a counter, not enumerate: one iterator object fewer per node
             for child, nr in node.next_functions:
                 k += 1
                 if child is None:
