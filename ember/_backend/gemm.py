@@ -10,10 +10,15 @@ small batch) is 1.3-2.5x faster computed as the transposed product (W @ x.T).T w
 single-threaded: (20x256)(256x1024) 232 -> 156 us, (4x256)(256x1024) 153 -> 64 us. The
 result is copied back to row-major (cheap for few rows), as callers expect. (Writing the
 product into a transposed `out=` does not help: NumPy then makes the slow call.)
+
+Inside compiled graphs that hold OpenBLAS to one thread (openblas.in_graph), products run on
+numba's threads instead (`threaded`).
 """
 from __future__ import annotations
 
 import numpy as np
+
+from . import openblas
 
 FEW_ROWS = 32  # beyond this the transposing copy costs more than the product saves
 
@@ -27,6 +32,10 @@ def transposes(a, b) -> bool:
 
 def matmul(xp, a, b, out=None):
     """a @ b for 2-D arrays, into `out` (C-contiguous) when given."""
+    if openblas.threaded():
+        done = threaded(a, b, out)
+        if done is not None:
+            return done
     if not transposes(a, b):
         return xp.matmul(a, b, out=out)
     product = (b.T @ a.T).T
@@ -39,9 +48,70 @@ def matmul(xp, a, b, out=None):
 def batched(xp, a, b, out=None):
     """a @ b where either operand has batch dimensions (NumPy arrays of one float dtype),
     into `out` when given (any strides: BLAS writes rows of unit stride in place)."""
+    if openblas.threaded():
+        done = threaded(a, b, out)
+        if done is not None:
+            return done
     if (isinstance(a, np.ndarray) and a.ndim >= 2 and b.ndim >= 2 and a.dtype == b.dtype
             and a.dtype in (np.float32, np.float64) and a.strides[-1] == a.itemsize
             and b.strides[-2] == b.itemsize and b.strides[-1] != b.itemsize
             and a.shape[-2] >= b.shape[-1]):
         b = np.ascontiguousarray(b)
     return xp.matmul(a, b, out=out)
+
+
+def _cblas(x):
+    """(CBLAS transpose flag, leading dimension) that describe x's last two dims in place,
+    or None when neither its rows nor its columns are unit-stride."""
+    item = x.itemsize
+    rows, cols = x.shape[-2:]
+    s0, s1 = x.strides[-2:]
+    if s1 == item and s0 % item == 0 and s0 >= cols * item:
+        return 111, s0 // item
+    if s0 == item and s1 % item == 0 and s1 >= rows * item:
+        return 112, s1 // item
+    return None
+
+
+def _steps(x, batch):
+    """Byte steps of x's batch dims along `batch` (0 where x broadcasts)."""
+    lead = len(batch) - (x.ndim - 2)
+    return [0 if d < lead or x.shape[d - lead] == 1 else x.strides[d - lead]
+            for d in range(len(batch))]
+
+
+def threaded(a, b, out=None):
+    """a @ b on numba's threads, each calling OpenBLAS's single-threaded GEMM: a 2-D product
+    split by rows, a batch spread over the threads (operands in any layout with unit-stride
+    rows or columns, batch dims broadcast); None where that does not apply (other dtypes or
+    layouts, empty products, a BLAS other than NumPy's OpenBLAS)."""
+    if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype
+            and a.ndim >= 2 and b.ndim >= 2 and a.shape[-1] == b.shape[-2]):
+        return None
+    address = openblas.gemm_address(a.dtype)
+    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    fa, fb = _cblas(a), _cblas(b)
+    if address is None or fa is None or fb is None or 0 in (m, n, k):
+        return None
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    if out is None:
+        out = np.empty(batch + (m, n), a.dtype)
+    elif (out.shape != batch + (m, n) or out.dtype != a.dtype or _cblas(out) is None
+            or _cblas(out)[0] != 111):
+        return None
+    from . import _numba_gemm as kernels
+    import numba
+    one, zero = a.dtype.type(1), a.dtype.type(0)
+    ldo = _cblas(out)[1]
+    ta, tb = np.int32(fa[0]), np.int32(fb[0])
+    if not batch:
+        row_step = a.strides[0]
+        kernels.gemm_rows(address, a.ctypes.data, ta, fa[1], row_step, b.ctypes.data, tb,
+                          fb[1], out.ctypes.data, ldo, out.strides[0], m, n, k, one, zero,
+                          min(numba.get_num_threads(), m))
+        return out
+    kernels.gemm_stack(address, a.ctypes.data, ta, fa[1], np.array(_steps(a, batch), np.int64),
+                       b.ctypes.data, tb, fb[1], np.array(_steps(b, batch), np.int64),
+                       out.ctypes.data, ldo, np.array(out.strides[:-2], np.int64),
+                       np.array(batch, np.int64), m, n, k, one, zero)
+    return out

@@ -14,6 +14,7 @@ import numpy as np
 from .. import _dtype as D
 from .._backend import namespace
 from .._backend.fp_errors import quiet, restore
+from .._backend.openblas import used as blas_used
 from .._device import CPU
 from .._tensor import Tensor
 from ..autograd.grad_mode import Anomaly, GradState, Profiling
@@ -209,6 +210,8 @@ def apply(op, *args, **attrs):
         for a in args:
             needs.append(isinstance(a, Tensor) and a._requires_grad)
         ctx.needs_input_grad = tuple(needs)
+    if op.blas:
+        blas_used()
     fp = quiet() if op.quiet_fp else None
     try:
         out = op.forward(ctx, xp, *arrays, **attrs)

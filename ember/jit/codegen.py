@@ -36,7 +36,7 @@ import re
 import numpy as np
 
 from .. import _dtype as D
-from .._backend import namespace
+from .._backend import namespace, openblas
 from .._backend.fp_errors import quiet, restore
 from .._device import device as Device
 from .._ops.dispatch import _as_array, saved_array
@@ -77,10 +77,12 @@ class SavingContext(RunContext):
 
 class CompiledGraph:
     """A graph compiled to a Python function `fn(inputs, state) -> tuple of arrays`; `plan`
-    is the memory plan it runs at the traced shapes (None when planning was off)."""
+    is the memory plan it runs at the traced shapes (None when planning was off). A CPU
+    graph that runs BLAS products runs them on numba's threads where it can
+    (openblas.in_graph)."""
 
-    def __init__(self, fn, source: str, plan: MemoryPlan | None = None):
-        self.fn = _quietly(fn)
+    def __init__(self, fn, source: str, plan: MemoryPlan | None = None, blas: bool = False):
+        self.fn = _quietly(openblas.in_graph(fn) if blas else fn)
         self.source = source
         self.plan = plan
 
@@ -200,7 +202,8 @@ class _Emitter:
         filename = f"<ember.jit {fn_name} #{next(_counter)}>"
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         exec(compile(source, filename, "exec"), self.globals)  # noqa: S102 - generated above
-        return CompiledGraph(self.globals[fn_name], source, plan)
+        return CompiledGraph(self.globals[fn_name], source, plan,
+                             blas=self.device == "cpu" and not self.parallel)
 
     def _function(self, fn_name: str, plan, fallback: str | None = None) -> str:
         """Source of one function: with `plan`, guarded by the traced shapes (else it calls

@@ -1,0 +1,94 @@
+"""NumPy's OpenBLAS reached through ctypes, so compiled graphs can run their matrix products
+on numba's threads (gemm.threaded) instead of OpenBLAS's own.
+
+Two thread pools must not take turns on the cores: each keeps its idle workers spinning
+after its work (OpenBLAS's for about 0.1 s, numba's OpenMP ones for some ms), so the other's
+threads wait for a scheduler slice: a 1024x128x512 product on OpenBLAS's threads followed by
+a numba parallel loop took 8.0 ms, each alone 1.8. So a graph (`in_graph`) sets OpenBLAS to
+one thread only while its workers sleep: no BLAS op ran outside a graph for SPIN seconds
+(apply calls `used()` for OpDef.blas ops). Its sleeping workers stay asleep: setting the thread
+count back on return wakes none.
+
+Only OpenBLAS's 64-bit-integer build with NumPy's symbol names (the `scipy_openblas64` that
+NumPy's wheels bundle) is used; with any other BLAS, or without numba, graphs run their
+products as eager does."""
+from __future__ import annotations
+
+import ctypes
+import functools
+import glob
+import os
+import time
+
+import numpy as np
+
+from .accel import cpu_fuser
+
+SPIN = 0.1  # seconds OpenBLAS's workers spin after their last call (2**28 cycles)
+_PREFIX, _SUFFIX = "scipy_", "64_"
+
+
+class _State:
+    depth = 0  # graphs running on one OpenBLAS thread (nested calls count)
+    outside = -SPIN  # time.monotonic() of the last BLAS op outside a graph
+
+
+def used() -> None:
+    """Note a BLAS op run outside a graph: OpenBLAS's workers spin for SPIN seconds after."""
+    _State.outside = time.monotonic()
+
+
+def threaded() -> bool:
+    """Whether matrix products should run on numba's threads now (inside `in_graph`)."""
+    return _State.depth > 0
+
+
+@functools.cache
+def _library():
+    """(set_num_threads, get_num_threads, {dtype: cblas gemm address}) of NumPy's bundled
+    64-bit OpenBLAS, or None."""
+    here = os.path.dirname(np.__file__)
+    for path in (glob.glob(os.path.join(here, os.pardir, "numpy.libs", "*openblas64*"))
+                 + glob.glob(os.path.join(here, ".dylibs", "*openblas64*"))):
+        try:
+            lib = ctypes.CDLL(path)
+            config = getattr(lib, f"{_PREFIX}openblas_get_config{_SUFFIX}")
+            setter = getattr(lib, f"{_PREFIX}openblas_set_num_threads{_SUFFIX}")
+            getter = getattr(lib, f"{_PREFIX}openblas_get_num_threads{_SUFFIX}")
+            gemms = {np.dtype(np.float32): getattr(lib, f"{_PREFIX}cblas_sgemm{_SUFFIX}"),
+                     np.dtype(np.float64): getattr(lib, f"{_PREFIX}cblas_dgemm{_SUFFIX}")}
+        except (OSError, AttributeError):
+            continue
+        config.restype = ctypes.c_char_p
+        if b"USE64BITINT" not in (config() or b""):
+            continue
+        setter.argtypes, setter.restype = [ctypes.c_int], None
+        getter.argtypes, getter.restype = [], ctypes.c_int
+        return setter, getter, {d: ctypes.cast(f, ctypes.c_void_p).value for d, f in gemms.items()}
+    return None
+
+
+def gemm_address(dtype) -> int | None:
+    """The address of cblas_sgemm/dgemm for `dtype`, or None."""
+    lib = _library()
+    return None if lib is None else lib[2].get(dtype)
+
+
+def in_graph(fn):
+    """fn (a compiled graph's function that runs BLAS products on the CPU) run with OpenBLAS on
+    one thread and its products on numba's threads, when OpenBLAS's workers sleep."""
+    def run(inputs, state):
+        if (_State.depth or time.monotonic() - _State.outside < SPIN
+                or cpu_fuser() != "numba" or _library() is None):
+            return fn(inputs, state)
+        setter, getter, _ = _library()
+        before = getter()
+        setter(1)
+        _State.depth += 1
+        try:
+            return fn(inputs, state)
+        finally:
+            _State.depth -= 1
+            setter(before)
+    run.__wrapped__ = fn
+    return run
