@@ -17,7 +17,7 @@ from numba import njit, prange, types
 from numba.extending import intrinsic
 
 _OPTS = {"cache": True, "error_model": "numpy"}
-ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
+ROW_MAJOR = 101  # CBLAS's enums: transposes are 111 (no) and 112 (yes)
 
 
 @intrinsic
@@ -44,9 +44,8 @@ def gemm_rows(address, a, ta, lda, row_step, b, tb, ldb, out, ldo, out_step, m, 
         r0 = p * rows
         r1 = min(m, r0 + rows)
         if r1 > r0:
-            _gemm_at(address, np.int32(ROW_MAJOR), ta, tb, r1 - r0, n, k, alpha,
-                     a + r0 * row_step, lda, b, ldb, beta,
-                     out + r0 * out_step, ldo)
+            _gemm_at(address, np.int32(ROW_MAJOR), np.int32(ta), np.int32(tb), r1 - r0, n, k,
+                     alpha, a + r0 * row_step, lda, b, ldb, beta, out + r0 * out_step, ldo)
 
 
 @njit(parallel=True, **_OPTS)
@@ -67,5 +66,5 @@ def gemm_stack(address, a, ta, lda, a_steps, b, tb, ldb, b_steps, out, ldo, out_
             oa += i * a_steps[d]
             ob += i * b_steps[d]
             oo += i * out_steps[d]
-        _gemm_at(address, np.int32(ROW_MAJOR), ta, tb, m, n, k, alpha, a + oa, lda, b + ob, ldb,
-                 beta, out + oo, ldo)
+        _gemm_at(address, np.int32(ROW_MAJOR), np.int32(ta), np.int32(tb), m, n, k, alpha,
+                 a + oa, lda, b + ob, ldb, beta, out + oo, ldo)

@@ -16,11 +16,17 @@ numba's threads instead (`threaded`).
 """
 from __future__ import annotations
 
+import functools
+import math
+
 import numpy as np
 
 from . import openblas
 
 FEW_ROWS = 32  # beyond this the transposing copy costs more than the product saves
+# multiply-adds below which a product stays on the calling thread (NumPy's call, OpenBLAS held
+# to one thread): a second thread's start costs more than it saves
+THREADED_WORK = 1 << 16
 
 
 def transposes(a, b) -> bool:
@@ -84,34 +90,45 @@ def threaded(a, b, out=None):
     """a @ b on numba's threads, each calling OpenBLAS's single-threaded GEMM: a 2-D product
     split by rows, a batch spread over the threads (operands in any layout with unit-stride
     rows or columns, batch dims broadcast); None where that does not apply (other dtypes or
-    layouts, empty products, a BLAS other than NumPy's OpenBLAS)."""
+    layouts, empty or small products, a BLAS other than NumPy's OpenBLAS)."""
     if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype
             and a.ndim >= 2 and b.ndim >= 2 and a.shape[-1] == b.shape[-2]):
         return None
     address = openblas.gemm_address(a.dtype)
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     fa, fb = _cblas(a), _cblas(b)
-    if address is None or fa is None or fb is None or 0 in (m, n, k):
+    batch = a.shape[:-2]
+    if batch != b.shape[:-2]:
+        batch = np.broadcast_shapes(batch, b.shape[:-2])
+    if (address is None or fa is None or fb is None or 0 in (m, n, k)
+            or math.prod(batch) * m * n * k < THREADED_WORK):
         return None
-    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     if out is None:
         out = np.empty(batch + (m, n), a.dtype)
-    elif (out.shape != batch + (m, n) or out.dtype != a.dtype or _cblas(out) is None
-            or _cblas(out)[0] != 111):
-        return None
-    from . import _numba_gemm as kernels
-    import numba
-    one, zero = a.dtype.type(1), a.dtype.type(0)
-    ldo = _cblas(out)[1]
-    ta, tb = np.int32(fa[0]), np.int32(fb[0])
+        ldo = n
+    else:
+        fo = _cblas(out)
+        if out.shape != batch + (m, n) or out.dtype != a.dtype or fo is None or fo[0] != 111:
+            return None
+        ldo = fo[1]
+    kernels, threads = _numba_gemm()
+    one = a.dtype.type(1)
     if not batch:
-        row_step = a.strides[0]
-        kernels.gemm_rows(address, a.ctypes.data, ta, fa[1], row_step, b.ctypes.data, tb,
-                          fb[1], out.ctypes.data, ldo, out.strides[0], m, n, k, one, zero,
-                          min(numba.get_num_threads(), m))
+        kernels.gemm_rows(address, a.ctypes.data, fa[0], fa[1], a.strides[0], b.ctypes.data,
+                          fb[0], fb[1], out.ctypes.data, ldo, out.strides[0], m, n, k, one,
+                          one - one, min(threads, m))
         return out
-    kernels.gemm_stack(address, a.ctypes.data, ta, fa[1], np.array(_steps(a, batch), np.int64),
-                       b.ctypes.data, tb, fb[1], np.array(_steps(b, batch), np.int64),
-                       out.ctypes.data, ldo, np.array(out.strides[:-2], np.int64),
-                       np.array(batch, np.int64), m, n, k, one, zero)
+    kernels.gemm_stack(address, a.ctypes.data, fa[0], fa[1], np.array(_steps(a, batch)),
+                       b.ctypes.data, fb[0], fb[1], np.array(_steps(b, batch)), out.ctypes.data,
+                       ldo, np.array(out.strides[:-2]), np.array(batch), m, n, k, one,
+                       one - one)
     return out
+
+
+@functools.cache
+def _numba_gemm():
+    """(the numba GEMM kernels, numba's thread count), loaded on first use."""
+    import numba
+
+    from . import _numba_gemm as kernels
+    return kernels, numba.get_num_threads()

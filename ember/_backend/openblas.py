@@ -4,10 +4,13 @@ on numba's threads (gemm.threaded) instead of OpenBLAS's own.
 Two thread pools must not take turns on the cores: each keeps its idle workers spinning
 after its work (OpenBLAS's for about 0.1 s, numba's OpenMP ones for some ms), so the other's
 threads wait for a scheduler slice: a 1024x128x512 product on OpenBLAS's threads followed by
-a numba parallel loop took 8.0 ms, each alone 1.8. So a graph (`in_graph`) sets OpenBLAS to
-one thread only while its workers sleep: no BLAS op ran outside a graph for SPIN seconds
-(apply calls `used()` for OpDef.blas ops). Its sleeping workers stay asleep: setting the thread
-count back on return wakes none.
+a numba parallel loop took 8.0 ms, the two run apart 1.8 ms. So a graph (`in_graph`) holds
+OpenBLAS to one thread, and only while its workers sleep: no BLAS op ran outside a graph for
+SPIN seconds (apply calls `used()` for OpDef.blas ops). Its sleeping workers stay asleep:
+setting the thread count back on return wakes none. (A graph that did not take over, right
+after an eager product, leaves OpenBLAS's workers spinning; the first graph to take over
+within their 0.1 s shares the cores with them once.) While a graph runs, products that other
+Python threads start through NumPy also run on one OpenBLAS thread.
 
 Only OpenBLAS's 64-bit-integer build with NumPy's symbol names (the `scipy_openblas64` that
 NumPy's wheels bundle) is used; with any other BLAS, or without numba, graphs run their
@@ -25,6 +28,7 @@ import numpy as np
 from .accel import cpu_fuser
 
 SPIN = 0.1  # seconds OpenBLAS's workers spin after their last call (2**28 cycles)
+THREADED_MIN = 1 << 15  # elements from which a loop splits over the (spinning) threads
 _PREFIX, _SUFFIX = "scipy_", "64_"
 
 
@@ -75,8 +79,9 @@ def gemm_address(dtype) -> int | None:
 
 
 def in_graph(fn):
-    """fn (a compiled graph's function that runs BLAS products on the CPU) run with OpenBLAS on
-    one thread and its products on numba's threads, when OpenBLAS's workers sleep."""
+    """fn (a compiled CPU graph's function) run with OpenBLAS held to one thread and its
+    products and loops on numba's threads, when OpenBLAS's workers sleep and numba is on;
+    otherwise as it is."""
     def run(inputs, state):
         if (_State.depth or time.monotonic() - _State.outside < SPIN
                 or cpu_fuser() != "numba" or _library() is None):

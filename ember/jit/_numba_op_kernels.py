@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, types
+from numba import njit, prange, types
 from numba.extending import overload
 
 from ._numba_math import erfc32_given, exp32, exp_of, like
@@ -270,3 +270,85 @@ def index_add_rows(out, index, src, alpha):
         row, s = out[r], src[i]
         for j in range(f):
             row[j] += alpha * s[j]
+
+
+# ---- the loops above over blocks of rows, one block per thread (op_kernels._parts) --------
+# Reductions over rows (gw, gb, sums) take one partial row per block, summed by the caller.
+@njit(**_OPTS, inline="always")
+def _span(n, parts, p, unit):
+    """Rows [r0, r1) of block p of n rows cut into `parts` blocks of a multiple of `unit`."""
+    step = ((n + parts - 1) // parts + unit - 1) // unit * unit
+    return min(n, p * step), min(n, (p + 1) * step)
+
+
+@njit(parallel=True, **_OPTS)
+def gelu_par(x, y, slope, with_slope, parts):
+    for p in prange(parts):
+        r0, r1 = _span(x.size, parts, p, 16)
+        gelu(x[r0:r1], y[r0:r1], slope[r0:r1], with_slope)
+
+
+@njit(parallel=True, **_OPTS)
+def gelu_biased_par(rows, bias, y, slope, with_slope, parts):
+    for p in prange(parts):
+        r0, r1 = _span(rows.shape[0], parts, p, 1)
+        gelu_biased(rows[r0:r1], bias, y[r0:r1], slope[r0:r1], with_slope)
+
+
+@njit(parallel=True, **_OPTS)
+def row_sum_par(code, a, b, out, sums, parts):
+    for p in prange(parts):
+        r0, r1 = _span(a.shape[0], parts, p, 1)
+        row_sum(code, a[r0:r1], b[r0:r1], out[r0:r1], sums[p])
+
+
+@njit(parallel=True, **_OPTS)
+def row_sum_into_par(code, a, b, sums, parts):
+    for p in prange(parts):
+        r0, r1 = _span(a.shape[0], parts, p, 1)
+        row_sum_into(code, a[r0:r1], b[r0:r1], sums[p])
+
+
+@njit(parallel=True, **_OPTS)
+def layer_norm_par(rows, w, b, eps, xhat, rstd, y, parts):
+    for p in prange(parts):
+        r0, r1 = _span(rows.shape[0], parts, p, 1)
+        layer_norm(rows[r0:r1], w, b, eps, xhat[r0:r1], rstd[r0:r1], y[r0:r1])
+
+
+@njit(parallel=True, **_OPTS)
+def layer_norm_backward_par(g, xhat, rstd, w, need_x, gx, gw, gb, parts):
+    for p in prange(parts):
+        r0, r1 = _span(g.shape[0], parts, p, 1)
+        layer_norm_backward(g[r0:r1], xhat[r0:r1], rstd[r0:r1], w, need_x, gx[r0:r1], gw[p],
+                            gb[p])
+
+
+@njit(parallel=True, **_OPTS)
+def layer_norm_backward_add_par(g, xhat, rstd, w, other, out, gw, gb, sums, with_sums, parts):
+    for p in prange(parts):
+        r0, r1 = _span(g.shape[0], parts, p, 1)
+        layer_norm_backward_add(g[r0:r1], xhat[r0:r1], rstd[r0:r1], w, other[r0:r1],
+                                out[r0:r1], gw[p], gb[p], sums[p], with_sums)
+
+
+@njit(parallel=True, **_OPTS)
+def softmax_par(rows, y, parts):
+    for p in prange(parts):
+        r0, r1 = _span(rows.shape[0], parts, p, 1)
+        softmax(rows[r0:r1], y[r0:r1])
+
+
+@njit(parallel=True, **_OPTS)
+def softmax_backward_par(g, y, scale, out, parts):
+    for p in prange(parts):
+        r0, r1 = _span(g.shape[0], parts, p, 1)
+        softmax_backward(g[r0:r1], y[r0:r1], scale, out[r0:r1])
+
+
+@njit(parallel=True, **_OPTS)
+def masked_softmax_par(rows, hidden, scale, y, parts):
+    """Blocks start at multiples of the mask's rows, so row r still reads hidden[r % m]."""
+    for p in prange(parts):
+        r0, r1 = _span(rows.shape[0], parts, p, hidden.shape[0])
+        masked_softmax(rows[r0:r1], hidden, scale, y[r0:r1])

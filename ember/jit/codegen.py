@@ -77,12 +77,11 @@ class SavingContext(RunContext):
 
 class CompiledGraph:
     """A graph compiled to a Python function `fn(inputs, state) -> tuple of arrays`; `plan`
-    is the memory plan it runs at the traced shapes (None when planning was off). A CPU
-    graph that runs BLAS products runs them on numba's threads where it can
-    (openblas.in_graph)."""
+    is the memory plan it runs at the traced shapes (None when planning was off). `threads`:
+    run its products, and its loops, on numba's threads where it can (openblas.in_graph)."""
 
-    def __init__(self, fn, source: str, plan: MemoryPlan | None = None, blas: bool = False):
-        self.fn = _quietly(openblas.in_graph(fn) if blas else fn)
+    def __init__(self, fn, source: str, plan: MemoryPlan | None = None, threads: bool = False):
+        self.fn = _quietly(openblas.in_graph(fn) if threads else fn)
         self.source = source
         self.plan = plan
 
@@ -203,7 +202,7 @@ class _Emitter:
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         exec(compile(source, filename, "exec"), self.globals)  # noqa: S102 - generated above
         return CompiledGraph(self.globals[fn_name], source, plan,
-                             blas=self.device == "cpu" and not self.parallel)
+                             threads=self.device == "cpu" and _runs_batched_products(self.graph))
 
     def _function(self, fn_name: str, plan, fallback: str | None = None) -> str:
         """Source of one function: with `plan`, guarded by the traced shapes (else it calls
@@ -474,6 +473,16 @@ def _freeing_dead(source: str) -> str:
         if k in dead:
             out.append(" " * stmt.col_offset + "del " + ", ".join(sorted(dead[k])))
     return "\n".join(out) + "\n"
+
+
+def _runs_batched_products(graph: Graph) -> bool:
+    """Whether the graph (or one of its blocks) multiplies batches of matrices, as attention's
+    scores and values: NumPy runs those one matrix at a time on one thread, so the graph runs
+    its products on numba's threads (openblas.in_graph; its 2-D products OpenBLAS threads as
+    well itself, and an MLP or CNN graph gains nothing from the switch)."""
+    return any(n.op == "matmul" and all(isinstance(v, Value) and len(v.type.shape) > 2
+                                        for v in n.args[:2])
+               or any(_runs_batched_products(b) for b in n.blocks) for n in graph.nodes)
 
 
 def _runs_blas(graph: Graph) -> bool:

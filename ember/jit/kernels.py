@@ -23,7 +23,8 @@ NumPy form runs (numba's call overhead is larger than the work); from PARALLEL_M
 parallel loop, unless the graph also runs BLAS products (OpDef.blas): OpenBLAS's threads spin
 between its calls and numba's OpenMP threads spin after each parallel loop, so alternating
 them slowed both several-fold (a jit MLP at batch 512 took 44-52 ms with parallel kernels,
-37-41 ms with sequential ones; eager 35-38 ms).
+37-41 ms with sequential ones; eager 35-38 ms). Inside such a graph running its products on
+numba's threads (openblas.threaded) the parallel loop runs again, from THREADED_MIN on.
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ import numpy as np
 
 from .. import _dtype as D
 from .._backend import conv_kernels as CK
-from .._backend import gemm
+from .._backend import gemm, openblas
 from .._backend.accel import cpu_fuser as backend
 from .._ops.conv import check_kernel_fits, pool_window
 from .._ops.dispatch import _as_array
@@ -567,8 +568,9 @@ class FusedKernel:
         else:
             args = outs + [_padded(a, plan.ndim) for a in arrays]
             kind = "nd"
-        fn = getattr(self.numba,
-                     f"{kind}_{'par' if self.parallel and size >= PARALLEL_MIN else 'seq'}")
+        parallel = (size >= PARALLEL_MIN and self.parallel
+                    or size >= openblas.THREADED_MIN and openblas.threaded())
+        fn = getattr(self.numba, f"{kind}_{'par' if parallel else 'seq'}")
         try:
             fn(*args)
         except Exception as e:  # noqa: BLE001 - a numba typing failure: fall back for good

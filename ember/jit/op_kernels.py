@@ -9,6 +9,10 @@ Each form takes the forward's arguments, returns what it returns and saves what 
 backward ops and compiled backward graphs read the same values; inputs it does not cover
 (other dtypes, non-contiguous arrays, other options) go to the op's own forward. float32 math
 uses the vectorizable exp/erf of _numba_math (a few ulps from NumPy's).
+
+Inside graphs that run their matrix products on numba's threads (openblas.threaded) the
+forms split their rows over those threads too (`_parts`): alone they would leave the second
+core to numba's spinning worker. Sums over rows are then taken per block and added up after.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ import math
 
 import numpy as np
 
+from .._backend import openblas
 from .._ops.registry import REGISTRY
 
 MIN_SIZE = 1 << 12  # below this NumPy's per-call cost is no worse than numba's
@@ -46,6 +51,15 @@ def _k():
     return _kernels
 
 
+def _parts(rows: int, size: int) -> int:
+    """How many blocks of rows to run `size` elements in: numba's thread count inside a
+    graph that holds OpenBLAS to one thread (openblas.threaded), else 1."""
+    if rows < 2 or size < openblas.THREADED_MIN or not openblas.threaded():
+        return 1
+    import numba
+    return min(numba.get_num_threads(), rows)
+
+
 def _fits(*arrays) -> bool:
     first = arrays[0]
     return first.size >= MIN_SIZE and first.dtype in (np.float32, np.float64) and all(
@@ -60,7 +74,11 @@ def gelu(ctx, xp, x, approximate="none"):
     flat = x.reshape(-1)
     y = np.empty_like(flat)
     slope = np.empty_like(flat) if ctx.needs_input_grad else y  # y: a stand-in, unwritten
-    _k().gelu(flat, y, slope, bool(ctx.needs_input_grad))
+    parts = _parts(flat.size, flat.size)
+    if parts > 1:
+        _k().gelu_par(flat, y, slope, bool(ctx.needs_input_grad), parts)
+    else:
+        _k().gelu(flat, y, slope, bool(ctx.needs_input_grad))
     if ctx.needs_input_grad:
         ctx.save(x, slope.reshape(x.shape))
     return y.reshape(x.shape)
@@ -76,7 +94,11 @@ def gelu_biased(ctx, xp, x, bias, approximate="none"):
     rows = x.reshape(-1, f)
     y = np.empty_like(rows)
     slope = np.empty_like(rows) if ctx.needs_input_grad else y  # y: a stand-in, unwritten
-    _k().gelu_biased(rows, bias, y, slope, bool(ctx.needs_input_grad))
+    parts = _parts(rows.shape[0], rows.size)
+    if parts > 1:
+        _k().gelu_biased_par(rows, bias, y, slope, bool(ctx.needs_input_grad), parts)
+    else:
+        _k().gelu_biased(rows, bias, y, slope, bool(ctx.needs_input_grad))
     if ctx.needs_input_grad:
         ctx.save(None, slope.reshape(x.shape))
     return y.reshape(x.shape)
@@ -94,16 +116,28 @@ def elementwise_row_sum(op, a, b, lead, out=None):
         out = ufunc(a, b, out=out)
         return out, out.sum(axis=tuple(range(lead)))
     cols = math.prod(a.shape[lead:])
-    sums = np.zeros(cols, dtype=a.dtype)
     a2, b2 = a.reshape(-1, cols), b.reshape(-1, cols)
-    if out is a:
-        _k().row_sum_into(code, a2, b2, sums)
-    elif out is b:  # b = a - b is b = (reversed sub) a; add and mul commute
-        _k().row_sum_into(3 if code == 1 else code, b2, a2, sums)
+    parts = _parts(a2.shape[0], a2.size)
+    sums = np.zeros((parts, cols), dtype=a.dtype)
+    if out is a or out is b:  # b = a - b is b = (reversed sub) a; add and mul commute
+        into, other = (a2, b2) if out is a else (b2, a2)
+        code = code if out is a or code != 1 else 3
+        if parts > 1:
+            _k().row_sum_into_par(code, into, other, sums, parts)
+        else:
+            _k().row_sum_into(code, into, other, sums[0])
     else:
         out = np.empty_like(a) if out is None else out
-        _k().row_sum(code, a2, b2, out.reshape(-1, cols), sums)
-    return out, sums.reshape(a.shape[lead:])
+        if parts > 1:
+            _k().row_sum_par(code, a2, b2, out.reshape(-1, cols), sums, parts)
+        else:
+            _k().row_sum(code, a2, b2, out.reshape(-1, cols), sums[0])
+    return out, _total(sums).reshape(a.shape[lead:])
+
+
+def _total(partials):
+    """The sum of a kernel's per-block partial rows (one block: its row itself)."""
+    return partials[0] if len(partials) == 1 else partials.sum(axis=0)
 
 
 def _flat_or(param, fill, size: int, dtype):
@@ -120,8 +154,13 @@ def layer_norm(ctx, xp, x, weight, bias, ndim, eps):
     xhat = np.empty_like(rows)
     rstd = np.empty((rows.shape[0], 1), dtype=x.dtype)
     y = np.empty_like(rows)
-    _k().layer_norm(rows, _flat_or(weight, 1, features, x.dtype),
-                    _flat_or(bias, 0, features, x.dtype), eps, xhat, rstd, y)
+    args = (rows, _flat_or(weight, 1, features, x.dtype), _flat_or(bias, 0, features, x.dtype),
+            eps, xhat, rstd, y)
+    parts = _parts(rows.shape[0], rows.size)
+    if parts > 1:
+        _k().layer_norm_par(*args, parts)
+    else:
+        _k().layer_norm(*args)
     ctx.ndim, ctx.eps = ndim, eps
     ctx.save(x, weight, xhat, rstd)
     return y.reshape(x.shape)
@@ -133,10 +172,14 @@ def layer_norm_backward(ctx, xp, g, xhat, rstd, weight, need, pshape):
                                                        pshape)
     rows = g.reshape(xhat.shape)
     gx = np.empty_like(rows)
-    gw = np.zeros(xhat.shape[1], dtype=g.dtype)
-    gb = np.zeros(xhat.shape[1], dtype=g.dtype)
-    _k().layer_norm_backward(rows, xhat, rstd, _flat_or(weight, 1, xhat.shape[1], g.dtype),
-                             bool(need[0]), gx, gw, gb)
+    parts = _parts(rows.shape[0], rows.size)
+    gw, gb = (np.zeros((parts, xhat.shape[1]), dtype=g.dtype) for _ in range(2))
+    args = (rows, xhat, rstd, _flat_or(weight, 1, xhat.shape[1], g.dtype), bool(need[0]), gx)
+    if parts > 1:
+        _k().layer_norm_backward_par(*args, gw, gb, parts)
+    else:
+        _k().layer_norm_backward(*args, gw[0], gb[0])
+    gw, gb = _total(gw), _total(gb)
     out = []
     if need[0]:
         out.append(gx.reshape(g.shape))
@@ -159,12 +202,17 @@ def layer_norm_backward_add(ctx, xp, g, xhat, rstd, weight, other, lead, need, p
         return total, gw, gb, total.sum(axis=tuple(range(lead))) if lead else None
     f = xhat.shape[1]
     out = np.empty_like(other)
-    gw, gb, sums = (np.zeros(f, dtype=g.dtype) for _ in range(3))
+    parts = _parts(xhat.shape[0], xhat.size)
+    gw, gb, sums = (np.zeros((parts, f), dtype=g.dtype) for _ in range(3))
     # the kernel sums the norm's rows: a sum whose rows differ is taken afterwards
     in_kernel = bool(lead) and math.prod(other.shape[lead:]) == f
-    _k().layer_norm_backward_add(g.reshape(xhat.shape), xhat, rstd,
-                                 _flat_or(weight, 1, f, g.dtype), other.reshape(xhat.shape),
-                                 out.reshape(xhat.shape), gw, gb, sums, in_kernel)
+    args = (g.reshape(xhat.shape), xhat, rstd, _flat_or(weight, 1, f, g.dtype),
+            other.reshape(xhat.shape), out.reshape(xhat.shape))
+    if parts > 1:
+        _k().layer_norm_backward_add_par(*args, gw, gb, sums, in_kernel, parts)
+    else:
+        _k().layer_norm_backward_add(*args, gw[0], gb[0], sums[0], in_kernel)
+    gw, gb, sums = _total(gw), _total(gb), _total(sums)
     total = sums.reshape(other.shape[lead:]) if in_kernel else \
         out.sum(axis=tuple(range(lead))) if lead else None
     return (out, gw.reshape(pshape) if need[1] else None,
@@ -177,7 +225,11 @@ def softmax(ctx, xp, x, dim):
     ctx.dim = dim
     rows = x.reshape(-1, x.shape[-1])
     y = np.empty_like(rows)
-    _k().softmax(rows, y)
+    parts = _parts(rows.shape[0], rows.size)
+    if parts > 1:
+        _k().softmax_par(rows, y, parts)
+    else:
+        _k().softmax(rows, y)
     y = y.reshape(x.shape)
     ctx.save(y)
     return y
@@ -188,8 +240,12 @@ def softmax_backward(ctx, xp, g, y, dim, scale=1.0):
         return REGISTRY["softmax_backward"].forward(ctx, xp, g, y, dim, scale)
     out = np.empty_like(g)
     n = y.shape[-1]
-    _k().softmax_backward(g.reshape(-1, n), y.reshape(-1, n), y.dtype.type(scale),
-                          out.reshape(-1, n))
+    args = (g.reshape(-1, n), y.reshape(-1, n), y.dtype.type(scale), out.reshape(-1, n))
+    parts = _parts(args[0].shape[0], g.size)
+    if parts > 1:
+        _k().softmax_backward_par(*args, parts)
+    else:
+        _k().softmax_backward(*args)
     return out
 
 
@@ -207,7 +263,12 @@ def masked_softmax(ctx, xp, x, hidden, dim, scale):
     f = x.shape[-1]
     rows = x.reshape(-1, f)
     y = np.empty_like(rows)
-    _k().masked_softmax(rows, hidden.reshape(-1, f), x.dtype.type(scale), y)
+    args = (rows, hidden.reshape(-1, f), x.dtype.type(scale), y)
+    parts = _parts(rows.shape[0], rows.size)
+    if parts > 1:
+        _k().masked_softmax_par(*args, parts)
+    else:
+        _k().masked_softmax(*args)
     y = y.reshape(x.shape)
     ctx.save(y)
     return y

@@ -23,3 +23,13 @@ def numba_fuser(monkeypatch):
     monkeypatch.setattr(kernels, "NUMBA_MIN", 0)
     monkeypatch.setenv("EMBER_JIT_CACHE", os.path.join(tempfile.gettempdir(),
                                                        "ember-jit-test-kernels"))
+
+
+@pytest.fixture(params=["one thread", "numba threads"])
+def kernel_threads(request, monkeypatch):
+    """Numba forms run alone, and split over numba's threads at every size as inside a graph
+    that runs its products there (openblas.threaded)."""
+    if request.param == "numba threads":
+        from ember._backend import openblas
+        monkeypatch.setattr(openblas._State, "depth", 1)
+        monkeypatch.setattr(openblas, "THREADED_MIN", 1)

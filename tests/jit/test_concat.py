@@ -1,5 +1,6 @@
 """Concatenation without copies (passes/concat.py): products that reach a cat or a contiguous
 clone only through views write into their slices, and the results are unchanged."""
+import inspect
 import re
 
 import numpy as np
@@ -28,7 +29,7 @@ def _called(code) -> set:
     """Qualified names of the functions the planned code (before its any-shape fallback)
     calls."""
     body = code.source.split("def f_any_shape")[0]
-    bound = code.fn.__wrapped__.__globals__
+    bound = inspect.unwrap(code.fn).__globals__
     return {getattr(bound[name], "__qualname__", name) for name in re.findall(r"\b(g\d+)\(", body)}
 
 

@@ -6,6 +6,7 @@ machine with CuPy and a GPU, the chains also run traced on the device as CuPy ke
 from __future__ import annotations
 
 import ctypes
+import inspect
 import shutil
 import subprocess
 
@@ -117,7 +118,7 @@ def test_fused_chains_run_as_one_cuda_kernel(chain):
     traced = ember.jit.trace(chain, (xt, yt), check_trace=False)
     got = traced(xt, yt)
     _, _, _, code, _, _ = traced._methods["forward"].compiled()
-    fused = [k for k in code.fn.__wrapped__.__globals__.values()
+    fused = [k for k in inspect.unwrap(code.fn).__globals__.values()
              if isinstance(k, CudaFusedKernel)]
     assert fused and all(k.kernel is not None for k in fused)  # built, no fallback
     np.testing.assert_allclose(got.cpu().numpy(), chain(xt, yt).cpu().numpy(), rtol=1e-5,

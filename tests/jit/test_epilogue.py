@@ -11,7 +11,8 @@ from ember.jit.passes.epilogue import row_sums
 
 from .models import assert_compiled_trains_as_eager
 
-pytestmark = pytest.mark.skipif(not op_kernels.available(), reason="numba is not installed")
+pytestmark = [pytest.mark.skipif(not op_kernels.available(), reason="numba is not installed"),
+              pytest.mark.usefixtures("kernel_threads")]
 
 
 def _graph(fn, *example):

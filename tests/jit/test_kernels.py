@@ -1,5 +1,6 @@
 """Fused kernels: NumPy fallback and numba (skipped without numba), broadcasting patterns,
 shape fallbacks and the on-disk kernel cache."""
+import inspect
 import os
 
 import numpy as np
@@ -88,7 +89,7 @@ def test_fused_kernels_stay_on_one_thread_beside_blas_products(numba_fuser, monk
 
     def fused(s):
         code = s._methods["forward"].compiled()[3]
-        return [k for k in code.fn.__wrapped__.__globals__.values()
+        return [k for k in inspect.unwrap(code.fn).__globals__.values()
                 if isinstance(k, kernels.FusedKernel)]
     beside = jit.trace(lambda x, w: ember.relu(x @ w + 1) * 2, (x, w))
     alone = jit.trace(lambda x: ember.relu(x + 1) * 2, (x,))

@@ -7,7 +7,8 @@ from ember._ops.registry import REGISTRY
 from ember.jit import op_kernels as K
 from ember.jit.codegen import SavingContext
 
-pytestmark = pytest.mark.skipif(not K.available(), reason="numba is not installed")
+pytestmark = [pytest.mark.skipif(not K.available(), reason="numba is not installed"),
+              pytest.mark.usefixtures("kernel_threads")]
 DTYPES = [(np.float32, 2e-6), (np.float64, 1e-12)]
 
 
