@@ -20,7 +20,9 @@ from __future__ import annotations
 import ctypes
 import functools
 import glob
+import importlib
 import os
+import threading
 import time
 
 import numpy as np
@@ -33,8 +35,12 @@ _PREFIX, _SUFFIX = "scipy_", "64_"
 
 
 class _State:
-    depth = 0  # graphs running on one OpenBLAS thread (nested calls count)
+    depth = 0  # graphs running on one OpenBLAS thread (in this and other Python threads)
     outside = -SPIN  # time.monotonic() of the last BLAS op outside a graph
+    before = 0  # OpenBLAS's thread count when the first of them started
+
+
+_lock = threading.Lock()
 
 
 def used() -> None:
@@ -78,22 +84,50 @@ def gemm_address(dtype) -> int | None:
     return None if lib is None else lib[2].get(dtype)
 
 
+@functools.cache
+def _spinning_pool() -> bool:
+    """Whether numba's parallel loops run on a pool that starts them in microseconds (OpenMP
+    or TBB; its `workqueue` layer took 79 us a loop, more than the split saves)."""
+    import numba
+    if numba.config.THREADING_LAYER == "workqueue":
+        return False
+    for pool in ("tbbpool", "omppool"):
+        try:
+            importlib.import_module(f"numba.np.ufunc.{pool}")
+        except ImportError:
+            continue
+        return True
+    return False
+
+
+def _take_over() -> bool:
+    """Whether a graph starting now should run on numba's threads (see the module doc)."""
+    if _State.depth or time.monotonic() - _State.outside < SPIN or cpu_fuser() != "numba" \
+            or _library() is None or not _spinning_pool():
+        return False
+    import numba
+    return numba.get_num_threads() > 1
+
+
 def in_graph(fn):
     """fn (a compiled CPU graph's function) run with OpenBLAS held to one thread and its
-    products and loops on numba's threads, when OpenBLAS's workers sleep and numba is on;
-    otherwise as it is."""
+    products and loops on numba's threads, when that pays (`_take_over`); otherwise as it
+    is."""
     def run(inputs, state):
-        if (_State.depth or time.monotonic() - _State.outside < SPIN
-                or cpu_fuser() != "numba" or _library() is None):
+        if not _take_over():
             return fn(inputs, state)
         setter, getter, _ = _library()
-        before = getter()
-        setter(1)
-        _State.depth += 1
+        with _lock:
+            if not _State.depth:
+                _State.before = getter()
+                setter(1)
+            _State.depth += 1
         try:
             return fn(inputs, state)
         finally:
-            _State.depth -= 1
-            setter(before)
+            with _lock:
+                _State.depth -= 1
+                if not _State.depth:
+                    setter(_State.before)
     run.__wrapped__ = fn
     return run

@@ -80,3 +80,36 @@ def test_without_numba_graphs_run_as_eager(monkeypatch):
     run, seen = _seen()
     run([1], ())
     assert seen == [(False, _threads())]
+
+
+def test_graphs_in_two_python_threads_leave_the_count_as_found(numba_on, monkeypatch):
+    import threading
+    monkeypatch.setattr(openblas, "SPIN", 0.0)
+    before = _threads()
+    started, release = threading.Barrier(2), threading.Event()
+
+    def graph(inputs, state):
+        started.wait(timeout=10)
+        release.wait(timeout=10)
+        return inputs
+    run = openblas.in_graph(graph)
+    workers = [threading.Thread(target=run, args=([1], ())) for _ in range(2)]
+    for w in workers:
+        w.start()
+    release.set()
+    for w in workers:
+        w.join()
+    assert _threads() == before and not openblas.threaded()
+
+
+def test_one_numba_thread_leaves_the_products_to_openblas(numba_on, monkeypatch):
+    import numba
+    monkeypatch.setattr(openblas, "SPIN", 0.0)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        run, seen = _seen()
+        run([1], ())
+    finally:
+        numba.set_num_threads(previous)
+    assert seen == [(False, _threads())]
