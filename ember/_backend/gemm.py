@@ -26,7 +26,7 @@ from . import openblas
 FEW_ROWS = 32  # beyond this the transposing copy costs more than the product saves
 # multiply-adds below which a product stays on the calling thread (NumPy's call, OpenBLAS held
 # to one thread): a second thread's start costs more than it saves
-THREADED_WORK = 1 << 16
+THREADED_WORK = 1 << 19
 
 
 def transposes(a, b) -> bool:
@@ -113,9 +113,11 @@ def threaded(a, b, out=None):
         ldo = fo[1]
     kernels, threads = _numba_gemm()
     one = a.dtype.type(1)
-    if not batch:
+    if math.prod(batch) == 1:  # a single product: its rows split over the threads
+        a, b = a.reshape(a.shape[-2:]), b.reshape(b.shape[-2:])
+        out2 = out.reshape(out.shape[-2:])
         kernels.gemm_rows(address, a.ctypes.data, fa[0], fa[1], a.strides[0], b.ctypes.data,
-                          fb[0], fb[1], out.ctypes.data, ldo, out.strides[0], m, n, k, one,
+                          fb[0], fb[1], out2.ctypes.data, ldo, out2.strides[0], m, n, k, one,
                           one - one, min(threads, m))
         return out
     kernels.gemm_stack(address, a.ctypes.data, fa[0], fa[1], np.array(_steps(a, batch)),

@@ -254,6 +254,7 @@ def _matmul_kernel(x, y) -> str:
     Sample(lambda t, x, y: x @ y, (Arg((2, 0)), Arg((0, 3))), grad=False, name="empty_k")))
 class Matmul(OpDef):
     blas = True
+    gemm = True
     holomorphic = True
     check_dtypes = staticmethod(_check_mm_dtypes)
 
@@ -526,6 +527,7 @@ class Addmm(OpDef):
     """beta * input + alpha * (a @ b) in one pass (addmm, addmv, baddbmm, addbmm)."""
 
     blas = True
+    gemm = True
 
     def forward(ctx, xp, input, a, b, beta=1, alpha=1):
         out = _matmul(xp, a, b)

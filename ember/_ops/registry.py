@@ -46,6 +46,9 @@ class OpDef:
       blas         forward runs BLAS matrix products, whose thread pool spins around each
                    call: the JIT runs fused kernels beside them on one thread (two thread
                    pools spinning for the same cores slow both several-fold).
+      gemm         every BLAS product forward runs goes through _backend.gemm, so inside a
+                   graph that holds OpenBLAS to one thread it runs on numba's threads
+                   (openblas.in_graph): a graph takes over only when all its blas ops do.
       writes       None, or `writes(attrs)` giving the positions of the arguments forward
                    writes into in place (batch norm's running statistics in training):
                    apply bumps their versions, and a trace expects the write.
@@ -96,6 +99,7 @@ class OpDef:
     fresh = False
     creates = False
     blas = False
+    gemm = False
     writes = None
     quiet_fp = True
     check_dtypes = None

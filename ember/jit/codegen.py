@@ -202,7 +202,7 @@ class _Emitter:
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         exec(compile(source, filename, "exec"), self.globals)  # noqa: S102 - generated above
         return CompiledGraph(self.globals[fn_name], source, plan,
-                             threads=self.device == "cpu" and _runs_batched_products(self.graph))
+                             threads=self.device == "cpu" and _takes_numba_threads(self.graph))
 
     def _function(self, fn_name: str, plan, fallback: str | None = None) -> str:
         """Source of one function: with `plan`, guarded by the traced shapes (else it calls
@@ -475,20 +475,33 @@ def _freeing_dead(source: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def _runs_batched_products(graph: Graph) -> bool:
-    """Whether the graph (or one of its blocks) multiplies batches of matrices, as attention's
-    scores and values: NumPy runs those one matrix at a time on one thread, so the graph runs
-    its products on numba's threads (openblas.in_graph; its 2-D products OpenBLAS threads as
-    well itself, and an MLP or CNN graph gains nothing from the switch)."""
-    return any(n.op == "matmul" and all(isinstance(v, Value) and len(v.type.shape) > 2
-                                        for v in n.args[:2])
-               or any(_runs_batched_products(b) for b in n.blocks) for n in graph.nodes)
+def _takes_numba_threads(graph: Graph) -> bool:
+    """Whether the graph multiplies batches of matrices, as attention's scores and values, and
+    runs every BLAS product through _backend.gemm (OpDef.gemm): NumPy runs a batch one matrix
+    at a time on one thread, so such a graph runs its products on numba's threads
+    (openblas.in_graph). An MLP's 2-D products OpenBLAS threads well itself; a graph with
+    another BLAS op (a convolution) would run that one on a single thread."""
+    batched = False
+    for node in _all_nodes(graph):
+        op = REGISTRY.get(node.op)
+        if getattr(op, "blas", False) and not op.gemm:
+            return False
+        batched = batched or node.op == "matmul" and all(
+            isinstance(v, Value) and len(v.type.shape) > 2 for v in node.args[:2])
+    return batched
+
+
+def _all_nodes(graph: Graph):
+    """The graph's nodes and those of its blocks, nested ones included."""
+    for node in graph.nodes:
+        yield node
+        for block in node.blocks:
+            yield from _all_nodes(block)
 
 
 def _runs_blas(graph: Graph) -> bool:
     """Whether a node of the graph (or of its blocks) runs BLAS products (OpDef.blas)."""
-    return any(getattr(REGISTRY.get(n.op), "blas", False) or any(_runs_blas(b) for b in n.blocks)
-               for n in graph.nodes)
+    return any(getattr(REGISTRY.get(n.op), "blas", False) for n in _all_nodes(graph))
 
 
 # ---- readable code ---------------------------------------------------------------------------

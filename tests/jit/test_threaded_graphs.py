@@ -79,3 +79,20 @@ def test_graphs_without_batched_products_keep_openblas_threads(threaded_graphs):
     x = ember.randn(7, 24)
     assert_compiled_trains_as_eager(make, x, x, x)
     assert threaded_graphs == {"products": 0, "split forms": 0}
+
+
+def test_graphs_with_other_blas_ops_keep_openblas_threads(threaded_graphs):
+    """A convolution's products do not go through gemm (OpDef.gemm): a graph with one keeps
+    OpenBLAS's threads, though it also has attention's batched products."""
+    class PatchAttention(ember.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.patch = ember.nn.Conv2d(3, 8, 4, stride=4)
+
+        def forward(self, x):
+            t = self.patch(x).flatten(2).transpose(1, 2)
+            return (t @ t.transpose(1, 2)).softmax(-1) @ t
+    ember.manual_seed(3)
+    x = ember.randn(2, 3, 16, 16)
+    assert_compiled_trains_as_eager(PatchAttention, x, x, x)
+    assert threaded_graphs == {"products": 0, "split forms": 0}
