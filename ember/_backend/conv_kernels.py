@@ -16,6 +16,7 @@ import threading
 
 import numpy as np
 
+from . import gemm
 from .accel import numba_forms
 from .kernels import reduce_at
 
@@ -150,10 +151,10 @@ def conv(xp, x, w, b, stride, pads, dilation, groups):
     else:
         cols = im2col(xp, x, kernel, stride, pads, dilation, outs)
         if groups == 1:
-            y = xp.matmul(w.reshape(o, -1), cols)
+            y = gemm.batched(xp, w.reshape(o, -1), cols)
         else:
-            y = xp.matmul(w.reshape(groups, og, -1),
-                          cols.reshape(n, groups, cols.shape[1] // groups, cols.shape[-1]))
+            y = gemm.batched(xp, w.reshape(groups, og, -1),
+                             cols.reshape(n, groups, cols.shape[1] // groups, cols.shape[-1]))
     y = _add_bias(y.reshape((n, o) + outs), b)
     return (y if y.dtype == dt else y.astype(dt)), cols
 
@@ -194,8 +195,9 @@ def conv_transpose(xp, x, w, b, stride, pads, dilation, groups, size):
         xt = scratch(xp, "wide", (groups, cg, n) + outs, x.dtype)
         xt[...] = x.reshape((n, groups, cg) + outs).transpose((1, 2, 0) + tuple(
             range(3, 3 + len(outs))))
-        cols = xp.matmul(wt, xt.reshape(groups, cg, -1),
-                         out=scratch(xp, "cols", (groups, wt.shape[1], xt[0, 0].size), x.dtype))
+        cols = gemm.batched(xp, wt, xt.reshape(groups, cg, -1),
+                            out=scratch(xp, "cols", (groups, wt.shape[1], xt[0, 0].size),
+                                        x.dtype))
         cols = cols.reshape((groups * og,) + kernel + (n,) + outs)
         buf = _scatter_strided(xp, cols, kernel, stride, dilation, extent)
     crop = tuple(slice(lo, lo + m) for m, (lo, _) in zip(size, pads))
@@ -240,8 +242,8 @@ def _scatter_unit_stride(xp, x, wt, kernel, dilation, extent):
     for first in range(0, n, chunk):
         m = min(chunk, n - first)
         xt[:, :m][inside] = x[first:first + m].swapaxes(0, 1)
-        part = xp.matmul(wt, xt[:, :m].reshape(groups, cin // groups, m * run),
-                         out=cols[:, :, :m * run]).reshape(cout, taps, m, run)
+        part = gemm.batched(xp, wt, xt[:, :m].reshape(groups, cin // groups, m * run),
+                            out=cols[:, :, :m * run]).reshape(cout, taps, m, run)
         for k, start in enumerate(starts):
             buf[:, first:first + m, start:start + run] += part[:, k]
     return buf[:, :, :extent[0] * mults[0]].reshape((cout, n) + tuple(extent))
@@ -285,9 +287,9 @@ def conv_weight_grad(xp, x, g, kernel, stride, pads, dilation, groups, cols=None
         if cols is None:
             cols = im2col(xp, x, kernel, stride, pads, dilation, outs)
         ck = cols.shape[1] // groups
-        per_image = xp.matmul(g.reshape(n, groups, og, lg),
-                              cols.reshape(n, groups, ck, lg).transpose(0, 1, 3, 2),
-                              out=scratch(xp, "parts", (n, groups, og, ck), cols.dtype))
+        per_image = gemm.batched(xp, g.reshape(n, groups, og, lg),
+                                 cols.reshape(n, groups, ck, lg).transpose(0, 1, 3, 2),
+                                 out=scratch(xp, "parts", (n, groups, og, ck), cols.dtype))
         gw = per_image.sum(0)
     gw = gw.reshape((o, cg) + tuple(kernel))
     return gw if gw.dtype == dt else gw.astype(dt)

@@ -129,6 +129,7 @@ class Convolution(OpDef):
     """y = conv(x, w) + b; padding holds a (lo, hi) pair per spatial dimension."""
 
     blas = True
+    gemm = True
     check_dtypes = staticmethod(lambda x, w, b, *options: _dtype_checks(x, w, b))
 
     def forward(ctx, xp, x, w, b, stride, padding, dilation, groups):
@@ -183,6 +184,7 @@ class ConvTranspose(OpDef):
     the spatial result `size` (which output_padding picks among the sizes that fit)."""
 
     blas = True
+    gemm = True
 
     def forward(ctx, xp, x, w, b, stride, padding, dilation, groups, size):
         ctx.save(x, w)
@@ -228,6 +230,7 @@ class ConvWeightGrad(OpDef):
     optionally passes x's im2col columns kept by the forward convolution."""
 
     blas = True
+    gemm = True
 
     def forward(ctx, xp, x, g, kernel, stride, padding, dilation, groups, cols=None):
         ctx.save(x, g)

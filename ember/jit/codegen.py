@@ -476,17 +476,18 @@ def _freeing_dead(source: str) -> str:
 
 
 def _takes_numba_threads(graph: Graph) -> bool:
-    """Whether the graph multiplies batches of matrices, as attention's scores and values, and
-    runs every BLAS product through _backend.gemm (OpDef.gemm): NumPy runs a batch one matrix
-    at a time on one thread, so such a graph runs its products on numba's threads
-    (openblas.in_graph). An MLP's 2-D products OpenBLAS threads well itself; a graph with
-    another BLAS op (a convolution) would run that one on a single thread."""
+    """Whether the graph multiplies batches of matrices (a gemm op on operands of more than two
+    dims: attention's scores and values, a convolution's per-image products) and runs every
+    BLAS product through _backend.gemm (OpDef.gemm): NumPy runs a batch one matrix at a time
+    on one thread, so such a graph runs its products on numba's threads (openblas.in_graph).
+    An MLP's 2-D products OpenBLAS threads well itself; a graph with another BLAS op would
+    run that one on a single thread."""
     batched = False
     for node in _all_nodes(graph):
         op = REGISTRY.get(node.op)
         if getattr(op, "blas", False) and not op.gemm:
             return False
-        batched = batched or node.op == "matmul" and all(
+        batched = batched or getattr(op, "gemm", False) and all(
             isinstance(v, Value) and len(v.type.shape) > 2 for v in node.args[:2])
     return batched
 

@@ -81,18 +81,40 @@ def test_graphs_without_batched_products_keep_openblas_threads(threaded_graphs):
     assert threaded_graphs == {"products": 0, "split forms": 0}
 
 
-def test_graphs_with_other_blas_ops_keep_openblas_threads(threaded_graphs):
-    """A convolution's products do not go through gemm (OpDef.gemm): a graph with one keeps
-    OpenBLAS's threads, though it also has attention's batched products."""
-    class PatchAttention(ember.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.patch = ember.nn.Conv2d(3, 8, 4, stride=4)
+class _PatchAttention(ember.nn.Module):
+    """A convolution's patches attending to each other (a ViT's first block, in small)."""
 
-        def forward(self, x):
-            t = self.patch(x).flatten(2).transpose(1, 2)
-            return (t @ t.transpose(1, 2)).softmax(-1) @ t
+    def __init__(self):
+        super().__init__()
+        self.patch = ember.nn.Conv2d(3, 8, 4, stride=4)
+        self.mix = ember.nn.Conv2d(8, 8, 3, padding=1)
+
+    def forward(self, x):
+        t = self.mix(self.patch(x).relu()).flatten(2).transpose(1, 2)
+        return (t @ t.transpose(1, 2)).softmax(-1) @ t
+
+
+def test_convolution_graphs_take_numba_threads(threaded_graphs):
+    """A convolution's per-image products, its transpose's and its weight gradient's go
+    through gemm (OpDef.gemm): its graphs run on numba's threads too."""
     ember.manual_seed(3)
     x = ember.randn(2, 3, 16, 16)
-    assert_compiled_trains_as_eager(PatchAttention, x, x, x)
+    assert_compiled_trains_as_eager(_PatchAttention, x, x, x)
+    assert threaded_graphs["products"]
+
+
+def test_graphs_with_other_blas_ops_keep_openblas_threads(threaded_graphs):
+    """A GRU's products do not go through gemm: a graph with one keeps OpenBLAS's threads,
+    though it also has attention's batched products."""
+    class Recurrent(ember.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gru = ember.nn.GRU(8, 8, batch_first=True)
+
+        def forward(self, x):
+            t, _ = self.gru(x)
+            return (t @ t.transpose(1, 2)).softmax(-1) @ t
+    ember.manual_seed(4)
+    x = ember.randn(2, 5, 8)
+    assert_compiled_trains_as_eager(Recurrent, x, x, x)
     assert threaded_graphs == {"products": 0, "split forms": 0}
