@@ -111,11 +111,11 @@ def _take_over() -> bool:
 
 def in_graph(fn):
     """fn (a compiled CPU graph's function) run with OpenBLAS held to one thread and its
-    products and loops on numba's threads, when that pays (`_take_over`); otherwise as it
-    is."""
+    products and loops on numba's threads, when that pays (`_take_over`, and an input of
+    THREADED_MIN elements or more); otherwise as it is."""
     def run(inputs, state):
-        if not _take_over():
-            return fn(inputs, state)
+        if not _take_over() or not any(getattr(a, "size", 0) >= THREADED_MIN for a in inputs):
+            return fn(inputs, state)  # (small inputs: small work, which the switch outweighs)
         setter, getter, _ = _library()
         with _lock:
             if not _State.depth:

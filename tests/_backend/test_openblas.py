@@ -12,6 +12,9 @@ pytestmark = pytest.mark.skipif(openblas.gemm_address(np.dtype(np.float32)) is N
                                 reason="NumPy's BLAS is not its bundled 64-bit OpenBLAS")
 
 
+BIG = [np.zeros(openblas.THREADED_MIN, np.float32)]  # inputs large enough to take over
+
+
 def _threads():
     setter, getter, _ = openblas._library()
     return getter()
@@ -38,7 +41,7 @@ def test_one_openblas_thread_inside_then_the_count_as_before(numba_on, monkeypat
     monkeypatch.setattr(openblas, "SPIN", 0.0)
     before = _threads()
     run, seen = _seen()
-    assert run([1], ()) == [1]
+    assert run(BIG, ()) is BIG
     assert seen == [(True, 1)]
     assert _threads() == before and not openblas.threaded()
 
@@ -48,7 +51,7 @@ def test_the_count_comes_back_when_the_graph_raises(numba_on, monkeypatch):
     before = _threads()
     run, seen = _seen(fail=True)
     with pytest.raises(ValueError, match="inside the graph"):
-        run([1], ())
+        run(BIG, ())
     assert seen == [(True, 1)] and _threads() == before and not openblas.threaded()
 
 
@@ -61,7 +64,7 @@ def test_nested_graphs_hold_the_setting_until_the_outer_returns(numba_on, monkey
         inner(inputs, state)
         seen.append((openblas.threaded(), _threads()))
         return inputs
-    openblas.in_graph(outer_graph)([1], ())
+    openblas.in_graph(outer_graph)(BIG, ())
     assert seen == [(True, 1), (True, 1)] and _threads() == before
 
 
@@ -70,7 +73,7 @@ def test_a_blas_op_outside_a_graph_keeps_the_next_graph_on_openblas(numba_on, mo
     monkeypatch.setattr(openblas, "SPIN", 60.0)
     ember.ones(4, 4) @ ember.ones(4, 4)
     run, seen = _seen()
-    run([1], ())
+    run(BIG, ())
     assert seen == [(False, _threads())]
 
 
@@ -78,7 +81,7 @@ def test_without_numba_graphs_run_as_eager(monkeypatch):
     monkeypatch.setenv("EMBER_JIT_FUSER", "numpy")
     monkeypatch.setattr(openblas, "SPIN", 0.0)
     run, seen = _seen()
-    run([1], ())
+    run(BIG, ())
     assert seen == [(False, _threads())]
 
 
@@ -93,7 +96,7 @@ def test_graphs_in_two_python_threads_leave_the_count_as_found(numba_on, monkeyp
         release.wait(timeout=10)
         return inputs
     run = openblas.in_graph(graph)
-    workers = [threading.Thread(target=run, args=([1], ())) for _ in range(2)]
+    workers = [threading.Thread(target=run, args=(BIG, ())) for _ in range(2)]
     for w in workers:
         w.start()
     release.set()
@@ -109,7 +112,15 @@ def test_one_numba_thread_leaves_the_products_to_openblas(numba_on, monkeypatch)
     numba.set_num_threads(1)
     try:
         run, seen = _seen()
-        run([1], ())
+        run(BIG, ())
     finally:
         numba.set_num_threads(previous)
+    assert seen == [(False, _threads())]
+
+
+def test_small_inputs_stay_on_openblas(numba_on, monkeypatch):
+    """Small work does not pay for the switch (jit inference at batch 1)."""
+    monkeypatch.setattr(openblas, "SPIN", 0.0)
+    run, seen = _seen()
+    run([np.zeros(openblas.THREADED_MIN - 1, np.float32), 3.0], ())
     assert seen == [(False, _threads())]
