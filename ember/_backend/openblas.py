@@ -114,7 +114,7 @@ def in_graph(fn):
     products and loops on numba's threads, when that pays (`_take_over`, and an input of
     THREADED_MIN elements or more); otherwise as it is."""
     def run(inputs, state):
-        if not _take_over() or not any(getattr(a, "size", 0) >= THREADED_MIN for a in inputs):
+        if not any(getattr(a, "size", 0) >= THREADED_MIN for a in inputs) or not _take_over():
             return fn(inputs, state)  # (small inputs: small work, which the switch outweighs)
         setter, getter, _ = _library()
         with _lock:
