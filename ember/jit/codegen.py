@@ -485,10 +485,12 @@ def _takes_numba_threads(graph: Graph) -> bool:
     batched = False
     for node in _all_nodes(graph):
         op = REGISTRY.get(node.op)
-        if getattr(op, "blas", False) and not op.gemm:
+        if op is None or not op.blas:
+            continue
+        if not op.gemm:
             return False
-        batched = batched or getattr(op, "gemm", False) and all(
-            isinstance(v, Value) and len(v.type.shape) > 2 for v in node.args[:2])
+        batched = batched or all(isinstance(v, Value) and len(v.type.shape) > 2
+                                 for v in node.args[:2])
     return batched
 
 

@@ -60,6 +60,26 @@ def _parts(rows: int, size: int) -> int:
     return min(numba.get_num_threads(), rows)
 
 
+def _run(name: str, parts: int, *args) -> None:
+    """The numba form `name` on args: on the calling thread, or as its `_par` form over
+    `parts` blocks of rows."""
+    if parts > 1:
+        getattr(_k(), f"{name}_par")(*args, parts)
+    else:
+        getattr(_k(), name)(*args)
+
+
+def _per_block(parts: int, *partials):
+    """Per-block partial-sum arrays (a row per block) as a form takes them: the single-thread
+    form writes its sums into the one row itself."""
+    return partials if parts > 1 else tuple(p[0] for p in partials)
+
+
+def _total(partials):
+    """The sum of a form's per-block partial rows (one block: its row itself)."""
+    return partials[0] if len(partials) == 1 else partials.sum(axis=0)
+
+
 def _fits(*arrays) -> bool:
     first = arrays[0]
     return first.size >= MIN_SIZE and first.dtype in (np.float32, np.float64) and all(
@@ -74,11 +94,7 @@ def gelu(ctx, xp, x, approximate="none"):
     flat = x.reshape(-1)
     y = np.empty_like(flat)
     slope = np.empty_like(flat) if ctx.needs_input_grad else y  # y: a stand-in, unwritten
-    parts = _parts(flat.size, flat.size)
-    if parts > 1:
-        _k().gelu_par(flat, y, slope, bool(ctx.needs_input_grad), parts)
-    else:
-        _k().gelu(flat, y, slope, bool(ctx.needs_input_grad))
+    _run("gelu", _parts(flat.size, flat.size), flat, y, slope, bool(ctx.needs_input_grad))
     if ctx.needs_input_grad:
         ctx.save(x, slope.reshape(x.shape))
     return y.reshape(x.shape)
@@ -94,11 +110,8 @@ def gelu_biased(ctx, xp, x, bias, approximate="none"):
     rows = x.reshape(-1, f)
     y = np.empty_like(rows)
     slope = np.empty_like(rows) if ctx.needs_input_grad else y  # y: a stand-in, unwritten
-    parts = _parts(rows.shape[0], rows.size)
-    if parts > 1:
-        _k().gelu_biased_par(rows, bias, y, slope, bool(ctx.needs_input_grad), parts)
-    else:
-        _k().gelu_biased(rows, bias, y, slope, bool(ctx.needs_input_grad))
+    _run("gelu_biased", _parts(rows.shape[0], rows.size), rows, bias, y, slope,
+         bool(ctx.needs_input_grad))
     if ctx.needs_input_grad:
         ctx.save(None, slope.reshape(x.shape))
     return y.reshape(x.shape)
@@ -122,22 +135,11 @@ def elementwise_row_sum(op, a, b, lead, out=None):
     if out is a or out is b:  # b = a - b is b = (reversed sub) a; add and mul commute
         into, other = (a2, b2) if out is a else (b2, a2)
         code = code if out is a or code != 1 else 3
-        if parts > 1:
-            _k().row_sum_into_par(code, into, other, sums, parts)
-        else:
-            _k().row_sum_into(code, into, other, sums[0])
+        _run("row_sum_into", parts, code, into, other, *_per_block(parts, sums))
     else:
         out = np.empty_like(a) if out is None else out
-        if parts > 1:
-            _k().row_sum_par(code, a2, b2, out.reshape(-1, cols), sums, parts)
-        else:
-            _k().row_sum(code, a2, b2, out.reshape(-1, cols), sums[0])
+        _run("row_sum", parts, code, a2, b2, out.reshape(-1, cols), *_per_block(parts, sums))
     return out, _total(sums).reshape(a.shape[lead:])
-
-
-def _total(partials):
-    """The sum of a kernel's per-block partial rows (one block: its row itself)."""
-    return partials[0] if len(partials) == 1 else partials.sum(axis=0)
 
 
 def _flat_or(param, fill, size: int, dtype):
@@ -154,13 +156,9 @@ def layer_norm(ctx, xp, x, weight, bias, ndim, eps):
     xhat = np.empty_like(rows)
     rstd = np.empty((rows.shape[0], 1), dtype=x.dtype)
     y = np.empty_like(rows)
-    args = (rows, _flat_or(weight, 1, features, x.dtype), _flat_or(bias, 0, features, x.dtype),
-            eps, xhat, rstd, y)
-    parts = _parts(rows.shape[0], rows.size)
-    if parts > 1:
-        _k().layer_norm_par(*args, parts)
-    else:
-        _k().layer_norm(*args)
+    _run("layer_norm", _parts(rows.shape[0], rows.size), rows,
+         _flat_or(weight, 1, features, x.dtype), _flat_or(bias, 0, features, x.dtype), eps,
+         xhat, rstd, y)
     ctx.ndim, ctx.eps = ndim, eps
     ctx.save(x, weight, xhat, rstd)
     return y.reshape(x.shape)
@@ -174,11 +172,9 @@ def layer_norm_backward(ctx, xp, g, xhat, rstd, weight, need, pshape):
     gx = np.empty_like(rows)
     parts = _parts(rows.shape[0], rows.size)
     gw, gb = (np.zeros((parts, xhat.shape[1]), dtype=g.dtype) for _ in range(2))
-    args = (rows, xhat, rstd, _flat_or(weight, 1, xhat.shape[1], g.dtype), bool(need[0]), gx)
-    if parts > 1:
-        _k().layer_norm_backward_par(*args, gw, gb, parts)
-    else:
-        _k().layer_norm_backward(*args, gw[0], gb[0])
+    _run("layer_norm_backward", parts, rows, xhat, rstd,
+         _flat_or(weight, 1, xhat.shape[1], g.dtype), bool(need[0]), gx,
+         *_per_block(parts, gw, gb))
     gw, gb = _total(gw), _total(gb)
     out = []
     if need[0]:
@@ -206,12 +202,9 @@ def layer_norm_backward_add(ctx, xp, g, xhat, rstd, weight, other, lead, need, p
     gw, gb, sums = (np.zeros((parts, f), dtype=g.dtype) for _ in range(3))
     # the kernel sums the norm's rows: a sum whose rows differ is taken afterwards
     in_kernel = bool(lead) and math.prod(other.shape[lead:]) == f
-    args = (g.reshape(xhat.shape), xhat, rstd, _flat_or(weight, 1, f, g.dtype),
-            other.reshape(xhat.shape), out.reshape(xhat.shape))
-    if parts > 1:
-        _k().layer_norm_backward_add_par(*args, gw, gb, sums, in_kernel, parts)
-    else:
-        _k().layer_norm_backward_add(*args, gw[0], gb[0], sums[0], in_kernel)
+    _run("layer_norm_backward_add", parts, g.reshape(xhat.shape), xhat, rstd,
+         _flat_or(weight, 1, f, g.dtype), other.reshape(xhat.shape), out.reshape(xhat.shape),
+         *_per_block(parts, gw, gb, sums), in_kernel)
     gw, gb, sums = _total(gw), _total(gb), _total(sums)
     total = sums.reshape(other.shape[lead:]) if in_kernel else \
         out.sum(axis=tuple(range(lead))) if lead else None
@@ -225,11 +218,7 @@ def softmax(ctx, xp, x, dim):
     ctx.dim = dim
     rows = x.reshape(-1, x.shape[-1])
     y = np.empty_like(rows)
-    parts = _parts(rows.shape[0], rows.size)
-    if parts > 1:
-        _k().softmax_par(rows, y, parts)
-    else:
-        _k().softmax(rows, y)
+    _run("softmax", _parts(rows.shape[0], rows.size), rows, y)
     y = y.reshape(x.shape)
     ctx.save(y)
     return y
@@ -240,12 +229,8 @@ def softmax_backward(ctx, xp, g, y, dim, scale=1.0):
         return REGISTRY["softmax_backward"].forward(ctx, xp, g, y, dim, scale)
     out = np.empty_like(g)
     n = y.shape[-1]
-    args = (g.reshape(-1, n), y.reshape(-1, n), y.dtype.type(scale), out.reshape(-1, n))
-    parts = _parts(args[0].shape[0], g.size)
-    if parts > 1:
-        _k().softmax_backward_par(*args, parts)
-    else:
-        _k().softmax_backward(*args)
+    _run("softmax_backward", _parts(g.size // max(n, 1), g.size), g.reshape(-1, n),
+         y.reshape(-1, n), y.dtype.type(scale), out.reshape(-1, n))
     return out
 
 
@@ -263,12 +248,8 @@ def masked_softmax(ctx, xp, x, hidden, dim, scale):
     f = x.shape[-1]
     rows = x.reshape(-1, f)
     y = np.empty_like(rows)
-    args = (rows, hidden.reshape(-1, f), x.dtype.type(scale), y)
-    parts = _parts(rows.shape[0], rows.size)
-    if parts > 1:
-        _k().masked_softmax_par(*args, parts)
-    else:
-        _k().masked_softmax(*args)
+    _run("masked_softmax", _parts(rows.shape[0], rows.size), rows, hidden.reshape(-1, f),
+         x.dtype.type(scale), y)
     y = y.reshape(x.shape)
     ctx.save(y)
     return y
